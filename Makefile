@@ -1,0 +1,43 @@
+# Thin wrapper over CMake. The two commands that matter: `make run`, `make test`.
+JOBS ?= $(shell nproc)
+REL := build/release
+ASAN := build/asan
+
+.PHONY: run test deps build-release build-asan unit api fuzz-replay bench fmt clean
+
+run: deps build-release
+	@mkdir -p var
+	@./$(REL)/gatehouse migrate
+	@echo "Gatehouse: point a browser or curl at http://$${GATEHOUSE_LISTEN:-127.0.0.1:8080}/healthz (API under /v1, see README.md)"
+	exec ./$(REL)/gatehouse serve
+
+test: deps build-asan unit api
+
+deps:
+	@./scripts/deps.sh
+
+build-release:
+	@cmake -S . -B $(REL) -DCMAKE_BUILD_TYPE=Release -DGH_SANITIZE=OFF >/dev/null
+	@cmake --build $(REL) -j $(JOBS)
+
+build-asan:
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=ON >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+
+unit: build-asan
+	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
+
+api: build-asan
+	cd tests/api && npm ci --no-audit --no-fund --silent
+	cd tests/api && GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test --test-concurrency=$(JOBS) .
+
+bench: deps
+	@./scripts/deps.sh --bench
+	@$(MAKE) build-release
+	./bench/verify.sh
+
+fmt:
+	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+
+clean:
+	rm -rf build

@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs the Debian packages Gatehouse needs to build, run and test.
+# Used by both `make run` and `make test`; does nothing when all are present.
+set -eu
+PKGS="build-essential cmake pkg-config
+libevent-dev libjansson-dev libssl-dev libsodium-dev libcjose-dev
+libsqlite3-dev sqlite3 libzxcvbn-dev libcmocka-dev libcrypt-dev
+nodejs curl"
+[ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk nginx-light"
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+# node may come from outside Debian (e.g. a preinstalled toolchain); accept it.
+if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+[ -z "$(echo "$missing" | tr -d ' ')" ] && exit 0
+echo "deps: installing:$missing" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null || true
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,177 @@
+#include "accounts/accounts_http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts/email.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "credentials/password.h"
+#include "sessions/authcache.h"
+#include "sessions/sessions.h"
+
+static json_t *user_json(const char *id, const char *email, int64_t created_at)
+{
+    char ts[GH_RFC3339_LEN + 1];
+    gh_rfc3339(ts, created_at);
+    return json_pack("{s:s,s:s,s:s}", "id", id, "email", email, "created_at", ts);
+}
+
+/* 200/201 with {user, access_token, refresh_token, token_type, expires_in}. */
+static void reply_signed_in(struct gh_req *r, int status, const struct store_user *u,
+                            struct sessions_pair *p)
+{
+    json_t *body = sessions_pair_json(p);
+    json_t *user = user_json(u->id, u->email, u->created_at);
+    if (!body || !user || json_object_set_new(body, "user", user) != 0) {
+        json_decref(body);
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    r->authed = true; /* for the log line */
+    snprintf(r->ident.user_id, sizeof r->ident.user_id, "%s", u->id);
+    gh_reply(r, status, body);
+}
+
+void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *email_in, *pw;
+    size_t email_len, pw_len;
+    const struct gh_field f[] = {{"email", true, &email_in, &email_len},
+                                 {"password", true, &pw, &pw_len}};
+    if (gh_body_fields(r, f, 2)) return;
+
+    struct store_user u;
+    struct sessions_pair pair = {0};
+    char reason[200];
+    memset(&u, 0, sizeof u);
+    if (email_normalize(email_in, email_len, u.email, u.email_key)) {
+        gh_reply_error(r, 422, "invalid_email", "That is not a valid email address.");
+        return;
+    }
+    if (password_check_policy(pw, pw_len, u.email, reason, sizeof reason)) {
+        gh_reply_error(r, 422, "weak_password", reason);
+        return;
+    }
+    enum gh_err rc = password_hash(u.password_hash, pw, pw_len);
+    if (rc) goto fail;
+    sessions_new_id(u.id);
+    u.created_at = u.updated_at = gh_now_s();
+    rc = ops->user_create(c, &u);
+    if (rc == GH_ERR_CONFLICT) {
+        gh_reply_error(r, 409, "email_taken", "An account with this email already exists.");
+        goto out;
+    }
+    if (rc) goto fail;
+    authcache_put_user(&u, authcache_generation());
+    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, &pair))) goto fail;
+    reply_signed_in(r, 201, &u, &pair);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
+    sessions_pair_clear(&pair);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+static void invalid_credentials(struct gh_req *r)
+{
+    gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
+}
+
+void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *email_in, *pw;
+    size_t email_len, pw_len;
+    const struct gh_field f[] = {{"email", true, &email_in, &email_len},
+                                 {"password", true, &pw, &pw_len}};
+    if (gh_body_fields(r, f, 2)) return;
+
+    struct store_user u;
+    struct sessions_pair pair = {0};
+    char email[STORE_EMAIL_MAX + 1], key[STORE_EMAIL_MAX + 1];
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = GH_ERR_NOT_FOUND;
+    if (email_normalize(email_in, email_len, email, key) == GH_OK)
+        rc = ops->user_by_email_key(c, key, &u);
+    if (rc == GH_ERR_NOT_FOUND) {
+        /* Same work as a wrong password: no account enumeration by timing. */
+        password_verify_dummy(pw, pw_len);
+        invalid_credentials(r);
+        goto out;
+    }
+    if (rc) goto fail;
+    if (password_verify(u.password_hash, pw, pw_len) != GH_OK) {
+        invalid_credentials(r);
+        goto out;
+    }
+    if (password_needs_rehash(u.password_hash)) {
+        char h[PASSWORD_HASH_MAX];
+        if (password_hash(h, pw, pw_len) == GH_OK &&
+            ops->user_rehash(c, u.id, h, gh_now_s()) == GH_OK)
+            gh_log(GH_LOG_INFO, "password rehashed at current parameters for user %s", u.id);
+        gh_wipe(h, sizeof h);
+    }
+    authcache_put_user(&u, authcache_generation());
+    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, &pair))) goto fail;
+    reply_signed_in(r, 200, &u, &pair);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
+    sessions_pair_clear(&pair);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *cur, *next;
+    size_t cur_len, next_len;
+    const struct gh_field f[] = {{"current_password", true, &cur, &cur_len},
+                                 {"new_password", true, &next, &next_len}};
+    if (gh_body_fields(r, f, 2)) return;
+
+    struct store_user u;
+    char reason[200], h[PASSWORD_HASH_MAX];
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = ops->user_by_id(c, r->ident.user_id, &u);
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+        goto out;
+    }
+    if (rc) goto fail;
+    if (password_verify(u.password_hash, cur, cur_len) != GH_OK) {
+        gh_reply_error(r, 403, "invalid_credentials", "The current password is incorrect.");
+        goto out;
+    }
+    if (password_check_policy(next, next_len, u.email, reason, sizeof reason)) {
+        gh_reply_error(r, 422, "weak_password", reason);
+        goto out;
+    }
+    if ((rc = password_hash(h, next, next_len))) goto fail;
+    /* +1: tokens issued in this very second, before the change, must fail;
+     * new ones are issued with iat >= this value (sessions.c). */
+    int64_t now = gh_now_s(), tia = now + 1;
+    rc = ops->user_set_password(c, u.id, h, tia, r->ident.session_id, now);
+    gh_wipe(h, sizeof h);
+    if (rc) goto fail;
+    authcache_revoke_user_sessions(u.id, r->ident.session_id);
+    authcache_set_user_tia(u.id, tia);
+    gh_reply(r, 204, NULL);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    json_t *u = user_json(r->ident.user_id, r->ident.email, r->ident.created_at);
+    if (!u) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    gh_reply(r, 200, u);
+}

@@ -1,0 +1,12 @@
+/* HTTP handlers of the accounts capability: parse, call, reply. */
+#ifndef GH_ACCOUNTS_HTTP_H
+#define GH_ACCOUNTS_HTTP_H
+
+#include "http/server.h"
+
+void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
+#endif

@@ -1,0 +1,222 @@
+#include "core/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/util.h"
+
+struct gh_config gh_cfg;
+
+/* OWASP's minimum for Argon2id (m = 19 MiB, t = 2, p = 1); see
+ * docs/decisions/0002-argon2id-parameters.md. */
+#define ARGON2_MIN_PROD_KIB 19456
+#define ARGON2_MIN_PROD_T 2
+
+enum gh_err config_read_file(const char *path, size_t maxlen, char **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return GH_ERR_NOT_FOUND;
+    char *buf = malloc(maxlen + 1);
+    if (!buf) {
+        close(fd);
+        return GH_ERR_NOMEM;
+    }
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, maxlen - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            close(fd);
+            gh_wipe(buf, len);
+            free(buf);
+            return GH_ERR_INTERNAL;
+        }
+        if (n == 0) break;
+        len += (size_t)n;
+        if (len == maxlen) break;
+    }
+    close(fd);
+    buf[len] = '\0';
+    *out = buf;
+    return GH_OK;
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return (v && *v) ? v : NULL;
+}
+
+static enum gh_err env_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t *out,
+                           char *err, size_t errlen)
+{
+    const char *v = env(name);
+    if (!v) {
+        *out = def;
+        return GH_OK;
+    }
+    if (gh_parse_i64(v, min, max, out) != GH_OK) {
+        snprintf(err, errlen, "%s must be an integer between %lld and %lld", name, (long long)min,
+                 (long long)max);
+        return GH_ERR_CONFIG;
+    }
+    return GH_OK;
+}
+
+/* A secret from NAME or NAME_FILE (never both). *out is NULL if neither. */
+static enum gh_err env_secret(const char *name, char **out, char *err, size_t errlen)
+{
+    char fname[128];
+    snprintf(fname, sizeof fname, "%s_FILE", name);
+    const char *v = env(name), *f = env(fname);
+    *out = NULL;
+    if (v && f) {
+        snprintf(err, errlen, "set only one of %s and %s", name, fname);
+        return GH_ERR_CONFIG;
+    }
+    if (v) {
+        *out = strdup(v);
+        return *out ? GH_OK : GH_ERR_NOMEM;
+    }
+    if (f) {
+        enum gh_err rc = config_read_file(f, 64 * 1024, out);
+        if (rc) {
+            snprintf(err, errlen, "%s: cannot read %s", fname, f);
+            return GH_ERR_CONFIG;
+        }
+    }
+    return GH_OK;
+}
+
+static enum gh_err parse_listen(const char *v, char *err, size_t errlen)
+{
+    const char *colon = strrchr(v, ':');
+    int64_t port;
+    if (!colon || colon == v || gh_parse_i64(colon + 1, 0, 65535, &port) != GH_OK ||
+        (size_t)(colon - v) >= sizeof gh_cfg.listen_host) {
+        snprintf(err, errlen, "GATEHOUSE_LISTEN must be host:port (got \"%s\")", v);
+        return GH_ERR_CONFIG;
+    }
+    const char *h = v;
+    size_t hl = (size_t)(colon - v);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2; /* [::1]:8080 */
+    memcpy(gh_cfg.listen_host, h, hl);
+    gh_cfg.listen_host[hl] = '\0';
+    gh_cfg.listen_port = (int)port;
+    return GH_OK;
+}
+
+static enum gh_err copy_str(char *dst, size_t cap, const char *name, const char *def, char *err,
+                            size_t errlen)
+{
+    const char *v = env(name);
+    if (!v) v = def;
+    if (strlen(v) >= cap) {
+        snprintf(err, errlen, "%s is too long (max %zu bytes)", name, cap - 1);
+        return GH_ERR_CONFIG;
+    }
+    snprintf(dst, cap, "%s", v);
+    return GH_OK;
+}
+
+enum gh_err config_load(char *err, size_t errlen)
+{
+    enum gh_err rc;
+    int64_t v;
+    memset(&gh_cfg, 0, sizeof gh_cfg);
+    err[0] = '\0';
+
+    const char *mode = env("GATEHOUSE_ENV");
+    if (!mode || strcmp(mode, "development") == 0) {
+        gh_cfg.production = false;
+    } else if (strcmp(mode, "production") == 0) {
+        gh_cfg.production = true;
+    } else {
+        snprintf(err, errlen, "GATEHOUSE_ENV must be development or production");
+        return GH_ERR_CONFIG;
+    }
+
+    const char *listen = env("GATEHOUSE_LISTEN");
+    if ((rc = parse_listen(listen ? listen : "127.0.0.1:8080", err, errlen))) return rc;
+    if ((rc = copy_str(gh_cfg.data_dir, sizeof gh_cfg.data_dir, "GATEHOUSE_DATA_DIR", "./var", err,
+                       errlen)))
+        return rc;
+    snprintf(gh_cfg.db_path, sizeof gh_cfg.db_path, "%s/gatehouse.db", gh_cfg.data_dir);
+
+    char def_issuer[300];
+    snprintf(def_issuer, sizeof def_issuer, "http://%s:%d", gh_cfg.listen_host,
+             gh_cfg.listen_port);
+    if ((rc = copy_str(gh_cfg.issuer, sizeof gh_cfg.issuer, "GATEHOUSE_ISSUER", def_issuer, err,
+                       errlen)))
+        return rc;
+    if (gh_cfg.production && !env("GATEHOUSE_ISSUER")) {
+        snprintf(err, errlen, "GATEHOUSE_ISSUER is required in production (the public base URL)");
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = copy_str(gh_cfg.audience, sizeof gh_cfg.audience, "GATEHOUSE_AUDIENCE", "gatehouse",
+                       err, errlen)))
+        return rc;
+    if ((rc = copy_str(gh_cfg.brand, sizeof gh_cfg.brand, "GATEHOUSE_BRAND", "Gatehouse", err,
+                       errlen)))
+        return rc;
+
+    if ((rc = env_int("GATEHOUSE_ACCESS_TTL", 3600, 1, 86400, &v, err, errlen))) return rc;
+    gh_cfg.access_ttl = v;
+    if ((rc = env_int("GATEHOUSE_REFRESH_TTL", 7 * 86400, 60, 365 * 86400, &v, err, errlen)))
+        return rc;
+    gh_cfg.refresh_ttl = v;
+    if ((rc = env_int("GATEHOUSE_REFRESH_REUSE_GRACE", 10, 0, 300, &v, err, errlen))) return rc;
+    gh_cfg.refresh_grace = v;
+
+    if ((rc = env_int("GATEHOUSE_ARGON2_MEMORY_KIB", ARGON2_MIN_PROD_KIB, 1024, 4 * 1024 * 1024,
+                      &v, err, errlen)))
+        return rc;
+    gh_cfg.argon2_memory_kib = (uint64_t)v;
+    if ((rc = env_int("GATEHOUSE_ARGON2_ITERATIONS", ARGON2_MIN_PROD_T, 1, 100, &v, err,
+                      errlen)))
+        return rc;
+    gh_cfg.argon2_iterations = (uint64_t)v;
+    if (gh_cfg.production && (gh_cfg.argon2_memory_kib < ARGON2_MIN_PROD_KIB ||
+                              gh_cfg.argon2_iterations < ARGON2_MIN_PROD_T)) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_ARGON2_MEMORY_KIB/ITERATIONS below OWASP's minimum (m=%d KiB, t=%d) "
+                 "are refused in production",
+                 ARGON2_MIN_PROD_KIB, ARGON2_MIN_PROD_T);
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = env_int("GATEHOUSE_PASSWORD_MIN_SCORE", 3, 0, 4, &v, err, errlen))) return rc;
+    gh_cfg.password_min_score = (int)v;
+    if ((rc = env_int("GATEHOUSE_MAX_BODY", 65536, 1024, 16 * 1024 * 1024, &v, err, errlen)))
+        return rc;
+    gh_cfg.max_body = (size_t)v;
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 1) ncpu = 1;
+    if ((rc = env_int("GATEHOUSE_THREADS", ncpu, 1, 256, &v, err, errlen))) return rc;
+    gh_cfg.loops = (int)v;
+    if ((rc = env_int("GATEHOUSE_WORKERS", ncpu * 2 < 4 ? 4 : ncpu * 2, 1, 256, &v, err,
+                      errlen)))
+        return rc;
+    gh_cfg.workers = (int)v;
+
+    if ((rc = env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen)))
+        return rc;
+    if (gh_cfg.production && !gh_cfg.signing_key_pem) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_SIGNING_KEY (or GATEHOUSE_SIGNING_KEY_FILE) is required in "
+                 "production: an EC P-256 private key in PEM");
+        return GH_ERR_CONFIG;
+    }
+    return GH_OK;
+}
+
+void config_free(void)
+{
+    gh_free_secret_str(gh_cfg.signing_key_pem);
+    gh_cfg.signing_key_pem = NULL;
+}

@@ -1,0 +1,51 @@
+/* Runtime configuration, read once at start from GATEHOUSE_* environment
+ * variables (README.md lists every one). Any secret may instead come from
+ * <NAME>_FILE. The struct is filled by config_load() and then read-only,
+ * so every thread may read it without locks. */
+#ifndef GH_CORE_CONFIG_H
+#define GH_CORE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+struct gh_config {
+    bool production;
+    char listen_host[256];
+    int listen_port;
+    char data_dir[1024];
+    char db_path[1100];
+    char issuer[512];
+    char audience[256];
+    char brand[64];
+    int64_t access_ttl;    /* seconds */
+    int64_t refresh_ttl;   /* seconds */
+    int64_t refresh_grace; /* seconds; 0 disables */
+    uint64_t argon2_memory_kib;
+    uint64_t argon2_iterations;
+    int password_min_score; /* zxcvbn-style score 0..4 */
+    size_t max_body;
+    int loops;   /* event loops (one per core) */
+    int workers; /* worker threads for blocking work */
+    /* PEM of the ES256 signing key, or NULL in dev mode before generation.
+     * Heap, wiped and freed by config_free(). */
+    char *signing_key_pem;
+};
+
+/** The process-wide configuration (valid after config_load). */
+extern struct gh_config gh_cfg;
+
+/** Reads the environment into gh_cfg. On GH_ERR_CONFIG, err holds a message
+ *  naming the variable at fault. Production mode requires every secret. */
+enum gh_err config_load(char *err, size_t errlen) GH_WUR;
+
+/** Wipes secrets held by gh_cfg. */
+void config_free(void);
+
+/** Reads a whole file (up to maxlen bytes) into a NUL-terminated heap
+ *  string; the caller frees it (gh_free_secret_str for secrets). */
+enum gh_err config_read_file(const char *path, size_t maxlen, char **out) GH_WUR;
+
+#endif

@@ -1,0 +1,589 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <event2/util.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/pool.h"
+
+struct gh_loop {
+    int idx;
+    struct event_base *base;
+    struct evhttp *http;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    struct gh_req *inbox;
+    struct event *wake;
+    evutil_socket_t fd;
+};
+
+static struct gh_loop *loops;
+static int nloops;
+static const struct gh_route *routes;
+static size_t nroutes;
+static const struct store_ops *store_ops;
+
+/* ---- replies ---- */
+
+void gh_reply(struct gh_req *r, int status, json_t *body)
+{
+    if (r->resp) json_decref(r->resp);
+    r->status = status;
+    r->resp = body;
+}
+
+void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message)
+{
+    gh_reply(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+    if (status == 401 && strcmp(code, "invalid_token") == 0) r->www_authenticate = true;
+}
+
+void gh_reply_fail(struct gh_req *r, enum gh_err e)
+{
+    if (e == GH_ERR_DENIED) {
+        gh_reply_error(r, 503, "overloaded", "The server is busy; try again shortly.");
+        return;
+    }
+    gh_log(GH_LOG_ERROR, "request %s failed: %s", r->request_id, gh_err_name(e));
+    gh_reply_error(r, 500, "internal_error", "Internal error; nothing was changed.");
+}
+
+enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
+{
+    char msg[160];
+    for (size_t i = 0; i < n; i++) {
+        *f[i].out = NULL;
+        if (f[i].len) *f[i].len = 0;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(r->body, key, v)
+    {
+        size_t i;
+        for (i = 0; i < n && strcmp(key, f[i].name) != 0; i++) {
+        }
+        if (i == n) {
+            /* Echo the name only if it is short, printable ASCII. */
+            bool safe = strlen(key) <= 40;
+            for (const char *p = key; safe && *p; p++) safe = *p >= 0x20 && *p < 0x7f && *p != '"';
+            snprintf(msg, sizeof msg, "Unknown field%s%s%s.", safe ? " '" : "", safe ? key : "",
+                     safe ? "'" : "");
+            gh_reply_error(r, 422, "unknown_field", msg);
+            return GH_ERR_INVALID;
+        }
+        if (!json_is_string(v)) {
+            snprintf(msg, sizeof msg, "Field '%s' must be a string.", f[i].name);
+            gh_reply_error(r, 422, "invalid_field", msg);
+            return GH_ERR_INVALID;
+        }
+        size_t len = json_string_length(v);
+        if (memchr(json_string_value(v), '\0', len)) {
+            snprintf(msg, sizeof msg, "Field '%s' must not contain NUL characters.", f[i].name);
+            gh_reply_error(r, 422, "invalid_field", msg);
+            return GH_ERR_INVALID;
+        }
+        *f[i].out = json_string_value(v);
+        if (f[i].len) *f[i].len = len;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].required && !*f[i].out) {
+            snprintf(msg, sizeof msg, "Field '%s' is required.", f[i].name);
+            gh_reply_error(r, 422, "missing_field", msg);
+            return GH_ERR_INVALID;
+        }
+    }
+    return GH_OK;
+}
+
+/* ---- sending ---- */
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return status >= 500 ? "Internal Server Error" : "Error";
+    }
+}
+
+static const char *method_name(int m)
+{
+    switch (m) {
+    case GH_GET: return "GET";
+    case GH_POST: return "POST";
+    case GH_DELETE: return "DELETE";
+    case GH_PUT: return "PUT";
+    case GH_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+static int method_of(struct evhttp_request *ev)
+{
+    switch (evhttp_request_get_command(ev)) {
+    case EVHTTP_REQ_GET: return GH_GET;
+    case EVHTTP_REQ_POST: return GH_POST;
+    case EVHTTP_REQ_DELETE: return GH_DELETE;
+    case EVHTTP_REQ_PUT: return GH_PUT;
+    case EVHTTP_REQ_PATCH: return GH_PATCH;
+    default: return 0;
+    }
+}
+
+static void free_req(struct gh_req *r)
+{
+    gh_wipe(r->token, sizeof r->token);
+    if (r->body) json_decref(r->body);
+    if (r->resp) json_decref(r->resp);
+    free(r);
+}
+
+static void finish(struct gh_req *r)
+{
+    struct evhttp_request *ev = r->ev;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
+    if (r->status == 0) gh_reply_error(r, 500, "internal_error", "Internal error.");
+
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "strict-origin-when-cross-origin");
+    evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
+    evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
+    evhttp_add_header(h, "Cache-Control", (r->route && (r->route->flags & R_CACHEABLE) &&
+                                           r->status == 200)
+                                              ? "public, max-age=300"
+                                              : "no-store");
+    evhttp_add_header(h, "X-Request-Id", r->request_id);
+    if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+
+    struct evbuffer *buf = NULL;
+    if (r->resp) {
+        char *s = json_dumps(r->resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s) {
+            buf = evbuffer_new();
+            if (buf) evbuffer_add(buf, s, strlen(s));
+            /* Bodies may hold tokens: wipe the serialisation. */
+            gh_wipe(s, strlen(s));
+            free(s);
+        }
+        evhttp_add_header(h, "Content-Type", "application/json");
+    }
+    evhttp_send_reply(ev, r->status, reason(r->status), buf);
+    if (buf) evbuffer_free(buf);
+
+    json_t *line = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->request_id, "method",
+                             method_name(method_of(ev)), "route",
+                             r->route ? r->route->name : "unmatched", "status", r->status,
+                             "duration_ms", (double)(gh_mono_us() - r->start_us) / 1000.0);
+    if (line && r->authed) json_object_set_new(line, "user_id", json_string(r->ident.user_id));
+    gh_log_json(GH_LOG_INFO, line);
+    free_req(r);
+}
+
+/* ---- worker side ---- */
+
+static void post_back(struct gh_req *r)
+{
+    struct gh_loop *l = r->loop;
+    pthread_mutex_lock(&l->mu);
+    r->next = l->inbox;
+    l->inbox = r;
+    pthread_mutex_unlock(&l->mu);
+    event_active(l->wake, EV_READ, 0);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    struct gh_loop *l = arg;
+    pthread_mutex_lock(&l->mu);
+    struct gh_req *r = l->inbox;
+    l->inbox = NULL;
+    pthread_mutex_unlock(&l->mu);
+    while (r) {
+        struct gh_req *nx = r->next;
+        finish(r);
+        r = nx;
+    }
+}
+
+static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
+{
+    struct gh_req *r = arg;
+    if ((r->route->flags & R_AUTH) && !r->authed) {
+        enum gh_err rc =
+            authcache_check_store(ops, c, r->token, r->token_len, gh_now_s(), &r->ident);
+        if (rc == GH_ERR_DENIED) {
+            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+        } else if (rc) {
+            gh_reply_fail(r, rc);
+        } else {
+            r->authed = true;
+        }
+    }
+    if (r->status == 0) r->route->fn(r, ops, c);
+    post_back(r);
+}
+
+/* ---- request intake on the loop ---- */
+
+static bool sane_request_id(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return n > 0;
+}
+
+static bool segment_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > GH_PARAM_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Matches path against routes; sets *param. Returns the route, or NULL
+ * with *path_known telling 405 from 404. */
+static const struct gh_route *match(const char *path, int method, char *param, bool *path_known)
+{
+    *path_known = false;
+    size_t pl = strlen(path);
+    for (size_t i = 0; i < nroutes; i++) {
+        const struct gh_route *rt = &routes[i];
+        size_t rl = strlen(rt->path);
+        bool hit = false;
+        if (rl >= 2 && rt->path[rl - 1] == '*') {
+            size_t pre = rl - 1;
+            if (pl > pre && strncmp(path, rt->path, pre) == 0 &&
+                segment_ok(path + pre, pl - pre)) {
+                hit = true;
+                memcpy(param, path + pre, pl - pre);
+                param[pl - pre] = '\0';
+            }
+        } else {
+            hit = strcmp(path, rt->path) == 0;
+        }
+        if (!hit) continue;
+        *path_known = true;
+        if (rt->method & method) return rt;
+    }
+    return NULL;
+}
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct) return false;
+    while (*ct == ' ') ct++;
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0) return false;
+    ct += n;
+    while (*ct == ' ') ct++;
+    return *ct == '\0' || *ct == ';';
+}
+
+static void copy_printable(char *dst, size_t cap, const char *src)
+{
+    size_t i = 0;
+    for (; src && src[i] && i + 1 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    dst[i] = '\0';
+}
+
+/* Bearer token from the Authorization header only (never the URL). */
+static bool bearer(struct evkeyvalq *in, struct gh_req *r)
+{
+    const char *a = evhttp_find_header(in, "Authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return false;
+    a += 7;
+    while (*a == ' ') a++;
+    size_t n = strlen(a);
+    while (n > 0 && a[n - 1] == ' ') n--;
+    if (n == 0 || n > GH_TOKEN_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = a[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    memcpy(r->token, a, n);
+    r->token[n] = '\0';
+    r->token_len = n;
+    return true;
+}
+
+static void on_request(struct evhttp_request *ev, void *arg)
+{
+    struct gh_loop *l = arg;
+    struct gh_req *r = calloc(1, sizeof *r);
+    if (!r) {
+        evhttp_send_error(ev, 503, NULL);
+        return;
+    }
+    r->ev = ev;
+    r->loop = l;
+    r->start_us = gh_mono_us();
+    struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
+
+    const char *rid = evhttp_find_header(in, "X-Request-Id");
+    if (rid && sane_request_id(rid)) {
+        snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    } else {
+        uint8_t raw[16];
+        gh_random(raw, sizeof raw);
+        gh_hex(r->request_id, raw, sizeof raw);
+    }
+
+    struct evhttp_connection *con = evhttp_request_get_connection(ev);
+    if (con) {
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(con, &addr, &port);
+        if (addr) snprintf(r->ip, sizeof r->ip, "%s", addr);
+    }
+    copy_printable(r->user_agent, sizeof r->user_agent, evhttp_find_header(in, "User-Agent"));
+
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    int method = method_of(ev);
+    bool known = false;
+    if (!path || strlen(path) > 1024) {
+        gh_reply_error(r, 404, "not_found", "No such endpoint.");
+        goto reply;
+    }
+    r->route = match(path, method, r->param, &known);
+    if (!r->route) {
+        if (known) gh_reply_error(r, 405, "method_not_allowed", "Method not allowed here.");
+        else gh_reply_error(r, 404, "not_found", "No such endpoint.");
+        goto reply;
+    }
+    unsigned flags = r->route->flags;
+
+    if (flags & R_AUTH) {
+        if (!bearer(in, r)) {
+            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            goto reply;
+        }
+        switch (authcache_check(r->token, r->token_len, gh_now_s(), &r->ident)) {
+        case AUTHCACHE_DENY:
+            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            goto reply;
+        case AUTHCACHE_OK: r->authed = true; break;
+        case AUTHCACHE_MISS: break;
+        }
+    }
+
+    if (flags & R_BODY) {
+        if (!is_json_type(evhttp_find_header(in, "Content-Type"))) {
+            gh_reply_error(r, 415, "unsupported_media_type",
+                           "Send the body as Content-Type: application/json.");
+            goto reply;
+        }
+        struct evbuffer *b = evhttp_request_get_input_buffer(ev);
+        size_t len = evbuffer_get_length(b);
+        if (len > gh_cfg.max_body) {
+            gh_reply_error(r, 413, "body_too_large", "The request body is too large.");
+            goto reply;
+        }
+        const char *data = (const char *)evbuffer_pullup(b, -1);
+        json_error_t jerr;
+        r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!r->body || !json_is_object(r->body)) {
+            gh_reply_error(r, 400, "invalid_json",
+                           r->body ? "The body must be a JSON object."
+                                   : "The body is not valid JSON (UTF-8, no NUL, no duplicate "
+                                     "keys).");
+            goto reply;
+        }
+    }
+
+    if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
+        r->route->fn(r, store_ops, NULL);
+        goto reply;
+    }
+    enum gh_err rc = pool_submit(work, r);
+    if (rc == GH_OK) return;
+    gh_reply_fail(r, GH_ERR_DENIED);
+reply:
+    finish(r);
+}
+
+/* ---- loops ---- */
+
+static evutil_socket_t listen_socket(const char *host, int *port)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", *port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0 || !ai) {
+        gh_log(GH_LOG_ERROR, "GATEHOUSE_LISTEN: cannot resolve %s", host);
+        return -1;
+    }
+    evutil_socket_t fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        gh_log(GH_LOG_ERROR, "cannot listen on %s:%d: %s", host, *port, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    if (*port == 0) { /* an ephemeral port: the other loops join the same one */
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        getsockname(fd, (struct sockaddr *)&ss, &sl);
+        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+    }
+    return fd;
+}
+
+static void *loop_main(void *arg)
+{
+    struct gh_loop *l = arg;
+    event_base_dispatch(l->base);
+    return NULL;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    gh_log(GH_LOG_INFO, "signal %d: shutting down", (int)sig);
+    for (int i = 0; i < nloops; i++) event_base_loopexit(loops[i].base, NULL);
+}
+
+static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
+{
+    l->idx = idx;
+    pthread_mutex_init(&l->mu, NULL);
+    l->fd = -1;
+    l->base = event_base_new();
+    if (!l->base) return GH_ERR_INTERNAL;
+    l->wake = event_new(l->base, -1, 0, on_wake, l);
+    l->http = evhttp_new(l->base);
+    if (!l->wake || !l->http) return GH_ERR_INTERNAL;
+    /* libevent answers bodies far beyond our cap itself (413, connection
+     * closed); up to this size we read the body and answer in JSON. */
+    size_t hard = gh_cfg.max_body * 4 < (1u << 20) ? (1u << 20) : gh_cfg.max_body * 4;
+    evhttp_set_max_body_size(l->http, (ev_ssize_t)hard);
+    evhttp_set_max_headers_size(l->http, 16 * 1024);
+    evhttp_set_timeout(l->http, 30);
+    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(l->http, on_request, l);
+    l->fd = listen_socket(gh_cfg.listen_host, port);
+    if (l->fd < 0) return GH_ERR_CONFIG;
+    if (!evhttp_accept_socket_with_handle(l->http, l->fd)) return GH_ERR_INTERNAL;
+    l->fd = -1; /* owned by evhttp now */
+    return GH_OK;
+}
+
+static void loop_teardown(struct gh_loop *l)
+{
+    /* Requests that came back from workers after the loop stopped. */
+    struct gh_req *r = l->inbox;
+    while (r) {
+        struct gh_req *nx = r->next;
+        if (!evhttp_request_get_connection(r->ev)) evhttp_request_free(r->ev);
+        free_req(r);
+        r = nx;
+    }
+    l->inbox = NULL;
+    if (l->http) evhttp_free(l->http);
+    if (l->wake) event_free(l->wake);
+    if (l->base) event_base_free(l->base);
+    pthread_mutex_destroy(&l->mu);
+}
+
+enum gh_err server_run(const struct gh_route *rts, size_t nrts)
+{
+    routes = rts;
+    nroutes = nrts;
+    store_ops = store_backend();
+    if (evthread_use_pthreads() != 0) return GH_ERR_INTERNAL;
+    signal(SIGPIPE, SIG_IGN);
+
+    enum gh_err rc = pool_start(gh_cfg.workers, store_ops, gh_cfg.db_path);
+    nloops = gh_cfg.loops;
+    loops = calloc((size_t)nloops, sizeof *loops);
+    if (!loops) rc = GH_ERR_NOMEM;
+    int port = gh_cfg.listen_port;
+    for (int i = 0; rc == GH_OK && i < nloops; i++) rc = loop_setup(&loops[i], i, &port);
+
+    struct event *sigterm = NULL, *sigint = NULL;
+    if (rc == GH_OK) {
+        sigterm = evsignal_new(loops[0].base, SIGTERM, on_signal, NULL);
+        sigint = evsignal_new(loops[0].base, SIGINT, on_signal, NULL);
+        if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL))
+            rc = GH_ERR_INTERNAL;
+    }
+    int started = 0;
+    if (rc == GH_OK) {
+        gh_log(GH_LOG_INFO, "gatehouse %s listening on http://%s:%d (%s mode, %d loops, %d workers)",
+               GH_VERSION, gh_cfg.listen_host, port,
+               gh_cfg.production ? "production" : "development", nloops, gh_cfg.workers);
+        for (int i = 1; i < nloops; i++) {
+            if (pthread_create(&loops[i].thread, NULL, loop_main, &loops[i]) != 0) {
+                rc = GH_ERR_INTERNAL;
+                for (int j = 0; j < nloops; j++) event_base_loopexit(loops[j].base, NULL);
+                break;
+            }
+            started = i;
+        }
+        event_base_dispatch(loops[0].base);
+        for (int i = 1; i <= started; i++) pthread_join(loops[i].thread, NULL);
+    }
+    if (sigterm) event_free(sigterm);
+    if (sigint) event_free(sigint);
+    pool_stop();
+    for (int i = 0; loops && i < nloops; i++) loop_teardown(&loops[i]);
+    free(loops);
+    loops = NULL;
+    return rc;
+}

@@ -1,0 +1,95 @@
+/* HTTP front end: libevent evhttp, one event loop per core, each on its own
+ * SO_REUSEPORT listener. A request is routed, its body checked (size, type,
+ * strict JSON) and its bearer token checked from memory on the loop; then
+ * its handler runs either right there (R_LOOP routes whose check hit the
+ * cache) or on a worker (everything that may block), and the reply is sent
+ * back on the loop. Every response carries the security headers and an
+ * X-Request-Id, and produces one JSON log line. */
+#ifndef GH_HTTP_SERVER_H
+#define GH_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "sessions/authcache.h"
+#include "store/store.h"
+
+enum gh_method { GH_GET = 1, GH_POST = 2, GH_DELETE = 4, GH_PUT = 8, GH_PATCH = 16 };
+
+enum gh_route_flags {
+    R_AUTH = 1, /* needs a valid bearer token */
+    R_BODY = 2, /* takes a JSON object body */
+    R_LOOP = 4, /* may run on the event loop when the auth check hit memory */
+    R_CACHEABLE = 8, /* public, not no-store (JWKS) */
+};
+
+struct gh_req;
+
+/** A handler parses r->body, does its work and sets the reply with one of
+ *  the gh_reply* functions. c is NULL when it runs on the event loop. */
+typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops,
+                              struct store_conn *c);
+
+struct gh_route {
+    int method;
+    const char *path; /* exact, or ending in "*" for one trailing segment */
+    const char *name; /* for logs */
+    unsigned flags;
+    gh_handler_fn fn;
+};
+
+#define GH_PARAM_MAX 64
+#define GH_TOKEN_MAX 2048
+
+struct gh_req {
+    /* Inputs, copied from the evhttp request so workers never touch it. */
+    const struct gh_route *route;
+    json_t *body; /* object, or NULL */
+    char param[GH_PARAM_MAX + 1];
+    char ip[STORE_IP_MAX + 1];
+    char user_agent[STORE_UA_MAX + 1];
+    char request_id[65];
+    char token[GH_TOKEN_MAX + 1]; /* bearer token; wiped when the request ends */
+    size_t token_len;
+    bool authed;
+    struct authcache_identity ident;
+
+    /* Reply. */
+    int status;
+    json_t *resp;        /* NULL = empty body */
+    bool www_authenticate;
+
+    /* Private to server.c. */
+    struct gh_loop *loop;
+    struct evhttp_request *ev;
+    struct gh_req *next;
+    int64_t start_us;
+};
+
+/** Sets the reply to status with a JSON body (reference stolen; NULL ok). */
+void gh_reply(struct gh_req *r, int status, json_t *body);
+/** Sets an error reply {"error":{"code","message"}}. */
+void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
+/** Maps an internal failure (GH_ERR_INTERNAL, NOMEM, ...) to 500/503. */
+void gh_reply_fail(struct gh_req *r, enum gh_err e);
+
+/** Field spec for gh_body_fields: every field is a JSON string. */
+struct gh_field {
+    const char *name;
+    bool required;
+    const char **out; /* NULL if absent */
+    size_t *len;
+};
+
+/** Validates r->body against fields: unknown field, wrong type, missing
+ *  field and embedded NUL each set a 422 reply and return GH_ERR_INVALID. */
+enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n) GH_WUR;
+
+/** Runs the server until SIGTERM/SIGINT. */
+enum gh_err server_run(const struct gh_route *routes, size_t nroutes) GH_WUR;
+
+#endif

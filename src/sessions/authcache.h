@@ -1,0 +1,64 @@
+/* The in-memory answer to "is this bearer token good right now?", so the hot
+ * path never leaves its event loop (DESIGN.md, "hot path").
+ *
+ * Three tables: verified tokens (keyed by SHA-256 of the token, holding the
+ * claims), sessions (live flag, owner, expiry) and users (email, created_at,
+ * tokens_invalidated_at). A token's signature is verified once; every use
+ * re-checks exp, the session and the user, so a revocation recorded here is
+ * seen by the very next request.
+ *
+ * Coherence: revocations are applied here right after their database commit
+ * and bump a generation counter; a worker that read a session or user from
+ * the database passes the generation it saw *before* reading, and its insert
+ * is dropped if a revocation happened meanwhile (no stale "live" entry).
+ * Tables are bounded; when one fills it is emptied (entries are reloaded on
+ * demand). All functions are thread-safe. */
+#ifndef GH_SESSIONS_AUTHCACHE_H
+#define GH_SESSIONS_AUTHCACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct authcache_identity {
+    char user_id[STORE_ID_LEN + 1];
+    char session_id[STORE_ID_LEN + 1];
+    char email[STORE_EMAIL_MAX + 1];
+    int64_t created_at; /* the user's */
+    int64_t iat;
+    int64_t exp;
+};
+
+enum authcache_result { AUTHCACHE_OK, AUTHCACHE_DENY, AUTHCACHE_MISS };
+
+enum gh_err authcache_init(size_t max_tokens, size_t max_sessions, size_t max_users) GH_WUR;
+void authcache_shutdown(void);
+
+/** Checks a bearer token from memory only (event-loop safe; may verify an
+ *  ES256 signature once per token). MISS means the session or user is not
+ *  cached: finish with authcache_check_store on a worker. */
+enum authcache_result authcache_check(const char *token, size_t len, int64_t now,
+                                      struct authcache_identity *out);
+
+/** The same check, loading what is missing from the store (worker only).
+ *  GH_OK, GH_ERR_DENIED, or GH_ERR_INTERNAL on a backend failure. */
+enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn *c,
+                                  const char *token, size_t len, int64_t now,
+                                  struct authcache_identity *out) GH_WUR;
+
+/** Current generation; read it before a database read whose result you
+ *  will put into the cache. */
+uint64_t authcache_generation(void);
+void authcache_put_session(const struct store_session *s, uint64_t gen);
+void authcache_put_user(const struct store_user *u, uint64_t gen);
+
+/** Call after the database commit of the matching change. */
+void authcache_revoke_session(const char *sid);
+/** Marks every cached session of uid dead except except_sid (may be NULL). */
+void authcache_revoke_user_sessions(const char *uid, const char *except_sid);
+void authcache_set_user_tia(const char *uid, int64_t tia);
+
+#endif

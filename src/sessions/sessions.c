@@ -1,0 +1,180 @@
+#include "sessions/sessions.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "sessions/authcache.h"
+#include "sessions/jwt.h"
+
+void sessions_pair_clear(struct sessions_pair *p)
+{
+    gh_free_secret_str(p->access);
+    p->access = NULL;
+    gh_wipe(p->refresh, sizeof p->refresh);
+}
+
+json_t *sessions_pair_json(const struct sessions_pair *p)
+{
+    return json_pack("{s:s,s:s,s:s,s:I}", "access_token", p->access, "refresh_token", p->refresh,
+                     "token_type", "Bearer", "expires_in", (json_int_t)gh_cfg.access_ttl);
+}
+
+void sessions_new_id(char out[STORE_ID_LEN + 1])
+{
+    uint8_t b[16];
+    gh_random(b, sizeof b);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    char h[33];
+    gh_hex(h, b, sizeof b);
+    snprintf(out, STORE_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+}
+
+/* iat is never below the user's tokens_invalidated_at, so a token issued
+ * in the same second as a password change is still accepted. */
+static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, char **out)
+{
+    struct jwt_claims cl;
+    memset(&cl, 0, sizeof cl);
+    snprintf(cl.sub, sizeof cl.sub, "%s", uid);
+    snprintf(cl.sid, sizeof cl.sid, "%s", sid);
+    int64_t now = gh_now_s();
+    cl.iat = now > tia ? now : tia;
+    cl.exp = cl.iat + gh_cfg.access_ttl;
+    enum gh_err rc = gh_random_token(cl.jti, sizeof cl.jti, 16);
+    if (rc) return rc;
+    return jwt_sign(&cl, out);
+}
+
+enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
+                           const struct store_user *u, const char *ip, const char *user_agent,
+                           struct sessions_pair *out)
+{
+    struct store_session s;
+    uint8_t h[32];
+    memset(&s, 0, sizeof s);
+    memset(out, 0, sizeof *out);
+    sessions_new_id(s.id);
+    snprintf(s.user_id, sizeof s.user_id, "%s", u->id);
+    s.created_at = s.last_used_at = gh_now_s();
+    s.expires_at = s.created_at + gh_cfg.refresh_ttl;
+    snprintf(s.ip, sizeof s.ip, "%s", ip ? ip : "");
+    snprintf(s.user_agent, sizeof s.user_agent, "%s", user_agent ? user_agent : "");
+    enum gh_err rc = refresh_new(out->refresh, h);
+    if (rc) goto fail;
+    uint64_t gen = authcache_generation();
+    if ((rc = ops->session_create(c, &s, h))) goto fail;
+    authcache_put_session(&s, gen);
+    if ((rc = issue_access(u->id, s.id, u->tokens_invalidated_at, &out->access))) goto fail;
+    return GH_OK;
+fail:
+    sessions_pair_clear(out);
+    return rc;
+}
+
+/* Successor pair as sealed JSON: {"a": access, "r": refresh}. */
+static enum gh_err seal_pair(const char *old, const struct sessions_pair *p, uint8_t *box,
+                             size_t *boxlen)
+{
+    json_t *j = json_pack("{s:s,s:s}", "a", p->access, "r", p->refresh);
+    char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!s) return GH_ERR_NOMEM;
+    enum gh_err rc = refresh_seal(old, (const uint8_t *)s, strlen(s), box, STORE_BOX_MAX, boxlen);
+    gh_free_secret_str(s);
+    return rc;
+}
+
+static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
+                             struct sessions_pair *out)
+{
+    char *s = NULL;
+    if (refresh_open(old, rt->box, rt->box_len, &s) != GH_OK) return GH_ERR_DENIED;
+    json_t *j = json_loads(s, 0, NULL);
+    gh_free_secret_str(s);
+    const char *a = json_string_value(json_object_get(j, "a"));
+    const char *r = json_string_value(json_object_get(j, "r"));
+    enum gh_err rc = GH_ERR_DENIED;
+    if (a && r && strlen(r) == REFRESH_TOKEN_LEN) {
+        out->access = strdup(a);
+        memcpy(out->refresh, r, REFRESH_TOKEN_LEN + 1);
+        rc = out->access ? GH_OK : GH_ERR_NOMEM;
+    }
+    /* jansson keeps its own copies of the strings; wipe them too. */
+    if (a) gh_wipe((char *)a, strlen(a));
+    if (r) gh_wipe((char *)r, strlen(r));
+    json_decref(j);
+    return rc;
+}
+
+enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
+                             size_t toklen, enum sessions_refresh_result *res,
+                             struct sessions_pair *out)
+{
+    uint8_t old_hash[32], new_hash[32];
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    uint8_t *box = malloc(STORE_BOX_MAX);
+    enum gh_err rc = GH_OK;
+    memset(out, 0, sizeof *out);
+    if (!rt || !box) {
+        rc = GH_ERR_NOMEM;
+        goto out;
+    }
+    *res = SESSIONS_INVALID;
+    if (refresh_hash(tok, toklen, old_hash) != GH_OK) goto out;
+
+    /* Two rounds at most: if our rotation loses a race, the winner's row
+     * is read again and handled as a spent token (grace or reuse). */
+    for (int round = 0; round < 2; round++) {
+        rc = ops->refresh_get(c, old_hash, rt);
+        if (rc == GH_ERR_NOT_FOUND) {
+            rc = GH_OK;
+            goto out;
+        }
+        if (rc) goto out;
+        int64_t now_us = gh_now_us(), now = now_us / 1000000;
+
+        if (rt->rotated_at_us != 0) {
+            bool in_grace = gh_cfg.refresh_grace > 0 && rt->session_live &&
+                            now_us - rt->rotated_at_us < gh_cfg.refresh_grace * 1000000;
+            if (in_grace && open_pair(tok, rt, out) == GH_OK) {
+                *res = SESSIONS_REFRESHED;
+                goto out;
+            }
+            /* A spent token came back: the family leaked. Revoke everything. */
+            if ((rc = ops->sessions_revoke_user(c, rt->user_id, now))) goto out;
+            authcache_revoke_user_sessions(rt->user_id, NULL);
+            gh_log(GH_LOG_WARN, "refresh token reuse detected for user %s: all sessions revoked",
+                   rt->user_id);
+            *res = SESSIONS_REUSED;
+            goto out;
+        }
+        if (!rt->session_live || rt->expires_at <= now) goto out;
+
+        if ((rc = refresh_new(out->refresh, new_hash))) goto out;
+        if ((rc = issue_access(rt->user_id, rt->session_id, rt->tokens_invalidated_at,
+                               &out->access)))
+            goto out;
+        size_t boxlen = 0;
+        if ((rc = seal_pair(tok, out, box, &boxlen))) goto out;
+        int64_t new_exp = now + gh_cfg.refresh_ttl;
+        rc = ops->refresh_rotate(c, old_hash, new_hash, box, boxlen, now_us, new_exp);
+        if (rc == GH_OK) {
+            *res = SESSIONS_REFRESHED;
+            goto out;
+        }
+        sessions_pair_clear(out);
+        if (rc != GH_ERR_CONFLICT) goto out;
+        rc = GH_OK; /* lost the race: look again */
+    }
+out:
+    if (rc || *res != SESSIONS_REFRESHED) sessions_pair_clear(out);
+    if (rt) gh_wipe(rt, sizeof *rt);
+    free(rt);
+    free(box);
+    return rc;
+}

@@ -1,0 +1,45 @@
+/* Sessions: starting one at sign-in, rotating refresh tokens, revoking.
+ * Functions here call the store: run them on a worker. Token strings handed
+ * out are heap or fixed buffers the caller wipes (struct sessions_pair). */
+#ifndef GH_SESSIONS_SESSIONS_H
+#define GH_SESSIONS_SESSIONS_H
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "sessions/refresh.h"
+#include "store/store.h"
+
+struct sessions_pair {
+    char *access;                          /* heap JWT */
+    char refresh[REFRESH_TOKEN_LEN + 1];   /* base64url */
+};
+
+/** Wipes and frees what the pair holds. */
+void sessions_pair_clear(struct sessions_pair *p);
+
+/** JSON {access_token, refresh_token, token_type, expires_in}; NULL on OOM. */
+json_t *sessions_pair_json(const struct sessions_pair *p);
+
+/** A fresh random id (UUID v4 text): ids are not secrets. */
+void sessions_new_id(char out[STORE_ID_LEN + 1]);
+
+/** Starts a session for user u (one refresh-token family) and issues its
+ *  first pair. */
+enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
+                           const struct store_user *u, const char *ip, const char *user_agent,
+                           struct sessions_pair *out) GH_WUR;
+
+enum sessions_refresh_result {
+    SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
+    SESSIONS_INVALID,   /* unknown, expired or revoked */
+    SESSIONS_REUSED,    /* a spent token outside grace: every session of the user is revoked */
+};
+
+/** Rotates a refresh token (see docs/api.md, POST /v1/token). On a backend
+ *  failure returns GH_ERR_INTERNAL and *res is unset. */
+enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
+                             size_t toklen, enum sessions_refresh_result *res,
+                             struct sessions_pair *out) GH_WUR;
+
+#endif

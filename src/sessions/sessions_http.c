@@ -1,0 +1,126 @@
+#include "sessions/sessions_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "sessions/authcache.h"
+#include "sessions/jwt.h"
+#include "sessions/sessions.h"
+
+#define SESSIONS_LIST_MAX 100
+
+void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *grant, *tok;
+    size_t grant_len, tok_len;
+    const struct gh_field f[] = {{"grant_type", true, &grant, &grant_len},
+                                 {"refresh_token", false, &tok, &tok_len}};
+    if (gh_body_fields(r, f, 2)) return;
+    if (strcmp(grant, "refresh_token") != 0) {
+        gh_reply_error(r, 400, "unsupported_grant_type", "grant_type must be refresh_token.");
+        return;
+    }
+    if (!tok) {
+        gh_reply_error(r, 422, "missing_field", "Field 'refresh_token' is required.");
+        return;
+    }
+    struct sessions_pair pair = {0};
+    enum sessions_refresh_result res;
+    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, &res, &pair);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    switch (res) {
+    case SESSIONS_REFRESHED: {
+        json_t *body = sessions_pair_json(&pair);
+        if (body) gh_reply(r, 200, body);
+        else gh_reply_fail(r, GH_ERR_NOMEM);
+        break;
+    }
+    case SESSIONS_REUSED:
+        gh_reply_error(r, 401, "token_reused",
+                       "This refresh token was already used; every session of the account has "
+                       "been signed out.");
+        break;
+    case SESSIONS_INVALID:
+        gh_reply_error(r, 401, "invalid_token", "The refresh token is invalid or expired.");
+        break;
+    }
+    sessions_pair_clear(&pair);
+}
+
+void sessions_http_signout(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    enum gh_err rc =
+        ops->session_revoke(c, r->ident.session_id, r->ident.user_id, gh_now_s());
+    if (rc && rc != GH_ERR_NOT_FOUND) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    authcache_revoke_session(r->ident.session_id);
+    gh_reply(r, 204, NULL);
+}
+
+void sessions_http_list(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    struct store_session *s = calloc(SESSIONS_LIST_MAX, sizeof *s);
+    size_t n = 0;
+    if (!s) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    enum gh_err rc = ops->session_list(c, r->ident.user_id, gh_now_s(), s, SESSIONS_LIST_MAX, &n);
+    json_t *arr = rc ? NULL : json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        char created[GH_RFC3339_LEN + 1], used[GH_RFC3339_LEN + 1];
+        gh_rfc3339(created, s[i].created_at);
+        gh_rfc3339(used, s[i].last_used_at);
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "id", s[i].id, "created_at", created,
+                              "last_used_at", used, "ip", s[i].ip, "user_agent",
+                              s[i].user_agent, "current",
+                              strcmp(s[i].id, r->ident.session_id) == 0);
+        if (!o || json_array_append_new(arr, o) != 0) {
+            json_decref(arr);
+            arr = NULL;
+            rc = GH_ERR_NOMEM;
+        }
+    }
+    free(s);
+    if (!arr) {
+        gh_reply_fail(r, rc ? rc : GH_ERR_NOMEM);
+        return;
+    }
+    gh_reply(r, 200, json_pack("{s:o}", "sessions", arr));
+}
+
+void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    enum gh_err rc = ops->session_revoke(c, r->param, r->ident.user_id, gh_now_s());
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 404, "not_found", "No such session.");
+        return;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    authcache_revoke_session(r->param);
+    gh_reply(r, 204, NULL);
+}
+
+void sessions_http_jwks(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    json_t *doc = json_loads(jwt_jwks_json(), 0, NULL);
+    if (!doc) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    gh_reply(r, 200, doc);
+}
+
+void sessions_http_healthz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    gh_reply(r, 200, json_pack("{s:s}", "status", "ok"));
+}

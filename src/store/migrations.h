@@ -1,0 +1,45 @@
+/* Numbered schema migrations, shared by every SQL backend: portable SQL only
+ * (no backend-specific types or functions). Never edit an applied
+ * migration; append a new one. */
+#ifndef GH_STORE_MIGRATIONS_H
+#define GH_STORE_MIGRATIONS_H
+
+struct store_migration {
+    int version;
+    const char *name;
+    const char *sql;
+};
+
+static const struct store_migration store_migrations[] = {
+    {1, "accounts and sessions",
+     "CREATE TABLE users ("
+     " id TEXT PRIMARY KEY,"
+     " email TEXT NOT NULL,"
+     " email_key TEXT NOT NULL UNIQUE,"
+     " password_hash TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " updated_at BIGINT NOT NULL,"
+     " tokens_invalidated_at BIGINT NOT NULL DEFAULT 0);"
+     "CREATE TABLE sessions ("
+     " id TEXT PRIMARY KEY,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " created_at BIGINT NOT NULL,"
+     " last_used_at BIGINT NOT NULL,"
+     " expires_at BIGINT NOT NULL,"
+     " revoked_at BIGINT,"
+     " ip TEXT NOT NULL DEFAULT '',"
+     " user_agent TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX sessions_user ON sessions(user_id, created_at);"
+     "CREATE TABLE refresh_tokens ("
+     " token_hash BLOB PRIMARY KEY,"
+     " session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,"
+     " created_at BIGINT NOT NULL,"
+     " expires_at BIGINT NOT NULL,"
+     " rotated_at_us BIGINT,"
+     " successor_box BLOB);"
+     "CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);"},
+};
+
+#define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])
+
+#endif

@@ -1,0 +1,565 @@
+/* SQLite backend of the store (store.h). One connection per thread, WAL
+ * mode, synchronous=FULL (a rotated refresh token must survive a power cut,
+ * or a client would hold a token the database forgot), foreign keys on.
+ * Every statement is prepared once with bound parameters and reused. */
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "store/migrations.h"
+
+enum stmt_id {
+    S_BEGIN,
+    S_COMMIT,
+    S_ROLLBACK,
+    S_USER_INSERT,
+    S_USER_BY_EMAIL,
+    S_USER_BY_ID,
+    S_USER_REHASH,
+    S_USER_SET_PASSWORD,
+    S_SESS_REVOKE_OTHERS,
+    S_SESS_INSERT,
+    S_RT_INSERT,
+    S_SESS_GET,
+    S_SESS_LIST,
+    S_SESS_REVOKE,
+    S_SESS_REVOKE_USER,
+    S_RT_GET,
+    S_RT_SPEND,
+    S_SESS_TOUCH,
+    S_PRUNE_RT,
+    S_PRUNE_SESS,
+    S_COUNT
+};
+
+static const char *const stmt_sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN IMMEDIATE",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_USER_INSERT] = "INSERT INTO users (id, email, email_key, password_hash, created_at,"
+                      " updated_at, tokens_invalidated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_USER_BY_EMAIL] = "SELECT id, email, email_key, password_hash, created_at, updated_at,"
+                        " tokens_invalidated_at FROM users WHERE email_key = ?1",
+    [S_USER_BY_ID] = "SELECT id, email, email_key, password_hash, created_at, updated_at,"
+                     " tokens_invalidated_at FROM users WHERE id = ?1",
+    [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+    [S_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2, tokens_invalidated_at = ?3,"
+                            " updated_at = ?4 WHERE id = ?1",
+    [S_SESS_REVOKE_OTHERS] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1"
+                             " AND revoked_at IS NULL AND id <> ?2",
+    [S_SESS_INSERT] = "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
+                      " ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_RT_INSERT] = "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [S_SESS_GET] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
+                   " COALESCE(revoked_at, 0), ip, user_agent FROM sessions WHERE id = ?1",
+    [S_SESS_LIST] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
+                    " COALESCE(revoked_at, 0), ip, user_agent FROM sessions"
+                    " WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2"
+                    " ORDER BY created_at DESC, id LIMIT ?3",
+    [S_SESS_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2"
+                      " AND revoked_at IS NULL",
+    [S_SESS_REVOKE_USER] = "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1"
+                           " AND revoked_at IS NULL",
+    [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"
+                 " (s.revoked_at IS NULL AND s.expires_at > ?2), u.tokens_invalidated_at,"
+                 " r.successor_box FROM refresh_tokens r"
+                 " JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id"
+                 " WHERE r.token_hash = ?1",
+    [S_RT_SPEND] = "UPDATE refresh_tokens SET rotated_at_us = ?2, successor_box = ?3"
+                   " WHERE token_hash = ?1 AND rotated_at_us IS NULL AND expires_at > ?4"
+                   " AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = session_id"
+                   " AND s.revoked_at IS NULL)",
+    [S_SESS_TOUCH] = "UPDATE sessions SET last_used_at = ?2, expires_at = ?3 WHERE id = ?1",
+    [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
+    [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
+};
+
+struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+static enum gh_err fail(struct store_conn *c, const char *what)
+{
+    gh_log(GH_LOG_ERROR, "sqlite: %s: %s", what, sqlite3_errmsg(c->db));
+    return GH_ERR_INTERNAL;
+}
+
+/* The statement, reset and ready to bind; NULL on failure. */
+static sqlite3_stmt *stmt(struct store_conn *c, enum stmt_id id)
+{
+    if (!c->st[id]) {
+        if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
+                               NULL) != SQLITE_OK) {
+            gh_log(GH_LOG_ERROR, "sqlite: prepare %d: %s", (int)id, sqlite3_errmsg(c->db));
+            return NULL;
+        }
+    }
+    sqlite3_reset(c->st[id]);
+    sqlite3_clear_bindings(c->st[id]);
+    return c->st[id];
+}
+
+static void done(sqlite3_stmt *s)
+{
+    if (s) sqlite3_reset(s);
+}
+
+static int bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+    return sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+}
+
+static void col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+/* Runs a statement that returns no rows. */
+static enum gh_err exec_stmt(struct store_conn *c, sqlite3_stmt *s, const char *what)
+{
+    int r = sqlite3_step(s);
+    done(s);
+    if (r != SQLITE_DONE) return fail(c, what);
+    return GH_OK;
+}
+
+static enum gh_err tx(struct store_conn *c, enum stmt_id id)
+{
+    sqlite3_stmt *s = stmt(c, id);
+    if (!s) return GH_ERR_INTERNAL;
+    return exec_stmt(c, s, stmt_sql[id]);
+}
+
+static void rollback(struct store_conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db)) (void)tx(c, S_ROLLBACK);
+}
+
+static enum gh_err sq_open(const char *path, struct store_conn **out)
+{
+    struct store_conn *c = calloc(1, sizeof *c);
+    if (!c) return GH_ERR_NOMEM;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
+        gh_log(GH_LOG_ERROR, "sqlite: cannot open %s: %s", path,
+               c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        sqlite3_close(c->db);
+        free(c);
+        return GH_ERR_INTERNAL;
+    }
+    sqlite3_busy_timeout(c->db, 10000);
+    sqlite3_extended_result_codes(c->db, 1);
+    /* Pragmas are fixed strings with no parameters. */
+    const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                          " PRAGMA foreign_keys=ON; PRAGMA cache_size=-2048;";
+    if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+        gh_log(GH_LOG_ERROR, "sqlite: pragmas: %s", sqlite3_errmsg(c->db));
+        sqlite3_close(c->db);
+        free(c);
+        return GH_ERR_INTERNAL;
+    }
+    *out = c;
+    return GH_OK;
+}
+
+static void sq_close(struct store_conn *c)
+{
+    if (!c) return;
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+static enum gh_err sq_migrate(struct store_conn *c)
+{
+    /* Migration SQL is static text from migrations.h, never built from input. */
+    if (sqlite3_exec(c->db,
+                     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+                     " name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return fail(c, "create schema_migrations");
+    for (size_t i = 0; i < STORE_MIGRATION_COUNT; i++) {
+        const struct store_migration *m = &store_migrations[i];
+        enum gh_err rc = tx(c, S_BEGIN);
+        if (rc) return rc;
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1,
+                               &q, NULL) != SQLITE_OK) {
+            rollback(c);
+            return fail(c, "prepare migration check");
+        }
+        sqlite3_bind_int(q, 1, m->version);
+        int r = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (r == SQLITE_ROW) {
+            rollback(c);
+            continue;
+        }
+        if (r != SQLITE_DONE) {
+            rollback(c);
+            return fail(c, "migration check");
+        }
+        if (sqlite3_exec(c->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+            enum gh_err e = fail(c, m->name);
+            rollback(c);
+            return e;
+        }
+        if (sqlite3_prepare_v2(c->db,
+                               "INSERT INTO schema_migrations (version, name, applied_at)"
+                               " VALUES (?1, ?2, ?3)",
+                               -1, &q, NULL) != SQLITE_OK) {
+            rollback(c);
+            return fail(c, "prepare migration record");
+        }
+        sqlite3_bind_int(q, 1, m->version);
+        bind_text(q, 2, m->name);
+        sqlite3_bind_int64(q, 3, gh_now_s());
+        r = sqlite3_step(q);
+        sqlite3_finalize(q);
+        if (r != SQLITE_DONE) {
+            rollback(c);
+            return fail(c, "migration record");
+        }
+        if ((rc = tx(c, S_COMMIT))) {
+            rollback(c);
+            return rc;
+        }
+        gh_log(GH_LOG_INFO, "migration %d applied: %s", m->version, m->name);
+    }
+    return GH_OK;
+}
+
+static enum gh_err sq_pending_migrations(struct store_conn *c, int *n)
+{
+    sqlite3_stmt *q = NULL;
+    int maxv = 0;
+    /* A fresh file has no schema_migrations table: everything is pending. */
+    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1,
+                           &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        maxv = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    *n = 0;
+    for (size_t i = 0; i < STORE_MIGRATION_COUNT; i++)
+        if (store_migrations[i].version > maxv) (*n)++;
+    return GH_OK;
+}
+
+static enum gh_err sq_user_create(struct store_conn *c, const struct store_user *u)
+{
+    sqlite3_stmt *s = stmt(c, S_USER_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, u->id);
+    bind_text(s, 2, u->email);
+    bind_text(s, 3, u->email_key);
+    bind_text(s, 4, u->password_hash);
+    sqlite3_bind_int64(s, 5, u->created_at);
+    sqlite3_bind_int64(s, 6, u->updated_at);
+    sqlite3_bind_int64(s, 7, u->tokens_invalidated_at);
+    int r = sqlite3_step(s);
+    done(s);
+    if (r == SQLITE_CONSTRAINT_UNIQUE || r == SQLITE_CONSTRAINT_PRIMARYKEY) return GH_ERR_CONFLICT;
+    if (r != SQLITE_DONE) return fail(c, "user insert");
+    return GH_OK;
+}
+
+static enum gh_err read_user(struct store_conn *c, sqlite3_stmt *s, struct store_user *out)
+{
+    int r = sqlite3_step(s);
+    if (r == SQLITE_DONE) {
+        done(s);
+        return GH_ERR_NOT_FOUND;
+    }
+    if (r != SQLITE_ROW) {
+        done(s);
+        return fail(c, "user select");
+    }
+    col_text(s, 0, out->id, sizeof out->id);
+    col_text(s, 1, out->email, sizeof out->email);
+    col_text(s, 2, out->email_key, sizeof out->email_key);
+    col_text(s, 3, out->password_hash, sizeof out->password_hash);
+    out->created_at = sqlite3_column_int64(s, 4);
+    out->updated_at = sqlite3_column_int64(s, 5);
+    out->tokens_invalidated_at = sqlite3_column_int64(s, 6);
+    done(s);
+    return GH_OK;
+}
+
+static enum gh_err sq_user_by_email_key(struct store_conn *c, const char *key,
+                                        struct store_user *out)
+{
+    sqlite3_stmt *s = stmt(c, S_USER_BY_EMAIL);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, key);
+    return read_user(c, s, out);
+}
+
+static enum gh_err sq_user_by_id(struct store_conn *c, const char *id, struct store_user *out)
+{
+    sqlite3_stmt *s = stmt(c, S_USER_BY_ID);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    return read_user(c, s, out);
+}
+
+static enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *hash,
+                                  int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_USER_REHASH);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    bind_text(s, 2, hash);
+    sqlite3_bind_int64(s, 3, now);
+    return exec_stmt(c, s, "user rehash");
+}
+
+static enum gh_err sq_user_set_password(struct store_conn *c, const char *id, const char *hash,
+                                        int64_t tia, const char *keep_sid, int64_t now)
+{
+    enum gh_err rc = tx(c, S_BEGIN);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_USER_SET_PASSWORD);
+    if (!s) goto err;
+    bind_text(s, 1, id);
+    bind_text(s, 2, hash);
+    sqlite3_bind_int64(s, 3, tia);
+    sqlite3_bind_int64(s, 4, now);
+    if ((rc = exec_stmt(c, s, "set password"))) goto out;
+    if (sqlite3_changes(c->db) != 1) {
+        rc = GH_ERR_NOT_FOUND;
+        goto out;
+    }
+    if (!(s = stmt(c, S_SESS_REVOKE_OTHERS))) goto err;
+    bind_text(s, 1, id);
+    bind_text(s, 2, keep_sid ? keep_sid : "");
+    sqlite3_bind_int64(s, 3, now);
+    if ((rc = exec_stmt(c, s, "revoke other sessions"))) goto out;
+    rc = tx(c, S_COMMIT);
+out:
+    if (rc) rollback(c);
+    return rc;
+err:
+    rollback(c);
+    return GH_ERR_INTERNAL;
+}
+
+static enum gh_err insert_rt(struct store_conn *c, const uint8_t hash[32], const char *sid,
+                             int64_t now, int64_t expires)
+{
+    sqlite3_stmt *s = stmt(c, S_RT_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    bind_text(s, 2, sid);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, expires);
+    int r = sqlite3_step(s);
+    done(s);
+    if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE) return GH_ERR_CONFLICT;
+    if (r != SQLITE_DONE) return fail(c, "refresh insert");
+    return GH_OK;
+}
+
+static enum gh_err sq_session_create(struct store_conn *c, const struct store_session *ss,
+                                     const uint8_t token_hash[32])
+{
+    enum gh_err rc = tx(c, S_BEGIN);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_SESS_INSERT);
+    if (!s) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    bind_text(s, 1, ss->id);
+    bind_text(s, 2, ss->user_id);
+    sqlite3_bind_int64(s, 3, ss->created_at);
+    sqlite3_bind_int64(s, 4, ss->last_used_at);
+    sqlite3_bind_int64(s, 5, ss->expires_at);
+    bind_text(s, 6, ss->ip);
+    bind_text(s, 7, ss->user_agent);
+    if ((rc = exec_stmt(c, s, "session insert"))) goto out;
+    if ((rc = insert_rt(c, token_hash, ss->id, ss->created_at, ss->expires_at))) goto out;
+    rc = tx(c, S_COMMIT);
+out:
+    if (rc) rollback(c);
+    return rc;
+}
+
+static void read_session(sqlite3_stmt *s, struct store_session *o)
+{
+    col_text(s, 0, o->id, sizeof o->id);
+    col_text(s, 1, o->user_id, sizeof o->user_id);
+    o->created_at = sqlite3_column_int64(s, 2);
+    o->last_used_at = sqlite3_column_int64(s, 3);
+    o->expires_at = sqlite3_column_int64(s, 4);
+    o->revoked_at = sqlite3_column_int64(s, 5);
+    col_text(s, 6, o->ip, sizeof o->ip);
+    col_text(s, 7, o->user_agent, sizeof o->user_agent);
+}
+
+static enum gh_err sq_session_get(struct store_conn *c, const char *id, struct store_session *out)
+{
+    sqlite3_stmt *s = stmt(c, S_SESS_GET);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) read_session(s, out);
+    done(s);
+    if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;
+    if (r != SQLITE_ROW) return fail(c, "session get");
+    return GH_OK;
+}
+
+static enum gh_err sq_session_list(struct store_conn *c, const char *uid, int64_t now,
+                                   struct store_session *out, size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, S_SESS_LIST);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, uid);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+    size_t i = 0;
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && i < max) read_session(s, &out[i++]);
+    done(s);
+    if (r != SQLITE_DONE && r != SQLITE_ROW) return fail(c, "session list");
+    *n = i;
+    return GH_OK;
+}
+
+static enum gh_err sq_session_revoke(struct store_conn *c, const char *id, const char *uid,
+                                     int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_SESS_REVOKE);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    bind_text(s, 2, uid);
+    sqlite3_bind_int64(s, 3, now);
+    enum gh_err rc = exec_stmt(c, s, "session revoke");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+static enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_SESS_REVOKE_USER);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, uid);
+    sqlite3_bind_int64(s, 2, now);
+    return exec_stmt(c, s, "revoke user sessions");
+}
+
+static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
+                                  struct store_refresh *o)
+{
+    sqlite3_stmt *s = stmt(c, S_RT_GET);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, gh_now_s());
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        col_text(s, 0, o->session_id, sizeof o->session_id);
+        col_text(s, 1, o->user_id, sizeof o->user_id);
+        o->expires_at = sqlite3_column_int64(s, 2);
+        o->rotated_at_us = sqlite3_column_int64(s, 3);
+        o->session_live = sqlite3_column_int(s, 4) != 0;
+        o->tokens_invalidated_at = sqlite3_column_int64(s, 5);
+        int bl = sqlite3_column_bytes(s, 6);
+        const void *b = sqlite3_column_blob(s, 6);
+        o->box_len = 0;
+        if (b && bl > 0 && (size_t)bl <= sizeof o->box) {
+            memcpy(o->box, b, (size_t)bl);
+            o->box_len = (size_t)bl;
+        }
+    }
+    done(s);
+    if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;
+    if (r != SQLITE_ROW) return fail(c, "refresh get");
+    return GH_OK;
+}
+
+static enum gh_err sq_refresh_rotate(struct store_conn *c, const uint8_t old_hash[32],
+                                     const uint8_t new_hash[32], const uint8_t *box,
+                                     size_t box_len, int64_t now_us, int64_t new_expires)
+{
+    int64_t now = now_us / 1000000;
+    char sid[STORE_ID_LEN + 1] = "";
+    enum gh_err rc = tx(c, S_BEGIN);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_RT_SPEND);
+    if (!s) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    sqlite3_bind_blob(s, 1, old_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now_us);
+    sqlite3_bind_blob(s, 3, box, (int)box_len, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now);
+    if ((rc = exec_stmt(c, s, "refresh spend"))) goto out;
+    if (sqlite3_changes(c->db) != 1) {
+        rc = GH_ERR_CONFLICT; /* already spent, expired or revoked: caller re-reads */
+        goto out;
+    }
+    struct store_refresh cur;
+    if ((rc = sq_refresh_get(c, old_hash, &cur))) goto out;
+    snprintf(sid, sizeof sid, "%s", cur.session_id);
+    if ((rc = insert_rt(c, new_hash, sid, now, new_expires))) goto out;
+    if (!(s = stmt(c, S_SESS_TOUCH))) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    bind_text(s, 1, sid);
+    sqlite3_bind_int64(s, 2, now);
+    sqlite3_bind_int64(s, 3, new_expires);
+    if ((rc = exec_stmt(c, s, "session touch"))) goto out;
+    rc = tx(c, S_COMMIT);
+out:
+    if (rc) rollback(c);
+    return rc;
+}
+
+static enum gh_err sq_prune(struct store_conn *c, int64_t before)
+{
+    enum gh_err rc;
+    sqlite3_stmt *s = stmt(c, S_PRUNE_RT);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, before);
+    if ((rc = exec_stmt(c, s, "prune refresh"))) return rc;
+    if (!(s = stmt(c, S_PRUNE_SESS))) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, before);
+    return exec_stmt(c, s, "prune sessions");
+}
+
+const struct store_ops store_sqlite = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .pending_migrations = sq_pending_migrations,
+    .user_create = sq_user_create,
+    .user_by_email_key = sq_user_by_email_key,
+    .user_by_id = sq_user_by_id,
+    .user_rehash = sq_user_rehash,
+    .user_set_password = sq_user_set_password,
+    .session_create = sq_session_create,
+    .session_get = sq_session_get,
+    .session_list = sq_session_list,
+    .session_revoke = sq_session_revoke,
+    .sessions_revoke_user = sq_sessions_revoke_user,
+    .refresh_get = sq_refresh_get,
+    .refresh_rotate = sq_refresh_rotate,
+    .prune = sq_prune,
+};
+
+const struct store_ops *store_backend(void)
+{
+    return &store_sqlite;
+}

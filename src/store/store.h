@@ -1,0 +1,127 @@
+/* The store: every read and write of persistent state goes through this
+ * interface, so handlers hold no SQL and a PostgreSQL backend can implement
+ * the same table of functions later (DESIGN.md, "Storage").
+ *
+ * A struct store_conn is one connection, used by one thread at a time (each
+ * worker thread opens its own). Every function may block on disk: call them
+ * only from worker threads, never from an event loop.
+ *
+ * Results: GH_OK; GH_ERR_NOT_FOUND when a lookup finds nothing;
+ * GH_ERR_CONFLICT on a uniqueness clash or a lost race; GH_ERR_INTERNAL
+ * when the backend fails (the caller answers 500 and denies). Output
+ * structs are filled by value; nothing returned needs freeing unless said.
+ * Times are Unix seconds (UTC). */
+#ifndef GH_STORE_STORE_H
+#define GH_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#include "core/err.h"
+
+#define STORE_ID_LEN 36         /* canonical UUID text (random, not secret) */
+#define STORE_EMAIL_MAX 254
+#define STORE_HASH_MAX 128      /* crypto_pwhash_STRBYTES */
+#define STORE_IP_MAX 46
+#define STORE_UA_MAX 256
+#define STORE_BOX_MAX 4096      /* sealed successor pair, see sessions/refresh.h */
+
+struct store_user {
+    char id[STORE_ID_LEN + 1];
+    char email[STORE_EMAIL_MAX + 1];     /* as the user typed it, domain lower-cased */
+    char email_key[STORE_EMAIL_MAX + 1]; /* lower-cased whole address: the unique key */
+    char password_hash[STORE_HASH_MAX + 1];
+    int64_t created_at;
+    int64_t updated_at;
+    /* Access tokens with iat < this are rejected. */
+    int64_t tokens_invalidated_at;
+};
+
+struct store_session {
+    char id[STORE_ID_LEN + 1];
+    char user_id[STORE_ID_LEN + 1];
+    int64_t created_at;
+    int64_t last_used_at;
+    int64_t expires_at; /* expiry of its newest refresh token */
+    int64_t revoked_at; /* 0 = live */
+    char ip[STORE_IP_MAX + 1];
+    char user_agent[STORE_UA_MAX + 1];
+};
+
+/* A refresh token row joined with its session and user. */
+struct store_refresh {
+    char session_id[STORE_ID_LEN + 1];
+    char user_id[STORE_ID_LEN + 1];
+    int64_t expires_at;
+    int64_t rotated_at_us; /* 0 = current; else when it was spent (microseconds) */
+    bool session_live;     /* session not revoked and not expired */
+    int64_t tokens_invalidated_at;
+    uint8_t box[STORE_BOX_MAX]; /* successor pair sealed under the old token */
+    size_t box_len;             /* 0 = none */
+};
+
+struct store_conn;
+
+struct store_ops {
+    const char *name;
+    /** Opens a connection. *out is freed by close(). */
+    enum gh_err (*open)(const char *path, struct store_conn **out) GH_WUR;
+    void (*close)(struct store_conn *c);
+    /** Applies pending numbered migrations; idempotent. */
+    enum gh_err (*migrate)(struct store_conn *c) GH_WUR;
+    /** Number of known migrations not yet applied (0 = up to date). */
+    enum gh_err (*pending_migrations)(struct store_conn *c, int *n) GH_WUR;
+
+    /** Inserts a user. GH_ERR_CONFLICT if email_key exists. */
+    enum gh_err (*user_create)(struct store_conn *c, const struct store_user *u) GH_WUR;
+    enum gh_err (*user_by_email_key)(struct store_conn *c, const char *email_key,
+                                     struct store_user *out) GH_WUR;
+    enum gh_err (*user_by_id)(struct store_conn *c, const char *id, struct store_user *out) GH_WUR;
+    /** Replaces the hash only (rehash on sign-in with raised parameters). */
+    enum gh_err (*user_rehash)(struct store_conn *c, const char *id, const char *hash,
+                               int64_t now) GH_WUR;
+    /** Password change, in one transaction: sets the hash and
+     *  tokens_invalidated_at, and revokes every session of the user except
+     *  keep_sid (NULL keeps none). */
+    enum gh_err (*user_set_password)(struct store_conn *c, const char *id, const char *hash,
+                                     int64_t tokens_invalidated_at, const char *keep_sid,
+                                     int64_t now) GH_WUR;
+
+    /** Creates a session and its first refresh token (by hash) atomically. */
+    enum gh_err (*session_create)(struct store_conn *c, const struct store_session *s,
+                                  const uint8_t token_hash[32]) GH_WUR;
+    enum gh_err (*session_get)(struct store_conn *c, const char *id,
+                               struct store_session *out) GH_WUR;
+    /** Live sessions of a user, newest first, at most max. *n receives the count. */
+    enum gh_err (*session_list)(struct store_conn *c, const char *user_id, int64_t now,
+                                struct store_session *out, size_t max, size_t *n) GH_WUR;
+    /** Revokes one live session owned by user_id. GH_ERR_NOT_FOUND if there
+     *  is no such live session for that user. */
+    enum gh_err (*session_revoke)(struct store_conn *c, const char *id, const char *user_id,
+                                  int64_t now) GH_WUR;
+    /** Revokes every live session of a user. */
+    enum gh_err (*sessions_revoke_user)(struct store_conn *c, const char *user_id,
+                                        int64_t now) GH_WUR;
+
+    /** Looks a refresh token up by hash. GH_ERR_NOT_FOUND if unknown. */
+    enum gh_err (*refresh_get)(struct store_conn *c, const uint8_t token_hash[32],
+                               struct store_refresh *out) GH_WUR;
+    /** Spends old_hash and stores new_hash in its session, atomically, only
+     *  if old_hash is still current, unexpired and its session live;
+     *  otherwise GH_ERR_CONFLICT and nothing changes (exactly one of several
+     *  concurrent rotations wins). box is kept with the spent row. */
+    enum gh_err (*refresh_rotate)(struct store_conn *c, const uint8_t old_hash[32],
+                                  const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
+                                  int64_t now_us, int64_t new_expires) GH_WUR;
+    /** Deletes refresh tokens and sessions that expired before `before`. */
+    enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
+};
+
+/** The SQLite backend. */
+extern const struct store_ops store_sqlite;
+
+/** The backend chosen by configuration (SQLite for now). */
+const struct store_ops *store_backend(void);
+
+#endif
