@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "credentials/password.h"
 #include "http/routes.h"
 #include "http/server.h"
@@ -59,6 +60,13 @@ static int migrate(int apply)
     return 0;
 }
 
+/* Drops sessions and refresh tokens a day after they expired: nothing can
+ * use them any more, and reuse detection has no need for them by then. */
+static void prune(const struct store_ops *ops, struct store_conn *c)
+{
+    if (ops->prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+}
+
 static int cmd_serve(void)
 {
     int rc = load_config();
@@ -79,10 +87,17 @@ static int cmd_serve(void)
         rc = die("out of memory");
         goto out;
     }
+    if (gh_cfg.production && gh_cfg.issuer_defaulted)
+        gh_log(GH_LOG_WARN,
+               "GATEHOUSE_ISSUER is not set: tokens name %s as their issuer; set it "
+               "to the public base URL apps will verify against",
+               gh_cfg.issuer);
     if (!gh_cfg.production)
-        gh_log(GH_LOG_WARN, "development mode: secrets are generated under %s; set "
-                            "GATEHOUSE_ENV=production for real use",
+        gh_log(GH_LOG_WARN,
+               "development mode: secrets are generated under %s; set "
+               "GATEHOUSE_ENV=production for real use",
                gh_cfg.data_dir);
+    server_set_housekeeping(prune, 3600);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
 out:
     authcache_shutdown();

@@ -22,13 +22,17 @@ static json_t *user_json(const char *id, const char *email, int64_t created_at)
 static void reply_signed_in(struct gh_req *r, int status, const struct store_user *u,
                             struct sessions_pair *p)
 {
-    json_t *body = sessions_pair_json(p);
+    json_t *body = json_object();
     json_t *user = user_json(u->id, u->email, u->created_at);
-    if (!body || !user || json_object_set_new(body, "user", user) != 0) {
+    json_t *pair = sessions_pair_json(p);
+    if (!body || !user || !pair || json_object_set_new(body, "user", user) != 0 ||
+        json_object_update(body, pair) != 0) {
         json_decref(body);
+        json_decref(pair);
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
+    json_decref(pair);
     r->authed = true; /* for the log line */
     snprintf(r->ident.user_id, sizeof r->ident.user_id, "%s", u->id);
     gh_reply(r, status, body);

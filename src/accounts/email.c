@@ -44,8 +44,10 @@ static bool domain_ok(const char *d, size_t n)
 enum gh_err email_normalize(const char *in, size_t len, char email[STORE_EMAIL_MAX + 1],
                             char key[STORE_EMAIL_MAX + 1])
 {
-    while (len > 0 && strchr(" \t\r\n", in[0]) && in[0] != '\0') in++, len--;
-    while (len > 0 && strchr(" \t\r\n", in[len - 1]) && in[len - 1] != '\0') len--;
+    while (len > 0 && strchr(" \t\r\n", in[0]) && in[0] != '\0')
+        in++, len--;
+    while (len > 0 && strchr(" \t\r\n", in[len - 1]) && in[len - 1] != '\0')
+        len--;
     if (len < 6 || len > STORE_EMAIL_MAX) return GH_ERR_INVALID;
     const char *at = memchr(in, '@', len);
     if (!at || memchr(at + 1, '@', len - (size_t)(at - in) - 1)) return GH_ERR_INVALID;

@@ -149,15 +149,11 @@ enum gh_err config_load(char *err, size_t errlen)
     snprintf(gh_cfg.db_path, sizeof gh_cfg.db_path, "%s/gatehouse.db", gh_cfg.data_dir);
 
     char def_issuer[300];
-    snprintf(def_issuer, sizeof def_issuer, "http://%s:%d", gh_cfg.listen_host,
-             gh_cfg.listen_port);
+    snprintf(def_issuer, sizeof def_issuer, "http://%s:%d", gh_cfg.listen_host, gh_cfg.listen_port);
     if ((rc = copy_str(gh_cfg.issuer, sizeof gh_cfg.issuer, "GATEHOUSE_ISSUER", def_issuer, err,
                        errlen)))
         return rc;
-    if (gh_cfg.production && !env("GATEHOUSE_ISSUER")) {
-        snprintf(err, errlen, "GATEHOUSE_ISSUER is required in production (the public base URL)");
-        return GH_ERR_CONFIG;
-    }
+    gh_cfg.issuer_defaulted = env("GATEHOUSE_ISSUER") == NULL;
     if ((rc = copy_str(gh_cfg.audience, sizeof gh_cfg.audience, "GATEHOUSE_AUDIENCE", "gatehouse",
                        err, errlen)))
         return rc;
@@ -167,28 +163,19 @@ enum gh_err config_load(char *err, size_t errlen)
 
     if ((rc = env_int("GATEHOUSE_ACCESS_TTL", 3600, 1, 86400, &v, err, errlen))) return rc;
     gh_cfg.access_ttl = v;
-    if ((rc = env_int("GATEHOUSE_REFRESH_TTL", 7 * 86400, 60, 365 * 86400, &v, err, errlen)))
+    if ((rc = env_int("GATEHOUSE_REFRESH_TTL", 7 * 86400, 1, 365 * 86400, &v, err, errlen)))
         return rc;
     gh_cfg.refresh_ttl = v;
     if ((rc = env_int("GATEHOUSE_REFRESH_REUSE_GRACE", 10, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.refresh_grace = v;
 
-    if ((rc = env_int("GATEHOUSE_ARGON2_MEMORY_KIB", ARGON2_MIN_PROD_KIB, 1024, 4 * 1024 * 1024,
-                      &v, err, errlen)))
+    if ((rc = env_int("GATEHOUSE_ARGON2_MEMORY_KIB", ARGON2_MIN_PROD_KIB, 1024, 4 * 1024 * 1024, &v,
+                      err, errlen)))
         return rc;
     gh_cfg.argon2_memory_kib = (uint64_t)v;
-    if ((rc = env_int("GATEHOUSE_ARGON2_ITERATIONS", ARGON2_MIN_PROD_T, 1, 100, &v, err,
-                      errlen)))
+    if ((rc = env_int("GATEHOUSE_ARGON2_ITERATIONS", ARGON2_MIN_PROD_T, 1, 100, &v, err, errlen)))
         return rc;
     gh_cfg.argon2_iterations = (uint64_t)v;
-    if (gh_cfg.production && (gh_cfg.argon2_memory_kib < ARGON2_MIN_PROD_KIB ||
-                              gh_cfg.argon2_iterations < ARGON2_MIN_PROD_T)) {
-        snprintf(err, errlen,
-                 "GATEHOUSE_ARGON2_MEMORY_KIB/ITERATIONS below OWASP's minimum (m=%d KiB, t=%d) "
-                 "are refused in production",
-                 ARGON2_MIN_PROD_KIB, ARGON2_MIN_PROD_T);
-        return GH_ERR_CONFIG;
-    }
     if ((rc = env_int("GATEHOUSE_PASSWORD_MIN_SCORE", 3, 0, 4, &v, err, errlen))) return rc;
     gh_cfg.password_min_score = (int)v;
     if ((rc = env_int("GATEHOUSE_MAX_BODY", 65536, 1024, 16 * 1024 * 1024, &v, err, errlen)))
@@ -199,18 +186,26 @@ enum gh_err config_load(char *err, size_t errlen)
     if (ncpu < 1) ncpu = 1;
     if ((rc = env_int("GATEHOUSE_THREADS", ncpu, 1, 256, &v, err, errlen))) return rc;
     gh_cfg.loops = (int)v;
-    if ((rc = env_int("GATEHOUSE_WORKERS", ncpu * 2 < 4 ? 4 : ncpu * 2, 1, 256, &v, err,
-                      errlen)))
+    if ((rc = env_int("GATEHOUSE_WORKERS", ncpu * 2 < 4 ? 4 : ncpu * 2, 1, 256, &v, err, errlen)))
         return rc;
     gh_cfg.workers = (int)v;
 
-    if ((rc = env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen)))
-        return rc;
-    if (gh_cfg.production && !gh_cfg.signing_key_pem) {
-        snprintf(err, errlen,
-                 "GATEHOUSE_SIGNING_KEY (or GATEHOUSE_SIGNING_KEY_FILE) is required in "
-                 "production: an EC P-256 private key in PEM");
-        return GH_ERR_CONFIG;
+    if ((rc = env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen))) return rc;
+    if (gh_cfg.production) {
+        /* Name every problem at once, so one restart fixes them all. */
+        size_t used = 0;
+        if (!gh_cfg.signing_key_pem)
+            used += (size_t)snprintf(err + used, errlen - used,
+                                     "GATEHOUSE_SIGNING_KEY (or GATEHOUSE_SIGNING_KEY_FILE) is "
+                                     "required in production: an EC P-256 private key in PEM. ");
+        if (used < errlen && (gh_cfg.argon2_memory_kib < ARGON2_MIN_PROD_KIB ||
+                              gh_cfg.argon2_iterations < ARGON2_MIN_PROD_T))
+            used += (size_t)snprintf(err + used, errlen - used,
+                                     "GATEHOUSE_ARGON2_MEMORY_KIB/GATEHOUSE_ARGON2_ITERATIONS "
+                                     "below OWASP's minimum (m=%d KiB, t=%d) are refused in "
+                                     "production. ",
+                                     ARGON2_MIN_PROD_KIB, ARGON2_MIN_PROD_T);
+        if (used) return GH_ERR_CONFIG;
     }
     return GH_OK;
 }

@@ -18,6 +18,7 @@ struct gh_config {
     char data_dir[1024];
     char db_path[1100];
     char issuer[512];
+    bool issuer_defaulted; /* GATEHOUSE_ISSUER unset: derived from the listen address */
     char audience[256];
     char brand[64];
     int64_t access_ttl;    /* seconds */

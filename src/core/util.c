@@ -10,14 +10,22 @@
 const char *gh_err_name(enum gh_err e)
 {
     switch (e) {
-    case GH_OK: return "ok";
-    case GH_ERR_NOMEM: return "nomem";
-    case GH_ERR_INTERNAL: return "internal";
-    case GH_ERR_NOT_FOUND: return "not_found";
-    case GH_ERR_CONFLICT: return "conflict";
-    case GH_ERR_INVALID: return "invalid";
-    case GH_ERR_DENIED: return "denied";
-    case GH_ERR_CONFIG: return "config";
+    case GH_OK:
+        return "ok";
+    case GH_ERR_NOMEM:
+        return "nomem";
+    case GH_ERR_INTERNAL:
+        return "internal";
+    case GH_ERR_NOT_FOUND:
+        return "not_found";
+    case GH_ERR_CONFLICT:
+        return "conflict";
+    case GH_ERR_INVALID:
+        return "invalid";
+    case GH_ERR_DENIED:
+        return "denied";
+    case GH_ERR_CONFIG:
+        return "config";
     }
     return "unknown";
 }
@@ -35,8 +43,7 @@ enum gh_err gh_b64url_encode(char *out, size_t outcap, const void *in, size_t le
     return GH_OK;
 }
 
-enum gh_err gh_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in,
-                             size_t inlen)
+enum gh_err gh_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in, size_t inlen)
 {
     const char *end = NULL;
     size_t n = 0;
@@ -144,10 +151,14 @@ bool gh_utf8_valid(const char *s, size_t len)
         }
         size_t n;
         unsigned cp;
-        if (c >= 0xC2 && c <= 0xDF) n = 1, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF) n = 2, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4) n = 3, cp = c & 0x07;
-        else return false;
+        if (c >= 0xC2 && c <= 0xDF)
+            n = 1, cp = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            n = 2, cp = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            n = 3, cp = c & 0x07;
+        else
+            return false;
         if ((size_t)(e - p) <= n) return false;
         for (size_t i = 1; i <= n; i++) {
             if ((p[i] & 0xC0) != 0x80) return false;

@@ -12,7 +12,7 @@
 
 #define GH_SHA256_BYTES 32
 /** Base64url (no padding) length of n bytes, without the NUL. */
-#define GH_B64URL_LEN(n) ((((n) * 4) + 2) / 3)
+#define GH_B64URL_LEN(n) ((((n)*4) + 2) / 3)
 
 /** Fills buf with len bytes from the OS CSPRNG (libsodium). Cannot fail. */
 void gh_random(void *buf, size_t len);

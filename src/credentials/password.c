@@ -67,15 +67,22 @@ static const char *match_reason(ZxcTypeMatch_t t)
 {
     switch ((int)t & ~MULTIPLE_MATCH) {
     case DICTIONARY_MATCH:
-    case DICT_LEET_MATCH: return "it is a common password or built from common words";
+    case DICT_LEET_MATCH:
+        return "it is a common password or built from common words";
     case USER_MATCH:
-    case USER_LEET_MATCH: return "it contains your email address or the name of this service";
-    case REPEATS_MATCH: return "it repeats the same characters";
-    case SEQUENCE_MATCH: return "it is a predictable sequence such as abcd or 1234";
-    case SPATIAL_MATCH: return "it is a keyboard pattern";
+    case USER_LEET_MATCH:
+        return "it contains your email address or the name of this service";
+    case REPEATS_MATCH:
+        return "it repeats the same characters";
+    case SEQUENCE_MATCH:
+        return "it is a predictable sequence such as abcd or 1234";
+    case SPATIAL_MATCH:
+        return "it is a keyboard pattern";
     case DATE_MATCH:
-    case YEAR_MATCH: return "it is built around a date or year";
-    default: return "it is too easy to guess";
+    case YEAR_MATCH:
+        return "it is built around a date or year";
+    default:
+        return "it is too easy to guess";
     }
 }
 
@@ -85,7 +92,8 @@ static void add_word(const char *w, size_t wl, char *buf, size_t *used, size_t c
 {
     if (wl < 3 || *n >= max - 1 || *used + wl + 1 > cap) return;
     char *d = buf + *used;
-    for (size_t i = 0; i < wl; i++) d[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
+    for (size_t i = 0; i < wl; i++)
+        d[i] = (char)((w[i] >= 'A' && w[i] <= 'Z') ? w[i] + 32 : w[i]);
     d[wl] = '\0';
     words[(*n)++] = d;
     words[*n] = NULL;
@@ -96,8 +104,7 @@ enum gh_err password_check_policy(const char *pw, size_t len, const char *email,
                                   size_t reasonlen)
 {
     if (len < PASSWORD_MIN_BYTES) {
-        snprintf(reason, reasonlen, "Password must be at least %d bytes long.",
-                 PASSWORD_MIN_BYTES);
+        snprintf(reason, reasonlen, "Password must be at least %d bytes long.", PASSWORD_MIN_BYTES);
         return GH_ERR_INVALID;
     }
     if (len > PASSWORD_MAX_BYTES) {

@@ -31,7 +31,8 @@ static void *worker(void *arg)
     struct store_conn *c = arg;
     for (;;) {
         pthread_mutex_lock(&P.mu);
-        while (!P.head && !P.stopping) pthread_cond_wait(&P.cv, &P.mu);
+        while (!P.head && !P.stopping)
+            pthread_cond_wait(&P.cv, &P.mu);
         struct job *j = P.head;
         if (!j) { /* stopping and drained */
             pthread_mutex_unlock(&P.mu);
@@ -86,8 +87,10 @@ enum gh_err pool_submit(pool_fn fn, void *arg)
         free(j);
         return GH_ERR_DENIED;
     }
-    if (P.tail) P.tail->next = j;
-    else P.head = j;
+    if (P.tail)
+        P.tail->next = j;
+    else
+        P.head = j;
     P.tail = j;
     P.queued++;
     pthread_cond_signal(&P.cv);
@@ -101,9 +104,11 @@ void pool_stop(void)
     P.stopping = true;
     pthread_cond_broadcast(&P.cv);
     pthread_mutex_unlock(&P.mu);
-    for (int i = 0; i < P.n; i++) pthread_join(P.threads[i], NULL);
+    for (int i = 0; i < P.n; i++)
+        pthread_join(P.threads[i], NULL);
     if (P.conns)
-        for (int i = 0; P.ops && i < P.nconns; i++) P.ops->close(P.conns[i]);
+        for (int i = 0; P.ops && i < P.nconns; i++)
+            P.ops->close(P.conns[i]);
     free(P.threads);
     free(P.conns);
     P.threads = NULL;

@@ -4,16 +4,16 @@
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
-    {GH_GET, "/healthz", "healthz", R_LOOP, sessions_http_healthz},
-    {GH_GET, "/.well-known/jwks.json", "jwks", R_LOOP | R_CACHEABLE, sessions_http_jwks},
-    {GH_POST, "/v1/signup", "signup", R_BODY, accounts_http_signup},
-    {GH_POST, "/v1/signin", "signin", R_BODY, accounts_http_signin},
-    {GH_POST, "/v1/token", "token", R_BODY, sessions_http_token},
-    {GH_POST, "/v1/signout", "signout", R_AUTH, sessions_http_signout},
-    {GH_GET, "/v1/me", "me", R_AUTH | R_LOOP, accounts_http_me},
-    {GH_GET, "/v1/sessions", "sessions", R_AUTH, sessions_http_list},
-    {GH_DELETE, "/v1/sessions/*", "session_revoke", R_AUTH, sessions_http_revoke},
-    {GH_POST, "/v1/password", "password", R_AUTH | R_BODY, accounts_http_password},
+    {GH_GET, "/healthz", NULL, R_LOOP, sessions_http_healthz},
+    {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks},
+    {GH_POST, "/v1/signup", NULL, R_BODY, accounts_http_signup},
+    {GH_POST, "/v1/signin", NULL, R_BODY, accounts_http_signin},
+    {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token},
+    {GH_POST, "/v1/signout", NULL, R_AUTH, sessions_http_signout},
+    {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me},
+    {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list},
+    {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke},
+    {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY, accounts_http_password},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

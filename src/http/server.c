@@ -84,7 +84,8 @@ enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
         if (i == n) {
             /* Echo the name only if it is short, printable ASCII. */
             bool safe = strlen(key) <= 40;
-            for (const char *p = key; safe && *p; p++) safe = *p >= 0x20 && *p < 0x7f && *p != '"';
+            for (const char *p = key; safe && *p; p++)
+                safe = *p >= 0x20 && *p < 0x7f && *p != '"';
             snprintf(msg, sizeof msg, "Unknown field%s%s%s.", safe ? " '" : "", safe ? key : "",
                      safe ? "'" : "");
             gh_reply_error(r, 422, "unknown_field", msg);
@@ -119,46 +120,74 @@ enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
 static const char *reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 503: return "Service Unavailable";
-    default: return status >= 500 ? "Internal Server Error" : "Error";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return status >= 500 ? "Internal Server Error" : "Error";
     }
 }
 
 static const char *method_name(int m)
 {
     switch (m) {
-    case GH_GET: return "GET";
-    case GH_POST: return "POST";
-    case GH_DELETE: return "DELETE";
-    case GH_PUT: return "PUT";
-    case GH_PATCH: return "PATCH";
-    default: return "OTHER";
+    case GH_GET:
+        return "GET";
+    case GH_POST:
+        return "POST";
+    case GH_DELETE:
+        return "DELETE";
+    case GH_PUT:
+        return "PUT";
+    case GH_PATCH:
+        return "PATCH";
+    default:
+        return "OTHER";
     }
 }
 
 static int method_of(struct evhttp_request *ev)
 {
     switch (evhttp_request_get_command(ev)) {
-    case EVHTTP_REQ_GET: return GH_GET;
-    case EVHTTP_REQ_POST: return GH_POST;
-    case EVHTTP_REQ_DELETE: return GH_DELETE;
-    case EVHTTP_REQ_PUT: return GH_PUT;
-    case EVHTTP_REQ_PATCH: return GH_PATCH;
-    default: return 0;
+    case EVHTTP_REQ_GET:
+        return GH_GET;
+    case EVHTTP_REQ_POST:
+        return GH_POST;
+    case EVHTTP_REQ_DELETE:
+        return GH_DELETE;
+    case EVHTTP_REQ_PUT:
+        return GH_PUT;
+    case EVHTTP_REQ_PATCH:
+        return GH_PATCH;
+    default:
+        return 0;
     }
 }
 
@@ -182,10 +211,10 @@ static void finish(struct gh_req *r)
     evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
     evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-    evhttp_add_header(h, "Cache-Control", (r->route && (r->route->flags & R_CACHEABLE) &&
-                                           r->status == 200)
-                                              ? "public, max-age=300"
-                                              : "no-store");
+    evhttp_add_header(h, "Cache-Control",
+                      (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
+                          ? "public, max-age=300"
+                          : "no-store");
     evhttp_add_header(h, "X-Request-Id", r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
 
@@ -206,8 +235,11 @@ static void finish(struct gh_req *r)
 
     json_t *line = json_pack("{s:s,s:s,s:s,s:i,s:f}", "request_id", r->request_id, "method",
                              method_name(method_of(ev)), "route",
-                             r->route ? r->route->name : "unmatched", "status", r->status,
-                             "duration_ms", (double)(gh_mono_us() - r->start_us) / 1000.0);
+                             !r->route        ? "unmatched"
+                             : r->route->name ? r->route->name
+                                              : r->route->path,
+                             "status", r->status, "duration_ms",
+                             (double)((gh_mono_us() - r->start_us) / 10) / 100.0);
     if (line && r->authed) json_object_set_new(line, "user_id", json_string(r->ident.user_id));
     gh_log_json(GH_LOG_INFO, line);
     free_req(r);
@@ -295,8 +327,7 @@ static const struct gh_route *match(const char *path, int method, char *param, b
         bool hit = false;
         if (rl >= 2 && rt->path[rl - 1] == '*') {
             size_t pre = rl - 1;
-            if (pl > pre && strncmp(path, rt->path, pre) == 0 &&
-                segment_ok(path + pre, pl - pre)) {
+            if (pl > pre && strncmp(path, rt->path, pre) == 0 && segment_ok(path + pre, pl - pre)) {
                 hit = true;
                 memcpy(param, path + pre, pl - pre);
                 param[pl - pre] = '\0';
@@ -314,11 +345,13 @@ static const struct gh_route *match(const char *path, int method, char *param, b
 static bool is_json_type(const char *ct)
 {
     if (!ct) return false;
-    while (*ct == ' ') ct++;
+    while (*ct == ' ')
+        ct++;
     size_t n = strlen("application/json");
     if (strncasecmp(ct, "application/json", n) != 0) return false;
     ct += n;
-    while (*ct == ' ') ct++;
+    while (*ct == ' ')
+        ct++;
     return *ct == '\0' || *ct == ';';
 }
 
@@ -338,9 +371,11 @@ static bool bearer(struct evkeyvalq *in, struct gh_req *r)
     const char *a = evhttp_find_header(in, "Authorization");
     if (!a || strncasecmp(a, "Bearer ", 7) != 0) return false;
     a += 7;
-    while (*a == ' ') a++;
+    while (*a == ' ')
+        a++;
     size_t n = strlen(a);
-    while (n > 0 && a[n - 1] == ' ') n--;
+    while (n > 0 && a[n - 1] == ' ')
+        n--;
     if (n == 0 || n > GH_TOKEN_MAX) return false;
     for (size_t i = 0; i < n; i++) {
         char c = a[i];
@@ -395,8 +430,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     r->route = match(path, method, r->param, &known);
     if (!r->route) {
-        if (known) gh_reply_error(r, 405, "method_not_allowed", "Method not allowed here.");
-        else gh_reply_error(r, 404, "not_found", "No such endpoint.");
+        if (known)
+            gh_reply_error(r, 405, "method_not_allowed", "Method not allowed here.");
+        else
+            gh_reply_error(r, 404, "not_found", "No such endpoint.");
         goto reply;
     }
     unsigned flags = r->route->flags;
@@ -410,8 +447,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
         case AUTHCACHE_DENY:
             gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
             goto reply;
-        case AUTHCACHE_OK: r->authed = true; break;
-        case AUTHCACHE_MISS: break;
+        case AUTHCACHE_OK:
+            r->authed = true;
+            break;
+        case AUTHCACHE_MISS:
+            break;
         }
     }
 
@@ -454,7 +494,8 @@ reply:
 
 static evutil_socket_t listen_socket(const char *host, int *port)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     char ps[16];
@@ -491,10 +532,31 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+static gh_housekeeping_fn housekeeping;
+static int housekeeping_interval;
+
+void server_set_housekeeping(gh_housekeeping_fn fn, int interval_s)
+{
+    housekeeping = fn;
+    housekeeping_interval = interval_s;
+}
+
+static void housekeeping_job(void *arg, const struct store_ops *ops, struct store_conn *c)
+{
+    housekeeping(ops, c);
+}
+
+static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
+{
+    if (pool_submit(housekeeping_job, NULL) != GH_OK)
+        gh_log(GH_LOG_WARN, "housekeeping skipped: worker queue full");
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     gh_log(GH_LOG_INFO, "signal %d: shutting down", (int)sig);
-    for (int i = 0; i < nloops; i++) event_base_loopexit(loops[i].base, NULL);
+    for (int i = 0; i < nloops; i++)
+        event_base_loopexit(loops[i].base, NULL);
 }
 
 static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
@@ -514,8 +576,8 @@ static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
     evhttp_set_max_headers_size(l->http, 16 * 1024);
     evhttp_set_timeout(l->http, 30);
     evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS |
+                                            EVHTTP_REQ_HEAD);
     evhttp_set_gencb(l->http, on_request, l);
     l->fd = listen_socket(gh_cfg.listen_host, port);
     if (l->fd < 0) return GH_ERR_CONFIG;
@@ -554,9 +616,15 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     loops = calloc((size_t)nloops, sizeof *loops);
     if (!loops) rc = GH_ERR_NOMEM;
     int port = gh_cfg.listen_port;
-    for (int i = 0; rc == GH_OK && i < nloops; i++) rc = loop_setup(&loops[i], i, &port);
+    for (int i = 0; rc == GH_OK && i < nloops; i++)
+        rc = loop_setup(&loops[i], i, &port);
 
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *hk = NULL;
+    if (rc == GH_OK && housekeeping) {
+        struct timeval iv = {.tv_sec = housekeeping_interval};
+        hk = event_new(loops[0].base, -1, EV_PERSIST, on_housekeeping, NULL);
+        if (!hk || event_add(hk, &iv) != 0) rc = GH_ERR_INTERNAL;
+    }
     if (rc == GH_OK) {
         sigterm = evsignal_new(loops[0].base, SIGTERM, on_signal, NULL);
         sigint = evsignal_new(loops[0].base, SIGINT, on_signal, NULL);
@@ -565,24 +633,29 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     }
     int started = 0;
     if (rc == GH_OK) {
-        gh_log(GH_LOG_INFO, "gatehouse %s listening on http://%s:%d (%s mode, %d loops, %d workers)",
-               GH_VERSION, gh_cfg.listen_host, port,
-               gh_cfg.production ? "production" : "development", nloops, gh_cfg.workers);
+        gh_log(GH_LOG_INFO,
+               "gatehouse %s listening on http://%s:%d (%s mode, %d loops, %d workers)", GH_VERSION,
+               gh_cfg.listen_host, port, gh_cfg.production ? "production" : "development", nloops,
+               gh_cfg.workers);
         for (int i = 1; i < nloops; i++) {
             if (pthread_create(&loops[i].thread, NULL, loop_main, &loops[i]) != 0) {
                 rc = GH_ERR_INTERNAL;
-                for (int j = 0; j < nloops; j++) event_base_loopexit(loops[j].base, NULL);
+                for (int j = 0; j < nloops; j++)
+                    event_base_loopexit(loops[j].base, NULL);
                 break;
             }
             started = i;
         }
         event_base_dispatch(loops[0].base);
-        for (int i = 1; i <= started; i++) pthread_join(loops[i].thread, NULL);
+        for (int i = 1; i <= started; i++)
+            pthread_join(loops[i].thread, NULL);
     }
     if (sigterm) event_free(sigterm);
     if (sigint) event_free(sigint);
+    if (hk) event_free(hk);
     pool_stop();
-    for (int i = 0; loops && i < nloops; i++) loop_teardown(&loops[i]);
+    for (int i = 0; loops && i < nloops; i++)
+        loop_teardown(&loops[i]);
     free(loops);
     loops = NULL;
     return rc;

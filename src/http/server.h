@@ -21,9 +21,9 @@
 enum gh_method { GH_GET = 1, GH_POST = 2, GH_DELETE = 4, GH_PUT = 8, GH_PATCH = 16 };
 
 enum gh_route_flags {
-    R_AUTH = 1, /* needs a valid bearer token */
-    R_BODY = 2, /* takes a JSON object body */
-    R_LOOP = 4, /* may run on the event loop when the auth check hit memory */
+    R_AUTH = 1,      /* needs a valid bearer token */
+    R_BODY = 2,      /* takes a JSON object body */
+    R_LOOP = 4,      /* may run on the event loop when the auth check hit memory */
     R_CACHEABLE = 8, /* public, not no-store (JWKS) */
 };
 
@@ -31,13 +31,12 @@ struct gh_req;
 
 /** A handler parses r->body, does its work and sets the reply with one of
  *  the gh_reply* functions. c is NULL when it runs on the event loop. */
-typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops,
-                              struct store_conn *c);
+typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 struct gh_route {
     int method;
     const char *path; /* exact, or ending in "*" for one trailing segment */
-    const char *name; /* for logs */
+    const char *name; /* for logs; NULL = path */
     unsigned flags;
     gh_handler_fn fn;
 };
@@ -60,7 +59,7 @@ struct gh_req {
 
     /* Reply. */
     int status;
-    json_t *resp;        /* NULL = empty body */
+    json_t *resp; /* NULL = empty body */
     bool www_authenticate;
 
     /* Private to server.c. */
@@ -88,6 +87,11 @@ struct gh_field {
 /** Validates r->body against fields: unknown field, wrong type, missing
  *  field and embedded NUL each set a 422 reply and return GH_ERR_INVALID. */
 enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n) GH_WUR;
+
+/** Housekeeping run on a worker every interval_s seconds while serving
+ *  (set before server_run). */
+typedef void (*gh_housekeeping_fn)(const struct store_ops *ops, struct store_conn *c);
+void server_set_housekeeping(gh_housekeeping_fn fn, int interval_s);
 
 /** Runs the server until SIGTERM/SIGINT. */
 enum gh_err server_run(const struct gh_route *routes, size_t nroutes) GH_WUR;

@@ -54,7 +54,8 @@ static uint64_t hash(const void *k, size_t n)
 static enum gh_err table_init(struct table *t, size_t max)
 {
     t->nb = 64;
-    while (t->nb < max) t->nb <<= 1;
+    while (t->nb < max)
+        t->nb <<= 1;
     t->b = calloc(t->nb, sizeof *t->b);
     t->max = max;
     t->count = 0;
@@ -187,8 +188,7 @@ void authcache_set_user_tia(const char *uid, int64_t tia)
 }
 
 /* Claims of a token: from the cache, or verified now and remembered. */
-static enum gh_err token_claims(const char *token, size_t len, int64_t now,
-                                struct jwt_claims *out)
+static enum gh_err token_claims(const char *token, size_t len, int64_t now, struct jwt_claims *out)
 {
     uint8_t th[32];
     if (len > JWT_MAX_LEN || gh_sha256(th, token, len)) return GH_ERR_DENIED;
@@ -270,8 +270,7 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     authcache_put_session(&s, gen);
     authcache_put_user(&u, gen);
     rc = GH_OK;
-    if (s.revoked_at != 0 || strcmp(s.user_id, c.sub) != 0 ||
-        c.iat < u.tokens_invalidated_at)
+    if (s.revoked_at != 0 || strcmp(s.user_id, c.sub) != 0 || c.iat < u.tokens_invalidated_at)
         rc = GH_ERR_DENIED;
     else
         fill(out, &c, u.email, u.created_at);

@@ -41,8 +41,10 @@ enum gh_err jwt_dev_key(const char *data_dir, char **pem)
     FILE *f = fdopen(fd, "w");
     int ok = f && PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL) == 1;
     if (f) ok = (fflush(f) == 0 && fsync(fd) == 0) && ok;
-    if (f) fclose(f);
-    else close(fd);
+    if (f)
+        fclose(f);
+    else
+        close(fd);
     EVP_PKEY_free(pkey);
     if (!ok) {
         unlink(path);
@@ -111,7 +113,8 @@ enum gh_err jwt_init(const char *pem)
         gh_log(GH_LOG_ERROR, "signing key: not an EC P-256 private key in PEM");
         goto out;
     }
-    if (bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, d) || bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, x) ||
+    if (bn_param(pkey, OSSL_PKEY_PARAM_PRIV_KEY, d) ||
+        bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_X, x) ||
         bn_param(pkey, OSSL_PKEY_PARAM_EC_PUB_Y, y)) {
         gh_log(GH_LOG_ERROR, "signing key: cannot read EC parameters");
         goto out;
@@ -202,6 +205,16 @@ static int claim_int(json_t *o, const char *k, int64_t *out)
 enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_claims *out)
 {
     if (!token || len < 16 || len > JWT_MAX_LEN) return GH_ERR_DENIED;
+    /* Exactly three segments, and an ES256 signature of exactly 64 bytes
+     * (86 base64url characters): cjose alone accepts longer signatures. */
+    const char *d1 = memchr(token, '.', len);
+    const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (!d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token))) return GH_ERR_DENIED;
+    uint8_t sig[80];
+    size_t siglen = 0;
+    if (gh_b64url_decode(sig, sizeof sig, &siglen, d2 + 1, len - (size_t)(d2 + 1 - token)) ||
+        siglen != 64)
+        return GH_ERR_DENIED;
     cjose_err cerr;
     enum gh_err rc = GH_ERR_DENIED;
     json_t *claims = NULL;

@@ -13,12 +13,13 @@
 #include "store/store.h"
 
 #define JWT_MAX_LEN 2048
-#define JWT_JTI_LEN 22 /* 128 random bits, base64url */
+#define JWT_JTI_LEN 22  /* ours: 128 random bits, base64url */
+#define JWT_JTI_MAX 128 /* accepted on input */
 
 struct jwt_claims {
     char sub[STORE_ID_LEN + 1];
     char sid[STORE_ID_LEN + 1];
-    char jti[JWT_JTI_LEN + 1];
+    char jti[JWT_JTI_MAX + 1];
     int64_t iat;
     int64_t exp;
 };

@@ -56,8 +56,8 @@ enum gh_err refresh_seal(const char *tok, const uint8_t *msg, size_t msglen, uin
     if (ctx && EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, box) == 1 &&
         EVP_EncryptUpdate(ctx, box + NONCE_BYTES, &len, msg, (int)msglen) == 1 &&
         EVP_EncryptFinal_ex(ctx, box + NONCE_BYTES + len, &fin) == 1 &&
-        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES,
-                            box + NONCE_BYTES + len + fin) == 1) {
+        EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, TAG_BYTES, box + NONCE_BYTES + len + fin) ==
+            1) {
         *boxlen = NONCE_BYTES + (size_t)len + (size_t)fin + TAG_BYTES;
         rc = GH_OK;
     }

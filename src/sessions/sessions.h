@@ -11,8 +11,8 @@
 #include "store/store.h"
 
 struct sessions_pair {
-    char *access;                          /* heap JWT */
-    char refresh[REFRESH_TOKEN_LEN + 1];   /* base64url */
+    char *access;                        /* heap JWT */
+    char refresh[REFRESH_TOKEN_LEN + 1]; /* base64url */
 };
 
 /** Wipes and frees what the pair holds. */

@@ -35,8 +35,10 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
     switch (res) {
     case SESSIONS_REFRESHED: {
         json_t *body = sessions_pair_json(&pair);
-        if (body) gh_reply(r, 200, body);
-        else gh_reply_fail(r, GH_ERR_NOMEM);
+        if (body)
+            gh_reply(r, 200, body);
+        else
+            gh_reply_fail(r, GH_ERR_NOMEM);
         break;
     }
     case SESSIONS_REUSED:
@@ -53,8 +55,7 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
 
 void sessions_http_signout(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    enum gh_err rc =
-        ops->session_revoke(c, r->ident.session_id, r->ident.user_id, gh_now_s());
+    enum gh_err rc = ops->session_revoke(c, r->ident.session_id, r->ident.user_id, gh_now_s());
     if (rc && rc != GH_ERR_NOT_FOUND) {
         gh_reply_fail(r, rc);
         return;
@@ -78,9 +79,8 @@ void sessions_http_list(struct gh_req *r, const struct store_ops *ops, struct st
         gh_rfc3339(created, s[i].created_at);
         gh_rfc3339(used, s[i].last_used_at);
         json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "id", s[i].id, "created_at", created,
-                              "last_used_at", used, "ip", s[i].ip, "user_agent",
-                              s[i].user_agent, "current",
-                              strcmp(s[i].id, r->ident.session_id) == 0);
+                              "last_used_at", used, "ip", s[i].ip, "user_agent", s[i].user_agent,
+                              "current", strcmp(s[i].id, r->ident.session_id) == 0);
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             arr = NULL;

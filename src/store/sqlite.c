@@ -174,7 +174,8 @@ static enum gh_err sq_open(const char *path, struct store_conn **out)
 static void sq_close(struct store_conn *c)
 {
     if (!c) return;
-    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(c->st[i]);
+    for (int i = 0; i < S_COUNT; i++)
+        sqlite3_finalize(c->st[i]);
     sqlite3_close(c->db);
     free(c);
 }
@@ -192,8 +193,8 @@ static enum gh_err sq_migrate(struct store_conn *c)
         enum gh_err rc = tx(c, S_BEGIN);
         if (rc) return rc;
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1,
-                               &q, NULL) != SQLITE_OK) {
+        if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM schema_migrations WHERE version = ?1", -1, &q,
+                               NULL) != SQLITE_OK) {
             rollback(c);
             return fail(c, "prepare migration check");
         }
@@ -243,8 +244,8 @@ static enum gh_err sq_pending_migrations(struct store_conn *c, int *n)
     sqlite3_stmt *q = NULL;
     int maxv = 0;
     /* A fresh file has no schema_migrations table: everything is pending. */
-    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1,
-                           &q, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &q,
+                           NULL) == SQLITE_OK &&
         sqlite3_step(q) == SQLITE_ROW)
         maxv = sqlite3_column_int(q, 0);
     sqlite3_finalize(q);
@@ -428,7 +429,8 @@ static enum gh_err sq_session_list(struct store_conn *c, const char *uid, int64_
     sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
     size_t i = 0;
     int r;
-    while ((r = sqlite3_step(s)) == SQLITE_ROW && i < max) read_session(s, &out[i++]);
+    while ((r = sqlite3_step(s)) == SQLITE_ROW && i < max)
+        read_session(s, &out[i++]);
     done(s);
     if (r != SQLITE_DONE && r != SQLITE_ROW) return fail(c, "session list");
     *n = i;
@@ -487,8 +489,8 @@ static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
 }
 
 static enum gh_err sq_refresh_rotate(struct store_conn *c, const uint8_t old_hash[32],
-                                     const uint8_t new_hash[32], const uint8_t *box,
-                                     size_t box_len, int64_t now_us, int64_t new_expires)
+                                     const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
+                                     int64_t now_us, int64_t new_expires)
 {
     int64_t now = now_us / 1000000;
     char sid[STORE_ID_LEN + 1] = "";

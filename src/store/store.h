@@ -20,12 +20,12 @@
 
 #include "core/err.h"
 
-#define STORE_ID_LEN 36         /* canonical UUID text (random, not secret) */
+#define STORE_ID_LEN 36 /* canonical UUID text (random, not secret) */
 #define STORE_EMAIL_MAX 254
-#define STORE_HASH_MAX 128      /* crypto_pwhash_STRBYTES */
+#define STORE_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
 #define STORE_IP_MAX 46
 #define STORE_UA_MAX 256
-#define STORE_BOX_MAX 4096      /* sealed successor pair, see sessions/refresh.h */
+#define STORE_BOX_MAX 4096 /* sealed successor pair, see sessions/refresh.h */
 
 struct store_user {
     char id[STORE_ID_LEN + 1];
