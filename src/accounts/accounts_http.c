@@ -97,6 +97,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     char email[STORE_EMAIL_MAX + 1], key[STORE_EMAIL_MAX + 1];
     memset(&u, 0, sizeof u);
     enum gh_err rc = GH_ERR_NOT_FOUND;
+    uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
     if (email_normalize(email_in, email_len, email, key) == GH_OK)
         rc = ops->user_by_email_key(c, key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
@@ -117,7 +118,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
             gh_log(GH_LOG_INFO, "password rehashed at current parameters for user %s", u.id);
         gh_wipe(h, sizeof h);
     }
-    authcache_put_user(&u, authcache_generation());
+    authcache_put_user(&u, gen);
     if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, &pair))) goto fail;
     reply_signed_in(r, 200, &u, &pair);
     goto out;
