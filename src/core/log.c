@@ -19,9 +19,34 @@ void gh_log_set_level(enum gh_log_level lvl)
 static void write_line(char *s)
 {
     size_t len = strlen(s);
-    s[len] = '\n'; /* jansson leaves room: we replace the NUL, and write len+1 */
-    const char *p = s;
-    size_t left = len + 1;
+    s[len] = '\n'; /* the caller left room: replace the NUL, write len+1 */
+    gh_log_write(s, len + 1);
+}
+
+void gh_log_ts(char out[25])
+{
+    static __thread time_t cached_sec = -1;
+    static __thread char cached[21];
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    if (tv.tv_sec != cached_sec) {
+        struct tm tm;
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_sec = tv.tv_sec;
+    }
+    int ms = (int)(tv.tv_usec / 1000);
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
+}
+
+void gh_log_write(const char *p, size_t left)
+{
     while (left > 0) {
         ssize_t n = write(STDERR_FILENO, p, left);
         if (n <= 0) break;
@@ -37,13 +62,8 @@ void gh_log_json(enum gh_log_level lvl, json_t *obj)
         json_decref(obj);
         return;
     }
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    struct tm tm;
-    gmtime_r(&tv.tv_sec, &tm);
-    char ts[40];
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+    char ts[25];
+    gh_log_ts(ts);
     json_object_set_new(obj, "ts", json_string(ts));
     json_object_set_new(obj, "level", json_string(level_names[lvl]));
     char *s = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);

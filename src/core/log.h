@@ -17,4 +17,11 @@ void gh_log(enum gh_log_level lvl, const char *fmt, ...) __attribute__((format(p
 /** Writes obj as one line, adding "ts" and "level". Steals the reference to obj. */
 void gh_log_json(enum gh_log_level lvl, json_t *obj);
 
+/** Writes the current UTC time as "2026-11-24T04:25:02.586Z" into out
+ *  (needs 25 bytes); cheap: the date part is cached per thread per second. */
+void gh_log_ts(char out[25]);
+
+/** Writes len bytes of complete log lines with one write(2). */
+void gh_log_write(const char *buf, size_t len);
+
 #endif
