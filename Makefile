@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 REL := build/release
 ASAN := build/asan
 
-.PHONY: run test deps build-release build-asan unit api fuzz-replay bench fmt clean
+.PHONY: run test deps build-release build-asan unit api bench fmt clean
 
 run: deps build-release
 	@mkdir -p var

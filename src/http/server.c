@@ -62,7 +62,10 @@ void gh_reply(struct gh_req *r, int status, json_t *body)
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message)
 {
     gh_reply(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
-    if (status == 401 && strcmp(code, "invalid_token") == 0) r->www_authenticate = true;
+    /* RFC 6750: the challenge belongs to bearer-protected resources. */
+    if (status == 401 && strcmp(code, "invalid_token") == 0 && r->route &&
+        (r->route->flags & R_AUTH))
+        r->www_authenticate = true;
 }
 
 void gh_reply_fail(struct gh_req *r, enum gh_err e)
