@@ -139,9 +139,10 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
         int64_t now_us = gh_now_us(), now = now_us / 1000000;
 
         if (rt->rotated_at_us != 0) {
-            bool in_grace = gh_cfg.refresh_grace > 0 && rt->session_live &&
-                            now_us - rt->rotated_at_us < gh_cfg.refresh_grace * 1000000;
-            if (in_grace && open_pair(tok, rt, out) == GH_OK) {
+            bool in_window = gh_cfg.refresh_grace > 0 &&
+                             now_us - rt->rotated_at_us < gh_cfg.refresh_grace * 1000000;
+            if (in_window && !rt->session_live) goto out; /* signed out meanwhile: invalid */
+            if (in_window && open_pair(tok, rt, out) == GH_OK) {
                 *res = SESSIONS_REFRESHED;
                 goto out;
             }
