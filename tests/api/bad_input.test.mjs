@@ -1,0 +1,292 @@
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import {
+  startServer, api, signup, signin, me, refresh, assertError, uniqueEmail, strongPassword, countRows, sql,
+} from './lib/harness.mjs';
+
+const TABLES = ['users', 'sessions', 'refresh_tokens'];
+const counts = (srv) => {
+  const row = sql(srv.dbPath, `SELECT ${TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')};`).split('|');
+  return Object.fromEntries(TABLES.map((t, i) => [t, Number(row[i])]));
+};
+
+/**
+ * Sends a request over node:http and resolves as soon as a response has been
+ * read, so that a server answering 413 before the body is fully sent still
+ * counts. chunks: array of Buffers written one by one (chunked encoding unless
+ * Content-Length is given in headers).
+ */
+function send(port, { method = 'POST', path, headers = {}, chunks = [] }) {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (res) => {
+      const parts = [];
+      res.on('data', (c) => parts.push(c));
+      res.on('end', () => {
+        done = true;
+        const text = Buffer.concat(parts).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* not json */ }
+        resolve({ status: res.statusCode, headers: new Headers(res.headers), text, json });
+      });
+      res.on('error', (e) => { if (!done) { done = true; reject(e); } });
+    });
+    req.setTimeout(30000, () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => {
+      if (!done) {
+        done = true;
+        reject(new Error(`request failed before a complete response was read (${e.code || e.message}); `
+          + 'does the server close the connection without sending/draining?'));
+      }
+    });
+    (async () => {
+      for (const c of chunks) {
+        if (done || req.destroyed) return;
+        if (!req.write(c)) await new Promise((r) => req.once('drain', r));
+        await new Promise((r) => setImmediate(r));
+      }
+      if (!req.destroyed) req.end();
+    })().catch(() => {});
+  });
+}
+
+const J = { 'Content-Type': 'application/json' };
+
+/** Builds a JSON text from obj where the string value "@@X@@" is replaced by raw bytes. */
+function withRawBytes(obj, field, bytes) {
+  const text = JSON.stringify({ ...obj, [field]: '@@X@@' });
+  const [pre, post] = text.split('@@X@@');
+  return Buffer.concat([Buffer.from(pre), Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes, 'latin1'), Buffer.from(post)]);
+}
+
+/** Duplicate key: repeat the first field of obj. */
+function dupKey(obj, differentValue) {
+  const [k, v] = Object.entries(obj)[0];
+  const inner = JSON.stringify(obj).slice(1, -1);
+  const dupVal = differentValue ? (typeof v === 'string' ? `${v}x` : 'x') : v;
+  return `{${JSON.stringify(k)}:${JSON.stringify(dupVal)},${inner}}`;
+}
+
+/** All the bad-input cases for an endpoint whose valid body is `v`. Each returns {body|chunks, headers, expect}. */
+function badCases(v, maxBody) {
+  const valid = JSON.stringify(v);
+  const fields = Object.keys(v);
+  const strField = fields[fields.length - 1];
+  const cases = [];
+  const add = (name, req, status, code) => cases.push({ name, req, status, code });
+
+  add('body over GATEHOUSE_MAX_BODY (Content-Length)',
+    { headers: { ...J, 'Content-Length': String(maxBody + 100) }, chunks: [Buffer.from(valid + ' '.repeat(maxBody + 100 - valid.length))] },
+    413, 'body_too_large');
+  add('body over GATEHOUSE_MAX_BODY (chunked, no Content-Length)',
+    { headers: { ...J }, chunks: [Buffer.from(valid), ...Array.from({ length: 8 }, () => Buffer.from(' '.repeat(Math.ceil(maxBody / 6))))] },
+    413, 'body_too_large');
+  add('Content-Type text/plain', { headers: { 'Content-Type': 'text/plain' }, body: valid }, 415, 'unsupported_media_type');
+  add('Content-Type missing', { headers: {}, body: valid }, 415, 'unsupported_media_type');
+  add('Content-Type form-urlencoded', { headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: valid }, 415, 'unsupported_media_type');
+  add('malformed JSON (truncated)', { headers: J, body: valid.slice(0, -1) }, 400, 'invalid_json');
+  add('malformed JSON (unquoted keys)', { headers: J, body: valid.replace(/"([a-z_]+)":/g, '$1:') }, 400, 'invalid_json');
+  add('malformed JSON (trailing garbage)', { headers: J, body: valid + ' x' }, 400, 'invalid_json');
+  add('malformed JSON (two objects)', { headers: J, body: valid + valid }, 400, 'invalid_json');
+  add('empty body', { headers: J, body: '' }, 400, 'invalid_json');
+  add('JSON array', { headers: J, body: JSON.stringify([v]) }, 400, 'invalid_json');
+  add('JSON string', { headers: J, body: '"hello"' }, 400, 'invalid_json');
+  add('JSON number', { headers: J, body: '42' }, 400, 'invalid_json');
+  add('JSON null', { headers: J, body: 'null' }, 400, 'invalid_json');
+  for (const [name, bytes] of [
+    ['0xFF byte', Buffer.from([0x41, 0xff, 0x42])],
+    ['overlong encoding', Buffer.from([0x41, 0xc0, 0xaf, 0x42])],
+    ['truncated sequence', Buffer.from([0x41, 0xe2, 0x82])],
+    ['UTF-8 encoded surrogate', Buffer.from([0x41, 0xed, 0xa0, 0x80])],
+    ['lone continuation byte', Buffer.from([0x41, 0x80, 0x42])],
+  ]) {
+    add(`invalid UTF-8 in a string (${name})`, { headers: J, body: withRawBytes(v, strField, Buffer.concat([Buffer.from(String(v[strField])), bytes])) }, 400, 'invalid_json');
+  }
+  for (const f of fields) {
+    add(`"\\u0000" escape inside ${f}`, { headers: J, body: withRawBytes(v, f, `${v[f]}\\u0000x`) }, [400, 422]);
+  }
+  add('raw NUL byte inside a string', { headers: J, body: withRawBytes(v, strField, Buffer.concat([Buffer.from(String(v[strField])), Buffer.from([0])])) }, 400);
+  add('raw NUL byte after the object', { headers: J, body: Buffer.concat([Buffer.from(valid), Buffer.from([0])]) }, 400);
+  add('deeply nested JSON', { headers: J, body: `{"x":${'['.repeat(20000)}${']'.repeat(20000)}}` }, [400, 422]);
+  for (const f of fields) {
+    for (const [tn, val] of [['number', 123], ['null', null], ['array', [v[f]]], ['object', {}], ['boolean', true]]) {
+      add(`field ${f} of type ${tn}`, { headers: J, body: JSON.stringify({ ...v, [f]: val }) }, 422, 'invalid_field');
+    }
+    const missing = { ...v };
+    delete missing[f];
+    add(`missing field ${f}`, { headers: J, body: JSON.stringify(missing) }, 422, 'missing_field');
+  }
+  add('unknown field', { headers: J, body: JSON.stringify({ ...v, is_admin: true }) }, 422, 'unknown_field');
+  add('duplicate key (same value)', { headers: J, body: dupKey(v, false) }, 400, 'invalid_json');
+  add('duplicate key (different value)', { headers: J, body: dupKey(v, true) }, 400, 'invalid_json');
+  return cases;
+}
+
+describe('bad input is refused without side effects', () => {
+  let srv;
+  before(async () => {
+    // grace 0 so a refresh token spent by a wrongly-accepted request shows up as 401 later
+    srv = await startServer({ env: { GATEHOUSE_REFRESH_REUSE_GRACE: '0' } });
+  });
+  after(async () => { await srv?.stop(); });
+
+  const endpoints = [
+    {
+      name: 'signup',
+      path: '/v1/signup',
+      fields: ['email', 'password'],
+      async setup() { const email = uniqueEmail(); const password = strongPassword(); return { v: { email, password }, email, password }; },
+      async verify(ctx) {
+        // the email is still free
+        await signup(srv, ctx.email, ctx.password);
+      },
+    },
+    {
+      name: 'signin',
+      path: '/v1/signin',
+      fields: ['email', 'password'],
+      async setup() { const a = await signup(srv); return { v: { email: a.email, password: a.password }, a }; },
+      async verify(ctx) { await signin(srv, ctx.a.email, ctx.a.password); },
+    },
+    {
+      name: 'token',
+      path: '/v1/token',
+      fields: ['grant_type', 'refresh_token'],
+      async setup() { const a = await signup(srv); return { v: { grant_type: 'refresh_token', refresh_token: a.refresh }, a }; },
+      async verify(ctx) {
+        const r = await refresh(srv, ctx.a.refresh);
+        assert.equal(r.status, 200, `refresh token was spent by a refused request: ${r.text}`);
+      },
+    },
+    {
+      name: 'password',
+      path: '/v1/password',
+      fields: ['current_password', 'new_password'],
+      async setup() {
+        const a = await signup(srv);
+        return { v: { current_password: a.password, new_password: strongPassword() }, a, token: a.access };
+      },
+      async verify(ctx) {
+        assert.equal((await me(srv, ctx.a.access)).status, 200, 'access token still valid: password was not changed');
+        await signin(srv, ctx.a.email, ctx.a.password);
+      },
+    },
+  ];
+
+  for (const ep of endpoints) {
+    describe(`POST ${ep.path}`, () => {
+      let ctx;
+      before(async () => { ctx = await ep.setup(); });
+
+      const names = badCases(Object.fromEntries(ep.fields.map((k) => [k, 'placeholder'])), 65536).map((c) => c.name);
+
+      for (const [i, name] of names.entries()) {
+        test(name, async () => {
+          const c = badCases(ctx.v, 65536)[i];
+          assert.equal(c.name, name);
+          const before = counts(srv);
+          const headers = { ...c.req.headers };
+          if (ctx.token) headers.Authorization = `Bearer ${ctx.token}`;
+          let chunks = c.req.chunks;
+          if (!chunks) {
+            const body = Buffer.isBuffer(c.req.body) ? c.req.body : Buffer.from(c.req.body);
+            headers['Content-Length'] = String(body.length);
+            chunks = [body];
+          }
+          const r = await send(srv.port, { path: ep.path, headers, chunks });
+          if (c.code) assertError(r, c.status, c.code, `${ep.name}: ${name}`);
+          else assertError(r, c.status, undefined, `${ep.name}: ${name}`);
+          assert.deepEqual(counts(srv), before, 'no rows written');
+          const h = await api(srv.url, 'GET', '/healthz');
+          assert.equal(h.status, 200, 'server still healthy');
+        });
+      }
+
+      test('afterwards the valid request still does what it should (nothing was consumed/changed)', async () => {
+        await ep.verify(ctx);
+      });
+    });
+  }
+
+  test('application/json; charset=utf-8 is accepted', async () => {
+    const email = uniqueEmail();
+    for (const ct of ['application/json; charset=utf-8', 'application/json;charset=UTF-8']) {
+      const e = ct.includes(' ') ? email : `x${email}`;
+      const r = await api(srv.url, 'POST', '/v1/signup', { body: JSON.stringify({ email: e, password: strongPassword() }), headers: { 'Content-Type': ct } });
+      assert.equal(r.status, 201, `${ct}: ${r.text}`);
+    }
+  });
+});
+
+describe('GATEHOUSE_MAX_BODY=1024 boundary', () => {
+  let srv;
+  before(async () => { srv = await startServer({ env: { GATEHOUSE_MAX_BODY: '1024' } }); });
+  after(async () => { await srv?.stop(); });
+
+  const padded = (obj, n) => {
+    const s = JSON.stringify(obj);
+    assert.ok(s.length <= n);
+    return s + ' '.repeat(n - s.length);
+  };
+
+  test('a body of exactly MAX_BODY bytes is accepted', async () => {
+    const r = await api(srv.url, 'POST', '/v1/signup', { body: padded({ email: uniqueEmail(), password: strongPassword() }, 1024), headers: J });
+    assert.equal(r.status, 201, r.text);
+  });
+
+  test('MAX_BODY + 1 bytes -> 413 body_too_large and no user row', async () => {
+    const before = countRows(srv.dbPath, 'users');
+    const r = await send(srv.port, {
+      path: '/v1/signup', headers: { ...J, 'Content-Length': '1025' },
+      chunks: [Buffer.from(padded({ email: uniqueEmail(), password: strongPassword() }, 1025))],
+    });
+    assertError(r, 413, 'body_too_large');
+    assert.equal(countRows(srv.dbPath, 'users'), before);
+    assert.equal((await api(srv.url, 'GET', '/healthz')).status, 200);
+  });
+
+  test('a 2000-byte password inside a 2100-byte body -> 413 (size limit before parsing)', async () => {
+    const r = await send(srv.port, {
+      path: '/v1/signin', headers: J,
+      chunks: [Buffer.from(JSON.stringify({ email: uniqueEmail(), password: 'p'.repeat(2000) }))],
+    });
+    assertError(r, 413, 'body_too_large');
+  });
+});
+
+describe('stalled clients', () => {
+  let srv;
+  const sockets = [];
+  before(async () => { srv = await startServer(); });
+  after(async () => {
+    // stop the server while the stalled connections are still open: it must still exit 0 promptly
+    const t0 = Date.now();
+    try {
+      await srv?.stop();
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+    assert.ok(Date.now() - t0 < 5000, 'SIGTERM with stalled connections open took too long');
+  });
+
+  test('half-sent requests do not block other clients', async () => {
+    const net = await import('node:net');
+    for (let i = 0; i < 10; i++) {
+      const s = net.connect(srv.port, '127.0.0.1');
+      s.on('error', () => {});
+      await new Promise((r) => s.once('connect', r));
+      if (i % 2) {
+        s.write('POST /v1/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":');
+      } else {
+        s.write('GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthor');
+      }
+      sockets.push(s);
+    }
+    const t0 = Date.now();
+    const a = await signup(srv);
+    assert.equal((await me(srv, a.access)).status, 200);
+    assert.equal((await api(srv.url, 'GET', '/healthz')).status, 200);
+    assert.ok(Date.now() - t0 < 5000, `normal requests took ${Date.now() - t0} ms with stalled clients around`);
+  });
+});
