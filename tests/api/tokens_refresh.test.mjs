@@ -28,6 +28,25 @@ describe('refresh tokens (default config, 10 s reuse grace)', () => {
   before(async () => { srv = await startServer(); });
   after(async () => { await srv?.stop(); });
 
+  test('ASVS 11.5.1: refresh tokens and jti are CSPRNG values of >= 128 bits, never UUIDs, never repeated', async () => {
+    const a = await signup(srv);
+    const seen = new Set();
+    let tok = a.refresh;
+    for (let i = 0; i < 20; i++) {
+      const r = await refresh(srv, tok);
+      assertPair(r);
+      tok = r.json.refresh_token;
+      assert.match(tok, /^[A-Za-z0-9_-]{43}$/, 'base64url of 32 bytes, unpadded');
+      assert.equal(Buffer.from(tok, 'base64url').length, 32);
+      assert.doesNotMatch(tok, /^[0-9a-f]{8}-[0-9a-f]{4}-/i, 'not a UUID');
+      const jti = decodePart(r.json.access_token, 1).jti;
+      assert.ok(Buffer.from(jti, 'base64url').length >= 16, `jti ${jti} carries >= 128 bits`);
+      assert.ok(!seen.has(tok) && !seen.has(jti), 'values never repeat');
+      seen.add(tok);
+      seen.add(jti);
+    }
+  });
+
   test('refresh returns a new working pair; the access token lifetime defaults to 3600 s', async () => {
     const a = await signup(srv);
     const r = await refresh(srv, a.refresh);
