@@ -39,6 +39,9 @@ struct gh_loop {
     struct event *log_ev;
     size_t loglen;
     char logbuf[LOGBUF_SIZE_];
+    /* Finished request structs kept for reuse (loop thread only). */
+    struct gh_req *spare;
+    int nspare;
     /* Request ids: a random per-loop prefix and a counter (no syscall). */
     char rid_prefix[17];
     uint64_t rid_next;
@@ -278,6 +281,38 @@ static void free_req(struct gh_req *r)
     free(r);
 }
 
+#define SPARE_MAX 64
+
+/* A zeroed request struct, from the loop's spares when it has one: a
+ * fresh 6 KiB calloc per request showed up as 10 % of /v1/me in perf. */
+static struct gh_req *req_get(struct gh_loop *l)
+{
+    struct gh_req *r = l->spare;
+    if (!r) return calloc(1, sizeof *r);
+    l->spare = r->next;
+    l->nspare--;
+    memset(r, 0, sizeof *r);
+    return r;
+}
+
+/* Releases r's contents; keeps the struct for reuse on its loop. */
+static void req_put(struct gh_req *r)
+{
+    struct gh_loop *l = r->loop;
+    gh_wipe(r->token, r->token_len);
+    r->token_len = 0;
+    if (r->body) json_decref(r->body);
+    if (r->resp) json_decref(r->resp);
+    r->body = r->resp = NULL;
+    if (l->nspare >= SPARE_MAX) {
+        free(r);
+        return;
+    }
+    r->next = l->spare;
+    l->spare = r;
+    l->nspare++;
+}
+
 static void finish(struct gh_req *r)
 {
     struct evhttp_request *ev = r->ev;
@@ -313,7 +348,7 @@ static void finish(struct gh_req *r)
     if (buf) evbuffer_free(buf);
 
     log_request(r, method_of(ev));
-    free_req(r);
+    req_put(r);
 }
 
 /* ---- worker side ---- */
@@ -463,7 +498,7 @@ static bool bearer(struct evkeyvalq *in, struct gh_req *r)
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct gh_loop *l = arg;
-    struct gh_req *r = calloc(1, sizeof *r);
+    struct gh_req *r = req_get(l);
     if (!r) {
         evhttp_send_error(ev, 503, NULL);
         return;
@@ -681,6 +716,11 @@ static void loop_teardown(struct gh_loop *l)
         r = nx;
     }
     l->inbox = NULL;
+    while (l->spare) {
+        struct gh_req *nx = l->spare->next;
+        free(l->spare);
+        l->spare = nx;
+    }
     if (l->http) evhttp_free(l->http);
     log_flush(l);
     if (l->log_ev) event_free(l->log_ev);
