@@ -6,7 +6,6 @@ ASAN := build/asan
 .PHONY: run test deps build-release build-asan unit api bench fmt clean
 
 run: deps build-release
-	@mkdir -p var
 	@./$(REL)/gatehouse migrate
 	@echo "Gatehouse: point a browser or curl at http://$${GATEHOUSE_LISTEN:-127.0.0.1:8080}/healthz (API under /v1, see README.md)"
 	exec ./$(REL)/gatehouse serve

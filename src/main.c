@@ -43,6 +43,10 @@ static int load_config(void)
                  strerror(errno));
         return die(err);
     }
+    struct stat st;
+    if (stat(gh_cfg.data_dir, &st) == 0 && (st.st_mode & 077))
+        gh_log(GH_LOG_WARN, "GATEHOUSE_DATA_DIR %s is readable by other users; chmod 700 it",
+               gh_cfg.data_dir);
     return 0;
 }
 
