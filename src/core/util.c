@@ -45,6 +45,14 @@ enum gh_err gh_b64url_encode(char *out, size_t outcap, const void *in, size_t le
 
 enum gh_err gh_b64url_decode(void *out, size_t outcap, size_t *outlen, const char *in, size_t inlen)
 {
+    /* libsodium 1.0.18 decodes bytes >= 0x80 as if they were letters:
+     * check the alphabet first. */
+    for (size_t i = 0; i < inlen; i++) {
+        char c = in[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return GH_ERR_INVALID;
+    }
     const char *end = NULL;
     size_t n = 0;
     if (sodium_base642bin(out, outcap, in, inlen, NULL, &n, &end,
@@ -120,10 +128,14 @@ int64_t gh_mono_us(void)
 
 void gh_rfc3339(char out[GH_RFC3339_LEN + 1], int64_t t)
 {
+    /* Four-digit years only: out-of-range values (a corrupt row) are
+     * clamped rather than formatted from an undefined struct tm. */
+    if (t < 0) t = 0;
+    if (t > 253402300799) t = 253402300799; /* 9999-12-31T23:59:59Z */
     struct tm tm;
     time_t tt = (time_t)t;
-    gmtime_r(&tt, &tm);
-    strftime(out, GH_RFC3339_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (!gmtime_r(&tt, &tm) || strftime(out, GH_RFC3339_LEN + 1, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        memcpy(out, "1970-01-01T00:00:00Z", GH_RFC3339_LEN + 1);
 }
 
 enum gh_err gh_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)

@@ -1,6 +1,7 @@
 #include "credentials/password.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,27 @@ static void add_word(const char *w, size_t wl, char *buf, size_t *used, size_t c
     *used += wl + 1;
 }
 
+/* zxcvbn-c judges bytes, so "🔒🔒🔒" (12 bytes) looks random to it; count
+ * distinct characters (UTF-8 sequences, or bytes if not UTF-8) ourselves. */
+#define PASSWORD_MIN_DISTINCT 5
+
+static size_t distinct_chars(const char *pw, size_t len)
+{
+    uint32_t seen[16];
+    size_t n = 0;
+    const unsigned char *p = (const unsigned char *)pw, *e = p + len;
+    while (p < e && n < 16) {
+        uint32_t c = *p++;
+        if (c >= 0xC0)
+            while (p < e && (*p & 0xC0) == 0x80) c = (c << 8) | *p++;
+        size_t i;
+        for (i = 0; i < n && seen[i] != c; i++) {
+        }
+        if (i == n) seen[n++] = c;
+    }
+    return n;
+}
+
 enum gh_err password_check_policy(const char *pw, size_t len, const char *email, char *reason,
                                   size_t reasonlen)
 {
@@ -112,6 +134,10 @@ enum gh_err password_check_policy(const char *pw, size_t len, const char *email,
         return GH_ERR_INVALID;
     }
     if (gh_cfg.password_min_score <= 0) return GH_OK;
+    if (distinct_chars(pw, len) < PASSWORD_MIN_DISTINCT) {
+        snprintf(reason, reasonlen, "Password is too weak: it uses too few different characters.");
+        return GH_ERR_INVALID;
+    }
 
     char buf[1024];
     size_t used = 0;

@@ -205,6 +205,14 @@ static int claim_int(json_t *o, const char *k, int64_t *out)
 enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_claims *out)
 {
     if (!token || len < 16 || len > JWT_MAX_LEN) return GH_ERR_DENIED;
+    /* Only the compact-JWS alphabet reaches cjose: its base64 decoder
+     * asserts (aborts the process) on some inputs with '='. */
+    for (size_t i = 0; i < len; i++) {
+        char ch = token[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_' || ch == '.'))
+            return GH_ERR_DENIED;
+    }
     /* Exactly three segments, and an ES256 signature of exactly 64 bytes
      * (86 base64url characters): cjose alone accepts longer signatures. */
     const char *d1 = memchr(token, '.', len);

@@ -1,0 +1,390 @@
+/* Unit tests for src/sessions/authcache.c. Tokens are real ES256 JWTs from
+ * jwt_sign; the store-backed path runs on a temporary SQLite file. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "sessions/authcache.h"
+#include "sessions/jwt.h"
+#include "store/store.h"
+
+static char *pem;
+static int64_t now;
+
+static int setup(void **state)
+{
+    (void)state;
+    test_config();
+    pem = test_p256_pem();
+    now = gh_now_s();
+    if (jwt_init(pem) != GH_OK) return -1;
+    return authcache_init(1024, 1024, 1024) == GH_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    authcache_shutdown();
+    jwt_shutdown();
+    free(pem);
+    return 0;
+}
+
+/* Distinct ids per test, so tests do not see each other's entries. */
+static void mk_id(char out[STORE_ID_LEN + 1], unsigned tag, unsigned n)
+{
+    snprintf(out, STORE_ID_LEN + 1, "%08x-0000-4000-8000-%012x", tag, n);
+}
+
+static char *token(const char *uid, const char *sid, int64_t iat, int64_t exp)
+{
+    struct jwt_claims c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.sub, sizeof c.sub, "%s", uid);
+    snprintf(c.sid, sizeof c.sid, "%s", sid);
+    assert_int_equal(gh_random_token(c.jti, JWT_JTI_LEN + 1, 16), GH_OK);
+    c.iat = iat;
+    c.exp = exp;
+    char *t = NULL;
+    assert_int_equal(jwt_sign(&c, &t), GH_OK);
+    return t;
+}
+
+static struct store_session sess(const char *sid, const char *uid)
+{
+    struct store_session s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.id, sizeof s.id, "%s", sid);
+    snprintf(s.user_id, sizeof s.user_id, "%s", uid);
+    s.created_at = s.last_used_at = now;
+    s.expires_at = now + 3600;
+    return s;
+}
+
+static struct store_user user(const char *uid, const char *email)
+{
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.id, sizeof u.id, "%s", uid);
+    snprintf(u.email, sizeof u.email, "%s", email);
+    snprintf(u.email_key, sizeof u.email_key, "%s", email);
+    snprintf(u.password_hash, sizeof u.password_hash, "$argon2id$fake");
+    u.created_at = now - 86400;
+    u.updated_at = now;
+    return u;
+}
+
+static enum authcache_result check(const char *tok, int64_t at, struct authcache_identity *id)
+{
+    struct authcache_identity scratch;
+    return authcache_check(tok, strlen(tok), at, id ? id : &scratch);
+}
+
+static void put_both(const char *uid, const char *sid, const char *email)
+{
+    struct store_session s = sess(sid, uid);
+    struct store_user u = user(uid, email);
+    uint64_t g = authcache_generation();
+    authcache_put_session(&s, g);
+    authcache_put_user(&u, g);
+}
+
+static void ok_then_revoked(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    mk_id(uid, 1, 1);
+    mk_id(sid, 1, 2);
+    char *tok = token(uid, sid, now, now + 600);
+
+    /* nothing cached: MISS (the token itself is fine) */
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_MISS);
+    /* session only: still MISS (user unknown) */
+    struct store_session s = sess(sid, uid);
+    authcache_put_session(&s, authcache_generation());
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_MISS);
+    /* both: OK, with the identity filled */
+    struct store_user u = user(uid, "alice@example.com");
+    authcache_put_user(&u, authcache_generation());
+    struct authcache_identity id;
+    memset(&id, 0, sizeof id);
+    assert_int_equal(check(tok, now, &id), AUTHCACHE_OK);
+    assert_string_equal(id.user_id, uid);
+    assert_string_equal(id.session_id, sid);
+    assert_string_equal(id.email, "alice@example.com");
+    assert_int_equal(id.created_at, now - 86400);
+    assert_int_equal(id.iat, now);
+    assert_int_equal(id.exp, now + 600);
+    /* again (now from the token cache) */
+    assert_int_equal(check(tok, now, &id), AUTHCACHE_OK);
+
+    /* expiry is re-checked on every use, even for a cached token */
+    assert_int_equal(check(tok, now + 599, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(tok, now + 600, NULL), AUTHCACHE_DENY);
+
+    /* revoked: DENY on the very next check */
+    authcache_revoke_session(sid);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
+    /* a stale "live" read cannot resurrect it... */
+    authcache_put_session(&s, authcache_generation() - 1);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
+    /* ...and a fresh read of the revoked row keeps it dead */
+    s.revoked_at = now;
+    authcache_put_session(&s, authcache_generation());
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
+    free(tok);
+}
+
+static void bad_tokens_denied(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    mk_id(uid, 2, 1);
+    mk_id(sid, 2, 2);
+    put_both(uid, sid, "bob@example.com");
+    char *tok = token(uid, sid, now, now + 600);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_OK);
+    /* tampered, truncated, garbage, empty, too long */
+    size_t len = strlen(tok);
+    tok[len - 3] = tok[len - 3] == 'A' ? 'B' : 'A';
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check("garbage", now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check("", now, NULL), AUTHCACHE_DENY);
+    char big[JWT_MAX_LEN + 2];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(check(big, now, NULL), AUTHCACHE_DENY);
+    /* expired when first seen */
+    char *old = token(uid, sid, now - 1000, now - 1);
+    assert_int_equal(check(old, now, NULL), AUTHCACHE_DENY);
+    free(old);
+    free(tok);
+}
+
+static void session_of_another_user(void **state)
+{
+    (void)state;
+    char u1[STORE_ID_LEN + 1], u2[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    mk_id(u1, 3, 1);
+    mk_id(u2, 3, 2);
+    mk_id(sid, 3, 3);
+    /* the session belongs to u1; a token naming u2 with that sid is refused */
+    put_both(u1, sid, "u1@example.com");
+    struct store_user u = user(u2, "u2@example.com");
+    authcache_put_user(&u, authcache_generation());
+    char *tok = token(u2, sid, now, now + 600);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
+    free(tok);
+}
+
+static void stale_generation_dropped(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1], other[STORE_ID_LEN + 1];
+    mk_id(uid, 4, 1);
+    mk_id(sid, 4, 2);
+    mk_id(other, 4, 3);
+    char *tok = token(uid, sid, now, now + 600);
+
+    /* A worker read gen, then a revocation happened: its puts are dropped. */
+    uint64_t gen = authcache_generation();
+    authcache_revoke_session(other); /* any revocation bumps the generation */
+    assert_true(authcache_generation() > gen);
+    struct store_session s = sess(sid, uid);
+    struct store_user u = user(uid, "carol@example.com");
+    authcache_put_session(&s, gen);
+    authcache_put_user(&u, gen);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_MISS);
+    /* with the current generation they are kept */
+    gen = authcache_generation();
+    authcache_put_session(&s, gen);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_MISS); /* user still missing */
+    authcache_put_user(&u, gen);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_OK);
+
+    /* the other revocation kinds bump it too */
+    gen = authcache_generation();
+    authcache_revoke_user_sessions(other, NULL);
+    assert_true(authcache_generation() > gen);
+    gen = authcache_generation();
+    authcache_set_user_tia(other, 5);
+    assert_true(authcache_generation() > gen);
+    free(tok);
+}
+
+static void revoke_user_sessions_except_one(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], other_uid[STORE_ID_LEN + 1];
+    char s1[STORE_ID_LEN + 1], s2[STORE_ID_LEN + 1], s3[STORE_ID_LEN + 1], s4[STORE_ID_LEN + 1];
+    mk_id(uid, 5, 1);
+    mk_id(other_uid, 5, 2);
+    mk_id(s1, 5, 3);
+    mk_id(s2, 5, 4);
+    mk_id(s3, 5, 5);
+    mk_id(s4, 5, 6);
+    put_both(uid, s1, "dan@example.com");
+    put_both(uid, s2, "dan@example.com");
+    put_both(uid, s3, "dan@example.com");
+    put_both(other_uid, s4, "eve@example.com");
+    char *t1 = token(uid, s1, now, now + 600), *t2 = token(uid, s2, now, now + 600),
+         *t3 = token(uid, s3, now, now + 600), *t4 = token(other_uid, s4, now, now + 600);
+    assert_int_equal(check(t1, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(t2, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(t3, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(t4, now, NULL), AUTHCACHE_OK);
+
+    authcache_revoke_user_sessions(uid, s2);
+    assert_int_equal(check(t1, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check(t2, now, NULL), AUTHCACHE_OK); /* kept */
+    assert_int_equal(check(t3, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check(t4, now, NULL), AUTHCACHE_OK); /* other user */
+
+    /* a kept sid that is a prefix of another must not protect it */
+    authcache_revoke_user_sessions(uid, "0");
+    assert_int_equal(check(t2, now, NULL), AUTHCACHE_DENY);
+
+    authcache_revoke_user_sessions(other_uid, NULL);
+    assert_int_equal(check(t4, now, NULL), AUTHCACHE_DENY);
+    free(t1);
+    free(t2);
+    free(t3);
+    free(t4);
+}
+
+static void tokens_invalidated_at(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    mk_id(uid, 6, 1);
+    mk_id(sid, 6, 2);
+    put_both(uid, sid, "fay@example.com");
+    char *before = token(uid, sid, now - 10, now + 600);
+    char *at = token(uid, sid, now, now + 600);
+    assert_int_equal(check(before, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(at, now, NULL), AUTHCACHE_OK);
+    /* password changed at `now`: tokens issued earlier die, iat == tia lives */
+    authcache_set_user_tia(uid, now);
+    assert_int_equal(check(before, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check(at, now, NULL), AUTHCACHE_OK);
+    authcache_set_user_tia(uid, now + 1);
+    assert_int_equal(check(at, now, NULL), AUTHCACHE_DENY);
+    /* a stale user read (tia 0) cannot bring them back */
+    struct store_user u = user(uid, "fay@example.com");
+    authcache_put_user(&u, authcache_generation() - 1);
+    assert_int_equal(check(before, now, NULL), AUTHCACHE_DENY);
+    free(before);
+    free(at);
+}
+
+static void table_full_is_emptied(void **state)
+{
+    (void)state;
+    /* Re-initialise with tiny tables (runs last in the group). */
+    authcache_shutdown();
+    assert_int_equal(authcache_init(4, 2, 2), GH_OK);
+    char uid[STORE_ID_LEN + 1], sids[3][STORE_ID_LEN + 1];
+    mk_id(uid, 7, 1);
+    for (unsigned i = 0; i < 3; i++)
+        mk_id(sids[i], 7, 10 + i);
+    char *toks[3];
+    for (unsigned i = 0; i < 3; i++)
+        toks[i] = token(uid, sids[i], now, now + 600);
+    put_both(uid, sids[0], "gus@example.com");
+    put_both(uid, sids[1], "gus@example.com");
+    assert_int_equal(check(toks[0], now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(toks[1], now, NULL), AUTHCACHE_OK);
+    /* a third session overflows: the table is emptied, entries reload on demand */
+    struct store_session s = sess(sids[2], uid);
+    authcache_put_session(&s, authcache_generation());
+    assert_int_equal(check(toks[2], now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(toks[0], now, NULL), AUTHCACHE_MISS);
+    /* a revoked session that was evicted is a MISS (store decides), never OK */
+    authcache_revoke_session(sids[1]);
+    assert_int_equal(check(toks[1], now, NULL), AUTHCACHE_MISS);
+    /* many tokens through a 4-entry token table */
+    for (int i = 0; i < 20; i++) {
+        char *t = token(uid, sids[2], now, now + 600);
+        assert_int_equal(check(t, now, NULL), AUTHCACHE_OK);
+        free(t);
+    }
+    for (unsigned i = 0; i < 3; i++)
+        free(toks[i]);
+}
+
+/* ---- authcache_check_store on SQLite ---- */
+
+static void check_store(void **state)
+{
+    (void)state;
+    const struct store_ops *ops = &store_sqlite;
+    char dir[512], path[600], p[700];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/gh_authcache_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/test.db", dir);
+    struct store_conn *c = NULL;
+    assert_int_equal(ops->open(path, &c), GH_OK);
+    assert_int_equal(ops->migrate(c), GH_OK);
+
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1], sid2[STORE_ID_LEN + 1];
+    mk_id(uid, 8, 1);
+    mk_id(sid, 8, 2);
+    mk_id(sid2, 8, 3);
+    struct store_user u = user(uid, "hal@example.com");
+    assert_int_equal(ops->user_create(c, &u), GH_OK);
+    struct store_session s = sess(sid, uid);
+    uint8_t h[32];
+    assert_int_equal(gh_sha256(h, "x", 1), GH_OK);
+    assert_int_equal(ops->session_create(c, &s, h), GH_OK);
+
+    char *tok = token(uid, sid, now, now + 600);
+    struct authcache_identity id;
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_MISS);
+    memset(&id, 0, sizeof id);
+    assert_int_equal(authcache_check_store(ops, c, tok, strlen(tok), now, &id), GH_OK);
+    assert_string_equal(id.user_id, uid);
+    assert_string_equal(id.session_id, sid);
+    assert_string_equal(id.email, "hal@example.com");
+    /* loaded into memory: the fast path now answers */
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_OK);
+
+    /* revoked in the store (and the cache told): denied both ways */
+    assert_int_equal(ops->session_revoke(c, sid, uid, now), GH_OK);
+    authcache_revoke_session(sid);
+    assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(authcache_check_store(ops, c, tok, strlen(tok), now, &id), GH_ERR_DENIED);
+
+    /* a session that does not exist in the store */
+    char *ghost = token(uid, sid2, now, now + 600);
+    assert_int_equal(authcache_check_store(ops, c, ghost, strlen(ghost), now, &id), GH_ERR_DENIED);
+    /* a bad token never reaches the store */
+    assert_int_equal(authcache_check_store(ops, c, "junk", 4, now, &id), GH_ERR_DENIED);
+
+    free(ghost);
+    free(tok);
+    ops->close(c);
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ok_then_revoked),
+        cmocka_unit_test(bad_tokens_denied),
+        cmocka_unit_test(session_of_another_user),
+        cmocka_unit_test(stale_generation_dropped),
+        cmocka_unit_test(revoke_user_sessions_except_one),
+        cmocka_unit_test(tokens_invalidated_at),
+        cmocka_unit_test(check_store),
+        cmocka_unit_test(table_full_is_emptied),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,526 @@
+/* Unit tests for src/store/sqlite.c, through the store_ops table, on a
+ * temporary database file (under $TMPDIR, removed afterwards). */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "store/store.h"
+
+static const struct store_ops *ops = &store_sqlite;
+static char dir[512], path[600];
+
+struct fx {
+    struct store_conn *c;
+    int64_t now;
+};
+
+static void rm_db(void)
+{
+    char p[700];
+    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+        unlink(p);
+    }
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    test_config();
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/gh_store_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) return -1;
+    snprintf(path, sizeof path, "%s/test.db", dir);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    rm_db();
+    rmdir(dir);
+    return 0;
+}
+
+/* Each test gets a fresh, migrated database. */
+static int setup(void **state)
+{
+    rm_db();
+    struct fx *f = calloc(1, sizeof *f);
+    if (!f) return -1;
+    if (ops->open(path, &f->c) != GH_OK || ops->migrate(f->c) != GH_OK) {
+        free(f);
+        return -1;
+    }
+    f->now = gh_now_s();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    ops->close(f->c);
+    free(f);
+    rm_db();
+    return 0;
+}
+
+/* ---- builders ---- */
+
+static struct store_user mk_user(const char *id, const char *email, int64_t now)
+{
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.id, sizeof u.id, "%s", id);
+    snprintf(u.email, sizeof u.email, "%s", email);
+    for (size_t i = 0; email[i]; i++)
+        u.email_key[i] = (char)((email[i] >= 'A' && email[i] <= 'Z') ? email[i] + 32 : email[i]);
+    snprintf(u.password_hash, sizeof u.password_hash, "$argon2id$v=19$m=8192,t=1,p=1$fake");
+    u.created_at = u.updated_at = now;
+    u.tokens_invalidated_at = 0;
+    return u;
+}
+
+static void hash_of(uint8_t h[32], const char *label)
+{
+    assert_int_equal(gh_sha256(h, label, strlen(label)), GH_OK);
+}
+
+static struct store_session mk_session(const char *id, const char *uid, int64_t created,
+                                       int64_t expires)
+{
+    struct store_session s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.id, sizeof s.id, "%s", id);
+    snprintf(s.user_id, sizeof s.user_id, "%s", uid);
+    s.created_at = s.last_used_at = created;
+    s.expires_at = expires;
+    snprintf(s.ip, sizeof s.ip, "192.0.2.7");
+    snprintf(s.user_agent, sizeof s.user_agent, "unit-test/1.0");
+    return s;
+}
+
+#define U1 "11111111-1111-4111-8111-111111111111"
+#define U2 "22222222-2222-4222-8222-222222222222"
+#define S1 "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
+#define S2 "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
+#define S3 "cccccccc-cccc-4ccc-8ccc-cccccccccccc"
+
+static void add_users(struct fx *f)
+{
+    struct store_user u1 = mk_user(U1, "Alice@example.com", f->now);
+    struct store_user u2 = mk_user(U2, "bob@example.com", f->now);
+    assert_int_equal(ops->user_create(f->c, &u1), GH_OK);
+    assert_int_equal(ops->user_create(f->c, &u2), GH_OK);
+}
+
+static void add_session(struct fx *f, const char *sid, const char *uid, int64_t created,
+                        const char *tok_label)
+{
+    struct store_session s = mk_session(sid, uid, created, f->now + 3600);
+    uint8_t h[32];
+    hash_of(h, tok_label);
+    assert_int_equal(ops->session_create(f->c, &s, h), GH_OK);
+}
+
+/* ---- migrations ---- */
+
+static void migrations(void **state)
+{
+    (void)state;
+    rm_db();
+    struct store_conn *c = NULL;
+    int n = -1;
+    assert_int_equal(ops->open(path, &c), GH_OK);
+    assert_int_equal(ops->pending_migrations(c, &n), GH_OK);
+    assert_true(n >= 1);
+    assert_int_equal(ops->migrate(c), GH_OK);
+    assert_int_equal(ops->pending_migrations(c, &n), GH_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ops->migrate(c), GH_OK); /* idempotent */
+    assert_int_equal(ops->pending_migrations(c, &n), GH_OK);
+    assert_int_equal(n, 0);
+    ops->close(c);
+    /* and again from a new connection on the same file, keeping the data */
+    assert_int_equal(ops->open(path, &c), GH_OK);
+    assert_int_equal(ops->pending_migrations(c, &n), GH_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ops->migrate(c), GH_OK);
+    struct store_user u = mk_user(U1, "a@example.com", 1);
+    assert_int_equal(ops->user_create(c, &u), GH_OK);
+    ops->close(c);
+    assert_int_equal(ops->open(path, &c), GH_OK);
+    assert_int_equal(ops->migrate(c), GH_OK);
+    struct store_user out;
+    assert_int_equal(ops->user_by_id(c, U1, &out), GH_OK);
+    ops->close(c);
+    assert_string_equal(ops->name, "sqlite");
+    assert_ptr_equal(store_backend(), &store_sqlite);
+}
+
+static void open_fails_cleanly(void **state)
+{
+    (void)state;
+    struct store_conn *c = NULL;
+    assert_int_equal(ops->open("/nonexistent-dir/sub/x.db", &c), GH_ERR_INTERNAL);
+    ops->close(NULL);
+}
+
+/* ---- users ---- */
+
+static void users(void **state)
+{
+    struct fx *f = *state;
+    struct store_user u = mk_user(U1, "Alice@example.com", f->now), out;
+    assert_int_equal(ops->user_create(f->c, &u), GH_OK);
+
+    /* the same email_key again (other id, other case in email) */
+    struct store_user dup = mk_user(U2, "ALICE@example.com", f->now);
+    assert_string_equal(dup.email_key, u.email_key);
+    assert_int_equal(ops->user_create(f->c, &dup), GH_ERR_CONFLICT);
+    /* the same id again */
+    struct store_user dupid = mk_user(U1, "carol@example.com", f->now);
+    assert_int_equal(ops->user_create(f->c, &dupid), GH_ERR_CONFLICT);
+
+    memset(&out, 0, sizeof out);
+    assert_int_equal(ops->user_by_email_key(f->c, "alice@example.com", &out), GH_OK);
+    assert_string_equal(out.id, U1);
+    assert_string_equal(out.email, "Alice@example.com");
+    assert_string_equal(out.email_key, "alice@example.com");
+    assert_string_equal(out.password_hash, u.password_hash);
+    assert_int_equal(out.created_at, f->now);
+    assert_int_equal(out.tokens_invalidated_at, 0);
+    /* the key is exact: no case folding in the store */
+    assert_int_equal(ops->user_by_email_key(f->c, "Alice@example.com", &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->user_by_email_key(f->c, "nobody@example.com", &out), GH_ERR_NOT_FOUND);
+    /* SQL metacharacters are data */
+    assert_int_equal(ops->user_by_email_key(f->c, "' OR '1'='1", &out), GH_ERR_NOT_FOUND);
+
+    memset(&out, 0, sizeof out);
+    assert_int_equal(ops->user_by_id(f->c, U1, &out), GH_OK);
+    assert_string_equal(out.email_key, "alice@example.com");
+    assert_int_equal(ops->user_by_id(f->c, U2, &out), GH_ERR_NOT_FOUND);
+
+    /* the second user was not created by the failed inserts */
+    assert_int_equal(ops->user_by_email_key(f->c, "carol@example.com", &out), GH_ERR_NOT_FOUND);
+
+    /* rehash replaces the hash only */
+    assert_int_equal(ops->user_rehash(f->c, U1, "$argon2id$v=19$m=19456,t=2,p=1$new", f->now + 5),
+                     GH_OK);
+    assert_int_equal(ops->user_by_id(f->c, U1, &out), GH_OK);
+    assert_string_equal(out.password_hash, "$argon2id$v=19$m=19456,t=2,p=1$new");
+    assert_int_equal(out.updated_at, f->now + 5);
+    assert_int_equal(out.tokens_invalidated_at, 0);
+}
+
+/* ---- sessions and refresh tokens ---- */
+
+static void session_create_and_get(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    struct store_session s = mk_session(S1, U1, f->now, f->now + 3600), out;
+    uint8_t h[32], other[32];
+    hash_of(h, "token-1");
+    hash_of(other, "token-unknown");
+    assert_int_equal(ops->session_create(f->c, &s, h), GH_OK);
+
+    memset(&out, 0, sizeof out);
+    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_string_equal(out.id, S1);
+    assert_string_equal(out.user_id, U1);
+    assert_int_equal(out.created_at, f->now);
+    assert_int_equal(out.expires_at, f->now + 3600);
+    assert_int_equal(out.revoked_at, 0);
+    assert_string_equal(out.ip, "192.0.2.7");
+    assert_string_equal(out.user_agent, "unit-test/1.0");
+    assert_int_equal(ops->session_get(f->c, S2, &out), GH_ERR_NOT_FOUND);
+
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_string_equal(rt->session_id, S1);
+    assert_string_equal(rt->user_id, U1);
+    assert_int_equal(rt->expires_at, f->now + 3600);
+    assert_int_equal(rt->rotated_at_us, 0);
+    assert_true(rt->session_live);
+    assert_int_equal(rt->box_len, 0);
+    assert_int_equal(ops->refresh_get(f->c, other, rt), GH_ERR_NOT_FOUND);
+
+    /* a duplicate session id, or a token hash already in use, is refused
+     * and leaves nothing behind (atomic) */
+    struct store_session s2 = mk_session(S2, U1, f->now, f->now + 3600);
+    assert_int_equal(ops->session_create(f->c, &s2, h), GH_ERR_CONFLICT);
+    assert_int_equal(ops->session_get(f->c, S2, &out), GH_ERR_NOT_FOUND);
+    /* a session for an unknown user is refused (foreign key) */
+    struct store_session s3 = mk_session(S3, "no-such-user", f->now, f->now + 3600);
+    hash_of(h, "token-3");
+    assert_int_not_equal(ops->session_create(f->c, &s3, h), GH_OK);
+    assert_int_equal(ops->session_get(f->c, S3, &out), GH_ERR_NOT_FOUND);
+    free(rt);
+}
+
+static void rotation_exactly_once(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now, "rt-0");
+    uint8_t h0[32], h1[32], h2[32], h3[32];
+    hash_of(h0, "rt-0");
+    hash_of(h1, "rt-1");
+    hash_of(h2, "rt-2");
+    hash_of(h3, "rt-3");
+    const uint8_t box[] = "sealed successor pair";
+    int64_t now_us = gh_now_us();
+
+    assert_int_equal(ops->refresh_rotate(f->c, h0, h1, box, sizeof box, now_us, f->now + 7200),
+                     GH_OK);
+    /* a second rotation of the same old token loses, even to another successor */
+    assert_int_equal(ops->refresh_rotate(f->c, h0, h2, box, sizeof box, now_us + 1, f->now + 7200),
+                     GH_ERR_CONFLICT);
+    assert_int_equal(ops->refresh_rotate(f->c, h0, h1, box, sizeof box, now_us + 2, f->now + 7200),
+                     GH_ERR_CONFLICT);
+
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    /* the spent token keeps its box and rotation time */
+    assert_int_equal(ops->refresh_get(f->c, h0, rt), GH_OK);
+    assert_int_equal(rt->rotated_at_us, now_us);
+    assert_int_equal(rt->box_len, sizeof box);
+    assert_memory_equal(rt->box, box, sizeof box);
+    /* the successor is current; the loser's successor never got stored */
+    assert_int_equal(ops->refresh_get(f->c, h1, rt), GH_OK);
+    assert_int_equal(rt->rotated_at_us, 0);
+    assert_string_equal(rt->session_id, S1);
+    assert_int_equal(rt->expires_at, f->now + 7200);
+    assert_true(rt->session_live);
+    assert_int_equal(ops->refresh_get(f->c, h2, rt), GH_ERR_NOT_FOUND);
+    /* the session's expiry follows its newest token */
+    struct store_session s;
+    assert_int_equal(ops->session_get(f->c, S1, &s), GH_OK);
+    assert_int_equal(s.expires_at, f->now + 7200);
+
+    /* the chain goes on from the successor; an empty box is fine */
+    assert_int_equal(ops->refresh_rotate(f->c, h1, h2, NULL, 0, now_us + 10, f->now + 7300), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, h1, rt), GH_OK);
+    assert_int_equal(rt->box_len, 0);
+    /* an unknown token cannot be rotated */
+    assert_int_equal(ops->refresh_rotate(f->c, h3, h3, NULL, 0, now_us + 20, f->now + 7300),
+                     GH_ERR_CONFLICT);
+    free(rt);
+}
+
+static void rotation_collision_is_atomic(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now, "rt-a");
+    add_session(f, S2, U1, f->now, "rt-b");
+    uint8_t ha[32], hb[32];
+    hash_of(ha, "rt-a");
+    hash_of(hb, "rt-b");
+    /* successor hash collides with an existing token: refused, old not spent */
+    enum gh_err rc = ops->refresh_rotate(f->c, ha, hb, NULL, 0, gh_now_us(), f->now + 100);
+    assert_int_not_equal(rc, GH_OK);
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    assert_int_equal(ops->refresh_get(f->c, ha, rt), GH_OK);
+    assert_int_equal(rt->rotated_at_us, 0);
+    free(rt);
+}
+
+static void rotation_refused_when_revoked_or_expired(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now, "rt-1");
+    uint8_t h1[32], h1n[32], h2[32], h2n[32];
+    hash_of(h1, "rt-1");
+    hash_of(h1n, "rt-1-next");
+    assert_int_equal(ops->session_revoke(f->c, S1, U1, f->now), GH_OK);
+    assert_int_equal(ops->refresh_rotate(f->c, h1, h1n, NULL, 0, gh_now_us(), f->now + 100),
+                     GH_ERR_CONFLICT);
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    assert_int_equal(ops->refresh_get(f->c, h1, rt), GH_OK);
+    assert_false(rt->session_live);
+    assert_int_equal(rt->rotated_at_us, 0);
+    assert_int_equal(ops->refresh_get(f->c, h1n, rt), GH_ERR_NOT_FOUND);
+
+    /* an expired token cannot be rotated either */
+    struct store_session s = mk_session(S2, U1, f->now - 100, f->now - 1);
+    hash_of(h2, "rt-2");
+    hash_of(h2n, "rt-2-next");
+    assert_int_equal(ops->session_create(f->c, &s, h2), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, h2, rt), GH_OK);
+    assert_false(rt->session_live);
+    assert_int_equal(ops->refresh_rotate(f->c, h2, h2n, NULL, 0, gh_now_us(), f->now + 100),
+                     GH_ERR_CONFLICT);
+    free(rt);
+}
+
+static void session_list_and_revoke(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now - 30, "t1");
+    add_session(f, S2, U1, f->now - 20, "t2");
+    add_session(f, S3, U2, f->now - 10, "t3");
+    struct store_session list[8];
+    size_t n = 99;
+
+    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].id, S2); /* newest first */
+    assert_string_equal(list[1].id, S1);
+    /* max is honoured */
+    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 1, &n), GH_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, S2);
+    /* expired sessions are not listed */
+    assert_int_equal(ops->session_list(f->c, U1, f->now + 3600, list, 8, &n), GH_OK);
+    assert_int_equal(n, 0);
+
+    /* revoking another user's session: not found, and it stays live */
+    assert_int_equal(ops->session_revoke(f->c, S3, U1, f->now), GH_ERR_NOT_FOUND);
+    struct store_session s;
+    assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
+    assert_int_equal(s.revoked_at, 0);
+    assert_int_equal(ops->session_revoke(f->c, "no-such-session", U1, f->now), GH_ERR_NOT_FOUND);
+
+    /* revoke own session: excluded from the list, revoked_at recorded */
+    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 1), GH_OK);
+    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, S1);
+    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(s.revoked_at, f->now + 1);
+    /* revoking twice: the second finds no live session */
+    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 2), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(s.revoked_at, f->now + 1);
+
+    /* revoke all of U1: U2 untouched */
+    assert_int_equal(ops->sessions_revoke_user(f->c, U1, f->now + 3), GH_OK);
+    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ops->session_list(f->c, U2, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].id, S3);
+}
+
+static void set_password_revokes_others(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now - 30, "t1");
+    add_session(f, S2, U1, f->now - 20, "t2");
+    add_session(f, S3, U2, f->now - 10, "t3");
+    const char *nh = "$argon2id$v=19$m=8192,t=1,p=1$changed";
+    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 7, S2, f->now + 8), GH_OK);
+
+    struct store_user u;
+    assert_int_equal(ops->user_by_id(f->c, U1, &u), GH_OK);
+    assert_string_equal(u.password_hash, nh);
+    assert_int_equal(u.tokens_invalidated_at, f->now + 7);
+    assert_int_equal(u.updated_at, f->now + 8);
+
+    struct store_session s;
+    assert_int_equal(ops->session_get(f->c, S1, &s), GH_OK);
+    assert_int_equal(s.revoked_at, f->now + 8);
+    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(s.revoked_at, 0); /* kept */
+    assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
+    assert_int_equal(s.revoked_at, 0); /* other user */
+
+    /* refresh_get reports the new invalidation time and liveness */
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    uint8_t h[32];
+    hash_of(h, "t2");
+    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_int_equal(rt->tokens_invalidated_at, f->now + 7);
+    assert_true(rt->session_live);
+    hash_of(h, "t1");
+    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_false(rt->session_live);
+    free(rt);
+
+    /* keep_sid NULL keeps none */
+    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9), GH_OK);
+    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(s.revoked_at, f->now + 9);
+    assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
+    assert_int_equal(s.revoked_at, 0);
+
+    /* unknown user: not found, nothing changes */
+    assert_int_equal(ops->user_set_password(f->c, "nobody", nh, 1, NULL, 1), GH_ERR_NOT_FOUND);
+}
+
+static void prune(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    struct store_session old = mk_session(S1, U1, f->now - 1000, f->now - 500);
+    uint8_t h_old[32], h_new[32];
+    hash_of(h_old, "old");
+    assert_int_equal(ops->session_create(f->c, &old, h_old), GH_OK);
+    add_session(f, S2, U1, f->now, "new");
+    hash_of(h_new, "new");
+    assert_int_equal(ops->prune(f->c, f->now), GH_OK);
+    struct store_session s;
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    assert_int_equal(ops->session_get(f->c, S1, &s), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->refresh_get(f->c, h_old, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, h_new, rt), GH_OK);
+    free(rt);
+}
+
+static void two_connections(void **state)
+{
+    /* A second connection (another worker) sees committed rotations. */
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now, "r0");
+    struct store_conn *c2 = NULL;
+    assert_int_equal(ops->open(path, &c2), GH_OK);
+    uint8_t h0[32], h1[32], h2[32];
+    hash_of(h0, "r0");
+    hash_of(h1, "r1");
+    hash_of(h2, "r2");
+    assert_int_equal(ops->refresh_rotate(f->c, h0, h1, NULL, 0, gh_now_us(), f->now + 100), GH_OK);
+    assert_int_equal(ops->refresh_rotate(c2, h0, h2, NULL, 0, gh_now_us(), f->now + 100),
+                     GH_ERR_CONFLICT);
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    assert_int_equal(ops->refresh_get(c2, h1, rt), GH_OK);
+    assert_int_equal(rt->rotated_at_us, 0);
+    free(rt);
+    ops->close(c2);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(migrations),
+        cmocka_unit_test(open_fails_cleanly),
+        T(users),
+        T(session_create_and_get),
+        T(rotation_exactly_once),
+        T(rotation_collision_is_atomic),
+        T(rotation_refused_when_revoked_or_expired),
+        T(session_list_and_revoke),
+        T(set_password_revokes_others),
+        T(prune),
+        T(two_connections),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

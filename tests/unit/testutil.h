@@ -1,0 +1,59 @@
+/* Helpers shared by the unit tests (header-only: static inline). */
+#ifndef GH_TESTS_UNIT_TESTUTIL_H
+#define GH_TESTS_UNIT_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "core/config.h"
+#include "core/log.h"
+
+/* A fresh P-256 private key as PKCS#8 PEM (heap; free()). */
+static inline char *test_p256_pem(void)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    assert_non_null(pkey);
+    BIO *bio = BIO_new(BIO_s_mem());
+    assert_non_null(bio);
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), 1);
+    char *data = NULL;
+    long n = BIO_get_mem_data(bio, &data);
+    assert_true(n > 0);
+    char *pem = malloc((size_t)n + 1);
+    assert_non_null(pem);
+    memcpy(pem, data, (size_t)n);
+    pem[n] = '\0';
+    BIO_free(bio);
+    EVP_PKEY_free(pkey);
+    return pem;
+}
+
+/* The configuration every test starts from (fast Argon2). */
+static inline void test_config(void)
+{
+    memset(&gh_cfg, 0, sizeof gh_cfg);
+    snprintf(gh_cfg.issuer, sizeof gh_cfg.issuer, "%s", "https://auth.example.com");
+    snprintf(gh_cfg.audience, sizeof gh_cfg.audience, "%s", "gatehouse-test");
+    snprintf(gh_cfg.brand, sizeof gh_cfg.brand, "%s", "Gatehouse");
+    gh_cfg.access_ttl = 900;
+    gh_cfg.refresh_ttl = 30 * 86400;
+    gh_cfg.refresh_grace = 10;
+    gh_cfg.argon2_memory_kib = 8192;
+    gh_cfg.argon2_iterations = 1;
+    gh_cfg.password_min_score = 3;
+    gh_cfg.max_body = 16384;
+    /* Expected failures log errors; keep test output readable. */
+    gh_log_set_level(GH_LOG_CRIT);
+}
+
+#endif
