@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 REL := build/release
 ASAN := build/asan
 
-.PHONY: run test deps build-release build-asan unit api bench fmt clean
+.PHONY: run test deps build-release build-asan unit api fuzz bench fmt clean
 
 run: deps build-release
 	@./$(REL)/gatehouse migrate
@@ -29,6 +29,17 @@ unit: build-asan
 api: build-asan
 	cd tests/api && npm ci --no-audit --no-fund --silent
 	cd tests/api && GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test --test-concurrency=$(JOBS) .
+
+# libFuzzer (clang) on every target for FUZZ_SECONDS each; crashes land in build/fuzz/run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@./scripts/deps.sh --fuzz
+	@CC=clang cmake -S . -B build/fuzz -DGH_FUZZ=ON -DGH_SANITIZE=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build build/fuzz -j $(JOBS)
+	@mkdir -p build/fuzz/run && cd build/fuzz/run && for t in ../tests/fuzz/fuzz_*; do case $$t in *_replay) continue;; esac;  \
+	  [ -x "$$t" ] || continue; n=$$(basename $$t); mkdir -p corpus_$$n; \
+	  $$t -max_total_time=$(FUZZ_SECONDS) -artifact_prefix=./crash-$$n- corpus_$$n ../../../tests/fuzz/corpus/$$n || exit 1; \
+	done
 
 bench: deps
 	@./scripts/deps.sh --bench

@@ -6,13 +6,18 @@ PKGS="build-essential cmake pkg-config
 libevent-dev libjansson-dev libssl-dev libsodium-dev libcjose-dev
 libsqlite3-dev sqlite3 libzxcvbn-dev libcmocka-dev libcrypt-dev
 nodejs curl"
-[ "${1:-}" = "--bench" ] && PKGS="$PKGS wrk nginx-light"
+case "${1:-}" in
+--bench) PKGS="$PKGS wrk nginx-light" ;;
+--fuzz) PKGS="$PKGS clang" ;;
+esac
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 # node may come from outside Debian (e.g. a preinstalled toolchain); accept it.
 if command -v node >/dev/null 2>&1; then missing=$(echo "$missing" | sed 's/ nodejs//'); fi
+# Debian packages npm apart from nodejs; the API tests need it for `npm ci`.
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$(echo "$missing" | tr -d ' ')" ] && exit 0
 echo "deps: installing:$missing" >&2
 SUDO=""
