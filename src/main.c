@@ -1,10 +1,11 @@
-/* gatehouse: command-line entry point (serve, migrate, version). */
+/* gatehouse: command-line entry point (serve, migrate, keys, version). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "core/config.h"
@@ -15,16 +16,23 @@
 #include "http/server.h"
 #include "sessions/authcache.h"
 #include "sessions/jwt.h"
+#include "store/migrations.h"
 #include "store/store.h"
+#include "vault/rotate.h"
+#include "vault/vault.h"
 
 static const char usage[] =
     "usage: gatehouse <command>\n"
     "\n"
     "Commands:\n"
-    "  serve     run the HTTP server (migrates the database first in development mode)\n"
-    "  migrate   apply pending database migrations and exit\n"
-    "  version   print the version\n"
-    "  help      show this text (also --help, -h)\n"
+    "  serve                    run the HTTP server (migrates first in development mode)\n"
+    "  migrate                  apply pending database migrations and exit\n"
+    "  keys list                list encryption and signing keys\n"
+    "  keys rotate --encryption add a data key and re-encrypt every sealed value with it\n"
+    "  keys rotate --signing    add an ES256 signing key (published now, signs after\n"
+    "                           GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY seconds)\n"
+    "  version                  print the version\n"
+    "  help                     show this text (also --help, -h)\n"
     "\n"
     "Configuration comes from GATEHOUSE_* environment variables; see README.md.\n";
 
@@ -50,39 +58,117 @@ static int load_config(void)
     return 0;
 }
 
-/* Applies migrations (apply=1) or checks that none are pending. */
-static int migrate(int apply)
+/* Opens the database, checks the master key against the keys already
+ * sealed in it (before anything is written), migrates (or checks that no
+ * migration is pending), and loads the vault and the signing keys. On
+ * success *out is an open connection the caller closes. */
+static int open_keys(int apply_migrations, struct store_conn **out)
 {
+    char err[512];
     const struct store_ops *ops = store_backend();
+    if (!gh_cfg.master_key) { /* config_load refused this in production */
+        if (vault_dev_master_key(gh_cfg.data_dir, &gh_cfg.master_key) != GH_OK)
+            return die("cannot create the development master key in GATEHOUSE_DATA_DIR");
+    }
+    if (gh_cfg.signing_key_pem && jwt_check_pem(gh_cfg.signing_key_pem) != GH_OK)
+        return die("GATEHOUSE_SIGNING_KEY is not a usable EC P-256 private key (PEM)");
+    uint8_t mk[VAULT_KEYBYTES];
+    if (vault_parse_master_key(gh_cfg.master_key, mk, err, sizeof err) != GH_OK) return die(err);
+    enum gh_err rc = vault_init(mk);
+    gh_wipe(mk, sizeof mk);
+    if (rc) return die("cannot set up guarded memory for the keys");
+
     struct store_conn *c = NULL;
     if (ops->open(gh_cfg.db_path, &c) != GH_OK) return die("cannot open the database");
     int pending = 0;
-    enum gh_err rc = apply ? ops->migrate(c) : ops->pending_migrations(c, &pending);
-    ops->close(c);
-    if (rc) return die("database migration failed");
-    if (pending) return die("the database schema is out of date: run `gatehouse migrate` first");
+    if (ops->pending_migrations(c, &pending) != GH_OK) goto fail_db;
+    /* Migration 2 made vault_keys: if it is applied, test the key first. */
+    if ((int)STORE_MIGRATION_COUNT - pending >= 2) {
+        rc = vault_load(ops, c, 0);
+        if (rc == GH_ERR_DENIED) {
+            ops->close(c);
+            return die("GATEHOUSE_MASTER_KEY does not open the keys sealed in this database "
+                       "(wrong key?); nothing was changed");
+        }
+        if (rc) goto fail_db;
+    }
+    if (apply_migrations) {
+        if (ops->migrate(c) != GH_OK) goto fail_db;
+    } else if (pending) {
+        ops->close(c);
+        return die("the database schema is out of date: run `gatehouse migrate` first");
+    }
+    if (vault_load(ops, c, 1) != GH_OK) goto fail_db;
+
+    char kid[JWT_KID_MAX + 1];
+    char *dev_pem = NULL;
+    const char *pem = gh_cfg.signing_key_pem;
+    if (!pem && !gh_cfg.production) {
+        if (jwt_dev_key(gh_cfg.data_dir, &dev_pem) != GH_OK) {
+            ops->close(c);
+            return die("cannot create the development signing key in GATEHOUSE_DATA_DIR");
+        }
+        pem = dev_pem;
+    }
+    if (pem) { /* imported once; already stored is fine */
+        rc = jwt_key_create(ops, c, pem, gh_now_s(), kid);
+        gh_free_secret_str(dev_pem);
+        if (rc == GH_ERR_CONFIG) {
+            ops->close(c);
+            return die("GATEHOUSE_SIGNING_KEY is not a usable EC P-256 private key (PEM)");
+        }
+        if (rc && rc != GH_ERR_CONFLICT) goto fail_db;
+        if (rc == GH_OK) gh_log(GH_LOG_INFO, "signing key %s imported", kid);
+    }
+    rc = jwt_keys_load(ops, c);
+    if (rc == GH_ERR_NOT_FOUND) { /* production, first start, nothing to import */
+        if (jwt_key_create(ops, c, NULL, gh_now_s(), kid) != GH_OK) goto fail_db;
+        gh_log(GH_LOG_INFO, "signing key %s generated and sealed in the database", kid);
+        rc = jwt_keys_load(ops, c);
+    }
+    if (rc) goto fail_db;
+    *out = c;
     return 0;
+fail_db:
+    ops->close(c);
+    return die("database or key setup failed; see the log above");
 }
 
-/* Drops sessions and refresh tokens a day after they expired: nothing can
- * use them any more, and reuse detection has no need for them by then. */
+/* Drops sessions and refresh tokens a day after they expired, and signing
+ * keys that no token can still need. */
 static void prune(const struct store_ops *ops, struct store_conn *c)
 {
     if (ops->prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+    char kids[8][JWT_KID_MAX + 1];
+    size_t n = jwt_keys_unpublished(kids, 8);
+    for (size_t i = 0; i < n; i++)
+        if (ops->signing_key_delete(c, kids[i]) == GH_OK)
+            gh_log(GH_LOG_INFO, "signing key %s deleted: every token it signed has expired",
+                   kids[i]);
+}
+
+/* Picks up keys added by `gatehouse keys rotate` (or another replica). */
+static void reload_keys(const struct store_ops *ops, struct store_conn *c)
+{
+    if (vault_load(ops, c, 0) != GH_OK || jwt_keys_load(ops, c) != GH_OK)
+        gh_log(GH_LOG_ERROR, "key reload failed; serving with the keys already loaded");
+}
+
+static void teardown(void)
+{
+    authcache_shutdown();
+    jwt_shutdown();
+    vault_shutdown();
+    config_free();
 }
 
 static int cmd_serve(void)
 {
     int rc = load_config();
     if (rc) return rc;
-    if (!gh_cfg.signing_key_pem) {
-        /* config_load already refused this in production. */
-        if (jwt_dev_key(gh_cfg.data_dir, &gh_cfg.signing_key_pem) != GH_OK)
-            return die("cannot create the development signing key in GATEHOUSE_DATA_DIR");
-    }
-    if (jwt_init(gh_cfg.signing_key_pem) != GH_OK)
-        return die("GATEHOUSE_SIGNING_KEY is not a usable EC P-256 private key (PEM)");
-    if ((rc = migrate(!gh_cfg.production))) goto out;
+    struct store_conn *c = NULL;
+    if ((rc = open_keys(!gh_cfg.production, &c))) goto out;
+    store_backend()->close(c);
     if (password_init() != GH_OK) {
         rc = die("cannot hash with the configured Argon2id parameters (memory?)");
         goto out;
@@ -101,12 +187,97 @@ static int cmd_serve(void)
                "development mode: secrets are generated under %s; set "
                "GATEHOUSE_ENV=production for real use",
                gh_cfg.data_dir);
-    server_set_housekeeping(prune, 3600);
+    server_add_periodic(prune, 3600);
+    server_add_periodic(reload_keys, 2);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
 out:
-    authcache_shutdown();
-    jwt_shutdown();
-    config_free();
+    teardown();
+    return rc;
+}
+
+static int cmd_migrate(void)
+{
+    int rc = load_config();
+    struct store_conn *c = NULL;
+    if (!rc) rc = open_keys(1, &c);
+    if (!rc) {
+        store_backend()->close(c);
+        printf("database %s is up to date\n", gh_cfg.db_path);
+    }
+    teardown();
+    return rc;
+}
+
+static int cmd_keys(int argc, char **argv)
+{
+    const struct store_ops *ops = store_backend();
+    const char *sub = argc > 2 ? argv[2] : "";
+    const char *opt = argc > 3 ? argv[3] : "";
+    int rotate_enc = !strcmp(sub, "rotate") && !strcmp(opt, "--encryption") && argc == 4;
+    int rotate_sig = !strcmp(sub, "rotate") && !strcmp(opt, "--signing") && argc == 4;
+    int list = !strcmp(sub, "list") && argc == 3;
+    if (!rotate_enc && !rotate_sig && !list) {
+        fprintf(stderr, "gatehouse: usage: gatehouse keys list | keys rotate --encryption | "
+                        "keys rotate --signing\n");
+        return 2;
+    }
+    int rc = load_config();
+    struct store_conn *c = NULL;
+    if (!rc) rc = open_keys(0, &c);
+    if (rc) {
+        teardown();
+        return rc;
+    }
+    if (rotate_enc) {
+        struct vault_rotation r;
+        enum gh_err e = vault_rotate(ops, c, &r);
+        if (e) {
+            rc = die(e == GH_ERR_CONFLICT ? "values kept changing during the rotation; run it again"
+                                          : "rotation failed; run it again to resume");
+        } else {
+            printf("encryption key %s now seals; %zu value(s) re-encrypted, %zu old key(s) "
+                   "deleted%s\n",
+                   r.new_kid, r.resealed, r.retired,
+                   r.resumed ? " (resumed an interrupted rotation)" : "");
+        }
+    } else if (rotate_sig) {
+        char kid[JWT_KID_MAX + 1];
+        int64_t at = gh_now_s() + gh_cfg.signing_activation_delay;
+        if (jwt_key_create(ops, c, NULL, at, kid) != GH_OK) {
+            rc = die("could not add a signing key");
+        } else {
+            char ts[GH_RFC3339_LEN + 1];
+            gh_rfc3339(ts, at);
+            printf("signing key %s published now; it signs from %s\n", kid, ts);
+        }
+    } else {
+        struct store_vault_key *vk = calloc(VAULT_MAX_KEYS, sizeof *vk);
+        struct store_signing_key *sk = calloc(16, sizeof *sk);
+        size_t nv = 0, ns = 0;
+        char cur[VAULT_KID_LEN + 1], ts[GH_RFC3339_LEN + 1];
+        vault_current_kid(cur);
+        if (!vk || !sk || ops->vault_keys_list(c, vk, VAULT_MAX_KEYS, &nv) ||
+            ops->signing_keys_list(c, sk, 16, &ns)) {
+            rc = die("cannot list keys");
+        } else {
+            for (size_t i = 0; i < nv; i++) {
+                gh_rfc3339(ts, vk[i].created_at);
+                printf("encryption %s created %s%s\n", vk[i].kid, ts,
+                       strcmp(vk[i].kid, cur) ? "" : " (seals)");
+            }
+            const char *signer = jwt_kid();
+            for (size_t i = 0; i < ns; i++) {
+                gh_rfc3339(ts, sk[i].activates_at);
+                printf("signing %s active from %s%s\n", sk[i].kid, ts,
+                       strcmp(sk[i].kid, signer) ? "" : " (signs)");
+            }
+        }
+        if (sk) gh_wipe(sk, 16 * sizeof *sk);
+        free(vk);
+        free(sk);
+    }
+    ops->close(c);
+    teardown();
     return rc;
 }
 
@@ -114,24 +285,30 @@ int main(int argc, char **argv)
 {
     umask(077);
     if (sodium_init() < 0) return die("libsodium failed to initialise");
+    /* OpenSSL keeps private-key numbers (the ES256 keys) in its secure heap
+     * when one exists: mlock'd, guard-paged, cleared on free. */
+    if (CRYPTO_secure_malloc_init(64 * 1024, 32) != 1)
+        gh_log(GH_LOG_WARN, "OpenSSL secure heap unavailable; keys use the normal heap");
     const char *cmd = argc > 1 ? argv[1] : "help";
+    int rc;
     if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         fputs(usage, stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        rc = 0;
+    } else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("gatehouse %s\n", GH_VERSION);
-        return 0;
+        rc = 0;
+    } else if (!strcmp(cmd, "keys")) {
+        rc = cmd_keys(argc, argv);
+    } else if (argc > 2) {
+        rc = die("too many arguments; see gatehouse --help");
+    } else if (!strcmp(cmd, "serve")) {
+        rc = cmd_serve();
+    } else if (!strcmp(cmd, "migrate")) {
+        rc = cmd_migrate();
+    } else {
+        fprintf(stderr, "gatehouse: unknown command '%s'\n\n%s", cmd, usage);
+        rc = 2;
     }
-    if (argc > 2) return die("too many arguments; see gatehouse --help");
-    if (!strcmp(cmd, "serve")) return cmd_serve();
-    if (!strcmp(cmd, "migrate")) {
-        int rc = load_config();
-        if (!rc) rc = migrate(1);
-        config_free();
-        if (!rc) printf("database %s is up to date\n", gh_cfg.db_path);
-        return rc;
-    }
-    fprintf(stderr, "gatehouse: unknown command '%s'\n\n%s", cmd, usage);
-    return 2;
+    CRYPTO_secure_malloc_done();
+    return rc;
 }

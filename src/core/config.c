@@ -84,6 +84,14 @@ static enum gh_err env_secret(const char *name, char **out, char *err, size_t er
         return *out ? GH_OK : GH_ERR_NOMEM;
     }
     if (f) {
+        struct stat st;
+        if (stat(f, &st) == 0 && (st.st_mode & 077)) {
+            if (gh_cfg.production) {
+                snprintf(err, errlen, "%s: %s is readable by other users; chmod 600 it", fname, f);
+                return GH_ERR_CONFIG;
+            }
+            fprintf(stderr, "gatehouse: warning: %s is readable by other users\n", f);
+        }
         enum gh_err rc = config_read_file(f, 64 * 1024, out);
         if (rc) {
             snprintf(err, errlen, "%s: cannot read %s", fname, f);
@@ -190,14 +198,25 @@ enum gh_err config_load(char *err, size_t errlen)
         return rc;
     gh_cfg.workers = (int)v;
 
+    if ((rc = env_int("GATEHOUSE_CLOCK_SKEW", 60, 0, 300, &v, err, errlen))) return rc;
+    gh_cfg.clock_skew = v;
+    if ((rc = env_int("GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY", 600, 0, 30 * 86400, &v, err,
+                      errlen)))
+        return rc;
+    gh_cfg.signing_activation_delay = v;
+
     if ((rc = env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen))) return rc;
+    if ((rc = env_secret("GATEHOUSE_MASTER_KEY", &gh_cfg.master_key, err, errlen))) return rc;
     if (gh_cfg.production) {
         /* Name every problem at once, so one restart fixes them all. */
         size_t used = 0;
-        if (!gh_cfg.signing_key_pem)
-            used += (size_t)snprintf(err + used, errlen - used,
-                                     "GATEHOUSE_SIGNING_KEY (or GATEHOUSE_SIGNING_KEY_FILE) is "
-                                     "required in production: an EC P-256 private key in PEM. ");
+        if (!gh_cfg.master_key)
+            used +=
+                (size_t)snprintf(err + used, errlen - used,
+                                 "GATEHOUSE_MASTER_KEY (or GATEHOUSE_MASTER_KEY_FILE) is "
+                                 "required in production: 32 random bytes in base64 or hex "
+                                 "(`openssl rand -base64 32`); it seals the signing keys "
+                                 "(GATEHOUSE_SIGNING_KEY optionally imports an existing one). ");
         if (used < errlen && (gh_cfg.argon2_memory_kib < ARGON2_MIN_PROD_KIB ||
                               gh_cfg.argon2_iterations < ARGON2_MIN_PROD_T))
             used += (size_t)snprintf(err + used, errlen - used,
@@ -214,4 +233,6 @@ void config_free(void)
 {
     gh_free_secret_str(gh_cfg.signing_key_pem);
     gh_cfg.signing_key_pem = NULL;
+    gh_free_secret_str(gh_cfg.master_key);
+    gh_cfg.master_key = NULL;
 }

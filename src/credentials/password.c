@@ -53,8 +53,7 @@ enum gh_err password_init(void)
 {
     if (!hash_slots_ready) {
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-        if (sem_init(&hash_slots, 0, (unsigned)(ncpu < 1 ? 1 : ncpu)) != 0)
-            return GH_ERR_INTERNAL;
+        if (sem_init(&hash_slots, 0, (unsigned)(ncpu < 1 ? 1 : ncpu)) != 0) return GH_ERR_INTERNAL;
         hash_slots_ready = true;
     }
     uint8_t raw[32];
@@ -146,7 +145,8 @@ static size_t distinct_chars(const char *pw, size_t len)
     while (p < e && n < 16) {
         uint32_t c = *p++;
         if (c >= 0xC0)
-            while (p < e && (*p & 0xC0) == 0x80) c = (c << 8) | *p++;
+            while (p < e && (*p & 0xC0) == 0x80)
+                c = (c << 8) | *p++;
         size_t i;
         for (i = 0; i < n && seen[i] != c; i++) {
         }

@@ -637,24 +637,28 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static gh_housekeeping_fn housekeeping;
-static int housekeeping_interval;
+#define MAX_PERIODIC 8
+static struct periodic {
+    gh_periodic_fn fn;
+    int interval;
+    struct event *ev;
+} periodic[MAX_PERIODIC];
+static int nperiodic;
 
-void server_set_housekeeping(gh_housekeeping_fn fn, int interval_s)
+void server_add_periodic(gh_periodic_fn fn, int interval_s)
 {
-    housekeeping = fn;
-    housekeeping_interval = interval_s;
+    if (nperiodic < MAX_PERIODIC) periodic[nperiodic++] = (struct periodic){fn, interval_s, NULL};
 }
 
-static void housekeeping_job(void *arg, const struct store_ops *ops, struct store_conn *c)
+static void periodic_job(void *arg, const struct store_ops *ops, struct store_conn *c)
 {
-    housekeeping(ops, c);
+    ((struct periodic *)arg)->fn(ops, c);
 }
 
-static void on_housekeeping(evutil_socket_t fd, short what, void *arg)
+static void on_periodic(evutil_socket_t fd, short what, void *arg)
 {
-    if (pool_submit(housekeeping_job, NULL) != GH_OK)
-        gh_log(GH_LOG_WARN, "housekeeping skipped: worker queue full");
+    if (pool_submit(periodic_job, arg) != GH_OK)
+        gh_log(GH_LOG_WARN, "periodic job skipped: worker queue full");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -745,11 +749,11 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     for (int i = 0; rc == GH_OK && i < nloops; i++)
         rc = loop_setup(&loops[i], i, &port);
 
-    struct event *sigterm = NULL, *sigint = NULL, *hk = NULL;
-    if (rc == GH_OK && housekeeping) {
-        struct timeval iv = {.tv_sec = housekeeping_interval};
-        hk = event_new(loops[0].base, -1, EV_PERSIST, on_housekeeping, NULL);
-        if (!hk || event_add(hk, &iv) != 0) rc = GH_ERR_INTERNAL;
+    struct event *sigterm = NULL, *sigint = NULL;
+    for (int i = 0; rc == GH_OK && i < nperiodic; i++) {
+        struct timeval iv = {.tv_sec = periodic[i].interval};
+        periodic[i].ev = event_new(loops[0].base, -1, EV_PERSIST, on_periodic, &periodic[i]);
+        if (!periodic[i].ev || event_add(periodic[i].ev, &iv) != 0) rc = GH_ERR_INTERNAL;
     }
     if (rc == GH_OK) {
         sigterm = evsignal_new(loops[0].base, SIGTERM, on_signal, NULL);
@@ -778,7 +782,8 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     }
     if (sigterm) event_free(sigterm);
     if (sigint) event_free(sigint);
-    if (hk) event_free(hk);
+    for (int i = 0; i < nperiodic; i++)
+        if (periodic[i].ev) event_free(periodic[i].ev);
     pool_stop();
     for (int i = 0; loops && i < nloops; i++)
         loop_teardown(&loops[i]);

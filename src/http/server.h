@@ -88,10 +88,10 @@ struct gh_field {
  *  field and embedded NUL each set a 422 reply and return GH_ERR_INVALID. */
 enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n) GH_WUR;
 
-/** Housekeeping run on a worker every interval_s seconds while serving
- *  (set before server_run). */
-typedef void (*gh_housekeeping_fn)(const struct store_ops *ops, struct store_conn *c);
-void server_set_housekeeping(gh_housekeeping_fn fn, int interval_s);
+/** A job run on a worker every interval_s seconds while serving. Register
+ *  up to 8 before server_run. */
+typedef void (*gh_periodic_fn)(const struct store_ops *ops, struct store_conn *c);
+void server_add_periodic(gh_periodic_fn fn, int interval_s);
 
 /** Runs the server until SIGTERM/SIGINT. */
 enum gh_err server_run(const struct gh_route *routes, size_t nroutes) GH_WUR;

@@ -14,14 +14,33 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <pthread.h>
+#include <stdbool.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "vault/vault.h"
 
-static cjose_jwk_t *signing_jwk;
-static char kid[GH_B64URL_LEN(32) + 1];
-static char *jwks_doc;
+#define JWT_MAX_KEYS 16
+#define KID_MAX (GH_B64URL_LEN(32) + 1)
+
+struct jkey {
+    char kid[KID_MAX];
+    cjose_jwk_t *jwk;
+    json_t *pub; /* public JWK with kid, alg, use */
+    int64_t activates_at;
+};
+
+/* The loaded keys, oldest activation first. Replaced whole on reload;
+ * readers hold the read lock while they use a key. */
+struct jring {
+    size_t n;
+    struct jkey k[JWT_MAX_KEYS];
+};
+
+static struct jring *ring;
+static pthread_rwlock_t ring_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 enum gh_err jwt_dev_key(const char *data_dir, char **pem)
 {
@@ -64,10 +83,11 @@ static int bn_param(EVP_PKEY *pkey, const char *name, uint8_t out[32])
     return ok ? 0 : -1;
 }
 
-static enum gh_err build_jwks(void)
+/* kid (RFC 7638 thumbprint) and public JWK of a cjose key. */
+static enum gh_err describe(cjose_jwk_t *jwk, char kid[KID_MAX], json_t **pubout)
 {
     cjose_err cerr;
-    char *pub = cjose_jwk_to_json(signing_jwk, false, &cerr);
+    char *pub = cjose_jwk_to_json(jwk, false, &cerr);
     if (!pub) return GH_ERR_INTERNAL;
     json_t *k = json_loads(pub, 0, NULL);
     free(pub);
@@ -79,33 +99,35 @@ static enum gh_err build_jwks(void)
     char *tps = tp ? json_dumps(tp, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(tp);
     uint8_t h[32];
-    if (!tps || gh_sha256(h, tps, strlen(tps)) || gh_b64url_encode(kid, sizeof kid, h, 32)) {
+    if (!tps || gh_sha256(h, tps, strlen(tps)) || gh_b64url_encode(kid, KID_MAX, h, 32)) {
         free(tps);
         json_decref(k);
         return GH_ERR_INTERNAL;
     }
     free(tps);
-    json_t *pubk = json_pack("{s:s,s:s,s:O,s:O,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256", "x",
-                             json_object_get(k, "x"), "y", json_object_get(k, "y"), "kid", kid,
-                             "alg", "ES256", "use", "sig");
+    *pubout = json_pack("{s:s,s:s,s:O,s:O,s:s,s:s,s:s}", "kty", "EC", "crv", "P-256", "x",
+                        json_object_get(k, "x"), "y", json_object_get(k, "y"), "kid", kid, "alg",
+                        "ES256", "use", "sig");
     json_decref(k);
-    json_t *doc = pubk ? json_pack("{s:[o]}", "keys", pubk) : NULL;
-    if (!doc) return GH_ERR_INTERNAL;
-    jwks_doc = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    if (!jwks_doc) return GH_ERR_NOMEM;
-    if (!cjose_jwk_set_kid(signing_jwk, kid, strlen(kid), &cerr)) return GH_ERR_INTERNAL;
+    if (!*pubout) return GH_ERR_NOMEM;
+    if (!cjose_jwk_set_kid(jwk, kid, strlen(kid), &cerr)) {
+        json_decref(*pubout);
+        return GH_ERR_INTERNAL;
+    }
     return GH_OK;
 }
 
-enum gh_err jwt_init(const char *pem)
+/* Parses a PEM P-256 private key into a cjose key, its kid and public JWK. */
+static enum gh_err key_from_pem(const char *pem, size_t pemlen, cjose_jwk_t **out,
+                                char kid[KID_MAX], json_t **pub)
 {
     uint8_t d[32], x[32], y[32];
     enum gh_err rc = GH_ERR_CONFIG;
-    BIO *bio = BIO_new_mem_buf(pem, -1);
+    BIO *bio = BIO_new_mem_buf(pem, (int)pemlen);
     EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);
     char group[64] = "";
+    cjose_jwk_t *jwk = NULL;
     if (!pkey || !EVP_PKEY_is_a(pkey, "EC") ||
         EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
                                        NULL) != 1 ||
@@ -122,40 +144,216 @@ enum gh_err jwt_init(const char *pem)
     cjose_jwk_ec_keyspec spec = {
         .crv = CJOSE_JWK_EC_P_256, .d = d, .dlen = 32, .x = x, .xlen = 32, .y = y, .ylen = 32};
     cjose_err cerr;
-    signing_jwk = cjose_jwk_create_EC_spec(&spec, &cerr);
-    if (!signing_jwk) {
+    jwk = cjose_jwk_create_EC_spec(&spec, &cerr);
+    if (!jwk) {
         gh_log(GH_LOG_ERROR, "signing key: cjose: %s", cerr.message);
         goto out;
     }
-    rc = build_jwks();
+    if ((rc = describe(jwk, kid, pub))) goto out;
+    *out = jwk;
+    jwk = NULL;
 out:
+    if (jwk) cjose_jwk_release(jwk);
     gh_wipe(d, sizeof d);
     EVP_PKEY_free(pkey);
     return rc;
 }
 
-void jwt_shutdown(void)
+enum gh_err jwt_check_pem(const char *pem)
 {
-    if (signing_jwk) cjose_jwk_release(signing_jwk);
-    signing_jwk = NULL;
-    free(jwks_doc);
-    jwks_doc = NULL;
+    cjose_jwk_t *jwk = NULL;
+    json_t *pub = NULL;
+    char kid[KID_MAX];
+    enum gh_err rc = key_from_pem(pem, strlen(pem), &jwk, kid, &pub);
+    if (jwk) cjose_jwk_release(jwk);
+    json_decref(pub);
+    return rc;
 }
 
-const char *jwt_jwks_json(void)
+static void ring_free(struct jring *r)
 {
-    return jwks_doc;
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) {
+        cjose_jwk_release(r->k[i].jwk);
+        json_decref(r->k[i].pub);
+    }
+    free(r);
+}
+
+static void ring_swap(struct jring *r)
+{
+    pthread_rwlock_wrlock(&ring_lock);
+    struct jring *old = ring;
+    ring = r;
+    pthread_rwlock_unlock(&ring_lock);
+    ring_free(old);
+}
+
+enum gh_err jwt_init(const char *pem)
+{
+    struct jring *r = calloc(1, sizeof *r);
+    if (!r) return GH_ERR_NOMEM;
+    enum gh_err rc = key_from_pem(pem, strlen(pem), &r->k[0].jwk, r->k[0].kid, &r->k[0].pub);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    r->n = 1;
+    ring_swap(r);
+    return GH_OK;
+}
+
+enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c)
+{
+    struct store_signing_key *keys = calloc(JWT_MAX_KEYS, sizeof *keys);
+    struct jring *r = calloc(1, sizeof *r);
+    size_t n = 0;
+    enum gh_err rc = (keys && r) ? ops->signing_keys_list(c, keys, JWT_MAX_KEYS, &n) : GH_ERR_NOMEM;
+    for (size_t i = 0; rc == GH_OK && i < n; i++) {
+        uint8_t *pem = NULL;
+        size_t pemlen = 0;
+        rc = vault_open("signing_keys", "private_sealed", keys[i].kid, keys[i].private_sealed, &pem,
+                        &pemlen);
+        if (rc) {
+            gh_log(GH_LOG_ERROR, "signing key %s does not open: %s", keys[i].kid, gh_err_name(rc));
+            break;
+        }
+        struct jkey *k = &r->k[r->n];
+        rc = key_from_pem((const char *)pem, pemlen, &k->jwk, k->kid, &k->pub);
+        vault_free(pem, pemlen);
+        if (rc) break;
+        r->n++;
+        if (strcmp(k->kid, keys[i].kid) != 0) { /* the row was tampered with */
+            gh_log(GH_LOG_ERROR, "signing key %s: stored kid does not match the key", keys[i].kid);
+            rc = GH_ERR_DENIED;
+            break;
+        }
+        k->activates_at = keys[i].activates_at;
+    }
+    if (keys) gh_wipe(keys, JWT_MAX_KEYS * sizeof *keys);
+    free(keys);
+    if (rc == GH_OK && r && r->n == 0) rc = GH_ERR_NOT_FOUND;
+    if (rc) {
+        ring_free(r);
+        return rc;
+    }
+    ring_swap(r);
+    return GH_OK;
+}
+
+enum gh_err jwt_key_create(const struct store_ops *ops, struct store_conn *c, const char *pem_in,
+                           int64_t activates_at, char kid_out[JWT_KID_MAX + 1])
+{
+    char *pem = NULL;
+    size_t pemlen = 0;
+    enum gh_err rc = GH_ERR_INTERNAL;
+    if (pem_in) {
+        pem = strdup(pem_in);
+        pemlen = pem ? strlen(pem) : 0;
+    } else {
+        EVP_PKEY *pkey = EVP_EC_gen("P-256");
+        BIO *bio = BIO_new(BIO_s_secmem());
+        char *data = NULL;
+        long dl = 0;
+        if (pkey && bio && PEM_write_bio_PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL) == 1 &&
+            (dl = BIO_get_mem_data(bio, &data)) > 0 && (pem = malloc((size_t)dl + 1))) {
+            memcpy(pem, data, (size_t)dl);
+            pem[dl] = '\0';
+            pemlen = (size_t)dl;
+        }
+        BIO_free(bio); /* secure-memory BIO: cleared on free */
+        EVP_PKEY_free(pkey);
+    }
+    if (!pem) return GH_ERR_NOMEM;
+    cjose_jwk_t *jwk = NULL;
+    json_t *pub = NULL;
+    struct store_signing_key *k = calloc(1, sizeof *k);
+    char *sealed = NULL;
+    if (!k) goto out;
+    if ((rc = key_from_pem(pem, pemlen, &jwk, k->kid, &pub))) goto out;
+    if ((rc = vault_seal("signing_keys", "private_sealed", k->kid, (const uint8_t *)pem, pemlen,
+                         &sealed)))
+        goto out;
+    if (strlen(sealed) > STORE_SEALED_MAX) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    memcpy(k->private_sealed, sealed, strlen(sealed) + 1);
+    k->created_at = gh_now_s();
+    k->activates_at = activates_at;
+    rc = ops->signing_key_insert(c, k);
+    if (rc == GH_OK || rc == GH_ERR_CONFLICT) memcpy(kid_out, k->kid, strlen(k->kid) + 1);
+out:
+    if (jwk) cjose_jwk_release(jwk);
+    json_decref(pub);
+    free(sealed);
+    free(k);
+    gh_free_secret_str(pem);
+    return rc;
+}
+
+/* Key i stops signing when a newer key activates; it stays published until
+ * every token it signed has expired (access TTL plus the clock skew). */
+static bool published(const struct jring *r, size_t i, int64_t now)
+{
+    for (size_t j = i + 1; j < r->n; j++)
+        if (r->k[j].activates_at <= now)
+            return now < r->k[j].activates_at + gh_cfg.access_ttl + gh_cfg.clock_skew;
+    return true;
+}
+
+/* The signing key: the newest one already active. -1 if none. */
+static int signer(const struct jring *r, int64_t now)
+{
+    int s = -1;
+    for (size_t i = 0; i < r->n; i++)
+        if (r->k[i].activates_at <= now) s = (int)i;
+    return s;
+}
+
+json_t *jwt_jwks(void)
+{
+    int64_t now = gh_now_s();
+    json_t *keys = json_array();
+    pthread_rwlock_rdlock(&ring_lock);
+    for (size_t i = 0; ring && keys && i < ring->n; i++)
+        if (published(ring, i, now)) json_array_append_new(keys, json_deep_copy(ring->k[i].pub));
+    pthread_rwlock_unlock(&ring_lock);
+    return keys ? json_pack("{s:o}", "keys", keys) : NULL;
+}
+
+size_t jwt_keys_unpublished(char kids[][JWT_KID_MAX + 1], size_t max)
+{
+    int64_t now = gh_now_s();
+    size_t n = 0;
+    pthread_rwlock_rdlock(&ring_lock);
+    for (size_t i = 0; ring && i < ring->n && n < max; i++)
+        if (!published(ring, i, now) && (int)i != signer(ring, now))
+            memcpy(kids[n++], ring->k[i].kid, strlen(ring->k[i].kid) + 1);
+    pthread_rwlock_unlock(&ring_lock);
+    return n;
 }
 
 const char *jwt_kid(void)
 {
+    static __thread char kid[KID_MAX];
+    kid[0] = '\0';
+    pthread_rwlock_rdlock(&ring_lock);
+    int s = ring ? signer(ring, gh_now_s()) : -1;
+    if (s >= 0) memcpy(kid, ring->k[s].kid, strlen(ring->k[s].kid) + 1);
+    pthread_rwlock_unlock(&ring_lock);
     return kid;
+}
+
+void jwt_shutdown(void)
+{
+    ring_swap(NULL);
 }
 
 enum gh_err jwt_sign(const struct jwt_claims *c, char **out)
 {
     enum gh_err rc = GH_ERR_INTERNAL;
-    cjose_err cerr;
+    cjose_err cerr = {0};
     cjose_header_t *hdr = NULL;
     cjose_jws_t *jws = NULL;
     char *payload = NULL;
@@ -166,18 +364,22 @@ enum gh_err jwt_sign(const struct jwt_claims *c, char **out)
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(claims);
     if (!payload) return GH_ERR_NOMEM;
+    pthread_rwlock_rdlock(&ring_lock);
+    int s = ring ? signer(ring, gh_now_s()) : -1;
+    if (s < 0) goto out;
     hdr = cjose_header_new(&cerr);
     if (!hdr || !cjose_header_set(hdr, CJOSE_HDR_ALG, CJOSE_HDR_ALG_ES256, &cerr) ||
-        !cjose_header_set(hdr, CJOSE_HDR_KID, kid, &cerr) ||
+        !cjose_header_set(hdr, CJOSE_HDR_KID, ring->k[s].kid, &cerr) ||
         !cjose_header_set(hdr, "typ", "JWT", &cerr))
         goto out;
-    jws = cjose_jws_sign(signing_jwk, hdr, (const uint8_t *)payload, strlen(payload), &cerr);
+    jws = cjose_jws_sign(ring->k[s].jwk, hdr, (const uint8_t *)payload, strlen(payload), &cerr);
     const char *ser = NULL;
     if (!jws || !cjose_jws_export(jws, &ser, &cerr) || !ser) goto out;
     *out = strdup(ser);
     rc = *out ? GH_OK : GH_ERR_NOMEM;
 out:
-    if (rc) gh_log(GH_LOG_ERROR, "jwt sign failed: %s", cerr.message ? cerr.message : "?");
+    pthread_rwlock_unlock(&ring_lock);
+    if (rc) gh_log(GH_LOG_ERROR, "jwt sign failed: %s", cerr.message ? cerr.message : "no key");
     cjose_jws_release(jws);
     cjose_header_release(hdr);
     free(payload);
@@ -233,11 +435,20 @@ enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_cl
     cjose_header_t *hdr = cjose_jws_get_protected(jws);
     const char *alg = hdr ? cjose_header_get(hdr, CJOSE_HDR_ALG, &cerr) : NULL;
     const char *hkid = hdr ? cjose_header_get(hdr, CJOSE_HDR_KID, &cerr) : NULL;
-    if (!alg || strcmp(alg, CJOSE_HDR_ALG_ES256) != 0 || !hkid ||
-        !gh_ct_equal(hkid, strlen(hkid), kid, strlen(kid)))
-        goto out;
+    if (!alg || strcmp(alg, CJOSE_HDR_ALG_ES256) != 0 || !hkid) goto out;
     if (json_object_get((json_t *)hdr, "crit")) goto out; /* no extensions understood */
-    if (!cjose_jws_verify(jws, signing_jwk, &cerr)) goto out;
+    pthread_rwlock_rdlock(&ring_lock);
+    bool sig_ok = false;
+    for (size_t i = 0; ring && i < ring->n; i++) {
+        /* Any key we still publish verifies; kids are public, so a plain
+         * comparison leaks nothing. */
+        if (strcmp(hkid, ring->k[i].kid) == 0 && published(ring, i, now)) {
+            sig_ok = cjose_jws_verify(jws, ring->k[i].jwk, &cerr);
+            break;
+        }
+    }
+    pthread_rwlock_unlock(&ring_lock);
+    if (!sig_ok) goto out;
     uint8_t *pt = NULL;
     size_t ptlen = 0;
     if (!cjose_jws_get_plaintext(jws, &pt, &ptlen, &cerr) || !pt) goto out;
@@ -263,7 +474,7 @@ enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_cl
         claim_str(claims, "jti", out->jti, sizeof out->jti, 1) ||
         claim_int(claims, "iat", &out->iat) || claim_int(claims, "exp", &out->exp))
         goto out;
-    if (out->exp <= now || out->iat > now + 60 || out->iat > out->exp) goto out;
+    if (out->exp <= now || out->iat > now + gh_cfg.clock_skew + 1 || out->iat > out->exp) goto out;
     json_t *nbf = json_object_get(claims, "nbf");
     if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > now)) goto out;
     rc = GH_OK;

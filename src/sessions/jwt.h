@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include <jansson.h>
+
 #include "store/store.h"
 
 #define JWT_MAX_LEN 2048
@@ -29,22 +31,46 @@ struct jwt_claims {
  *  gh_free_secret_str). */
 enum gh_err jwt_dev_key(const char *data_dir, char **pem) GH_WUR;
 
-/** Loads the ES256 signing key from PEM (EC P-256 private key), computes
- *  its kid (RFC 7638 thumbprint) and the JWKS document. */
+#define JWT_KID_MAX 43 /* RFC 7638 thumbprint, base64url */
+
+/** Installs a single signing key from PEM (EC P-256) without the store;
+ *  for tools and tests. */
 enum gh_err jwt_init(const char *pem) GH_WUR;
+
+/** GH_OK if pem is a usable EC P-256 private key (checked before anything
+ *  touches the database). */
+enum gh_err jwt_check_pem(const char *pem) GH_WUR;
+
+/** (Re)loads every signing key from the store, opening each with the vault.
+ *  GH_ERR_NOT_FOUND if there is none; the previous keys stay on error. */
+enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c) GH_WUR;
+
+/** Stores a signing key sealed by the vault: pem, or a new P-256 key when
+ *  pem is NULL; it signs from activates_at on. kid_out gets its kid.
+ *  GH_ERR_CONFLICT (kid_out set) if that key is already stored. */
+enum gh_err jwt_key_create(const struct store_ops *ops, struct store_conn *c, const char *pem,
+                           int64_t activates_at, char kid_out[JWT_KID_MAX + 1]) GH_WUR;
+
+/** kids of loaded keys that are neither published nor signing any more
+ *  (safe to delete). Returns the count. */
+size_t jwt_keys_unpublished(char kids[][JWT_KID_MAX + 1], size_t max);
+
 void jwt_shutdown(void);
 
-/** Signs claims (iss and aud from configuration). *out is a heap string the
- *  caller frees (it is a bearer secret: gh_free_secret_str). */
+/** Signs claims with the newest active key (iss and aud from configuration).
+ *  *out is a heap string the caller frees (a bearer secret:
+ *  gh_free_secret_str). */
 enum gh_err jwt_sign(const struct jwt_claims *c, char **out) GH_WUR;
 
-/** Verifies a compact JWS and its claims at time now. GH_OK fills out;
- *  GH_ERR_DENIED for any defect (no detail: callers answer invalid_token). */
+/** Verifies a compact JWS and its claims at time now against the published
+ *  keys. GH_OK fills out; GH_ERR_DENIED for any defect (no detail: callers
+ *  answer invalid_token). */
 enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_claims *out) GH_WUR;
 
-/** The JWKS JSON document (static string, valid until jwt_shutdown). */
-const char *jwt_jwks_json(void);
-/** The kid of the signing key. */
+/** The JWKS document: every published key (new reference). */
+json_t *jwt_jwks(void);
+
+/** kid of the key that signs now, in a thread-local buffer ("" if none). */
 const char *jwt_kid(void);
 
 #endif

@@ -112,7 +112,7 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
 
 void sessions_http_jwks(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    json_t *doc = json_loads(jwt_jwks_json(), 0, NULL);
+    json_t *doc = jwt_jwks();
     if (!doc) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;

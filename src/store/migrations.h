@@ -38,6 +38,17 @@ static const struct store_migration store_migrations[] = {
      " rotated_at_us BIGINT,"
      " successor_box BLOB);"
      "CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);"},
+    {2, "vault keys and signing keys",
+     "CREATE TABLE vault_keys ("
+     " kid TEXT PRIMARY KEY,"
+     " wrapped TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL);"
+     "CREATE TABLE signing_keys ("
+     " kid TEXT PRIMARY KEY,"
+     " alg TEXT NOT NULL DEFAULT 'ES256',"
+     " private_sealed TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " activates_at BIGINT NOT NULL);"},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

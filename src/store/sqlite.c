@@ -33,6 +33,14 @@ enum stmt_id {
     S_RT_GET,
     S_RT_SPEND,
     S_SESS_TOUCH,
+    S_VK_LIST,
+    S_VK_INSERT,
+    S_VK_DELETE,
+    S_SK_LIST,
+    S_SK_INSERT,
+    S_SK_DELETE,
+    S_SEALED_SK_LIST,
+    S_SEALED_SK_REPLACE,
     S_PRUNE_RT,
     S_PRUNE_SESS,
     S_COUNT
@@ -77,6 +85,19 @@ static const char *const stmt_sql[S_COUNT] = {
                    " AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = session_id"
                    " AND s.revoked_at IS NULL)",
     [S_SESS_TOUCH] = "UPDATE sessions SET last_used_at = ?2, expires_at = ?3 WHERE id = ?1",
+    [S_VK_LIST] = "SELECT kid, wrapped, created_at FROM vault_keys ORDER BY created_at, kid"
+                  " LIMIT ?1",
+    [S_VK_INSERT] = "INSERT INTO vault_keys (kid, wrapped, created_at) VALUES (?1, ?2, ?3)",
+    [S_VK_DELETE] = "DELETE FROM vault_keys WHERE kid = ?1",
+    [S_SK_LIST] = "SELECT kid, private_sealed, created_at, activates_at FROM signing_keys"
+                  " ORDER BY activates_at, created_at, kid LIMIT ?1",
+    [S_SK_INSERT] = "INSERT INTO signing_keys (kid, private_sealed, created_at, activates_at)"
+                    " VALUES (?1, ?2, ?3, ?4)",
+    [S_SK_DELETE] = "DELETE FROM signing_keys WHERE kid = ?1",
+    [S_SEALED_SK_LIST] = "SELECT kid, private_sealed FROM signing_keys WHERE kid > ?1"
+                         " ORDER BY kid LIMIT ?2",
+    [S_SEALED_SK_REPLACE] = "UPDATE signing_keys SET private_sealed = ?3 WHERE kid = ?1"
+                            " AND private_sealed = ?2",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -528,6 +549,151 @@ out:
     return rc;
 }
 
+static enum gh_err sq_vault_keys_list(struct store_conn *c, struct store_vault_key *out, size_t max,
+                                      size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, S_VK_LIST);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+    size_t i = 0;
+    int r;
+    while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        col_text(s, 0, out[i].kid, sizeof out[i].kid);
+        col_text(s, 1, out[i].wrapped, sizeof out[i].wrapped);
+        out[i].created_at = sqlite3_column_int64(s, 2);
+        i++;
+    }
+    if (i < max && r != SQLITE_DONE) {
+        done(s);
+        return fail(c, "vault keys list");
+    }
+    done(s);
+    *n = i;
+    return GH_OK;
+}
+
+static enum gh_err sq_vault_key_insert(struct store_conn *c, const struct store_vault_key *k)
+{
+    sqlite3_stmt *s = stmt(c, S_VK_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, k->kid);
+    bind_text(s, 2, k->wrapped);
+    sqlite3_bind_int64(s, 3, k->created_at);
+    return exec_stmt(c, s, "vault key insert");
+}
+
+static enum gh_err delete_by_id(struct store_conn *c, enum stmt_id id, const char *key)
+{
+    sqlite3_stmt *s = stmt(c, id);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, key);
+    return exec_stmt(c, s, stmt_sql[id]);
+}
+
+static enum gh_err sq_vault_key_delete(struct store_conn *c, const char *kid)
+{
+    return delete_by_id(c, S_VK_DELETE, kid);
+}
+
+static enum gh_err sq_signing_keys_list(struct store_conn *c, struct store_signing_key *out,
+                                        size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, S_SK_LIST);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, (sqlite3_int64)max);
+    size_t i = 0;
+    int r = SQLITE_DONE;
+    while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        col_text(s, 0, out[i].kid, sizeof out[i].kid);
+        col_text(s, 1, out[i].private_sealed, sizeof out[i].private_sealed);
+        out[i].created_at = sqlite3_column_int64(s, 2);
+        out[i].activates_at = sqlite3_column_int64(s, 3);
+        i++;
+    }
+    done(s);
+    if (r != SQLITE_DONE && r != SQLITE_ROW) return fail(c, "signing keys list");
+    *n = i;
+    return GH_OK;
+}
+
+static enum gh_err sq_signing_key_insert(struct store_conn *c, const struct store_signing_key *k)
+{
+    sqlite3_stmt *s = stmt(c, S_SK_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, k->kid);
+    bind_text(s, 2, k->private_sealed);
+    sqlite3_bind_int64(s, 3, k->created_at);
+    sqlite3_bind_int64(s, 4, k->activates_at);
+    int r = sqlite3_step(s);
+    done(s);
+    if (r == SQLITE_CONSTRAINT_PRIMARYKEY || r == SQLITE_CONSTRAINT_UNIQUE) return GH_ERR_CONFLICT;
+    if (r != SQLITE_DONE) return fail(c, "signing key insert");
+    return GH_OK;
+}
+
+static enum gh_err sq_signing_key_delete(struct store_conn *c, const char *kid)
+{
+    return delete_by_id(c, S_SK_DELETE, kid);
+}
+
+static const enum stmt_id sealed_list_stmt[STORE_SEALED_COUNT] = {[STORE_SEALED_SIGNING_KEY] =
+                                                                      S_SEALED_SK_LIST};
+static const enum stmt_id sealed_replace_stmt[STORE_SEALED_COUNT] = {[STORE_SEALED_SIGNING_KEY] =
+                                                                         S_SEALED_SK_REPLACE};
+
+static enum gh_err sq_sealed_list(struct store_conn *c, enum store_sealed_field f,
+                                  const char *after, struct store_sealed *out, size_t max,
+                                  size_t *n)
+{
+    if ((unsigned)f >= STORE_SEALED_COUNT) return GH_ERR_INVALID;
+    sqlite3_stmt *s = stmt(c, sealed_list_stmt[f]);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, after ? after : "");
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    size_t i = 0;
+    int r = SQLITE_DONE;
+    while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        col_text(s, 0, out[i].id, sizeof out[i].id);
+        col_text(s, 1, out[i].value, sizeof out[i].value);
+        i++;
+    }
+    done(s);
+    if (r != SQLITE_DONE && r != SQLITE_ROW) return fail(c, "sealed list");
+    *n = i;
+    return GH_OK;
+}
+
+static enum gh_err sq_sealed_replace(struct store_conn *c, enum store_sealed_field f,
+                                     const char *id, const char *old, const char *value)
+{
+    if ((unsigned)f >= STORE_SEALED_COUNT) return GH_ERR_INVALID;
+    sqlite3_stmt *s = stmt(c, sealed_replace_stmt[f]);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    bind_text(s, 2, old);
+    bind_text(s, 3, value);
+    enum gh_err rc = exec_stmt(c, s, "sealed replace");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_CONFLICT;
+}
+
+static enum gh_err sq_begin(struct store_conn *c)
+{
+    return tx(c, S_BEGIN);
+}
+
+static enum gh_err sq_commit(struct store_conn *c)
+{
+    enum gh_err rc = tx(c, S_COMMIT);
+    if (rc) rollback(c);
+    return rc;
+}
+
+static void sq_rollback(struct store_conn *c)
+{
+    rollback(c);
+}
+
 static enum gh_err sq_prune(struct store_conn *c, int64_t before)
 {
     enum gh_err rc;
@@ -558,6 +724,17 @@ const struct store_ops store_sqlite = {
     .sessions_revoke_user = sq_sessions_revoke_user,
     .refresh_get = sq_refresh_get,
     .refresh_rotate = sq_refresh_rotate,
+    .vault_keys_list = sq_vault_keys_list,
+    .vault_key_insert = sq_vault_key_insert,
+    .vault_key_delete = sq_vault_key_delete,
+    .signing_keys_list = sq_signing_keys_list,
+    .signing_key_insert = sq_signing_key_insert,
+    .signing_key_delete = sq_signing_key_delete,
+    .sealed_list = sq_sealed_list,
+    .sealed_replace = sq_sealed_replace,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
     .prune = sq_prune,
 };
 

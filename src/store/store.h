@@ -61,6 +61,32 @@ struct store_refresh {
     size_t box_len;             /* 0 = none */
 };
 
+/* A data key of the vault, wrapped (sealed) under the master key. */
+#define STORE_KID_MAX 64
+struct store_vault_key {
+    char kid[STORE_KID_MAX + 1];
+    char wrapped[256];
+    int64_t created_at;
+};
+
+/* An ES256 signing key; the private PEM is sealed by the vault. */
+#define STORE_SEALED_MAX 2048
+struct store_signing_key {
+    char kid[STORE_KID_MAX + 1];
+    char private_sealed[STORE_SEALED_MAX + 1];
+    int64_t created_at;
+    int64_t activates_at; /* signs from then on (until a newer key activates) */
+};
+
+/* Columns the vault seals, each with fixed statements (no SQL is built
+ * from names). Rotation walks them all. */
+enum store_sealed_field { STORE_SEALED_SIGNING_KEY, STORE_SEALED_COUNT };
+
+struct store_sealed {
+    char id[STORE_KID_MAX + 1];
+    char value[STORE_SEALED_MAX + 1];
+};
+
 struct store_conn;
 
 struct store_ops {
@@ -114,6 +140,32 @@ struct store_ops {
     enum gh_err (*refresh_rotate)(struct store_conn *c, const uint8_t old_hash[32],
                                   const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
                                   int64_t now_us, int64_t new_expires) GH_WUR;
+    /** Every data key of the vault, oldest first. */
+    enum gh_err (*vault_keys_list)(struct store_conn *c, struct store_vault_key *out, size_t max,
+                                   size_t *n) GH_WUR;
+    enum gh_err (*vault_key_insert)(struct store_conn *c, const struct store_vault_key *k) GH_WUR;
+    /** Deletes a data key (after no sealed value uses it any more). */
+    enum gh_err (*vault_key_delete)(struct store_conn *c, const char *kid) GH_WUR;
+
+    /** Signing keys, oldest first. */
+    enum gh_err (*signing_keys_list)(struct store_conn *c, struct store_signing_key *out,
+                                     size_t max, size_t *n) GH_WUR;
+    /** GH_ERR_CONFLICT if the kid exists. */
+    enum gh_err (*signing_key_insert)(struct store_conn *c,
+                                      const struct store_signing_key *k) GH_WUR;
+    enum gh_err (*signing_key_delete)(struct store_conn *c, const char *kid) GH_WUR;
+
+    /** Up to max sealed values of field f with id > after (id order). */
+    enum gh_err (*sealed_list)(struct store_conn *c, enum store_sealed_field f, const char *after,
+                               struct store_sealed *out, size_t max, size_t *n) GH_WUR;
+    /** Replaces one sealed value if it still equals old (a concurrent writer
+     *  wins: GH_ERR_CONFLICT). */
+    enum gh_err (*sealed_replace)(struct store_conn *c, enum store_sealed_field f, const char *id,
+                                  const char *old, const char *value) GH_WUR;
+    enum gh_err (*begin)(struct store_conn *c) GH_WUR;
+    enum gh_err (*commit)(struct store_conn *c) GH_WUR;
+    void (*rollback)(struct store_conn *c);
+
     /** Deletes refresh tokens and sessions that expired before `before`. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
 };

@@ -83,16 +83,23 @@ describe('CLI', () => {
 });
 
 // Production refuses dev-speed argon2 parameters, so these runs use the defaults.
-const PROD = { GATEHOUSE_ENV: 'production', GATEHOUSE_ARGON2_MEMORY_KIB: null, GATEHOUSE_ARGON2_ITERATIONS: null };
+const MASTER = crypto.randomBytes(32).toString('base64');
+const PROD = {
+  GATEHOUSE_ENV: 'production', GATEHOUSE_ARGON2_MEMORY_KIB: null, GATEHOUSE_ARGON2_ITERATIONS: null,
+  GATEHOUSE_MASTER_KEY: MASTER,
+};
 
-describe('production mode signing key', () => {
-  test('without GATEHOUSE_SIGNING_KEY(_FILE) the server refuses to start and names the variable', async () => {
+describe('production mode secrets', () => {
+  test('without GATEHOUSE_MASTER_KEY(_FILE) the server refuses to start and names the variable', async () => {
     const port = await freePort();
     const dir = mkTempDir();
     const r = await serveExpectExit({
       ...PROD, GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dir,
+      GATEHOUSE_MASTER_KEY: null, GATEHOUSE_MASTER_KEY_FILE: null,
       GATEHOUSE_SIGNING_KEY: null, GATEHOUSE_SIGNING_KEY_FILE: null,
     });
+    assert.match(r.stderr, /GATEHOUSE_MASTER_KEY/);
+    assert.ok(!fs.existsSync(path.join(dir, 'master.key')), 'no master key generated in production');
     assertNoSanitizerReport(r.stderr, 'production start');
     assert.equal(r.signal, null, `did not exit by itself within 10 s: ${r.stderr.slice(-500)}`);
     assert.notEqual(r.code, 0);

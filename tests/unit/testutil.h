@@ -46,6 +46,7 @@ static inline void test_config(void)
     snprintf(gh_cfg.audience, sizeof gh_cfg.audience, "%s", "gatehouse-test");
     snprintf(gh_cfg.brand, sizeof gh_cfg.brand, "%s", "Gatehouse");
     gh_cfg.access_ttl = 900;
+    gh_cfg.clock_skew = 60;
     gh_cfg.refresh_ttl = 30 * 86400;
     gh_cfg.refresh_grace = 10;
     gh_cfg.argon2_memory_kib = 8192;

@@ -251,9 +251,10 @@ static void time_checks(void **state)
     assert_int_equal(verify(tok, now + 99), GH_OK);
     assert_int_equal(verify(tok, now + 100), GH_ERR_DENIED); /* exp is exclusive */
     assert_int_equal(verify(tok, now + 100000), GH_ERR_DENIED);
-    /* issued a little in the future (clock skew) is fine, more is not */
-    assert_int_equal(verify(tok, now - 60), GH_OK);
-    assert_int_equal(verify(tok, now - 61), GH_ERR_DENIED);
+    /* issued a little in the future (clock skew, plus the one second a
+     * token issued right after a password change may carry) is fine */
+    assert_int_equal(verify(tok, now - 61), GH_OK);
+    assert_int_equal(verify(tok, now - 62), GH_ERR_DENIED);
     free(tok);
     /* already expired when signed */
     tok = sign(now - 1000, now - 1);
@@ -606,12 +607,12 @@ static void length_limit(void **state)
 static void jwks_document(void **state)
 {
     (void)state;
-    const char *doc = jwt_jwks_json();
+    json_t *j = jwt_jwks();
+    assert_non_null(j);
+    char *doc = json_dumps(j, JSON_COMPACT);
     assert_non_null(doc);
     assert_null(strstr(doc, "\"d\""));
-    json_error_t jerr;
-    json_t *j = json_loads(doc, JSON_REJECT_DUPLICATES, &jerr);
-    assert_non_null(j);
+    free(doc);
     json_t *keys = json_object_get(j, "keys");
     assert_true(json_is_array(keys));
     assert_int_equal(json_array_size(keys), 1);
