@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "audit/audit.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -31,6 +32,9 @@ static const char usage[] =
     "  keys rotate --encryption add a data key and re-encrypt every sealed value with it\n"
     "  keys rotate --signing    add an ES256 signing key (published now, signs after\n"
     "                           GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY seconds)\n"
+    "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
+    "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
+    "                           end, leaving a checkpoint row\n"
     "  version                  print the version\n"
     "  help                     show this text (also --help, -h)\n"
     "\n"
@@ -127,6 +131,7 @@ static int open_keys(int apply_migrations, struct store_conn **out)
         rc = jwt_keys_load(ops, c);
     }
     if (rc) goto fail_db;
+    if (audit_init(gh_cfg.audit) != GH_OK) goto fail_db;
     *out = c;
     return 0;
 fail_db:
@@ -154,8 +159,86 @@ static void reload_keys(const struct store_ops *ops, struct store_conn *c)
         gh_log(GH_LOG_ERROR, "key reload failed; serving with the keys already loaded");
 }
 
+/* The newest row the audit verifier has seen (by the server, and in
+ * <data dir>/audit.head across commands): a log that later ends before it,
+ * or holds another row there, lost its tail. */
+static int64_t head_id;
+static char head_hash[AUDIT_HASH_HEX + 1];
+
+static void head_path(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/audit.head", gh_cfg.data_dir);
+}
+
+static void head_load(void)
+{
+    char path[1200], *text = NULL;
+    head_path(path, sizeof path);
+    if (config_read_file(path, 256, &text) != GH_OK) return;
+    long long id = 0;
+    char h[AUDIT_HASH_HEX + 1];
+    if (sscanf(text, "%lld %64s", &id, h) == 2 && strlen(h) == AUDIT_HASH_HEX) {
+        head_id = id;
+        memcpy(head_hash, h, sizeof head_hash);
+    }
+    free(text);
+}
+
+static void head_save(const struct audit_verify_result *res)
+{
+    if (res->head_id <= 0) return;
+    head_id = res->head_id;
+    memcpy(head_hash, res->head_hash, sizeof head_hash);
+    char path[1200], tmp[1210];
+    head_path(path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return;
+    fprintf(f, "%lld %s\n", (long long)head_id, head_hash);
+    if (fclose(f) == 0) rename(tmp, path);
+}
+
+static enum gh_err verify_with_head(const struct store_ops *ops, struct store_conn *c,
+                                    struct audit_verify_result *res)
+{
+    enum gh_err rc = audit_verify(ops, c, head_id, head_id ? head_hash : NULL, res);
+    if (rc == GH_OK && res->ok) head_save(res);
+    return rc;
+}
+
+/* Re-walks the audit chain on a schedule; a break is critical. */
+static void verify_audit(const struct store_ops *ops, struct store_conn *c)
+{
+    struct audit_verify_result res;
+    if (verify_with_head(ops, c, &res) != GH_OK) {
+        gh_log(GH_LOG_ERROR, "audit verification could not run (store error)");
+        return;
+    }
+    if (!res.ok) {
+        if (audit_chain_status() != 0)
+            gh_log(GH_LOG_CRIT, "audit chain broken at row %lld: %s", (long long)res.bad_id,
+                   res.reason);
+        audit_set_chain_status(0);
+    } else {
+        /* The head in the log lets a shipped copy anchor the chain too. */
+        gh_log(GH_LOG_INFO, "audit chain ok: %lld rows, head %lld %s", (long long)res.rows,
+               (long long)res.head_id, res.head_hash);
+        audit_set_chain_status(1);
+    }
+}
+
+/* An audit row written by a command (actor "system"). */
+static void audit_system(struct store_conn *c, const char *action, const char *details)
+{
+    struct store_audit ev = {.actor = "system", .action = action, .details = details};
+    if (!audit_enabled()) return;
+    if (store_backend()->audit_append(c, &ev) != GH_OK)
+        gh_log(GH_LOG_ERROR, "could not record %s in the audit log", action);
+}
+
 static void teardown(void)
 {
+    audit_shutdown();
     authcache_shutdown();
     jwt_shutdown();
     vault_shutdown();
@@ -187,8 +270,11 @@ static int cmd_serve(void)
                "development mode: secrets are generated under %s; set "
                "GATEHOUSE_ENV=production for real use",
                gh_cfg.data_dir);
-    server_add_periodic(prune, 3600);
-    server_add_periodic(reload_keys, 2);
+    server_add_periodic(prune, 3600, false);
+    head_load();
+    server_add_periodic(reload_keys, 2, false);
+    if (gh_cfg.audit_verify_interval > 0)
+        server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
 out:
     teardown();
@@ -235,6 +321,11 @@ static int cmd_keys(int argc, char **argv)
             rc = die(e == GH_ERR_CONFLICT ? "values kept changing during the rotation; run it again"
                                           : "rotation failed; run it again to resume");
         } else {
+            char details[160];
+            snprintf(details, sizeof details,
+                     "{\"kind\":\"encryption\",\"kid\":\"%s\",\"resealed\":%zu,\"retired\":%zu}",
+                     r.new_kid, r.resealed, r.retired);
+            audit_system(c, "keys.rotated", details);
             printf("encryption key %s now seals; %zu value(s) re-encrypted, %zu old key(s) "
                    "deleted%s\n",
                    r.new_kid, r.resealed, r.retired,
@@ -246,8 +337,11 @@ static int cmd_keys(int argc, char **argv)
         if (jwt_key_create(ops, c, NULL, at, kid) != GH_OK) {
             rc = die("could not add a signing key");
         } else {
-            char ts[GH_RFC3339_LEN + 1];
+            char ts[GH_RFC3339_LEN + 1], details[160];
             gh_rfc3339(ts, at);
+            snprintf(details, sizeof details,
+                     "{\"kind\":\"signing\",\"kid\":\"%s\",\"activates_at\":\"%s\"}", kid, ts);
+            audit_system(c, "keys.rotated", details);
             printf("signing key %s published now; it signs from %s\n", kid, ts);
         }
     } else {
@@ -281,6 +375,93 @@ static int cmd_keys(int argc, char **argv)
     return rc;
 }
 
+/* Loose RFC 3339 check for --before: the comparison is textual against
+ * rows stored as YYYY-MM-DDTHH:MM:SS.ffffffZ. */
+static bool rfc3339_utc(const char *t)
+{
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    size_t n = strlen(t);
+    if (n < 20 || t[n - 1] != 'Z') return false;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != shape[i]) return false;
+    return true;
+}
+
+static int cmd_audit(int argc, char **argv)
+{
+    const struct store_ops *ops = store_backend();
+    const char *sub = argc > 2 ? argv[2] : "";
+    int verify = !strcmp(sub, "verify") && argc == 3;
+    int prune_cmd = !strcmp(sub, "prune") && argc == 5 && !strcmp(argv[3], "--before");
+    int fill = !strcmp(sub, "fill") && argc == 4; /* development: benchmark data */
+    if (!verify && !prune_cmd && !fill) {
+        fprintf(stderr, "gatehouse: usage: gatehouse audit verify | audit prune --before "
+                        "<RFC 3339 time>\n");
+        return 2;
+    }
+    if (prune_cmd && !rfc3339_utc(argv[4])) return die("--before takes an RFC 3339 UTC time");
+    int rc = load_config();
+    struct store_conn *c = NULL;
+    if (!rc) rc = open_keys(0, &c);
+    if (rc) {
+        teardown();
+        return rc;
+    }
+    head_load();
+    if (verify) {
+        struct audit_verify_result res;
+        int64_t t0 = gh_mono_us();
+        if (verify_with_head(ops, c, &res) != GH_OK) {
+            rc = die("could not read the audit log");
+        } else if (res.ok) {
+            double s = (double)(gh_mono_us() - t0) / 1e6;
+            printf("ok %lld rows\n", (long long)res.rows);
+            fprintf(stderr, "verified in %.3f s (%.0f rows/s)\n", s, s > 0 ? res.rows / s : 0.0);
+        } else {
+            printf("broken at row %lld: %s\n", (long long)res.bad_id, res.reason);
+            rc = 1;
+        }
+    } else if (prune_cmd) {
+        struct store_audit ev = {.actor = "system", .action = "audit.checkpoint"};
+        int64_t deleted = 0;
+        if (ops->audit_prune(c, argv[4], &ev, &deleted) != GH_OK)
+            rc = die("retention failed");
+        else
+            printf("%lld row(s) older than %s removed; checkpoint recorded\n", (long long)deleted,
+                   argv[4]);
+    } else {
+        int64_t n = 0;
+        if (gh_cfg.production || gh_parse_i64(argv[3], 1, 100000000, &n)) {
+            rc = die("audit fill N is a development-only benchmark helper");
+        } else {
+            struct store_audit ev = {.actor = "system",
+                                     .action = "bench.fill",
+                                     .target = "00000000-0000-4000-8000-000000000000",
+                                     .ip = "127.0.0.1",
+                                     .user_agent = "bench",
+                                     .request_id = "bench",
+                                     .details = "{\"n\":1}"};
+            enum gh_err e = GH_OK;
+            for (int64_t i = 0; e == GH_OK && i < n; i += 10000) {
+                if ((e = ops->begin(c))) break;
+                for (int64_t j = i; e == GH_OK && j < n && j < i + 10000; j++)
+                    e = ops->audit_append(c, &ev);
+                if (e == GH_OK)
+                    e = ops->commit(c);
+                else
+                    ops->rollback(c);
+            }
+            if (e)
+                rc = die("fill failed");
+            else
+                printf("appended %lld rows\n", (long long)n);
+        }
+    }
+    ops->close(c);
+    teardown();
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     umask(077);
@@ -299,6 +480,8 @@ int main(int argc, char **argv)
         rc = 0;
     } else if (!strcmp(cmd, "keys")) {
         rc = cmd_keys(argc, argv);
+    } else if (!strcmp(cmd, "audit")) {
+        rc = cmd_audit(argc, argv);
     } else if (argc > 2) {
         rc = die("too many arguments; see gatehouse --help");
     } else if (!strcmp(cmd, "serve")) {

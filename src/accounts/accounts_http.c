@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "accounts/email.h"
+#include "audit/audit.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -62,14 +63,16 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc) goto fail;
     sessions_new_id(u.id);
     u.created_at = u.updated_at = gh_now_s();
-    rc = ops->user_create(c, &u);
+    struct store_audit ev;
+    rc = ops->user_create(
+        c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"password\"}"));
     if (rc == GH_ERR_CONFLICT) {
         gh_reply_error(r, 409, "email_taken", "An account with this email already exists.");
         goto out;
     }
     if (rc) goto fail;
     authcache_put_user(&u, authcache_generation());
-    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, &pair))) goto fail;
+    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, &pair))) goto fail;
     reply_signed_in(r, 201, &u, &pair);
     goto out;
 fail:
@@ -79,9 +82,23 @@ out:
     gh_wipe(u.password_hash, sizeof u.password_hash);
 }
 
-static void invalid_credentials(struct gh_req *r)
+/* Records the failure (the attempted address only as a keyed hash; the
+ * account as target when there is one) and answers the same either way. */
+static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
+                                 struct store_conn *c, const char *email_key, const char *uid)
 {
+    struct store_audit ev;
+    char mac[AUDIT_HASH_HEX + 1], details[160];
+    audit_email_hmac(email_key, mac);
+    snprintf(details, sizeof details, "{\"method\":\"password\",\"email_hmac\":\"%s\"}", mac);
+    const struct store_audit *e =
+        gh_audit_event(r, &ev, "signin.failure", "anonymous", uid, details);
+    if (e) {
+        enum gh_err rc = ops->audit_append(c, e);
+        if (rc) return rc;
+    }
     gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
+    return GH_OK;
 }
 
 void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
@@ -103,12 +120,14 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc == GH_ERR_NOT_FOUND) {
         /* Same work as a wrong password: no account enumeration by timing. */
         password_verify_dummy(pw, pw_len);
-        invalid_credentials(r);
+        rc = signin_failed(r, ops, c, key, "");
+        if (rc) goto fail;
         goto out;
     }
     if (rc) goto fail;
     if (password_verify(u.password_hash, pw, pw_len) != GH_OK) {
-        invalid_credentials(r);
+        rc = signin_failed(r, ops, c, u.email_key, u.id);
+        if (rc) goto fail;
         goto out;
     }
     if (password_needs_rehash(u.password_hash)) {
@@ -119,7 +138,10 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         gh_wipe(h, sizeof h);
     }
     authcache_put_user(&u, gen);
-    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, &pair))) goto fail;
+    struct store_audit ev;
+    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
+                             gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), &pair)))
+        goto fail;
     reply_signed_in(r, 200, &u, &pair);
     goto out;
 fail:
@@ -158,7 +180,10 @@ void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struc
     /* +1: tokens issued in this very second, before the change, must fail;
      * new ones are issued with iat >= this value (sessions.c). */
     int64_t now = gh_now_s(), tia = now + 1;
-    rc = ops->user_set_password(c, u.id, h, tia, r->ident.session_id, now);
+    struct store_audit ev;
+    rc = ops->user_set_password(
+        c, u.id, h, tia, r->ident.session_id, now,
+        gh_audit_event(r, &ev, "password.changed", u.id, u.id, "{\"other_sessions\":\"revoked\"}"));
     gh_wipe(h, sizeof h);
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, r->ident.session_id);

@@ -198,6 +198,19 @@ enum gh_err config_load(char *err, size_t errlen)
         return rc;
     gh_cfg.workers = (int)v;
 
+    const char *audit = env("GATEHOUSE_AUDIT");
+    if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.audit = !(audit && strcmp(audit, "off") == 0);
+    if (!gh_cfg.audit && gh_cfg.production) {
+        snprintf(err, errlen, "GATEHOUSE_AUDIT=off is refused in production");
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = env_int("GATEHOUSE_AUDIT_VERIFY_INTERVAL", 3600, 0, 30 * 86400, &v, err, errlen)))
+        return rc;
+    gh_cfg.audit_verify_interval = v;
     if ((rc = env_int("GATEHOUSE_CLOCK_SKEW", 60, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.clock_skew = v;
     if ((rc = env_int("GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY", 600, 0, 30 * 86400, &v, err,

@@ -28,9 +28,11 @@ struct gh_config {
     uint64_t argon2_iterations;
     int password_min_score; /* zxcvbn-style score 0..4 */
     size_t max_body;
-    int loops;          /* event loops (one per core) */
-    int workers;        /* worker threads for blocking work */
-    int64_t clock_skew; /* seconds of tolerated clock difference (iat, key retirement) */
+    int loops;                     /* event loops (one per core) */
+    int workers;                   /* worker threads for blocking work */
+    bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
+    int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
+    int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */
     int64_t signing_activation_delay; /* seconds before a rotated-in key signs */
     /* PEM of an ES256 signing key to import (optional), and the master key
      * text (required in production; generated in dev mode). Heap, wiped and

@@ -1,10 +1,14 @@
 #include "http/routes.h"
 
 #include "accounts/accounts_http.h"
+#include "audit/audit_http.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
     {GH_GET, "/healthz", NULL, R_LOOP, sessions_http_healthz},
+    {GH_GET, "/readyz", NULL, R_LOOP, audit_http_readyz},
+    {GH_GET, "/metrics", NULL, R_LOOP, audit_http_metrics},
+    {GH_GET, "/v1/audit", NULL, R_AUTH, audit_http_list},
     {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks},
     {GH_POST, "/v1/signup", NULL, R_BODY, accounts_http_signup},
     {GH_POST, "/v1/signin", NULL, R_BODY, accounts_http_signin},

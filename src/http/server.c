@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "audit/audit.h"
 #include "http/pool.h"
 
 #define LOGBUF_SIZE_ 4096
@@ -62,6 +64,25 @@ void gh_reply(struct gh_req *r, int status, json_t *body)
     r->resp = body;
 }
 
+void gh_reply_text(struct gh_req *r, int status, const char *type, char *text)
+{
+    if (r->resp) json_decref(r->resp);
+    r->resp = NULL;
+    free(r->resp_text);
+    r->status = status;
+    r->resp_text = text;
+    r->resp_type = type;
+}
+
+static _Atomic uint64_t requests_by_class[6];
+
+uint64_t gh_requests_total(int cls)
+{
+    return cls >= 1 && cls <= 5
+               ? atomic_load_explicit(&requests_by_class[cls], memory_order_relaxed)
+               : 0;
+}
+
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message)
 {
     gh_reply(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
@@ -79,6 +100,21 @@ void gh_reply_fail(struct gh_req *r, enum gh_err e)
     }
     gh_log(GH_LOG_ERROR, "request %s failed: %s", r->request_id, gh_err_name(e));
     gh_reply_error(r, 500, "internal_error", "Internal error; nothing was changed.");
+}
+
+const struct store_audit *gh_audit_event(struct gh_req *r, struct store_audit *ev,
+                                         const char *action, const char *actor, const char *target,
+                                         const char *details)
+{
+    if (!audit_enabled()) return NULL;
+    *ev = (struct store_audit){.actor = actor,
+                               .action = action,
+                               .target = target,
+                               .ip = r->ip,
+                               .user_agent = r->user_agent,
+                               .request_id = r->request_id,
+                               .details = details};
+    return ev;
 }
 
 enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
@@ -278,6 +314,7 @@ static void free_req(struct gh_req *r)
     gh_wipe(r->token, sizeof r->token);
     if (r->body) json_decref(r->body);
     if (r->resp) json_decref(r->resp);
+    free(r->resp_text);
     free(r);
 }
 
@@ -303,6 +340,8 @@ static void req_put(struct gh_req *r)
     r->token_len = 0;
     if (r->body) json_decref(r->body);
     if (r->resp) json_decref(r->resp);
+    free(r->resp_text);
+    r->resp_text = NULL;
     r->body = r->resp = NULL;
     if (l->nspare >= SPARE_MAX) {
         free(r);
@@ -333,7 +372,11 @@ static void finish(struct gh_req *r)
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
 
     struct evbuffer *buf = NULL;
-    if (r->resp) {
+    if (r->resp_text) {
+        buf = evbuffer_new();
+        if (buf) evbuffer_add(buf, r->resp_text, strlen(r->resp_text));
+        evhttp_add_header(h, "Content-Type", r->resp_type ? r->resp_type : "text/plain");
+    } else if (r->resp) {
         char *s = json_dumps(r->resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (s) {
             buf = evbuffer_new();
@@ -344,6 +387,8 @@ static void finish(struct gh_req *r)
         }
         evhttp_add_header(h, "Content-Type", "application/json");
     }
+    if (r->status >= 100 && r->status < 600)
+        atomic_fetch_add_explicit(&requests_by_class[r->status / 100], 1, memory_order_relaxed);
     evhttp_send_reply(ev, r->status, reason(r->status), buf);
     if (buf) evbuffer_free(buf);
 
@@ -527,6 +572,8 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (q) snprintf(r->query, sizeof r->query, "%s", q);
     int method = method_of(ev);
     bool known = false;
     if (!path || strlen(path) > 1024) {
@@ -641,13 +688,15 @@ static void *loop_main(void *arg)
 static struct periodic {
     gh_periodic_fn fn;
     int interval;
+    bool at_start;
     struct event *ev;
 } periodic[MAX_PERIODIC];
 static int nperiodic;
 
-void server_add_periodic(gh_periodic_fn fn, int interval_s)
+void server_add_periodic(gh_periodic_fn fn, int interval_s, bool at_start)
 {
-    if (nperiodic < MAX_PERIODIC) periodic[nperiodic++] = (struct periodic){fn, interval_s, NULL};
+    if (nperiodic < MAX_PERIODIC)
+        periodic[nperiodic++] = (struct periodic){fn, interval_s, at_start, NULL};
 }
 
 static void periodic_job(void *arg, const struct store_ops *ops, struct store_conn *c)
@@ -753,7 +802,10 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     for (int i = 0; rc == GH_OK && i < nperiodic; i++) {
         struct timeval iv = {.tv_sec = periodic[i].interval};
         periodic[i].ev = event_new(loops[0].base, -1, EV_PERSIST, on_periodic, &periodic[i]);
-        if (!periodic[i].ev || event_add(periodic[i].ev, &iv) != 0) rc = GH_ERR_INTERNAL;
+        if (!periodic[i].ev || event_add(periodic[i].ev, &iv) != 0)
+            rc = GH_ERR_INTERNAL;
+        else if (periodic[i].at_start)
+            event_active(periodic[i].ev, EV_TIMEOUT, 0);
     }
     if (rc == GH_OK) {
         sigterm = evsignal_new(loops[0].base, SIGTERM, on_signal, NULL);

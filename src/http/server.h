@@ -52,6 +52,7 @@ struct gh_req {
     char ip[STORE_IP_MAX + 1];
     char user_agent[STORE_UA_MAX + 1];
     char request_id[65];
+    char query[512];              /* raw query string ("" if none; longer ones are cut) */
     char token[GH_TOKEN_MAX + 1]; /* bearer token; wiped when the request ends */
     size_t token_len;
     bool authed;
@@ -59,7 +60,9 @@ struct gh_req {
 
     /* Reply. */
     int status;
-    json_t *resp; /* NULL = empty body */
+    json_t *resp;    /* NULL = empty body */
+    char *resp_text; /* heap; a non-JSON body (metrics) instead of resp */
+    const char *resp_type;
     bool www_authenticate;
 
     /* Private to server.c. */
@@ -71,10 +74,20 @@ struct gh_req {
 
 /** Sets the reply to status with a JSON body (reference stolen; NULL ok). */
 void gh_reply(struct gh_req *r, int status, json_t *body);
+/** Sets a plain-text reply; text is heap memory the server frees. */
+void gh_reply_text(struct gh_req *r, int status, const char *type, char *text);
+/** Requests answered so far by status class (1..5 for 1xx..5xx). */
+uint64_t gh_requests_total(int cls);
 /** Sets an error reply {"error":{"code","message"}}. */
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
 /** Maps an internal failure (GH_ERR_INTERNAL, NOMEM, ...) to 500/503. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);
+
+/** Fills ev for an audit row about this request (ip, user agent, request
+ *  id); returns ev, or NULL when auditing is off. details may be NULL. */
+const struct store_audit *gh_audit_event(struct gh_req *r, struct store_audit *ev,
+                                         const char *action, const char *actor, const char *target,
+                                         const char *details);
 
 /** Field spec for gh_body_fields: every field is a JSON string. */
 struct gh_field {
@@ -88,10 +101,10 @@ struct gh_field {
  *  field and embedded NUL each set a 422 reply and return GH_ERR_INVALID. */
 enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n) GH_WUR;
 
-/** A job run on a worker every interval_s seconds while serving. Register
- *  up to 8 before server_run. */
+/** A job run on a worker every interval_s seconds while serving (and once
+ *  right after start when at_start). Register up to 8 before server_run. */
 typedef void (*gh_periodic_fn)(const struct store_ops *ops, struct store_conn *c);
-void server_add_periodic(gh_periodic_fn fn, int interval_s);
+void server_add_periodic(gh_periodic_fn fn, int interval_s, bool at_start);
 
 /** Runs the server until SIGTERM/SIGINT. */
 enum gh_err server_run(const struct gh_route *routes, size_t nroutes) GH_WUR;

@@ -52,7 +52,7 @@ static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, c
 
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
-                           struct sessions_pair *out)
+                           const struct store_audit *ev, struct sessions_pair *out)
 {
     struct store_session s;
     uint8_t h[32];
@@ -67,7 +67,14 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     enum gh_err rc = refresh_new(out->refresh, h);
     if (rc) goto fail;
     uint64_t gen = authcache_generation();
-    if ((rc = ops->session_create(c, &s, h))) goto fail;
+    struct store_audit sev;
+    char details[96];
+    if (ev) { /* the row names the session it created */
+        sev = *ev;
+        snprintf(details, sizeof details, "{\"method\":\"password\",\"session_id\":\"%s\"}", s.id);
+        sev.details = details;
+    }
+    if ((rc = ops->session_create(c, &s, h, ev ? &sev : NULL))) goto fail;
     authcache_put_session(&s, gen);
     if ((rc = issue_access(u->id, s.id, u->tokens_invalidated_at, &out->access))) goto fail;
     return GH_OK;
@@ -112,8 +119,8 @@ static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
 }
 
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
-                             size_t toklen, enum sessions_refresh_result *res,
-                             struct sessions_pair *out)
+                             size_t toklen, struct store_audit *reuse_ev,
+                             enum sessions_refresh_result *res, struct sessions_pair *out)
 {
     uint8_t old_hash[32], new_hash[32];
     struct store_refresh *rt = calloc(1, sizeof *rt);
@@ -147,7 +154,13 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
                 goto out;
             }
             /* A spent token came back: the family leaked. Revoke everything. */
-            if ((rc = ops->sessions_revoke_user(c, rt->user_id, now))) goto out;
+            char details[96];
+            snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", rt->session_id);
+            if (reuse_ev) {
+                reuse_ev->target = rt->user_id;
+                reuse_ev->details = details;
+            }
+            if ((rc = ops->sessions_revoke_user(c, rt->user_id, now, reuse_ev))) goto out;
             authcache_revoke_user_sessions(rt->user_id, NULL);
             gh_log(GH_LOG_WARN, "refresh token reuse detected for user %s: all sessions revoked",
                    rt->user_id);

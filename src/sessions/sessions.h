@@ -28,7 +28,7 @@ void sessions_new_id(char out[STORE_ID_LEN + 1]);
  *  first pair. */
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
-                           struct sessions_pair *out) GH_WUR;
+                           const struct store_audit *ev, struct sessions_pair *out) GH_WUR;
 
 enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
@@ -37,9 +37,10 @@ enum sessions_refresh_result {
 };
 
 /** Rotates a refresh token (see docs/api.md, POST /v1/token). On a backend
- *  failure returns GH_ERR_INTERNAL and *res is unset. */
+ *  failure returns GH_ERR_INTERNAL and *res is unset. reuse_ev (may be NULL)
+ *  is recorded when reuse is detected; its target and details are set here. */
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
-                             size_t toklen, enum sessions_refresh_result *res,
-                             struct sessions_pair *out) GH_WUR;
+                             size_t toklen, struct store_audit *reuse_ev,
+                             enum sessions_refresh_result *res, struct sessions_pair *out) GH_WUR;
 
 #endif

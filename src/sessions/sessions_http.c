@@ -1,5 +1,6 @@
 #include "sessions/sessions_http.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,10 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
     }
     struct sessions_pair pair = {0};
     enum sessions_refresh_result res;
-    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, &res, &pair);
+    struct store_audit ev;
+    struct store_audit *reuse =
+        (struct store_audit *)gh_audit_event(r, &ev, "token.reuse_detected", "system", NULL, NULL);
+    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, reuse, &res, &pair);
     if (rc) {
         gh_reply_fail(r, rc);
         return;
@@ -55,7 +59,12 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
 
 void sessions_http_signout(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    enum gh_err rc = ops->session_revoke(c, r->ident.session_id, r->ident.user_id, gh_now_s());
+    struct store_audit ev;
+    char details[96];
+    snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", r->ident.session_id);
+    enum gh_err rc = ops->session_revoke(
+        c, r->ident.session_id, r->ident.user_id, gh_now_s(),
+        gh_audit_event(r, &ev, "signout", r->ident.user_id, r->ident.user_id, details));
     if (rc && rc != GH_ERR_NOT_FOUND) {
         gh_reply_fail(r, rc);
         return;
@@ -97,7 +106,12 @@ void sessions_http_list(struct gh_req *r, const struct store_ops *ops, struct st
 
 void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    enum gh_err rc = ops->session_revoke(c, r->param, r->ident.user_id, gh_now_s());
+    struct store_audit ev;
+    char details[128];
+    snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", r->param);
+    enum gh_err rc = ops->session_revoke(
+        c, r->param, r->ident.user_id, gh_now_s(),
+        gh_audit_event(r, &ev, "session.revoked", r->ident.user_id, r->ident.user_id, details));
     if (rc == GH_ERR_NOT_FOUND) {
         gh_reply_error(r, 404, "not_found", "No such session.");
         return;

@@ -8,6 +8,8 @@ struct store_migration {
     int version;
     const char *name;
     const char *sql;
+    /* Backend-specific part (triggers differ between SQLite and PostgreSQL). */
+    const char *sqlite_sql;
 };
 
 static const struct store_migration store_migrations[] = {
@@ -37,7 +39,8 @@ static const struct store_migration store_migrations[] = {
      " expires_at BIGINT NOT NULL,"
      " rotated_at_us BIGINT,"
      " successor_box BLOB);"
-     "CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);"},
+     "CREATE INDEX refresh_tokens_session ON refresh_tokens(session_id);",
+     NULL},
     {2, "vault keys and signing keys",
      "CREATE TABLE vault_keys ("
      " kid TEXT PRIMARY KEY,"
@@ -48,7 +51,32 @@ static const struct store_migration store_migrations[] = {
      " alg TEXT NOT NULL DEFAULT 'ES256',"
      " private_sealed TEXT NOT NULL,"
      " created_at BIGINT NOT NULL,"
-     " activates_at BIGINT NOT NULL);"},
+     " activates_at BIGINT NOT NULL);",
+     NULL},
+    {3, "audit log",
+     "CREATE TABLE audit_log ("
+     " id BIGINT PRIMARY KEY,"
+     " occurred_at TEXT NOT NULL,"
+     " actor TEXT NOT NULL,"
+     " action TEXT NOT NULL,"
+     " target TEXT NOT NULL,"
+     " ip TEXT NOT NULL,"
+     " user_agent TEXT NOT NULL,"
+     " request_id TEXT NOT NULL,"
+     " details TEXT NOT NULL,"
+     " prev_hash TEXT NOT NULL,"
+     " hash TEXT NOT NULL);"
+     "CREATE INDEX audit_log_actor ON audit_log(actor, id);"
+     "CREATE INDEX audit_log_target ON audit_log(target, id);"
+     "CREATE TABLE audit_gate (id INTEGER PRIMARY KEY CHECK (id = 1), open INTEGER NOT NULL);"
+     "INSERT INTO audit_gate (id, open) VALUES (1, 0);",
+     /* Append-only, enforced by the database: no UPDATE ever; DELETE only
+      * inside the retention transaction, which opens the gate. */
+     "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+     " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+     "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+     " WHEN (SELECT open FROM audit_gate WHERE id = 1) IS NOT 1"
+     " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

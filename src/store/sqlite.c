@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "store/migrations.h"
+#include "audit/chain.h"
 
 enum stmt_id {
     S_BEGIN,
@@ -41,6 +42,14 @@ enum stmt_id {
     S_SK_DELETE,
     S_SEALED_SK_LIST,
     S_SEALED_SK_REPLACE,
+    S_AUDIT_LAST,
+    S_AUDIT_INSERT,
+    S_AUDIT_LIST,
+    S_AUDIT_SCAN,
+    S_AUDIT_GATE,
+    S_AUDIT_PRUNE_LAST,
+    S_AUDIT_PRUNE,
+    S_AUDIT_HASH_OF,
     S_PRUNE_RT,
     S_PRUNE_SESS,
     S_COUNT
@@ -98,6 +107,22 @@ static const char *const stmt_sql[S_COUNT] = {
                          " ORDER BY kid LIMIT ?2",
     [S_SEALED_SK_REPLACE] = "UPDATE signing_keys SET private_sealed = ?3 WHERE kid = ?1"
                             " AND private_sealed = ?2",
+    [S_AUDIT_LAST] = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+    [S_AUDIT_INSERT] = "INSERT INTO audit_log (id, occurred_at, actor, action, target, ip,"
+                       " user_agent, request_id, details, prev_hash, hash)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [S_AUDIT_LIST] = "SELECT id, occurred_at, actor, action, target, ip, user_agent, request_id,"
+                     " details, prev_hash, hash FROM audit_log"
+                     " WHERE (actor = ?1 OR target = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    [S_AUDIT_SCAN] = "SELECT id, occurred_at, actor, action, target, ip, user_agent, request_id,"
+                     " details, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id",
+    [S_AUDIT_GATE] = "UPDATE audit_gate SET open = ?1 WHERE id = 1",
+    /* Never the newest row: the chain must go on from somewhere. */
+    [S_AUDIT_PRUNE_LAST] = "SELECT MAX(id), COUNT(*) FROM audit_log WHERE id < (SELECT COALESCE("
+                           "MIN(id), 9223372036854775807) FROM audit_log WHERE occurred_at >= ?1)"
+                           " AND id < (SELECT MAX(id) FROM audit_log)",
+    [S_AUDIT_PRUNE] = "DELETE FROM audit_log WHERE id <= ?1",
+    [S_AUDIT_HASH_OF] = "SELECT hash FROM audit_log WHERE id = ?1",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -230,7 +255,8 @@ static enum gh_err sq_migrate(struct store_conn *c)
             rollback(c);
             return fail(c, "migration check");
         }
-        if (sqlite3_exec(c->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+        if (sqlite3_exec(c->db, m->sql, NULL, NULL, NULL) != SQLITE_OK ||
+            (m->sqlite_sql && sqlite3_exec(c->db, m->sqlite_sql, NULL, NULL, NULL) != SQLITE_OK)) {
             enum gh_err e = fail(c, m->name);
             rollback(c);
             return e;
@@ -276,8 +302,234 @@ static enum gh_err sq_pending_migrations(struct store_conn *c, int *n)
     return GH_OK;
 }
 
-static enum gh_err sq_user_create(struct store_conn *c, const struct store_user *u)
+/* Appends ev to the chain; the caller holds a write transaction, so the
+ * last row cannot change underneath. */
+static enum gh_err append_audit(struct store_conn *c, const struct store_audit *ev)
 {
+    sqlite3_stmt *s = stmt(c, S_AUDIT_LAST);
+    if (!s) return GH_ERR_INTERNAL;
+    int64_t last = 0;
+    char prev[AUDIT_HASH_HEX + 1];
+    snprintf(prev, sizeof prev, "%s", audit_genesis_hex());
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        last = sqlite3_column_int64(s, 0);
+        col_text(s, 1, prev, sizeof prev);
+    }
+    done(s);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) return fail(c, "audit last");
+    char when[28], hash[AUDIT_HASH_HEX + 1];
+    audit_now(when);
+    struct audit_row row = {.id = last + 1,
+                            .occurred_at = when,
+                            .actor = ev->actor ? ev->actor : "",
+                            .action = ev->action ? ev->action : "",
+                            .target = ev->target ? ev->target : "",
+                            .ip = ev->ip ? ev->ip : "",
+                            .user_agent = ev->user_agent ? ev->user_agent : "",
+                            .request_id = ev->request_id ? ev->request_id : "",
+                            .details = ev->details ? ev->details : "{}"};
+    enum gh_err rc = audit_chain_hash(prev, &row, hash);
+    if (rc) return rc;
+    if (!(s = stmt(c, S_AUDIT_INSERT))) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, row.id);
+    bind_text(s, 2, row.occurred_at);
+    bind_text(s, 3, row.actor);
+    bind_text(s, 4, row.action);
+    bind_text(s, 5, row.target);
+    bind_text(s, 6, row.ip);
+    bind_text(s, 7, row.user_agent);
+    bind_text(s, 8, row.request_id);
+    bind_text(s, 9, row.details);
+    bind_text(s, 10, prev);
+    bind_text(s, 11, hash);
+    return exec_stmt(c, s, "audit insert");
+}
+
+/* Runs fn inside a write transaction (its own unless one is open), with
+ * ev appended in the same transaction. */
+static enum gh_err in_tx(struct store_conn *c, const struct store_audit *ev,
+                         enum gh_err (*fn)(struct store_conn *, const void *), const void *arg)
+{
+    bool own = sqlite3_get_autocommit(c->db) != 0;
+    enum gh_err rc = own ? tx(c, S_BEGIN) : GH_OK;
+    if (rc) return rc;
+    rc = fn ? fn(c, arg) : GH_OK;
+    if (rc == GH_OK && ev) rc = append_audit(c, ev);
+    if (own) {
+        if (rc == GH_OK) rc = tx(c, S_COMMIT);
+        if (rc) rollback(c);
+    }
+    return rc;
+}
+
+static enum gh_err sq_audit_append(struct store_conn *c, const struct store_audit *ev)
+{
+    return in_tx(c, ev, NULL, NULL);
+}
+
+void store_audit_row_clear(struct store_audit_row *r)
+{
+    char **f[] = {&r->occurred_at, &r->actor,      &r->action,     &r->target,
+                  &r->ip,          &r->user_agent, &r->request_id, &r->details};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        free(*f[i]);
+        *f[i] = NULL;
+    }
+}
+
+static const char *ctext(sqlite3_stmt *s, int i)
+{
+    const unsigned char *t = sqlite3_column_text(s, i);
+    return t ? (const char *)t : "";
+}
+
+static void read_audit_view(sqlite3_stmt *s, struct store_audit_row *r)
+{
+    r->id = sqlite3_column_int64(s, 0);
+    r->occurred_at = (char *)ctext(s, 1);
+    r->actor = (char *)ctext(s, 2);
+    r->action = (char *)ctext(s, 3);
+    r->target = (char *)ctext(s, 4);
+    r->ip = (char *)ctext(s, 5);
+    r->user_agent = (char *)ctext(s, 6);
+    r->request_id = (char *)ctext(s, 7);
+    r->details = (char *)ctext(s, 8);
+    col_text(s, 9, r->prev_hash, sizeof r->prev_hash);
+    col_text(s, 10, r->hash, sizeof r->hash);
+}
+
+static enum gh_err sq_audit_list(struct store_conn *c, const char *subject, int64_t before,
+                                 struct store_audit_row *out, size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, S_AUDIT_LIST);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, subject);
+    sqlite3_bind_int64(s, 2, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int64(s, 3, (sqlite3_int64)max);
+    size_t i = 0;
+    int r = SQLITE_DONE;
+    enum gh_err rc = GH_OK;
+    while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_audit_row v;
+        read_audit_view(s, &v);
+        struct store_audit_row *o = &out[i];
+        memset(o, 0, sizeof *o);
+        o->id = v.id;
+        memcpy(o->prev_hash, v.prev_hash, sizeof o->prev_hash);
+        memcpy(o->hash, v.hash, sizeof o->hash);
+        o->occurred_at = strdup(v.occurred_at);
+        o->actor = strdup(v.actor);
+        o->action = strdup(v.action);
+        o->target = strdup(v.target);
+        o->ip = strdup(v.ip);
+        o->user_agent = strdup(v.user_agent);
+        o->request_id = strdup(v.request_id);
+        o->details = strdup(v.details);
+        i++;
+        if (!o->occurred_at || !o->actor || !o->action || !o->target || !o->ip || !o->user_agent ||
+            !o->request_id || !o->details) {
+            rc = GH_ERR_NOMEM;
+            break;
+        }
+    }
+    done(s);
+    if (rc == GH_OK && r != SQLITE_DONE && r != SQLITE_ROW) rc = fail(c, "audit list");
+    if (rc) {
+        for (size_t j = 0; j < i; j++)
+            store_audit_row_clear(&out[j]);
+        return rc;
+    }
+    *n = i;
+    return GH_OK;
+}
+
+static enum gh_err sq_audit_scan(struct store_conn *c, int64_t after, store_audit_scan_fn fn,
+                                 void *arg)
+{
+    sqlite3_stmt *s = stmt(c, S_AUDIT_SCAN);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, after);
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
+        struct store_audit_row v;
+        read_audit_view(s, &v);
+        if (fn(arg, &v)) {
+            r = SQLITE_DONE;
+            break;
+        }
+    }
+    done(s);
+    return r == SQLITE_DONE ? GH_OK : fail(c, "audit scan");
+}
+
+static enum gh_err gate(struct store_conn *c, int open)
+{
+    sqlite3_stmt *s = stmt(c, S_AUDIT_GATE);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int(s, 1, open);
+    return exec_stmt(c, s, "audit gate");
+}
+
+static enum gh_err sq_audit_prune(struct store_conn *c, const char *before,
+                                  const struct store_audit *ev, int64_t *deleted)
+{
+    *deleted = 0;
+    enum gh_err rc = tx(c, S_BEGIN);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_AUDIT_PRUNE_LAST);
+    if (!s) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    bind_text(s, 1, before);
+    int64_t upto = 0, count = 0;
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        upto = sqlite3_column_int64(s, 0);
+        count = sqlite3_column_int64(s, 1);
+    }
+    done(s);
+    if (r != SQLITE_ROW) {
+        rc = fail(c, "audit prune range");
+        goto out;
+    }
+    if (count > 0) {
+        char cont[AUDIT_HASH_HEX + 1] = "", details[256];
+        if (!(s = stmt(c, S_AUDIT_HASH_OF))) {
+            rc = GH_ERR_INTERNAL;
+            goto out;
+        }
+        sqlite3_bind_int64(s, 1, upto);
+        if (sqlite3_step(s) == SQLITE_ROW) col_text(s, 0, cont, sizeof cont);
+        done(s);
+        /* The checkpoint says where the remaining log starts and which hash
+         * its first row continues from (docs/audit.md). */
+        snprintf(details, sizeof details,
+                 "{\"continues_from\":\"%s\",\"first_kept_id\":%lld,\"deleted\":%lld}", cont,
+                 (long long)upto + 1, (long long)count);
+        struct store_audit cp = *ev;
+        cp.details = details;
+        if ((rc = gate(c, 1))) goto out;
+        if (!(s = stmt(c, S_AUDIT_PRUNE))) {
+            rc = GH_ERR_INTERNAL;
+            goto out;
+        }
+        sqlite3_bind_int64(s, 1, upto);
+        if ((rc = exec_stmt(c, s, "audit prune"))) goto out;
+        if ((rc = gate(c, 0))) goto out;
+        if ((rc = append_audit(c, &cp))) goto out;
+    }
+    rc = tx(c, S_COMMIT);
+    if (rc == GH_OK) *deleted = count;
+out:
+    if (rc) rollback(c);
+    return rc;
+}
+
+static enum gh_err user_insert(struct store_conn *c, const void *arg)
+{
+    const struct store_user *u = arg;
     sqlite3_stmt *s = stmt(c, S_USER_INSERT);
     if (!s) return GH_ERR_INTERNAL;
     bind_text(s, 1, u->id);
@@ -292,6 +544,12 @@ static enum gh_err sq_user_create(struct store_conn *c, const struct store_user 
     if (r == SQLITE_CONSTRAINT_UNIQUE || r == SQLITE_CONSTRAINT_PRIMARYKEY) return GH_ERR_CONFLICT;
     if (r != SQLITE_DONE) return fail(c, "user insert");
     return GH_OK;
+}
+
+static enum gh_err sq_user_create(struct store_conn *c, const struct store_user *u,
+                                  const struct store_audit *ev)
+{
+    return in_tx(c, ev, user_insert, u);
 }
 
 static enum gh_err read_user(struct store_conn *c, sqlite3_stmt *s, struct store_user *out)
@@ -345,7 +603,8 @@ static enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const ch
 }
 
 static enum gh_err sq_user_set_password(struct store_conn *c, const char *id, const char *hash,
-                                        int64_t tia, const char *keep_sid, int64_t now)
+                                        int64_t tia, const char *keep_sid, int64_t now,
+                                        const struct store_audit *ev)
 {
     enum gh_err rc = tx(c, S_BEGIN);
     if (rc) return rc;
@@ -365,6 +624,7 @@ static enum gh_err sq_user_set_password(struct store_conn *c, const char *id, co
     bind_text(s, 2, keep_sid ? keep_sid : "");
     sqlite3_bind_int64(s, 3, now);
     if ((rc = exec_stmt(c, s, "revoke other sessions"))) goto out;
+    if (ev && (rc = append_audit(c, ev))) goto out;
     rc = tx(c, S_COMMIT);
 out:
     if (rc) rollback(c);
@@ -391,7 +651,7 @@ static enum gh_err insert_rt(struct store_conn *c, const uint8_t hash[32], const
 }
 
 static enum gh_err sq_session_create(struct store_conn *c, const struct store_session *ss,
-                                     const uint8_t token_hash[32])
+                                     const uint8_t token_hash[32], const struct store_audit *ev)
 {
     enum gh_err rc = tx(c, S_BEGIN);
     if (rc) return rc;
@@ -409,6 +669,7 @@ static enum gh_err sq_session_create(struct store_conn *c, const struct store_se
     bind_text(s, 7, ss->user_agent);
     if ((rc = exec_stmt(c, s, "session insert"))) goto out;
     if ((rc = insert_rt(c, token_hash, ss->id, ss->created_at, ss->expires_at))) goto out;
+    if (ev && (rc = append_audit(c, ev))) goto out;
     rc = tx(c, S_COMMIT);
 out:
     if (rc) rollback(c);
@@ -458,26 +719,46 @@ static enum gh_err sq_session_list(struct store_conn *c, const char *uid, int64_
     return GH_OK;
 }
 
-static enum gh_err sq_session_revoke(struct store_conn *c, const char *id, const char *uid,
-                                     int64_t now)
+struct revoke_args {
+    const char *id, *uid;
+    int64_t now;
+};
+
+static enum gh_err session_revoke_fn(struct store_conn *c, const void *arg)
 {
+    const struct revoke_args *a = arg;
     sqlite3_stmt *s = stmt(c, S_SESS_REVOKE);
     if (!s) return GH_ERR_INTERNAL;
-    bind_text(s, 1, id);
-    bind_text(s, 2, uid);
-    sqlite3_bind_int64(s, 3, now);
+    bind_text(s, 1, a->id);
+    bind_text(s, 2, a->uid);
+    sqlite3_bind_int64(s, 3, a->now);
     enum gh_err rc = exec_stmt(c, s, "session revoke");
     if (rc) return rc;
     return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
 }
 
-static enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now)
+static enum gh_err sq_session_revoke(struct store_conn *c, const char *id, const char *uid,
+                                     int64_t now, const struct store_audit *ev)
 {
+    struct revoke_args a = {id, uid, now};
+    return in_tx(c, ev, session_revoke_fn, &a);
+}
+
+static enum gh_err revoke_user_fn(struct store_conn *c, const void *arg)
+{
+    const struct revoke_args *a = arg;
     sqlite3_stmt *s = stmt(c, S_SESS_REVOKE_USER);
     if (!s) return GH_ERR_INTERNAL;
-    bind_text(s, 1, uid);
-    sqlite3_bind_int64(s, 2, now);
+    bind_text(s, 1, a->uid);
+    sqlite3_bind_int64(s, 2, a->now);
     return exec_stmt(c, s, "revoke user sessions");
+}
+
+static enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,
+                                           const struct store_audit *ev)
+{
+    struct revoke_args a = {NULL, uid, now};
+    return in_tx(c, ev, revoke_user_fn, &a);
 }
 
 static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
@@ -735,6 +1016,10 @@ const struct store_ops store_sqlite = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .audit_append = sq_audit_append,
+    .audit_list = sq_audit_list,
+    .audit_scan = sq_audit_scan,
+    .audit_prune = sq_audit_prune,
     .prune = sq_prune,
 };
 

@@ -87,6 +87,32 @@ struct store_sealed {
     char value[STORE_SEALED_MAX + 1];
 };
 
+/* An audit event to append in the same transaction as the change it
+ * records (NULL: nothing is appended). Strings may be NULL (empty). */
+struct store_audit {
+    const char *actor;  /* user id, "system" or "anonymous" */
+    const char *action; /* e.g. "signin.success" */
+    const char *target;
+    const char *ip;
+    const char *user_agent;
+    const char *request_id;
+    const char *details; /* compact JSON object; NULL = "{}" */
+};
+
+/* An audit row as stored. Strings are heap copies owned by the row; free
+ * with store_audit_row_clear(). */
+struct store_audit_row {
+    int64_t id;
+    char *occurred_at, *actor, *action, *target, *ip, *user_agent, *request_id, *details;
+    char prev_hash[65];
+    char hash[65];
+};
+void store_audit_row_clear(struct store_audit_row *r);
+
+/* Called for each row by audit_scan, in id order; return non-zero to stop.
+ * The row's strings are valid only during the call. */
+typedef int (*store_audit_scan_fn)(void *arg, const struct store_audit_row *row);
+
 struct store_conn;
 
 struct store_ops {
@@ -100,7 +126,8 @@ struct store_ops {
     enum gh_err (*pending_migrations)(struct store_conn *c, int *n) GH_WUR;
 
     /** Inserts a user. GH_ERR_CONFLICT if email_key exists. */
-    enum gh_err (*user_create)(struct store_conn *c, const struct store_user *u) GH_WUR;
+    enum gh_err (*user_create)(struct store_conn *c, const struct store_user *u,
+                               const struct store_audit *ev) GH_WUR;
     enum gh_err (*user_by_email_key)(struct store_conn *c, const char *email_key,
                                      struct store_user *out) GH_WUR;
     enum gh_err (*user_by_id)(struct store_conn *c, const char *id, struct store_user *out) GH_WUR;
@@ -112,11 +139,12 @@ struct store_ops {
      *  keep_sid (NULL keeps none). */
     enum gh_err (*user_set_password)(struct store_conn *c, const char *id, const char *hash,
                                      int64_t tokens_invalidated_at, const char *keep_sid,
-                                     int64_t now) GH_WUR;
+                                     int64_t now, const struct store_audit *ev) GH_WUR;
 
     /** Creates a session and its first refresh token (by hash) atomically. */
     enum gh_err (*session_create)(struct store_conn *c, const struct store_session *s,
-                                  const uint8_t token_hash[32]) GH_WUR;
+                                  const uint8_t token_hash[32],
+                                  const struct store_audit *ev) GH_WUR;
     enum gh_err (*session_get)(struct store_conn *c, const char *id,
                                struct store_session *out) GH_WUR;
     /** Live sessions of a user, newest first, at most max. *n receives the count. */
@@ -125,10 +153,10 @@ struct store_ops {
     /** Revokes one live session owned by user_id. GH_ERR_NOT_FOUND if there
      *  is no such live session for that user. */
     enum gh_err (*session_revoke)(struct store_conn *c, const char *id, const char *user_id,
-                                  int64_t now) GH_WUR;
+                                  int64_t now, const struct store_audit *ev) GH_WUR;
     /** Revokes every live session of a user. */
-    enum gh_err (*sessions_revoke_user)(struct store_conn *c, const char *user_id,
-                                        int64_t now) GH_WUR;
+    enum gh_err (*sessions_revoke_user)(struct store_conn *c, const char *user_id, int64_t now,
+                                        const struct store_audit *ev) GH_WUR;
 
     /** Looks a refresh token up by hash. GH_ERR_NOT_FOUND if unknown. */
     enum gh_err (*refresh_get)(struct store_conn *c, const uint8_t token_hash[32],
@@ -165,6 +193,23 @@ struct store_ops {
     enum gh_err (*begin)(struct store_conn *c) GH_WUR;
     enum gh_err (*commit)(struct store_conn *c) GH_WUR;
     void (*rollback)(struct store_conn *c);
+
+    /** Appends one audit row in its own transaction (or the caller's, if
+     *  one is open). */
+    enum gh_err (*audit_append)(struct store_conn *c, const struct store_audit *ev) GH_WUR;
+    /** Rows where actor or target is subject, id < before (0 = newest), newest
+     *  first, at most max. Clear each row. */
+    enum gh_err (*audit_list)(struct store_conn *c, const char *subject, int64_t before,
+                              struct store_audit_row *out, size_t max, size_t *n) GH_WUR;
+    /** Calls fn for every row with id > after, in id order. */
+    enum gh_err (*audit_scan)(struct store_conn *c, int64_t after, store_audit_scan_fn fn,
+                              void *arg) GH_WUR;
+    /** Retention: deletes rows with occurred_at < before from the oldest
+     *  end (never a row after a kept one) and appends a checkpoint row
+     *  ("audit.checkpoint", details with the hash the log continues from).
+     *  *deleted gets the count. */
+    enum gh_err (*audit_prune)(struct store_conn *c, const char *before,
+                               const struct store_audit *ev, int64_t *deleted) GH_WUR;
 
     /** Deletes refresh tokens and sessions that expired before `before`. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;

@@ -114,8 +114,8 @@ static void add_users(struct fx *f)
 {
     struct store_user u1 = mk_user(U1, "Alice@example.com", f->now);
     struct store_user u2 = mk_user(U2, "bob@example.com", f->now);
-    assert_int_equal(ops->user_create(f->c, &u1), GH_OK);
-    assert_int_equal(ops->user_create(f->c, &u2), GH_OK);
+    assert_int_equal(ops->user_create(f->c, &u1, NULL), GH_OK);
+    assert_int_equal(ops->user_create(f->c, &u2, NULL), GH_OK);
 }
 
 static void add_session(struct fx *f, const char *sid, const char *uid, int64_t created,
@@ -124,7 +124,7 @@ static void add_session(struct fx *f, const char *sid, const char *uid, int64_t 
     struct store_session s = mk_session(sid, uid, created, f->now + 3600);
     uint8_t h[32];
     hash_of(h, tok_label);
-    assert_int_equal(ops->session_create(f->c, &s, h), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &s, h, NULL), GH_OK);
 }
 
 /* ---- migrations ---- */
@@ -151,7 +151,7 @@ static void migrations(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(ops->migrate(c), GH_OK);
     struct store_user u = mk_user(U1, "a@example.com", 1);
-    assert_int_equal(ops->user_create(c, &u), GH_OK);
+    assert_int_equal(ops->user_create(c, &u, NULL), GH_OK);
     ops->close(c);
     assert_int_equal(ops->open(path, &c), GH_OK);
     assert_int_equal(ops->migrate(c), GH_OK);
@@ -176,15 +176,15 @@ static void users(void **state)
 {
     struct fx *f = *state;
     struct store_user u = mk_user(U1, "Alice@example.com", f->now), out;
-    assert_int_equal(ops->user_create(f->c, &u), GH_OK);
+    assert_int_equal(ops->user_create(f->c, &u, NULL), GH_OK);
 
     /* the same email_key again (other id, other case in email) */
     struct store_user dup = mk_user(U2, "ALICE@example.com", f->now);
     assert_string_equal(dup.email_key, u.email_key);
-    assert_int_equal(ops->user_create(f->c, &dup), GH_ERR_CONFLICT);
+    assert_int_equal(ops->user_create(f->c, &dup, NULL), GH_ERR_CONFLICT);
     /* the same id again */
     struct store_user dupid = mk_user(U1, "carol@example.com", f->now);
-    assert_int_equal(ops->user_create(f->c, &dupid), GH_ERR_CONFLICT);
+    assert_int_equal(ops->user_create(f->c, &dupid, NULL), GH_ERR_CONFLICT);
 
     memset(&out, 0, sizeof out);
     assert_int_equal(ops->user_by_email_key(f->c, "alice@example.com", &out), GH_OK);
@@ -227,7 +227,7 @@ static void session_create_and_get(void **state)
     uint8_t h[32], other[32];
     hash_of(h, "token-1");
     hash_of(other, "token-unknown");
-    assert_int_equal(ops->session_create(f->c, &s, h), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &s, h, NULL), GH_OK);
 
     memset(&out, 0, sizeof out);
     assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
@@ -254,12 +254,12 @@ static void session_create_and_get(void **state)
     /* a duplicate session id, or a token hash already in use, is refused
      * and leaves nothing behind (atomic) */
     struct store_session s2 = mk_session(S2, U1, f->now, f->now + 3600);
-    assert_int_equal(ops->session_create(f->c, &s2, h), GH_ERR_CONFLICT);
+    assert_int_equal(ops->session_create(f->c, &s2, h, NULL), GH_ERR_CONFLICT);
     assert_int_equal(ops->session_get(f->c, S2, &out), GH_ERR_NOT_FOUND);
     /* a session for an unknown user is refused (foreign key) */
     struct store_session s3 = mk_session(S3, "no-such-user", f->now, f->now + 3600);
     hash_of(h, "token-3");
-    assert_int_not_equal(ops->session_create(f->c, &s3, h), GH_OK);
+    assert_int_not_equal(ops->session_create(f->c, &s3, h, NULL), GH_OK);
     assert_int_equal(ops->session_get(f->c, S3, &out), GH_ERR_NOT_FOUND);
     free(rt);
 }
@@ -341,7 +341,7 @@ static void rotation_refused_when_revoked_or_expired(void **state)
     uint8_t h1[32], h1n[32], h2[32], h2n[32];
     hash_of(h1, "rt-1");
     hash_of(h1n, "rt-1-next");
-    assert_int_equal(ops->session_revoke(f->c, S1, U1, f->now), GH_OK);
+    assert_int_equal(ops->session_revoke(f->c, S1, U1, f->now, NULL), GH_OK);
     assert_int_equal(ops->refresh_rotate(f->c, h1, h1n, NULL, 0, gh_now_us(), f->now + 100),
                      GH_ERR_CONFLICT);
     struct store_refresh *rt = calloc(1, sizeof *rt);
@@ -355,7 +355,7 @@ static void rotation_refused_when_revoked_or_expired(void **state)
     struct store_session s = mk_session(S2, U1, f->now - 100, f->now - 1);
     hash_of(h2, "rt-2");
     hash_of(h2n, "rt-2-next");
-    assert_int_equal(ops->session_create(f->c, &s, h2), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &s, h2, NULL), GH_OK);
     assert_int_equal(ops->refresh_get(f->c, h2, rt), GH_OK);
     assert_false(rt->session_live);
     assert_int_equal(ops->refresh_rotate(f->c, h2, h2n, NULL, 0, gh_now_us(), f->now + 100),
@@ -386,26 +386,26 @@ static void session_list_and_revoke(void **state)
     assert_int_equal(n, 0);
 
     /* revoking another user's session: not found, and it stays live */
-    assert_int_equal(ops->session_revoke(f->c, S3, U1, f->now), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_revoke(f->c, S3, U1, f->now, NULL), GH_ERR_NOT_FOUND);
     struct store_session s;
     assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0);
-    assert_int_equal(ops->session_revoke(f->c, "no-such-session", U1, f->now), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_revoke(f->c, "no-such-session", U1, f->now, NULL), GH_ERR_NOT_FOUND);
 
     /* revoke own session: excluded from the list, revoked_at recorded */
-    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 1), GH_OK);
+    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 1, NULL), GH_OK);
     assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].id, S1);
     assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 1);
     /* revoking twice: the second finds no live session */
-    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 2), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 2, NULL), GH_ERR_NOT_FOUND);
     assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 1);
 
     /* revoke all of U1: U2 untouched */
-    assert_int_equal(ops->sessions_revoke_user(f->c, U1, f->now + 3), GH_OK);
+    assert_int_equal(ops->sessions_revoke_user(f->c, U1, f->now + 3, NULL), GH_OK);
     assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
     assert_int_equal(n, 0);
     assert_int_equal(ops->session_list(f->c, U2, f->now, list, 8, &n), GH_OK);
@@ -421,7 +421,7 @@ static void set_password_revokes_others(void **state)
     add_session(f, S2, U1, f->now - 20, "t2");
     add_session(f, S3, U2, f->now - 10, "t3");
     const char *nh = "$argon2id$v=19$m=8192,t=1,p=1$changed";
-    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 7, S2, f->now + 8), GH_OK);
+    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 7, S2, f->now + 8, NULL), GH_OK);
 
     struct store_user u;
     assert_int_equal(ops->user_by_id(f->c, U1, &u), GH_OK);
@@ -451,14 +451,14 @@ static void set_password_revokes_others(void **state)
     free(rt);
 
     /* keep_sid NULL keeps none */
-    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9), GH_OK);
+    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9, NULL), GH_OK);
     assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 9);
     assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0);
 
     /* unknown user: not found, nothing changes */
-    assert_int_equal(ops->user_set_password(f->c, "nobody", nh, 1, NULL, 1), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->user_set_password(f->c, "nobody", nh, 1, NULL, 1, NULL), GH_ERR_NOT_FOUND);
 }
 
 static void prune(void **state)
@@ -468,7 +468,7 @@ static void prune(void **state)
     struct store_session old = mk_session(S1, U1, f->now - 1000, f->now - 500);
     uint8_t h_old[32], h_new[32];
     hash_of(h_old, "old");
-    assert_int_equal(ops->session_create(f->c, &old, h_old), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &old, h_old, NULL), GH_OK);
     add_session(f, S2, U1, f->now, "new");
     hash_of(h_new, "new");
     assert_int_equal(ops->prune(f->c, f->now), GH_OK);

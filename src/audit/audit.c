@@ -1,0 +1,205 @@
+#include "audit/audit.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "vault/vault.h"
+
+static uint8_t email_key[32];
+static bool enabled;
+static _Atomic int chain_status = -1;
+
+enum gh_err audit_init(bool on)
+{
+    enabled = on;
+    return vault_derive("gatehouse audit email hmac v1", email_key);
+}
+
+void audit_shutdown(void)
+{
+    gh_wipe(email_key, sizeof email_key);
+}
+
+bool audit_enabled(void)
+{
+    return enabled;
+}
+
+void audit_email_hmac(const char *key, char out[AUDIT_HASH_HEX + 1])
+{
+    uint8_t mac[32];
+    unsigned int n = 0;
+    if (!HMAC(EVP_sha256(), email_key, sizeof email_key, (const uint8_t *)key, strlen(key), mac,
+              &n) ||
+        n != 32)
+        memset(mac, 0, sizeof mac);
+    gh_hex(out, mac, 32);
+}
+
+int audit_chain_status(void)
+{
+    return atomic_load(&chain_status);
+}
+
+void audit_set_chain_status(int ok)
+{
+    atomic_store(&chain_status, ok);
+}
+
+/* ---- verifier ---- */
+
+struct walk {
+    EVP_MD_CTX *ctx;
+    struct audit_verify_result *res;
+    int64_t last_id;
+    char last_hash[AUDIT_HASH_HEX + 1];
+    char last_when[32];
+    int64_t first_id;
+    char first_prev[AUDIT_HASH_HEX + 1];
+    /* checkpoints seen: (first_kept_id, continues_from) of the newest */
+    int64_t cp_first;
+    char cp_from[AUDIT_HASH_HEX + 1];
+    int64_t anchor_id;
+    const char *anchor_hash;
+    enum gh_err err;
+};
+
+static struct audit_row view(const struct store_audit_row *r, int64_t id)
+{
+    return (struct audit_row){.id = id,
+                              .occurred_at = r->occurred_at,
+                              .actor = r->actor,
+                              .action = r->action,
+                              .target = r->target,
+                              .ip = r->ip,
+                              .user_agent = r->user_agent,
+                              .request_id = r->request_id,
+                              .details = r->details};
+}
+
+__attribute__((format(printf, 3, 4))) static int broken(struct walk *w, int64_t id, const char *fmt,
+                                                        ...)
+{
+    w->res->ok = false;
+    w->res->bad_id = id;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->res->reason, sizeof w->res->reason, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+static void note_checkpoint(struct walk *w, const struct store_audit_row *r)
+{
+    if (strcmp(r->action, "audit.checkpoint") != 0) return;
+    json_t *d = json_loads(r->details, 0, NULL);
+    json_t *first = json_object_get(d, "first_kept_id");
+    const char *from = json_string_value(json_object_get(d, "continues_from"));
+    if (json_is_integer(first) && from && strlen(from) == AUDIT_HASH_HEX) {
+        w->cp_first = json_integer_value(first);
+        memcpy(w->cp_from, from, AUDIT_HASH_HEX + 1);
+    }
+    json_decref(d);
+}
+
+static int step(void *arg, const struct store_audit_row *r)
+{
+    struct walk *w = arg;
+    char h[AUDIT_HASH_HEX + 1];
+    struct audit_row row = view(r, r->id);
+    enum gh_err rc = audit_chain_hash_ctx(w->ctx, r->prev_hash, &row, h);
+    if (rc == GH_ERR_INVALID)
+        return broken(w, r->id, "row %lld: prev_hash is malformed", (long long)r->id);
+    if (rc) {
+        w->err = rc;
+        return 1;
+    }
+    if (strcmp(h, r->hash) != 0) {
+        /* Intact content written under another id means rows were moved. */
+        for (int64_t k = r->id - 8; k <= r->id + 8; k++) {
+            if (k == r->id || k < 1) continue;
+            row.id = k;
+            if (audit_chain_hash_ctx(w->ctx, r->prev_hash, &row, h) == GH_OK &&
+                strcmp(h, r->hash) == 0)
+                return broken(w, r->id,
+                              "row %lld: reordered: it holds the entry written as row %lld",
+                              (long long)r->id, (long long)k);
+        }
+        return broken(w, r->id, "row %lld: hash mismatch: the row was edited", (long long)r->id);
+    }
+    if (w->res->rows == 0) {
+        w->first_id = r->id;
+        memcpy(w->first_prev, r->prev_hash, sizeof w->first_prev);
+        if (r->id == 1 && strcmp(r->prev_hash, audit_genesis_hex()) != 0)
+            return broken(w, r->id,
+                          "row %lld: the first row does not start from the genesis "
+                          "value",
+                          (long long)r->id);
+    } else {
+        if (r->id != w->last_id + 1)
+            return broken(w, r->id, "row %lld: gap: rows after %lld are missing", (long long)r->id,
+                          (long long)w->last_id);
+        if (strcmp(r->prev_hash, w->last_hash) != 0)
+            return broken(w, r->id,
+                          "row %lld: chain broken: prev_hash is not row %lld's hash (rows "
+                          "removed, inserted or reordered)",
+                          (long long)r->id, (long long)w->last_id);
+        if (strcmp(r->occurred_at, w->last_when) < 0)
+            return broken(w, r->id, "row %lld: reordered: it is older than row %lld",
+                          (long long)r->id, (long long)w->last_id);
+    }
+    if (r->id == w->anchor_id && w->anchor_hash && strcmp(r->hash, w->anchor_hash) != 0)
+        return broken(w, r->id, "row %lld: differs from the head recorded earlier (rewritten)",
+                      (long long)r->id);
+    note_checkpoint(w, r);
+    w->last_id = r->id;
+    memcpy(w->last_hash, r->hash, sizeof w->last_hash);
+    snprintf(w->last_when, sizeof w->last_when, "%s", r->occurred_at);
+    w->res->rows++;
+    return 0;
+}
+
+enum gh_err audit_verify(const struct store_ops *ops, struct store_conn *c, int64_t anchor_id,
+                         const char *anchor_hash, struct audit_verify_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->ok = true;
+    struct walk w = {.res = res, .anchor_id = anchor_id, .anchor_hash = anchor_hash};
+    w.ctx = EVP_MD_CTX_new();
+    if (!w.ctx) return GH_ERR_NOMEM;
+    enum gh_err rc = ops->audit_scan(c, 0, step, &w);
+    EVP_MD_CTX_free(w.ctx);
+    if (rc) return rc;
+    if (w.err) return w.err;
+    res->head_id = w.last_id;
+    memcpy(res->head_hash, w.last_hash, sizeof res->head_hash);
+    if (res->ok && anchor_id > w.last_id) {
+        res->ok = false;
+        res->bad_id = w.last_id + 1;
+        snprintf(res->reason, sizeof res->reason,
+                 "row %lld: missing: the log ends before the head recorded earlier (row %lld); "
+                 "its tail was removed",
+                 (long long)w.last_id + 1, (long long)anchor_id);
+    }
+    /* A log that does not start at row 1 must continue from a checkpoint
+     * written by retention, naming that exact start. */
+    if (res->ok && res->rows > 0 && w.first_id != 1 &&
+        !(w.cp_first == w.first_id && strcmp(w.cp_from, w.first_prev) == 0)) {
+        res->ok = false;
+        res->bad_id = w.first_id;
+        snprintf(res->reason, sizeof res->reason,
+                 "row %lld: the log starts after missing rows and no retention checkpoint "
+                 "accounts for them",
+                 (long long)w.first_id);
+    }
+    return GH_OK;
+}

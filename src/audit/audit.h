@@ -1,0 +1,47 @@
+/* The audit trail: what gets recorded (the event helpers), the keyed hash
+ * that stands in for an attempted email, and the chain verifier. Rows are
+ * written by the store inside the transaction of the change they record
+ * (store.h, struct store_audit); the chain format is in chain.h. */
+#ifndef GH_AUDIT_AUDIT_H
+#define GH_AUDIT_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audit/chain.h"
+#include "core/err.h"
+#include "store/store.h"
+
+/** Derives the email-hash key from the vault. Call after the vault is
+ *  loaded. enabled=false turns recording off (benchmarks; refused in
+ *  production by configuration). */
+enum gh_err audit_init(bool enabled) GH_WUR;
+void audit_shutdown(void);
+bool audit_enabled(void);
+
+/** hex(HMAC-SHA256(key, email_key)): lets an operator match failures for one
+ *  address without the log holding the address. */
+void audit_email_hmac(const char *email_key, char out[AUDIT_HASH_HEX + 1]);
+
+struct audit_verify_result {
+    int64_t rows;
+    int64_t head_id; /* newest row seen, and its hash */
+    char head_hash[AUDIT_HASH_HEX + 1];
+    bool ok;
+    int64_t bad_id; /* first broken row when !ok */
+    char reason[200];
+};
+
+/** Walks the whole chain (see chain.h and docs/audit.md). GH_OK with
+ *  res->ok false when it is broken; an error only when the store fails.
+ *  anchor_id/anchor_hash (0/NULL: none) is a head seen earlier: the row must
+ *  still be there with that hash, which catches a truncated tail. */
+enum gh_err audit_verify(const struct store_ops *ops, struct store_conn *c, int64_t anchor_id,
+                         const char *anchor_hash, struct audit_verify_result *res) GH_WUR;
+
+/** Last scheduled verification: 1 ok, 0 broken, -1 not run yet. */
+int audit_chain_status(void);
+void audit_set_chain_status(int ok);
+
+#endif
