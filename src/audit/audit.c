@@ -163,7 +163,10 @@ static int step(void *arg, const struct store_audit_row *r)
     note_checkpoint(w, r);
     w->last_id = r->id;
     memcpy(w->last_hash, r->hash, sizeof w->last_hash);
-    snprintf(w->last_when, sizeof w->last_when, "%s", r->occurred_at);
+    size_t wl = strlen(r->occurred_at);
+    if (wl >= sizeof w->last_when) wl = sizeof w->last_when - 1;
+    memcpy(w->last_when, r->occurred_at, wl);
+    w->last_when[wl] = '\0';
     w->res->rows++;
     return 0;
 }

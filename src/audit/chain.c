@@ -24,13 +24,58 @@ const char *audit_genesis_hex(void)
     return genesis_hex;
 }
 
-static int feed(EVP_MD_CTX *ctx, const char *s)
+/* Decimal digits of v into out (no NUL); returns the count. */
+static size_t put_u64(char *out, uint64_t v)
 {
-    char len[24];
+    char tmp[24];
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Appends "<len>:<bytes>\n" to the buffer, hashing full chunks as it goes:
+ * one digest update per row instead of three per field. */
+struct canon {
+    EVP_MD_CTX *ctx;
+    char buf[2048];
+    size_t len;
+    int ok;
+};
+
+static void canon_flush(struct canon *c)
+{
+    if (c->len && EVP_DigestUpdate(c->ctx, c->buf, c->len) != 1) c->ok = 0;
+    c->len = 0;
+}
+
+static void canon_bytes(struct canon *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t room = sizeof c->buf - c->len;
+        if (room == 0) {
+            canon_flush(c);
+            room = sizeof c->buf;
+        }
+        size_t k = n < room ? n : room;
+        memcpy(c->buf + c->len, p, k);
+        c->len += k;
+        p += k;
+        n -= k;
+    }
+}
+
+static void canon_field(struct canon *c, const char *s)
+{
+    char num[24];
     size_t n = s ? strlen(s) : 0;
-    int ll = snprintf(len, sizeof len, "%zu:", n);
-    return EVP_DigestUpdate(ctx, len, (size_t)ll) == 1 &&
-           (n == 0 || EVP_DigestUpdate(ctx, s, n) == 1) && EVP_DigestUpdate(ctx, "\n", 1) == 1;
+    size_t nl = put_u64(num, n);
+    num[nl++] = ':';
+    canon_bytes(c, num, nl);
+    canon_bytes(c, s ? s : "", n);
+    canon_bytes(c, "\n", 1);
 }
 
 static EVP_MD *sha256_md;
@@ -56,22 +101,33 @@ enum gh_err audit_chain_hash_ctx(EVP_MD_CTX *ctx, const char *prev_hex, const st
                                  char hash_hex[AUDIT_HASH_HEX + 1])
 {
     uint8_t prev[32], out[32];
-    size_t n = 0;
     if (!prev_hex || strlen(prev_hex) != AUDIT_HASH_HEX ||
-        sodium_hex2bin(prev, sizeof prev, prev_hex, AUDIT_HASH_HEX, NULL, &n, NULL) != 0 || n != 32)
+        gh_unhex(prev, sizeof prev, prev_hex, AUDIT_HASH_HEX) != GH_OK)
         return GH_ERR_INVALID;
     pthread_once(&md_once, fetch_md);
     if (!sha256_md) return GH_ERR_INTERNAL;
     char id[24];
-    snprintf(id, sizeof id, "%lld", (long long)row->id);
+    size_t idn = 0;
+    if (row->id < 0) id[idn++] = '-';
+    idn += put_u64(id + idn, row->id < 0 ? (uint64_t)(-(row->id + 1)) + 1 : (uint64_t)row->id);
+    id[idn] = '\0';
     static const char magic[] = "gatehouse-audit-v1\n";
     unsigned int outlen = 0;
-    if (EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1 || EVP_DigestUpdate(ctx, prev, 32) != 1 ||
-        EVP_DigestUpdate(ctx, magic, sizeof magic - 1) != 1 || !feed(ctx, id) ||
-        !feed(ctx, row->occurred_at) || !feed(ctx, row->actor) || !feed(ctx, row->action) ||
-        !feed(ctx, row->target) || !feed(ctx, row->ip) || !feed(ctx, row->user_agent) ||
-        !feed(ctx, row->request_id) || !feed(ctx, row->details) ||
-        EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32)
+    if (EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1) return GH_ERR_INTERNAL;
+    struct canon c = {.ctx = ctx, .ok = 1};
+    canon_bytes(&c, (const char *)prev, 32);
+    canon_bytes(&c, magic, sizeof magic - 1);
+    canon_field(&c, id);
+    canon_field(&c, row->occurred_at);
+    canon_field(&c, row->actor);
+    canon_field(&c, row->action);
+    canon_field(&c, row->target);
+    canon_field(&c, row->ip);
+    canon_field(&c, row->user_agent);
+    canon_field(&c, row->request_id);
+    canon_field(&c, row->details);
+    canon_flush(&c);
+    if (!c.ok || EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32)
         return GH_ERR_INTERNAL;
     gh_hex(hash_hex, out, 32);
     return GH_OK;

@@ -32,6 +32,9 @@ enum gh_err gh_random_token(char *out, size_t outcap, size_t nbytes) GH_WUR;
 /** Lower-case hex of len bytes into out (needs 2*len+1). */
 void gh_hex(char *out, const void *in, size_t len);
 
+/** Decodes exactly 2*outlen hex characters. GH_ERR_INVALID otherwise. */
+enum gh_err gh_unhex(uint8_t *out, size_t outlen, const char *in, size_t inlen) GH_WUR;
+
 /** SHA-256 of in. Returns GH_ERR_INTERNAL only if libcrypto fails. */
 enum gh_err gh_sha256(uint8_t out[GH_SHA256_BYTES], const void *in, size_t len) GH_WUR;
 

@@ -166,7 +166,10 @@ static int bind_text(sqlite3_stmt *s, int i, const char *v)
 static void col_text(sqlite3_stmt *s, int i, char *out, size_t cap)
 {
     const unsigned char *t = sqlite3_column_text(s, i);
-    snprintf(out, cap, "%s", t ? (const char *)t : "");
+    size_t n = t ? (size_t)sqlite3_column_bytes(s, i) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(out, t, n);
+    out[n] = '\0';
 }
 
 /* Runs a statement that returns no rows. */
