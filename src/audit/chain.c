@@ -28,6 +28,7 @@ const char *audit_genesis_hex(void)
 static size_t put_u64(char *out, uint64_t v)
 {
     char tmp[24];
+    size_t n = 0;
     do {
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
