@@ -1,5 +1,6 @@
 #include "audit/audit.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -70,6 +71,8 @@ struct walk {
     char cp_from[AUDIT_HASH_HEX + 1];
     int64_t anchor_id;
     const char *anchor_hash;
+    char first_when[32];
+    bool global_start; /* this walk starts at the log's first row */
     enum gh_err err;
 };
 
@@ -139,7 +142,8 @@ static int step(void *arg, const struct store_audit_row *r)
     if (w->res->rows == 0) {
         w->first_id = r->id;
         memcpy(w->first_prev, r->prev_hash, sizeof w->first_prev);
-        if (r->id == 1 && strcmp(r->prev_hash, audit_genesis_hex()) != 0)
+        snprintf(w->first_when, sizeof w->first_when, "%s", r->occurred_at);
+        if (w->global_start && r->id == 1 && strcmp(r->prev_hash, audit_genesis_hex()) != 0)
             return broken(w, r->id,
                           "row %lld: the first row does not start from the genesis "
                           "value",
@@ -171,38 +175,142 @@ static int step(void *arg, const struct store_audit_row *r)
     return 0;
 }
 
-enum gh_err audit_verify(const struct store_ops *ops, struct store_conn *c, int64_t anchor_id,
-                         const char *anchor_hash, struct audit_verify_result *res)
+/* One range of ids, walked by one thread on its own connection. */
+struct part {
+    const struct store_ops *ops;
+    struct store_conn *c;
+    int64_t after, upto;
+    struct walk w;
+    struct audit_verify_result res;
+    enum gh_err rc;
+};
+
+static void *walk_part(void *arg)
+{
+    struct part *p = arg;
+    p->w.res = &p->res;
+    p->res.ok = true;
+    p->w.ctx = EVP_MD_CTX_new();
+    if (!p->w.ctx) {
+        p->rc = GH_ERR_NOMEM;
+        return NULL;
+    }
+    p->rc = p->ops->audit_scan(p->c, p->after, p->upto, step, &p->w);
+    if (p->rc == GH_OK && p->w.err) p->rc = p->w.err;
+    EVP_MD_CTX_free(p->w.ctx);
+    return NULL;
+}
+
+#define VERIFY_MAX_PARTS 8
+
+enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn *c,
+                                  struct store_conn *const *extra, int nextra, int64_t anchor_id,
+                                  const char *anchor_hash, struct audit_verify_result *res)
 {
     memset(res, 0, sizeof *res);
     res->ok = true;
-    struct walk w = {.res = res, .anchor_id = anchor_id, .anchor_hash = anchor_hash};
-    w.ctx = EVP_MD_CTX_new();
-    if (!w.ctx) return GH_ERR_NOMEM;
-    enum gh_err rc = ops->audit_scan(c, 0, step, &w);
-    EVP_MD_CTX_free(w.ctx);
+    int64_t lo = 0, hi = 0;
+    enum gh_err rc = ops->audit_bounds(c, &lo, &hi);
     if (rc) return rc;
-    if (w.err) return w.err;
-    res->head_id = w.last_id;
-    memcpy(res->head_hash, w.last_hash, sizeof res->head_hash);
-    if (res->ok && anchor_id > w.last_id) {
-        res->ok = false;
-        res->bad_id = w.last_id + 1;
-        snprintf(res->reason, sizeof res->reason,
-                 "row %lld: missing: the log ends before the head recorded earlier (row %lld); "
-                 "its tail was removed",
-                 (long long)w.last_id + 1, (long long)anchor_id);
+    int nparts = 1 + (nextra < VERIFY_MAX_PARTS - 1 ? nextra : VERIFY_MAX_PARTS - 1);
+    if (hi - lo < 100000) nparts = 1; /* not worth the threads */
+    struct part parts[VERIFY_MAX_PARTS];
+    memset(parts, 0, sizeof parts);
+    int64_t span = (hi - lo + 1 + nparts - 1) / nparts;
+    for (int k = 0; k < nparts; k++) {
+        parts[k].ops = ops;
+        parts[k].c = k == 0 ? c : extra[k - 1];
+        parts[k].after = k == 0 ? 0 : lo - 1 + span * k;
+        parts[k].upto = k == nparts - 1 ? 0 : lo - 1 + span * (k + 1);
+        parts[k].w.anchor_id = anchor_id;
+        parts[k].w.anchor_hash = anchor_hash;
+        parts[k].w.global_start = k == 0;
     }
+    pthread_t th[VERIFY_MAX_PARTS];
+    bool started[VERIFY_MAX_PARTS] = {false};
+    for (int k = 1; k < nparts; k++)
+        started[k] = pthread_create(&th[k], NULL, walk_part, &parts[k]) == 0;
+    walk_part(&parts[0]);
+    for (int k = 1; k < nparts; k++) {
+        if (started[k])
+            pthread_join(th[k], NULL);
+        else
+            walk_part(&parts[k]); /* no thread: do it here */
+    }
+    for (int k = 0; k < nparts; k++)
+        if (parts[k].rc) return parts[k].rc;
+
+    /* Merge in id order: the first break wins, whether inside a part or at
+     * the seam between two parts. */
+    struct walk *prev = NULL;
+    for (int k = 0; k < nparts && res->ok; k++) {
+        struct walk *w = &parts[k].w;
+        if (parts[k].res.rows == 0 && parts[k].res.ok) continue;
+        if (prev && parts[k].res.rows > 0) {
+            long long pid = (long long)prev->last_id, fid = (long long)w->first_id;
+            int n = 0;
+            if (w->first_id != prev->last_id + 1)
+                n = snprintf(res->reason, sizeof res->reason,
+                             "row %lld: gap: rows after %lld are missing", fid, pid);
+            else if (strcmp(w->first_prev, prev->last_hash) != 0)
+                n = snprintf(res->reason, sizeof res->reason,
+                             "row %lld: chain broken: prev_hash is not row %lld's hash (rows "
+                             "removed, inserted or reordered)",
+                             fid, pid);
+            else if (strcmp(w->first_when, prev->last_when) < 0)
+                n = snprintf(res->reason, sizeof res->reason,
+                             "row %lld: reordered: it is older than row %lld", fid, pid);
+            if (n > 0) {
+                res->ok = false;
+                res->bad_id = w->first_id;
+                break;
+            }
+        }
+        res->rows += parts[k].res.rows;
+        if (!parts[k].res.ok) {
+            res->ok = false;
+            res->bad_id = parts[k].res.bad_id;
+            memcpy(res->reason, parts[k].res.reason, sizeof res->reason);
+            break;
+        }
+        if (parts[k].res.rows > 0) prev = w;
+    }
+    if (!res->ok || !prev) return GH_OK;
+    struct walk *first = NULL;
+    for (int k = 0; k < nparts && !first; k++)
+        if (parts[k].res.rows > 0) first = &parts[k].w;
+    int64_t cp_first = 0;
+    const char *cp_from = "";
+    for (int k = 0; k < nparts; k++)
+        if (parts[k].w.cp_first) {
+            cp_first = parts[k].w.cp_first;
+            cp_from = parts[k].w.cp_from;
+        }
+    res->head_id = prev->last_id;
+    memcpy(res->head_hash, prev->last_hash, sizeof res->head_hash);
     /* A log that does not start at row 1 must continue from a checkpoint
      * written by retention, naming that exact start. */
-    if (res->ok && res->rows > 0 && w.first_id != 1 &&
-        !(w.cp_first == w.first_id && strcmp(w.cp_from, w.first_prev) == 0)) {
+    if (first->first_id != 1 &&
+        !(cp_first == first->first_id && strcmp(cp_from, first->first_prev) == 0)) {
         res->ok = false;
-        res->bad_id = w.first_id;
+        res->bad_id = first->first_id;
         snprintf(res->reason, sizeof res->reason,
                  "row %lld: the log starts after missing rows and no retention checkpoint "
                  "accounts for them",
-                 (long long)w.first_id);
+                 (long long)first->first_id);
+    } else if (anchor_id > prev->last_id) {
+        res->ok = false;
+        res->bad_id = prev->last_id + 1;
+        snprintf(res->reason, sizeof res->reason,
+                 "row %lld: missing: the log ends before the head recorded earlier (row %lld); "
+                 "its tail was removed",
+                 (long long)prev->last_id + 1, (long long)anchor_id);
     }
     return GH_OK;
+}
+
+enum gh_err audit_verify(const struct store_ops *ops, struct store_conn *c, int64_t anchor_id,
+                         const char *anchor_hash, struct audit_verify_result *res)
+{
+    return audit_verify_parallel(ops, c, NULL, 0, anchor_id, anchor_hash, res);
 }

@@ -40,6 +40,12 @@ struct audit_verify_result {
 enum gh_err audit_verify(const struct store_ops *ops, struct store_conn *c, int64_t anchor_id,
                          const char *anchor_hash, struct audit_verify_result *res) GH_WUR;
 
+/** The same split over 1 + nextra threads, each scanning a range of ids on
+ *  its own connection (extra[i], opened by the caller). */
+enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn *c,
+                                  struct store_conn *const *extra, int nextra, int64_t anchor_id,
+                                  const char *anchor_hash, struct audit_verify_result *res) GH_WUR;
+
 /** Last scheduled verification: 1 ok, 0 broken, -1 not run yet. */
 int audit_chain_status(void);
 void audit_set_chain_status(int ok);

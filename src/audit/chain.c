@@ -33,7 +33,8 @@ static size_t put_u64(char *out, uint64_t v)
         tmp[n++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
     return n;
 }
 
@@ -128,8 +129,7 @@ enum gh_err audit_chain_hash_ctx(EVP_MD_CTX *ctx, const char *prev_hex, const st
     canon_field(&c, row->request_id);
     canon_field(&c, row->details);
     canon_flush(&c);
-    if (!c.ok || EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32)
-        return GH_ERR_INTERNAL;
+    if (!c.ok || EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32) return GH_ERR_INTERNAL;
     gh_hex(hash_hex, out, 32);
     return GH_OK;
 }

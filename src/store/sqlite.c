@@ -50,6 +50,7 @@ enum stmt_id {
     S_AUDIT_PRUNE_LAST,
     S_AUDIT_PRUNE,
     S_AUDIT_HASH_OF,
+    S_AUDIT_BOUNDS,
     S_PRUNE_RT,
     S_PRUNE_SESS,
     S_COUNT
@@ -114,8 +115,9 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_AUDIT_LIST] = "SELECT id, occurred_at, actor, action, target, ip, user_agent, request_id,"
                      " details, prev_hash, hash FROM audit_log"
                      " WHERE (actor = ?1 OR target = ?1) AND id < ?2 ORDER BY id DESC LIMIT ?3",
-    [S_AUDIT_SCAN] = "SELECT id, occurred_at, actor, action, target, ip, user_agent, request_id,"
-                     " details, prev_hash, hash FROM audit_log WHERE id > ?1 ORDER BY id",
+    [S_AUDIT_SCAN] =
+        "SELECT id, occurred_at, actor, action, target, ip, user_agent, request_id,"
+        " details, prev_hash, hash FROM audit_log WHERE id > ?1 AND id <= ?2 ORDER BY id",
     [S_AUDIT_GATE] = "UPDATE audit_gate SET open = ?1 WHERE id = 1",
     /* Never the newest row: the chain must go on from somewhere. */
     [S_AUDIT_PRUNE_LAST] = "SELECT MAX(id), COUNT(*) FROM audit_log WHERE id < (SELECT COALESCE("
@@ -123,6 +125,7 @@ static const char *const stmt_sql[S_COUNT] = {
                            " AND id < (SELECT MAX(id) FROM audit_log)",
     [S_AUDIT_PRUNE] = "DELETE FROM audit_log WHERE id <= ?1",
     [S_AUDIT_HASH_OF] = "SELECT hash FROM audit_log WHERE id = ?1",
+    [S_AUDIT_BOUNDS] = "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM audit_log",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -447,12 +450,13 @@ static enum gh_err sq_audit_list(struct store_conn *c, const char *subject, int6
     return GH_OK;
 }
 
-static enum gh_err sq_audit_scan(struct store_conn *c, int64_t after, store_audit_scan_fn fn,
-                                 void *arg)
+static enum gh_err sq_audit_scan(struct store_conn *c, int64_t after, int64_t upto,
+                                 store_audit_scan_fn fn, void *arg)
 {
     sqlite3_stmt *s = stmt(c, S_AUDIT_SCAN);
     if (!s) return GH_ERR_INTERNAL;
     sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int64(s, 2, upto > 0 ? upto : INT64_MAX);
     int r;
     while ((r = sqlite3_step(s)) == SQLITE_ROW) {
         struct store_audit_row v;
@@ -464,6 +468,19 @@ static enum gh_err sq_audit_scan(struct store_conn *c, int64_t after, store_audi
     }
     done(s);
     return r == SQLITE_DONE ? GH_OK : fail(c, "audit scan");
+}
+
+static enum gh_err sq_audit_bounds(struct store_conn *c, int64_t *min, int64_t *max)
+{
+    sqlite3_stmt *s = stmt(c, S_AUDIT_BOUNDS);
+    if (!s) return GH_ERR_INTERNAL;
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        *min = sqlite3_column_int64(s, 0);
+        *max = sqlite3_column_int64(s, 1);
+    }
+    done(s);
+    return r == SQLITE_ROW ? GH_OK : fail(c, "audit bounds");
 }
 
 static enum gh_err gate(struct store_conn *c, int open)
@@ -1022,6 +1039,7 @@ const struct store_ops store_sqlite = {
     .audit_append = sq_audit_append,
     .audit_list = sq_audit_list,
     .audit_scan = sq_audit_scan,
+    .audit_bounds = sq_audit_bounds,
     .audit_prune = sq_audit_prune,
     .prune = sq_prune,
 };

@@ -201,9 +201,12 @@ struct store_ops {
      *  first, at most max. Clear each row. */
     enum gh_err (*audit_list)(struct store_conn *c, const char *subject, int64_t before,
                               struct store_audit_row *out, size_t max, size_t *n) GH_WUR;
-    /** Calls fn for every row with id > after, in id order. */
-    enum gh_err (*audit_scan)(struct store_conn *c, int64_t after, store_audit_scan_fn fn,
-                              void *arg) GH_WUR;
+    /** Calls fn for every row with after < id <= upto (upto 0: no bound), in
+     *  id order. */
+    enum gh_err (*audit_scan)(struct store_conn *c, int64_t after, int64_t upto,
+                              store_audit_scan_fn fn, void *arg) GH_WUR;
+    /** Smallest and largest row id (0, 0 when empty). */
+    enum gh_err (*audit_bounds)(struct store_conn *c, int64_t *min, int64_t *max) GH_WUR;
     /** Retention: deletes rows with occurred_at < before from the oldest
      *  end (never a row after a kept one) and appends a checkpoint row
      *  ("audit.checkpoint", details with the hash the log continues from).
