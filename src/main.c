@@ -105,31 +105,34 @@ static int open_keys(int apply_migrations, struct store_conn **out)
     }
     if (vault_load(ops, c, 1) != GH_OK) goto fail_db;
 
+    /* The first signing key: imported from GATEHOUSE_SIGNING_KEY (or the dev
+     * signing-key.pem) or generated, only while the store has none. Never
+     * re-imported later: that would resurrect a key a rotation retired. */
     char kid[JWT_KID_MAX + 1];
-    char *dev_pem = NULL;
-    const char *pem = gh_cfg.signing_key_pem;
-    if (!pem && !gh_cfg.production) {
-        if (jwt_dev_key(gh_cfg.data_dir, &dev_pem) != GH_OK) {
-            ops->close(c);
-            return die("cannot create the development signing key in GATEHOUSE_DATA_DIR");
+    rc = jwt_keys_load(ops, c);
+    if (rc == GH_ERR_NOT_FOUND) {
+        char *dev_pem = NULL;
+        const char *pem = gh_cfg.signing_key_pem;
+        if (!pem && !gh_cfg.production) {
+            if (jwt_dev_key(gh_cfg.data_dir, &dev_pem) != GH_OK) {
+                ops->close(c);
+                return die("cannot create the development signing key in GATEHOUSE_DATA_DIR");
+            }
+            pem = dev_pem;
         }
-        pem = dev_pem;
-    }
-    if (pem) { /* imported once; already stored is fine */
         rc = jwt_key_create(ops, c, pem, gh_now_s(), kid);
         gh_free_secret_str(dev_pem);
         if (rc == GH_ERR_CONFIG) {
             ops->close(c);
             return die("GATEHOUSE_SIGNING_KEY is not a usable EC P-256 private key (PEM)");
         }
-        if (rc && rc != GH_ERR_CONFLICT) goto fail_db;
-        if (rc == GH_OK) gh_log(GH_LOG_INFO, "signing key %s imported", kid);
-    }
-    rc = jwt_keys_load(ops, c);
-    if (rc == GH_ERR_NOT_FOUND) { /* production, first start, nothing to import */
-        if (jwt_key_create(ops, c, NULL, gh_now_s(), kid) != GH_OK) goto fail_db;
-        gh_log(GH_LOG_INFO, "signing key %s generated and sealed in the database", kid);
+        if (rc) goto fail_db;
+        gh_log(GH_LOG_INFO, "signing key %s %s and sealed in the database", kid,
+               pem ? "imported" : "generated");
         rc = jwt_keys_load(ops, c);
+    } else if (rc == GH_OK && gh_cfg.signing_key_pem) {
+        gh_log(GH_LOG_WARN, "GATEHOUSE_SIGNING_KEY is ignored: the database already holds signing "
+                            "keys (use `gatehouse keys rotate --signing`)");
     }
     if (rc) goto fail_db;
     if (audit_init(gh_cfg.audit) != GH_OK) goto fail_db;
@@ -261,6 +264,11 @@ static int cmd_serve(void)
     struct store_conn *c = NULL;
     if ((rc = open_keys(!gh_cfg.production, &c))) goto out;
     store_backend()->close(c);
+    /* The keys now live in the vault and OpenSSL's secure heap; the text
+     * they came from is not needed while serving. */
+    gh_free_secret_str(gh_cfg.master_key);
+    gh_free_secret_str(gh_cfg.signing_key_pem);
+    gh_cfg.master_key = gh_cfg.signing_key_pem = NULL;
     if (password_init() != GH_OK) {
         rc = die("cannot hash with the configured Argon2id parameters (memory?)");
         goto out;

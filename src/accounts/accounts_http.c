@@ -26,14 +26,16 @@ static void reply_signed_in(struct gh_req *r, int status, const struct store_use
     json_t *body = json_object();
     json_t *user = user_json(u->id, u->email, u->created_at);
     json_t *pair = sessions_pair_json(p);
-    if (!body || !user || !pair || json_object_set_new(body, "user", user) != 0 ||
+    if (!body || !user || !pair || json_object_set(body, "user", user) != 0 ||
         json_object_update(body, pair) != 0) {
         json_decref(body);
+        json_decref(user);
         json_decref(pair);
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
     json_decref(pair);
+    json_decref(user);
     r->authed = true; /* for the log line */
     snprintf(r->ident.user_id, sizeof r->ident.user_id, "%s", u->id);
     gh_reply(r, status, body);
@@ -125,11 +127,16 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         goto out;
     }
     if (rc) goto fail;
-    if (password_verify(u.password_hash, pw, pw_len) != GH_OK) {
+    /* Over-long passwords cannot be ours (sign-up caps them) but still cost
+     * the same as a check, so length tells nothing either. */
+    rc = pw_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
+                                     : password_verify(u.password_hash, pw, pw_len);
+    if (rc == GH_ERR_DENIED) {
         rc = signin_failed(r, ops, c, u.email_key, u.id);
         if (rc) goto fail;
         goto out;
     }
+    if (rc) goto fail;
     if (password_needs_rehash(u.password_hash)) {
         char h[PASSWORD_HASH_MAX];
         if (password_hash(h, pw, pw_len) == GH_OK &&
@@ -139,9 +146,14 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     }
     authcache_put_user(&u, gen);
     struct store_audit ev;
-    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
-                             gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), &pair)))
-        goto fail;
+    rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
+                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), &pair);
+    if (rc == GH_ERR_CONFLICT) { /* the password changed while we were checking it */
+        rc = signin_failed(r, ops, c, u.email_key, u.id);
+        if (rc) goto fail;
+        goto out;
+    }
+    if (rc) goto fail;
     reply_signed_in(r, 200, &u, &pair);
     goto out;
 fail:
@@ -168,10 +180,13 @@ void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struc
         goto out;
     }
     if (rc) goto fail;
-    if (password_verify(u.password_hash, cur, cur_len) != GH_OK) {
+    rc = cur_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED
+                                      : password_verify(u.password_hash, cur, cur_len);
+    if (rc == GH_ERR_DENIED) {
         gh_reply_error(r, 403, "invalid_credentials", "The current password is incorrect.");
         goto out;
     }
+    if (rc) goto fail;
     if (password_check_policy(next, next_len, u.email, reason, sizeof reason)) {
         gh_reply_error(r, 422, "weak_password", reason);
         goto out;

@@ -81,7 +81,12 @@ static enum gh_err env_secret(const char *name, char **out, char *err, size_t er
     }
     if (v) {
         *out = strdup(v);
-        return *out ? GH_OK : GH_ERR_NOMEM;
+        if (!*out) return GH_ERR_NOMEM;
+        /* Keep one copy only: wipe the environment's and drop the variable,
+         * so it is neither in memory twice nor inherited by children. */
+        gh_wipe((char *)v, strlen(v));
+        unsetenv(name);
+        return GH_OK;
     }
     if (f) {
         struct stat st;
@@ -174,6 +179,12 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = env_int("GATEHOUSE_REFRESH_TTL", 7 * 86400, 1, 365 * 86400, &v, err, errlen)))
         return rc;
     gh_cfg.refresh_ttl = v;
+    if (gh_cfg.refresh_ttl < gh_cfg.access_ttl) {
+        /* Access tokens are issued at sign-in and refresh, when the session
+         * runs refresh_ttl ahead: this keeps every one inside its session. */
+        snprintf(err, errlen, "GATEHOUSE_REFRESH_TTL must be at least GATEHOUSE_ACCESS_TTL");
+        return GH_ERR_CONFIG;
+    }
     if ((rc = env_int("GATEHOUSE_REFRESH_REUSE_GRACE", 10, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.refresh_grace = v;
 

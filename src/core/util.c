@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
@@ -209,4 +210,20 @@ bool gh_utf8_valid(const char *s, size_t len)
         p += n + 1;
     }
     return true;
+}
+
+void gh_json_wipe(json_t *j)
+{
+    if (!j) return;
+    if (json_is_string(j)) {
+        gh_wipe((char *)json_string_value(j), json_string_length(j));
+    } else if (json_is_object(j)) {
+        const char *k;
+        json_t *v;
+        json_object_foreach(j, k, v) gh_json_wipe(v);
+    } else if (json_is_array(j)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(j, i, v) gh_json_wipe(v);
+    }
 }

@@ -47,6 +47,11 @@ void gh_wipe(void *p, size_t len);
 /** Wipes and frees a NUL-terminated heap string. NULL is allowed. */
 void gh_free_secret_str(char *s);
 
+/** Wipes every string inside a JSON value (request and response bodies hold
+ *  passwords and tokens); call before json_decref. NULL is allowed. */
+struct json_t;
+void gh_json_wipe(struct json_t *j);
+
 /** Wall clock. */
 int64_t gh_now_s(void);
 int64_t gh_now_us(void);

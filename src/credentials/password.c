@@ -1,5 +1,6 @@
 #include "credentials/password.h"
 
+#include <errno.h>
 #include <math.h>
 #include <semaphore.h>
 #include <unistd.h>
@@ -68,11 +69,19 @@ enum gh_err password_init(void)
 
 enum gh_err password_verify(const char *hash, const char *pw, size_t len)
 {
-    if (!hash || strncmp(hash, "$argon2id$", 10) != 0) return GH_ERR_DENIED;
+    if (!hash || strncmp(hash, "$argon2id$", 10) != 0) {
+        password_verify_dummy(pw, len); /* same time as a real check */
+        return GH_ERR_DENIED;
+    }
     slot_take();
+    errno = 0;
     int r = crypto_pwhash_str_verify(hash, pw, len);
+    int e = errno;
     slot_give();
-    return r == 0 ? GH_OK : GH_ERR_DENIED;
+    if (r == 0) return GH_OK;
+    /* No memory for the Argon2 block is our failure, not the user's wrong
+     * password; a mismatch (EINVAL) or an undecodable hash is a denial. */
+    return e == ENOMEM ? GH_ERR_INTERNAL : GH_ERR_DENIED;
 }
 
 void password_verify_dummy(const char *pw, size_t len)

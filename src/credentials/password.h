@@ -21,7 +21,9 @@ enum gh_err password_init(void) GH_WUR;
 /** Hashes pw at the configured parameters into out (NUL-terminated). */
 enum gh_err password_hash(char out[PASSWORD_HASH_MAX], const char *pw, size_t len) GH_WUR;
 
-/** GH_OK if pw matches hash, GH_ERR_DENIED if not (or if hash is malformed). */
+/** GH_OK if pw matches hash, GH_ERR_DENIED if not (or if hash is malformed,
+ *  after the same work as a real check), GH_ERR_INTERNAL if the check
+ *  itself failed (out of memory): never report that as a wrong password. */
 enum gh_err password_verify(const char *hash, const char *pw, size_t len) GH_WUR;
 
 /** Spends the same time as a real verification against a dummy hash, so an

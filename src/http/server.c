@@ -312,6 +312,8 @@ static void log_request(struct gh_req *r, int method)
 static void free_req(struct gh_req *r)
 {
     gh_wipe(r->token, sizeof r->token);
+    gh_json_wipe(r->body);
+    gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
     if (r->resp) json_decref(r->resp);
     free(r->resp_text);
@@ -338,6 +340,8 @@ static void req_put(struct gh_req *r)
     struct gh_loop *l = r->loop;
     gh_wipe(r->token, r->token_len);
     r->token_len = 0;
+    gh_json_wipe(r->body);
+    gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
     if (r->resp) json_decref(r->resp);
     free(r->resp_text);
@@ -392,7 +396,8 @@ static void finish(struct gh_req *r)
     evhttp_send_reply(ev, r->status, reason(r->status), buf);
     if (buf) evbuffer_free(buf);
 
-    log_request(r, method_of(ev));
+    /* ev may be gone now (a detached request is freed by the send). */
+    log_request(r, r->method);
     req_put(r);
 }
 
@@ -425,6 +430,18 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
 {
     struct gh_req *r = arg;
+    /* Checked again here: a revocation may have landed while the request
+     * waited in the queue. Memory only, unless the entry was evicted. */
+    if ((r->route->flags & R_AUTH) && r->authed) {
+        enum authcache_result ar = authcache_check(r->token, r->token_len, gh_now_s(), &r->ident);
+        if (ar == AUTHCACHE_DENY) {
+            r->authed = false;
+            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            post_back(r);
+            return;
+        }
+        if (ar == AUTHCACHE_MISS) r->authed = false;
+    }
     if ((r->route->flags & R_AUTH) && !r->authed) {
         enum gh_err rc =
             authcache_check_store(ops, c, r->token, r->token_len, gh_now_s(), &r->ident);
@@ -537,6 +554,7 @@ static bool bearer(struct evkeyvalq *in, struct gh_req *r)
     memcpy(r->token, a, n);
     r->token[n] = '\0';
     r->token_len = n;
+    gh_wipe((char *)a, n); /* libevent's copy of the header */
     return true;
 }
 
@@ -575,6 +593,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
     if (q) snprintf(r->query, sizeof r->query, "%s", q);
     int method = method_of(ev);
+    r->method = method;
     bool known = false;
     if (!path || strlen(path) > 1024) {
         gh_reply_error(r, 404, "not_found", "No such endpoint.");
@@ -619,9 +638,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
             gh_reply_error(r, 413, "body_too_large", "The request body is too large.");
             goto reply;
         }
-        const char *data = (const char *)evbuffer_pullup(b, -1);
+        char *data = (char *)evbuffer_pullup(b, -1);
         json_error_t jerr;
         r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+        gh_wipe(data, len); /* the raw body may hold a password */
         if (!r->body || !json_is_object(r->body)) {
             gh_reply_error(r, 400, "invalid_json",
                            r->body ? "The body must be a JSON object."

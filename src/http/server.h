@@ -47,6 +47,7 @@ struct gh_route {
 struct gh_req {
     /* Inputs, copied from the evhttp request so workers never touch it. */
     const struct gh_route *route;
+    int method;   /* enum gh_method, 0 for others */
     json_t *body; /* object, or NULL */
     char param[GH_PARAM_MAX + 1];
     char ip[STORE_IP_MAX + 1];

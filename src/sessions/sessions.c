@@ -74,7 +74,8 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
         snprintf(details, sizeof details, "{\"method\":\"password\",\"session_id\":\"%s\"}", s.id);
         sev.details = details;
     }
-    if ((rc = ops->session_create(c, &s, h, ev ? &sev : NULL))) goto fail;
+    /* Refused if the password changed since the caller verified it. */
+    if ((rc = ops->session_create(c, &s, h, u->tokens_invalidated_at, ev ? &sev : NULL))) goto fail;
     authcache_put_session(&s, gen);
     if ((rc = issue_access(u->id, s.id, u->tokens_invalidated_at, &out->access))) goto fail;
     return GH_OK;
@@ -89,6 +90,7 @@ static enum gh_err seal_pair(const char *old, const struct sessions_pair *p, uin
 {
     json_t *j = json_pack("{s:s,s:s}", "a", p->access, "r", p->refresh);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    gh_json_wipe(j);
     json_decref(j);
     if (!s) return GH_ERR_NOMEM;
     enum gh_err rc = refresh_seal(old, (const uint8_t *)s, strlen(s), box, STORE_BOX_MAX, boxlen);
@@ -100,7 +102,8 @@ static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
                              struct sessions_pair *out)
 {
     char *s = NULL;
-    if (refresh_open(old, rt->box, rt->box_len, &s) != GH_OK) return GH_ERR_DENIED;
+    enum gh_err orc = refresh_open(old, rt->box, rt->box_len, &s);
+    if (orc) return orc; /* DENIED: does not open; anything else is ours */
     json_t *j = json_loads(s, 0, NULL);
     gh_free_secret_str(s);
     const char *a = json_string_value(json_object_get(j, "a"));
@@ -149,9 +152,14 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
             bool in_window = gh_cfg.refresh_grace > 0 &&
                              now_us - rt->rotated_at_us < gh_cfg.refresh_grace * 1000000;
             if (in_window && !rt->session_live) goto out; /* signed out meanwhile: invalid */
-            if (in_window && open_pair(tok, rt, out) == GH_OK) {
-                *res = SESSIONS_REFRESHED;
-                goto out;
+            if (in_window) {
+                rc = open_pair(tok, rt, out);
+                if (rc == GH_OK) {
+                    *res = SESSIONS_REFRESHED;
+                    goto out;
+                }
+                if (rc != GH_ERR_DENIED) goto out; /* our failure: 500, revoke nothing */
+                rc = GH_OK;
             }
             /* A spent token came back: the family leaked. Revoke everything. */
             char details[96];

@@ -25,7 +25,8 @@ json_t *sessions_pair_json(const struct sessions_pair *p);
 void sessions_new_id(char out[STORE_ID_LEN + 1]);
 
 /** Starts a session for user u (one refresh-token family) and issues its
- *  first pair. */
+ *  first pair. GH_ERR_CONFLICT if u's password changed since u was read (the
+ *  caller treats that as a failed sign-in). */
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
                            const struct store_audit *ev, struct sessions_pair *out) GH_WUR;

@@ -99,8 +99,11 @@ static const char *const stmt_sql[S_COUNT] = {
                   " LIMIT ?1",
     [S_VK_INSERT] = "INSERT INTO vault_keys (kid, wrapped, created_at) VALUES (?1, ?2, ?3)",
     [S_VK_DELETE] = "DELETE FROM vault_keys WHERE kid = ?1",
-    [S_SK_LIST] = "SELECT kid, private_sealed, created_at, activates_at FROM signing_keys"
-                  " ORDER BY activates_at, created_at, kid LIMIT ?1",
+    /* The newest ?1 keys, returned oldest first: a long history must never
+     * hide the key that signs now. */
+    [S_SK_LIST] = "SELECT kid, private_sealed, created_at, activates_at FROM (SELECT * FROM"
+                  " signing_keys ORDER BY activates_at DESC, created_at DESC, kid DESC LIMIT ?1)"
+                  " ORDER BY activates_at, created_at, kid",
     [S_SK_INSERT] = "INSERT INTO signing_keys (kid, private_sealed, created_at, activates_at)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [S_SK_DELETE] = "DELETE FROM signing_keys WHERE kid = ?1",
@@ -670,11 +673,23 @@ static enum gh_err insert_rt(struct store_conn *c, const uint8_t hash[32], const
     return GH_OK;
 }
 
+static enum gh_err sq_user_by_id(struct store_conn *c, const char *id, struct store_user *out);
+#define read_user_by_id sq_user_by_id
+
 static enum gh_err sq_session_create(struct store_conn *c, const struct store_session *ss,
-                                     const uint8_t token_hash[32], const struct store_audit *ev)
+                                     const uint8_t token_hash[32], int64_t expect_tia,
+                                     const struct store_audit *ev)
 {
     enum gh_err rc = tx(c, S_BEGIN);
     if (rc) return rc;
+    if (expect_tia >= 0) {
+        struct store_user u;
+        rc = read_user_by_id(c, ss->user_id, &u);
+        int64_t tia = u.tokens_invalidated_at;
+        gh_wipe(u.password_hash, sizeof u.password_hash);
+        if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && tia != expect_tia)) rc = GH_ERR_CONFLICT;
+        if (rc) goto out;
+    }
     sqlite3_stmt *s = stmt(c, S_SESS_INSERT);
     if (!s) {
         rc = GH_ERR_INTERNAL;

@@ -141,9 +141,12 @@ struct store_ops {
                                      int64_t tokens_invalidated_at, const char *keep_sid,
                                      int64_t now, const struct store_audit *ev) GH_WUR;
 
-    /** Creates a session and its first refresh token (by hash) atomically. */
+    /** Creates a session and its first refresh token (by hash) atomically.
+     *  When expect_tia >= 0, only if the user's tokens_invalidated_at still
+     *  equals it (no password change since the caller checked the password):
+     *  otherwise GH_ERR_CONFLICT and nothing is written. */
     enum gh_err (*session_create)(struct store_conn *c, const struct store_session *s,
-                                  const uint8_t token_hash[32],
+                                  const uint8_t token_hash[32], int64_t expect_tia,
                                   const struct store_audit *ev) GH_WUR;
     enum gh_err (*session_get)(struct store_conn *c, const char *id,
                                struct store_session *out) GH_WUR;

@@ -338,7 +338,7 @@ static void check_store(void **state)
     struct store_session s = sess(sid, uid);
     uint8_t h[32];
     assert_int_equal(gh_sha256(h, "x", 1), GH_OK);
-    assert_int_equal(ops->session_create(c, &s, h, NULL), GH_OK);
+    assert_int_equal(ops->session_create(c, &s, h, -1, NULL), GH_OK);
 
     char *tok = token(uid, sid, now, now + 600);
     struct authcache_identity id;

@@ -124,7 +124,7 @@ static void add_session(struct fx *f, const char *sid, const char *uid, int64_t 
     struct store_session s = mk_session(sid, uid, created, f->now + 3600);
     uint8_t h[32];
     hash_of(h, tok_label);
-    assert_int_equal(ops->session_create(f->c, &s, h, NULL), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
 }
 
 /* ---- migrations ---- */
@@ -227,7 +227,7 @@ static void session_create_and_get(void **state)
     uint8_t h[32], other[32];
     hash_of(h, "token-1");
     hash_of(other, "token-unknown");
-    assert_int_equal(ops->session_create(f->c, &s, h, NULL), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
 
     memset(&out, 0, sizeof out);
     assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
@@ -254,12 +254,12 @@ static void session_create_and_get(void **state)
     /* a duplicate session id, or a token hash already in use, is refused
      * and leaves nothing behind (atomic) */
     struct store_session s2 = mk_session(S2, U1, f->now, f->now + 3600);
-    assert_int_equal(ops->session_create(f->c, &s2, h, NULL), GH_ERR_CONFLICT);
+    assert_int_equal(ops->session_create(f->c, &s2, h, -1, NULL), GH_ERR_CONFLICT);
     assert_int_equal(ops->session_get(f->c, S2, &out), GH_ERR_NOT_FOUND);
     /* a session for an unknown user is refused (foreign key) */
     struct store_session s3 = mk_session(S3, "no-such-user", f->now, f->now + 3600);
     hash_of(h, "token-3");
-    assert_int_not_equal(ops->session_create(f->c, &s3, h, NULL), GH_OK);
+    assert_int_not_equal(ops->session_create(f->c, &s3, h, -1, NULL), GH_OK);
     assert_int_equal(ops->session_get(f->c, S3, &out), GH_ERR_NOT_FOUND);
     free(rt);
 }
@@ -355,7 +355,7 @@ static void rotation_refused_when_revoked_or_expired(void **state)
     struct store_session s = mk_session(S2, U1, f->now - 100, f->now - 1);
     hash_of(h2, "rt-2");
     hash_of(h2n, "rt-2-next");
-    assert_int_equal(ops->session_create(f->c, &s, h2, NULL), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &s, h2, -1, NULL), GH_OK);
     assert_int_equal(ops->refresh_get(f->c, h2, rt), GH_OK);
     assert_false(rt->session_live);
     assert_int_equal(ops->refresh_rotate(f->c, h2, h2n, NULL, 0, gh_now_us(), f->now + 100),
@@ -468,7 +468,7 @@ static void prune(void **state)
     struct store_session old = mk_session(S1, U1, f->now - 1000, f->now - 500);
     uint8_t h_old[32], h_new[32];
     hash_of(h_old, "old");
-    assert_int_equal(ops->session_create(f->c, &old, h_old, NULL), GH_OK);
+    assert_int_equal(ops->session_create(f->c, &old, h_old, -1, NULL), GH_OK);
     add_session(f, S2, U1, f->now, "new");
     hash_of(h_new, "new");
     assert_int_equal(ops->prune(f->c, f->now), GH_OK);
