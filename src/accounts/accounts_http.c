@@ -117,8 +117,13 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     memset(&u, 0, sizeof u);
     enum gh_err rc = GH_ERR_NOT_FOUND;
     uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
-    if (email_normalize(email_in, email_len, email, key) == GH_OK)
+    if (email_normalize(email_in, email_len, email, key) == GH_OK) {
         rc = ops->user_by_email_key(c, key, &u);
+    } else { /* not an address: the audit hash covers what was typed */
+        size_t n = email_len < STORE_EMAIL_MAX ? email_len : STORE_EMAIL_MAX;
+        memcpy(key, email_in, n);
+        key[n] = '\0';
+    }
     if (rc == GH_ERR_NOT_FOUND) {
         /* Same work as a wrong password: no account enumeration by timing. */
         password_verify_dummy(pw, pw_len);

@@ -208,6 +208,8 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = env_int("GATEHOUSE_WORKERS", ncpu * 2 < 4 ? 4 : ncpu * 2, 1, 256, &v, err, errlen)))
         return rc;
     gh_cfg.workers = (int)v;
+    if ((rc = env_int("GATEHOUSE_HASH_WORKERS", ncpu, 1, 256, &v, err, errlen))) return rc;
+    gh_cfg.hash_workers = (int)v;
 
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {

@@ -29,7 +29,8 @@ struct gh_config {
     int password_min_score; /* zxcvbn-style score 0..4 */
     size_t max_body;
     int loops;                     /* event loops (one per core) */
-    int workers;                   /* worker threads for blocking work */
+    int workers;                   /* worker threads for database work */
+    int hash_workers;              /* worker threads for requests that run Argon2id */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
     int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */

@@ -2,22 +2,35 @@
  * writes, any store call) off the event loops. Each worker owns one store
  * connection for its whole life. A job's function runs on a worker; it is
  * responsible for posting its result back to the loop that submitted it
- * (server.c does that with gh_req). */
+ * (server.c does that with gh_req).
+ *
+ * Two lanes with their own queue and workers: POOL_HASH for requests that
+ * run Argon2id (sign-up, sign-in, password change) and POOL_DB for the rest.
+ * A flood of sign-ins then cannot queue ahead of a sign-out or a session
+ * revocation. */
 #ifndef GH_HTTP_POOL_H
 #define GH_HTTP_POOL_H
+
+#include <stddef.h>
 
 #include "core/err.h"
 #include "store/store.h"
 
+enum pool_lane { POOL_DB, POOL_HASH, POOL_LANES };
+
 typedef void (*pool_fn)(void *arg, const struct store_ops *ops, struct store_conn *c);
 
-/** Starts n workers, each opening db_path through ops. Fails if any
- *  connection cannot be opened. */
-enum gh_err pool_start(int n, const struct store_ops *ops, const char *db_path) GH_WUR;
+/** Starts n[lane] workers per lane, each opening db_path through ops.
+ *  Fails if any connection cannot be opened. */
+enum gh_err pool_start(const int n[POOL_LANES], const struct store_ops *ops,
+                       const char *db_path) GH_WUR;
 
-/** Queues fn(arg). GH_ERR_DENIED if the queue is full (the caller answers
- *  503) or the pool is stopping; arg stays the caller's then. */
-enum gh_err pool_submit(pool_fn fn, void *arg) GH_WUR;
+/** Queues fn(arg) on a lane. GH_ERR_DENIED if that queue is full (the
+ *  caller answers 503) or the pool is stopping; arg stays the caller's then. */
+enum gh_err pool_submit(enum pool_lane lane, pool_fn fn, void *arg) GH_WUR;
+
+/** Jobs queued or running, over all lanes. */
+size_t pool_pending(void);
 
 /** Runs every queued job, then joins the workers and closes connections. */
 void pool_stop(void);

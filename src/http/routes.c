@@ -10,14 +10,14 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/metrics", NULL, R_LOOP, audit_http_metrics},
     {GH_GET, "/v1/audit", NULL, R_AUTH, audit_http_list},
     {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks},
-    {GH_POST, "/v1/signup", NULL, R_BODY, accounts_http_signup},
-    {GH_POST, "/v1/signin", NULL, R_BODY, accounts_http_signin},
+    {GH_POST, "/v1/signup", NULL, R_BODY | R_HASH, accounts_http_signup},
+    {GH_POST, "/v1/signin", NULL, R_BODY | R_HASH, accounts_http_signin},
     {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token},
     {GH_POST, "/v1/signout", NULL, R_AUTH, sessions_http_signout},
     {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me},
     {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke},
-    {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY, accounts_http_password},
+    {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

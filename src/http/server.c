@@ -39,6 +39,7 @@ struct gh_loop {
     struct event *wake;
     evutil_socket_t fd;
     struct event *log_ev;
+    struct evhttp_bound_socket *bound;
     size_t loglen;
     char logbuf[LOGBUF_SIZE_];
     /* Finished request structs kept for reuse (loop thread only). */
@@ -50,6 +51,7 @@ struct gh_loop {
 };
 
 static struct gh_loop *loops;
+static _Atomic bool draining; /* set by the first SIGTERM/SIGINT */
 static int nloops;
 static const struct gh_route *routes;
 static size_t nroutes;
@@ -588,6 +590,11 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     copy_printable(r->user_agent, sizeof r->user_agent, evhttp_find_header(in, "User-Agent"));
 
+    if (atomic_load(&draining)) {
+        evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+        gh_reply_error(r, 503, "shutting_down", "The server is restarting; try again.");
+        goto reply;
+    }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
     const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
     const char *q = uri ? evhttp_uri_get_query(uri) : NULL;
@@ -655,7 +662,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         r->route->fn(r, store_ops, NULL);
         goto reply;
     }
-    enum gh_err rc = pool_submit(work, r);
+    enum gh_err rc = pool_submit((flags & R_HASH) ? POOL_HASH : POOL_DB, work, r);
     if (rc == GH_OK) return;
     gh_reply_fail(r, GH_ERR_DENIED);
 reply:
@@ -700,7 +707,9 @@ static evutil_socket_t listen_socket(const char *host, int *port)
 static void *loop_main(void *arg)
 {
     struct gh_loop *l = arg;
-    event_base_dispatch(l->base);
+    /* Not "until empty": while draining, a loop with no listener and no
+     * active connection must still be there for replies coming back. */
+    event_base_loop(l->base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }
 
@@ -710,31 +719,88 @@ static struct periodic {
     int interval;
     bool at_start;
     struct event *ev;
+    _Atomic bool running; /* never two runs of one job at once */
 } periodic[MAX_PERIODIC];
 static int nperiodic;
 
 void server_add_periodic(gh_periodic_fn fn, int interval_s, bool at_start)
 {
     if (nperiodic < MAX_PERIODIC)
-        periodic[nperiodic++] = (struct periodic){fn, interval_s, at_start, NULL};
+        periodic[nperiodic++] = (struct periodic){fn, interval_s, at_start, NULL, false};
 }
 
 static void periodic_job(void *arg, const struct store_ops *ops, struct store_conn *c)
 {
-    ((struct periodic *)arg)->fn(ops, c);
+    struct periodic *p = arg;
+    p->fn(ops, c);
+    atomic_store(&p->running, false);
 }
 
 static void on_periodic(evutil_socket_t fd, short what, void *arg)
 {
-    if (pool_submit(periodic_job, arg) != GH_OK)
+    struct periodic *p = arg;
+    if (atomic_exchange(&p->running, true)) return; /* the last run is still going */
+    if (pool_submit(POOL_DB, periodic_job, arg) != GH_OK) {
+        atomic_store(&p->running, false);
         gh_log(GH_LOG_WARN, "periodic job skipped: worker queue full");
+    }
+}
+
+/* Graceful stop: stop accepting, answer new requests on open connections
+ * with 503, let every queued job finish and its reply go out, then exit.
+ * (Jobs already queued commit their work, so their replies must be sent:
+ * a client that never sees its rotated refresh token would later present
+ * the spent one and be signed out everywhere.) */
+static struct event *drain_ev;
+static int64_t drain_deadline_us, drain_quiet_since_us;
+
+static void stop_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    struct gh_loop *l = arg;
+    if (l->bound) evhttp_del_accept_socket(l->http, l->bound);
+    l->bound = NULL;
+}
+
+static void exit_all(void)
+{
+    for (int i = 0; i < nloops; i++)
+        event_base_loopexit(loops[i].base, NULL);
+}
+
+static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    bool idle = pool_pending() == 0;
+    for (int i = 0; idle && i < nloops; i++) {
+        pthread_mutex_lock(&loops[i].mu);
+        idle = loops[i].inbox == NULL;
+        pthread_mutex_unlock(&loops[i].mu);
+    }
+    int64_t now = gh_mono_us();
+    if (!idle)
+        drain_quiet_since_us = 0;
+    else if (!drain_quiet_since_us)
+        drain_quiet_since_us = now;
+    /* Quiet for 100 ms: the last replies have left the output buffers. */
+    if ((drain_quiet_since_us && now - drain_quiet_since_us > 100000) || now > drain_deadline_us) {
+        if (now > drain_deadline_us) gh_log(GH_LOG_WARN, "shutdown: gave up waiting for jobs");
+        exit_all();
+    }
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-    gh_log(GH_LOG_INFO, "signal %d: shutting down", (int)sig);
+    if (atomic_exchange(&draining, true)) {
+        gh_log(GH_LOG_WARN, "signal %d again: exiting now", (int)sig);
+        exit_all();
+        return;
+    }
+    gh_log(GH_LOG_INFO, "signal %d: draining, then shutting down", (int)sig);
+    struct timeval zero = {0, 0}, tick = {0, 20000};
     for (int i = 0; i < nloops; i++)
-        event_base_loopexit(loops[i].base, NULL);
+        event_base_once(loops[i].base, -1, EV_TIMEOUT, stop_accepting, &loops[i], &zero);
+    drain_deadline_us = gh_mono_us() + 10 * 1000000;
+    drain_ev = event_new(loops[0].base, -1, EV_PERSIST, on_drain_check, NULL);
+    if (!drain_ev || event_add(drain_ev, &tick) != 0) exit_all();
 }
 
 static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
@@ -773,7 +839,8 @@ static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
     evhttp_set_gencb(l->http, on_request, l);
     l->fd = listen_socket(gh_cfg.listen_host, port);
     if (l->fd < 0) return GH_ERR_CONFIG;
-    if (!evhttp_accept_socket_with_handle(l->http, l->fd)) return GH_ERR_INTERNAL;
+    l->bound = evhttp_accept_socket_with_handle(l->http, l->fd);
+    if (!l->bound) return GH_ERR_INTERNAL;
     l->fd = -1; /* owned by evhttp now */
     return GH_OK;
 }
@@ -810,7 +877,8 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     if (evthread_use_pthreads() != 0) return GH_ERR_INTERNAL;
     signal(SIGPIPE, SIG_IGN);
 
-    enum gh_err rc = pool_start(gh_cfg.workers, store_ops, gh_cfg.db_path);
+    int lanes[POOL_LANES] = {[POOL_DB] = gh_cfg.workers, [POOL_HASH] = gh_cfg.hash_workers};
+    enum gh_err rc = pool_start(lanes, store_ops, gh_cfg.db_path);
     nloops = gh_cfg.loops;
     loops = calloc((size_t)nloops, sizeof *loops);
     if (!loops) rc = GH_ERR_NOMEM;
@@ -848,12 +916,14 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
             }
             started = i;
         }
-        event_base_dispatch(loops[0].base);
+        event_base_loop(loops[0].base, EVLOOP_NO_EXIT_ON_EMPTY);
         for (int i = 1; i <= started; i++)
             pthread_join(loops[i].thread, NULL);
     }
     if (sigterm) event_free(sigterm);
     if (sigint) event_free(sigint);
+    if (drain_ev) event_free(drain_ev);
+    drain_ev = NULL;
     for (int i = 0; i < nperiodic; i++)
         if (periodic[i].ev) event_free(periodic[i].ev);
     pool_stop();

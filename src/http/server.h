@@ -25,6 +25,7 @@ enum gh_route_flags {
     R_BODY = 2,      /* takes a JSON object body */
     R_LOOP = 4,      /* may run on the event loop when the auth check hit memory */
     R_CACHEABLE = 8, /* public, not no-store (JWKS) */
+    R_HASH = 16,     /* runs Argon2id: the hashing lane of the pool */
 };
 
 struct gh_req;
