@@ -38,11 +38,13 @@ struct keyring {
 
 static struct keyring *ring;
 static pthread_mutex_t ring_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ring_idle = PTHREAD_COND_INITIALIZER;
 static int ring_users;
 
-/* Makes the ring readable (writable if rw) for the caller; pairs with
- * ring_release. The mutex keeps the protection flips consistent across
- * threads; the key bytes are only read while at least one user holds it. */
+/* Makes the ring readable (or, for rw, writable) for the caller; pairs with
+ * ring_release. Readers share it; a writer holds the mutex for its whole
+ * update and first waits until no reader is left, so no one reads a key
+ * slot while it changes. The protection flips happen under the mutex. */
 static struct keyring *ring_acquire(bool rw)
 {
     pthread_mutex_lock(&ring_mu);
@@ -51,26 +53,27 @@ static struct keyring *ring_acquire(bool rw)
         return NULL;
     }
     if (rw) {
+        while (ring_users > 0) pthread_cond_wait(&ring_idle, &ring_mu);
         sodium_mprotect_readwrite(ring);
-    } else if (ring_users++ == 0) {
-        sodium_mprotect_readonly(ring);
+        return ring; /* mutex stays held until ring_release(true) */
     }
-    if (!rw) pthread_mutex_unlock(&ring_mu);
+    if (ring_users++ == 0) sodium_mprotect_readonly(ring);
+    pthread_mutex_unlock(&ring_mu);
     return ring;
 }
 
 static void ring_release(bool rw)
 {
     if (rw) {
-        if (ring_users == 0)
-            sodium_mprotect_noaccess(ring);
-        else
-            sodium_mprotect_readonly(ring);
+        sodium_mprotect_noaccess(ring);
         pthread_mutex_unlock(&ring_mu);
         return;
     }
     pthread_mutex_lock(&ring_mu);
-    if (--ring_users == 0) sodium_mprotect_noaccess(ring);
+    if (--ring_users == 0) {
+        sodium_mprotect_noaccess(ring);
+        pthread_cond_broadcast(&ring_idle);
+    }
     pthread_mutex_unlock(&ring_mu);
 }
 

@@ -8,8 +8,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -55,6 +57,27 @@ static inline void test_config(void)
     gh_cfg.max_body = 16384;
     /* Expected failures log errors; keep test output readable. */
     gh_log_set_level(GH_LOG_CRIT);
+}
+
+/* A fresh scratch directory under $TMPDIR (set per test by CMakeLists.txt)
+ * named <prefix>XXXXXX, into dir. 0 on success. */
+static inline int test_mkdtemp(char *dir, size_t cap, const char *prefix)
+{
+    const char *tmp = getenv("TMPDIR");
+    int n = snprintf(dir, cap, "%s/%sXXXXXX", tmp && *tmp ? tmp : "/tmp", prefix);
+    if (n < 0 || (size_t)n >= cap) return -1;
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes an SQLite database file and its WAL/SHM/journal companions. */
+static inline void test_rm_db(const char *path)
+{
+    char p[1100];
+    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+        unlink(p);
+    }
 }
 
 #endif
