@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -392,15 +393,39 @@ static int cmd_keys(int argc, char **argv)
     return rc;
 }
 
-/* Loose RFC 3339 check for --before: the comparison is textual against
- * rows stored as YYYY-MM-DDTHH:MM:SS.ffffffZ. */
-static bool rfc3339_utc(const char *t)
+/* --before: an RFC 3339 UTC time ("2026-11-24T05:22:04Z", optional
+ * fraction) that is a real date, rewritten in the stored form with six
+ * fraction digits so the textual comparison with occurred_at is exact. */
+static bool normalize_before(const char *t, char out[28])
 {
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    size_t n = strlen(t);
-    if (n < 20 || t[n - 1] != 'Z') return false;
-    for (size_t i = 0; i < sizeof shape - 1; i++)
-        if (shape[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != shape[i]) return false;
+    int y, mo, d, h, mi, sec, n = 0;
+    if (strlen(t) > 40 ||
+        sscanf(t, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return false;
+    const char *p = t + 19;
+    char frac[7] = "000000";
+    if (*p == '.') {
+        size_t k = 0;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            if (k < 6) frac[k++] = *p;
+        if (k == 0) return false;
+    }
+    if (strcmp(p, "Z") != 0) return false;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    time_t tt = timegm(&tm);
+    struct tm back;
+    /* timegm normalises 2024-13-45 into another date: refuse anything that
+     * does not come back unchanged. */
+    if (tt == (time_t)-1 || !gmtime_r(&tt, &back) || back.tm_year != y - 1900 ||
+        back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
+        back.tm_sec != sec)
+        return false;
+    snprintf(out, 28, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo, d, h, mi, sec, frac);
     return true;
 }
 
@@ -416,7 +441,9 @@ static int cmd_audit(int argc, char **argv)
                         "<RFC 3339 time>\n");
         return 2;
     }
-    if (prune_cmd && !rfc3339_utc(argv[4])) return die("--before takes an RFC 3339 UTC time");
+    char before[28];
+    if (prune_cmd && !normalize_before(argv[4], before))
+        return die("--before takes a valid RFC 3339 UTC time, e.g. 2026-01-01T00:00:00Z");
     int rc = load_config();
     struct store_conn *c = NULL;
     if (!rc) rc = open_keys(0, &c);
@@ -442,11 +469,16 @@ static int cmd_audit(int argc, char **argv)
     } else if (prune_cmd) {
         struct store_audit ev = {.actor = "system", .action = "audit.checkpoint"};
         int64_t deleted = 0;
-        if (ops->audit_prune(c, argv[4], &ev, &deleted) != GH_OK)
+        if (ops->audit_prune(c, before, &ev, &deleted) != GH_OK) {
             rc = die("retention failed");
-        else
+        } else if (deleted == 0) {
+            printf("0 row(s) older than %s: nothing removed and no checkpoint written (the "
+                   "newest row is always kept)\n",
+                   argv[4]);
+        } else {
             printf("%lld row(s) older than %s removed; checkpoint recorded\n", (long long)deleted,
                    argv[4]);
+        }
     } else {
         int64_t n = 0;
         if (gh_cfg.production || gh_parse_i64(argv[3], 1, 100000000, &n)) {

@@ -37,15 +37,18 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
                        "Query parameters: limit (1..100) and before (a positive event id).");
         return;
     }
-    struct store_audit_row *rows = calloc((size_t)limit, sizeof *rows);
+    /* One row more than asked: it tells whether another page exists. */
+    struct store_audit_row *rows = calloc((size_t)limit + 1, sizeof *rows);
     size_t n = 0;
     if (!rows) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
-    enum gh_err rc = ops->audit_list(c, r->ident.user_id, before, rows, (size_t)limit, &n);
+    enum gh_err rc = ops->audit_list(c, r->ident.user_id, before, rows, (size_t)limit + 1, &n);
+    bool more = n > (size_t)limit;
+    size_t shown = more ? (size_t)limit : n;
     json_t *events = rc ? NULL : json_array();
-    for (size_t i = 0; events && i < n; i++) {
+    for (size_t i = 0; events && i < shown; i++) {
         json_t *details = json_loads(rows[i].details, 0, NULL);
         json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)rows[i].id,
                               "occurred_at", rows[i].occurred_at, "action", rows[i].action, "actor",
@@ -58,7 +61,7 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
             rc = GH_ERR_NOMEM;
         }
     }
-    int64_t next = n == (size_t)limit ? rows[n - 1].id : 0;
+    int64_t next = more ? rows[shown - 1].id : 0;
     for (size_t i = 0; i < n; i++)
         store_audit_row_clear(&rows[i]);
     free(rows);

@@ -53,7 +53,8 @@ static struct keyring *ring_acquire(bool rw)
         return NULL;
     }
     if (rw) {
-        while (ring_users > 0) pthread_cond_wait(&ring_idle, &ring_mu);
+        while (ring_users > 0)
+            pthread_cond_wait(&ring_idle, &ring_mu);
         sodium_mprotect_readwrite(ring);
         return ring; /* mutex stays held until ring_release(true) */
     }
