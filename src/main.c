@@ -210,6 +210,11 @@ static enum gh_err verify_with_head(const struct store_ops *ops, struct store_co
     int n = 0;
     for (; n < threads - 1 && n < 7; n++)
         if (ops->open(gh_cfg.db_path, &extra[n]) != GH_OK) break;
+    if (threads > 1) { /* the command, not the server: read the file as fast as it goes */
+        ops->tune_for_scan(c);
+        for (int i = 0; i < n; i++)
+            ops->tune_for_scan(extra[i]);
+    }
     enum gh_err rc =
         audit_verify_parallel(ops, c, extra, n, head_id, head_id ? head_hash : NULL, res);
     for (int i = 0; i < n; i++)
@@ -396,7 +401,7 @@ static int cmd_keys(int argc, char **argv)
 /* --before: an RFC 3339 UTC time ("2026-11-24T05:22:04Z", optional
  * fraction) that is a real date, rewritten in the stored form with six
  * fraction digits so the textual comparison with occurred_at is exact. */
-static bool normalize_before(const char *t, char out[28])
+static bool normalize_before(const char *t, char out[64])
 {
     int y, mo, d, h, mi, sec, n = 0;
     if (strlen(t) > 40 ||
@@ -425,7 +430,7 @@ static bool normalize_before(const char *t, char out[28])
         back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
         back.tm_sec != sec)
         return false;
-    snprintf(out, 28, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo, d, h, mi, sec, frac);
+    snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo, d, h, mi, sec, frac);
     return true;
 }
 
@@ -441,7 +446,7 @@ static int cmd_audit(int argc, char **argv)
                         "<RFC 3339 time>\n");
         return 2;
     }
-    char before[28];
+    char before[64];
     if (prune_cmd && !normalize_before(argv[4], before))
         return die("--before takes a valid RFC 3339 UTC time, e.g. 2026-01-01T00:00:00Z");
     int rc = load_config();

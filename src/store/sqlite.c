@@ -473,6 +473,13 @@ static enum gh_err sq_audit_scan(struct store_conn *c, int64_t after, int64_t up
     return r == SQLITE_DONE ? GH_OK : fail(c, "audit scan");
 }
 
+static void sq_tune_for_scan(struct store_conn *c)
+{
+    /* Fixed pragmas, no input. */
+    (void)sqlite3_exec(c->db, "PRAGMA mmap_size=1073741824; PRAGMA cache_size=-65536;", NULL, NULL,
+                       NULL);
+}
+
 static enum gh_err sq_audit_bounds(struct store_conn *c, int64_t *min, int64_t *max)
 {
     sqlite3_stmt *s = stmt(c, S_AUDIT_BOUNDS);
@@ -1055,6 +1062,7 @@ const struct store_ops store_sqlite = {
     .audit_list = sq_audit_list,
     .audit_scan = sq_audit_scan,
     .audit_bounds = sq_audit_bounds,
+    .tune_for_scan = sq_tune_for_scan,
     .audit_prune = sq_audit_prune,
     .prune = sq_prune,
 };

@@ -208,6 +208,9 @@ struct store_ops {
      *  id order. */
     enum gh_err (*audit_scan)(struct store_conn *c, int64_t after, int64_t upto,
                               store_audit_scan_fn fn, void *arg) GH_WUR;
+    /** Prepares a connection for long sequential reads (the audit verifier
+     *  command): memory-mapped reads, a larger page cache. Best effort. */
+    void (*tune_for_scan)(struct store_conn *c);
     /** Smallest and largest row id (0, 0 when empty). */
     enum gh_err (*audit_bounds)(struct store_conn *c, int64_t *min, int64_t *max) GH_WUR;
     /** Retention: deletes rows with occurred_at < before from the oldest
