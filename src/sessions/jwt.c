@@ -209,6 +209,23 @@ enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c)
     struct jring *r = calloc(1, sizeof *r);
     size_t n = 0;
     enum gh_err rc = (keys && r) ? ops->signing_keys_list(c, keys, JWT_MAX_KEYS, &n) : GH_ERR_NOMEM;
+    if (rc == GH_OK && n > 0) { /* the periodic reload: nothing changed, nothing to do */
+        bool same = false;
+        pthread_rwlock_rdlock(&ring_lock);
+        if (ring && ring->n == n) {
+            same = true;
+            for (size_t i = 0; same && i < n; i++)
+                same = strcmp(ring->k[i].kid, keys[i].kid) == 0 &&
+                       ring->k[i].activates_at == keys[i].activates_at;
+        }
+        pthread_rwlock_unlock(&ring_lock);
+        if (same) {
+            gh_wipe(keys, JWT_MAX_KEYS * sizeof *keys);
+            free(keys);
+            free(r);
+            return GH_OK;
+        }
+    }
     for (size_t i = 0; rc == GH_OK && i < n; i++) {
         uint8_t *pem = NULL;
         size_t pemlen = 0;
