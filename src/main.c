@@ -378,7 +378,7 @@ static int cmd_keys(int argc, char **argv)
             rc = die("cannot list keys");
         } else {
             for (size_t i = 0; i < nv; i++) {
-                gh_rfc3339(ts, vk[i].created_at);
+                gh_rfc3339(ts, vk[i].created_at / 1000000);
                 printf("encryption %s created %s%s\n", vk[i].kid, ts,
                        strcmp(vk[i].kid, cur) ? "" : " (seals)");
             }

@@ -275,6 +275,13 @@ enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn
         }
         if (parts[k].res.rows > 0) prev = w;
     }
+    if (res->ok && !prev && anchor_id > 0) { /* every row gone */
+        res->ok = false;
+        res->bad_id = 1;
+        snprintf(res->reason, sizeof res->reason,
+                 "the log is empty but row %lld was recorded earlier; it was emptied",
+                 (long long)anchor_id);
+    }
     if (!res->ok || !prev) return GH_OK;
     struct walk *first = NULL;
     for (int k = 0; k < nparts && !first; k++)

@@ -66,7 +66,7 @@ struct store_refresh {
 struct store_vault_key {
     char kid[STORE_KID_MAX + 1];
     char wrapped[256];
-    int64_t created_at;
+    int64_t created_at; /* microseconds: the newest key seals */
 };
 
 /* An ES256 signing key; the private PEM is sealed by the vault. */

@@ -108,11 +108,12 @@ enum gh_err vault_parse_master_key(const char *text, uint8_t out[VAULT_KEYBYTES]
     if (len == 64) {
         ok = sodium_hex2bin(buf, sizeof buf, text, len, NULL, &n, NULL) == 0 && n == 32;
     } else if (len == 43 || len == 44) {
-        ok = (sodium_base642bin(buf, sizeof buf, text, len, NULL, &n, NULL,
-                                sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 ||
-              sodium_base642bin(buf, sizeof buf, text, len, NULL, &n, NULL,
-                                sodium_base64_VARIANT_ORIGINAL) == 0) &&
-             n == 32;
+        static const int variants[] = {
+            sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+            sodium_base64_VARIANT_URLSAFE, sodium_base64_VARIANT_URLSAFE_NO_PADDING};
+        for (size_t v = 0; !ok && v < sizeof variants / sizeof variants[0]; v++)
+            ok = sodium_base642bin(buf, sizeof buf, text, len, NULL, &n, NULL, variants[v]) == 0 &&
+                 n == 32;
     }
     if (!ok) {
         snprintf(err, errlen,
@@ -444,9 +445,19 @@ enum gh_err vault_add_key(const struct store_ops *ops, struct store_conn *c,
     uint8_t raw[6], dek[VAULT_KEYBYTES];
     char aad[256], *wrapped = NULL;
     memset(&k, 0, sizeof k);
+    struct keyring *lim = ring_acquire(false);
+    bool full = lim && lim->nkeys >= VAULT_MAX_KEYS;
+    if (lim) ring_release(false);
+    if (full) {
+        gh_log(GH_LOG_ERROR, "vault: already %d data keys; rotate (which deletes unused ones) "
+                             "instead of adding more",
+               VAULT_MAX_KEYS);
+        return GH_ERR_CONFLICT;
+    }
     gh_random(raw, sizeof raw);
     if (gh_b64url_encode(k.kid, sizeof k.kid, raw, sizeof raw)) return GH_ERR_INTERNAL;
-    k.created_at = gh_now_s();
+    /* Microseconds: two keys made in one second must still order. */
+    k.created_at = gh_now_us();
     gh_random(dek, sizeof dek);
     size_t al = build_aad(aad, sizeof aad, "vault_keys", "wrapped", k.kid, MASTER_KID);
     struct keyring *r = ring_acquire(false);
