@@ -64,6 +64,15 @@ static int load_config(void)
     return 0;
 }
 
+/* An audit row written by a command (actor "system"). */
+static void audit_system(struct store_conn *c, const char *action, const char *details)
+{
+    struct store_audit ev = {.actor = "system", .action = action, .details = details};
+    if (!audit_enabled()) return;
+    if (store_backend()->audit_append(c, &ev) != GH_OK)
+        gh_log(GH_LOG_ERROR, "could not record %s in the audit log", action);
+}
+
 /* Opens the database, checks the master key against the keys already
  * sealed in it (before anything is written), migrates (or checks that no
  * migration is pending), and loads the vault and the signing keys. On
@@ -105,12 +114,13 @@ static int open_keys(int apply_migrations, struct store_conn **out)
         return die("the database schema is out of date: run `gatehouse migrate` first");
     }
     if (vault_load(ops, c, 1) != GH_OK) goto fail_db;
+    if (audit_init(gh_cfg.audit) != GH_OK) goto fail_db;
 
     /* The first signing key: imported from GATEHOUSE_SIGNING_KEY (or the dev
      * signing-key.pem) or generated, only while the store has none. Never
      * re-imported later: that would resurrect a key a rotation retired. */
     char kid[JWT_KID_MAX + 1];
-    rc = jwt_keys_load(ops, c);
+    rc = jwt_keys_load(ops, c, NULL);
     if (rc == GH_ERR_NOT_FOUND) {
         char *dev_pem = NULL;
         const char *pem = gh_cfg.signing_key_pem;
@@ -130,13 +140,14 @@ static int open_keys(int apply_migrations, struct store_conn **out)
         if (rc) goto fail_db;
         gh_log(GH_LOG_INFO, "signing key %s %s and sealed in the database", kid,
                pem ? "imported" : "generated");
-        rc = jwt_keys_load(ops, c);
+        /* Not an audit row: the log starts at the first user action, and the
+         * first key is part of installing, like the schema. */
+        rc = jwt_keys_load(ops, c, NULL);
     } else if (rc == GH_OK && gh_cfg.signing_key_pem) {
         gh_log(GH_LOG_WARN, "GATEHOUSE_SIGNING_KEY is ignored: the database already holds signing "
                             "keys (use `gatehouse keys rotate --signing`)");
     }
     if (rc) goto fail_db;
-    if (audit_init(gh_cfg.audit) != GH_OK) goto fail_db;
     *out = c;
     return 0;
 fail_db:
@@ -152,16 +163,23 @@ static void prune(const struct store_ops *ops, struct store_conn *c)
     char kids[8][JWT_KID_MAX + 1];
     size_t n = jwt_keys_unpublished(kids, 8);
     for (size_t i = 0; i < n; i++)
-        if (ops->signing_key_delete(c, kids[i]) == GH_OK)
+        if (ops->signing_key_delete(c, kids[i]) == GH_OK) {
             gh_log(GH_LOG_INFO, "signing key %s deleted: every token it signed has expired",
                    kids[i]);
+            char details[128];
+            snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kids[i]);
+            audit_system(c, "keys.deleted", details);
+        }
 }
 
 /* Picks up keys added by `gatehouse keys rotate` (or another replica). */
 static void reload_keys(const struct store_ops *ops, struct store_conn *c)
 {
-    if (vault_load(ops, c, 0) != GH_OK || jwt_keys_load(ops, c) != GH_OK)
+    bool changed = false;
+    if (vault_load(ops, c, 0) != GH_OK || jwt_keys_load(ops, c, &changed) != GH_OK)
         gh_log(GH_LOG_ERROR, "key reload failed; serving with the keys already loaded");
+    else if (changed)
+        authcache_clear_tokens(); /* a removed key's tokens must not stay accepted */
 }
 
 /* The newest row the audit verifier has seen (by the server, and in
@@ -239,19 +257,13 @@ static void verify_audit(const struct store_ops *ops, struct store_conn *c)
         audit_set_chain_status(0);
     } else {
         /* The head in the log lets a shipped copy anchor the chain too. */
-        gh_log(GH_LOG_INFO, "audit chain ok: %lld rows, head %lld %s", (long long)res.rows,
-               (long long)res.head_id, res.head_hash);
+        if (res.rows)
+            gh_log(GH_LOG_INFO, "audit chain ok: %lld rows, head %lld %s", (long long)res.rows,
+                   (long long)res.head_id, res.head_hash);
+        else
+            gh_log(GH_LOG_INFO, "audit chain ok: empty");
         audit_set_chain_status(1);
     }
-}
-
-/* An audit row written by a command (actor "system"). */
-static void audit_system(struct store_conn *c, const char *action, const char *details)
-{
-    struct store_audit ev = {.actor = "system", .action = action, .details = details};
-    if (!audit_enabled()) return;
-    if (store_backend()->audit_append(c, &ev) != GH_OK)
-        gh_log(GH_LOG_ERROR, "could not record %s in the audit log", action);
 }
 
 static void teardown(void)
@@ -449,10 +461,16 @@ static int cmd_audit(int argc, char **argv)
     char before[64];
     if (prune_cmd && !normalize_before(argv[4], before))
         return die("--before takes a valid RFC 3339 UTC time, e.g. 2026-01-01T00:00:00Z");
+    /* The audit commands need the database only: no keys are loaded or
+     * created, so verify is read-only and runs on a copied file too. */
     int rc = load_config();
     struct store_conn *c = NULL;
-    if (!rc) rc = open_keys(0, &c);
+    int pending = 0;
+    if (!rc && ops->open(gh_cfg.db_path, &c) != GH_OK) rc = die("cannot open the database");
+    if (!rc && (ops->pending_migrations(c, &pending) != GH_OK || pending))
+        rc = die("the database schema is out of date: run `gatehouse migrate` first");
     if (rc) {
+        if (c) ops->close(c);
         teardown();
         return rc;
     }
@@ -468,7 +486,10 @@ static int cmd_audit(int argc, char **argv)
             printf("ok %lld rows\n", (long long)res.rows);
             fprintf(stderr, "verified in %.3f s (%.0f rows/s)\n", s, s > 0 ? res.rows / s : 0.0);
         } else {
-            printf("broken at row %lld: %s\n", (long long)res.bad_id, res.reason);
+            /* reason starts "row N: ..."; print the id once */
+            const char *why = res.reason;
+            if (strncmp(why, "row ", 4) == 0 && strstr(why, ": ")) why = strstr(why, ": ") + 2;
+            printf("broken at row %lld: %s\n", (long long)res.bad_id, why);
             rc = 1;
         }
     } else if (prune_cmd) {

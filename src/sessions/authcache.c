@@ -187,6 +187,13 @@ void authcache_set_user_tia(const char *uid, int64_t tia)
     pthread_rwlock_unlock(&lock);
 }
 
+void authcache_clear_tokens(void)
+{
+    pthread_rwlock_wrlock(&lock);
+    table_clear(&tokens);
+    pthread_rwlock_unlock(&lock);
+}
+
 /* Claims of a token: from the cache, or verified now and remembered. */
 static enum gh_err token_claims(const char *token, size_t len, int64_t now, struct jwt_claims *out)
 {

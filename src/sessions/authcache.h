@@ -60,5 +60,8 @@ void authcache_revoke_session(const char *sid);
 /** Marks every cached session of uid dead except except_sid (may be NULL). */
 void authcache_revoke_user_sessions(const char *uid, const char *except_sid);
 void authcache_set_user_tia(const char *uid, int64_t tia);
+/** Forgets every verified token (the signing keys changed: tokens of a
+ *  removed key must be verified again, and fail). */
+void authcache_clear_tokens(void);
 
 #endif

@@ -203,8 +203,9 @@ enum gh_err jwt_init(const char *pem)
     return GH_OK;
 }
 
-enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c)
+enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c, bool *changed)
 {
+    if (changed) *changed = true;
     struct store_signing_key *keys = calloc(JWT_MAX_KEYS, sizeof *keys);
     struct jring *r = calloc(1, sizeof *r);
     size_t n = 0;
@@ -223,6 +224,7 @@ enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c)
             gh_wipe(keys, JWT_MAX_KEYS * sizeof *keys);
             free(keys);
             free(r);
+            if (changed) *changed = false;
             return GH_OK;
         }
     }
@@ -492,6 +494,8 @@ enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_cl
         claim_int(claims, "iat", &out->iat) || claim_int(claims, "exp", &out->exp))
         goto out;
     if (out->exp <= now || out->iat > now + gh_cfg.clock_skew + 1 || out->iat > out->exp) goto out;
+    /* We never issue longer lives: a longer one was not made by us. */
+    if (out->exp - out->iat > gh_cfg.access_ttl + gh_cfg.clock_skew) goto out;
     json_t *nbf = json_object_get(claims, "nbf");
     if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > now)) goto out;
     rc = GH_OK;

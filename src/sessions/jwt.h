@@ -7,6 +7,7 @@
 #define GH_SESSIONS_JWT_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -42,8 +43,9 @@ enum gh_err jwt_init(const char *pem) GH_WUR;
 enum gh_err jwt_check_pem(const char *pem) GH_WUR;
 
 /** (Re)loads every signing key from the store, opening each with the vault.
- *  GH_ERR_NOT_FOUND if there is none; the previous keys stay on error. */
-enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c) GH_WUR;
+ *  GH_ERR_NOT_FOUND if there is none; the previous keys stay on error.
+ *  *changed (may be NULL) tells whether the set of keys changed. */
+enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c, bool *changed) GH_WUR;
 
 /** Stores a signing key sealed by the vault: pem, or a new P-256 key when
  *  pem is NULL; it signs from activates_at on. kid_out gets its kid.

@@ -82,8 +82,11 @@ static void ring_release(bool rw)
 
 static bool looks_like_placeholder(const char *t)
 {
-    static const char *const words[] = {"change", "example",  "placeholder", "replace", "default",
-                                        "secret", "password", "masterkey",   "your",    "xxxx"};
+    /* Six letters or more: shorter words turn up in random base64 (one key
+     * in ~12,500 contained "your" or "xxxx"); patterns are caught by the
+     * distinct-byte count instead. */
+    static const char *const words[] = {"change",  "example", "placeholder", "replace",
+                                        "default", "secret",  "password",    "masterkey"};
     char low[256];
     size_t n = strlen(t);
     if (n >= sizeof low) n = sizeof low - 1;
@@ -449,8 +452,9 @@ enum gh_err vault_add_key(const struct store_ops *ops, struct store_conn *c,
     bool full = lim && lim->nkeys >= VAULT_MAX_KEYS;
     if (lim) ring_release(false);
     if (full) {
-        gh_log(GH_LOG_ERROR, "vault: already %d data keys; rotate (which deletes unused ones) "
-                             "instead of adding more",
+        gh_log(GH_LOG_ERROR,
+               "vault: already %d data keys; rotate (which deletes unused ones) "
+               "instead of adding more",
                VAULT_MAX_KEYS);
         return GH_ERR_CONFLICT;
     }
