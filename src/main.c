@@ -32,6 +32,7 @@ static const char usage[] =
     "  migrate                  apply pending database migrations and exit\n"
     "  keys list                list encryption and signing keys\n"
     "  keys rotate --encryption add a data key and re-encrypt every sealed value with it\n"
+    "  keys rotate --master     re-wrap the data keys under GATEHOUSE_NEW_MASTER_KEY\n"
     "  keys rotate --signing    add an ES256 signing key (published now, signs after\n"
     "                           GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY seconds)\n"
     "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
@@ -336,10 +337,11 @@ static int cmd_keys(int argc, char **argv)
     const char *opt = argc > 3 ? argv[3] : "";
     int rotate_enc = !strcmp(sub, "rotate") && !strcmp(opt, "--encryption") && argc == 4;
     int rotate_sig = !strcmp(sub, "rotate") && !strcmp(opt, "--signing") && argc == 4;
+    int rotate_master = !strcmp(sub, "rotate") && !strcmp(opt, "--master") && argc == 4;
     int list = !strcmp(sub, "list") && argc == 3;
-    if (!rotate_enc && !rotate_sig && !list) {
+    if (!rotate_enc && !rotate_sig && !rotate_master && !list) {
         fprintf(stderr, "gatehouse: usage: gatehouse keys list | keys rotate --encryption | "
-                        "keys rotate --signing\n");
+                        "keys rotate --signing | keys rotate --master\n");
         return 2;
     }
     int rc = load_config();
@@ -366,6 +368,35 @@ static int cmd_keys(int argc, char **argv)
                    r.new_kid, r.resealed, r.retired,
                    r.resumed ? " (resumed an interrupted rotation)" : "");
         }
+    } else if (rotate_master) {
+        /* The new key comes like the old one: GATEHOUSE_NEW_MASTER_KEY(_FILE). */
+        char *text = NULL, err[512];
+        const char *f = getenv("GATEHOUSE_NEW_MASTER_KEY_FILE");
+        const char *v = getenv("GATEHOUSE_NEW_MASTER_KEY");
+        uint8_t nk[VAULT_KEYBYTES];
+        size_t n = 0;
+        if (v && *v)
+            text = strdup(v);
+        else if (f && *f && config_read_file(f, 1024, &text) != GH_OK)
+            text = NULL;
+        if (!text) {
+            rc = die("set GATEHOUSE_NEW_MASTER_KEY (or GATEHOUSE_NEW_MASTER_KEY_FILE) to the new "
+                     "master key");
+        } else if (vault_parse_master_key(text, nk, err, sizeof err) != GH_OK) {
+            rc = die(err);
+        } else if (vault_rewrap(ops, c, nk, &n) != GH_OK) {
+            rc = die("re-wrapping failed; nothing was changed");
+        } else {
+            char details[64];
+            snprintf(details, sizeof details, "{\"kind\":\"master\",\"rewrapped\":%zu}", n);
+            audit_system(c, "keys.rotated", details);
+            printf("%zu data key(s) re-wrapped under the new master key. Now set "
+                   "GATEHOUSE_MASTER_KEY to the new key and restart every server; until then "
+                   "running servers keep their keys but cannot load new ones.\n",
+                   n);
+        }
+        gh_wipe(nk, sizeof nk);
+        gh_free_secret_str(text);
     } else if (rotate_sig) {
         char kid[JWT_KID_MAX + 1];
         int64_t at = gh_now_s() + gh_cfg.signing_activation_delay;

@@ -37,6 +37,7 @@ enum stmt_id {
     S_VK_LIST,
     S_VK_INSERT,
     S_VK_DELETE,
+    S_VK_REWRAP,
     S_SK_LIST,
     S_SK_INSERT,
     S_SK_DELETE,
@@ -99,6 +100,7 @@ static const char *const stmt_sql[S_COUNT] = {
                   " LIMIT ?1",
     [S_VK_INSERT] = "INSERT INTO vault_keys (kid, wrapped, created_at) VALUES (?1, ?2, ?3)",
     [S_VK_DELETE] = "DELETE FROM vault_keys WHERE kid = ?1",
+    [S_VK_REWRAP] = "UPDATE vault_keys SET wrapped = ?2 WHERE kid = ?1",
     /* The newest ?1 keys, returned oldest first: a long history must never
      * hide the key that signs now. */
     [S_SK_LIST] = "SELECT kid, private_sealed, created_at, activates_at FROM (SELECT * FROM"
@@ -913,6 +915,17 @@ static enum gh_err delete_by_id(struct store_conn *c, enum stmt_id id, const cha
     return exec_stmt(c, s, stmt_sql[id]);
 }
 
+static enum gh_err sq_vault_key_rewrap(struct store_conn *c, const char *kid, const char *wrapped)
+{
+    sqlite3_stmt *s = stmt(c, S_VK_REWRAP);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, kid);
+    bind_text(s, 2, wrapped);
+    enum gh_err rc = exec_stmt(c, s, "vault key rewrap");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
 static enum gh_err sq_vault_key_delete(struct store_conn *c, const char *kid)
 {
     return delete_by_id(c, S_VK_DELETE, kid);
@@ -1050,6 +1063,7 @@ const struct store_ops store_sqlite = {
     .vault_keys_list = sq_vault_keys_list,
     .vault_key_insert = sq_vault_key_insert,
     .vault_key_delete = sq_vault_key_delete,
+    .vault_key_rewrap = sq_vault_key_rewrap,
     .signing_keys_list = sq_signing_keys_list,
     .signing_key_insert = sq_signing_key_insert,
     .signing_key_delete = sq_signing_key_delete,

@@ -175,6 +175,9 @@ struct store_ops {
     enum gh_err (*vault_keys_list)(struct store_conn *c, struct store_vault_key *out, size_t max,
                                    size_t *n) GH_WUR;
     enum gh_err (*vault_key_insert)(struct store_conn *c, const struct store_vault_key *k) GH_WUR;
+    /** Replaces a data key's wrapping (master-key rotation). */
+    enum gh_err (*vault_key_rewrap)(struct store_conn *c, const char *kid,
+                                    const char *wrapped) GH_WUR;
     /** Deletes a data key (after no sealed value uses it any more). */
     enum gh_err (*vault_key_delete)(struct store_conn *c, const char *kid) GH_WUR;
 

@@ -501,3 +501,31 @@ enum gh_err vault_derive(const char *label, uint8_t out[32])
     EVP_KDF_free(kdf);
     return rc;
 }
+
+enum gh_err vault_rewrap(const struct store_ops *ops, struct store_conn *c,
+                         const uint8_t new_master[VAULT_KEYBYTES], size_t *n)
+{
+    *n = 0;
+    struct keyring *r = ring_acquire(true);
+    if (!r) return GH_ERR_INTERNAL;
+    enum gh_err rc = ops->begin(c);
+    for (int i = 0; rc == GH_OK && i < r->nkeys; i++) {
+        char aad[256], *wrapped = NULL;
+        size_t al = build_aad(aad, sizeof aad, "vault_keys", "wrapped", r->keys[i].kid, MASTER_KID);
+        rc = gcm_seal(new_master, MASTER_KID, aad, al, r->keys[i].key, VAULT_KEYBYTES, &wrapped);
+        if (rc == GH_OK) rc = ops->vault_key_rewrap(c, r->keys[i].kid, wrapped);
+        /* a key deleted meanwhile by a rotation is simply gone */
+        if (rc == GH_ERR_NOT_FOUND)
+            rc = GH_OK;
+        else if (rc == GH_OK)
+            (*n)++;
+        free(wrapped);
+    }
+    if (rc == GH_OK)
+        rc = ops->commit(c);
+    else
+        ops->rollback(c);
+    if (rc == GH_OK) memcpy(r->master, new_master, VAULT_KEYBYTES);
+    ring_release(true);
+    return rc;
+}

@@ -47,6 +47,12 @@ enum gh_err vault_load(const struct store_ops *ops, struct store_conn *c, bool c
 enum gh_err vault_add_key(const struct store_ops *ops, struct store_conn *c,
                           char kid[VAULT_KID_LEN + 1]) GH_WUR;
 
+/** Master-key rotation: re-wraps every data key under new_master in one
+ *  transaction and installs new_master in memory. Sealed values are not
+ *  touched (they are sealed by the data keys). *n gets the count. */
+enum gh_err vault_rewrap(const struct store_ops *ops, struct store_conn *c,
+                         const uint8_t new_master[VAULT_KEYBYTES], size_t *n) GH_WUR;
+
 /** kid of the key that seals now ("" if none loaded). */
 void vault_current_kid(char kid[VAULT_KID_LEN + 1]);
 

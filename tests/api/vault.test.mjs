@@ -210,4 +210,32 @@ describe('vault: rotation', () => {
       await srv.stop();
     }
   });
+
+  test('master-key rotation re-wraps the data keys: the old key stops working, the new one opens everything', async () => {
+    const oldKey = newMaster();
+    const newKey = crypto.randomBytes(32).toString('hex');
+    const env = { GATEHOUSE_MASTER_KEY: oldKey, GATEHOUSE_ISSUER: 'https://auth.example.test' };
+    const srv = await startServer({ env });
+    const a = await signup(srv);
+    await srv.stop();
+    const sealedBefore = sql(db(srv.dataDir), 'SELECT private_sealed FROM signing_keys;');
+    const wrappedBefore = sql(db(srv.dataDir), 'SELECT wrapped FROM vault_keys;');
+    const r = runCli(['keys', 'rotate', '--master'], { env: { ...env, GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_NEW_MASTER_KEY: newKey } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1 data key\(s\) re-wrapped/);
+    assert.notEqual(sql(db(srv.dataDir), 'SELECT wrapped FROM vault_keys;'), wrappedBefore);
+    assert.equal(sql(db(srv.dataDir), 'SELECT private_sealed FROM signing_keys;'), sealedBefore, 'sealed values untouched');
+    const bad = serveExpectExit({ ...env, GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_LISTEN: '127.0.0.1:0' });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /does not open/);
+    const weak = runCli(['keys', 'rotate', '--master'], { env: { GATEHOUSE_MASTER_KEY: newKey, GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_NEW_MASTER_KEY: 'changeme' } });
+    assert.notEqual(weak.code, 0, 'a placeholder new key is refused');
+    const srv2 = await startServer({ env: { ...env, GATEHOUSE_MASTER_KEY: newKey }, dataDir: srv.dataDir });
+    try {
+      assert.equal((await me(srv2, a.access)).status, 200, 'tokens survive the master-key change');
+      assert.equal((await refresh(srv2, a.refresh)).status, 200);
+    } finally {
+      await srv2.stop();
+    }
+  });
 });
