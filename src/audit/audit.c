@@ -128,8 +128,12 @@ static int step(void *arg, const struct store_audit_row *r)
     }
     if (strcmp(h, r->hash) != 0) {
         /* Intact content written under another id means rows were moved. */
-        for (int64_t k = r->id - 8; k <= r->id + 8; k++) {
-            if (k == r->id || k < 1) continue;
+        for (int64_t d = -8; d <= 8; d++) {
+            /* ids come from the file: no window arithmetic may overflow */
+            if (d == 0 || (d > 0 && r->id > INT64_MAX - d) || (d < 0 && r->id < INT64_MIN - d))
+                continue;
+            int64_t k = r->id + d;
+            if (k < 1) continue;
             row.id = k;
             if (audit_chain_hash_ctx(w->ctx, r->prev_hash, &row, h) == GH_OK &&
                 strcmp(h, r->hash) == 0)
@@ -209,14 +213,24 @@ enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn
 {
     memset(res, 0, sizeof *res);
     res->ok = true;
-    int64_t lo = 0, hi = 0;
-    enum gh_err rc = ops->audit_bounds(c, &lo, &hi);
+    int64_t lo = 0, hi = 0, count = 0;
+    enum gh_err rc = ops->audit_bounds(c, &lo, &hi, &count);
     if (rc) return rc;
+    if (count > 0 && lo < 1) { /* Gatehouse numbers rows from 1: this one was put there */
+        res->ok = false;
+        res->bad_id = lo;
+        snprintf(res->reason, sizeof res->reason,
+                 "row %lld: ids start at 1; the row was inserted by hand", (long long)lo);
+        return GH_OK;
+    }
     int nparts = 1 + (nextra < VERIFY_MAX_PARTS - 1 ? nextra : VERIFY_MAX_PARTS - 1);
-    if (hi - lo < 100000) nparts = 1; /* not worth the threads */
+    /* Splitting needs sane ids (a tampered file may hold anything): below 1
+     * or a tiny log, one part. Unsigned arithmetic cannot overflow here. */
+    if (lo < 1 || hi < lo || hi > INT64_MAX - 64 || (uint64_t)hi - (uint64_t)lo < 100000)
+        nparts = 1;
     struct part parts[VERIFY_MAX_PARTS];
     memset(parts, 0, sizeof parts);
-    int64_t span = (hi - lo + 1 + nparts - 1) / nparts;
+    int64_t span = nparts > 1 ? (int64_t)(((uint64_t)hi - (uint64_t)lo) / (uint64_t)nparts + 1) : 0;
     for (int k = 0; k < nparts; k++) {
         parts[k].ops = ops;
         parts[k].c = k == 0 ? c : extra[k - 1];

@@ -130,7 +130,7 @@ static const char *const stmt_sql[S_COUNT] = {
                            " AND id < (SELECT MAX(id) FROM audit_log)",
     [S_AUDIT_PRUNE] = "DELETE FROM audit_log WHERE id <= ?1",
     [S_AUDIT_HASH_OF] = "SELECT hash FROM audit_log WHERE id = ?1",
-    [S_AUDIT_BOUNDS] = "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM audit_log",
+    [S_AUDIT_BOUNDS] = "SELECT MIN(id), MAX(id), COUNT(*) FROM audit_log",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -482,7 +482,7 @@ static void sq_tune_for_scan(struct store_conn *c)
                        NULL);
 }
 
-static enum gh_err sq_audit_bounds(struct store_conn *c, int64_t *min, int64_t *max)
+static enum gh_err sq_audit_bounds(struct store_conn *c, int64_t *min, int64_t *max, int64_t *count)
 {
     sqlite3_stmt *s = stmt(c, S_AUDIT_BOUNDS);
     if (!s) return GH_ERR_INTERNAL;
@@ -490,6 +490,7 @@ static enum gh_err sq_audit_bounds(struct store_conn *c, int64_t *min, int64_t *
     if (r == SQLITE_ROW) {
         *min = sqlite3_column_int64(s, 0);
         *max = sqlite3_column_int64(s, 1);
+        *count = sqlite3_column_int64(s, 2);
     }
     done(s);
     return r == SQLITE_ROW ? GH_OK : fail(c, "audit bounds");

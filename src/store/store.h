@@ -214,8 +214,9 @@ struct store_ops {
     /** Prepares a connection for long sequential reads (the audit verifier
      *  command): memory-mapped reads, a larger page cache. Best effort. */
     void (*tune_for_scan)(struct store_conn *c);
-    /** Smallest and largest row id (0, 0 when empty). */
-    enum gh_err (*audit_bounds)(struct store_conn *c, int64_t *min, int64_t *max) GH_WUR;
+    /** Smallest and largest row id and the number of rows. */
+    enum gh_err (*audit_bounds)(struct store_conn *c, int64_t *min, int64_t *max,
+                                int64_t *count) GH_WUR;
     /** Retention: deletes rows with occurred_at < before from the oldest
      *  end (never a row after a kept one) and appends a checkpoint row
      *  ("audit.checkpoint", details with the hash the log continues from).

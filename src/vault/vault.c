@@ -108,6 +108,14 @@ enum gh_err vault_parse_master_key(const char *text, uint8_t out[VAULT_KEYBYTES]
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
         len--; /* files usually end with a newline */
     bool ok = false;
+    /* libsodium 1.0.18 decodes bytes >= 0x80 as letters: check the
+     * alphabet (hex and both base64 forms) first. */
+    for (size_t i = 0; i < len; i++) {
+        char ch = text[i];
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '+' || ch == '/' || ch == '-' || ch == '_' || ch == '='))
+            len = 0; /* refused below, with the same message */
+    }
     if (len == 64) {
         ok = sodium_hex2bin(buf, sizeof buf, text, len, NULL, &n, NULL) == 0 && n == 32;
     } else if (len == 43 || len == 44) {
