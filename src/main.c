@@ -167,7 +167,7 @@ static void prune(const struct store_ops *ops, struct store_conn *c)
         if (ops->signing_key_delete(c, kids[i]) == GH_OK) {
             gh_log(GH_LOG_INFO, "signing key %s deleted: every token it signed has expired",
                    kids[i]);
-            char details[128];
+            char details[512];
             snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kids[i]);
             audit_system(c, "keys.deleted", details);
         }
