@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -78,6 +80,25 @@ static inline void test_rm_db(const char *path)
         snprintf(p, sizeof p, "%s%s", path, sfx[i]);
         unlink(p);
     }
+}
+
+/* Group setup for tests on a database file in a fresh temp dir: config,
+ * libsodium, dir and path. Returns 0 or -1 (cmocka group convention). */
+static inline int test_db_group_setup(char *dir, size_t dircap, char *path, size_t pathcap,
+                                      const char *prefix)
+{
+    test_config();
+    if (sodium_init() < 0) return -1;
+    if (test_mkdtemp(dir, dircap, prefix)) return -1;
+    snprintf(path, pathcap, "%s/test.db", dir);
+    return 0;
+}
+
+static inline int test_db_group_teardown(const char *dir, const char *path)
+{
+    test_rm_db(path);
+    rmdir(dir);
+    return 0;
 }
 
 #endif

@@ -35,19 +35,13 @@ struct fx {
 static int group_setup(void **state)
 {
     (void)state;
-    test_config();
-    if (sodium_init() < 0) return -1;
-    if (test_mkdtemp(dir, sizeof dir, "gh_rotate_")) return -1;
-    snprintf(path, sizeof path, "%s/test.db", dir);
-    return 0;
+    return test_db_group_setup(dir, sizeof dir, path, sizeof path, "gh_rotate_");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    test_rm_db(path);
-    rmdir(dir);
-    return 0;
+    return test_db_group_teardown(dir, path);
 }
 
 static void list_sealed(struct fx *f, struct store_sealed *rows, size_t *n)

@@ -43,9 +43,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    test_rm_db(path);
-    rmdir(dir);
-    return 0;
+    return test_db_group_teardown(dir, path);
 }
 
 /* A fresh database and a vault holding one data key. */
