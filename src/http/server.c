@@ -377,26 +377,24 @@ static void finish(struct gh_req *r)
     evhttp_add_header(h, "X-Request-Id", r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
 
-    struct evbuffer *buf = NULL;
+    /* The body goes straight into the request's own output buffer. */
+    struct evbuffer *buf = evhttp_request_get_output_buffer(ev);
     if (r->resp_text) {
-        buf = evbuffer_new();
-        if (buf) evbuffer_add(buf, r->resp_text, strlen(r->resp_text));
+        evbuffer_add(buf, r->resp_text, strlen(r->resp_text));
         evhttp_add_header(h, "Content-Type", r->resp_type ? r->resp_type : "text/plain");
     } else if (r->resp) {
-        char *s = json_dumps(r->resp, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (s) {
-            buf = evbuffer_new();
-            if (buf) evbuffer_add(buf, s, strlen(s));
-            /* Bodies may hold tokens: wipe the serialisation. */
-            gh_wipe(s, strlen(s));
-            free(s);
+        size_t n = json_dumpb(r->resp, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        struct evbuffer_iovec v;
+        if (n > 0 && evbuffer_reserve_space(buf, (ev_ssize_t)n, &v, 1) == 1 && v.iov_len >= n &&
+            json_dumpb(r->resp, v.iov_base, n, JSON_COMPACT | JSON_PRESERVE_ORDER) == n) {
+            v.iov_len = n;
+            evbuffer_commit_space(buf, &v, 1);
         }
         evhttp_add_header(h, "Content-Type", "application/json");
     }
     if (r->status >= 100 && r->status < 600)
         atomic_fetch_add_explicit(&requests_by_class[r->status / 100], 1, memory_order_relaxed);
-    evhttp_send_reply(ev, r->status, reason(r->status), buf);
-    if (buf) evbuffer_free(buf);
+    evhttp_send_reply(ev, r->status, reason(r->status), NULL);
 
     /* ev may be gone now (a detached request is freed by the send). */
     log_request(r, r->method);
