@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "credentials/password.h"
 #include "http/routes.h"
+#include "mfa/totp.h"
 #include "http/server.h"
 #include "sessions/authcache.h"
 #include "sessions/jwt.h"
@@ -288,6 +289,10 @@ static int cmd_serve(void)
     gh_free_secret_str(gh_cfg.master_key);
     gh_free_secret_str(gh_cfg.signing_key_pem);
     gh_cfg.master_key = gh_cfg.signing_key_pem = NULL;
+    if (totp_init() != GH_OK) {
+        rc = die("liboath failed to initialise");
+        goto out;
+    }
     if (password_init() != GH_OK) {
         rc = die("cannot hash with the configured Argon2id parameters (memory?)");
         goto out;
@@ -312,6 +317,7 @@ static int cmd_serve(void)
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
+    totp_shutdown();
 out:
     teardown();
     return rc;

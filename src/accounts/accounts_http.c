@@ -5,6 +5,7 @@
 
 #include "accounts/email.h"
 #include "audit/audit.h"
+#include "mfa/mfa.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -74,7 +75,7 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     }
     if (rc) goto fail;
     authcache_put_user(&u, authcache_generation());
-    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, &pair))) goto fail;
+    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", &pair))) goto fail;
     reply_signed_in(r, 201, &u, &pair);
     goto out;
 fail:
@@ -150,9 +151,21 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         gh_wipe(h, sizeof h);
     }
     authcache_put_user(&u, gen);
+    bool mfa = false;
+    if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
+    if (mfa) { /* the password was right; a second factor must follow */
+        char token[MFA_TOKEN_LEN + 1];
+        if ((rc = mfa_challenge_start(ops, c, &u, token))) goto fail;
+        gh_reply(r, 200,
+                 json_pack("{s:b,s:s,s:i}", "mfa_required", 1, "mfa_token", token, "expires_in",
+                           MFA_CHALLENGE_TTL));
+        gh_wipe(token, sizeof token);
+        goto out;
+    }
     struct store_audit ev;
     rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
-                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), &pair);
+                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "password",
+                        &pair);
     if (rc == GH_ERR_CONFLICT) { /* the password changed while we were checking it */
         rc = signin_failed(r, ops, c, u.email_key, u.id);
         if (rc) goto fail;
@@ -224,4 +237,79 @@ void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct stor
         return;
     }
     gh_reply(r, 200, u);
+}
+
+/* POST /v1/signin/mfa {mfa_token, code}: the second step of a sign-in. */
+void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *tok, *code_in;
+    size_t tok_len, code_len;
+    const struct gh_field f[] = {{"mfa_token", true, &tok, &tok_len},
+                                 {"code", true, &code_in, &code_len}};
+    if (gh_body_fields(r, f, 2)) return;
+
+    uint8_t h[32];
+    char code[64];
+    size_t n = 0;
+    for (size_t i = 0; i < code_len && n + 1 < sizeof code; i++)
+        if (code_in[i] != ' ') code[n++] = code_in[i]; /* "123 456" as shown by apps */
+    code[n] = '\0';
+    struct store_user u;
+    struct store_challenge ch;
+    struct sessions_pair pair = {0};
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = GH_ERR_DENIED;
+    if (tok_len == MFA_TOKEN_LEN && gh_sha256(h, tok, tok_len) == GH_OK)
+        rc = ops->challenge_attempt(c, h, MFA_CHALLENGE_ATTEMPTS, gh_now_s(), &ch);
+    if (rc == GH_ERR_DENIED) {
+        gh_reply_error(r, 401, "invalid_token",
+                       "This sign-in step expired, was used or had too many attempts; sign in "
+                       "again.");
+        goto out;
+    }
+    if (rc) goto fail;
+    uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
+    rc = ops->user_by_id(c, ch.user_id, &u);
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 401, "invalid_token", "This sign-in step is no longer valid.");
+        goto out;
+    }
+    if (rc) goto fail;
+    const char *method = NULL;
+    rc =
+        n > 0 && n < sizeof code - 1 ? mfa_verify_code(ops, c, u.id, code, &method) : GH_ERR_DENIED;
+    if (rc == GH_ERR_DENIED) {
+        struct store_audit ev;
+        const struct store_audit *e = gh_audit_event(r, &ev, "signin.failure", "anonymous", u.id,
+                                                     "{\"method\":\"second_factor\"}");
+        if (e && (rc = ops->audit_append(c, e))) goto fail;
+        gh_reply_error(r, 401, "invalid_code", "The code is not valid.");
+        goto out;
+    }
+    if (rc) goto fail;
+    if (ops->challenge_consume(c, h, gh_now_s()) != GH_OK) { /* a parallel request won */
+        gh_reply_error(r, 401, "invalid_token", "This sign-in step was already used.");
+        goto out;
+    }
+    /* The session is refused if the password changed since it was checked. */
+    u.tokens_invalidated_at = ch.tokens_invalidated_at;
+    char m[32];
+    snprintf(m, sizeof m, "password+%s", method);
+    struct store_audit ev;
+    rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
+                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), m, &pair);
+    if (rc == GH_ERR_CONFLICT) {
+        gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
+        goto out;
+    }
+    if (rc) goto fail;
+    authcache_put_user(&u, gen);
+    reply_signed_in(r, 200, &u, &pair);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
+    gh_wipe(code, sizeof code);
+    sessions_pair_clear(&pair);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
 }

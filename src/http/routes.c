@@ -2,6 +2,7 @@
 
 #include "accounts/accounts_http.h"
 #include "audit/audit_http.h"
+#include "mfa/mfa_http.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
@@ -12,6 +13,10 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks},
     {GH_POST, "/v1/signup", NULL, R_BODY | R_HASH, accounts_http_signup},
     {GH_POST, "/v1/signin", NULL, R_BODY | R_HASH, accounts_http_signin},
+    {GH_POST, "/v1/signin/mfa", NULL, R_BODY, accounts_http_signin_mfa},
+    {GH_POST, "/v1/mfa/totp", NULL, R_AUTH, mfa_http_totp_begin},
+    {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY, mfa_http_totp_confirm},
+    {GH_DELETE, "/v1/mfa/totp", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_totp_delete},
     {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token},
     {GH_POST, "/v1/signout", NULL, R_AUTH, sessions_http_signout},
     {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me},

@@ -52,7 +52,8 @@ static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, c
 
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
-                           const struct store_audit *ev, struct sessions_pair *out)
+                           const struct store_audit *ev, const char *method,
+                           struct sessions_pair *out)
 {
     struct store_session s;
     uint8_t h[32];
@@ -71,7 +72,8 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     char details[96];
     if (ev) { /* the row names the session it created */
         sev = *ev;
-        snprintf(details, sizeof details, "{\"method\":\"password\",\"session_id\":\"%s\"}", s.id);
+        snprintf(details, sizeof details, "{\"method\":\"%s\",\"session_id\":\"%s\"}",
+                 method ? method : "password", s.id);
         sev.details = details;
     }
     /* Refused if the password changed since the caller verified it. */

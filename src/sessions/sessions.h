@@ -26,10 +26,12 @@ void sessions_new_id(char out[STORE_ID_LEN + 1]);
 
 /** Starts a session for user u (one refresh-token family) and issues its
  *  first pair. GH_ERR_CONFLICT if u's password changed since u was read (the
- *  caller treats that as a failed sign-in). */
+ *  caller treats that as a failed sign-in). method names the factors for
+ *  the audit row ("password", "password+totp", ...). */
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
-                           const struct store_audit *ev, struct sessions_pair *out) GH_WUR;
+                           const struct store_audit *ev, const char *method,
+                           struct sessions_pair *out) GH_WUR;
 
 enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */

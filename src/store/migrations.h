@@ -77,6 +77,26 @@ static const struct store_migration store_migrations[] = {
      "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
      " WHEN (SELECT open FROM audit_gate WHERE id = 1) IS NOT 1"
      " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"},
+    {4, "totp and backup codes",
+     "CREATE TABLE mfa_totp ("
+     " user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"
+     " secret_sealed TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " confirmed_at BIGINT,"
+     " last_step BIGINT NOT NULL DEFAULT -1);"
+     "CREATE TABLE mfa_backup_codes ("
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " code_hash BLOB NOT NULL,"
+     " used_at BIGINT,"
+     " PRIMARY KEY (user_id, code_hash));"
+     "CREATE TABLE mfa_challenges ("
+     " token_hash BLOB PRIMARY KEY,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " tokens_invalidated_at BIGINT NOT NULL,"
+     " expires_at BIGINT NOT NULL,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " used_at BIGINT);",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

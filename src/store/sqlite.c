@@ -52,6 +52,20 @@ enum stmt_id {
     S_AUDIT_PRUNE,
     S_AUDIT_HASH_OF,
     S_AUDIT_BOUNDS,
+    S_TOTP_GET,
+    S_TOTP_BEGIN,
+    S_TOTP_CONFIRM,
+    S_BACKUP_CLEAR,
+    S_BACKUP_INSERT,
+    S_TOTP_USE,
+    S_TOTP_DELETE,
+    S_BACKUP_USE,
+    S_CH_INSERT,
+    S_CH_ATTEMPT,
+    S_CH_GET,
+    S_CH_CONSUME,
+    S_SEALED_TOTP_LIST,
+    S_SEALED_TOTP_REPLACE,
     S_PRUNE_RT,
     S_PRUNE_SESS,
     S_COUNT
@@ -131,6 +145,34 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_AUDIT_PRUNE] = "DELETE FROM audit_log WHERE id <= ?1",
     [S_AUDIT_HASH_OF] = "SELECT hash FROM audit_log WHERE id = ?1",
     [S_AUDIT_BOUNDS] = "SELECT MIN(id), MAX(id), COUNT(*) FROM audit_log",
+    [S_TOTP_GET] = "SELECT secret_sealed, created_at, COALESCE(confirmed_at, 0), last_step"
+                   " FROM mfa_totp WHERE user_id = ?1",
+    /* Replaces only an unconfirmed enrolment. */
+    [S_TOTP_BEGIN] = "INSERT INTO mfa_totp (user_id, secret_sealed, created_at) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT (user_id) DO UPDATE SET secret_sealed = excluded.secret_sealed,"
+                     " created_at = excluded.created_at, last_step = -1"
+                     " WHERE mfa_totp.confirmed_at IS NULL",
+    [S_TOTP_CONFIRM] = "UPDATE mfa_totp SET confirmed_at = ?3, last_step = ?2"
+                       " WHERE user_id = ?1 AND confirmed_at IS NULL",
+    [S_BACKUP_CLEAR] = "DELETE FROM mfa_backup_codes WHERE user_id = ?1",
+    [S_BACKUP_INSERT] = "INSERT INTO mfa_backup_codes (user_id, code_hash) VALUES (?1, ?2)",
+    [S_TOTP_USE] = "UPDATE mfa_totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2"
+                   " AND confirmed_at IS NOT NULL",
+    [S_TOTP_DELETE] = "DELETE FROM mfa_totp WHERE user_id = ?1",
+    [S_BACKUP_USE] = "UPDATE mfa_backup_codes SET used_at = ?3 WHERE user_id = ?1"
+                     " AND code_hash = ?2 AND used_at IS NULL",
+    [S_CH_INSERT] = "INSERT INTO mfa_challenges (token_hash, user_id, tokens_invalidated_at,"
+                    " expires_at) VALUES (?1, ?2, ?3, ?4)",
+    [S_CH_ATTEMPT] = "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ?1"
+                     " AND used_at IS NULL AND expires_at > ?3 AND attempts < ?2",
+    [S_CH_GET] = "SELECT user_id, tokens_invalidated_at, expires_at, attempts,"
+                 " COALESCE(used_at, 0) FROM mfa_challenges WHERE token_hash = ?1",
+    [S_CH_CONSUME] = "UPDATE mfa_challenges SET used_at = ?2 WHERE token_hash = ?1"
+                     " AND used_at IS NULL",
+    [S_SEALED_TOTP_LIST] = "SELECT user_id, secret_sealed FROM mfa_totp WHERE user_id > ?1"
+                           " ORDER BY user_id LIMIT ?2",
+    [S_SEALED_TOTP_REPLACE] = "UPDATE mfa_totp SET secret_sealed = ?3 WHERE user_id = ?1"
+                              " AND secret_sealed = ?2",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -973,17 +1015,30 @@ static enum gh_err sq_signing_key_delete(struct store_conn *c, const char *kid)
     return delete_by_id(c, S_SK_DELETE, kid);
 }
 
-static const enum stmt_id sealed_list_stmt[STORE_SEALED_COUNT] = {[STORE_SEALED_SIGNING_KEY] =
-                                                                      S_SEALED_SK_LIST};
-static const enum stmt_id sealed_replace_stmt[STORE_SEALED_COUNT] = {[STORE_SEALED_SIGNING_KEY] =
-                                                                         S_SEALED_SK_REPLACE};
+/* A switch, not a table: a field left out must fail, not map to
+ * statement 0 (which is BEGIN). */
+static int sealed_stmt(enum store_sealed_field f, bool replace, enum stmt_id *out)
+{
+    switch (f) {
+    case STORE_SEALED_SIGNING_KEY:
+        *out = replace ? S_SEALED_SK_REPLACE : S_SEALED_SK_LIST;
+        return 0;
+    case STORE_SEALED_TOTP:
+        *out = replace ? S_SEALED_TOTP_REPLACE : S_SEALED_TOTP_LIST;
+        return 0;
+    case STORE_SEALED_COUNT:
+        break;
+    }
+    return -1;
+}
 
 static enum gh_err sq_sealed_list(struct store_conn *c, enum store_sealed_field f,
                                   const char *after, struct store_sealed *out, size_t max,
                                   size_t *n)
 {
-    if ((unsigned)f >= STORE_SEALED_COUNT) return GH_ERR_INVALID;
-    sqlite3_stmt *s = stmt(c, sealed_list_stmt[f]);
+    enum stmt_id id;
+    if (sealed_stmt(f, false, &id)) return GH_ERR_INVALID;
+    sqlite3_stmt *s = stmt(c, id);
     if (!s) return GH_ERR_INTERNAL;
     bind_text(s, 1, after ? after : "");
     sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
@@ -1003,8 +1058,9 @@ static enum gh_err sq_sealed_list(struct store_conn *c, enum store_sealed_field 
 static enum gh_err sq_sealed_replace(struct store_conn *c, enum store_sealed_field f,
                                      const char *id, const char *old, const char *value)
 {
-    if ((unsigned)f >= STORE_SEALED_COUNT) return GH_ERR_INVALID;
-    sqlite3_stmt *s = stmt(c, sealed_replace_stmt[f]);
+    enum stmt_id sid;
+    if (sealed_stmt(f, true, &sid)) return GH_ERR_INVALID;
+    sqlite3_stmt *s = stmt(c, sid);
     if (!s) return GH_ERR_INTERNAL;
     bind_text(s, 1, id);
     bind_text(s, 2, old);
@@ -1029,6 +1085,161 @@ static enum gh_err sq_commit(struct store_conn *c)
 static void sq_rollback(struct store_conn *c)
 {
     rollback(c);
+}
+
+/* ---- second factors ---- */
+
+static enum gh_err sq_totp_get(struct store_conn *c, const char *uid, struct store_totp *o)
+{
+    sqlite3_stmt *s = stmt(c, S_TOTP_GET);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, uid);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        col_text(s, 0, o->secret_sealed, sizeof o->secret_sealed);
+        o->created_at = sqlite3_column_int64(s, 1);
+        o->confirmed_at = sqlite3_column_int64(s, 2);
+        o->last_step = sqlite3_column_int64(s, 3);
+    }
+    done(s);
+    if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;
+    return r == SQLITE_ROW ? GH_OK : fail(c, "totp get");
+}
+
+static enum gh_err sq_totp_begin(struct store_conn *c, const char *uid, const char *sealed,
+                                 int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_TOTP_BEGIN);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, uid);
+    bind_text(s, 2, sealed);
+    sqlite3_bind_int64(s, 3, now);
+    enum gh_err rc = exec_stmt(c, s, "totp begin");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_CONFLICT;
+}
+
+static enum gh_err sq_totp_confirm(struct store_conn *c, const char *uid, int64_t step,
+                                   const uint8_t hashes[STORE_BACKUP_CODES][32], int64_t now,
+                                   const struct store_audit *ev)
+{
+    enum gh_err rc = tx(c, S_BEGIN);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_TOTP_CONFIRM);
+    if (!s) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    bind_text(s, 1, uid);
+    sqlite3_bind_int64(s, 2, step);
+    sqlite3_bind_int64(s, 3, now);
+    if ((rc = exec_stmt(c, s, "totp confirm"))) goto out;
+    if (sqlite3_changes(c->db) != 1) {
+        rc = GH_ERR_CONFLICT;
+        goto out;
+    }
+    if ((rc = delete_by_id(c, S_BACKUP_CLEAR, uid))) goto out;
+    for (int i = 0; i < STORE_BACKUP_CODES; i++) {
+        if (!(s = stmt(c, S_BACKUP_INSERT))) {
+            rc = GH_ERR_INTERNAL;
+            goto out;
+        }
+        bind_text(s, 1, uid);
+        sqlite3_bind_blob(s, 2, hashes[i], 32, SQLITE_STATIC);
+        if ((rc = exec_stmt(c, s, "backup insert"))) goto out;
+    }
+    if (ev && (rc = append_audit(c, ev))) goto out;
+    rc = tx(c, S_COMMIT);
+out:
+    if (rc) rollback(c);
+    return rc;
+}
+
+static enum gh_err sq_totp_use_step(struct store_conn *c, const char *uid, int64_t step)
+{
+    sqlite3_stmt *s = stmt(c, S_TOTP_USE);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, uid);
+    sqlite3_bind_int64(s, 2, step);
+    enum gh_err rc = exec_stmt(c, s, "totp use");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_CONFLICT;
+}
+
+static enum gh_err totp_delete_fn(struct store_conn *c, const void *arg)
+{
+    enum gh_err rc = delete_by_id(c, S_BACKUP_CLEAR, arg);
+    if (rc) return rc;
+    if ((rc = delete_by_id(c, S_TOTP_DELETE, arg))) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+static enum gh_err sq_totp_delete(struct store_conn *c, const char *uid,
+                                  const struct store_audit *ev)
+{
+    return in_tx(c, ev, totp_delete_fn, uid);
+}
+
+static enum gh_err sq_backup_use(struct store_conn *c, const char *uid, const uint8_t hash[32],
+                                 int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_BACKUP_USE);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, uid);
+    sqlite3_bind_blob(s, 2, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    enum gh_err rc = exec_stmt(c, s, "backup use");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_DENIED;
+}
+
+static enum gh_err sq_challenge_create(struct store_conn *c, const uint8_t hash[32],
+                                       const struct store_challenge *ch)
+{
+    sqlite3_stmt *s = stmt(c, S_CH_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    bind_text(s, 2, ch->user_id);
+    sqlite3_bind_int64(s, 3, ch->tokens_invalidated_at);
+    sqlite3_bind_int64(s, 4, ch->expires_at);
+    return exec_stmt(c, s, "challenge insert");
+}
+
+static enum gh_err sq_challenge_attempt(struct store_conn *c, const uint8_t hash[32], int max,
+                                        int64_t now, struct store_challenge *o)
+{
+    sqlite3_stmt *s = stmt(c, S_CH_ATTEMPT);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, max);
+    sqlite3_bind_int64(s, 3, now);
+    enum gh_err rc = exec_stmt(c, s, "challenge attempt");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_DENIED;
+    if (!(s = stmt(c, S_CH_GET))) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        col_text(s, 0, o->user_id, sizeof o->user_id);
+        o->tokens_invalidated_at = sqlite3_column_int64(s, 1);
+        o->expires_at = sqlite3_column_int64(s, 2);
+        o->attempts = sqlite3_column_int(s, 3);
+        o->used_at = sqlite3_column_int64(s, 4);
+    }
+    done(s);
+    if (r == SQLITE_DONE) return GH_ERR_DENIED;
+    return r == SQLITE_ROW ? GH_OK : fail(c, "challenge get");
+}
+
+static enum gh_err sq_challenge_consume(struct store_conn *c, const uint8_t hash[32], int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_CH_CONSUME);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    enum gh_err rc = exec_stmt(c, s, "challenge consume");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_DENIED;
 }
 
 static enum gh_err sq_prune(struct store_conn *c, int64_t before)
@@ -1079,6 +1290,15 @@ const struct store_ops store_sqlite = {
     .audit_bounds = sq_audit_bounds,
     .tune_for_scan = sq_tune_for_scan,
     .audit_prune = sq_audit_prune,
+    .totp_get = sq_totp_get,
+    .totp_begin = sq_totp_begin,
+    .totp_confirm = sq_totp_confirm,
+    .totp_use_step = sq_totp_use_step,
+    .totp_delete = sq_totp_delete,
+    .backup_use = sq_backup_use,
+    .challenge_create = sq_challenge_create,
+    .challenge_attempt = sq_challenge_attempt,
+    .challenge_consume = sq_challenge_consume,
     .prune = sq_prune,
 };
 

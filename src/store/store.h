@@ -80,7 +80,7 @@ struct store_signing_key {
 
 /* Columns the vault seals, each with fixed statements (no SQL is built
  * from names). Rotation walks them all. */
-enum store_sealed_field { STORE_SEALED_SIGNING_KEY, STORE_SEALED_COUNT };
+enum store_sealed_field { STORE_SEALED_SIGNING_KEY, STORE_SEALED_TOTP, STORE_SEALED_COUNT };
 
 struct store_sealed {
     char id[STORE_KID_MAX + 1];
@@ -112,6 +112,25 @@ void store_audit_row_clear(struct store_audit_row *r);
 /* Called for each row by audit_scan, in id order; return non-zero to stop.
  * The row's strings are valid only during the call. */
 typedef int (*store_audit_scan_fn)(void *arg, const struct store_audit_row *row);
+
+/* A user's TOTP factor; the secret is sealed by the vault (row id: user id). */
+struct store_totp {
+    char secret_sealed[STORE_SEALED_MAX + 1];
+    int64_t created_at;
+    int64_t confirmed_at; /* 0 = enrolment not confirmed yet */
+    int64_t last_step;    /* newest step accepted (-1 none): codes work once */
+};
+
+/* A pending second-factor step of a sign-in (token stored as SHA-256). */
+struct store_challenge {
+    char user_id[STORE_ID_LEN + 1];
+    int64_t tokens_invalidated_at; /* as seen when the password was checked */
+    int64_t expires_at;
+    int attempts;
+    int64_t used_at;
+};
+
+#define STORE_BACKUP_CODES 10
 
 struct store_conn;
 
@@ -223,6 +242,37 @@ struct store_ops {
      *  *deleted gets the count. */
     enum gh_err (*audit_prune)(struct store_conn *c, const char *before,
                                const struct store_audit *ev, int64_t *deleted) GH_WUR;
+
+    /** TOTP of a user. GH_ERR_NOT_FOUND if none. */
+    enum gh_err (*totp_get)(struct store_conn *c, const char *user_id,
+                            struct store_totp *out) GH_WUR;
+    /** Starts (or restarts) an unconfirmed enrolment. GH_ERR_CONFLICT if a
+     *  confirmed factor exists. */
+    enum gh_err (*totp_begin)(struct store_conn *c, const char *user_id, const char *sealed,
+                              int64_t now) GH_WUR;
+    /** Confirms the enrolment at step and replaces the backup codes (hashes),
+     *  atomically. GH_ERR_CONFLICT if there is no unconfirmed enrolment. */
+    enum gh_err (*totp_confirm)(struct store_conn *c, const char *user_id, int64_t step,
+                                const uint8_t hashes[STORE_BACKUP_CODES][32], int64_t now,
+                                const struct store_audit *ev) GH_WUR;
+    /** Records step as used if it is newer than the last used one;
+     *  GH_ERR_CONFLICT otherwise (a replay that raced). */
+    enum gh_err (*totp_use_step)(struct store_conn *c, const char *user_id, int64_t step) GH_WUR;
+    /** Removes the factor and its backup codes. */
+    enum gh_err (*totp_delete)(struct store_conn *c, const char *user_id,
+                               const struct store_audit *ev) GH_WUR;
+    /** Spends an unused backup code. GH_ERR_DENIED if unknown or spent. */
+    enum gh_err (*backup_use)(struct store_conn *c, const char *user_id, const uint8_t hash[32],
+                              int64_t now) GH_WUR;
+    enum gh_err (*challenge_create)(struct store_conn *c, const uint8_t hash[32],
+                                    const struct store_challenge *ch) GH_WUR;
+    /** Counts an attempt on a live challenge (not used, not expired, fewer
+     *  than max attempts) and returns it. GH_ERR_DENIED otherwise. */
+    enum gh_err (*challenge_attempt)(struct store_conn *c, const uint8_t hash[32], int max,
+                                     int64_t now, struct store_challenge *out) GH_WUR;
+    /** Marks a challenge used; GH_ERR_DENIED if it already was. */
+    enum gh_err (*challenge_consume)(struct store_conn *c, const uint8_t hash[32],
+                                     int64_t now) GH_WUR;
 
     /** Deletes refresh tokens and sessions that expired before `before`. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;

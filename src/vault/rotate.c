@@ -16,6 +16,7 @@ static const struct {
     const char *table, *column;
 } fields[] = {
     {STORE_SEALED_SIGNING_KEY, "signing_keys", "private_sealed"},
+    {STORE_SEALED_TOTP, "mfa_totp", "secret_sealed"},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 

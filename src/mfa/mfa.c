@@ -1,0 +1,98 @@
+#include "mfa/mfa.h"
+
+#include <ctype.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "mfa/totp.h"
+#include "vault/vault.h"
+
+enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const char *user_id,
+                        bool *on)
+{
+    struct store_totp t;
+    enum gh_err rc = ops->totp_get(c, user_id, &t);
+    *on = rc == GH_OK && t.confirmed_at != 0;
+    return rc == GH_ERR_NOT_FOUND ? GH_OK : rc;
+}
+
+/* Backup codes are compared by hash of their canonical form: lower case,
+ * dashes and spaces dropped. */
+static bool backup_hash(const char *code, uint8_t hash[32])
+{
+    char canon[32];
+    size_t n = 0;
+    for (const char *p = code; *p; p++) {
+        if (*p == '-' || *p == ' ') continue;
+        if (n >= 16 || !isalnum((unsigned char)*p)) return false;
+        canon[n++] = (char)tolower((unsigned char)*p);
+    }
+    if (n != 16) return false;
+    bool ok = gh_sha256(hash, canon, n) == GH_OK;
+    gh_wipe(canon, sizeof canon);
+    return ok;
+}
+
+void mfa_backup_codes(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1],
+                      uint8_t hashes[STORE_BACKUP_CODES][32])
+{
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567"; /* base32 */
+    for (int i = 0; i < STORE_BACKUP_CODES; i++) {
+        uint8_t raw[16];
+        gh_random(raw, sizeof raw);
+        size_t o = 0;
+        for (int k = 0; k < 16; k++) {
+            if (k && k % 4 == 0) codes[i][o++] = '-';
+            codes[i][o++] = alphabet[raw[k] & 31]; /* 5 bits from each byte: 80 bits */
+        }
+        codes[i][o] = '\0';
+        gh_wipe(raw, sizeof raw);
+        if (!backup_hash(codes[i], hashes[i])) memset(hashes[i], 0, 32);
+    }
+}
+
+enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, const char *user_id,
+                            const char *code, const char **method)
+{
+    struct store_totp t;
+    enum gh_err rc = ops->totp_get(c, user_id, &t);
+    if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && !t.confirmed_at)) return GH_ERR_DENIED;
+    if (rc) return rc;
+    size_t len = strlen(code);
+    if (len == TOTP_DIGITS) {
+        uint8_t *secret = NULL;
+        size_t slen = 0;
+        rc = vault_open("mfa_totp", "secret_sealed", user_id, t.secret_sealed, &secret, &slen);
+        if (rc) return rc == GH_ERR_DENIED || rc == GH_ERR_INVALID ? GH_ERR_INTERNAL : rc;
+        int64_t step = 0;
+        rc = slen == TOTP_SECRET_BYTES ? totp_check(secret, code, gh_now_s(), t.last_step, &step)
+                                       : GH_ERR_INTERNAL;
+        vault_free(secret, slen);
+        if (rc) return rc;
+        /* Conditional on last_step: of two racing uses of one code, one wins. */
+        rc = ops->totp_use_step(c, user_id, step);
+        if (rc == GH_ERR_CONFLICT) return GH_ERR_DENIED;
+        if (rc == GH_OK) *method = "totp";
+        return rc;
+    }
+    uint8_t h[32];
+    if (!backup_hash(code, h)) return GH_ERR_DENIED;
+    rc = ops->backup_use(c, user_id, h, gh_now_s());
+    if (rc == GH_OK) *method = "backup_code";
+    return rc;
+}
+
+enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *c,
+                                const struct store_user *u, char token[MFA_TOKEN_LEN + 1])
+{
+    uint8_t h[32];
+    enum gh_err rc = gh_random_token(token, MFA_TOKEN_LEN + 1, 32);
+    if (rc == GH_OK) rc = gh_sha256(h, token, MFA_TOKEN_LEN);
+    if (rc) return rc;
+    struct store_challenge ch;
+    memset(&ch, 0, sizeof ch);
+    memcpy(ch.user_id, u->id, sizeof ch.user_id);
+    ch.tokens_invalidated_at = u->tokens_invalidated_at;
+    ch.expires_at = gh_now_s() + MFA_CHALLENGE_TTL;
+    return ops->challenge_create(c, h, &ch);
+}

@@ -1,0 +1,37 @@
+/* Second factors for an account: verifying a TOTP or backup code (each
+ * works once), making backup codes, and the sign-in challenge that stands
+ * between a correct password and a session. Store calls: workers only. */
+#ifndef GH_MFA_MFA_H
+#define GH_MFA_MFA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+#define MFA_CHALLENGE_TTL 300 /* seconds to enter the code */
+#define MFA_CHALLENGE_ATTEMPTS 5
+#define MFA_TOKEN_LEN 43
+#define MFA_BACKUP_LEN 19 /* "xxxx-xxxx-xxxx-xxxx": 16 base32 characters, 80 bits */
+
+/** True if the user has a confirmed TOTP factor. GH_ERR_* on store failure. */
+enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const char *user_id,
+                        bool *on) GH_WUR;
+
+/** Checks code for user_id: a 6-digit TOTP code (each step once) or an
+ *  unused backup code (spent by this call). *method gets "totp" or
+ *  "backup_code". GH_ERR_DENIED if neither. */
+enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, const char *user_id,
+                            const char *code, const char **method) GH_WUR;
+
+/** Ten fresh backup codes (text for the user, SHA-256 for the store). */
+void mfa_backup_codes(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1],
+                      uint8_t hashes[STORE_BACKUP_CODES][32]);
+
+/** Starts a sign-in challenge for a user whose password was just checked;
+ *  token gets the mfa_token to hand out (a bearer secret: wipe it). */
+enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *c,
+                                const struct store_user *u, char token[MFA_TOKEN_LEN + 1]) GH_WUR;
+
+#endif

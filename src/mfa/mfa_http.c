@@ -1,0 +1,158 @@
+#include "mfa/mfa_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/util.h"
+#include "credentials/password.h"
+#include "mfa/mfa.h"
+#include "mfa/totp.h"
+#include "vault/vault.h"
+
+/* POST /v1/mfa/totp: a new secret, not active until confirmed. */
+void mfa_http_totp_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    uint8_t secret[TOTP_SECRET_BYTES];
+    char b32[TOTP_BASE32_LEN + 1], *sealed = NULL, *uri = NULL, *svg = NULL;
+    totp_new_secret(secret);
+    enum gh_err rc =
+        vault_seal("mfa_totp", "secret_sealed", r->ident.user_id, secret, sizeof secret, &sealed);
+    if (rc == GH_OK && strlen(sealed) > STORE_SEALED_MAX) rc = GH_ERR_INTERNAL;
+    if (rc == GH_OK) rc = ops->totp_begin(c, r->ident.user_id, sealed, gh_now_s());
+    if (rc == GH_ERR_CONFLICT) {
+        gh_reply_error(r, 409, "mfa_already_enabled",
+                       "An authenticator app is already set up; remove it first.");
+        goto out;
+    }
+    if (rc == GH_OK) rc = totp_base32(secret, b32);
+    if (rc == GH_OK) rc = totp_uri(secret, gh_cfg.brand, r->ident.email, &uri);
+    if (rc == GH_OK) rc = totp_qr_svg(uri, &svg);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        goto out;
+    }
+    gh_reply(r, 200, json_pack("{s:s,s:s,s:s}", "secret", b32, "otpauth_uri", uri, "qr_svg", svg));
+out:
+    gh_wipe(secret, sizeof secret);
+    gh_wipe(b32, sizeof b32);
+    free(sealed);
+    gh_free_secret_str(uri);
+    gh_free_secret_str(svg);
+}
+
+/* POST /v1/mfa/totp/confirm {code}: activates the factor after one valid
+ * code, and hands out the backup codes once. */
+void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *code;
+    size_t code_len;
+    const struct gh_field f[] = {{"code", true, &code, &code_len}};
+    if (gh_body_fields(r, f, 1)) return;
+    struct store_totp t;
+    enum gh_err rc = ops->totp_get(c, r->ident.user_id, &t);
+    if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && t.confirmed_at)) {
+        gh_reply_error(r, 409, "no_pending_enrolment",
+                       "Start with POST /v1/mfa/totp; there is nothing to confirm.");
+        return;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    uint8_t *secret = NULL;
+    size_t slen = 0;
+    int64_t step = 0;
+    rc = vault_open("mfa_totp", "secret_sealed", r->ident.user_id, t.secret_sealed, &secret, &slen);
+    if (rc) {
+        gh_reply_fail(r, GH_ERR_INTERNAL);
+        return;
+    }
+    rc = slen == TOTP_SECRET_BYTES ? totp_check(secret, code, gh_now_s(), -1, &step)
+                                   : GH_ERR_INTERNAL;
+    vault_free(secret, slen);
+    if (rc == GH_ERR_DENIED) {
+        gh_reply_error(r, 422, "invalid_code", "The code is not valid; check the app's clock.");
+        return;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1];
+    uint8_t hashes[STORE_BACKUP_CODES][32];
+    mfa_backup_codes(codes, hashes);
+    struct store_audit ev;
+    rc = ops->totp_confirm(c, r->ident.user_id, step, (const uint8_t(*)[32])hashes, gh_now_s(),
+                           gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id,
+                                          r->ident.user_id, "{\"factor\":\"totp\"}"));
+    if (rc == GH_ERR_CONFLICT) {
+        gh_reply_error(r, 409, "no_pending_enrolment", "The enrolment was already confirmed.");
+    } else if (rc) {
+        gh_reply_fail(r, rc);
+    } else {
+        json_t *arr = json_array();
+        for (int i = 0; arr && i < STORE_BACKUP_CODES; i++)
+            json_array_append_new(arr, json_string(codes[i]));
+        gh_reply(r, 200, arr ? json_pack("{s:o}", "backup_codes", arr) : NULL);
+        if (!arr) gh_reply_fail(r, GH_ERR_NOMEM);
+    }
+    gh_wipe(codes, sizeof codes);
+    gh_wipe(hashes, sizeof hashes);
+}
+
+/* DELETE /v1/mfa/totp {code} or {password}: removing a factor needs proof
+ * as strong as using it. */
+void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *code, *pw;
+    size_t code_len, pw_len;
+    const struct gh_field f[] = {{"code", false, &code, &code_len},
+                                 {"password", false, &pw, &pw_len}};
+    if (gh_body_fields(r, f, 2)) return;
+    if (!code == !pw) {
+        gh_reply_error(r, 422, "missing_field", "Send either 'code' or 'password'.");
+        return;
+    }
+    bool on = false;
+    enum gh_err rc = mfa_enabled(ops, c, r->ident.user_id, &on);
+    if (rc == GH_OK && !on) {
+        gh_reply_error(r, 404, "not_found", "No authenticator app is set up.");
+        return;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    const char *method = "password";
+    if (code) {
+        rc = mfa_verify_code(ops, c, r->ident.user_id, code, &method);
+    } else {
+        struct store_user u;
+        rc = ops->user_by_id(c, r->ident.user_id, &u);
+        if (rc == GH_OK)
+            rc = pw_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED
+                                             : password_verify(u.password_hash, pw, pw_len);
+        gh_wipe(u.password_hash, sizeof u.password_hash);
+    }
+    if (rc == GH_ERR_DENIED) {
+        gh_reply_error(r, 403, code ? "invalid_code" : "invalid_credentials",
+                       "That does not prove it is you.");
+        return;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    char details[96];
+    snprintf(details, sizeof details, "{\"factor\":\"totp\",\"proof\":\"%s\"}", method);
+    struct store_audit ev;
+    rc = ops->totp_delete(
+        c, r->ident.user_id,
+        gh_audit_event(r, &ev, "mfa.removed", r->ident.user_id, r->ident.user_id, details));
+    if (rc && rc != GH_ERR_NOT_FOUND) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    gh_reply(r, 204, NULL);
+}

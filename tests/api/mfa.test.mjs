@@ -1,0 +1,141 @@
+// TOTP second factor: enrolment, sign-in challenge, backup codes, removal.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import {
+  startServer, api, signup, me, runCli, sql, assertError,
+} from './lib/harness.mjs';
+
+// A code from the real oathtool binary, for the step `offset` steps from now
+// (+1: the next step, still inside the ±1 window and newer than any used one).
+function oathtool(secret, offset = 0) {
+  const at = Math.floor(Date.now() / 1000) + offset * 30;
+  return execFileSync('oathtool', ['--totp', '-b', secret, '-N', `@${at}`], { encoding: 'utf8' }).trim();
+}
+
+async function enrol(srv, acct) {
+  const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: acct.access });
+  assert.equal(b.status, 200, b.text);
+  const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: acct.access, json: { code: oathtool(b.json.secret) } });
+  assert.equal(c.status, 200, c.text);
+  return { secret: b.json.secret, backup: c.json.backup_codes };
+}
+
+const pw = (acct) => ({ email: acct.email, password: acct.password });
+
+describe('TOTP', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); });
+
+  test('enrolment returns secret, otpauth URI and QR SVG; confirmation needs a valid code and returns 10 backup codes once', async () => {
+    const a = await signup(srv);
+    const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+    assert.equal(b.status, 200, b.text);
+    assert.match(b.json.secret, /^[A-Z2-7]{32}$/);
+    assert.ok(b.json.otpauth_uri.startsWith('otpauth://totp/Gatehouse:'));
+    assert.ok(b.json.otpauth_uri.includes(`secret=${b.json.secret}`));
+    assert.ok(b.json.otpauth_uri.includes(encodeURIComponent(a.email)));
+    assert.match(b.json.qr_svg, /^<svg[^>]*viewBox="0 0 \d+ \d+"[\s\S]*<\/svg>\s*$/);
+    const sealed = sql(path.join(srv.dataDir, 'gatehouse.db'), `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
+    assert.match(sealed, /^v1\./, 'the seed is sealed by the vault');
+    assert.ok(!sealed.includes(b.json.secret));
+    // not active before confirmation: sign-in still gives tokens
+    assert.ok((await api(srv.url, 'POST', '/v1/signin', { json: pw(a) })).json.access_token);
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: '000000' } }), 422, 'invalid_code');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: 12 } }), 422, 'invalid_field');
+    const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
+    assert.equal(c.status, 200, c.text);
+    assert.equal(c.json.backup_codes.length, 10);
+    assert.equal(new Set(c.json.backup_codes).size, 10);
+    for (const code of c.json.backup_codes) assert.match(code, /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret, 1) } }), 409, 'no_pending_enrolment');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access }), 409, 'mfa_already_enabled');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp'), 401, 'invalid_token');
+  });
+
+  test('sign-in with MFA: the password yields only a challenge; the code completes it, once', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assert.equal(s.status, 200, s.text);
+    assert.equal(s.json.mfa_required, true);
+    assert.match(s.json.mfa_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(s.json.access_token, undefined);
+    assert.equal(s.json.refresh_token, undefined);
+    assertError(await me(srv, s.json.mfa_token), 401, 'invalid_token', 'the challenge is not a session');
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: '123456' } }), 401, 'invalid_code');
+    // the code used to confirm enrolment is spent: its step is used
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret) } }), 401, 'invalid_code');
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.user.id, a.user.id);
+    assert.equal((await me(srv, ok.json.access_token)).status, 200);
+    // the challenge is single use
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } }), 401, 'invalid_token');
+    // and the code too, on a fresh challenge
+    const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code: oathtool(secret, 1) } }), 401, 'invalid_code');
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const methods = sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success';`);
+    assert.match(methods, /password\+totp/);
+    assert.match(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.enrolled';`).trim(), /^1$/);
+  });
+
+  test('a challenge allows 5 attempts, then it is dead even for the right code', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    for (let i = 0; i < 5; i++) assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: '000000' } }), 401, 'invalid_code');
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } }), 401, 'invalid_token');
+  });
+
+  test('backup codes work once each, also under 20 parallel uses', async () => {
+    const a = await signup(srv);
+    const { backup } = await enrol(srv, a);
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: backup[0].toUpperCase() } });
+    assert.equal(ok.status, 200, ok.text);
+    const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code: backup[0] } }), 401, 'invalid_code');
+    const tokens = [];
+    for (let i = 0; i < 20; i++) tokens.push((await api(srv.url, 'POST', '/v1/signin', { json: pw(a) })).json.mfa_token);
+    const res = await Promise.all(tokens.map((t) => api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: t, code: backup[1] } })));
+    assert.equal(res.filter((r) => r.status === 200).length, 1, 'exactly one parallel use of a backup code succeeds');
+  });
+
+  test('removal needs a valid code or the password; afterwards sign-in is one step again', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } });
+    const tok = ok.json.access_token;
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: {} }), 422, 'missing_field');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: 'wrong password here' } }), 403, 'invalid_credentials');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: '000000' } }), 403, 'invalid_code');
+    const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } });
+    assert.equal(del.status, 204, del.text);
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } }), 404, 'not_found');
+    const s3 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assert.ok(s3.json.access_token, 'no challenge any more');
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.removed';`), /"proof":"password"/);
+  });
+
+  test('encryption-key rotation re-seals TOTP seeds and they keep working', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const before = sql(db, `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
+    const r = runCli(['keys', 'rotate', '--encryption'], { env: { GATEHOUSE_DATA_DIR: srv.dataDir }, timeoutMs: 30000 });
+    assert.equal(r.code, 0, r.stderr);
+    const after = sql(db, `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
+    assert.notEqual(after, before);
+    assert.notEqual(after.split('.')[1], before.split('.')[1], 'sealed under the new key');
+    await new Promise((res) => setTimeout(res, 2500)); // servers reload keys every 2 s
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } });
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
