@@ -17,6 +17,7 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/mfa/totp", NULL, R_AUTH, mfa_http_totp_begin},
     {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY, mfa_http_totp_confirm},
     {GH_DELETE, "/v1/mfa/totp", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_totp_delete},
+    {GH_POST, "/v1/mfa/backup-codes", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_backup_codes},
     {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token},
     {GH_POST, "/v1/signout", NULL, R_AUTH, sessions_http_signout},
     {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me},

@@ -10,6 +10,8 @@
 #include "mfa/totp.h"
 #include "vault/vault.h"
 
+static json_t *codes_json(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1]);
+
 /* POST /v1/mfa/totp: a new secret, not active until confirmed. */
 void mfa_http_totp_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
@@ -91,42 +93,44 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     } else if (rc) {
         gh_reply_fail(r, rc);
     } else {
-        json_t *arr = json_array();
-        for (int i = 0; arr && i < STORE_BACKUP_CODES; i++)
-            json_array_append_new(arr, json_string(codes[i]));
-        gh_reply(r, 200, arr ? json_pack("{s:o}", "backup_codes", arr) : NULL);
-        if (!arr) gh_reply_fail(r, GH_ERR_NOMEM);
+        json_t *body = codes_json(codes);
+        if (body)
+            gh_reply(r, 200, body);
+        else
+            gh_reply_fail(r, GH_ERR_NOMEM);
     }
     gh_wipe(codes, sizeof codes);
     gh_wipe(hashes, sizeof hashes);
 }
 
-/* DELETE /v1/mfa/totp {code} or {password}: removing a factor needs proof
- * as strong as using it. */
-void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* Proof for changing a factor: a current code (TOTP or unused backup code)
+ * or the password, exactly one of them. Sets the reply and returns
+ * non-zero when the proof is missing or wrong. *method names it. */
+static int check_proof(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                       const char **method)
 {
     const char *code, *pw;
     size_t code_len, pw_len;
     const struct gh_field f[] = {{"code", false, &code, &code_len},
                                  {"password", false, &pw, &pw_len}};
-    if (gh_body_fields(r, f, 2)) return;
+    if (gh_body_fields(r, f, 2)) return -1;
     if (!code == !pw) {
         gh_reply_error(r, 422, "missing_field", "Send either 'code' or 'password'.");
-        return;
+        return -1;
     }
     bool on = false;
     enum gh_err rc = mfa_enabled(ops, c, r->ident.user_id, &on);
     if (rc == GH_OK && !on) {
         gh_reply_error(r, 404, "not_found", "No authenticator app is set up.");
-        return;
+        return -1;
     }
     if (rc) {
         gh_reply_fail(r, rc);
-        return;
+        return -1;
     }
-    const char *method = "password";
+    *method = "password";
     if (code) {
-        rc = mfa_verify_code(ops, c, r->ident.user_id, code, &method);
+        rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
     } else {
         struct store_user u;
         rc = ops->user_by_id(c, r->ident.user_id, &u);
@@ -138,16 +142,25 @@ void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc == GH_ERR_DENIED) {
         gh_reply_error(r, 403, code ? "invalid_code" : "invalid_credentials",
                        "That does not prove it is you.");
-        return;
+        return -1;
     }
     if (rc) {
         gh_reply_fail(r, rc);
-        return;
+        return -1;
     }
+    return 0;
+}
+
+/* DELETE /v1/mfa/totp {code} or {password}: removing a factor needs proof
+ * as strong as using it. */
+void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *method;
+    if (check_proof(r, ops, c, &method)) return;
     char details[96];
     snprintf(details, sizeof details, "{\"factor\":\"totp\",\"proof\":\"%s\"}", method);
     struct store_audit ev;
-    rc = ops->totp_delete(
+    enum gh_err rc = ops->totp_delete(
         c, r->ident.user_id,
         gh_audit_event(r, &ev, "mfa.removed", r->ident.user_id, r->ident.user_id, details));
     if (rc && rc != GH_ERR_NOT_FOUND) {
@@ -155,4 +168,43 @@ void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct 
         return;
     }
     gh_reply(r, 204, NULL);
+}
+
+static json_t *codes_json(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1])
+{
+    json_t *arr = json_array();
+    for (int i = 0; arr && i < STORE_BACKUP_CODES; i++)
+        json_array_append_new(arr, json_string(codes[i]));
+    return arr ? json_pack("{s:o}", "backup_codes", arr) : NULL;
+}
+
+/* POST /v1/mfa/backup-codes {code} or {password}: a new set; the old one
+ * stops working. */
+void mfa_http_backup_codes(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *method;
+    if (check_proof(r, ops, c, &method)) return;
+    char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1];
+    uint8_t hashes[STORE_BACKUP_CODES][32];
+    mfa_backup_codes(codes, hashes);
+    char details[96];
+    snprintf(details, sizeof details, "{\"factor\":\"backup_codes\",\"proof\":\"%s\"}", method);
+    struct store_audit ev;
+    enum gh_err rc =
+        ops->backup_replace(c, r->ident.user_id, (const uint8_t(*)[32])hashes,
+                            gh_audit_event(r, &ev, "mfa.backup_codes_regenerated", r->ident.user_id,
+                                           r->ident.user_id, details));
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 404, "not_found", "No authenticator app is set up.");
+    } else if (rc) {
+        gh_reply_fail(r, rc);
+    } else {
+        json_t *body = codes_json(codes);
+        if (body)
+            gh_reply(r, 200, body);
+        else
+            gh_reply_fail(r, GH_ERR_NOMEM);
+    }
+    gh_wipe(codes, sizeof codes);
+    gh_wipe(hashes, sizeof hashes);
 }

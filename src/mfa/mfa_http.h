@@ -6,6 +6,7 @@
 
 void mfa_http_totp_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+void mfa_http_backup_codes(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

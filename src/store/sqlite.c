@@ -58,6 +58,7 @@ enum stmt_id {
     S_BACKUP_CLEAR,
     S_BACKUP_INSERT,
     S_TOTP_USE,
+    S_TOTP_CONFIRMED,
     S_TOTP_DELETE,
     S_BACKUP_USE,
     S_CH_INSERT,
@@ -159,6 +160,7 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_TOTP_USE] = "UPDATE mfa_totp SET last_step = ?2 WHERE user_id = ?1 AND last_step < ?2"
                    " AND confirmed_at IS NOT NULL",
     [S_TOTP_DELETE] = "DELETE FROM mfa_totp WHERE user_id = ?1",
+    [S_TOTP_CONFIRMED] = "SELECT 1 FROM mfa_totp WHERE user_id = ?1 AND confirmed_at IS NOT NULL",
     [S_BACKUP_USE] = "UPDATE mfa_backup_codes SET used_at = ?3 WHERE user_id = ?1"
                      " AND code_hash = ?2 AND used_at IS NULL",
     [S_CH_INSERT] = "INSERT INTO mfa_challenges (token_hash, user_id, tokens_invalidated_at,"
@@ -1119,6 +1121,20 @@ static enum gh_err sq_totp_begin(struct store_conn *c, const char *uid, const ch
     return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_CONFLICT;
 }
 
+static enum gh_err insert_backup_codes(struct store_conn *c, const char *uid,
+                                       const uint8_t hashes[STORE_BACKUP_CODES][32])
+{
+    enum gh_err rc = delete_by_id(c, S_BACKUP_CLEAR, uid);
+    for (int i = 0; rc == GH_OK && i < STORE_BACKUP_CODES; i++) {
+        sqlite3_stmt *s = stmt(c, S_BACKUP_INSERT);
+        if (!s) return GH_ERR_INTERNAL;
+        bind_text(s, 1, uid);
+        sqlite3_bind_blob(s, 2, hashes[i], 32, SQLITE_STATIC);
+        rc = exec_stmt(c, s, "backup insert");
+    }
+    return rc;
+}
+
 static enum gh_err sq_totp_confirm(struct store_conn *c, const char *uid, int64_t step,
                                    const uint8_t hashes[STORE_BACKUP_CODES][32], int64_t now,
                                    const struct store_audit *ev)
@@ -1138,16 +1154,34 @@ static enum gh_err sq_totp_confirm(struct store_conn *c, const char *uid, int64_
         rc = GH_ERR_CONFLICT;
         goto out;
     }
-    if ((rc = delete_by_id(c, S_BACKUP_CLEAR, uid))) goto out;
-    for (int i = 0; i < STORE_BACKUP_CODES; i++) {
-        if (!(s = stmt(c, S_BACKUP_INSERT))) {
-            rc = GH_ERR_INTERNAL;
-            goto out;
-        }
-        bind_text(s, 1, uid);
-        sqlite3_bind_blob(s, 2, hashes[i], 32, SQLITE_STATIC);
-        if ((rc = exec_stmt(c, s, "backup insert"))) goto out;
+    if ((rc = insert_backup_codes(c, uid, hashes))) goto out;
+    if (ev && (rc = append_audit(c, ev))) goto out;
+    rc = tx(c, S_COMMIT);
+out:
+    if (rc) rollback(c);
+    return rc;
+}
+
+static enum gh_err sq_backup_replace(struct store_conn *c, const char *uid,
+                                     const uint8_t hashes[STORE_BACKUP_CODES][32],
+                                     const struct store_audit *ev)
+{
+    enum gh_err rc = tx(c, S_BEGIN);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_TOTP_CONFIRMED);
+    if (!s) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
     }
+    bind_text(s, 1, uid);
+    int r = sqlite3_step(s);
+    done(s);
+    if (r == SQLITE_DONE)
+        rc = GH_ERR_NOT_FOUND;
+    else if (r != SQLITE_ROW)
+        rc = fail(c, "totp confirmed");
+    if (rc) goto out;
+    if ((rc = insert_backup_codes(c, uid, hashes))) goto out;
     if (ev && (rc = append_audit(c, ev))) goto out;
     rc = tx(c, S_COMMIT);
 out:
@@ -1294,6 +1328,7 @@ const struct store_ops store_sqlite = {
     .totp_begin = sq_totp_begin,
     .totp_confirm = sq_totp_confirm,
     .totp_use_step = sq_totp_use_step,
+    .backup_replace = sq_backup_replace,
     .totp_delete = sq_totp_delete,
     .backup_use = sq_backup_use,
     .challenge_create = sq_challenge_create,

@@ -255,6 +255,11 @@ struct store_ops {
     enum gh_err (*totp_confirm)(struct store_conn *c, const char *user_id, int64_t step,
                                 const uint8_t hashes[STORE_BACKUP_CODES][32], int64_t now,
                                 const struct store_audit *ev) GH_WUR;
+    /** Replaces the backup codes of a confirmed factor (regeneration).
+     *  GH_ERR_NOT_FOUND if there is no confirmed factor. */
+    enum gh_err (*backup_replace)(struct store_conn *c, const char *user_id,
+                                  const uint8_t hashes[STORE_BACKUP_CODES][32],
+                                  const struct store_audit *ev) GH_WUR;
     /** Records step as used if it is newer than the last used one;
      *  GH_ERR_CONFLICT otherwise (a replay that raced). */
     enum gh_err (*totp_use_step)(struct store_conn *c, const char *user_id, int64_t step) GH_WUR;

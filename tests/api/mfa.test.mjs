@@ -138,4 +138,20 @@ describe('TOTP', () => {
     const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } });
     assert.equal(ok.status, 200, ok.text);
   });
+
+  test('backup codes can be regenerated with proof; the old set stops working', async () => {
+    const a = await signup(srv);
+    const { secret, backup } = await enrol(srv, a);
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { password: 'wrong password here' } }), 403, 'invalid_credentials');
+    const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1) } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.backup_codes.length, 10);
+    assert.ok(!r.json.backup_codes.includes(backup[2]));
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: backup[2] } }), 401, 'invalid_code');
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: r.json.backup_codes[0] } });
+    assert.equal(ok.status, 200, ok.text);
+    const b = await signup(srv);
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: b.access, json: { password: b.password } }), 404, 'not_found');
+  });
 });
