@@ -22,7 +22,7 @@ static json_t *user_json(const char *id, const char *email, int64_t created_at)
 
 /* 200/201 with {user, access_token, refresh_token, token_type, expires_in}. */
 static void reply_signed_in(struct gh_req *r, int status, const struct store_user *u,
-                            struct sessions_pair *p)
+                            struct sessions_pair *p, bool restricted)
 {
     json_t *body = json_object();
     json_t *user = user_json(u->id, u->email, u->created_at);
@@ -37,6 +37,7 @@ static void reply_signed_in(struct gh_req *r, int status, const struct store_use
     }
     json_decref(pair);
     json_decref(user);
+    if (restricted) json_object_set_new(body, "mfa_enrolment_required", json_true());
     r->authed = true; /* for the log line */
     snprintf(r->ident.user_id, sizeof r->ident.user_id, "%s", u->id);
     gh_reply(r, status, body);
@@ -75,8 +76,12 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     }
     if (rc) goto fail;
     authcache_put_user(&u, authcache_generation());
-    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", &pair))) goto fail;
-    reply_signed_in(r, 201, &u, &pair);
+    /* A new account has no second factor: under "all" it must enrol first. */
+    bool restricted = gh_cfg.mfa_required == 2;
+    if ((rc =
+             sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", restricted, &pair)))
+        goto fail;
+    reply_signed_in(r, 201, &u, &pair, restricted);
     goto out;
 fail:
     gh_reply_fail(r, rc);
@@ -163,16 +168,18 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         goto out;
     }
     struct store_audit ev;
+    /* Roles do not exist yet, so "admins" covers no account today. */
+    bool restricted = gh_cfg.mfa_required == 2;
     rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "password",
-                        &pair);
+                        restricted, &pair);
     if (rc == GH_ERR_CONFLICT) { /* the password changed while we were checking it */
         rc = signin_failed(r, ops, c, u.email_key, u.id);
         if (rc) goto fail;
         goto out;
     }
     if (rc) goto fail;
-    reply_signed_in(r, 200, &u, &pair);
+    reply_signed_in(r, 200, &u, &pair, restricted);
     goto out;
 fail:
     gh_reply_fail(r, rc);
@@ -296,15 +303,16 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     char m[32];
     snprintf(m, sizeof m, "password+%s", method);
     struct store_audit ev;
-    rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
-                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), m, &pair);
+    rc =
+        sessions_start(ops, c, &u, r->ip, r->user_agent,
+                       gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), m, false, &pair);
     if (rc == GH_ERR_CONFLICT) {
         gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
         goto out;
     }
     if (rc) goto fail;
     authcache_put_user(&u, gen);
-    reply_signed_in(r, 200, &u, &pair);
+    reply_signed_in(r, 200, &u, &pair, false);
     goto out;
 fail:
     gh_reply_fail(r, rc);

@@ -211,6 +211,17 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = env_int("GATEHOUSE_HASH_WORKERS", ncpu, 1, 256, &v, err, errlen))) return rc;
     gh_cfg.hash_workers = (int)v;
 
+    const char *mfa = env("GATEHOUSE_MFA_REQUIRED");
+    if (!mfa || strcmp(mfa, "off") == 0)
+        gh_cfg.mfa_required = 0;
+    else if (strcmp(mfa, "admins") == 0)
+        gh_cfg.mfa_required = 1;
+    else if (strcmp(mfa, "all") == 0)
+        gh_cfg.mfa_required = 2;
+    else {
+        snprintf(err, errlen, "GATEHOUSE_MFA_REQUIRED must be off, admins or all");
+        return GH_ERR_CONFIG;
+    }
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");

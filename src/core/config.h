@@ -31,6 +31,7 @@ struct gh_config {
     int loops;                     /* event loops (one per core) */
     int workers;                   /* worker threads for database work */
     int hash_workers;              /* worker threads for requests that run Argon2id */
+    int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
     int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */

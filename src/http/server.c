@@ -401,6 +401,16 @@ static void finish(struct gh_req *r)
     req_put(r);
 }
 
+/* A session made under GATEHOUSE_MFA_REQUIRED for a user without a second
+ * factor may only enrol one (and sign out). */
+static bool restricted_denied(struct gh_req *r)
+{
+    if (!r->authed || !r->ident.restricted || (r->route->flags & R_MFA_SETUP)) return false;
+    gh_reply_error(r, 403, "mfa_enrolment_required",
+                   "Set up a second factor first (POST /v1/mfa/totp).");
+    return true;
+}
+
 /* ---- worker side ---- */
 
 static void post_back(struct gh_req *r)
@@ -453,7 +463,7 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
             r->authed = true;
         }
     }
-    if (r->status == 0) r->route->fn(r, ops, c);
+    if (r->status == 0 && !restricted_denied(r)) r->route->fn(r, ops, c);
     post_back(r);
 }
 
@@ -656,6 +666,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         }
     }
 
+    if (restricted_denied(r)) goto reply;
     if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
         r->route->fn(r, store_ops, NULL);
         goto reply;

@@ -21,11 +21,12 @@
 enum gh_method { GH_GET = 1, GH_POST = 2, GH_DELETE = 4, GH_PUT = 8, GH_PATCH = 16 };
 
 enum gh_route_flags {
-    R_AUTH = 1,      /* needs a valid bearer token */
-    R_BODY = 2,      /* takes a JSON object body */
-    R_LOOP = 4,      /* may run on the event loop when the auth check hit memory */
-    R_CACHEABLE = 8, /* public, not no-store (JWKS) */
-    R_HASH = 16,     /* runs Argon2id: the hashing lane of the pool */
+    R_AUTH = 1,       /* needs a valid bearer token */
+    R_BODY = 2,       /* takes a JSON object body */
+    R_LOOP = 4,       /* may run on the event loop when the auth check hit memory */
+    R_CACHEABLE = 8,  /* public, not no-store (JWKS) */
+    R_HASH = 16,      /* runs Argon2id: the hashing lane of the pool */
+    R_MFA_SETUP = 32, /* open to sessions restricted to enrolling a second factor */
 };
 
 struct gh_req;

@@ -8,6 +8,7 @@
 #include "credentials/password.h"
 #include "mfa/mfa.h"
 #include "mfa/totp.h"
+#include "sessions/authcache.h"
 #include "vault/vault.h"
 
 static json_t *codes_json(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1]);
@@ -92,7 +93,12 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
         gh_reply_error(r, 409, "no_pending_enrolment", "The enrolment was already confirmed.");
     } else if (rc) {
         gh_reply_fail(r, rc);
+    } else if (r->ident.restricted &&
+               (rc = ops->session_unrestrict(c, r->ident.session_id)) != GH_OK) {
+        gh_reply_fail(r, rc);
     } else {
+        /* The user proved the password and now the factor: a full session. */
+        if (r->ident.restricted) authcache_unrestrict_session(r->ident.session_id);
         json_t *body = codes_json(codes);
         if (body)
             gh_reply(r, 200, body);

@@ -23,6 +23,7 @@ struct node {
             char uid[STORE_ID_LEN + 1];
             int64_t expires_at;
             bool live;
+            bool restricted;
         } sess;
         struct {
             char email[STORE_EMAIL_MAX + 1];
@@ -137,6 +138,7 @@ void authcache_put_session(const struct store_session *s, uint64_t gen)
             memcpy(n->v.sess.uid, s->user_id, sizeof n->v.sess.uid);
             n->v.sess.expires_at = s->expires_at;
             n->v.sess.live = s->revoked_at == 0;
+            n->v.sess.restricted = s->restricted;
         }
     }
     pthread_rwlock_unlock(&lock);
@@ -174,6 +176,15 @@ void authcache_revoke_user_sessions(const char *uid, const char *except_sid)
             if (strcmp(n->v.sess.uid, uid) == 0 &&
                 !(except_sid && n->klen == el && memcmp(n->key, except_sid, el) == 0))
                 n->v.sess.live = false;
+    atomic_fetch_add(&generation, 1);
+    pthread_rwlock_unlock(&lock);
+}
+
+void authcache_unrestrict_session(const char *sid)
+{
+    pthread_rwlock_wrlock(&lock);
+    struct node *n = find(&sessions, sid, strlen(sid));
+    if (n) n->v.sess.restricted = false;
     atomic_fetch_add(&generation, 1);
     pthread_rwlock_unlock(&lock);
 }
@@ -247,6 +258,7 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
                     res = AUTHCACHE_DENY;
                 } else {
                     fill(out, &c, u->v.user.email, u->v.user.created_at);
+                    out->restricted = s->v.sess.restricted;
                     res = AUTHCACHE_OK;
                 }
             }
@@ -279,8 +291,10 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     rc = GH_OK;
     if (s.revoked_at != 0 || strcmp(s.user_id, c.sub) != 0 || c.iat < u.tokens_invalidated_at)
         rc = GH_ERR_DENIED;
-    else
+    else {
         fill(out, &c, u.email, u.created_at);
+        out->restricted = s.restricted;
+    }
     gh_wipe(u.password_hash, sizeof u.password_hash);
     return rc;
 }

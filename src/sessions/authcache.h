@@ -30,6 +30,7 @@ struct authcache_identity {
     int64_t created_at; /* the user's */
     int64_t iat;
     int64_t exp;
+    bool restricted; /* the session may only enrol a second factor */
 };
 
 enum authcache_result { AUTHCACHE_OK, AUTHCACHE_DENY, AUTHCACHE_MISS };
@@ -63,5 +64,7 @@ void authcache_set_user_tia(const char *uid, int64_t tia);
 /** Forgets every verified token (the signing keys changed: tokens of a
  *  removed key must be verified again, and fail). */
 void authcache_clear_tokens(void);
+/** The session's restriction was lifted (after its commit). */
+void authcache_unrestrict_session(const char *sid);
 
 #endif

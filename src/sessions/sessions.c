@@ -52,7 +52,7 @@ static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, c
 
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
-                           const struct store_audit *ev, const char *method,
+                           const struct store_audit *ev, const char *method, bool restricted,
                            struct sessions_pair *out)
 {
     struct store_session s;
@@ -63,6 +63,7 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     snprintf(s.user_id, sizeof s.user_id, "%s", u->id);
     s.created_at = s.last_used_at = gh_now_s();
     s.expires_at = s.created_at + gh_cfg.refresh_ttl;
+    s.restricted = restricted;
     snprintf(s.ip, sizeof s.ip, "%s", ip ? ip : "");
     snprintf(s.user_agent, sizeof s.user_agent, "%s", user_agent ? user_agent : "");
     enum gh_err rc = refresh_new(out->refresh, h);

@@ -4,6 +4,8 @@
 #ifndef GH_SESSIONS_SESSIONS_H
 #define GH_SESSIONS_SESSIONS_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "core/err.h"
@@ -27,10 +29,11 @@ void sessions_new_id(char out[STORE_ID_LEN + 1]);
 /** Starts a session for user u (one refresh-token family) and issues its
  *  first pair. GH_ERR_CONFLICT if u's password changed since u was read (the
  *  caller treats that as a failed sign-in). method names the factors for
- *  the audit row ("password", "password+totp", ...). */
+ *  the audit row ("password", "password+totp", ...). A restricted session
+ *  may only enrol a second factor (GATEHOUSE_MFA_REQUIRED). */
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
-                           const struct store_audit *ev, const char *method,
+                           const struct store_audit *ev, const char *method, bool restricted,
                            struct sessions_pair *out) GH_WUR;
 
 enum sessions_refresh_result {

@@ -97,6 +97,8 @@ static const struct store_migration store_migrations[] = {
      " attempts INTEGER NOT NULL DEFAULT 0,"
      " used_at BIGINT);",
      NULL},
+    {5, "restricted sessions",
+     "ALTER TABLE sessions ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -31,6 +31,7 @@ enum stmt_id {
     S_SESS_LIST,
     S_SESS_REVOKE,
     S_SESS_REVOKE_USER,
+    S_SESS_UNRESTRICT,
     S_RT_GET,
     S_RT_SPEND,
     S_SESS_TOUCH,
@@ -88,17 +89,19 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_SESS_REVOKE_OTHERS] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1"
                              " AND revoked_at IS NULL AND id <> ?2",
     [S_SESS_INSERT] = "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
-                      " ip, user_agent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      " ip, user_agent, restricted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     [S_RT_INSERT] = "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [S_SESS_GET] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
-                   " COALESCE(revoked_at, 0), ip, user_agent FROM sessions WHERE id = ?1",
+                   " COALESCE(revoked_at, 0), ip, user_agent, restricted FROM sessions"
+                   " WHERE id = ?1",
     [S_SESS_LIST] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
-                    " COALESCE(revoked_at, 0), ip, user_agent FROM sessions"
+                    " COALESCE(revoked_at, 0), ip, user_agent, restricted FROM sessions"
                     " WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2"
                     " ORDER BY created_at DESC, id LIMIT ?3",
     [S_SESS_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2"
                       " AND revoked_at IS NULL",
+    [S_SESS_UNRESTRICT] = "UPDATE sessions SET restricted = 0 WHERE id = ?1",
     [S_SESS_REVOKE_USER] = "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1"
                            " AND revoked_at IS NULL",
     [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"
@@ -756,6 +759,7 @@ static enum gh_err sq_session_create(struct store_conn *c, const struct store_se
     sqlite3_bind_int64(s, 5, ss->expires_at);
     bind_text(s, 6, ss->ip);
     bind_text(s, 7, ss->user_agent);
+    sqlite3_bind_int(s, 8, ss->restricted ? 1 : 0);
     if ((rc = exec_stmt(c, s, "session insert"))) goto out;
     if ((rc = insert_rt(c, token_hash, ss->id, ss->created_at, ss->expires_at))) goto out;
     if (ev && (rc = append_audit(c, ev))) goto out;
@@ -775,6 +779,7 @@ static void read_session(sqlite3_stmt *s, struct store_session *o)
     o->revoked_at = sqlite3_column_int64(s, 5);
     col_text(s, 6, o->ip, sizeof o->ip);
     col_text(s, 7, o->user_agent, sizeof o->user_agent);
+    o->restricted = sqlite3_column_int(s, 8) != 0;
 }
 
 static enum gh_err sq_session_get(struct store_conn *c, const char *id, struct store_session *out)
@@ -841,6 +846,14 @@ static enum gh_err revoke_user_fn(struct store_conn *c, const void *arg)
     bind_text(s, 1, a->uid);
     sqlite3_bind_int64(s, 2, a->now);
     return exec_stmt(c, s, "revoke user sessions");
+}
+
+static enum gh_err sq_session_unrestrict(struct store_conn *c, const char *id)
+{
+    sqlite3_stmt *s = stmt(c, S_SESS_UNRESTRICT);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    return exec_stmt(c, s, "session unrestrict");
 }
 
 static enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,
@@ -1304,6 +1317,7 @@ const struct store_ops store_sqlite = {
     .session_list = sq_session_list,
     .session_revoke = sq_session_revoke,
     .sessions_revoke_user = sq_sessions_revoke_user,
+    .session_unrestrict = sq_session_unrestrict,
     .refresh_get = sq_refresh_get,
     .refresh_rotate = sq_refresh_rotate,
     .vault_keys_list = sq_vault_keys_list,

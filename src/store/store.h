@@ -47,6 +47,7 @@ struct store_session {
     int64_t revoked_at; /* 0 = live */
     char ip[STORE_IP_MAX + 1];
     char user_agent[STORE_UA_MAX + 1];
+    bool restricted; /* may only enrol a second factor (GATEHOUSE_MFA_REQUIRED) */
 };
 
 /* A refresh token row joined with its session and user. */
@@ -176,6 +177,8 @@ struct store_ops {
      *  is no such live session for that user. */
     enum gh_err (*session_revoke)(struct store_conn *c, const char *id, const char *user_id,
                                   int64_t now, const struct store_audit *ev) GH_WUR;
+    /** Lifts a session's restriction (its user just enrolled a factor). */
+    enum gh_err (*session_unrestrict)(struct store_conn *c, const char *id) GH_WUR;
     /** Revokes every live session of a user. */
     enum gh_err (*sessions_revoke_user)(struct store_conn *c, const char *user_id, int64_t now,
                                         const struct store_audit *ev) GH_WUR;

@@ -155,3 +155,40 @@ describe('TOTP', () => {
     assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: b.access, json: { password: b.password } }), 404, 'not_found');
   });
 });
+
+describe('GATEHOUSE_MFA_REQUIRED=all', () => {
+  let srv;
+  before(async () => { srv = await startServer({ env: { GATEHOUSE_MFA_REQUIRED: 'all' } }); });
+  after(async () => { await srv?.stop(); });
+
+  test('without a second factor a session can only enrol; confirming lifts the restriction', async () => {
+    const a = await signup(srv);
+    assert.equal(a.body.mfa_enrolment_required, true);
+    assertError(await me(srv, a.access), 403, 'mfa_enrolment_required');
+    assertError(await api(srv.url, 'GET', '/v1/sessions', { token: a.access }), 403, 'mfa_enrolment_required');
+    assertError(await api(srv.url, 'POST', '/v1/password', { token: a.access, json: { current_password: a.password, new_password: 'another long passphrase here' } }), 403, 'mfa_enrolment_required');
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assert.equal(s.json.mfa_enrolment_required, true, 'sign-in without a factor is restricted too');
+    assertError(await me(srv, s.json.access_token), 403, 'mfa_enrolment_required');
+    // a refreshed token of a restricted session stays restricted
+    const rf = await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: s.json.refresh_token } });
+    assert.equal(rf.status, 200, rf.text);
+    assertError(await me(srv, rf.json.access_token), 403, 'mfa_enrolment_required');
+    const { secret } = await enrol(srv, a);
+    assert.equal((await me(srv, a.access)).status, 200, 'the enrolling session is now full');
+    assertError(await me(srv, rf.json.access_token), 403, 'mfa_enrolment_required', 'other sessions stay restricted');
+    const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assert.equal(s2.json.mfa_required, true, 'with a factor, sign-in asks for it');
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code: oathtool(secret, 1) } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.mfa_enrolment_required, undefined);
+    assert.equal((await me(srv, ok.json.access_token)).status, 200);
+    assert.equal((await api(srv.url, 'POST', '/v1/signout', { token: rf.json.access_token })).status, 204, 'a restricted session can sign out');
+  });
+
+  test('an unknown policy value stops the start', () => {
+    const r = runCli(['migrate'], { env: { GATEHOUSE_MFA_REQUIRED: 'sometimes', GATEHOUSE_DATA_DIR: srv.dataDir } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /GATEHOUSE_MFA_REQUIRED/);
+  });
+});
