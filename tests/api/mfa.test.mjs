@@ -83,6 +83,16 @@ describe('TOTP', () => {
     assert.match(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.enrolled';`).trim(), /^1$/);
   });
 
+  test('one TOTP code used in 20 parallel sign-ins succeeds exactly once', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    const tokens = [];
+    for (let i = 0; i < 20; i++) tokens.push((await api(srv.url, 'POST', '/v1/signin', { json: pw(a) })).json.mfa_token);
+    const code = oathtool(secret, 1);
+    const res = await Promise.all(tokens.map((t) => api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: t, code } })));
+    assert.equal(res.filter((r) => r.status === 200).length, 1, res.map((r) => r.status).join(','));
+  });
+
   test('a challenge allows 5 attempts, then it is dead even for the right code', async () => {
     const a = await signup(srv);
     const { secret } = await enrol(srv, a);
