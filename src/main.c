@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "credentials/password.h"
 #include "http/routes.h"
+#include "mail/mail.h"
 #include "mfa/totp.h"
 #include "http/server.h"
 #include "sessions/authcache.h"
@@ -289,6 +290,10 @@ static int cmd_serve(void)
     gh_free_secret_str(gh_cfg.master_key);
     gh_free_secret_str(gh_cfg.signing_key_pem);
     gh_cfg.master_key = gh_cfg.signing_key_pem = NULL;
+    if (mail_init() != GH_OK) {
+        rc = die("libcurl failed to initialise");
+        goto out;
+    }
     if (totp_init() != GH_OK) {
         rc = die("liboath failed to initialise");
         goto out;
@@ -314,10 +319,12 @@ static int cmd_serve(void)
     server_add_periodic(prune, 3600, false);
     head_load();
     server_add_periodic(reload_keys, 2, false);
+    server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
     totp_shutdown();
+    mail_shutdown();
 out:
     teardown();
     return rc;

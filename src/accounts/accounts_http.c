@@ -1,10 +1,13 @@
 #include "accounts/accounts_http.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "accounts/email.h"
 #include "audit/audit.h"
+#include "http/pool.h"
+#include "mail/mail.h"
 #include "mfa/mfa.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -318,6 +321,155 @@ fail:
     gh_reply_fail(r, rc);
 out:
     gh_wipe(code, sizeof code);
+    sessions_pair_clear(&pair);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+/* ---- magic links ---- */
+
+struct magic_job {
+    char email[STORE_EMAIL_MAX + 1];
+    char key[STORE_EMAIL_MAX + 1];
+};
+
+/* In the background, so the answer to the request takes the same time
+ * whether or not the account exists. */
+static void magic_send(void *arg, const struct store_ops *ops, struct store_conn *c)
+{
+    struct magic_job *j = arg;
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    if (rc == GH_ERR_NOT_FOUND && !gh_cfg.magic_link_signup) goto out; /* nothing to send */
+    if (rc && rc != GH_ERR_NOT_FOUND) {
+        gh_log(GH_LOG_ERROR, "magic link: store error");
+        goto out;
+    }
+    const char *to = rc == GH_OK ? u.email : j->email;
+    char token[44], link[700], text[1200], html[1600];
+    uint8_t h[32];
+    struct store_magic m;
+    memset(&m, 0, sizeof m);
+    memcpy(m.email_key, j->key, sizeof m.email_key);
+    memcpy(m.email, to, strlen(to) + 1);
+    m.expires_at = gh_now_s() + gh_cfg.magic_link_ttl;
+    if (gh_random_token(token, sizeof token, 32) || gh_sha256(h, token, 43) ||
+        ops->magic_create(c, h, &m, gh_now_s())) {
+        gh_log(GH_LOG_ERROR, "magic link: cannot create the link");
+        goto wipe;
+    }
+    snprintf(link, sizeof link, "%s/magic-link?token=%s", gh_cfg.public_url, token);
+    snprintf(text, sizeof text,
+             "Use this link to sign in to %s:\r\n\r\n%s\r\n\r\nIt works once and expires in %lld "
+             "minutes. If you did not ask for it, ignore this email.\r\n",
+             gh_cfg.brand, link, (long long)(gh_cfg.magic_link_ttl / 60));
+    snprintf(html, sizeof html,
+             "<p>Use this link to sign in to %s:</p><p><a href=\"%s\">Sign in</a></p>"
+             "<p>It works once and expires in %lld minutes. If you did not ask for it, ignore "
+             "this email.</p>",
+             gh_cfg.brand, link, (long long)(gh_cfg.magic_link_ttl / 60));
+    char subject[128];
+    snprintf(subject, sizeof subject, "Sign in to %s", gh_cfg.brand);
+    if (mail_enqueue(ops, c, to, subject, text, html) != GH_OK)
+        gh_log(GH_LOG_ERROR, "magic link: cannot queue the email");
+    else if (!gh_cfg.production)
+        gh_log(GH_LOG_INFO, "development: magic link for %s: %s", to, link);
+wipe:
+    gh_wipe(token, sizeof token);
+    gh_wipe(link, sizeof link);
+    gh_wipe(text, sizeof text);
+    gh_wipe(html, sizeof html);
+out:
+    free(j);
+}
+
+/* POST /v1/magic-link {email}: always 202 with the same body. */
+void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *email_in;
+    size_t email_len;
+    const struct gh_field f[] = {{"email", true, &email_in, &email_len}};
+    if (gh_body_fields(r, f, 1)) return;
+    struct magic_job *j = calloc(1, sizeof *j);
+    if (j && email_normalize(email_in, email_len, j->email, j->key) == GH_OK) {
+        if (pool_submit(POOL_DB, magic_send, j) != GH_OK) {
+            gh_log(GH_LOG_WARN, "magic link: queue full, request dropped");
+            free(j);
+        }
+    } else {
+        free(j);
+    }
+    gh_reply(r, 202,
+             json_pack("{s:s}", "message",
+                       "If an account exists for this address, a sign-in link is on its way."));
+}
+
+/* POST /v1/magic-link/verify {token}: signs in (or up, when enabled). */
+void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *tok;
+    size_t tok_len;
+    const struct gh_field f[] = {{"token", true, &tok, &tok_len}};
+    if (gh_body_fields(r, f, 1)) return;
+    uint8_t h[32];
+    struct store_magic m;
+    struct store_user u;
+    struct sessions_pair pair = {0};
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = GH_ERR_DENIED;
+    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
+        rc = ops->magic_consume(c, h, gh_now_s(), &m);
+    if (rc == GH_ERR_DENIED) {
+        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        return;
+    }
+    if (rc) goto fail;
+    if (m.expires_at <= gh_now_s()) {
+        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+        return;
+    }
+    uint64_t gen = authcache_generation();
+    rc = ops->user_by_email_key(c, m.email_key, &u);
+    if (rc == GH_ERR_NOT_FOUND && gh_cfg.magic_link_signup) {
+        memset(&u, 0, sizeof u);
+        sessions_new_id(u.id);
+        memcpy(u.email, m.email, sizeof u.email);
+        memcpy(u.email_key, m.email_key, sizeof u.email_key);
+        memcpy(u.password_hash, "!", 2); /* no password: password sign-in always fails */
+        u.created_at = u.updated_at = gh_now_s();
+        struct store_audit ev;
+        rc = ops->user_create(
+            c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"magic_link\"}"));
+    }
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        goto out;
+    }
+    if (rc) goto fail;
+    bool mfa = false;
+    if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
+    if (mfa) { /* the same strength as a password sign-in */
+        char token[MFA_TOKEN_LEN + 1];
+        if ((rc = mfa_challenge_start(ops, c, &u, token))) goto fail;
+        gh_reply(r, 200,
+                 json_pack("{s:b,s:s,s:i}", "mfa_required", 1, "mfa_token", token, "expires_in",
+                           MFA_CHALLENGE_TTL));
+        gh_wipe(token, sizeof token);
+        goto out;
+    }
+    bool restricted = gh_cfg.mfa_required == 2;
+    struct store_audit ev;
+    rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
+                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "magic_link",
+                        restricted, &pair);
+    if (rc) goto fail;
+    authcache_put_user(&u, gen);
+    reply_signed_in(r, 200, &u, &pair, restricted);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
     sessions_pair_clear(&pair);
     gh_wipe(u.password_hash, sizeof u.password_hash);
 }

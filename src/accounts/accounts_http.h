@@ -8,6 +8,9 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
 void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops,
+                                struct store_conn *c);
 void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

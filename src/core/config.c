@@ -242,6 +242,35 @@ enum gh_err config_load(char *err, size_t errlen)
         return rc;
     gh_cfg.signing_activation_delay = v;
 
+    if ((rc = copy_str(gh_cfg.public_url, sizeof gh_cfg.public_url, "GATEHOUSE_PUBLIC_URL",
+                       gh_cfg.issuer, err, errlen)))
+        return rc;
+    if ((rc = copy_str(gh_cfg.smtp_from, sizeof gh_cfg.smtp_from, "GATEHOUSE_SMTP_FROM",
+                       "no-reply@localhost", err, errlen)))
+        return rc;
+    if (strpbrk(gh_cfg.smtp_from, "\r\n")) {
+        snprintf(err, errlen, "GATEHOUSE_SMTP_FROM must be one line");
+        return GH_ERR_CONFIG;
+    }
+    const char *su = env("GATEHOUSE_SMTP_URL"), *us = env("GATEHOUSE_SMTP_USER");
+    if (su && strncmp(su, "smtp://", 7) != 0 && strncmp(su, "smtps://", 8) != 0) {
+        snprintf(err, errlen, "GATEHOUSE_SMTP_URL must start with smtp:// or smtps://");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.smtp_url = su ? strdup(su) : NULL;
+    gh_cfg.smtp_user = us ? strdup(us) : NULL;
+    if ((rc = env_secret("GATEHOUSE_SMTP_PASSWORD", &gh_cfg.smtp_password, err, errlen))) return rc;
+    const char *st = env("GATEHOUSE_SMTP_STARTTLS");
+    gh_cfg.smtp_starttls = !(st && strcmp(st, "off") == 0);
+    if (!gh_cfg.smtp_starttls && gh_cfg.production) {
+        snprintf(err, errlen, "GATEHOUSE_SMTP_STARTTLS=off is refused in production");
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 1800, 60, 86400, &v, err, errlen))) return rc;
+    gh_cfg.magic_link_ttl = v;
+    const char *ms = env("GATEHOUSE_MAGIC_LINK_SIGNUP");
+    gh_cfg.magic_link_signup = ms && strcmp(ms, "on") == 0;
+
     if ((rc = env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen))) return rc;
     if ((rc = env_secret("GATEHOUSE_MASTER_KEY", &gh_cfg.master_key, err, errlen))) return rc;
     if (gh_cfg.production) {
@@ -272,4 +301,8 @@ void config_free(void)
     gh_cfg.signing_key_pem = NULL;
     gh_free_secret_str(gh_cfg.master_key);
     gh_cfg.master_key = NULL;
+    gh_free_secret_str(gh_cfg.smtp_password);
+    free(gh_cfg.smtp_url);
+    free(gh_cfg.smtp_user);
+    gh_cfg.smtp_password = gh_cfg.smtp_url = gh_cfg.smtp_user = NULL;
 }

@@ -41,6 +41,14 @@ struct gh_config {
      * freed by config_free(). */
     char *signing_key_pem;
     char *master_key;
+    /* Mail (issue 4). smtp_url NULL: development writes .eml files under
+     * <data dir>/outbox instead of sending. */
+    char public_url[512];
+    char *smtp_url, *smtp_user, *smtp_password;
+    char smtp_from[256];
+    bool smtp_starttls;
+    int64_t magic_link_ttl;
+    bool magic_link_signup;
 };
 
 /** The process-wide configuration (valid after config_load). */

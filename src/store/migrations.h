@@ -99,6 +99,25 @@ static const struct store_migration store_migrations[] = {
      NULL},
     {5, "restricted sessions",
      "ALTER TABLE sessions ADD COLUMN restricted INTEGER NOT NULL DEFAULT 0;", NULL},
+    {6, "mail queue and magic links",
+     "CREATE TABLE mail_queue ("
+     " id TEXT PRIMARY KEY,"
+     " to_addr TEXT NOT NULL,"
+     " message_sealed TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " next_attempt_at BIGINT NOT NULL,"
+     " attempts INTEGER NOT NULL DEFAULT 0,"
+     " sent_at BIGINT,"
+     " last_error TEXT NOT NULL DEFAULT '');"
+     "CREATE INDEX mail_queue_due ON mail_queue(sent_at, next_attempt_at);"
+     "CREATE TABLE magic_links ("
+     " token_hash BLOB PRIMARY KEY,"
+     " email_key TEXT NOT NULL,"
+     " email TEXT NOT NULL,"
+     " created_at BIGINT NOT NULL,"
+     " expires_at BIGINT NOT NULL,"
+     " used_at BIGINT);",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

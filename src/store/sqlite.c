@@ -68,6 +68,17 @@ enum stmt_id {
     S_CH_CONSUME,
     S_SEALED_TOTP_LIST,
     S_SEALED_TOTP_REPLACE,
+    S_SEALED_MAIL_LIST,
+    S_SEALED_MAIL_REPLACE,
+    S_PRUNE_MAIL,
+    S_PRUNE_MAGIC,
+    S_MAIL_INSERT,
+    S_MAIL_DUE,
+    S_MAIL_SENT,
+    S_MAIL_FAILED,
+    S_MAGIC_INSERT,
+    S_MAGIC_CONSUME,
+    S_MAGIC_GET,
     S_PRUNE_RT,
     S_PRUNE_SESS,
     S_COUNT
@@ -178,6 +189,28 @@ static const char *const stmt_sql[S_COUNT] = {
                            " ORDER BY user_id LIMIT ?2",
     [S_SEALED_TOTP_REPLACE] = "UPDATE mfa_totp SET secret_sealed = ?3 WHERE user_id = ?1"
                               " AND secret_sealed = ?2",
+    [S_MAIL_INSERT] = "INSERT INTO mail_queue (id, to_addr, message_sealed, created_at,"
+                      " next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?4)",
+    [S_MAIL_DUE] = "SELECT id, to_addr, message_sealed, attempts FROM mail_queue"
+                   " WHERE sent_at IS NULL AND next_attempt_at <= ?1"
+                   " ORDER BY next_attempt_at, created_at LIMIT ?2",
+    [S_MAIL_SENT] = "UPDATE mail_queue SET sent_at = ?2, attempts = attempts + 1,"
+                    " last_error = '' WHERE id = ?1",
+    [S_MAIL_FAILED] = "UPDATE mail_queue SET attempts = attempts + 1, last_error = ?2,"
+                      " next_attempt_at = ?3 WHERE id = ?1",
+    [S_MAGIC_INSERT] = "INSERT INTO magic_links (token_hash, email_key, email, created_at,"
+                       " expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [S_MAGIC_CONSUME] = "UPDATE magic_links SET used_at = ?2 WHERE token_hash = ?1"
+                        " AND used_at IS NULL",
+    [S_MAGIC_GET] = "SELECT email_key, email, expires_at, COALESCE(used_at, 0) FROM magic_links"
+                    " WHERE token_hash = ?1",
+    [S_SEALED_MAIL_LIST] = "SELECT id, message_sealed FROM mail_queue WHERE id > ?1"
+                           " ORDER BY id LIMIT ?2",
+    [S_SEALED_MAIL_REPLACE] = "UPDATE mail_queue SET message_sealed = ?3 WHERE id = ?1"
+                              " AND message_sealed = ?2",
+    [S_PRUNE_MAIL] = "DELETE FROM mail_queue WHERE sent_at < ?1"
+                     " OR (sent_at IS NULL AND created_at < ?1 - 604800)",
+    [S_PRUNE_MAGIC] = "DELETE FROM magic_links WHERE expires_at < ?1",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -1041,6 +1074,9 @@ static int sealed_stmt(enum store_sealed_field f, bool replace, enum stmt_id *ou
     case STORE_SEALED_TOTP:
         *out = replace ? S_SEALED_TOTP_REPLACE : S_SEALED_TOTP_LIST;
         return 0;
+    case STORE_SEALED_MAIL:
+        *out = replace ? S_SEALED_MAIL_REPLACE : S_SEALED_MAIL_LIST;
+        return 0;
     case STORE_SEALED_COUNT:
         break;
     }
@@ -1289,6 +1325,104 @@ static enum gh_err sq_challenge_consume(struct store_conn *c, const uint8_t hash
     return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_DENIED;
 }
 
+/* ---- mail and magic links ---- */
+
+static enum gh_err sq_mail_insert(struct store_conn *c, const char *id, const char *to,
+                                  const char *sealed, int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_MAIL_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    bind_text(s, 2, to);
+    bind_text(s, 3, sealed);
+    sqlite3_bind_int64(s, 4, now);
+    return exec_stmt(c, s, "mail insert");
+}
+
+static enum gh_err sq_mail_due(struct store_conn *c, int64_t now, struct store_mail *out,
+                               size_t max, size_t *n)
+{
+    sqlite3_stmt *s = stmt(c, S_MAIL_DUE);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, now);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
+    size_t i = 0;
+    int r = SQLITE_DONE;
+    enum gh_err rc = GH_OK;
+    while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        memset(&out[i], 0, sizeof out[i]);
+        col_text(s, 0, out[i].id, sizeof out[i].id);
+        col_text(s, 1, out[i].to_addr, sizeof out[i].to_addr);
+        out[i].message_sealed = strdup(ctext(s, 2));
+        out[i].attempts = sqlite3_column_int(s, 3);
+        if (!out[i].message_sealed) {
+            rc = GH_ERR_NOMEM;
+            break;
+        }
+        i++;
+    }
+    done(s);
+    if (rc == GH_OK && r != SQLITE_DONE && r != SQLITE_ROW) rc = fail(c, "mail due");
+    if (rc) {
+        for (size_t j = 0; j < i; j++)
+            free(out[j].message_sealed);
+        return rc;
+    }
+    *n = i;
+    return GH_OK;
+}
+
+static enum gh_err sq_mail_result(struct store_conn *c, const char *id, bool sent,
+                                  const char *error, int64_t next_attempt_at)
+{
+    sqlite3_stmt *s = stmt(c, sent ? S_MAIL_SENT : S_MAIL_FAILED);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    if (sent) {
+        sqlite3_bind_int64(s, 2, gh_now_s());
+    } else {
+        bind_text(s, 2, error ? error : "");
+        sqlite3_bind_int64(s, 3, next_attempt_at);
+    }
+    return exec_stmt(c, s, "mail result");
+}
+
+static enum gh_err sq_magic_create(struct store_conn *c, const uint8_t hash[32],
+                                   const struct store_magic *m, int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_MAGIC_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    bind_text(s, 2, m->email_key);
+    bind_text(s, 3, m->email);
+    sqlite3_bind_int64(s, 4, now);
+    sqlite3_bind_int64(s, 5, m->expires_at);
+    return exec_stmt(c, s, "magic insert");
+}
+
+static enum gh_err sq_magic_consume(struct store_conn *c, const uint8_t hash[32], int64_t now,
+                                    struct store_magic *out)
+{
+    sqlite3_stmt *s = stmt(c, S_MAGIC_CONSUME);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    enum gh_err rc = exec_stmt(c, s, "magic consume");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_DENIED; /* unknown or used: one winner */
+    if (!(s = stmt(c, S_MAGIC_GET))) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+        col_text(s, 0, out->email_key, sizeof out->email_key);
+        col_text(s, 1, out->email, sizeof out->email);
+        out->expires_at = sqlite3_column_int64(s, 2);
+        out->used_at = sqlite3_column_int64(s, 3);
+    }
+    done(s);
+    return r == SQLITE_ROW ? GH_OK : fail(c, "magic get");
+}
+
 static enum gh_err sq_prune(struct store_conn *c, int64_t before)
 {
     enum gh_err rc;
@@ -1298,7 +1432,14 @@ static enum gh_err sq_prune(struct store_conn *c, int64_t before)
     if ((rc = exec_stmt(c, s, "prune refresh"))) return rc;
     if (!(s = stmt(c, S_PRUNE_SESS))) return GH_ERR_INTERNAL;
     sqlite3_bind_int64(s, 1, before);
-    return exec_stmt(c, s, "prune sessions");
+    if ((rc = exec_stmt(c, s, "prune sessions"))) return rc;
+    /* Sent mail a day on; undeliverable mail after a week; dead links. */
+    if (!(s = stmt(c, S_PRUNE_MAIL))) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, before);
+    if ((rc = exec_stmt(c, s, "prune mail"))) return rc;
+    if (!(s = stmt(c, S_PRUNE_MAGIC))) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, before);
+    return exec_stmt(c, s, "prune magic links");
 }
 
 const struct store_ops store_sqlite = {
@@ -1348,6 +1489,11 @@ const struct store_ops store_sqlite = {
     .challenge_create = sq_challenge_create,
     .challenge_attempt = sq_challenge_attempt,
     .challenge_consume = sq_challenge_consume,
+    .mail_insert = sq_mail_insert,
+    .mail_due = sq_mail_due,
+    .mail_result = sq_mail_result,
+    .magic_create = sq_magic_create,
+    .magic_consume = sq_magic_consume,
     .prune = sq_prune,
 };
 

@@ -81,7 +81,12 @@ struct store_signing_key {
 
 /* Columns the vault seals, each with fixed statements (no SQL is built
  * from names). Rotation walks them all. */
-enum store_sealed_field { STORE_SEALED_SIGNING_KEY, STORE_SEALED_TOTP, STORE_SEALED_COUNT };
+enum store_sealed_field {
+    STORE_SEALED_SIGNING_KEY,
+    STORE_SEALED_TOTP,
+    STORE_SEALED_MAIL,
+    STORE_SEALED_COUNT
+};
 
 struct store_sealed {
     char id[STORE_KID_MAX + 1];
@@ -132,6 +137,23 @@ struct store_challenge {
 };
 
 #define STORE_BACKUP_CODES 10
+
+/* A queued email; the whole message (it may carry a sign-in link) is
+ * sealed by the vault (row id: its random id). */
+struct store_mail {
+    char id[STORE_ID_LEN + 1];
+    char to_addr[STORE_EMAIL_MAX + 1];
+    char *message_sealed; /* heap, owned by the caller of mail_due; free() */
+    int attempts;
+};
+
+/* A magic link: single use, stored by hash. */
+struct store_magic {
+    char email_key[STORE_EMAIL_MAX + 1];
+    char email[STORE_EMAIL_MAX + 1];
+    int64_t expires_at;
+    int64_t used_at;
+};
 
 struct store_conn;
 
@@ -281,6 +303,23 @@ struct store_ops {
     /** Marks a challenge used; GH_ERR_DENIED if it already was. */
     enum gh_err (*challenge_consume)(struct store_conn *c, const uint8_t hash[32],
                                      int64_t now) GH_WUR;
+
+    /** Queues a sealed message under a fresh random id. */
+    enum gh_err (*mail_insert)(struct store_conn *c, const char *id, const char *to_addr,
+                               const char *message_sealed, int64_t now) GH_WUR;
+    /** Up to max unsent messages due at now, oldest first. */
+    enum gh_err (*mail_due)(struct store_conn *c, int64_t now, struct store_mail *out, size_t max,
+                            size_t *n) GH_WUR;
+    /** Marks a message sent, or records a failure and the next attempt. */
+    enum gh_err (*mail_result)(struct store_conn *c, const char *id, bool sent, const char *error,
+                               int64_t next_attempt_at) GH_WUR;
+    enum gh_err (*magic_create)(struct store_conn *c, const uint8_t hash[32],
+                                const struct store_magic *m, int64_t now) GH_WUR;
+    /** Spends a magic link: GH_OK with *out if it was unused (expired ones
+     *  are returned too: the caller tells them apart), GH_ERR_DENIED if
+     *  unknown or already used. */
+    enum gh_err (*magic_consume)(struct store_conn *c, const uint8_t hash[32], int64_t now,
+                                 struct store_magic *out) GH_WUR;
 
     /** Deletes refresh tokens and sessions that expired before `before`. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;

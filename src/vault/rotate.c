@@ -17,6 +17,7 @@ static const struct {
 } fields[] = {
     {STORE_SEALED_SIGNING_KEY, "signing_keys", "private_sealed"},
     {STORE_SEALED_TOTP, "mfa_totp", "secret_sealed"},
+    {STORE_SEALED_MAIL, "mail_queue", "message_sealed"},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 

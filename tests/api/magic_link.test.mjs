@@ -1,0 +1,145 @@
+// Magic links delivered over real SMTP (aiosmtpd from Debian on loopback).
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn, execFileSync } from 'node:child_process';
+import {
+  startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail,
+} from './lib/harness.mjs';
+
+// A real SMTP server writing every message to a Maildir.
+async function startSmtp() {
+  const port = await freePort();
+  const dir = mkTempDir('gatehouse-smtp-');
+  const child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`,
+    '-c', 'aiosmtpd.handlers.Mailbox', path.join(dir, 'Maildir')], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    try {
+      execFileSync('/usr/bin/python3', ['-c', `import socket; socket.create_connection(("127.0.0.1", ${port}), 1)`]);
+      break;
+    } catch { await sleep(100); }
+  }
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    // every delivered message's raw text
+    messages() {
+      const out = [];
+      for (const sub of ['new', 'cur']) {
+        const d = path.join(dir, 'Maildir', sub);
+        if (fs.existsSync(d)) for (const f of fs.readdirSync(d)) out.push(fs.readFileSync(path.join(d, f), 'utf8'));
+      }
+      return out;
+    },
+    stop() { child.kill('SIGTERM'); },
+  };
+}
+
+async function waitFor(fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) return v;
+    await sleep(100);
+  }
+}
+
+const linkIn = (msg) => /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(msg)?.[1];
+
+describe('magic links over SMTP', () => {
+  let smtp; let srv;
+  before(async () => {
+    smtp = await startSmtp();
+    srv = await startServer({ env: { GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_SMTP_STARTTLS: 'off', GATEHOUSE_PUBLIC_URL: 'https://auth.example.test' } });
+  });
+  after(async () => { await srv?.stop(); smtp?.stop(); });
+
+  test('the same 202 for known and unknown addresses; only the known one gets mail; the link signs in once', async () => {
+    const a = await signup(srv);
+    const known = await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+    const unknown = await api(srv.url, 'POST', '/v1/magic-link', { json: { email: uniqueEmail() } });
+    const invalid = await api(srv.url, 'POST', '/v1/magic-link', { json: { email: 'not an address' } });
+    assert.equal(known.status, 202);
+    assert.equal(known.text, unknown.text);
+    assert.equal(known.text, invalid.text);
+    const msg = await waitFor(() => smtp.messages().find((m) => m.includes(a.email)));
+    assert.ok(msg, 'the email was delivered over SMTP');
+    assert.match(msg, /Subject: Sign in to Gatehouse/);
+    assert.match(msg, /https:\/\/auth\.example\.test\/magic-link\?token=/);
+    await sleep(1500);
+    assert.equal(smtp.messages().length, 1, 'nothing sent for the unknown address');
+    const token = linkIn(msg);
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    assert.ok(!sql(db, 'SELECT hex(token_hash) FROM magic_links;').includes(token), 'stored hashed');
+    assert.ok(!sql(db, 'SELECT message_sealed FROM mail_queue;').includes(token), 'queued mail is sealed');
+    const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+    assert.equal(v.status, 200, v.text);
+    assert.equal(v.json.user.id, a.user.id);
+    assert.equal((await me(srv, v.json.access_token)).status, 200);
+    assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } }), 401, 'invalid_token');
+    assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: 'x'.repeat(43) } }), 401, 'invalid_token');
+    assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success' ORDER BY id DESC LIMIT 1;`), /magic_link/);
+  });
+
+  test('20 parallel uses of one link: exactly one signs in', async () => {
+    const a = await signup(srv);
+    const before0 = smtp.messages().length;
+    await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+    const msg = await waitFor(() => smtp.messages().length > before0 && smtp.messages().find((m) => m.includes(a.email)));
+    const token = linkIn(msg);
+    const res = await Promise.all(Array.from({ length: 20 }, () => api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } })));
+    assert.equal(res.filter((r) => r.status === 200).length, 1);
+  });
+});
+
+describe('magic links: expiry, sign-up, development outbox', () => {
+  test('an expired link answers token_expired; sign-up by link creates the account when enabled; dev writes .eml files', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_MAGIC_LINK_TTL: '60', GATEHOUSE_MAGIC_LINK_SIGNUP: 'on' } });
+    try {
+      const email = uniqueEmail();
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email } })).status, 202);
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const file = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
+      assert.ok(file, 'an .eml file in the outbox');
+      assert.equal(fs.statSync(path.join(outbox, file)).mode & 0o777, 0o600);
+      const token = linkIn(fs.readFileSync(path.join(outbox, file), 'utf8'));
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+      assert.equal(v.status, 200, v.text);
+      assert.equal(v.json.user.email, email);
+      // a password sign-in for the link-made account fails (it has no password)
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email, password: 'correct horse battery staple' } }), 401, 'invalid_credentials');
+      // expiry: make a link, then age it in the database
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email } });
+      const second = await waitFor(() => fs.readdirSync(outbox).length === 2 && fs.readdirSync(outbox).find((f) => f !== file));
+      const t2 = linkIn(fs.readFileSync(path.join(outbox, second), 'utf8'));
+      sql(path.join(srv.dataDir, 'gatehouse.db'), 'UPDATE magic_links SET expires_at = 1 WHERE used_at IS NULL;');
+      assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: t2 } }), 401, 'token_expired');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('for an account with TOTP, a magic link answers mfa_required exactly like a password', async () => {
+    const srv = await startServer();
+    try {
+      const a = await signup(srv);
+      const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+      const code = execFileSync('oathtool', ['--totp', '-b', b.json.secret], { encoding: 'utf8' }).trim();
+      assert.equal((await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code } })).status, 200);
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const file = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
+      const token = linkIn(fs.readFileSync(path.join(outbox, file), 'utf8'));
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+      assert.equal(v.status, 200, v.text);
+      assert.equal(v.json.mfa_required, true);
+      assert.equal(v.json.access_token, undefined);
+      const next = execFileSync('oathtool', ['--totp', '-b', b.json.secret, '-N', `@${Math.floor(Date.now() / 1000) + 30}`], { encoding: 'utf8' }).trim();
+      const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: v.json.mfa_token, code: next } });
+      assert.equal(ok.status, 200, ok.text);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
