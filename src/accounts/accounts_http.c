@@ -330,6 +330,7 @@ out:
 struct magic_job {
     char email[STORE_EMAIL_MAX + 1];
     char key[STORE_EMAIL_MAX + 1];
+    bool reset; /* a password-reset link instead of a sign-in link */
 };
 
 /* In the background, so the answer to the request takes the same time
@@ -341,7 +342,8 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     memset(&u, 0, sizeof u);
     enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
-    if (rc == GH_ERR_NOT_FOUND && !gh_cfg.magic_link_signup) goto out; /* nothing to send */
+    if (rc == GH_ERR_NOT_FOUND && (j->reset || !gh_cfg.magic_link_signup))
+        goto out; /* nothing to send */
     if (rc && rc != GH_ERR_NOT_FOUND) {
         gh_log(GH_LOG_ERROR, "magic link: store error");
         goto out;
@@ -351,6 +353,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     uint8_t h[32];
     struct store_magic m;
     memset(&m, 0, sizeof m);
+    snprintf(m.purpose, sizeof m.purpose, "%s", j->reset ? "reset" : "signin");
     memcpy(m.email_key, j->key, sizeof m.email_key);
     memcpy(m.email, to, strlen(to) + 1);
     m.expires_at = gh_now_s() + gh_cfg.magic_link_ttl;
@@ -359,22 +362,27 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
         gh_log(GH_LOG_ERROR, "magic link: cannot create the link");
         goto wipe;
     }
-    snprintf(link, sizeof link, "%s/magic-link?token=%s", gh_cfg.public_url, token);
+    const char *what = j->reset ? "choose a new password for" : "sign in to";
+    snprintf(link, sizeof link, "%s/%s?token=%s", gh_cfg.public_url,
+             j->reset ? "reset-password" : "magic-link", token);
     snprintf(text, sizeof text,
-             "Use this link to sign in to %s:\r\n\r\n%s\r\n\r\nIt works once and expires in %lld "
+             "Use this link to %s %s:\r\n\r\n%s\r\n\r\nIt works once and expires in %lld "
              "minutes. If you did not ask for it, ignore this email.\r\n",
-             gh_cfg.brand, link, (long long)(gh_cfg.magic_link_ttl / 60));
+             what, gh_cfg.brand, link, (long long)(gh_cfg.magic_link_ttl / 60));
     snprintf(html, sizeof html,
-             "<p>Use this link to sign in to %s:</p><p><a href=\"%s\">Sign in</a></p>"
+             "<p>Use this link to %s %s:</p><p><a href=\"%s\">%s</a></p>"
              "<p>It works once and expires in %lld minutes. If you did not ask for it, ignore "
              "this email.</p>",
-             gh_cfg.brand, link, (long long)(gh_cfg.magic_link_ttl / 60));
+             what, gh_cfg.brand, link, j->reset ? "Choose a new password" : "Sign in",
+             (long long)(gh_cfg.magic_link_ttl / 60));
     char subject[128];
-    snprintf(subject, sizeof subject, "Sign in to %s", gh_cfg.brand);
+    snprintf(subject, sizeof subject, "%s %s", j->reset ? "Reset your password for" : "Sign in to",
+             gh_cfg.brand);
     if (mail_enqueue(ops, c, to, subject, text, html) != GH_OK)
         gh_log(GH_LOG_ERROR, "magic link: cannot queue the email");
     else if (!gh_cfg.production)
-        gh_log(GH_LOG_INFO, "development: magic link for %s: %s", to, link);
+        gh_log(GH_LOG_INFO, "development: %s link for %s: %s", j->reset ? "reset" : "magic", to,
+               link);
 wipe:
     gh_wipe(token, sizeof token);
     gh_wipe(link, sizeof link);
@@ -384,14 +392,16 @@ out:
     free(j);
 }
 
-/* POST /v1/magic-link {email}: always 202 with the same body. */
-void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* POST /v1/magic-link and /v1/password/forgot {email}: always 202 with
+ * the same body. */
+static void send_link(struct gh_req *r, bool reset)
 {
     const char *email_in;
     size_t email_len;
     const struct gh_field f[] = {{"email", true, &email_in, &email_len}};
     if (gh_body_fields(r, f, 1)) return;
     struct magic_job *j = calloc(1, sizeof *j);
+    if (j) j->reset = reset;
     if (j && email_normalize(email_in, email_len, j->email, j->key) == GH_OK) {
         if (pool_submit(POOL_DB, magic_send, j) != GH_OK) {
             gh_log(GH_LOG_WARN, "magic link: queue full, request dropped");
@@ -402,7 +412,18 @@ void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, str
     }
     gh_reply(r, 202,
              json_pack("{s:s}", "message",
-                       "If an account exists for this address, a sign-in link is on its way."));
+                       "If an account exists for this address, a link is on its way."));
+}
+
+void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    send_link(r, false);
+}
+
+void accounts_http_password_forgot(struct gh_req *r, const struct store_ops *ops,
+                                   struct store_conn *c)
+{
+    send_link(r, true);
 }
 
 /* POST /v1/magic-link/verify {token}: signs in (or up, when enabled). */
@@ -419,7 +440,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     memset(&u, 0, sizeof u);
     enum gh_err rc = GH_ERR_DENIED;
     if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->magic_consume(c, h, gh_now_s(), &m);
+        rc = ops->magic_consume(c, h, "signin", gh_now_s(), &m);
     if (rc == GH_ERR_DENIED) {
         gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
         return;
@@ -471,5 +492,68 @@ fail:
     gh_reply_fail(r, rc);
 out:
     sessions_pair_clear(&pair);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+/* POST /v1/password/reset {token, new_password}: sets the password, revokes
+ * every session, and does not sign in (a reset never skips a second factor:
+ * the user signs in afterwards, with it). */
+void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
+                                  struct store_conn *c)
+{
+    const char *tok, *pw;
+    size_t tok_len, pw_len;
+    const struct gh_field f[] = {{"token", true, &tok, &tok_len},
+                                 {"new_password", true, &pw, &pw_len}};
+    if (gh_body_fields(r, f, 2)) return;
+    uint8_t h[32];
+    struct store_magic m;
+    struct store_user u;
+    char reason[200], hash[PASSWORD_HASH_MAX];
+    memset(&u, 0, sizeof u);
+    memset(hash, 0, sizeof hash);
+    enum gh_err rc = GH_ERR_NOT_FOUND;
+    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK) rc = ops->magic_get(c, h, &m);
+    if (rc == GH_OK && (strcmp(m.purpose, "reset") != 0 || m.used_at)) rc = GH_ERR_NOT_FOUND;
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        return;
+    }
+    if (rc) goto fail;
+    if (m.expires_at <= gh_now_s()) {
+        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+        return;
+    }
+    /* Judge the password before spending the link: a refused password
+     * leaves the link usable. */
+    if (password_check_policy(pw, pw_len, m.email, reason, sizeof reason)) {
+        gh_reply_error(r, 422, "weak_password", reason);
+        return;
+    }
+    rc = ops->user_by_email_key(c, m.email_key, &u);
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 401, "invalid_token", "This link is no longer valid.");
+        goto out;
+    }
+    if (rc) goto fail;
+    if ((rc = password_hash(hash, pw, pw_len))) goto fail;
+    if (ops->magic_consume(c, h, "reset", gh_now_s(), &m) != GH_OK) {
+        gh_reply_error(r, 401, "invalid_token", "This link was already used.");
+        goto out;
+    }
+    int64_t now = gh_now_s(), tia = now + 1;
+    struct store_audit ev;
+    rc = ops->user_set_password(
+        c, u.id, hash, tia, NULL, now,
+        gh_audit_event(r, &ev, "password.reset", u.id, u.id, "{\"sessions\":\"revoked\"}"));
+    if (rc) goto fail;
+    authcache_revoke_user_sessions(u.id, NULL);
+    authcache_set_user_tia(u.id, tia);
+    gh_reply(r, 204, NULL);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
+    gh_wipe(hash, sizeof hash);
     gh_wipe(u.password_hash, sizeof u.password_hash);
 }

@@ -11,6 +11,10 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
 void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops,
                                 struct store_conn *c);
+void accounts_http_password_forgot(struct gh_req *r, const struct store_ops *ops,
+                                   struct store_conn *c);
+void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
+                                  struct store_conn *c);
 void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

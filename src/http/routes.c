@@ -15,6 +15,8 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/signin", NULL, R_BODY | R_HASH, accounts_http_signin},
     {GH_POST, "/v1/magic-link", NULL, R_BODY, accounts_http_magic_link},
     {GH_POST, "/v1/magic-link/verify", NULL, R_BODY, accounts_http_magic_verify},
+    {GH_POST, "/v1/password/forgot", NULL, R_BODY, accounts_http_password_forgot},
+    {GH_POST, "/v1/password/reset", NULL, R_BODY | R_HASH, accounts_http_password_reset},
     {GH_POST, "/v1/signin/mfa", NULL, R_BODY, accounts_http_signin_mfa},
     {GH_POST, "/v1/mfa/totp", NULL, R_AUTH | R_MFA_SETUP, mfa_http_totp_begin},
     {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY | R_MFA_SETUP, mfa_http_totp_confirm},

@@ -118,6 +118,8 @@ static const struct store_migration store_migrations[] = {
      " expires_at BIGINT NOT NULL,"
      " used_at BIGINT);",
      NULL},
+    {7, "link purposes",
+     "ALTER TABLE magic_links ADD COLUMN purpose TEXT NOT NULL DEFAULT 'signin';", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

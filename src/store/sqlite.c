@@ -199,11 +199,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_MAIL_FAILED] = "UPDATE mail_queue SET attempts = attempts + 1, last_error = ?2,"
                       " next_attempt_at = ?3 WHERE id = ?1",
     [S_MAGIC_INSERT] = "INSERT INTO magic_links (token_hash, email_key, email, created_at,"
-                       " expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       " expires_at, purpose) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [S_MAGIC_CONSUME] = "UPDATE magic_links SET used_at = ?2 WHERE token_hash = ?1"
-                        " AND used_at IS NULL",
-    [S_MAGIC_GET] = "SELECT email_key, email, expires_at, COALESCE(used_at, 0) FROM magic_links"
-                    " WHERE token_hash = ?1",
+                        " AND used_at IS NULL AND purpose = ?3",
+    [S_MAGIC_GET] = "SELECT email_key, email, expires_at, COALESCE(used_at, 0), purpose"
+                    " FROM magic_links WHERE token_hash = ?1",
     [S_SEALED_MAIL_LIST] = "SELECT id, message_sealed FROM mail_queue WHERE id > ?1"
                            " ORDER BY id LIMIT ?2",
     [S_SEALED_MAIL_REPLACE] = "UPDATE mail_queue SET message_sealed = ?3 WHERE id = ?1"
@@ -1397,20 +1397,15 @@ static enum gh_err sq_magic_create(struct store_conn *c, const uint8_t hash[32],
     bind_text(s, 3, m->email);
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_int64(s, 5, m->expires_at);
+    bind_text(s, 6, m->purpose[0] ? m->purpose : "signin");
     return exec_stmt(c, s, "magic insert");
 }
 
-static enum gh_err sq_magic_consume(struct store_conn *c, const uint8_t hash[32], int64_t now,
-                                    struct store_magic *out)
+static enum gh_err sq_magic_get(struct store_conn *c, const uint8_t hash[32],
+                                struct store_magic *out)
 {
-    sqlite3_stmt *s = stmt(c, S_MAGIC_CONSUME);
+    sqlite3_stmt *s = stmt(c, S_MAGIC_GET);
     if (!s) return GH_ERR_INTERNAL;
-    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, now);
-    enum gh_err rc = exec_stmt(c, s, "magic consume");
-    if (rc) return rc;
-    if (sqlite3_changes(c->db) != 1) return GH_ERR_DENIED; /* unknown or used: one winner */
-    if (!(s = stmt(c, S_MAGIC_GET))) return GH_ERR_INTERNAL;
     sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
@@ -1418,9 +1413,26 @@ static enum gh_err sq_magic_consume(struct store_conn *c, const uint8_t hash[32]
         col_text(s, 1, out->email, sizeof out->email);
         out->expires_at = sqlite3_column_int64(s, 2);
         out->used_at = sqlite3_column_int64(s, 3);
+        col_text(s, 4, out->purpose, sizeof out->purpose);
     }
     done(s);
+    if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;
     return r == SQLITE_ROW ? GH_OK : fail(c, "magic get");
+}
+
+static enum gh_err sq_magic_consume(struct store_conn *c, const uint8_t hash[32],
+                                    const char *purpose, int64_t now, struct store_magic *out)
+{
+    sqlite3_stmt *s = stmt(c, S_MAGIC_CONSUME);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now);
+    bind_text(s, 3, purpose);
+    enum gh_err rc = exec_stmt(c, s, "magic consume");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_DENIED; /* unknown or used: one winner */
+    rc = sq_magic_get(c, hash, out);
+    return rc == GH_ERR_NOT_FOUND ? GH_ERR_DENIED : rc;
 }
 
 static enum gh_err sq_prune(struct store_conn *c, int64_t before)
@@ -1494,6 +1506,7 @@ const struct store_ops store_sqlite = {
     .mail_result = sq_mail_result,
     .magic_create = sq_magic_create,
     .magic_consume = sq_magic_consume,
+    .magic_get = sq_magic_get,
     .prune = sq_prune,
 };
 

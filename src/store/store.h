@@ -149,6 +149,7 @@ struct store_mail {
 
 /* A magic link: single use, stored by hash. */
 struct store_magic {
+    char purpose[16]; /* "signin" or "reset": a link works only for its own */
     char email_key[STORE_EMAIL_MAX + 1];
     char email[STORE_EMAIL_MAX + 1];
     int64_t expires_at;
@@ -315,11 +316,14 @@ struct store_ops {
                                int64_t next_attempt_at) GH_WUR;
     enum gh_err (*magic_create)(struct store_conn *c, const uint8_t hash[32],
                                 const struct store_magic *m, int64_t now) GH_WUR;
-    /** Spends a magic link: GH_OK with *out if it was unused (expired ones
-     *  are returned too: the caller tells them apart), GH_ERR_DENIED if
-     *  unknown or already used. */
-    enum gh_err (*magic_consume)(struct store_conn *c, const uint8_t hash[32], int64_t now,
-                                 struct store_magic *out) GH_WUR;
+    /** Spends a link of the given purpose: GH_OK with *out if it was unused
+     *  (expired ones are returned too: the caller tells them apart),
+     *  GH_ERR_DENIED if unknown, of another purpose, or already used. */
+    enum gh_err (*magic_consume)(struct store_conn *c, const uint8_t hash[32], const char *purpose,
+                                 int64_t now, struct store_magic *out) GH_WUR;
+    /** Reads a link without spending it. GH_ERR_NOT_FOUND if unknown. */
+    enum gh_err (*magic_get)(struct store_conn *c, const uint8_t hash[32],
+                             struct store_magic *out) GH_WUR;
 
     /** Deletes refresh tokens and sessions that expired before `before`. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;

@@ -143,3 +143,56 @@ describe('magic links: expiry, sign-up, development outbox', () => {
     }
   });
 });
+
+describe('password reset by email', () => {
+  test('forgot is 202 for anyone; the link resets once, revokes every session, does not sign in, and never skips TOTP', async () => {
+    const srv = await startServer();
+    try {
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const files = () => (fs.existsSync(outbox) ? fs.readdirSync(outbox) : []);
+      const a = await signup(srv);
+      const other = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+      const r1 = await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } });
+      const r2 = await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: uniqueEmail() } });
+      assert.equal(r1.status, 202);
+      assert.equal(r1.text, r2.text);
+      const f = await waitFor(() => files()[0]);
+      const text = fs.readFileSync(path.join(outbox, f), 'utf8');
+      assert.match(text, /Subject: Reset your password for Gatehouse/);
+      const token = /reset-password\?token=([A-Za-z0-9_-]{43})/.exec(text)[1];
+      await sleep(1200);
+      assert.equal(files().length, 1, 'no mail for the unknown address');
+      // a reset link is not a sign-in link
+      assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } }), 401, 'invalid_token');
+      // a refused password leaves the link usable
+      assertError(await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: 'password1234' } }), 422, 'weak_password');
+      const newPw = 'a brand new long passphrase 77';
+      const ok = await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: newPw } });
+      assert.equal(ok.status, 204, ok.text);
+      assert.equal(ok.text, '', 'no tokens: a reset does not sign in');
+      assertError(await me(srv, a.access), 401, 'invalid_token');
+      assertError(await me(srv, other.json.access_token), 401, 'invalid_token');
+      assert.equal((await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: a.refresh } })).status, 401);
+      assertError(await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: 'yet another long passphrase 9' } }), 401, 'invalid_token');
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } }), 401, 'invalid_credentials');
+      const s = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: newPw } });
+      assert.equal(s.status, 200, s.text);
+      // with TOTP enrolled, a reset still leads to the second factor
+      const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: s.json.access_token });
+      const code = execFileSync('oathtool', ['--totp', '-b', b.json.secret], { encoding: 'utf8' }).trim();
+      assert.equal((await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: s.json.access_token, json: { code } })).status, 200);
+      await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } });
+      const f2 = await waitFor(() => files().find((x) => x !== f));
+      const t2 = /reset-password\?token=([A-Za-z0-9_-]{43})/.exec(fs.readFileSync(path.join(outbox, f2), 'utf8'))[1];
+      const third = 'a third long passphrase for us 3';
+      assert.equal((await api(srv.url, 'POST', '/v1/password/reset', { json: { token: t2, new_password: third } })).status, 204);
+      const s2 = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: third } });
+      assert.equal(s2.json.mfa_required, true, 'the reset did not skip TOTP');
+      assert.equal(s2.json.access_token, undefined);
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      assert.match(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'password.reset';`).trim(), /^2$/);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
