@@ -16,6 +16,10 @@
 #include "sessions/authcache.h"
 #include "sessions/sessions.h"
 
+/* Emailed links: sign in, reset the password, confirm the address. */
+enum link_kind { LINK_SIGNIN, LINK_RESET, LINK_VERIFY };
+static void queue_link(const char *email, const char *key, enum link_kind kind);
+
 static json_t *user_json(const char *id, const char *email, int64_t created_at)
 {
     char ts[GH_RFC3339_LEN + 1];
@@ -79,6 +83,16 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     }
     if (rc) goto fail;
     authcache_put_user(&u, authcache_generation());
+    if (gh_cfg.email_verification) queue_link(u.email, u.email_key, LINK_VERIFY);
+    if (gh_cfg.email_verification == 2) { /* no session until the address is confirmed */
+        json_t *body = json_pack("{s:o,s:b}", "user", user_json(u.id, u.email, u.created_at),
+                                 "email_verification_required", 1);
+        if (body)
+            gh_reply(r, 201, body);
+        else
+            gh_reply_fail(r, GH_ERR_NOMEM);
+        goto out;
+    }
     /* A new account has no second factor: under "all" it must enrol first. */
     bool restricted = gh_cfg.mfa_required == 2;
     if ((rc =
@@ -159,6 +173,12 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         gh_wipe(h, sizeof h);
     }
     authcache_put_user(&u, gen);
+    if (gh_cfg.email_verification == 2 && !u.email_verified_at) {
+        /* Only said after a correct password: it reveals nothing to others. */
+        gh_reply_error(r, 403, "email_not_verified",
+                       "Confirm your email address first; the link is in your inbox.");
+        goto out;
+    }
     bool mfa = false;
     if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
     if (mfa) { /* the password was right; a second factor must follow */
@@ -330,8 +350,17 @@ out:
 struct magic_job {
     char email[STORE_EMAIL_MAX + 1];
     char key[STORE_EMAIL_MAX + 1];
-    bool reset; /* a password-reset link instead of a sign-in link */
+    enum link_kind kind;
 };
+
+static const char *const link_purpose[] = {"signin", "reset", "verify"};
+static const char *const link_path[] = {"magic-link", "reset-password", "verify-email"};
+static const char *const link_what[] = {"sign in to", "choose a new password for",
+                                        "confirm your email address for"};
+static const char *const link_button[] = {"Sign in", "Choose a new password",
+                                          "Confirm my email address"};
+static const char *const link_subject[] = {"Sign in to", "Reset your password for",
+                                           "Confirm your email address for"};
 
 /* In the background, so the answer to the request takes the same time
  * whether or not the account exists. */
@@ -342,7 +371,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     memset(&u, 0, sizeof u);
     enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
-    if (rc == GH_ERR_NOT_FOUND && (j->reset || !gh_cfg.magic_link_signup))
+    if (rc == GH_ERR_NOT_FOUND && (j->kind != LINK_SIGNIN || !gh_cfg.magic_link_signup))
         goto out; /* nothing to send */
     if (rc && rc != GH_ERR_NOT_FOUND) {
         gh_log(GH_LOG_ERROR, "magic link: store error");
@@ -353,7 +382,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     uint8_t h[32];
     struct store_magic m;
     memset(&m, 0, sizeof m);
-    snprintf(m.purpose, sizeof m.purpose, "%s", j->reset ? "reset" : "signin");
+    snprintf(m.purpose, sizeof m.purpose, "%s", link_purpose[j->kind]);
     memcpy(m.email_key, j->key, sizeof m.email_key);
     memcpy(m.email, to, strlen(to) + 1);
     m.expires_at = gh_now_s() + gh_cfg.magic_link_ttl;
@@ -362,9 +391,8 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
         gh_log(GH_LOG_ERROR, "magic link: cannot create the link");
         goto wipe;
     }
-    const char *what = j->reset ? "choose a new password for" : "sign in to";
-    snprintf(link, sizeof link, "%s/%s?token=%s", gh_cfg.public_url,
-             j->reset ? "reset-password" : "magic-link", token);
+    const char *what = link_what[j->kind];
+    snprintf(link, sizeof link, "%s/%s?token=%s", gh_cfg.public_url, link_path[j->kind], token);
     snprintf(text, sizeof text,
              "Use this link to %s %s:\r\n\r\n%s\r\n\r\nIt works once and expires in %lld "
              "minutes. If you did not ask for it, ignore this email.\r\n",
@@ -373,16 +401,14 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
              "<p>Use this link to %s %s:</p><p><a href=\"%s\">%s</a></p>"
              "<p>It works once and expires in %lld minutes. If you did not ask for it, ignore "
              "this email.</p>",
-             what, gh_cfg.brand, link, j->reset ? "Choose a new password" : "Sign in",
+             what, gh_cfg.brand, link, link_button[j->kind],
              (long long)(gh_cfg.magic_link_ttl / 60));
     char subject[128];
-    snprintf(subject, sizeof subject, "%s %s", j->reset ? "Reset your password for" : "Sign in to",
-             gh_cfg.brand);
+    snprintf(subject, sizeof subject, "%s %s", link_subject[j->kind], gh_cfg.brand);
     if (mail_enqueue(ops, c, to, subject, text, html) != GH_OK)
         gh_log(GH_LOG_ERROR, "magic link: cannot queue the email");
     else if (!gh_cfg.production)
-        gh_log(GH_LOG_INFO, "development: %s link for %s: %s", j->reset ? "reset" : "magic", to,
-               link);
+        gh_log(GH_LOG_INFO, "development: %s link for %s: %s", link_purpose[j->kind], to, link);
 wipe:
     gh_wipe(token, sizeof token);
     gh_wipe(link, sizeof link);
@@ -394,22 +420,28 @@ out:
 
 /* POST /v1/magic-link and /v1/password/forgot {email}: always 202 with
  * the same body. */
-static void send_link(struct gh_req *r, bool reset)
+/* Queues the link job in the background (a full queue drops it). */
+static void queue_link(const char *email, const char *key, enum link_kind kind)
+{
+    struct magic_job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->kind = kind;
+    snprintf(j->email, sizeof j->email, "%s", email);
+    snprintf(j->key, sizeof j->key, "%s", key);
+    if (pool_submit(POOL_DB, magic_send, j) != GH_OK) {
+        gh_log(GH_LOG_WARN, "link email: queue full, request dropped");
+        free(j);
+    }
+}
+
+static void send_link(struct gh_req *r, enum link_kind kind)
 {
     const char *email_in;
     size_t email_len;
     const struct gh_field f[] = {{"email", true, &email_in, &email_len}};
     if (gh_body_fields(r, f, 1)) return;
-    struct magic_job *j = calloc(1, sizeof *j);
-    if (j) j->reset = reset;
-    if (j && email_normalize(email_in, email_len, j->email, j->key) == GH_OK) {
-        if (pool_submit(POOL_DB, magic_send, j) != GH_OK) {
-            gh_log(GH_LOG_WARN, "magic link: queue full, request dropped");
-            free(j);
-        }
-    } else {
-        free(j);
-    }
+    char email[STORE_EMAIL_MAX + 1], key[STORE_EMAIL_MAX + 1];
+    if (email_normalize(email_in, email_len, email, key) == GH_OK) queue_link(email, key, kind);
     gh_reply(r, 202,
              json_pack("{s:s}", "message",
                        "If an account exists for this address, a link is on its way."));
@@ -417,13 +449,13 @@ static void send_link(struct gh_req *r, bool reset)
 
 void accounts_http_magic_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    send_link(r, false);
+    send_link(r, LINK_SIGNIN);
 }
 
 void accounts_http_password_forgot(struct gh_req *r, const struct store_ops *ops,
                                    struct store_conn *c)
 {
-    send_link(r, true);
+    send_link(r, LINK_RESET);
 }
 
 /* POST /v1/magic-link/verify {token}: signs in (or up, when enabled). */
@@ -468,6 +500,13 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
         goto out;
     }
     if (rc) goto fail;
+    if (!u.email_verified_at) { /* following the link proves the address */
+        struct store_audit vev;
+        if ((rc = ops->user_verify_email(c, u.id, gh_now_s(),
+                                         gh_audit_event(r, &vev, "email.verified", u.id, u.id,
+                                                        "{\"method\":\"magic_link\"}"))))
+            goto fail;
+    }
     bool mfa = false;
     if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
     if (mfa) { /* the same strength as a password sign-in */
@@ -556,4 +595,55 @@ fail:
 out:
     gh_wipe(hash, sizeof hash);
     gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+/* POST /v1/email/verify {token}: confirms the address the link was sent to. */
+void accounts_http_email_verify(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *tok;
+    size_t tok_len;
+    const struct gh_field f[] = {{"token", true, &tok, &tok_len}};
+    if (gh_body_fields(r, f, 1)) return;
+    uint8_t h[32];
+    struct store_magic m;
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = GH_ERR_DENIED;
+    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
+        rc = ops->magic_consume(c, h, "verify", gh_now_s(), &m);
+    if (rc == GH_ERR_DENIED) {
+        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        return;
+    }
+    if (rc) goto fail;
+    if (m.expires_at <= gh_now_s()) {
+        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+        return;
+    }
+    rc = ops->user_by_email_key(c, m.email_key, &u);
+    if (rc == GH_ERR_NOT_FOUND) {
+        gh_reply_error(r, 401, "invalid_token", "This link is no longer valid.");
+        goto out;
+    }
+    if (rc) goto fail;
+    struct store_audit ev;
+    rc = ops->user_verify_email(
+        c, u.id, gh_now_s(),
+        gh_audit_event(r, &ev, "email.verified", u.id, u.id, "{\"method\":\"link\"}"));
+    if (rc) goto fail;
+    gh_reply(r, 204, NULL);
+    goto out;
+fail:
+    gh_reply_fail(r, rc);
+out:
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+}
+
+/* POST /v1/email/verify/resend (bearer): a new confirmation link. */
+void accounts_http_email_resend(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    char email[STORE_EMAIL_MAX + 1], key[STORE_EMAIL_MAX + 1];
+    if (email_normalize(r->ident.email, strlen(r->ident.email), email, key) == GH_OK)
+        queue_link(email, key, LINK_VERIFY);
+    gh_reply(r, 202, json_pack("{s:s}", "message", "A confirmation link is on its way."));
 }

@@ -15,6 +15,10 @@ void accounts_http_password_forgot(struct gh_req *r, const struct store_ops *ops
                                    struct store_conn *c);
 void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
                                   struct store_conn *c);
+void accounts_http_email_verify(struct gh_req *r, const struct store_ops *ops,
+                                struct store_conn *c);
+void accounts_http_email_resend(struct gh_req *r, const struct store_ops *ops,
+                                struct store_conn *c);
 void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

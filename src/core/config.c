@@ -268,6 +268,17 @@ enum gh_err config_load(char *err, size_t errlen)
     }
     if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 1800, 60, 86400, &v, err, errlen))) return rc;
     gh_cfg.magic_link_ttl = v;
+    const char *ev = env("GATEHOUSE_EMAIL_VERIFICATION");
+    if (!ev || strcmp(ev, "off") == 0)
+        gh_cfg.email_verification = 0;
+    else if (strcmp(ev, "on") == 0)
+        gh_cfg.email_verification = 1;
+    else if (strcmp(ev, "required") == 0)
+        gh_cfg.email_verification = 2;
+    else {
+        snprintf(err, errlen, "GATEHOUSE_EMAIL_VERIFICATION must be off, on or required");
+        return GH_ERR_CONFIG;
+    }
     const char *ms = env("GATEHOUSE_MAGIC_LINK_SIGNUP");
     gh_cfg.magic_link_signup = ms && strcmp(ms, "on") == 0;
 

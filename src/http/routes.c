@@ -17,6 +17,8 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/magic-link/verify", NULL, R_BODY, accounts_http_magic_verify},
     {GH_POST, "/v1/password/forgot", NULL, R_BODY, accounts_http_password_forgot},
     {GH_POST, "/v1/password/reset", NULL, R_BODY | R_HASH, accounts_http_password_reset},
+    {GH_POST, "/v1/email/verify", NULL, R_BODY, accounts_http_email_verify},
+    {GH_POST, "/v1/email/verify/resend", NULL, R_AUTH, accounts_http_email_resend},
     {GH_POST, "/v1/signin/mfa", NULL, R_BODY, accounts_http_signin_mfa},
     {GH_POST, "/v1/mfa/totp", NULL, R_AUTH | R_MFA_SETUP, mfa_http_totp_begin},
     {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY | R_MFA_SETUP, mfa_http_totp_confirm},

@@ -120,6 +120,7 @@ static const struct store_migration store_migrations[] = {
      NULL},
     {7, "link purposes",
      "ALTER TABLE magic_links ADD COLUMN purpose TEXT NOT NULL DEFAULT 'signin';", NULL},
+    {8, "email verification", "ALTER TABLE users ADD COLUMN email_verified_at BIGINT;", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

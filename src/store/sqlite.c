@@ -23,6 +23,7 @@ enum stmt_id {
     S_USER_BY_EMAIL,
     S_USER_BY_ID,
     S_USER_REHASH,
+    S_USER_VERIFY,
     S_USER_SET_PASSWORD,
     S_SESS_REVOKE_OTHERS,
     S_SESS_INSERT,
@@ -91,9 +92,13 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_USER_INSERT] = "INSERT INTO users (id, email, email_key, password_hash, created_at,"
                       " updated_at, tokens_invalidated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_USER_BY_EMAIL] = "SELECT id, email, email_key, password_hash, created_at, updated_at,"
-                        " tokens_invalidated_at FROM users WHERE email_key = ?1",
+                        " tokens_invalidated_at, COALESCE(email_verified_at, 0) FROM users"
+                        " WHERE email_key = ?1",
     [S_USER_BY_ID] = "SELECT id, email, email_key, password_hash, created_at, updated_at,"
-                     " tokens_invalidated_at FROM users WHERE id = ?1",
+                     " tokens_invalidated_at, COALESCE(email_verified_at, 0) FROM users"
+                     " WHERE id = ?1",
+    [S_USER_VERIFY] = "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?2)"
+                      " WHERE id = ?1",
     [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
     [S_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2, tokens_invalidated_at = ?3,"
                             " updated_at = ?4 WHERE id = ?1",
@@ -683,6 +688,7 @@ static enum gh_err read_user(struct store_conn *c, sqlite3_stmt *s, struct store
     out->created_at = sqlite3_column_int64(s, 4);
     out->updated_at = sqlite3_column_int64(s, 5);
     out->tokens_invalidated_at = sqlite3_column_int64(s, 6);
+    out->email_verified_at = sqlite3_column_int64(s, 7);
     done(s);
     return GH_OK;
 }
@@ -702,6 +708,30 @@ static enum gh_err sq_user_by_id(struct store_conn *c, const char *id, struct st
     if (!s) return GH_ERR_INTERNAL;
     bind_text(s, 1, id);
     return read_user(c, s, out);
+}
+
+struct verify_args {
+    const char *id;
+    int64_t now;
+};
+
+static enum gh_err user_verify_fn(struct store_conn *c, const void *arg)
+{
+    const struct verify_args *a = arg;
+    sqlite3_stmt *s = stmt(c, S_USER_VERIFY);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->id);
+    sqlite3_bind_int64(s, 2, a->now);
+    enum gh_err rc = exec_stmt(c, s, "user verify");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+static enum gh_err sq_user_verify_email(struct store_conn *c, const char *id, int64_t now,
+                                        const struct store_audit *ev)
+{
+    struct verify_args a = {id, now};
+    return in_tx(c, ev, user_verify_fn, &a);
 }
 
 static enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *hash,
@@ -1464,6 +1494,7 @@ const struct store_ops store_sqlite = {
     .user_by_email_key = sq_user_by_email_key,
     .user_by_id = sq_user_by_id,
     .user_rehash = sq_user_rehash,
+    .user_verify_email = sq_user_verify_email,
     .user_set_password = sq_user_set_password,
     .session_create = sq_session_create,
     .session_get = sq_session_get,

@@ -36,6 +36,7 @@ struct store_user {
     int64_t updated_at;
     /* Access tokens with iat < this are rejected. */
     int64_t tokens_invalidated_at;
+    int64_t email_verified_at; /* 0 = not verified */
 };
 
 struct store_session {
@@ -174,6 +175,9 @@ struct store_ops {
     enum gh_err (*user_by_email_key)(struct store_conn *c, const char *email_key,
                                      struct store_user *out) GH_WUR;
     enum gh_err (*user_by_id)(struct store_conn *c, const char *id, struct store_user *out) GH_WUR;
+    /** Marks the email verified (idempotent). */
+    enum gh_err (*user_verify_email)(struct store_conn *c, const char *id, int64_t now,
+                                     const struct store_audit *ev) GH_WUR;
     /** Replaces the hash only (rehash on sign-in with raised parameters). */
     enum gh_err (*user_rehash)(struct store_conn *c, const char *id, const char *hash,
                                int64_t now) GH_WUR;

@@ -196,3 +196,46 @@ describe('password reset by email', () => {
     }
   });
 });
+
+describe('email verification', () => {
+  test('required: sign-up gives no session and mails a link; sign-in is refused until confirmed; the link works once', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'required' } });
+    try {
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const files = () => (fs.existsSync(outbox) ? fs.readdirSync(outbox) : []);
+      const email = uniqueEmail();
+      const password = 'correct horse battery staple 55';
+      const su = await api(srv.url, 'POST', '/v1/signup', { json: { email, password } });
+      assert.equal(su.status, 201, su.text);
+      assert.equal(su.json.email_verification_required, true);
+      assert.equal(su.json.access_token, undefined);
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email, password } }), 403, 'email_not_verified');
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email, password: 'wrong password here' } }), 401, 'invalid_credentials');
+      const f = await waitFor(() => files()[0]);
+      const text = fs.readFileSync(path.join(outbox, f), 'utf8');
+      assert.match(text, /Subject: Confirm your email address for Gatehouse/);
+      const token = /verify-email\?token=([A-Za-z0-9_-]{43})/.exec(text)[1];
+      assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } }), 401, 'invalid_token', 'not a sign-in link');
+      assert.equal((await api(srv.url, 'POST', '/v1/email/verify', { json: { token } })).status, 204);
+      assertError(await api(srv.url, 'POST', '/v1/email/verify', { json: { token } }), 401, 'invalid_token');
+      const s = await api(srv.url, 'POST', '/v1/signin', { json: { email, password } });
+      assert.equal(s.status, 200, s.text);
+      const rs = await api(srv.url, 'POST', '/v1/email/verify/resend', { token: s.json.access_token });
+      assert.equal(rs.status, 202);
+      await waitFor(() => files().length === 2);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('off (the default) sends nothing at sign-up; an unknown value stops the start', async () => {
+    const srv = await startServer();
+    try {
+      await signup(srv);
+      await sleep(1200);
+      assert.ok(!fs.existsSync(path.join(srv.dataDir, 'outbox')), 'no mail');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
