@@ -405,7 +405,16 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
              (long long)(gh_cfg.magic_link_ttl / 60));
     char subject[128];
     snprintf(subject, sizeof subject, "%s %s", link_subject[j->kind], gh_cfg.brand);
-    if (mail_enqueue(ops, c, to, subject, text, html) != GH_OK)
+    /* The operator's own texts, when GATEHOUSE_TEMPLATE_DIR has them. */
+    char *t_text = NULL, *t_html = NULL;
+    long long minutes = (long long)(gh_cfg.magic_link_ttl / 60);
+    if (mail_template(link_purpose[j->kind], "txt", link, minutes, &t_text) != GH_OK) t_text = NULL;
+    if (mail_template(link_purpose[j->kind], "html", link, minutes, &t_html) != GH_OK)
+        t_html = NULL;
+    rc = mail_enqueue(ops, c, to, subject, t_text ? t_text : text, t_html ? t_html : html);
+    gh_free_secret_str(t_text);
+    gh_free_secret_str(t_html);
+    if (rc != GH_OK)
         gh_log(GH_LOG_ERROR, "magic link: cannot queue the email");
     else if (!gh_cfg.production)
         gh_log(GH_LOG_INFO, "development: %s link for %s: %s", link_purpose[j->kind], to, link);

@@ -268,6 +268,9 @@ enum gh_err config_load(char *err, size_t errlen)
     }
     if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 1800, 60, 86400, &v, err, errlen))) return rc;
     gh_cfg.magic_link_ttl = v;
+    if ((rc = copy_str(gh_cfg.template_dir, sizeof gh_cfg.template_dir, "GATEHOUSE_TEMPLATE_DIR",
+                       "", err, errlen)))
+        return rc;
     const char *ev = env("GATEHOUSE_EMAIL_VERIFICATION");
     if (!ev || strcmp(ev, "off") == 0)
         gh_cfg.email_verification = 0;

@@ -49,7 +49,8 @@ struct gh_config {
     bool smtp_starttls;
     int64_t magic_link_ttl;
     bool magic_link_signup;
-    int email_verification; /* 0 off, 1 on (mail a link), 2 required before sign-in */
+    char template_dir[1024]; /* "": built-in email texts */
+    int email_verification;  /* 0 off, 1 on (mail a link), 2 required before sign-in */
 };
 
 /** The process-wide configuration (valid after config_load). */

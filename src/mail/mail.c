@@ -144,6 +144,40 @@ static int send_outbox(const char *id, const char *msg, size_t len, char *err, s
     return 0;
 }
 
+enum gh_err mail_template(const char *name, const char *ext, const char *link, long long minutes,
+                          char **out)
+{
+    if (!gh_cfg.template_dir[0]) return GH_ERR_NOT_FOUND;
+    char path[1200], *tpl = NULL, num[24];
+    int pn = snprintf(path, sizeof path, "%s/%s.%s", gh_cfg.template_dir, name, ext);
+    if (pn < 0 || (size_t)pn >= sizeof path) return GH_ERR_NOT_FOUND;
+    if (config_read_file(path, 16384, &tpl) != GH_OK) return GH_ERR_NOT_FOUND;
+    snprintf(num, sizeof num, "%lld", minutes);
+    const char *keys[] = {"{{link}}", "{{brand}}", "{{minutes}}"};
+    const char *vals[] = {link, gh_cfg.brand, num};
+    size_t cap = strlen(tpl) * 2 + 4096, o = 0;
+    char *buf = malloc(cap);
+    if (!buf) {
+        free(tpl);
+        return GH_ERR_NOMEM;
+    }
+    for (const char *p = tpl; *p;) {
+        size_t k;
+        for (k = 0; k < 3 && strncmp(p, keys[k], strlen(keys[k])) != 0; k++) {
+        }
+        const char *v = k < 3 ? vals[k] : p;
+        size_t vl = k < 3 ? strlen(vals[k]) : 1;
+        if (o + vl + 1 > cap) break; /* cut rather than overflow */
+        memcpy(buf + o, v, vl);
+        o += vl;
+        p += k < 3 ? strlen(keys[k]) : 1;
+    }
+    buf[o] = '\0';
+    free(tpl);
+    *out = buf;
+    return GH_OK;
+}
+
 void mail_deliver(const struct store_ops *ops, struct store_conn *c)
 {
     struct store_mail due[16];

@@ -19,6 +19,12 @@ void mail_shutdown(void);
 enum gh_err mail_enqueue(const struct store_ops *ops, struct store_conn *c, const char *to,
                          const char *subject, const char *text, const char *html) GH_WUR;
 
+/** Renders <GATEHOUSE_TEMPLATE_DIR>/<name>.<ext> if the operator provided
+ *  it, replacing {{link}}, {{brand}} and {{minutes}}. *out is heap (it
+ *  holds the link: wipe it). GH_ERR_NOT_FOUND: use the built-in text. */
+enum gh_err mail_template(const char *name, const char *ext, const char *link, long long minutes,
+                          char **out) GH_WUR;
+
 /** Periodic job: delivers what is due. */
 void mail_deliver(const struct store_ops *ops, struct store_conn *c);
 

@@ -239,3 +239,26 @@ describe('email verification', () => {
     }
   });
 });
+
+describe('operator templates', () => {
+  test('GATEHOUSE_TEMPLATE_DIR texts replace the built-in ones, with {{link}}, {{brand}} and {{minutes}} filled in', async () => {
+    const tdir = mkTempDir('gatehouse-tpl-');
+    fs.writeFileSync(path.join(tdir, 'signin.txt'), 'Hello from {{brand}}! Click {{link}} within {{minutes}} min.\n');
+    fs.writeFileSync(path.join(tdir, 'signin.html'), '<p>Our own HTML: <a href="{{link}}">go</a></p>\n');
+    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir, GATEHOUSE_BRAND: 'Acme', GATEHOUSE_MAGIC_LINK_TTL: '600' } });
+    try {
+      const a = await signup(srv);
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const f = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
+      const text = fs.readFileSync(path.join(outbox, f), 'utf8');
+      assert.match(text, /Hello from Acme! Click http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=[A-Za-z0-9_-]{43} within 10 min\./);
+      assert.match(text, /<p>Our own HTML: <a href="http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=/);
+      assert.doesNotMatch(text, /\{\{/);
+      const token = linkIn(text);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
