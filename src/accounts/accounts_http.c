@@ -467,6 +467,28 @@ void accounts_http_password_forgot(struct gh_req *r, const struct store_ops *ops
     send_link(r, LINK_RESET);
 }
 
+/* Spends an emailed link of the given purpose. GH_OK with *m; any other
+ * result has set the reply already (401 invalid_token / token_expired, or
+ * a failure). */
+static enum gh_err spend_link(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                              const char *tok, size_t tok_len, const char *purpose,
+                              struct store_magic *m)
+{
+    uint8_t h[32];
+    enum gh_err rc = GH_ERR_DENIED;
+    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
+        rc = ops->magic_consume(c, h, purpose, gh_now_s(), m);
+    if (rc == GH_ERR_DENIED) {
+        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+    } else if (rc) {
+        gh_reply_fail(r, rc);
+    } else if (m->expires_at <= gh_now_s()) {
+        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+        rc = GH_ERR_DENIED;
+    }
+    return rc;
+}
+
 /* POST /v1/magic-link/verify {token}: signs in (or up, when enabled). */
 void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
@@ -474,23 +496,12 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     size_t tok_len;
     const struct gh_field f[] = {{"token", true, &tok, &tok_len}};
     if (gh_body_fields(r, f, 1)) return;
-    uint8_t h[32];
     struct store_magic m;
     struct store_user u;
     struct sessions_pair pair = {0};
     memset(&u, 0, sizeof u);
-    enum gh_err rc = GH_ERR_DENIED;
-    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->magic_consume(c, h, "signin", gh_now_s(), &m);
-    if (rc == GH_ERR_DENIED) {
-        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
-        return;
-    }
-    if (rc) goto fail;
-    if (m.expires_at <= gh_now_s()) {
-        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
-        return;
-    }
+    enum gh_err rc = spend_link(r, ops, c, tok, tok_len, "signin", &m);
+    if (rc) return;
     uint64_t gen = authcache_generation();
     rc = ops->user_by_email_key(c, m.email_key, &u);
     if (rc == GH_ERR_NOT_FOUND && gh_cfg.magic_link_signup) {
@@ -613,22 +624,11 @@ void accounts_http_email_verify(struct gh_req *r, const struct store_ops *ops, s
     size_t tok_len;
     const struct gh_field f[] = {{"token", true, &tok, &tok_len}};
     if (gh_body_fields(r, f, 1)) return;
-    uint8_t h[32];
     struct store_magic m;
     struct store_user u;
     memset(&u, 0, sizeof u);
-    enum gh_err rc = GH_ERR_DENIED;
-    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->magic_consume(c, h, "verify", gh_now_s(), &m);
-    if (rc == GH_ERR_DENIED) {
-        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
-        return;
-    }
-    if (rc) goto fail;
-    if (m.expires_at <= gh_now_s()) {
-        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
-        return;
-    }
+    enum gh_err rc = spend_link(r, ops, c, tok, tok_len, "verify", &m);
+    if (rc) return;
     rc = ops->user_by_email_key(c, m.email_key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         gh_reply_error(r, 401, "invalid_token", "This link is no longer valid.");
