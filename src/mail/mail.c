@@ -200,10 +200,12 @@ void mail_deliver(const struct store_ops *ops, struct store_conn *c)
         vault_free(msg, len);
         free(due[i].message_sealed);
         int attempts = due[i].attempts + 1;
-        /* Backoff: 30 s, 2 min, 4.5 min, ... up to MAIL_MAX_ATTEMPTS. */
+        /* Backoff 5 s, 20 s, 45 s, 80 s, ... (5 n^2): a sign-in link is wanted
+         * now, and it expires; after MAIL_MAX_ATTEMPTS the message stays
+         * queued, unsent, until pruned. */
         int64_t next = ok == 0 || attempts >= MAIL_MAX_ATTEMPTS
                            ? INT64_MAX
-                           : gh_now_s() + 30 * (int64_t)attempts * attempts;
+                           : gh_now_s() + 5 * (int64_t)attempts * attempts;
         if (ok != 0)
             gh_log(attempts >= MAIL_MAX_ATTEMPTS ? GH_LOG_ERROR : GH_LOG_WARN,
                    "mail %s: delivery attempt %d failed: %s", due[i].id, attempts, err);

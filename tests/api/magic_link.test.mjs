@@ -262,3 +262,35 @@ describe('operator templates', () => {
     }
   });
 });
+
+describe('mail queue', () => {
+  test('a message that cannot be delivered yet survives a restart and goes out once the SMTP server is up', async () => {
+    const port = await freePort();
+    const env = { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_STARTTLS: 'off', GATEHOUSE_ISSUER: 'https://auth.example.test' };
+    const srv = await startServer({ env });
+    const a = await signup(srv);
+    await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1', 5000);
+    assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), /\S/, 'the failure is recorded');
+    await srv.stop();
+    assert.match(srv.stderr(), /delivery attempt 1 failed/);
+    // the SMTP server comes up on that port; a new server process delivers the queued message
+    const child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', path.join(srv.dataDir, 'Maildir')], { stdio: 'ignore' });
+    try {
+      await sleep(800);
+      const srv2 = await startServer({ env, dataDir: srv.dataDir });
+      try {
+        const sent = await waitFor(() => sql(db, 'SELECT sent_at IS NOT NULL FROM mail_queue;').trim() === '1', 12000);
+        assert.ok(sent, 'delivered after the restart');
+        const dir = path.join(srv.dataDir, 'Maildir', 'new');
+        const msg = fs.readFileSync(path.join(dir, fs.readdirSync(dir)[0]), 'utf8');
+        assert.ok(linkIn(msg), 'with its link intact');
+      } finally {
+        await srv2.stop();
+      }
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
