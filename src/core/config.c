@@ -252,6 +252,9 @@ enum gh_err config_load(char *err, size_t errlen)
         snprintf(err, errlen, "GATEHOUSE_SMTP_FROM must be one line");
         return GH_ERR_CONFIG;
     }
+    if ((rc = copy_str(gh_cfg.smtp_ca_file, sizeof gh_cfg.smtp_ca_file, "GATEHOUSE_SMTP_CA_FILE",
+                       "", err, errlen)))
+        return rc;
     const char *su = env("GATEHOUSE_SMTP_URL"), *us = env("GATEHOUSE_SMTP_USER");
     if (su && strncmp(su, "smtp://", 7) != 0 && strncmp(su, "smtps://", 8) != 0) {
         snprintf(err, errlen, "GATEHOUSE_SMTP_URL must start with smtp:// or smtps://");

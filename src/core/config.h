@@ -46,6 +46,7 @@ struct gh_config {
     char public_url[512];
     char *smtp_url, *smtp_user, *smtp_password;
     char smtp_from[256];
+    char smtp_ca_file[1024]; /* "": the system's CAs */
     bool smtp_starttls;
     int64_t magic_link_ttl;
     bool magic_link_signup;

@@ -796,6 +796,11 @@ static void on_drain_check(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+bool server_draining(void)
+{
+    return atomic_load(&draining);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     if (atomic_exchange(&draining, true)) {

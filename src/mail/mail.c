@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "http/server.h"
 #include "sessions/sessions.h"
 #include "vault/vault.h"
 
@@ -85,7 +86,15 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *arg)
     return n;
 }
 
-/* One delivery over SMTP. err gets libcurl's reason on failure. */
+/* Shutdown must not wait for a slow or silent SMTP server. */
+static int progress_cb(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)arg, (void)dt, (void)dn, (void)ut, (void)un;
+    return server_draining() ? 1 : 0;
+}
+
+/* One delivery over SMTP. err gets libcurl's reason on failure; 1 means
+ * abandoned because the server is shutting down (not an attempt). */
 static int send_smtp(const char *to, const char *msg, size_t len, char *err, size_t errlen)
 {
     CURL *curl = curl_easy_init();
@@ -106,17 +115,22 @@ static int send_smtp(const char *to, const char *msg, size_t len, char *err, siz
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, ebuf);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
     if (strncmp(gh_cfg.smtp_url, "smtp://", 7) == 0)
         curl_easy_setopt(curl, CURLOPT_USE_SSL,
                          gh_cfg.smtp_starttls ? (long)CURLUSESSL_ALL : (long)CURLUSESSL_NONE);
+    if (gh_cfg.smtp_ca_file[0]) curl_easy_setopt(curl, CURLOPT_CAINFO, gh_cfg.smtp_ca_file);
     if (gh_cfg.smtp_user) curl_easy_setopt(curl, CURLOPT_USERNAME, gh_cfg.smtp_user);
     if (gh_cfg.smtp_password) curl_easy_setopt(curl, CURLOPT_PASSWORD, gh_cfg.smtp_password);
     CURLcode cc = curl_easy_perform(curl);
     if (cc != CURLE_OK) snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
     curl_slist_free_all(rcpts);
     curl_easy_cleanup(curl);
+    if (cc == CURLE_ABORTED_BY_CALLBACK) return 1;
     return cc == CURLE_OK ? 0 : -1;
 }
 
@@ -188,8 +202,10 @@ void mail_deliver(const struct store_ops *ops, struct store_conn *c)
         size_t len = 0;
         char err[256] = "";
         int ok = -1;
-        if (vault_open("mail_queue", "message_sealed", due[i].id, due[i].message_sealed, &msg,
-                       &len) != GH_OK)
+        if (server_draining())
+            ok = 1;
+        else if (vault_open("mail_queue", "message_sealed", due[i].id, due[i].message_sealed, &msg,
+                            &len) != GH_OK)
             snprintf(err, sizeof err, "the queued message does not open");
         else if (gh_cfg.smtp_url)
             ok = send_smtp(due[i].to_addr, (const char *)msg, len, err, sizeof err);
@@ -199,6 +215,11 @@ void mail_deliver(const struct store_ops *ops, struct store_conn *c)
             snprintf(err, sizeof err, "GATEHOUSE_SMTP_URL is not set");
         vault_free(msg, len);
         free(due[i].message_sealed);
+        if (ok == 1) { /* shutting down: still due, the next start sends it */
+            for (size_t j = i + 1; j < n; j++)
+                free(due[j].message_sealed);
+            return;
+        }
         int attempts = due[i].attempts + 1;
         /* Backoff 5 s, 20 s, 45 s, 80 s, ... (5 n^2): a sign-in link is wanted
          * now, and it expires; after MAIL_MAX_ATTEMPTS the message stays

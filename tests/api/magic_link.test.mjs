@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import {
   startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail,
 } from './lib/harness.mjs';
@@ -292,5 +294,94 @@ describe('mail queue', () => {
     } finally {
       child.kill('SIGTERM');
     }
+  });
+});
+
+// STARTTLS and AUTH against a server that demands both (tests/api/lib/smtp_sink.py).
+describe('SMTP with STARTTLS and AUTH', () => {
+  let dir; let port; let child; const user = 'gatehouse'; const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
+  before(async () => {
+    dir = mkTempDir('gatehouse-smtps-');
+    // a certificate for 127.0.0.1 that only this test trusts
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    port = await freePort();
+    child = spawn('/usr/bin/python3', [fileURLToPath(new URL('./lib/smtp_sink.py', import.meta.url)),
+      String(port), path.join(dir, 'Maildir'), path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), user, password],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve, reject) => {
+      child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
+      child.on('exit', (code) => reject(new Error(`smtp_sink exited ${code}`)));
+    });
+  });
+  after(() => child?.kill('SIGTERM'));
+
+  const delivered = (email) => {
+    const d = path.join(dir, 'Maildir', 'new');
+    return fs.existsSync(d) && fs.readdirSync(d).map((f) => fs.readFileSync(path.join(d, f), 'utf8')).find((m) => m.includes(email));
+  };
+  const env = (over) => ({
+    GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_USER: user, GATEHOUSE_SMTP_PASSWORD: password,
+    GATEHOUSE_SMTP_CA_FILE: path.join(dir, 'cert.pem'), GATEHOUSE_PUBLIC_URL: 'https://auth.example.test', ...over,
+  });
+
+  test('with the right CA and password the link is delivered and signs in', async () => {
+    const srv = await startServer({ env: env({}) });
+    try {
+      const a = await signup(srv);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+      const msg = await waitFor(() => delivered(a.email));
+      assert.ok(msg, 'delivered through STARTTLS + AUTH');
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: linkIn(msg) } });
+      assert.equal(v.status, 200, v.text);
+      assert.ok(!srv.stderr().includes(password), 'the SMTP password is never logged');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  for (const [what, over, reason] of [
+    ['a wrong SMTP password', { GATEHOUSE_SMTP_PASSWORD: 'wrong-password-123' }, /auth|login|denied|535/i],
+    ['a certificate nobody trusts', { GATEHOUSE_SMTP_CA_FILE: null }, /certificate|SSL|verify/i],
+  ]) {
+    test(`${what}: nothing is sent, the message stays queued with the reason`, async () => {
+      const srv = await startServer({ env: env(over) });
+      try {
+        const a = await signup(srv);
+        await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+        const db = path.join(srv.dataDir, 'gatehouse.db');
+        assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1'), 'one attempt made');
+        assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
+        assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
+        assert.ok(!delivered(a.email));
+        assert.ok(!srv.stderr().includes(password) && !srv.stderr().includes('wrong-password-123'), 'no SMTP password in the log');
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
+describe('mail and shutdown', () => {
+  test('an SMTP server that accepts and never answers does not hold up shutdown; the message stays due', async () => {
+    const net = await import('node:net');
+    const sockets = [];
+    const silent = net.createServer((s) => sockets.push(s));
+    await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+    const srv = await startServer({ env: { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${silent.address().port}`, GATEHOUSE_SMTP_STARTTLS: 'off' } });
+    try {
+      const a = await signup(srv);
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      assert.ok(await waitFor(() => sockets.length > 0, 5000), 'delivery started');
+    } finally {
+      const t0 = Date.now();
+      await srv.stop(); // asserts a clean exit within the harness's limit
+      assert.ok(Date.now() - t0 < 4000, `shutdown took ${Date.now() - t0} ms`);
+      for (const s of sockets) s.destroy();
+      silent.close();
+    }
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    assert.equal(sql(db, 'SELECT attempts, sent_at IS NULL FROM mail_queue;').trim(), '0|1', 'not counted as an attempt, still queued');
   });
 });
