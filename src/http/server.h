@@ -109,11 +109,11 @@ enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
 typedef void (*gh_periodic_fn)(const struct store_ops *ops, struct store_conn *c);
 void server_add_periodic(gh_periodic_fn fn, int interval_s, bool at_start);
 
-/** Runs the server until SIGTERM/SIGINT. */
 /** True once a shutdown signal arrived: long-running jobs (SMTP) give up
  *  so that shutdown is not held up by a slow peer. Any thread. */
 bool server_draining(void);
 
+/** Runs the server until SIGTERM/SIGINT. */
 enum gh_err server_run(const struct gh_route *routes, size_t nroutes) GH_WUR;
 
 #endif
