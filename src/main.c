@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "credentials/password.h"
 #include "http/routes.h"
+#include "guard/limit.h"
 #include "mail/mail.h"
 #include "mfa/totp.h"
 #include "http/server.h"
@@ -271,6 +272,7 @@ static void verify_audit(const struct store_ops *ops, struct store_conn *c)
 
 static void teardown(void)
 {
+    limit_shutdown();
     audit_shutdown();
     authcache_shutdown();
     jwt_shutdown();
@@ -302,10 +304,16 @@ static int cmd_serve(void)
         rc = die("cannot hash with the configured Argon2id parameters (memory?)");
         goto out;
     }
-    if (authcache_init(20000, 50000, 50000) != GH_OK) {
+    if (authcache_init(20000, 50000, 50000) != GH_OK || limit_init() != GH_OK) {
         rc = die("out of memory");
         goto out;
     }
+    if (!gh_cfg.rate_limits)
+        gh_log(GH_LOG_WARN, "GATEHOUSE_RATE_LIMITS=off: no rate limits (load tests only)");
+    if (gh_cfg.mfa_required == 1)
+        gh_log(GH_LOG_WARN, "GATEHOUSE_MFA_REQUIRED=admins: there are no roles yet, so no account "
+                            "is an admin and the policy applies to nobody; use all to require a "
+                            "second factor");
     if (gh_cfg.production && gh_cfg.issuer_defaulted)
         gh_log(GH_LOG_WARN,
                "GATEHOUSE_ISSUER is not set: tokens name %s as their issuer; set it "

@@ -9,9 +9,11 @@
 #include "http/pool.h"
 #include "mail/mail.h"
 #include "mfa/mfa.h"
+#include "mfa/mfa_http.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "guard/limit.h"
 #include "credentials/password.h"
 #include "sessions/authcache.h"
 #include "sessions/sessions.h"
@@ -305,18 +307,24 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
         goto out;
     }
     if (rc) goto fail;
+    /* Per account as well as per challenge: each correct password brings a
+     * new challenge, so only this budget bounds guessing the code. */
+    struct limit_result lim;
+    limit_take(LIMIT_MFA_ACCOUNT, u.id, &lim);
+    if (!lim.allowed) {
+        gh_reply_limited(r, "mfa", &lim);
+        goto out;
+    }
     const char *method = NULL;
     rc =
         n > 0 && n < sizeof code - 1 ? mfa_verify_code(ops, c, u.id, code, &method) : GH_ERR_DENIED;
     if (rc == GH_ERR_DENIED) {
-        struct store_audit ev;
-        const struct store_audit *e = gh_audit_event(r, &ev, "signin.failure", "anonymous", u.id,
-                                                     "{\"method\":\"second_factor\"}");
-        if (e && (rc = ops->audit_append(c, e))) goto fail;
+        if ((rc = mfa_record_failure(r, ops, c, u.id, "signin.failure", &lim))) goto fail;
         gh_reply_error(r, 401, "invalid_code", "The code is not valid.");
         goto out;
     }
     if (rc) goto fail;
+    limit_refund(LIMIT_MFA_ACCOUNT, u.id);
     if (ops->challenge_consume(c, h, gh_now_s()) != GH_OK) { /* a parallel request won */
         gh_reply_error(r, 401, "invalid_token", "This sign-in step was already used.");
         goto out;

@@ -222,6 +222,16 @@ enum gh_err config_load(char *err, size_t errlen)
         snprintf(err, errlen, "GATEHOUSE_MFA_REQUIRED must be off, admins or all");
         return GH_ERR_CONFIG;
     }
+    const char *rl = env("GATEHOUSE_RATE_LIMITS");
+    if (rl && strcmp(rl, "on") != 0 && strcmp(rl, "off") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_RATE_LIMITS must be on or off");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.rate_limits = !(rl && strcmp(rl, "off") == 0);
+    if (!gh_cfg.rate_limits && gh_cfg.production) {
+        snprintf(err, errlen, "GATEHOUSE_RATE_LIMITS=off is refused in production");
+        return GH_ERR_CONFIG;
+    }
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");

@@ -31,6 +31,7 @@ struct gh_config {
     int loops;                     /* event loops (one per core) */
     int workers;                   /* worker threads for database work */
     int hash_workers;              /* worker threads for requests that run Argon2id */
+    bool rate_limits;              /* GATEHOUSE_RATE_LIMITS (off only outside production) */
     int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */

@@ -94,6 +94,13 @@ void gh_reply_error(struct gh_req *r, int status, const char *code, const char *
         r->www_authenticate = true;
 }
 
+void gh_reply_limited(struct gh_req *r, const char *name, const struct limit_result *res)
+{
+    r->rl_name = name;
+    r->rl = *res;
+    gh_reply_error(r, 429, "rate_limited", "Too many attempts; try again later.");
+}
+
 void gh_reply_fail(struct gh_req *r, enum gh_err e)
 {
     if (e == GH_ERR_DENIED) {
@@ -376,6 +383,19 @@ static void finish(struct gh_req *r)
                           : "no-store");
     evhttp_add_header(h, "X-Request-Id", r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+    if (r->rl_name) {
+        char v[128];
+        snprintf(v, sizeof v, "\"%s\";q=%d;w=%lld", r->rl_name, r->rl.limit,
+                 (long long)r->rl.period_s);
+        evhttp_add_header(h, "RateLimit-Policy", v);
+        snprintf(v, sizeof v, "\"%s\";r=%d;t=%lld", r->rl_name, r->rl.remaining,
+                 (long long)(r->rl.allowed ? r->rl.reset_s : r->rl.retry_after_s));
+        evhttp_add_header(h, "RateLimit", v);
+        if (!r->rl.allowed) {
+            snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
+            evhttp_add_header(h, "Retry-After", v);
+        }
+    }
 
     /* The body goes straight into the request's own output buffer. */
     struct evbuffer *buf = evhttp_request_get_output_buffer(ev);

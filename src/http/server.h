@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "guard/limit.h"
 #include "sessions/authcache.h"
 #include "store/store.h"
 
@@ -67,6 +68,8 @@ struct gh_req {
     char *resp_text; /* heap; a non-JSON body (metrics) instead of resp */
     const char *resp_type;
     bool www_authenticate;
+    const char *rl_name; /* a rate-limit rule answered: its RateLimit headers */
+    struct limit_result rl;
 
     /* Private to server.c. */
     struct gh_loop *loop;
@@ -83,6 +86,9 @@ void gh_reply_text(struct gh_req *r, int status, const char *type, char *text);
 uint64_t gh_requests_total(int cls);
 /** Sets an error reply {"error":{"code","message"}}. */
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
+/** Answers 429 rate_limited with Retry-After and the IETF RateLimit and
+ *  RateLimit-Policy fields for rule name (a static string). */
+void gh_reply_limited(struct gh_req *r, const char *name, const struct limit_result *res);
 /** Maps an internal failure (GH_ERR_INTERNAL, NOMEM, ...) to 500/503. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);
 

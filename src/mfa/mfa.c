@@ -20,14 +20,14 @@ enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const
  * dashes and spaces dropped. */
 static bool backup_hash(const char *code, uint8_t hash[32])
 {
-    char canon[32];
+    char canon[MFA_BACKUP_CHARS];
     size_t n = 0;
     for (const char *p = code; *p; p++) {
         if (*p == '-' || *p == ' ') continue;
-        if (n >= 16 || !isalnum((unsigned char)*p)) return false;
+        if (n >= MFA_BACKUP_CHARS || !isalnum((unsigned char)*p)) return false;
         canon[n++] = (char)tolower((unsigned char)*p);
     }
-    if (n != 16) return false;
+    if (n != MFA_BACKUP_CHARS) return false;
     bool ok = gh_sha256(hash, canon, n) == GH_OK;
     gh_wipe(canon, sizeof canon);
     return ok;
@@ -38,12 +38,12 @@ void mfa_backup_codes(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1],
 {
     static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz234567"; /* base32 */
     for (int i = 0; i < STORE_BACKUP_CODES; i++) {
-        uint8_t raw[16];
+        uint8_t raw[MFA_BACKUP_CHARS];
         gh_random(raw, sizeof raw);
         size_t o = 0;
-        for (int k = 0; k < 16; k++) {
+        for (int k = 0; k < MFA_BACKUP_CHARS; k++) {
             if (k && k % 4 == 0) codes[i][o++] = '-';
-            codes[i][o++] = alphabet[raw[k] & 31]; /* 5 bits from each byte: 80 bits */
+            codes[i][o++] = alphabet[raw[k] & 31]; /* 5 bits from each byte */
         }
         codes[i][o] = '\0';
         gh_wipe(raw, sizeof raw);

@@ -13,7 +13,10 @@
 #define MFA_CHALLENGE_TTL 300 /* seconds to enter the code */
 #define MFA_CHALLENGE_ATTEMPTS 5
 #define MFA_TOKEN_LEN 43
-#define MFA_BACKUP_LEN 19 /* "xxxx-xxxx-xxxx-xxxx": 16 base32 characters, 80 bits */
+/* 24 base32 characters, 120 bits: a fast hash (SHA-256) is safe to store
+ * only for codes that cannot be guessed offline (ASVS 6.5.2: >= 112 bits). */
+#define MFA_BACKUP_CHARS 24
+#define MFA_BACKUP_LEN 29 /* "xxxx-xxxx-xxxx-xxxx-xxxx-xxxx" */
 
 /** True if the user has a confirmed TOTP factor. GH_ERR_* on store failure. */
 enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const char *user_id,

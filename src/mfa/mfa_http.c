@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/util.h"
 #include "credentials/password.h"
+#include "guard/limit.h"
 #include "mfa/mfa.h"
 #include "mfa/totp.h"
 #include "sessions/authcache.h"
@@ -134,6 +135,12 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
         gh_reply_fail(r, rc);
         return -1;
     }
+    struct limit_result lim;
+    limit_take(LIMIT_MFA_ACCOUNT, r->ident.user_id, &lim);
+    if (!lim.allowed) {
+        gh_reply_limited(r, "mfa", &lim);
+        return -1;
+    }
     *method = "password";
     if (code) {
         rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
@@ -145,7 +152,8 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
                                              : password_verify(u.password_hash, pw, pw_len);
         gh_wipe(u.password_hash, sizeof u.password_hash);
     }
-    if (rc == GH_ERR_DENIED) {
+    if (rc == GH_ERR_DENIED &&
+        (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
         gh_reply_error(r, 403, code ? "invalid_code" : "invalid_credentials",
                        "That does not prove it is you.");
         return -1;
@@ -154,7 +162,24 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
         gh_reply_fail(r, rc);
         return -1;
     }
+    limit_refund(LIMIT_MFA_ACCOUNT, r->ident.user_id);
     return 0;
+}
+
+enum gh_err mfa_record_failure(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                               const char *user_id, const char *action,
+                               const struct limit_result *lim)
+{
+    struct store_audit ev;
+    bool signin = strcmp(action, "signin.failure") == 0;
+    /* "rate_limited" marks the failure that spent the account's budget:
+     * one row per lockout, not one per refused attempt after it. */
+    const char *details = lim->remaining == 0
+                              ? "{\"method\":\"second_factor\",\"rate_limited\":true}"
+                              : "{\"method\":\"second_factor\"}";
+    const struct store_audit *e =
+        gh_audit_event(r, &ev, action, signin ? "anonymous" : user_id, user_id, details);
+    return e ? ops->audit_append(c, e) : GH_OK;
 }
 
 /* DELETE /v1/mfa/totp {code} or {password}: removing a factor needs proof
@@ -164,15 +189,19 @@ void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct 
     const char *method;
     if (check_proof(r, ops, c, &method)) return;
     char details[96];
-    snprintf(details, sizeof details, "{\"factor\":\"totp\",\"proof\":\"%s\"}", method);
+    snprintf(details, sizeof details,
+             "{\"factor\":\"totp\",\"proof\":\"%s\",\"other_sessions\":\"revoked\"}", method);
     struct store_audit ev;
+    /* A factor gone is a weaker account: sessions elsewhere (perhaps the
+     * reason it was removed) end with it; this one stays. */
     enum gh_err rc = ops->totp_delete(
-        c, r->ident.user_id,
+        c, r->ident.user_id, r->ident.session_id, gh_now_s(),
         gh_audit_event(r, &ev, "mfa.removed", r->ident.user_id, r->ident.user_id, details));
     if (rc && rc != GH_ERR_NOT_FOUND) {
         gh_reply_fail(r, rc);
         return;
     }
+    if (rc == GH_OK) authcache_revoke_user_sessions(r->ident.user_id, r->ident.session_id);
     gh_reply(r, 204, NULL);
 }
 

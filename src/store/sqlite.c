@@ -1281,16 +1281,24 @@ static enum gh_err sq_totp_use_step(struct store_conn *c, const char *uid, int64
 
 static enum gh_err totp_delete_fn(struct store_conn *c, const void *arg)
 {
-    enum gh_err rc = delete_by_id(c, S_BACKUP_CLEAR, arg);
+    const struct revoke_args *a = arg;
+    enum gh_err rc = delete_by_id(c, S_BACKUP_CLEAR, a->uid);
     if (rc) return rc;
-    if ((rc = delete_by_id(c, S_TOTP_DELETE, arg))) return rc;
-    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+    if ((rc = delete_by_id(c, S_TOTP_DELETE, a->uid))) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
+    sqlite3_stmt *s = stmt(c, S_SESS_REVOKE_OTHERS);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->uid);
+    bind_text(s, 2, a->id ? a->id : "");
+    sqlite3_bind_int64(s, 3, a->now);
+    return exec_stmt(c, s, "revoke other sessions");
 }
 
-static enum gh_err sq_totp_delete(struct store_conn *c, const char *uid,
-                                  const struct store_audit *ev)
+static enum gh_err sq_totp_delete(struct store_conn *c, const char *uid, const char *keep_sid,
+                                  int64_t now, const struct store_audit *ev)
 {
-    return in_tx(c, ev, totp_delete_fn, uid);
+    struct revoke_args a = {keep_sid, uid, now};
+    return in_tx(c, ev, totp_delete_fn, &a);
 }
 
 static enum gh_err sq_backup_use(struct store_conn *c, const char *uid, const uint8_t hash[32],

@@ -293,9 +293,11 @@ struct store_ops {
     /** Records step as used if it is newer than the last used one;
      *  GH_ERR_CONFLICT otherwise (a replay that raced). */
     enum gh_err (*totp_use_step)(struct store_conn *c, const char *user_id, int64_t step) GH_WUR;
-    /** Removes the factor and its backup codes. */
-    enum gh_err (*totp_delete)(struct store_conn *c, const char *user_id,
-                               const struct store_audit *ev) GH_WUR;
+    /** Removes the factor and its backup codes and revokes every session of
+     *  the user but keep_sid (NULL: all), in one transaction.
+     *  GH_ERR_NOT_FOUND (nothing changed) if there was no factor. */
+    enum gh_err (*totp_delete)(struct store_conn *c, const char *user_id, const char *keep_sid,
+                               int64_t now, const struct store_audit *ev) GH_WUR;
     /** Spends an unused backup code. GH_ERR_DENIED if unknown or spent. */
     enum gh_err (*backup_use)(struct store_conn *c, const char *user_id, const uint8_t hash[32],
                               int64_t now) GH_WUR;

@@ -49,7 +49,7 @@ describe('TOTP', () => {
     assert.equal(c.status, 200, c.text);
     assert.equal(c.json.backup_codes.length, 10);
     assert.equal(new Set(c.json.backup_codes).size, 10);
-    for (const code of c.json.backup_codes) assert.match(code, /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/);
+    for (const code of c.json.backup_codes) assert.match(code, /^[a-z2-7]{4}(-[a-z2-7]{4}){5}$/, "24 base32 characters: 120 bits");
     assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret, 1) } }), 409, 'no_pending_enrolment');
     assertError(await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access }), 409, 'mfa_already_enabled');
     assertError(await api(srv.url, 'POST', '/v1/mfa/totp'), 401, 'invalid_token');
@@ -124,8 +124,12 @@ describe('TOTP', () => {
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: {} }), 422, 'missing_field');
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: 'wrong password here' } }), 403, 'invalid_credentials');
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: '000000' } }), 403, 'invalid_code');
+    assert.equal((await me(srv, a.access)).status, 200, 'the sign-up session is live before the removal');
     const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } });
     assert.equal(del.status, 204, del.text);
+    assert.equal((await me(srv, a.access)).status, 401, 'removing the factor ended the other session');
+    assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: a.refresh } }), 401);
+    assert.equal((await me(srv, tok)).status, 200, 'the session that removed it stays');
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } }), 404, 'not_found');
     const s3 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     assert.ok(s3.json.access_token, 'no challenge any more');
@@ -163,6 +167,69 @@ describe('TOTP', () => {
     assert.equal(ok.status, 200, ok.text);
     const b = await signup(srv);
     assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: b.access, json: { password: b.password } }), 404, 'not_found');
+  });
+});
+
+describe('guessing second-factor codes', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); });
+
+  test('wrong codes across fresh challenges share one per-account budget of 5 per 5 minutes', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    for (let i = 0; i < 5; i++) {
+      const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+      assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: '000000' } }), 401, 'invalid_code');
+    }
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const r = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } });
+    assertError(r, 429, 'rate_limited');
+    const retry = Number(r.headers.get('retry-after'));
+    assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}: one attempt back after 60 s`);
+    assert.match(r.headers.get('ratelimit-policy'), /^"mfa";q=5;w=300$/);
+    assert.match(r.headers.get('ratelimit'), /^"mfa";r=0;t=\d+$/);
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const rows = sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.failure' ORDER BY id;`).trim().split('\n');
+    assert.equal(rows.length, 5, 'one row per wrong code, none for the refused attempt');
+    assert.match(rows[4], /"rate_limited":true/, 'the failure that spent the budget is marked');
+    // the same budget guards the proof for changing factors
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: a.access, json: { password: a.password } }), 429, 'rate_limited');
+  });
+
+  test('proofs for changing a factor (code or password) are bounded too; a right one gives its unit back', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    for (let i = 0; i < 3; i++) assert.equal((await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { password: a.password } })).status, 200, 'right proofs cost nothing');
+    for (let i = 0; i < 5; i++) assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000' } }), 403, 'invalid_code');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1) } }), 429, 'rate_limited');
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`).trim(), '5');
+  });
+
+  test('20 parallel wrong guesses on one account: at most 5 are tried', async () => {
+    const a = await signup(srv);
+    await enrol(srv, a);
+    const tokens = [];
+    for (let i = 0; i < 20; i++) tokens.push((await api(srv.url, 'POST', '/v1/signin', { json: pw(a) })).json.mfa_token);
+    const res = await Promise.all(tokens.map((t, i) => api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: t, code: String(100000 + i) } })));
+    assert.equal(res.filter((r) => r.status === 401).length, 5);
+    assert.equal(res.filter((r) => r.status === 429).length, 15);
+  });
+
+  test('GATEHOUSE_RATE_LIMITS=off lifts the budget, and is refused in production', async () => {
+    const off = await startServer({ env: { GATEHOUSE_RATE_LIMITS: 'off' } });
+    try {
+      const a = await signup(off);
+      await enrol(off, a);
+      for (let i = 0; i < 8; i++) assertError(await api(off.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000' } }), 403, 'invalid_code');
+      assert.match(off.stderr(), /GATEHOUSE_RATE_LIMITS=off/);
+    } finally {
+      await off.stop();
+    }
+    const r = runCli(['migrate'], { env: { GATEHOUSE_ENV: 'production', GATEHOUSE_RATE_LIMITS: 'off', GATEHOUSE_DATA_DIR: srv.dataDir } });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /GATEHOUSE_RATE_LIMITS=off is refused in production/);
   });
 });
 

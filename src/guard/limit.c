@@ -1,0 +1,194 @@
+#include "guard/limit.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "core/config.h"
+#include "core/util.h"
+
+struct rule_def {
+    int count;
+    int64_t period_s;
+};
+
+/* Budgets: count per period, bursts up to count. */
+static const struct rule_def rules[LIMIT__COUNT] = {
+    [LIMIT_MFA_ACCOUNT] = {5, 300},
+};
+
+#define SHARDS 64
+#define SHARD_MAX 4096 /* keys per shard: 262,144 in all, ~10 MiB at worst */
+#define KEY_BYTES 16
+
+struct entry {
+    uint8_t key[KEY_BYTES];
+    int64_t tat_us; /* theoretical arrival time; <= now means a full budget */
+    struct entry *next;
+};
+
+struct shard {
+    pthread_mutex_t mu;
+    struct entry *head[256];
+    int n;
+};
+
+static struct shard *shards;
+static uint8_t hash_key[crypto_generichash_KEYBYTES];
+
+enum gh_err limit_init(void)
+{
+    shards = calloc(SHARDS, sizeof *shards);
+    if (!shards) return GH_ERR_NOMEM;
+    for (int i = 0; i < SHARDS; i++)
+        pthread_mutex_init(&shards[i].mu, NULL);
+    randombytes_buf(hash_key, sizeof hash_key);
+    return GH_OK;
+}
+
+void limit_shutdown(void)
+{
+    if (!shards) return;
+    for (int i = 0; i < SHARDS; i++) {
+        for (int b = 0; b < 256; b++)
+            for (struct entry *e = shards[i].head[b], *n; e; e = n) {
+                n = e->next;
+                free(e);
+            }
+        pthread_mutex_destroy(&shards[i].mu);
+    }
+    free(shards);
+    shards = NULL;
+    sodium_memzero(hash_key, sizeof hash_key);
+}
+
+static void key_of(enum limit_rule rule, const char *subject, uint8_t key[KEY_BYTES])
+{
+    crypto_generichash_state st;
+    uint8_t r = (uint8_t)rule;
+    crypto_generichash_init(&st, hash_key, sizeof hash_key, KEY_BYTES);
+    crypto_generichash_update(&st, &r, 1);
+    crypto_generichash_update(&st, (const uint8_t *)subject, strlen(subject));
+    crypto_generichash_final(&st, key, KEY_BYTES);
+}
+
+/* Drops every key whose budget is whole again (losing them changes
+ * nothing); if none is, the one closest to whole, so a flood of new
+ * subjects can never make the table refuse or grow without bound. */
+static void make_room(struct shard *s, int64_t now)
+{
+    struct entry **victim = NULL;
+    int64_t oldest = INT64_MAX;
+    for (int b = 0; b < 256; b++)
+        for (struct entry **pp = &s->head[b]; *pp;) {
+            struct entry *e = *pp;
+            if (e->tat_us <= now) {
+                *pp = e->next;
+                free(e);
+                s->n--;
+                continue;
+            }
+            if (e->tat_us < oldest) oldest = e->tat_us, victim = pp;
+            pp = &e->next;
+        }
+    if (s->n >= SHARD_MAX && victim) {
+        struct entry *e = *victim;
+        *victim = e->next;
+        free(e);
+        s->n--;
+    }
+}
+
+static struct entry **find(struct shard *s, const uint8_t key[KEY_BYTES])
+{
+    struct entry **pp = &s->head[key[1]];
+    while (*pp && sodium_memcmp((*pp)->key, key, KEY_BYTES) != 0)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* The GCRA step at time now (microseconds, monotonic). */
+static void take_at(enum limit_rule rule, const char *subject, int64_t now,
+                    struct limit_result *res)
+{
+    const struct rule_def *d = &rules[rule];
+    int64_t period = d->period_s * 1000000, t = period / d->count;
+    memset(res, 0, sizeof *res);
+    res->limit = d->count;
+    res->period_s = d->period_s;
+    if (!gh_cfg.rate_limits) {
+        res->allowed = true;
+        res->remaining = d->count;
+        return;
+    }
+    uint8_t key[KEY_BYTES];
+    key_of(rule, subject, key);
+    struct shard *s = &shards[key[0] % SHARDS];
+    pthread_mutex_lock(&s->mu);
+    struct entry **pp = find(s, key), *e = *pp;
+    int64_t tat = e && e->tat_us > now ? e->tat_us : now, next = tat + t;
+    if (next - now > period) { /* over budget: nothing taken */
+        res->retry_after_s = (next - period - now + 999999) / 1000000;
+        if (res->retry_after_s < 1) res->retry_after_s = 1;
+        res->reset_s = (tat - now + 999999) / 1000000;
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    if (!e) {
+        if (s->n >= SHARD_MAX) {
+            make_room(s, now);
+            pp = find(s, key);
+        }
+        e = calloc(1, sizeof *e);
+        if (!e) { /* fail closed: no memory, no request */
+            pthread_mutex_unlock(&s->mu);
+            res->retry_after_s = 1;
+            return;
+        }
+        memcpy(e->key, key, KEY_BYTES);
+        *pp = e;
+        s->n++;
+    }
+    e->tat_us = next;
+    pthread_mutex_unlock(&s->mu);
+    res->allowed = true;
+    res->remaining = (int)((period - (next - now)) / t);
+    res->reset_s = (next - now + 999999) / 1000000;
+}
+
+void limit_take(enum limit_rule rule, const char *subject, struct limit_result *res)
+{
+    take_at(rule, subject, gh_mono_us(), res);
+}
+
+static void adjust(enum limit_rule rule, const char *subject, bool clear)
+{
+    if (!gh_cfg.rate_limits) return;
+    const struct rule_def *d = &rules[rule];
+    int64_t t = d->period_s * 1000000 / d->count;
+    uint8_t key[KEY_BYTES];
+    key_of(rule, subject, key);
+    struct shard *s = &shards[key[0] % SHARDS];
+    pthread_mutex_lock(&s->mu);
+    struct entry **pp = find(s, key), *e = *pp;
+    if (e && clear) {
+        *pp = e->next;
+        free(e);
+        s->n--;
+    } else if (e) {
+        e->tat_us -= t; /* at or below now: the budget is whole */
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void limit_refund(enum limit_rule rule, const char *subject)
+{
+    adjust(rule, subject, false);
+}
+
+void limit_clear(enum limit_rule rule, const char *subject)
+{
+    adjust(rule, subject, true);
+}

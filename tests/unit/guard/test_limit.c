@@ -1,0 +1,126 @@
+/* Unit tests for src/guard/limit.c: the GCRA arithmetic at chosen times
+ * (the .c is included so the clock can be passed in). */
+#include "testutil.h"
+
+#include "../../../src/guard/limit.c"
+
+#define S 1000000LL /* one second in microseconds */
+
+static int setup(void **state)
+{
+    (void)state;
+    gh_cfg.rate_limits = true;
+    return limit_init() == GH_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    limit_shutdown();
+    return 0;
+}
+
+/* 5 per 300 s: a burst of 5, then one more every 60 s. */
+static void test_burst_then_steady_rate(void **state)
+{
+    (void)state;
+    struct limit_result r;
+    int64_t t0 = 1000 * S;
+    for (int i = 0; i < 5; i++) {
+        take_at(LIMIT_MFA_ACCOUNT, "alice", t0, &r);
+        assert_true(r.allowed);
+        assert_int_equal(r.remaining, 4 - i);
+        assert_int_equal(r.limit, 5);
+    }
+    take_at(LIMIT_MFA_ACCOUNT, "alice", t0, &r);
+    assert_false(r.allowed);
+    assert_int_equal(r.retry_after_s, 60);
+    assert_int_equal(r.remaining, 0);
+    /* denied requests take nothing: still 60 s, not more */
+    take_at(LIMIT_MFA_ACCOUNT, "alice", t0, &r);
+    assert_int_equal(r.retry_after_s, 60);
+    take_at(LIMIT_MFA_ACCOUNT, "alice", t0 + 59 * S, &r);
+    assert_false(r.allowed);
+    assert_int_equal(r.retry_after_s, 1);
+    take_at(LIMIT_MFA_ACCOUNT, "alice", t0 + 60 * S, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 0);
+    take_at(LIMIT_MFA_ACCOUNT, "alice", t0 + 60 * S, &r);
+    assert_false(r.allowed);
+    /* after a whole period the burst is back */
+    take_at(LIMIT_MFA_ACCOUNT, "alice", t0 + 420 * S, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 4);
+}
+
+static void test_subjects_and_refund_and_clear(void **state)
+{
+    (void)state;
+    struct limit_result r;
+    int64_t t0 = 5000 * S;
+    for (int i = 0; i < 5; i++)
+        take_at(LIMIT_MFA_ACCOUNT, "bob", t0, &r);
+    take_at(LIMIT_MFA_ACCOUNT, "bob", t0, &r);
+    assert_false(r.allowed);
+    take_at(LIMIT_MFA_ACCOUNT, "carol", t0, &r);
+    assert_true(r.allowed); /* another subject has its own budget */
+    /* a refund (limit_refund uses the real clock: only the tat moves) */
+    limit_refund(LIMIT_MFA_ACCOUNT, "bob");
+    take_at(LIMIT_MFA_ACCOUNT, "bob", t0, &r);
+    assert_true(r.allowed);
+    take_at(LIMIT_MFA_ACCOUNT, "bob", t0, &r);
+    assert_false(r.allowed);
+    limit_clear(LIMIT_MFA_ACCOUNT, "bob");
+    take_at(LIMIT_MFA_ACCOUNT, "bob", t0, &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 4);
+}
+
+static void test_off_allows_everything(void **state)
+{
+    (void)state;
+    struct limit_result r;
+    gh_cfg.rate_limits = false;
+    for (int i = 0; i < 50; i++) {
+        take_at(LIMIT_MFA_ACCOUNT, "dave", 9000 * S, &r);
+        assert_true(r.allowed);
+    }
+    gh_cfg.rate_limits = true;
+}
+
+/* A flood of distinct subjects never grows a shard past SHARD_MAX, and
+ * a subject in the middle of its budget keeps it while whole ones go. */
+static void test_table_is_bounded(void **state)
+{
+    (void)state;
+    struct limit_result r;
+    int64_t t0 = 20000 * S;
+    char subj[32];
+    for (int i = 0; i < SHARDS * SHARD_MAX * 2; i++) {
+        snprintf(subj, sizeof subj, "flood-%d", i);
+        take_at(LIMIT_MFA_ACCOUNT, subj, t0 + (int64_t)i * 100 * S, &r);
+        assert_true(r.allowed);
+    }
+    for (int i = 0; i < SHARDS; i++)
+        assert_true(shards[i].n <= SHARD_MAX);
+    /* all at one instant: nothing is whole, the closest to whole goes */
+    int64_t t1 = t0 + (int64_t)SHARDS * SHARD_MAX * 300 * S;
+    for (int i = 0; i < SHARDS * SHARD_MAX + 500; i++) {
+        snprintf(subj, sizeof subj, "burst-%d", i);
+        take_at(LIMIT_MFA_ACCOUNT, subj, t1, &r);
+        assert_true(r.allowed);
+    }
+    for (int i = 0; i < SHARDS; i++)
+        assert_true(shards[i].n <= SHARD_MAX);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_burst_then_steady_rate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_subjects_and_refund_and_clear, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_off_allows_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_table_is_bounded, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
