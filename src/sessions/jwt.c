@@ -376,9 +376,12 @@ enum gh_err jwt_sign(const struct jwt_claims *c, char **out)
     cjose_header_t *hdr = NULL;
     cjose_jws_t *jws = NULL;
     char *payload = NULL;
-    json_t *claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "iss", gh_cfg.issuer, "aud",
-                               gh_cfg.audience, "sub", c->sub, "sid", c->sid, "iat",
-                               (json_int_t)c->iat, "exp", (json_int_t)c->exp, "jti", c->jti);
+    char aud[sizeof JWT_RESTRICTED_AUD_PREFIX + sizeof gh_cfg.audience];
+    snprintf(aud, sizeof aud, "%s%s", c->restricted ? JWT_RESTRICTED_AUD_PREFIX : "",
+             gh_cfg.audience);
+    json_t *claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "iss", gh_cfg.issuer, "aud", aud,
+                               "sub", c->sub, "sid", c->sid, "iat", (json_int_t)c->iat, "exp",
+                               (json_int_t)c->exp, "jti", c->jti);
     if (!claims) return GH_ERR_NOMEM;
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(claims);
@@ -425,6 +428,7 @@ static int claim_int(json_t *o, const char *k, int64_t *out)
 
 enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_claims *out)
 {
+    out->restricted = false;
     if (!token || len < 16 || len > JWT_MAX_LEN) return GH_ERR_DENIED;
     /* Only the compact-JWS alphabet reaches cjose: its base64 decoder
      * asserts (aborts the process) on some inputs with '='. */
@@ -478,8 +482,13 @@ enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_cl
     if (!json_is_string(iss) || strcmp(json_string_value(iss), gh_cfg.issuer) != 0) goto out;
     json_t *aud = json_object_get(claims, "aud");
     int aud_ok = 0;
+    size_t rpl = strlen(JWT_RESTRICTED_AUD_PREFIX);
     if (json_is_string(aud)) {
-        aud_ok = strcmp(json_string_value(aud), gh_cfg.audience) == 0;
+        const char *a = json_string_value(aud);
+        aud_ok = strcmp(a, gh_cfg.audience) == 0;
+        if (!aud_ok && strncmp(a, JWT_RESTRICTED_AUD_PREFIX, rpl) == 0 &&
+            strcmp(a + rpl, gh_cfg.audience) == 0)
+            aud_ok = 1, out->restricted = true;
     } else if (json_is_array(aud)) {
         size_t i;
         json_t *a;

@@ -25,7 +25,13 @@ struct jwt_claims {
     char jti[JWT_JTI_MAX + 1];
     int64_t iat;
     int64_t exp;
+    /* A session that may only enrol a second factor: aud is
+     * JWT_RESTRICTED_AUD_PREFIX + the audience, so applications that check
+     * aud (as they must) refuse it. */
+    bool restricted;
 };
+
+#define JWT_RESTRICTED_AUD_PREFIX "mfa-enrolment:"
 
 /** Dev mode: creates <data_dir>/signing-key.pem (P-256, PKCS#8, mode 0600)
  *  if it is missing, and returns its PEM in *pem (heap; free with

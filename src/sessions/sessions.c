@@ -36,7 +36,8 @@ void sessions_new_id(char out[STORE_ID_LEN + 1])
 
 /* iat is never below the user's tokens_invalidated_at, so a token issued
  * in the same second as a password change is still accepted. */
-static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, char **out)
+static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, bool restricted,
+                                char **out)
 {
     struct jwt_claims cl;
     memset(&cl, 0, sizeof cl);
@@ -45,6 +46,7 @@ static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, c
     int64_t now = gh_now_s();
     cl.iat = now > tia ? now : tia;
     cl.exp = cl.iat + gh_cfg.access_ttl;
+    cl.restricted = restricted;
     enum gh_err rc = gh_random_token(cl.jti, sizeof cl.jti, 16);
     if (rc) return rc;
     return jwt_sign(&cl, out);
@@ -80,7 +82,8 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     /* Refused if the password changed since the caller verified it. */
     if ((rc = ops->session_create(c, &s, h, u->tokens_invalidated_at, ev ? &sev : NULL))) goto fail;
     authcache_put_session(&s, gen);
-    if ((rc = issue_access(u->id, s.id, u->tokens_invalidated_at, &out->access))) goto fail;
+    if ((rc = issue_access(u->id, s.id, u->tokens_invalidated_at, restricted, &out->access)))
+        goto fail;
     return GH_OK;
 fail:
     sessions_pair_clear(out);
@@ -182,7 +185,7 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
 
         if ((rc = refresh_new(out->refresh, new_hash))) goto out;
         if ((rc = issue_access(rt->user_id, rt->session_id, rt->tokens_invalidated_at,
-                               &out->access)))
+                               rt->session_restricted, &out->access)))
             goto out;
         size_t boxlen = 0;
         if ((rc = seal_pair(tok, out, box, &boxlen))) goto out;

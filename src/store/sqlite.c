@@ -122,7 +122,7 @@ static const char *const stmt_sql[S_COUNT] = {
                            " AND revoked_at IS NULL",
     [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"
                  " (s.revoked_at IS NULL AND s.expires_at > ?2), u.tokens_invalidated_at,"
-                 " r.successor_box FROM refresh_tokens r"
+                 " r.successor_box, s.restricted FROM refresh_tokens r"
                  " JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id"
                  " WHERE r.token_hash = ?1",
     [S_RT_SPEND] = "UPDATE refresh_tokens SET rotated_at_us = ?2, successor_box = ?3"
@@ -948,6 +948,7 @@ static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
             memcpy(o->box, b, (size_t)bl);
             o->box_len = (size_t)bl;
         }
+        o->session_restricted = sqlite3_column_int(s, 7) != 0;
     }
     done(s);
     if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;

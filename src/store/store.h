@@ -58,6 +58,7 @@ struct store_refresh {
     int64_t expires_at;
     int64_t rotated_at_us; /* 0 = current; else when it was spent (microseconds) */
     bool session_live;     /* session not revoked and not expired */
+    bool session_restricted;
     int64_t tokens_invalidated_at;
     uint8_t box[STORE_BOX_MAX]; /* successor pair sealed under the old token */
     size_t box_len;             /* 0 = none */

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, me, runCli, sql, assertError,
 } from './lib/harness.mjs';
+import { jwtVerify, createRemoteJWKSet, decodeJwt } from 'jose';
 
 // A code from the real oathtool binary, for the step `offset` steps from now
 // (+1: the next step, still inside the ±1 window and newer than any used one).
@@ -251,6 +252,14 @@ describe('GATEHOUSE_MFA_REQUIRED=all', () => {
     const rf = await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: s.json.refresh_token } });
     assert.equal(rf.status, 200, rf.text);
     assertError(await me(srv, rf.json.access_token), 403, 'mfa_enrolment_required');
+    // an application verifying these tokens with a standard library refuses them: another audience
+    const JWKS = createRemoteJWKSet(new URL(srv.url + '/.well-known/jwks.json'));
+    const aud = decodeJwt(s.json.access_token).aud;
+    for (const t of [a.access, s.json.access_token, rf.json.access_token]) {
+      assert.equal(decodeJwt(t).aud, aud);
+      await assert.rejects(jwtVerify(t, JWKS, { issuer: decodeJwt(t).iss, audience: 'gatehouse' }), /aud/);
+    }
+    assert.match(aud, /^mfa-enrolment:/);
     const { secret } = await enrol(srv, a);
     assert.equal((await me(srv, a.access)).status, 200, 'the enrolling session is now full');
     assertError(await me(srv, rf.json.access_token), 403, 'mfa_enrolment_required', 'other sessions stay restricted');
@@ -260,6 +269,8 @@ describe('GATEHOUSE_MFA_REQUIRED=all', () => {
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json.mfa_enrolment_required, undefined);
     assert.equal((await me(srv, ok.json.access_token)).status, 200);
+    const full = await jwtVerify(ok.json.access_token, JWKS, { issuer: decodeJwt(ok.json.access_token).iss, audience: aud.slice('mfa-enrolment:'.length) });
+    assert.equal(full.payload.sub, a.user.id, 'a full session verifies with the real audience');
     assert.equal((await api(srv.url, 'POST', '/v1/signout', { token: rf.json.access_token })).status, 204, 'a restricted session can sign out');
   });
 
