@@ -512,7 +512,9 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     if (rc) return;
     uint64_t gen = authcache_generation();
     rc = ops->user_by_email_key(c, m.email_key, &u);
+    bool created = false;
     if (rc == GH_ERR_NOT_FOUND && gh_cfg.magic_link_signup) {
+        created = true;
         memset(&u, 0, sizeof u);
         sessions_new_id(u.id);
         memcpy(u.email, m.email, sizeof u.email);
@@ -528,12 +530,28 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
         goto out;
     }
     if (rc) goto fail;
-    if (!u.email_verified_at) { /* following the link proves the address */
+    if (!u.email_verified_at && created) { /* following the link proves the address */
         struct store_audit vev;
         if ((rc = ops->user_verify_email(c, u.id, gh_now_s(),
                                          gh_audit_event(r, &vev, "email.verified", u.id, u.id,
                                                         "{\"method\":\"magic_link\"}"))))
             goto fail;
+    } else if (!u.email_verified_at) {
+        /* Whoever signed up with this address never proved it; its owner
+         * just did. The password and sessions made before do not survive
+         * (account pre-hijacking); a second factor does (store.h). */
+        int64_t now = gh_now_s(), tia = now + 1;
+        struct store_audit vev;
+        if ((rc = ops->user_reclaim(
+                 c, u.id, tia, now,
+                 gh_audit_event(r, &vev, "email.verified", u.id, u.id,
+                                "{\"method\":\"magic_link\",\"unverified_password\":"
+                                "\"removed\"}"))))
+            goto fail;
+        authcache_revoke_user_sessions(u.id, NULL);
+        authcache_set_user_tia(u.id, tia);
+        u.tokens_invalidated_at = tia;
+        gen = authcache_generation();
     }
     bool mfa = false;
     if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
@@ -616,6 +634,13 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, NULL);
     authcache_set_user_tia(u.id, tia);
+    if (!u.email_verified_at) { /* the link proved the address too */
+        struct store_audit vev;
+        if ((rc = ops->user_verify_email(c, u.id, now,
+                                         gh_audit_event(r, &vev, "email.verified", u.id, u.id,
+                                                        "{\"method\":\"reset_link\"}"))))
+            goto fail;
+    }
     gh_reply(r, 204, NULL);
     goto out;
 fail:

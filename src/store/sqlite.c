@@ -1037,6 +1037,35 @@ static enum gh_err delete_by_id(struct store_conn *c, enum stmt_id id, const cha
     return exec_stmt(c, s, stmt_sql[id]);
 }
 
+struct reclaim_args {
+    const char *id;
+    int64_t now, tia;
+};
+
+static enum gh_err user_reclaim_fn(struct store_conn *c, const void *arg)
+{
+    const struct reclaim_args *a = arg;
+    struct verify_args v = {a->id, a->now};
+    enum gh_err rc = user_verify_fn(c, &v);
+    if (rc) return rc;
+    sqlite3_stmt *s = stmt(c, S_USER_SET_PASSWORD);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->id);
+    bind_text(s, 2, "!"); /* matches no password */
+    sqlite3_bind_int64(s, 3, a->tia);
+    sqlite3_bind_int64(s, 4, a->now);
+    if ((rc = exec_stmt(c, s, "reclaim: password"))) return rc;
+    struct revoke_args r = {NULL, a->id, a->now};
+    return revoke_user_fn(c, &r);
+}
+
+static enum gh_err sq_user_reclaim(struct store_conn *c, const char *id, int64_t tia, int64_t now,
+                                   const struct store_audit *ev)
+{
+    struct reclaim_args a = {id, now, tia};
+    return in_tx(c, ev, user_reclaim_fn, &a);
+}
+
 static enum gh_err sq_vault_key_rewrap(struct store_conn *c, const char *kid, const char *wrapped)
 {
     sqlite3_stmt *s = stmt(c, S_VK_REWRAP);
@@ -1504,6 +1533,7 @@ const struct store_ops store_sqlite = {
     .user_by_id = sq_user_by_id,
     .user_rehash = sq_user_rehash,
     .user_verify_email = sq_user_verify_email,
+    .user_reclaim = sq_user_reclaim,
     .user_set_password = sq_user_set_password,
     .session_create = sq_session_create,
     .session_get = sq_session_get,

@@ -179,6 +179,13 @@ struct store_ops {
     /** Marks the email verified (idempotent). */
     enum gh_err (*user_verify_email)(struct store_conn *c, const char *id, int64_t now,
                                      const struct store_audit *ev) GH_WUR;
+    /** The owner of the address of a never-verified account just proved it
+     *  (an emailed link): marks it verified, removes the password anyone
+     *  may have set before, and revokes every session (new
+     *  tokens_invalidated_at), in one transaction. A second factor stays:
+     *  it still guards the account against whoever holds the mailbox. */
+    enum gh_err (*user_reclaim)(struct store_conn *c, const char *id, int64_t tia, int64_t now,
+                                const struct store_audit *ev) GH_WUR;
     /** Replaces the hash only (rehash on sign-in with raised parameters). */
     enum gh_err (*user_rehash)(struct store_conn *c, const char *id, const char *hash,
                                int64_t now) GH_WUR;

@@ -385,3 +385,58 @@ describe('mail and shutdown', () => {
     assert.equal(sql(db, 'SELECT attempts, sent_at IS NULL FROM mail_queue;').trim(), '0|1', 'not counted as an attempt, still queued');
   });
 });
+
+// Someone signs up with an address that is not theirs and waits for its
+// owner to use it (Sudhodanan & Paverd, "Pre-hijacked accounts", 2022).
+describe('account pre-hijacking', () => {
+  async function linkFor(srv, email, n) {
+    await api(srv.url, 'POST', '/v1/magic-link', { json: { email } });
+    const outbox = path.join(srv.dataDir, 'outbox');
+    const files = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox).length >= n && fs.readdirSync(outbox));
+    const msgs = files.map((f) => fs.readFileSync(path.join(outbox, f), 'utf8')).filter((m) => m.includes(email) && m.includes('/magic-link?'));
+    return linkIn(msgs[msgs.length - 1]);
+  }
+
+  test("the owner's first link removes the password and sessions set up by whoever signed up unverified", async () => {
+    const srv = await startServer();
+    try {
+      const attacker = await signup(srv); // the "victim's" address, the attacker's password
+      const token = await linkFor(srv, attacker.email, 1);
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+      assert.equal(v.status, 200, v.text);
+      assert.equal((await me(srv, v.json.access_token)).status, 200, 'the owner is signed in');
+      assert.equal((await me(srv, attacker.access)).status, 401, "the earlier session is gone");
+      assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: attacker.refresh } }), 401);
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: attacker.email, password: attacker.password } }), 401, 'invalid_credentials');
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${attacker.user.id}' AND action = 'email.verified';`), /"unverified_password":"removed"/);
+      // once verified, later links leave the (owner's) password and sessions alone
+      const reset = await api(srv.url, 'POST', '/v1/password', { token: v.json.access_token, json: { current_password: attacker.password, new_password: 'x' } });
+      assert.equal(reset.status, 403, 'the old password no longer proves anything');
+      const t2 = await linkFor(srv, attacker.email, 2);
+      const v2 = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: t2 } });
+      assert.equal(v2.status, 200, v2.text);
+      assert.equal((await me(srv, v.json.access_token)).status, 200, 'a verified account keeps its sessions');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a verified account keeps its password when its owner signs in by link', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'on' } });
+    try {
+      const a = await signup(srv);
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const confirm = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)
+        .map((f) => fs.readFileSync(path.join(outbox, f), 'utf8')).find((m) => m.includes('/verify-email?')));
+      const ct = /verify-email\?token=([A-Za-z0-9_-]{43})/.exec(confirm)[1];
+      assert.equal((await api(srv.url, 'POST', '/v1/email/verify', { json: { token: ct } })).status, 204);
+      const token = await linkFor(srv, a.email, 2);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } })).status, 200);
+      assert.equal((await me(srv, a.access)).status, 200);
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});
