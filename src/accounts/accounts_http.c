@@ -475,6 +475,28 @@ void accounts_http_password_forgot(struct gh_req *r, const struct store_ops *ops
     send_link(r, LINK_RESET);
 }
 
+/* An emailed link refused: one audit row (ASVS 16.3.1). The account is
+ * named only by a keyed hash of its address, and only when the link was
+ * real but expired; a made-up token names nothing. */
+static enum gh_err link_failed(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                               const char *purpose, const char *reason, const char *email_key)
+{
+    static const char *const actions[][2] = {{"signin", "signin.failure"},
+                                             {"reset", "password.reset_failure"},
+                                             {"verify", "email.verify_failure"}};
+    const char *action = "signin.failure";
+    for (size_t i = 0; i < sizeof actions / sizeof actions[0]; i++)
+        if (strcmp(purpose, actions[i][0]) == 0) action = actions[i][1];
+    char mac[AUDIT_HASH_HEX + 1] = "", details[200];
+    if (email_key) audit_email_hmac(email_key, mac);
+    snprintf(details, sizeof details, "{\"method\":\"%s\",\"reason\":\"%s\"%s%s%s}",
+             strcmp(purpose, "signin") == 0 ? "magic_link" : "link", reason,
+             mac[0] ? ",\"email_hmac\":\"" : "", mac, mac[0] ? "\"" : "");
+    struct store_audit ev;
+    const struct store_audit *e = gh_audit_event(r, &ev, action, "anonymous", "", details);
+    return e ? ops->audit_append(c, e) : GH_OK;
+}
+
 /* Spends an emailed link of the given purpose. GH_OK with *m; any other
  * result has set the reply already (401 invalid_token / token_expired, or
  * a failure). */
@@ -486,14 +508,18 @@ static enum gh_err spend_link(struct gh_req *r, const struct store_ops *ops, str
     enum gh_err rc = GH_ERR_DENIED;
     if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
         rc = ops->magic_consume(c, h, purpose, gh_now_s(), m);
+    enum gh_err arc = GH_OK;
     if (rc == GH_ERR_DENIED) {
-        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        if (!(arc = link_failed(r, ops, c, purpose, "invalid", NULL)))
+            gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
     } else if (rc) {
         gh_reply_fail(r, rc);
     } else if (m->expires_at <= gh_now_s()) {
-        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+        if (!(arc = link_failed(r, ops, c, purpose, "expired", m->email_key)))
+            gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
         rc = GH_ERR_DENIED;
     }
+    if (arc) gh_reply_fail(r, arc); /* an unrecorded failure is a failure */
     return rc;
 }
 
@@ -601,11 +627,13 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK) rc = ops->magic_get(c, h, &m);
     if (rc == GH_OK && (strcmp(m.purpose, "reset") != 0 || m.used_at)) rc = GH_ERR_NOT_FOUND;
     if (rc == GH_ERR_NOT_FOUND) {
+        if ((rc = link_failed(r, ops, c, "reset", "invalid", NULL))) goto fail;
         gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
         return;
     }
     if (rc) goto fail;
     if (m.expires_at <= gh_now_s()) {
+        if ((rc = link_failed(r, ops, c, "reset", "expired", m.email_key))) goto fail;
         gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
         return;
     }
@@ -634,6 +662,8 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, NULL);
     authcache_set_user_tia(u.id, tia);
+    /* Other links sent before the reset (sign-in, reset) die with it. */
+    if ((rc = ops->magic_revoke_all(c, u.email_key, now))) goto fail;
     if (!u.email_verified_at) { /* the link proved the address too */
         struct store_audit vev;
         if ((rc = ops->user_verify_email(c, u.id, now,

@@ -121,6 +121,8 @@ static const struct store_migration store_migrations[] = {
     {7, "link purposes",
      "ALTER TABLE magic_links ADD COLUMN purpose TEXT NOT NULL DEFAULT 'signin';", NULL},
     {8, "email verification", "ALTER TABLE users ADD COLUMN email_verified_at BIGINT;", NULL},
+    {9, "links by account",
+     "CREATE INDEX magic_links_account ON magic_links (email_key, purpose, used_at);", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -73,6 +73,9 @@ enum stmt_id {
     S_SEALED_MAIL_REPLACE,
     S_PRUNE_MAIL,
     S_PRUNE_MAGIC,
+    S_PRUNE_CHALLENGES,
+    S_MAGIC_SUPERSEDE,
+    S_MAGIC_REVOKE_ALL,
     S_MAIL_INSERT,
     S_MAIL_DUE,
     S_MAIL_SENT,
@@ -216,6 +219,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_PRUNE_MAIL] = "DELETE FROM mail_queue WHERE sent_at < ?1"
                      " OR (sent_at IS NULL AND created_at < ?1 - 604800)",
     [S_PRUNE_MAGIC] = "DELETE FROM magic_links WHERE expires_at < ?1",
+    [S_PRUNE_CHALLENGES] = "DELETE FROM mfa_challenges WHERE expires_at < ?1",
+    [S_MAGIC_SUPERSEDE] = "UPDATE magic_links SET used_at = ?3 WHERE email_key = ?1"
+                          " AND purpose = ?2 AND used_at IS NULL",
+    [S_MAGIC_REVOKE_ALL] = "UPDATE magic_links SET used_at = ?2 WHERE email_key = ?1"
+                           " AND used_at IS NULL",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
 };
@@ -1455,18 +1463,49 @@ static enum gh_err sq_mail_result(struct store_conn *c, const char *id, bool sen
     return exec_stmt(c, s, "mail result");
 }
 
+struct magic_args {
+    const uint8_t *hash;
+    const struct store_magic *m;
+    int64_t now;
+};
+
+/* A new link replaces the account's unused ones of the same purpose: only
+ * the newest email works. */
+static enum gh_err magic_create_fn(struct store_conn *c, const void *arg)
+{
+    const struct magic_args *a = arg;
+    const char *purpose = a->m->purpose[0] ? a->m->purpose : "signin";
+    sqlite3_stmt *s = stmt(c, S_MAGIC_SUPERSEDE);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->m->email_key);
+    bind_text(s, 2, purpose);
+    sqlite3_bind_int64(s, 3, a->now);
+    enum gh_err rc = exec_stmt(c, s, "magic supersede");
+    if (rc) return rc;
+    if (!(s = stmt(c, S_MAGIC_INSERT))) return GH_ERR_INTERNAL;
+    sqlite3_bind_blob(s, 1, a->hash, 32, SQLITE_STATIC);
+    bind_text(s, 2, a->m->email_key);
+    bind_text(s, 3, a->m->email);
+    sqlite3_bind_int64(s, 4, a->now);
+    sqlite3_bind_int64(s, 5, a->m->expires_at);
+    bind_text(s, 6, purpose);
+    return exec_stmt(c, s, "magic insert");
+}
+
 static enum gh_err sq_magic_create(struct store_conn *c, const uint8_t hash[32],
                                    const struct store_magic *m, int64_t now)
 {
-    sqlite3_stmt *s = stmt(c, S_MAGIC_INSERT);
+    struct magic_args a = {hash, m, now};
+    return in_tx(c, NULL, magic_create_fn, &a);
+}
+
+static enum gh_err sq_magic_revoke_all(struct store_conn *c, const char *email_key, int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_MAGIC_REVOKE_ALL);
     if (!s) return GH_ERR_INTERNAL;
-    sqlite3_bind_blob(s, 1, hash, 32, SQLITE_STATIC);
-    bind_text(s, 2, m->email_key);
-    bind_text(s, 3, m->email);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, m->expires_at);
-    bind_text(s, 6, m->purpose[0] ? m->purpose : "signin");
-    return exec_stmt(c, s, "magic insert");
+    bind_text(s, 1, email_key);
+    sqlite3_bind_int64(s, 2, now);
+    return exec_stmt(c, s, "magic revoke all");
 }
 
 static enum gh_err sq_magic_get(struct store_conn *c, const uint8_t hash[32],
@@ -1519,7 +1558,10 @@ static enum gh_err sq_prune(struct store_conn *c, int64_t before)
     if ((rc = exec_stmt(c, s, "prune mail"))) return rc;
     if (!(s = stmt(c, S_PRUNE_MAGIC))) return GH_ERR_INTERNAL;
     sqlite3_bind_int64(s, 1, before);
-    return exec_stmt(c, s, "prune magic links");
+    if ((rc = exec_stmt(c, s, "prune magic links"))) return rc;
+    if (!(s = stmt(c, S_PRUNE_CHALLENGES))) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, before);
+    return exec_stmt(c, s, "prune mfa challenges");
 }
 
 const struct store_ops store_sqlite = {
@@ -1577,6 +1619,7 @@ const struct store_ops store_sqlite = {
     .magic_create = sq_magic_create,
     .magic_consume = sq_magic_consume,
     .magic_get = sq_magic_get,
+    .magic_revoke_all = sq_magic_revoke_all,
     .prune = sq_prune,
 };
 

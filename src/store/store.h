@@ -328,8 +328,13 @@ struct store_ops {
     /** Marks a message sent, or records a failure and the next attempt. */
     enum gh_err (*mail_result)(struct store_conn *c, const char *id, bool sent, const char *error,
                                int64_t next_attempt_at) GH_WUR;
+    /** Stores a link; the account's unused links of the same purpose are
+     *  spent (only the newest works). */
     enum gh_err (*magic_create)(struct store_conn *c, const uint8_t hash[32],
                                 const struct store_magic *m, int64_t now) GH_WUR;
+    /** Spends every unused link of the account (after a password reset). */
+    enum gh_err (*magic_revoke_all)(struct store_conn *c, const char *email_key,
+                                    int64_t now) GH_WUR;
     /** Spends a link of the given purpose: GH_OK with *out if it was unused
      *  (expired ones are returned too: the caller tells them apart),
      *  GH_ERR_DENIED if unknown, of another purpose, or already used. */
@@ -339,7 +344,8 @@ struct store_ops {
     enum gh_err (*magic_get)(struct store_conn *c, const uint8_t hash[32],
                              struct store_magic *out) GH_WUR;
 
-    /** Deletes refresh tokens and sessions that expired before `before`. */
+    /** Deletes refresh tokens, sessions, links and sign-in challenges that
+     *  expired before `before`, and old mail. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
 };
 

@@ -440,3 +440,46 @@ describe('account pre-hijacking', () => {
     }
   });
 });
+
+describe('link lifecycle', () => {
+  const linksIn = (srv, kind) => {
+    const outbox = path.join(srv.dataDir, 'outbox');
+    if (!fs.existsSync(outbox)) return [];
+    return fs.readdirSync(outbox).sort((x, y) => fs.statSync(path.join(outbox, x)).mtimeMs - fs.statSync(path.join(outbox, y)).mtimeMs)
+      .map((f) => new RegExp(`${kind}\\?token=([A-Za-z0-9_-]{43})`).exec(fs.readFileSync(path.join(outbox, f), 'utf8'))?.[1]).filter(Boolean);
+  };
+
+  test('a newer link replaces older ones; a reset spends every outstanding link; refused links are audited', async () => {
+    const srv = await startServer();
+    try {
+      const a = await signup(srv);
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      assert.ok(await waitFor(() => linksIn(srv, 'magic-link').length === 1));
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      assert.ok(await waitFor(() => linksIn(srv, 'magic-link').length === 2));
+      const [first, second] = linksIn(srv, 'magic-link');
+      assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: first } }), 401, 'invalid_token');
+      // the refusal is recorded, naming no account (the token says nothing)
+      assert.match(sql(db, "SELECT target || '|' || details FROM audit_log WHERE action = 'signin.failure' ORDER BY id DESC LIMIT 1;"), /^\|.*"method":"magic_link","reason":"invalid"/);
+      // a reset spends the outstanding sign-in link
+      await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } });
+      assert.ok(await waitFor(() => linksIn(srv, 'reset-password').length === 1));
+      const [reset] = linksIn(srv, 'reset-password');
+      assert.equal((await api(srv.url, 'POST', '/v1/password/reset', { json: { token: reset, new_password: 'a brand new passphrase 77' } })).status, 204);
+      assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: second } }), 401, 'invalid_token');
+      assertError(await api(srv.url, 'POST', '/v1/password/reset', { json: { token: reset, new_password: 'a brand new passphrase 78' } }), 401, 'invalid_token');
+      assert.match(sql(db, "SELECT details FROM audit_log WHERE action = 'password.reset_failure' ORDER BY id DESC LIMIT 1;"), /"reason":"invalid"/);
+      // an expired link is recorded with the keyed hash of its address
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      assert.ok(await waitFor(() => linksIn(srv, 'magic-link').length === 3));
+      sql(db, 'UPDATE magic_links SET expires_at = 1 WHERE used_at IS NULL;');
+      assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: linksIn(srv, 'magic-link')[2] } }), 401, 'token_expired');
+      const row = sql(db, "SELECT details FROM audit_log WHERE action = 'signin.failure' ORDER BY id DESC LIMIT 1;");
+      assert.match(row, /"reason":"expired","email_hmac":"[0-9a-f]{64}"/);
+      assert.ok(!row.includes(a.email));
+    } finally {
+      await srv.stop();
+    }
+  });
+});
