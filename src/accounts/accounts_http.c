@@ -185,7 +185,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
     if (mfa) { /* the password was right; a second factor must follow */
         char token[MFA_TOKEN_LEN + 1];
-        if ((rc = mfa_challenge_start(ops, c, &u, token))) goto fail;
+        if ((rc = mfa_challenge_start(ops, c, &u, "password", token))) goto fail;
         gh_reply(r, 200,
                  json_pack("{s:b,s:s,s:i}", "mfa_required", 1, "mfa_token", token, "expires_in",
                            MFA_CHALLENGE_TTL));
@@ -332,7 +332,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     /* The session is refused if the password changed since it was checked. */
     u.tokens_invalidated_at = ch.tokens_invalidated_at;
     char m[32];
-    snprintf(m, sizeof m, "password+%s", method);
+    snprintf(m, sizeof m, "%s+%s", ch.first_factor, method);
     struct store_audit ev;
     rc =
         sessions_start(ops, c, &u, r->ip, r->user_agent,
@@ -583,7 +583,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     if ((rc = mfa_enabled(ops, c, u.id, &mfa))) goto fail;
     if (mfa) { /* the same strength as a password sign-in */
         char token[MFA_TOKEN_LEN + 1];
-        if ((rc = mfa_challenge_start(ops, c, &u, token))) goto fail;
+        if ((rc = mfa_challenge_start(ops, c, &u, "magic_link", token))) goto fail;
         gh_reply(r, 200,
                  json_pack("{s:b,s:s,s:i}", "mfa_required", 1, "mfa_token", token, "expires_in",
                            MFA_CHALLENGE_TTL));

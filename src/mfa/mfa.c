@@ -1,6 +1,7 @@
 #include "mfa/mfa.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -83,7 +84,8 @@ enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, c
 }
 
 enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *c,
-                                const struct store_user *u, char token[MFA_TOKEN_LEN + 1])
+                                const struct store_user *u, const char *first_factor,
+                                char token[MFA_TOKEN_LEN + 1])
 {
     uint8_t h[32];
     enum gh_err rc = gh_random_token(token, MFA_TOKEN_LEN + 1, 32);
@@ -94,5 +96,6 @@ enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *
     memcpy(ch.user_id, u->id, sizeof ch.user_id);
     ch.tokens_invalidated_at = u->tokens_invalidated_at;
     ch.expires_at = gh_now_s() + MFA_CHALLENGE_TTL;
+    snprintf(ch.first_factor, sizeof ch.first_factor, "%s", first_factor);
     return ops->challenge_create(c, h, &ch);
 }

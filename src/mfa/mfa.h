@@ -32,9 +32,11 @@ enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, c
 void mfa_backup_codes(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1],
                       uint8_t hashes[STORE_BACKUP_CODES][32]);
 
-/** Starts a sign-in challenge for a user whose password was just checked;
- *  token gets the mfa_token to hand out (a bearer secret: wipe it). */
+/** Starts a sign-in challenge for a user whose first factor ("password",
+ *  "magic_link") was just checked; token gets the mfa_token to hand out (a
+ *  bearer secret: wipe it). */
 enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *c,
-                                const struct store_user *u, char token[MFA_TOKEN_LEN + 1]) GH_WUR;
+                                const struct store_user *u, const char *first_factor,
+                                char token[MFA_TOKEN_LEN + 1]) GH_WUR;
 
 #endif

@@ -123,6 +123,8 @@ static const struct store_migration store_migrations[] = {
     {8, "email verification", "ALTER TABLE users ADD COLUMN email_verified_at BIGINT;", NULL},
     {9, "links by account",
      "CREATE INDEX magic_links_account ON magic_links (email_key, purpose, used_at);", NULL},
+    {10, "first factor of a sign-in challenge",
+     "ALTER TABLE mfa_challenges ADD COLUMN first_factor TEXT NOT NULL DEFAULT 'password';", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

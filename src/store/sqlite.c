@@ -186,11 +186,11 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_BACKUP_USE] = "UPDATE mfa_backup_codes SET used_at = ?3 WHERE user_id = ?1"
                      " AND code_hash = ?2 AND used_at IS NULL",
     [S_CH_INSERT] = "INSERT INTO mfa_challenges (token_hash, user_id, tokens_invalidated_at,"
-                    " expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    " expires_at, first_factor) VALUES (?1, ?2, ?3, ?4, ?5)",
     [S_CH_ATTEMPT] = "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = ?1"
                      " AND used_at IS NULL AND expires_at > ?3 AND attempts < ?2",
     [S_CH_GET] = "SELECT user_id, tokens_invalidated_at, expires_at, attempts,"
-                 " COALESCE(used_at, 0) FROM mfa_challenges WHERE token_hash = ?1",
+                 " COALESCE(used_at, 0), first_factor FROM mfa_challenges WHERE token_hash = ?1",
     [S_CH_CONSUME] = "UPDATE mfa_challenges SET used_at = ?2 WHERE token_hash = ?1"
                      " AND used_at IS NULL",
     [S_SEALED_TOTP_LIST] = "SELECT user_id, secret_sealed FROM mfa_totp WHERE user_id > ?1"
@@ -1361,6 +1361,7 @@ static enum gh_err sq_challenge_create(struct store_conn *c, const uint8_t hash[
     bind_text(s, 2, ch->user_id);
     sqlite3_bind_int64(s, 3, ch->tokens_invalidated_at);
     sqlite3_bind_int64(s, 4, ch->expires_at);
+    bind_text(s, 5, ch->first_factor[0] ? ch->first_factor : "password");
     return exec_stmt(c, s, "challenge insert");
 }
 
@@ -1384,6 +1385,7 @@ static enum gh_err sq_challenge_attempt(struct store_conn *c, const uint8_t hash
         o->expires_at = sqlite3_column_int64(s, 2);
         o->attempts = sqlite3_column_int(s, 3);
         o->used_at = sqlite3_column_int64(s, 4);
+        col_text(s, 5, o->first_factor, sizeof o->first_factor);
     }
     done(s);
     if (r == SQLITE_DONE) return GH_ERR_DENIED;

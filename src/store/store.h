@@ -136,6 +136,7 @@ struct store_challenge {
     int64_t expires_at;
     int attempts;
     int64_t used_at;
+    char first_factor[16]; /* "password" or "magic_link": for the audit row */
 };
 
 #define STORE_BACKUP_CODES 10

@@ -140,6 +140,8 @@ describe('magic links: expiry, sign-up, development outbox', () => {
       const next = execFileSync('oathtool', ['--totp', '-b', b.json.secret, '-N', `@${Math.floor(Date.now() / 1000) + 30}`], { encoding: 'utf8' }).trim();
       const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: v.json.mfa_token, code: next } });
       assert.equal(ok.status, 200, ok.text);
+      assert.match(sql(path.join(srv.dataDir, 'gatehouse.db'), `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success' ORDER BY id DESC LIMIT 1;`),
+        /"method":"magic_link\+totp"/, 'the audit row names both factors');
     } finally {
       await srv.stop();
     }
