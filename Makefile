@@ -30,7 +30,8 @@ unit: build-asan
 
 api: build-asan
 	cd tests/api && npm ci --no-audit --no-fund --silent
-	@# --test-concurrency needs node >= 20.10; Debian 12's own node (18) runs files one by one.
+	@# Node >= 18.19 runs the tests (Debian 12's own nodejs); --test-concurrency needs >= 20.10,
+	@# so older nodes run the files one by one.
 	cd tests/api && GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)

@@ -64,6 +64,14 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
+# Private anonymous memory (heap, stacks): RSS also counts ~11 MiB of shared
+# library text (libcrypto, gnutls via libcurl, sqlite) that every process
+# using those libraries shares. Pss_Anon where the kernel has it (>= 5.9).
+anon_kib() {
+    awk '/^Pss_Anon:/{a=$2} /^Private_Dirty:/{d=$2} END{print (a != "" ? a : d)}' \
+        "/proc/$1/smaps_rollup"
+}
+ANON_LABEL=$(grep -q '^Pss_Anon:' "/proc/self/smaps_rollup" 2>/dev/null && echo Pss_Anon || echo Private_Dirty)
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime+stime of the whole process
 thread_ticks() { # "TID TICKS" per thread (top -H is not used: its row for the main thread shows the process total)
     local t
@@ -112,8 +120,9 @@ GH_PID=$!
 wait_http "$GH_URL/healthz" 200 "$GH_PID"
 sleep 1
 RSS_IDLE=$(rss_kib "$GH_PID")
+ANON_IDLE=$(anon_kib "$GH_PID")
 GH_THREADS=$(awk '/^Threads:/{print $2}' "/proc/$GH_PID/status")
-log "gatehouse pid $GH_PID, $GH_THREADS threads, idle RSS $RSS_IDLE KiB"
+log "gatehouse pid $GH_PID, $GH_THREADS threads, idle RSS $RSS_IDLE KiB ($ANON_LABEL $ANON_IDLE KiB)"
 
 # ---------------------------------------------------------------- user + token
 EMAIL="bench-$(date +%s)-$$@example.com"
@@ -195,6 +204,7 @@ ME_RATIO=$(calc "$ME_RPS / $NGX_RPS" .3f)
 
 sleep 1
 RSS_LOAD=$(rss_kib "$GH_PID")
+ANON_LOAD=$(anon_kib "$GH_PID")
 log "RSS after /v1/me load: $RSS_LOAD KiB"
 
 # ---------------------------------------------------------------- sign-in
@@ -215,6 +225,7 @@ echo "   signin: $SIGNIN_RPS /s, p99 $(wrk_p99_ms "$TMP/signin.txt") ms, CPU $SI
 SIGNIN_P99=$(wrk_p99_ms "$TMP/signin.txt")
 SIGNIN_RATIO=$(calc "$SIGNIN_RPS / $IDEAL" .3f)
 RSS_SIGNIN=$(rss_kib "$GH_PID")
+ANON_SIGNIN=$(anon_kib "$GH_PID")
 RSS_PEAK=$(awk '/^VmHWM:/{print $2}' "/proc/$GH_PID/status")
 
 # ---------------------------------------------------------------- summary
@@ -239,9 +250,13 @@ OUT="$BENCH/results/verify-$STAMP.txt"
         "$IDEAL ($CORES/${HASH_MS}ms)" "$SIGNIN_RATIO" ">= 0.9: $(mark "$SIGNIN_RATIO >= 0.9")"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "POST /v1/signin p99 ms" "$SIGNIN_P99" "-" "-" "-"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "Argon2id hash ms (m=19MiB)" "-" "$HASH_MS" "-" "-"
-    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS idle MiB" "$(mib "$RSS_IDLE")" "-" "-" "-"
-    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS after /v1/me MiB" "$(mib "$RSS_LOAD")" "-" "-" "-"
-    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS after signin MiB" "$(mib "$RSS_SIGNIN")" "-" "-" "-"
+    # Targets judge RSS; the anonymous part is beside it for what is ours alone.
+    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS idle MiB" "$(mib "$RSS_IDLE")" \
+        "$ANON_LABEL $(mib "$ANON_IDLE")" "-" "< 8 MiB: $(mark "$RSS_IDLE < 8 * 1024")"
+    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS after /v1/me MiB" "$(mib "$RSS_LOAD")" \
+        "$ANON_LABEL $(mib "$ANON_LOAD")" "-" "< 32 MiB: $(mark "$RSS_LOAD < 32 * 1024")"
+    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS after signin MiB" "$(mib "$RSS_SIGNIN")" \
+        "$ANON_LABEL $(mib "$ANON_SIGNIN")" "-" "< 32 MiB: $(mark "$RSS_SIGNIN < 32 * 1024")"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "RSS peak (VmHWM) MiB" "$(mib "$RSS_PEAK")" "-" "-" "Argon2: 19 MiB per hash in flight"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "CPU us per /v1/me request" "$ME_US" "$NGX_US (nginx worker)" \
         "$(calc "$NGX_US / $ME_US" .3f)" "-"

@@ -159,11 +159,15 @@ fail_db:
     return die("database or key setup failed; see the log above");
 }
 
-/* Drops sessions and refresh tokens a day after they expired, and signing
- * keys that no token can still need. */
+/* Drops sessions and refresh tokens a day after they expired, the sealed
+ * successor pairs of tokens spent longer ago than the reuse grace, and
+ * signing keys that no token can still need. */
 static void prune(const struct store_ops *ops, struct store_conn *c)
 {
     if (ops->prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+    if (ops->refresh_forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
+        GH_OK)
+        gh_log(GH_LOG_WARN, "prune of successor pairs failed");
     char kids[8][JWT_KID_MAX + 1];
     size_t n = jwt_keys_unpublished(kids, 8);
     for (size_t i = 0; i < n; i++)

@@ -29,6 +29,20 @@
 
 #define LOGBUF_SIZE_ 4096
 
+/* Header block: ours is the cap we answer 431 for; libevent answers
+ * beyond the ceiling. */
+#define GH_HEADERS_MAX (16 * 1024)
+#define GH_HEADERS_CEILING (128 * 1024)
+
+/* libevent 2.1 marks a method it does not know (PROPFIND, ...) with this
+ * private bit (http-internal.h) and answers 501 itself unless the bit is
+ * allowed; 2.2 parses such methods differently and has no such bit. */
+#if LIBEVENT_VERSION_NUMBER < 0x02020000
+#define GH_EVHTTP_REQ_UNKNOWN (1 << 15)
+#else
+#define GH_EVHTTP_REQ_UNKNOWN 0
+#endif
+
 struct gh_loop {
     int idx;
     struct event_base *base;
@@ -207,6 +221,8 @@ static const char *reason(int status)
         return "Unprocessable Content";
     case 429:
         return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
     case 503:
         return "Service Unavailable";
     default:
@@ -290,32 +306,39 @@ static size_t json_escape(char *out, size_t cap, const char *s)
 
 /* Written by hand, not through jansson: it runs on every request, and every
  * value is either ours or escaped. The loop flushes the batch when it has
- * nothing else to do (lowest-priority event) or when the buffer is full. */
-static void log_request(struct gh_req *r, int method)
+ * nothing else to do (lowest-priority event) or when the buffer is full.
+ * user_id may be NULL. */
+static void log_line(struct gh_loop *l, const char *request_id, int method, const char *route,
+                     int status, int64_t start_us, const char *user_id)
 {
-    char line[512], ts[25], uid[STORE_ID_LEN * 6 + 1], rid[sizeof r->request_id * 6];
+    char line[512], ts[25], uid[STORE_ID_LEN * 6 + 1], rid[(GH_REQUEST_ID_MAX + 1) * 6];
     gh_log_ts(ts);
-    json_escape(rid, sizeof rid, r->request_id);
-    int64_t us = gh_mono_us() - r->start_us;
-    const char *route = !r->route ? "unmatched" : r->route->name ? r->route->name : r->route->path;
+    json_escape(rid, sizeof rid, request_id);
+    int64_t us = gh_mono_us() - start_us;
     int n = snprintf(line, sizeof line,
                      "{\"ts\":\"%s\",\"level\":\"info\",\"request_id\":\"%s\",\"method\":\"%s\","
                      "\"route\":\"%s\",\"status\":%d,\"duration_ms\":%lld.%03lld",
-                     ts, rid, method_name(method), route, r->status, (long long)(us / 1000),
+                     ts, rid, method_name(method), route, status, (long long)(us / 1000),
                      (long long)(us % 1000));
     if (n < 0 || (size_t)n >= sizeof line - 64) return;
-    if (r->authed) {
-        json_escape(uid, sizeof uid, r->ident.user_id);
+    if (user_id) {
+        json_escape(uid, sizeof uid, user_id);
         n += snprintf(line + n, sizeof line - (size_t)n, ",\"user_id\":\"%s\"", uid);
     }
     if ((size_t)n + 2 >= sizeof line) return;
     line[n++] = '}';
     line[n++] = '\n';
-    struct gh_loop *l = r->loop;
     if (l->loglen + (size_t)n > LOGBUF_SIZE) log_flush(l);
     if (l->loglen == 0) event_active(l->log_ev, EV_WRITE, 0);
     memcpy(l->logbuf + l->loglen, line, (size_t)n);
     l->loglen += (size_t)n;
+}
+
+static void log_request(struct gh_req *r, int method)
+{
+    const char *route = !r->route ? "unmatched" : r->route->name ? r->route->name : r->route->path;
+    log_line(r->loop, r->request_id, method, route, r->status, r->start_us,
+             r->authed ? r->ident.user_id : NULL);
 }
 
 static void free_req(struct gh_req *r)
@@ -365,23 +388,30 @@ static void req_put(struct gh_req *r)
     l->nspare++;
 }
 
-static void finish(struct gh_req *r)
+static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
+                                 const char *request_id)
 {
-    struct evhttp_request *ev = r->ev;
-    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
-    if (r->status == 0) gh_reply_error(r, 500, "internal_error", "Internal error.");
-
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
     evhttp_add_header(h, "Referrer-Policy", "strict-origin-when-cross-origin");
     evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
     evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
-    evhttp_add_header(h, "Cache-Control",
-                      (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
-                          ? "public, max-age=300"
-                          : "no-store");
-    evhttp_add_header(h, "X-Request-Id", r->request_id);
+    evhttp_add_header(h, "Cache-Control", cache_control);
+    evhttp_add_header(h, "X-Request-Id", request_id);
+}
+
+static void finish(struct gh_req *r)
+{
+    struct evhttp_request *ev = r->ev;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
+    if (r->status == 0) gh_reply_error(r, 500, "internal_error", "Internal error.");
+
+    add_security_headers(h,
+                         (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
+                             ? "public, max-age=300"
+                             : "no-store",
+                         r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     if (r->rl_name) {
         char v[128];
@@ -494,8 +524,8 @@ static bool sane_request_id(const char *s)
     size_t n = 0;
     for (; s[n]; n++) {
         char c = s[n];
-        if (n >= 64 || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
+        if (n >= GH_REQUEST_ID_MAX || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.'))
             return false;
     }
     return n > 0;
@@ -588,26 +618,86 @@ static bool bearer(struct evkeyvalq *in, struct gh_req *r)
     return true;
 }
 
+static void request_id_of(struct gh_loop *l, struct evkeyvalq *in, char *out, size_t cap)
+{
+    const char *rid = evhttp_find_header(in, "X-Request-Id");
+    if (rid && sane_request_id(rid))
+        snprintf(out, cap, "%s", rid);
+    else
+        snprintf(out, cap, "%s%016llx", l->rid_prefix, (unsigned long long)l->rid_next++);
+}
+
+/* No memory for a request struct: the usual headers, JSON body and log
+ * line, built without allocating one. */
+static void reply_no_memory(struct gh_loop *l, struct evhttp_request *ev, int64_t start_us)
+{
+    static const char body[] =
+        "{\"error\":{\"code\":\"overloaded\",\"message\":\"The server is busy; try again "
+        "shortly.\"}}";
+    char rid[GH_REQUEST_ID_MAX + 1];
+    struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
+    request_id_of(l, evhttp_request_get_input_headers(ev), rid, sizeof rid);
+    add_security_headers(h, "no-store", rid);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Connection", "close");
+    evbuffer_add(evhttp_request_get_output_buffer(ev), body, sizeof body - 1);
+    atomic_fetch_add_explicit(&requests_by_class[5], 1, memory_order_relaxed);
+    int method = method_of(ev);
+    evhttp_send_reply(ev, 503, reason(503), NULL);
+    log_line(l, rid, method, "unmatched", 503, start_us, NULL);
+}
+
+/* Bytes a header block holds, roughly as sent ("Key: value\r\n"). */
+static size_t headers_size(const struct evkeyvalq *in)
+{
+    size_t n = 0;
+    for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        n += strlen(kv->key) + strlen(kv->value) + 4;
+    return n;
+}
+
+enum framing { FRAMING_OK, FRAMING_CLOSE, FRAMING_BAD };
+
+/* Message framing that libevent 2.1 accepts but a proxy may read
+ * differently (RFC 9112 6.1, 6.3), which is how requests get smuggled:
+ * refused, and the connection closed. libevent reads a body only for some
+ * methods; on the others its bytes would be parsed as the next request, so
+ * such a connection closes after the reply. */
+static enum framing framing_of(const struct evkeyvalq *in, enum evhttp_cmd_type cmd)
+{
+    int ncl = 0, nte = 0;
+    const char *cl = NULL, *te = NULL;
+    for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "Content-Length") == 0) {
+            ncl++;
+            cl = kv->value;
+        } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
+            nte++;
+            te = kv->value;
+        }
+    }
+    if (ncl > 1 || nte > 1 || (cl && te) || (te && strcasecmp(te, "chunked") != 0))
+        return FRAMING_BAD;
+    bool reads_body = cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_PATCH;
+    if (!reads_body && (te || (cl && strcmp(cl, "0") != 0))) return FRAMING_CLOSE;
+    return FRAMING_OK;
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct gh_loop *l = arg;
+    int64_t start_us = gh_mono_us();
     struct gh_req *r = req_get(l);
     if (!r) {
-        evhttp_send_error(ev, 503, NULL);
+        reply_no_memory(l, ev, start_us);
         return;
     }
     r->ev = ev;
     r->loop = l;
-    r->start_us = gh_mono_us();
+    r->start_us = start_us;
     struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
-
-    const char *rid = evhttp_find_header(in, "X-Request-Id");
-    if (rid && sane_request_id(rid)) {
-        snprintf(r->request_id, sizeof r->request_id, "%s", rid);
-    } else {
-        snprintf(r->request_id, sizeof r->request_id, "%s%016llx", l->rid_prefix,
-                 (unsigned long long)l->rid_next++);
-    }
+    struct evkeyvalq *out = evhttp_request_get_output_headers(ev);
+    request_id_of(l, in, r->request_id, sizeof r->request_id);
 
     struct evhttp_connection *con = evhttp_request_get_connection(ev);
     if (con) {
@@ -619,8 +709,25 @@ static void on_request(struct evhttp_request *ev, void *arg)
     copy_printable(r->user_agent, sizeof r->user_agent, evhttp_find_header(in, "User-Agent"));
 
     if (atomic_load(&draining)) {
-        evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
+        evhttp_add_header(out, "Connection", "close");
         gh_reply_error(r, 503, "shutting_down", "The server is restarting; try again.");
+        goto reply;
+    }
+    switch (framing_of(in, evhttp_request_get_command(ev))) {
+    case FRAMING_BAD:
+        evhttp_add_header(out, "Connection", "close");
+        gh_reply_error(r, 400, "bad_framing",
+                       "Send either Content-Length or Transfer-Encoding: chunked, once.");
+        goto reply;
+    case FRAMING_CLOSE:
+        evhttp_add_header(out, "Connection", "close");
+        break;
+    case FRAMING_OK:
+        break;
+    }
+    if (headers_size(in) > GH_HEADERS_MAX) {
+        evhttp_add_header(out, "Connection", "close");
+        gh_reply_error(r, 431, "headers_too_large", "The request headers are too large.");
         goto reply;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
@@ -861,15 +968,18 @@ static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
     l->wake = event_new(l->base, -1, 0, on_wake, l);
     l->http = evhttp_new(l->base);
     if (!l->wake || !l->http) return GH_ERR_INTERNAL;
-    /* libevent answers bodies far beyond our cap itself (413, connection
-     * closed); up to this size we read the body and answer in JSON. */
+    /* libevent answers in its own HTML, without our headers or log line,
+     * anything beyond these ceilings (it has no error hook before 2.2); up
+     * to them it hands the request over and we answer 413/431 in JSON. */
     size_t hard = gh_cfg.max_body * 4 < (1u << 20) ? (1u << 20) : gh_cfg.max_body * 4;
     evhttp_set_max_body_size(l->http, (ev_ssize_t)hard);
-    evhttp_set_max_headers_size(l->http, 16 * 1024);
+    evhttp_set_max_headers_size(l->http, GH_HEADERS_CEILING);
     evhttp_set_timeout(l->http, 30);
-    evhttp_set_allowed_methods(l->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
-                                            EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS |
-                                            EVHTTP_REQ_HEAD);
+    /* Every method reaches us so that we, not libevent's 501 page, answer. */
+    evhttp_set_allowed_methods(l->http,
+                               EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                   EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH | GH_EVHTTP_REQ_UNKNOWN);
     evhttp_set_gencb(l->http, on_request, l);
     l->fd = listen_socket(gh_cfg.listen_host, port);
     if (l->fd < 0) return GH_ERR_CONFIG;

@@ -46,6 +46,7 @@ struct gh_route {
 
 #define GH_PARAM_MAX 64
 #define GH_TOKEN_MAX 2048
+#define GH_REQUEST_ID_MAX 64
 
 struct gh_req {
     /* Inputs, copied from the evhttp request so workers never touch it. */
@@ -55,7 +56,7 @@ struct gh_req {
     char param[GH_PARAM_MAX + 1];
     char ip[STORE_IP_MAX + 1];
     char user_agent[STORE_UA_MAX + 1];
-    char request_id[65];
+    char request_id[GH_REQUEST_ID_MAX + 1];
     char query[512];              /* raw query string ("" if none; longer ones are cut) */
     char token[GH_TOKEN_MAX + 1]; /* bearer token; wiped when the request ends */
     size_t token_len;

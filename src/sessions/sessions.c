@@ -176,6 +176,12 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
             }
             if ((rc = ops->sessions_revoke_user(c, rt->user_id, now, reuse_ev))) goto out;
             authcache_revoke_user_sessions(rt->user_id, NULL);
+            /* Past the grace the pair is never opened again. A failure here
+             * is left to the hourly prune: the revocation is what counts. */
+            if (rt->box_len > 0 &&
+                ops->refresh_forget_successors(c, old_hash,
+                                               now_us - gh_cfg.refresh_grace * 1000000) != GH_OK)
+                gh_log(GH_LOG_WARN, "could not drop a spent token's successor pair");
             gh_log(GH_LOG_WARN, "refresh token reuse detected for user %s: all sessions revoked",
                    rt->user_id);
             *res = SESSIONS_REUSED;
@@ -187,10 +193,12 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
         if ((rc = issue_access(rt->user_id, rt->session_id, rt->tokens_invalidated_at,
                                rt->session_restricted, &out->access)))
             goto out;
+        /* Without a grace window no one will ever open the pair. */
         size_t boxlen = 0;
-        if ((rc = seal_pair(tok, out, box, &boxlen))) goto out;
+        if (gh_cfg.refresh_grace > 0 && (rc = seal_pair(tok, out, box, &boxlen))) goto out;
         int64_t new_exp = now + gh_cfg.refresh_ttl;
-        rc = ops->refresh_rotate(c, old_hash, new_hash, box, boxlen, now_us, new_exp);
+        rc = ops->refresh_rotate(c, old_hash, new_hash, boxlen ? box : NULL, boxlen, now_us,
+                                 new_exp);
         if (rc == GH_OK) {
             *res = SESSIONS_REFRESHED;
             goto out;

@@ -35,6 +35,8 @@ enum stmt_id {
     S_SESS_UNRESTRICT,
     S_RT_GET,
     S_RT_SPEND,
+    S_RT_FORGET_ONE,
+    S_RT_FORGET_ALL,
     S_SESS_TOUCH,
     S_VK_LIST,
     S_VK_INSERT,
@@ -132,6 +134,10 @@ static const char *const stmt_sql[S_COUNT] = {
                    " WHERE token_hash = ?1 AND rotated_at_us IS NULL AND expires_at > ?4"
                    " AND EXISTS (SELECT 1 FROM sessions s WHERE s.id = session_id"
                    " AND s.revoked_at IS NULL)",
+    [S_RT_FORGET_ONE] = "UPDATE refresh_tokens SET successor_box = NULL WHERE token_hash = ?1"
+                        " AND rotated_at_us < ?2 AND successor_box IS NOT NULL",
+    [S_RT_FORGET_ALL] = "UPDATE refresh_tokens SET successor_box = NULL"
+                        " WHERE successor_box IS NOT NULL AND rotated_at_us < ?1",
     [S_SESS_TOUCH] = "UPDATE sessions SET last_used_at = ?2, expires_at = ?3 WHERE id = ?1",
     [S_VK_LIST] = "SELECT kid, wrapped, created_at FROM vault_keys ORDER BY created_at, kid"
                   " LIMIT ?1",
@@ -964,6 +970,20 @@ static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
     return GH_OK;
 }
 
+static enum gh_err sq_refresh_forget_successors(struct store_conn *c, const uint8_t *token_hash,
+                                                int64_t rotated_before_us)
+{
+    sqlite3_stmt *s = stmt(c, token_hash ? S_RT_FORGET_ONE : S_RT_FORGET_ALL);
+    if (!s) return GH_ERR_INTERNAL;
+    if (token_hash) {
+        sqlite3_bind_blob(s, 1, token_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, rotated_before_us);
+    } else {
+        sqlite3_bind_int64(s, 1, rotated_before_us);
+    }
+    return exec_stmt(c, s, "refresh forget successors");
+}
+
 static enum gh_err sq_refresh_rotate(struct store_conn *c, const uint8_t old_hash[32],
                                      const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
                                      int64_t now_us, int64_t new_expires)
@@ -1587,6 +1607,7 @@ const struct store_ops store_sqlite = {
     .session_unrestrict = sq_session_unrestrict,
     .refresh_get = sq_refresh_get,
     .refresh_rotate = sq_refresh_rotate,
+    .refresh_forget_successors = sq_refresh_forget_successors,
     .vault_keys_list = sq_vault_keys_list,
     .vault_key_insert = sq_vault_key_insert,
     .vault_key_delete = sq_vault_key_delete,

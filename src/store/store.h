@@ -229,6 +229,12 @@ struct store_ops {
     enum gh_err (*refresh_rotate)(struct store_conn *c, const uint8_t old_hash[32],
                                   const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
                                   int64_t now_us, int64_t new_expires) GH_WUR;
+    /** Drops the sealed successor pair of spent tokens rotated before
+     *  rotated_before_us: of token_hash alone, or of every token if it is
+     *  NULL. Once the reuse grace has passed the pair is never opened again,
+     *  and a copy of live tokens should not outlast its use. */
+    enum gh_err (*refresh_forget_successors)(struct store_conn *c, const uint8_t *token_hash,
+                                             int64_t rotated_before_us) GH_WUR;
     /** Every data key of the vault, oldest first. */
     enum gh_err (*vault_keys_list)(struct store_conn *c, struct store_vault_key *out, size_t max,
                                    size_t *n) GH_WUR;

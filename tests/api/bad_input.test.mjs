@@ -1,8 +1,9 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import {
-  startServer, api, signup, signin, me, refresh, assertError, uniqueEmail, strongPassword, countRows, sql,
+  startServer, api, signup, signin, me, refresh, assertError, uniqueEmail, strongPassword, countRows, sql, sleep,
 } from './lib/harness.mjs';
 
 const TABLES = ['users', 'sessions', 'refresh_tokens'];
@@ -288,5 +289,151 @@ describe('stalled clients', () => {
     assert.equal((await me(srv, a.access)).status, 200);
     assert.equal((await api(srv.url, 'GET', '/healthz')).status, 200);
     assert.ok(Date.now() - t0 < 5000, `normal requests took ${Date.now() - t0} ms with stalled clients around`);
+  });
+});
+
+/**
+ * Writes raw bytes on a fresh connection and reads until the server closes
+ * it or a complete response (by Content-Length) has arrived. Resolves
+ * {status, headers (lower-case keys), text, json, closed} or {status: 0}
+ * if the server closed without answering.
+ */
+function rawHttp(port, bytes) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    const parts = [];
+    let settled = false;
+    const parse = (closed) => {
+      const buf = Buffer.concat(parts);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return closed ? { status: 0 } : null;
+      const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
+      const status = Number(lines[0].split(' ')[1]);
+      const headers = {};
+      for (const l of lines.slice(1)) {
+        const i = l.indexOf(':');
+        headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+      }
+      const body = buf.subarray(end + 4);
+      const len = headers['content-length'] !== undefined ? Number(headers['content-length']) : null;
+      if (!closed && (len === null || body.length < len)) return null;
+      const text = body.toString('utf8');
+      let json = null;
+      try { json = JSON.parse(text); } catch { /* not json */ }
+      return { status, headers, text, json, closed };
+    };
+    const finish = (closed) => {
+      if (settled) return;
+      const r = parse(closed);
+      if (!r) return;
+      settled = true;
+      s.destroy();
+      resolve(r);
+    };
+    s.on('data', (d) => { parts.push(d); finish(false); });
+    s.on('error', () => finish(true));
+    s.on('close', () => finish(true));
+    s.setTimeout(10000, () => finish(true));
+    s.write(bytes, () => {});
+  });
+}
+
+function assertJsonWithSecurityHeaders(r, status, code, what) {
+  assert.equal(r.status, status, `${what}: ${r.status} ${r.text?.slice(0, 200)}`);
+  assert.equal(r.json?.error?.code, code, `${what}: ${r.text?.slice(0, 200)}`);
+  assert.match(r.headers['content-type'], /^application\/json/, what);
+  for (const [h, v] of Object.entries({
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'strict-origin-when-cross-origin',
+    'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+    'strict-transport-security': 'max-age=31536000; includeSubDomains',
+    'cache-control': 'no-store',
+  })) assert.equal(r.headers[h], v, `${what}: ${h}`);
+  assert.ok(r.headers['x-request-id'], `${what}: X-Request-Id`);
+}
+
+describe('requests libevent would otherwise answer itself', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); });
+
+  const healthy = async (what) => {
+    const r = await api(srv.url, 'GET', '/healthz');
+    assert.equal(r.status, 200, `server still answers after ${what}`);
+  };
+  // the log is flushed when the loop goes idle: poll briefly
+  const logged = async (status) => {
+    for (let i = 0; i < 40; i++) {
+      if (srv.stderrLines().some((l) => l.includes(`"status":${status}`))) return true;
+      await sleep(50);
+    }
+    return false;
+  };
+
+  test('a 200 KB body (over the 64 KiB default cap) -> JSON 413 with the security headers', async () => {
+    const body = Buffer.alloc(200 * 1024, 0x20);
+    const r = await rawHttp(srv.port, Buffer.concat([
+      Buffer.from(`POST /v1/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`),
+      body]));
+    assertJsonWithSecurityHeaders(r, 413, 'body_too_large', '200 KB body');
+    await healthy('a 200 KB body');
+  });
+
+  test('a ~64 KB header -> JSON 431 with the security headers, and logged', async () => {
+    const r = await rawHttp(srv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(64 * 1024)}\r\n\r\n`);
+    assertJsonWithSecurityHeaders(r, 431, 'headers_too_large', '64 KB header');
+    assert.equal(r.headers.connection, 'close');
+    await healthy('a 64 KB header');
+    assert.ok(await logged(431), 'the 431 has a request log line');
+  });
+
+  test('a header block over libevent\'s ceiling gets an error (libevent\'s own) and the server stays up', async () => {
+    const r = await rawHttp(srv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: ${'a'.repeat(256 * 1024)}\r\n\r\n`);
+    assert.ok(r.status === 0 || [400, 413, 431].includes(r.status), `got ${r.status}`);
+    await healthy('a 256 KB header');
+  });
+
+  for (const method of ['TRACE', 'PROPFIND', 'CONNECT', 'BREW']) {
+    test(`${method} -> JSON 405 (known path) / 404 (unknown path) and the server stays up`, async () => {
+      const r = await rawHttp(srv.port, `${method} /v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      if (method === 'CONNECT') assertJsonWithSecurityHeaders(r, 404, 'not_found', method); // the target is not a path
+      else assertJsonWithSecurityHeaders(r, 405, 'method_not_allowed', method);
+      const u = await rawHttp(srv.port, `${method} /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      assertJsonWithSecurityHeaders(u, 404, 'not_found', `${method} /nope`);
+      await healthy(method);
+    });
+  }
+
+  test('Content-Length together with Transfer-Encoding -> 400, nothing written, server stays up', async () => {
+    const users = countRows(srv.dbPath, 'users');
+    const body = JSON.stringify({ email: uniqueEmail(), password: strongPassword() });
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const r = await rawHttp(srv.port, `POST /v1/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n`
+      + `Content-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`);
+    assert.equal(r.status, 400, r.text);
+    assert.equal(countRows(srv.dbPath, 'users'), users);
+    await healthy('CL + TE');
+  });
+
+  for (const [name, framing] of [
+    ['Content-Length twice', 'Content-Length: 2\r\nContent-Length: 2\r\n'],
+    ['Transfer-Encoding other than chunked', 'Transfer-Encoding: gzip\r\n'],
+  ]) {
+    test(`${name} -> JSON 400 bad_framing, connection closed`, async () => {
+      const r = await rawHttp(srv.port, `POST /v1/signup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n${framing}\r\n{}`);
+      assertJsonWithSecurityHeaders(r, 400, 'bad_framing', name);
+      assert.equal(r.headers.connection, 'close');
+      await healthy(name);
+    });
+  }
+
+  test('a body on DELETE cannot smuggle a second request: the connection closes after the answer', async () => {
+    const a = await signup(srv);
+    const inner = `DELETE /v1/sessions/x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.access}\r\n\r\n`;
+    const r = await rawHttp(srv.port, `DELETE /v1/sessions/y HTTP/1.1\r\nHost: x\r\nContent-Length: ${inner.length}\r\n\r\n${inner}`);
+    assertJsonWithSecurityHeaders(r, 401, 'invalid_token', 'DELETE with a body');
+    assert.equal(r.headers.connection, 'close');
+    await healthy('DELETE with a body');
   });
 });

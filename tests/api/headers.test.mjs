@@ -25,7 +25,8 @@ describe('response headers', () => {
   let srv;
   let acct;
   before(async () => {
-    srv = await startServer({ env: { GATEHOUSE_MAX_BODY: '4096' } });
+    // grace 0: a spent refresh token gets 401 token_reused at once
+    srv = await startServer({ env: { GATEHOUSE_MAX_BODY: '4096', GATEHOUSE_REFRESH_REUSE_GRACE: '0' } });
     acct = await signup(srv);
   });
   after(async () => { await srv?.stop(); });
@@ -69,6 +70,48 @@ describe('response headers', () => {
     for (const [name, r] of Object.entries(rs)) {
       assert.match(r.headers.get('cache-control') || '', /(^|,\s*)no-store(\s*,|$)/, `${name} Cache-Control`);
     }
+  });
+
+  test('headers on sessions, password, sign-out and conflict responses (204s and errors), all no-store', async () => {
+    const rs = [];
+    const add = (name, status, r) => rs.push([name, status, r]);
+    const a = await signup(srv);
+    const a2 = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+    const other = await signup(srv);
+
+    add('GET /v1/sessions (200)', 200, await api(srv.url, 'GET', '/v1/sessions', { token: a.access }));
+    const list = rs[0][2].json.sessions;
+    const second = list.find((x) => !x.current);
+    assert.ok(second, 'a second session to revoke');
+    const otherList = await api(srv.url, 'GET', '/v1/sessions', { token: other.access });
+    const otherId = otherList.json.sessions[0].id;
+    add('DELETE /v1/sessions/{other user} (404)', 404, await api(srv.url, 'DELETE', `/v1/sessions/${otherId}`, { token: a.access }));
+    add('DELETE /v1/sessions/{id} (204)', 204, await api(srv.url, 'DELETE', `/v1/sessions/${second.id}`, { token: a.access }));
+    add('POST /v1/password wrong current (403)', 403, await api(srv.url, 'POST', '/v1/password',
+      { token: a.access, json: { current_password: 'wrong wrong wrong', new_password: strongPassword() } }));
+    add('POST /v1/password weak new (422)', 422, await api(srv.url, 'POST', '/v1/password',
+      { token: a.access, json: { current_password: a.password, new_password: 'password1234' } }));
+    add('POST /v1/password (204)', 204, await api(srv.url, 'POST', '/v1/password',
+      { token: a.access, json: { current_password: a.password, new_password: strongPassword() } }));
+    add('POST /v1/signup taken (409)', 409, await api(srv.url, 'POST', '/v1/signup', { json: { email: other.email, password: strongPassword() } }));
+    assert.equal((await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: other.refresh } })).status, 200);
+    const reused = await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: other.refresh } });
+    add('POST /v1/token reused (401)', 401, reused);
+    assert.equal(reused.json?.error?.code, 'token_reused');
+    const b = await signup(srv);
+    add('POST /v1/signout (204)', 204, await api(srv.url, 'POST', '/v1/signout', { token: b.access }));
+    assert.equal(a2.status, 200);
+
+    for (const [name, status, r] of rs) {
+      assert.equal(r.status, status, `${name}: ${r.text.slice(0, 200)}`);
+      assertSecurityHeaders(r, name);
+      assert.equal(r.headers.get('cache-control'), 'no-store', `${name}: Cache-Control`);
+    }
+    // /v1/token is not bearer-protected: its 401s carry no challenge
+    assert.equal(reused.headers.get('www-authenticate'), null);
+    const bad = await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: 'nope' } });
+    assert.equal(bad.status, 401);
+    assert.equal(bad.headers.get('www-authenticate'), null);
   });
 
   test('JSON responses are labelled application/json', async () => {

@@ -1,7 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import {
-  startServer, api, assertError, uniqueEmail, strongPassword, rand, sleep,
+  startServer, api, assertError, uniqueEmail, strongPassword, rand, sleep, signup, freePort, sql, mkTempDir, runCli,
 } from './lib/harness.mjs';
 
 function jsonLines(stderr) {
@@ -21,7 +22,8 @@ describe('request logging', () => {
   let userId;
 
   before(async () => {
-    srv = await startServer();
+    // a 1 s reuse grace: the replay inside it and token_reused after it both run
+    srv = await startServer({ env: { GATEHOUSE_REFRESH_REUSE_GRACE: '1' } });
     const tag = rand(4);
     let n = 0;
     const call = async (method, path, opts, label) => {
@@ -75,6 +77,30 @@ describe('request logging', () => {
 
     const so = await call('POST', '/v1/signout', { token: si2.json.access_token }, 'signout');
     assert.equal(so.status, 204, so.text);
+
+    // DELETE /v1/sessions/{id}: a second session of another account, revoked from the first
+    const e3 = uniqueEmail();
+    const p3 = strongPassword();
+    secrets.push(['third password', p3]);
+    const s3a = await call('POST', '/v1/signup', { json: { email: e3, password: p3 } }, 'signup 3');
+    const s3b = await call('POST', '/v1/signin', { json: { email: e3, password: p3 } }, 'signin 3');
+    secrets.push(['3a access', s3a.json.access_token], ['3a refresh', s3a.json.refresh_token],
+      ['3b access', s3b.json.access_token], ['3b refresh', s3b.json.refresh_token]);
+    const ls = await call('GET', '/v1/sessions', { token: s3a.json.access_token }, 'sessions');
+    const victim = ls.json.sessions.find((x) => !x.current);
+    const del = await call('DELETE', `/v1/sessions/${victim.id}`, { token: s3a.json.access_token }, 'delete session');
+    assert.equal(del.status, 204, del.text);
+
+    // the grace-window replay gets the same pair again; after the grace, token_reused
+    const r1 = await call('POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: s3a.json.refresh_token } }, 'token 3');
+    assert.equal(r1.status, 200, r1.text);
+    secrets.push(['3 rotated access', r1.json.access_token], ['3 rotated refresh', r1.json.refresh_token]);
+    const replay = await call('POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: s3a.json.refresh_token } }, 'token replay');
+    assert.equal(replay.status, 200, replay.text);
+    assert.equal(replay.json.refresh_token, r1.json.refresh_token, 'the replay got the same successor');
+    await sleep(2100);
+    const reused = await call('POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: s3a.json.refresh_token } }, 'token reused');
+    assertError(reused, 401, 'token_reused');
 
     await call('GET', '/nope', {}, '404');
     await sleep(200); // let the log lines flush
@@ -145,5 +171,51 @@ describe('log line robustness', () => {
     for (const l of newLines) {
       assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
     }
+  });
+});
+
+describe('emailed links in the log', () => {
+  // Links are 43-character base64url tokens; nothing else in the log is that long in that alphabet.
+  const LINK_TOKEN = /token=|[A-Za-z0-9_-]{43}/;
+  const askForLinks = async (srv) => {
+    const a = await signup(srv);
+    assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+    assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } })).status, 202);
+    // both messages are queued (the link job runs on a worker)
+    for (let i = 0; i < 100 && Number(sql(srv.dbPath, 'SELECT count(*) FROM mail_queue;')) < 2; i++) await sleep(50);
+    assert.equal(Number(sql(srv.dbPath, 'SELECT count(*) FROM mail_queue;')), 2, 'two link emails queued');
+    await sleep(1500); // a delivery attempt, and its log line, may follow
+  };
+
+  test('development logs the link (so the check below can fail)', async () => {
+    const srv = await startServer();
+    try {
+      await askForLinks(srv);
+      assert.match(srv.stderr(), LINK_TOKEN);
+    } finally { await srv.stop(); }
+  });
+
+  test('production never logs a magic-link or reset token, even when delivery fails', async () => {
+    const closed = await freePort(); // nothing listens: delivery fails, the mail stays queued
+    const env = {
+      GATEHOUSE_ENV: 'production', GATEHOUSE_ARGON2_MEMORY_KIB: null, GATEHOUSE_ARGON2_ITERATIONS: null,
+      GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
+      GATEHOUSE_ISSUER: 'https://auth.example.test',
+      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${closed}`,
+    };
+    const dataDir = mkTempDir();
+    const mig = runCli(['migrate'], { env: { ...env, GATEHOUSE_DATA_DIR: dataDir } }); // production does not migrate on start
+    assert.equal(mig.code, 0, mig.stderr);
+    const srv = await startServer({ env, dataDir });
+    try {
+      await askForLinks(srv);
+      for (let i = 0; i < 100 && !/delivery attempt \d+ failed/.test(srv.stderr()); i++) await sleep(100);
+      const err = srv.stderr();
+      assert.match(err, /delivery attempt \d+ failed/, 'a failed delivery was logged');
+      assert.ok(err.includes('/v1/password/forgot'), 'the requests were logged');
+      const m = LINK_TOKEN.exec(err);
+      assert.equal(m, null, `link token material in the production log: ${m && err.slice(Math.max(0, m.index - 100), m.index + 60)}`);
+      assert.equal(Number(sql(srv.dbPath, 'SELECT count(*) FROM mail_queue WHERE sent_at IS NULL;')), 2, 'mail stays queued');
+    } finally { await srv.stop(); }
   });
 });

@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, api, signup, signin, me, refresh, assertError, sleep, decodePart, countRows,
+  startServer, api, signup, signin, me, refresh, assertError, sleep, decodePart, countRows, sql,
 } from './lib/harness.mjs';
 
 function assertPair(r) {
@@ -176,6 +176,20 @@ describe('refresh token reuse detection (grace 1 s)', () => {
     assert.equal((await me(srv, fresh.access)).status, 200);
   });
 
+  test('a spent token keeps its sealed successor pair only for the grace: presented after it, the pair is dropped', async () => {
+    const a = await signup(srv);
+    const sid = decodePart(a.access, 1).sid;
+    const boxes = () => Number(sql(srv.dbPath,
+      `SELECT count(*) FROM refresh_tokens WHERE session_id = '${sid}' AND successor_box IS NOT NULL;`));
+    assertPair(await refresh(srv, a.refresh));
+    assert.equal(boxes(), 1, 'inside the grace the spent token holds the pair');
+    await sleep(2500);
+    assertError(await refresh(srv, a.refresh), 401, 'token_reused');
+    assert.equal(boxes(), 0, 'after the grace the pair is gone');
+    assert.equal(Number(sql(srv.dbPath, `SELECT count(*) FROM refresh_tokens WHERE session_id = '${sid}' AND rotated_at_us IS NOT NULL;`)), 1,
+      'the spent row itself stays, so reuse is still detected');
+  });
+
   test('within the 1 s grace the same successor is returned', async () => {
     const a = await signup(srv);
     const first = await refresh(srv, a.refresh);
@@ -203,6 +217,13 @@ describe('refresh token reuse with grace disabled (0)', () => {
       access: [a.access, rot.json.access_token, s2.access],
       refreshTokens: [rot.json.refresh_token, s2.refresh],
     }, 'after reuse (grace 0)');
+  });
+
+  test('without a grace window no successor pair is stored at all', async () => {
+    const a = await signup(srv);
+    const sid = decodePart(a.access, 1).sid;
+    assertPair(await refresh(srv, a.refresh));
+    assert.equal(sql(srv.dbPath, `SELECT count(*) FROM refresh_tokens WHERE session_id = '${sid}' AND rotated_at_us IS NOT NULL AND successor_box IS NULL;`), '1');
   });
 
   test('20 concurrent refreshes of one token: exactly one 200, the rest 401', async () => {

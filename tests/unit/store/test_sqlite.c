@@ -390,7 +390,8 @@ static void session_list_and_revoke(void **state)
     struct store_session s;
     assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0);
-    assert_int_equal(ops->session_revoke(f->c, "no-such-session", U1, f->now, NULL), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_revoke(f->c, "no-such-session", U1, f->now, NULL),
+                     GH_ERR_NOT_FOUND);
 
     /* revoke own session: excluded from the list, revoked_at recorded */
     assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 1, NULL), GH_OK);
@@ -451,14 +452,16 @@ static void set_password_revokes_others(void **state)
     free(rt);
 
     /* keep_sid NULL keeps none */
-    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9, NULL), GH_OK);
+    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9, NULL),
+                     GH_OK);
     assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 9);
     assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0);
 
     /* unknown user: not found, nothing changes */
-    assert_int_equal(ops->user_set_password(f->c, "nobody", nh, 1, NULL, 1, NULL), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->user_set_password(f->c, "nobody", nh, 1, NULL, 1, NULL),
+                     GH_ERR_NOT_FOUND);
 }
 
 static void prune(void **state)
@@ -479,6 +482,47 @@ static void prune(void **state)
     assert_int_equal(ops->refresh_get(f->c, h_old, rt), GH_ERR_NOT_FOUND);
     assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
     assert_int_equal(ops->refresh_get(f->c, h_new, rt), GH_OK);
+    free(rt);
+}
+
+static void forget_successors(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    add_session(f, S1, U1, f->now, "a0");
+    add_session(f, S2, U1, f->now, "b0");
+    uint8_t a0[32], a1[32], b0[32], b1[32];
+    hash_of(a0, "a0");
+    hash_of(a1, "a1");
+    hash_of(b0, "b0");
+    hash_of(b1, "b1");
+    const uint8_t box[] = "sealed successor pair";
+    int64_t t = gh_now_us();
+    assert_int_equal(ops->refresh_rotate(f->c, a0, a1, box, sizeof box, t, f->now + 100), GH_OK);
+    assert_int_equal(ops->refresh_rotate(f->c, b0, b1, box, sizeof box, t + 10, f->now + 100),
+                     GH_OK);
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+
+    /* still inside the window: kept */
+    assert_int_equal(ops->refresh_forget_successors(f->c, a0, t), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, a0, rt), GH_OK);
+    assert_int_equal(rt->box_len, sizeof box);
+    /* one token: only its pair goes; the rotation time stays (reuse is still detected) */
+    assert_int_equal(ops->refresh_forget_successors(f->c, a0, t + 1), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, a0, rt), GH_OK);
+    assert_int_equal(rt->box_len, 0);
+    assert_int_equal(rt->rotated_at_us, t);
+    assert_int_equal(ops->refresh_get(f->c, b0, rt), GH_OK);
+    assert_int_equal(rt->box_len, sizeof box);
+    /* all: by rotation time */
+    assert_int_equal(ops->refresh_forget_successors(f->c, NULL, t + 10), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, b0, rt), GH_OK);
+    assert_int_equal(rt->box_len, sizeof box);
+    assert_int_equal(ops->refresh_forget_successors(f->c, NULL, t + 11), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, b0, rt), GH_OK);
+    assert_int_equal(rt->box_len, 0);
+    assert_int_equal(rt->rotated_at_us, t + 10);
     free(rt);
 }
 
@@ -520,6 +564,7 @@ int main(void)
         T(session_list_and_revoke),
         T(set_password_revokes_others),
         T(prune),
+        T(forget_successors),
         T(two_connections),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
