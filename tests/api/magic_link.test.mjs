@@ -47,6 +47,9 @@ async function waitFor(fn, ms = 8000) {
   }
 }
 
+// The log's JSON lines.
+const logLines = (stderr) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+
 const linkIn = (msg) => /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(msg)?.[1];
 
 describe('magic links over SMTP', () => {
@@ -105,7 +108,14 @@ describe('magic links: expiry, sign-up, development outbox', () => {
       const file = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
       assert.ok(file, 'an .eml file in the outbox');
       assert.equal(fs.statSync(path.join(outbox, file)).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(outbox).mode & 0o777, 0o700, 'the outbox directory is private too');
+      assert.ok(file.endsWith('.eml'));
       const token = linkIn(fs.readFileSync(path.join(outbox, file), 'utf8'));
+      // development logs the link at info level, for the developer to click
+      const logged = logLines(srv.stderr()).filter((l) => (l.msg ?? '').includes(token));
+      assert.equal(logged.length, 1, srv.stderr());
+      assert.equal(logged[0].level, 'info');
+      assert.match(logged[0].msg, new RegExp(`development: signin link for ${email.replace(/[.+]/g, '\\$&')}: http://127\\.0\\.0\\.1:\\d+/magic-link\\?token=${token}`));
       const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
       assert.equal(v.status, 200, v.text);
       assert.equal(v.json.user.email, email);
@@ -242,23 +252,66 @@ describe('email verification', () => {
   });
 });
 
+// Every line of a raw message ends in CRLF and none is over 998 octets (RFC 5321/5322).
+function assertSmtpSafe(raw) {
+  assert.doesNotMatch(raw, /[^\r]\n|\r[^\n]/, 'CRLF line endings only');
+  for (const line of raw.split('\r\n')) assert.ok(Buffer.byteLength(line) <= 998, `a line of ${Buffer.byteLength(line)} octets`);
+}
+
+// The Subject header, unfolded, with RFC 2047 B-encoded words decoded.
+function subjectOf(raw) {
+  const m = /\r\nSubject:((?:[^\r]|\r\n )*)\r\n/.exec(raw);
+  assert.ok(m, 'a Subject header');
+  return m[1].replace(/\r\n /g, ' ').trim().replace(/=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=\s*/g, (_, b) => Buffer.from(b, 'base64').toString('utf8'));
+}
+
 describe('operator templates', () => {
-  test('GATEHOUSE_TEMPLATE_DIR texts replace the built-in ones, with {{link}}, {{brand}} and {{minutes}} filled in', async () => {
+  test('GATEHOUSE_TEMPLATE_DIR texts replace the built-in ones, with {{link}}, {{brand}} and {{minutes}} filled in; LF goes out as CRLF; a non-ASCII brand gives an encoded Subject', async () => {
     const tdir = mkTempDir('gatehouse-tpl-');
-    fs.writeFileSync(path.join(tdir, 'signin.txt'), 'Hello from {{brand}}! Click {{link}} within {{minutes}} min.\n');
-    fs.writeFileSync(path.join(tdir, 'signin.html'), '<p>Our own HTML: <a href="{{link}}">go</a></p>\n');
-    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir, GATEHOUSE_BRAND: 'Acme', GATEHOUSE_MAGIC_LINK_TTL: '600' } });
+    fs.writeFileSync(path.join(tdir, 'signin.txt'), 'Hello from {{brand}}! Click {{link}} within {{minutes}} min.\n\nBye.\n');
+    fs.writeFileSync(path.join(tdir, 'signin.html'), '<p>Our own HTML: <a href="{{link}}">go</a></p>\n<p>two</p>\n');
+    const brand = 'Acmé Ünïcorn 認証';
+    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir, GATEHOUSE_BRAND: brand, GATEHOUSE_MAGIC_LINK_TTL: '600' } });
     try {
       const a = await signup(srv);
       await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
       const outbox = path.join(srv.dataDir, 'outbox');
       const f = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
       const text = fs.readFileSync(path.join(outbox, f), 'utf8');
-      assert.match(text, /Hello from Acme! Click http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=[A-Za-z0-9_-]{43} within 10 min\./);
-      assert.match(text, /<p>Our own HTML: <a href="http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=/);
+      assert.match(text, new RegExp(`Hello from ${brand}! Click http://127\\.0\\.0\\.1:\\d+/magic-link\\?token=[A-Za-z0-9_-]{43} within 10 min\\.\r\n\r\nBye\\.\r\n`));
+      assert.match(text, /<p>Our own HTML: <a href="http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=[^"]+">go<\/a><\/p>\r\n<p>two<\/p>\r\n/);
       assert.doesNotMatch(text, /\{\{/);
+      assertSmtpSafe(text);
+      assert.match(text, /\r\nSubject: =\?UTF-8\?B\?/, 'the Subject is RFC 2047 encoded');
+      assert.ok(!text.split('\r\n\r\n')[0].includes(brand), 'no raw 8-bit text in the headers');
+      assert.equal(subjectOf(text), `Sign in to ${brand}`);
       const token = linkIn(text);
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a template with a line over 998 octets once filled in, or not UTF-8, is refused with a warning: the built-in text goes out, whole', async () => {
+    const tdir = mkTempDir('gatehouse-tpl-');
+    fs.writeFileSync(path.join(tdir, 'signin.txt'), `${'x'.repeat(960)} {{link}}\n`);
+    fs.writeFileSync(path.join(tdir, 'signin.html'), Buffer.from('<p>Caf\xe9 <a href="{{link}}">go</a></p>', 'latin1'));
+    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir } });
+    try {
+      const a = await signup(srv);
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const f = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
+      const text = fs.readFileSync(path.join(outbox, f), 'utf8');
+      assertSmtpSafe(text);
+      assert.ok(!text.includes('x'.repeat(900)) && !text.includes('Caf'), 'neither template was used, not even cut');
+      assert.match(text, /Content-Type: text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nUse this link to sign in to Gatehouse:/);
+      assert.match(text, /<p>Use this link to sign in to Gatehouse:<\/p>/);
+      assert.ok(linkIn(text));
+      const warns = logLines(srv.stderr()).filter((l) => l.level === 'warn' && /email template .*signin\.(txt|html)/.test(l.msg ?? ''));
+      assert.equal(warns.length, 2, srv.stderr());
+      assert.ok(warns.some((w) => /line over 998/.test(w.msg)) && warns.some((w) => /not UTF-8/.test(w.msg)));
+      assert.ok(warns.every((w) => !w.msg.includes(linkIn(text))), 'the link is not in the warning');
     } finally {
       await srv.stop();
     }
