@@ -350,23 +350,29 @@ describe('mail queue', () => {
   });
 });
 
-// STARTTLS and AUTH against a server that demands both (tests/api/lib/smtp_sink.py).
+// A certificate for 127.0.0.1 that only the test trusts, and
+// tests/api/lib/smtp_sink.py demanding TLS (mode starttls or implicit) and AUTH.
+async function startTlsSink(mode, user, password) {
+  const dir = mkTempDir('gatehouse-smtps-');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const port = await freePort();
+  const child = spawn('/usr/bin/python3', [fileURLToPath(new URL('./lib/smtp_sink.py', import.meta.url)),
+    String(port), path.join(dir, 'Maildir'), path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), user, password, mode],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
+    child.on('exit', (code) => reject(new Error(`smtp_sink exited ${code}`)));
+  });
+  return { dir, port, child };
+}
+
+// STARTTLS and AUTH against a server that demands both.
 describe('SMTP with STARTTLS and AUTH', () => {
   let dir; let port; let child; const user = 'gatehouse'; const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
   before(async () => {
-    dir = mkTempDir('gatehouse-smtps-');
-    // a certificate for 127.0.0.1 that only this test trusts
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    port = await freePort();
-    child = spawn('/usr/bin/python3', [fileURLToPath(new URL('./lib/smtp_sink.py', import.meta.url)),
-      String(port), path.join(dir, 'Maildir'), path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), user, password],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
-      child.on('exit', (code) => reject(new Error(`smtp_sink exited ${code}`)));
-    });
+    ({ dir, port, child } = await startTlsSink('starttls', user, password));
   });
   after(() => child?.kill('SIGTERM'));
 
@@ -405,6 +411,62 @@ describe('SMTP with STARTTLS and AUTH', () => {
         await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
         const db = path.join(srv.dataDir, 'gatehouse.db');
         assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1'), 'one attempt made');
+        assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
+        assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
+        assert.ok(!delivered(a.email));
+        assert.ok(!srv.stderr().includes(password) && !srv.stderr().includes('wrong-password-123'), 'no SMTP password in the log');
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
+// Implicit TLS: the server speaks TLS from the first byte and demands AUTH.
+describe('SMTP over implicit TLS (smtps://) with AUTH', () => {
+  let sink; const user = 'gatehouse'; const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
+  before(async () => { sink = await startTlsSink('implicit', user, password); });
+  after(() => sink?.child.kill('SIGTERM'));
+
+  const delivered = (email) => {
+    const d = path.join(sink.dir, 'Maildir', 'new');
+    return fs.existsSync(d) && fs.readdirSync(d).map((f) => fs.readFileSync(path.join(d, f), 'utf8')).find((m) => m.includes(email));
+  };
+  const env = (over) => ({
+    GATEHOUSE_SMTP_URL: `smtps://127.0.0.1:${sink.port}`, GATEHOUSE_SMTP_USER: user, GATEHOUSE_SMTP_PASSWORD: password,
+    GATEHOUSE_SMTP_CA_FILE: path.join(sink.dir, 'cert.pem'), GATEHOUSE_PUBLIC_URL: 'https://auth.example.test', ...over,
+  });
+
+  test('with the right CA and password the link is delivered over smtps:// and signs in', async () => {
+    const srv = await startServer({ env: env({}) });
+    try {
+      const a = await signup(srv);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+      const msg = await waitFor(() => delivered(a.email));
+      assert.ok(msg, 'delivered over implicit TLS + AUTH');
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      assert.equal(sql(db, 'SELECT attempts, sent_at IS NOT NULL FROM mail_queue;').trim(), '1|1');
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: linkIn(msg) } });
+      assert.equal(v.status, 200, v.text);
+      assert.ok(!srv.stderr().includes(password), 'the SMTP password is never logged');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  // The same port through smtp:// fails: the server above really was TLS from the first byte.
+  for (const [what, over, reason] of [
+    ['plain smtp:// to the TLS port', () => ({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}` }), /\S/],
+    ['a certificate nobody trusts', () => ({ GATEHOUSE_SMTP_CA_FILE: null }), /certificate|SSL|verify/i],
+    ['a wrong SMTP password', () => ({ GATEHOUSE_SMTP_PASSWORD: 'wrong-password-123' }), /auth|login|denied|535/i],
+  ]) {
+    test(`${what}: nothing is sent, the message stays queued with the reason`, async () => {
+      const srv = await startServer({ env: env(over()) });
+      try {
+        const a = await signup(srv);
+        await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+        const db = path.join(srv.dataDir, 'gatehouse.db');
+        assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1', 15000), 'one attempt made');
         assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
         assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
         assert.ok(!delivered(a.email));
