@@ -173,6 +173,15 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = copy_str(gh_cfg.brand, sizeof gh_cfg.brand, "GATEHOUSE_BRAND", "Gatehouse", err,
                        errlen)))
         return rc;
+    /* It goes into email subjects and bodies: no control characters
+     * (header injection), and UTF-8 so it can be RFC 2047 encoded. */
+    bool brand_ok = gh_utf8_valid(gh_cfg.brand, strlen(gh_cfg.brand));
+    for (const char *p = gh_cfg.brand; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) brand_ok = false;
+    if (!brand_ok) {
+        snprintf(err, errlen, "GATEHOUSE_BRAND must be UTF-8 text without control characters");
+        return GH_ERR_CONFIG;
+    }
 
     if ((rc = env_int("GATEHOUSE_ACCESS_TTL", 3600, 1, 86400, &v, err, errlen))) return rc;
     gh_cfg.access_ttl = v;

@@ -1,6 +1,7 @@
 #include "mail/mail.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <sodium.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -37,35 +39,192 @@ static void from_addr(char *out, size_t cap)
         snprintf(out, cap, "<%s>", gh_cfg.smtp_from);
 }
 
+/* A growing message buffer. It holds links: wiped whenever it moves. */
+struct mbuf {
+    char *p;
+    size_t len, cap;
+    enum gh_err err; /* GH_ERR_NOMEM, or GH_ERR_INVALID past MAIL_MESSAGE_MAX */
+};
+
+static void mb_put(struct mbuf *b, const char *s, size_t n)
+{
+    if (b->err) return;
+    if (n > MAIL_MESSAGE_MAX - b->len) {
+        b->err = GH_ERR_INVALID;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *q = malloc(cap);
+        if (!q) {
+            b->err = GH_ERR_NOMEM;
+            return;
+        }
+        if (b->p) {
+            memcpy(q, b->p, b->len);
+            gh_wipe(b->p, b->cap);
+            free(b->p);
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void mb_str(struct mbuf *b, const char *s)
+{
+    mb_put(b, s, strlen(s));
+}
+
+static void mb_free(struct mbuf *b)
+{
+    if (b->p) gh_wipe(b->p, b->cap);
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* The longest line of s in octets; CRLF, a lone LF and a lone CR each end one. */
+static size_t longest_line(const char *s)
+{
+    size_t max = 0, cur = 0;
+    for (; *s; s++) {
+        if (*s == '\r' || *s == '\n') {
+            if (*s == '\r' && s[1] == '\n') s++;
+            cur = 0;
+        } else if (++cur > max) {
+            max = cur;
+        }
+    }
+    return max;
+}
+
+/* s with every line ending as CRLF: SMTP has no other (RFC 5321 2.3.8). */
+static void put_crlf(struct mbuf *b, const char *s)
+{
+    while (*s) {
+        size_t run = strcspn(s, "\r\n");
+        mb_put(b, s, run);
+        s += run;
+        if (!*s) break;
+        mb_put(b, "\r\n", 2);
+        s += s[0] == '\r' && s[1] == '\n' ? 2 : 1;
+    }
+}
+
+/* One body part: 8bit when every line fits, otherwise base64 (a long link
+ * in a one-line HTML body must not be cut or break the 998-octet limit). */
+static void put_part(struct mbuf *b, const char *id, const char *type, const char *body)
+{
+    bool b64 = longest_line(body) > MAIL_LINE_MAX;
+    mb_str(b, "--gh-");
+    mb_str(b, id);
+    mb_str(b, "\r\nContent-Type: ");
+    mb_str(b, type);
+    mb_str(b, "; charset=utf-8\r\nContent-Transfer-Encoding: ");
+    mb_str(b, b64 ? "base64\r\n\r\n" : "8bit\r\n\r\n");
+    if (!b64) {
+        put_crlf(b, body);
+        mb_put(b, "\r\n", 2);
+        return;
+    }
+    struct mbuf norm = {0};
+    put_crlf(&norm, body);
+    if (norm.err) b->err = norm.err;
+    for (size_t i = 0; !b->err && i < norm.len; i += 57) { /* 57 octets: 76 characters */
+        char line[80];
+        size_t n = norm.len - i < 57 ? norm.len - i : 57;
+        sodium_bin2base64(line, sizeof line, (const unsigned char *)norm.p + i, n,
+                          sodium_base64_VARIANT_ORIGINAL);
+        mb_str(b, line);
+        mb_put(b, "\r\n", 2);
+    }
+    mb_free(&norm);
+}
+
+/* "Subject: ..." as is when printable ASCII, otherwise as RFC 2047 encoded
+ * words of whole UTF-8 characters, each line within 78 characters. */
+static void put_subject(struct mbuf *b, const char *s)
+{
+    size_t n = strlen(s);
+    bool plain = !strstr(s, "=?");
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e) plain = false;
+    mb_str(b, "Subject:");
+    if (plain) {
+        mb_put(b, " ", 1);
+        mb_put(b, s, n);
+    }
+    for (size_t i = 0; !plain && i < n;) {
+        size_t j = n - i > 42 ? i + 42 : n; /* 42 octets: 56 characters of base64 */
+        while (j < n && j > i && ((unsigned char)s[j] & 0xc0) == 0x80)
+            j--; /* not inside a character */
+        char enc[64];
+        sodium_bin2base64(enc, sizeof enc, (const unsigned char *)s + i, j - i,
+                          sodium_base64_VARIANT_ORIGINAL);
+        mb_str(b, i ? "\r\n =?UTF-8?B?" : " =?UTF-8?B?");
+        mb_str(b, enc);
+        mb_str(b, "?=");
+        i = j;
+    }
+    mb_put(b, "\r\n", 2);
+}
+
+enum gh_err mail_build(const char *to, const char *subject, const char *text, const char *html,
+                       const char *id, int64_t now, char **out, size_t *len)
+{
+    if (strpbrk(to, "\r\n") || strpbrk(subject, "\r\n") || !gh_utf8_valid(subject, strlen(subject)))
+        return GH_ERR_INVALID;
+    char date[64];
+    time_t t = (time_t)now;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    struct mbuf b = {0};
+    mb_str(&b, "From: ");
+    mb_str(&b, gh_cfg.smtp_from);
+    mb_str(&b, "\r\nTo: <");
+    mb_str(&b, to);
+    mb_str(&b, ">\r\n");
+    put_subject(&b, subject);
+    mb_str(&b, "Date: ");
+    mb_str(&b, date);
+    mb_str(&b, "\r\nMessage-ID: <");
+    mb_str(&b, id);
+    mb_str(&b, "@gatehouse>\r\nMIME-Version: 1.0\r\n"
+               "Content-Type: multipart/alternative; boundary=\"gh-");
+    mb_str(&b, id);
+    mb_str(&b, "\"\r\n\r\n");
+    put_part(&b, id, "text/plain", text);
+    put_part(&b, id, "text/html", html);
+    mb_str(&b, "--gh-");
+    mb_str(&b, id);
+    mb_str(&b, "--\r\n");
+    if (b.err) {
+        enum gh_err rc = b.err;
+        mb_free(&b);
+        return rc;
+    }
+    *out = b.p;
+    *len = b.len;
+    return GH_OK;
+}
+
 enum gh_err mail_enqueue(const struct store_ops *ops, struct store_conn *c, const char *to,
                          const char *subject, const char *text, const char *html)
 {
-    if (strpbrk(to, "\r\n") || strpbrk(subject, "\r\n")) return GH_ERR_INVALID;
-    char id[STORE_ID_LEN + 1], date[64];
+    char id[STORE_ID_LEN + 1];
     sessions_new_id(id);
-    time_t now = (time_t)gh_now_s();
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-    size_t cap = strlen(text) + strlen(html) + strlen(to) + strlen(subject) + 1024;
-    char *msg = malloc(cap);
-    if (!msg) return GH_ERR_NOMEM;
-    int n = snprintf(msg, cap,
-                     "From: %s\r\nTo: <%s>\r\nSubject: %s\r\nDate: %s\r\n"
-                     "Message-ID: <%s@gatehouse>\r\nMIME-Version: 1.0\r\n"
-                     "Content-Type: multipart/alternative; boundary=\"gh-%s\"\r\n\r\n"
-                     "--gh-%s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n"
-                     "--gh-%s\r\nContent-Type: text/html; charset=utf-8\r\n"
-                     "Content-Transfer-Encoding: 8bit\r\n\r\n%s\r\n--gh-%s--\r\n",
-                     gh_cfg.smtp_from, to, subject, date, id, id, id, text, id, html, id);
-    enum gh_err rc = GH_ERR_INTERNAL;
-    char *sealed = NULL;
-    if (n > 0 && (size_t)n < cap &&
-        (rc = vault_seal("mail_queue", "message_sealed", id, (const uint8_t *)msg, (size_t)n,
-                         &sealed)) == GH_OK)
-        rc = ops->mail_insert(c, id, to, sealed, gh_now_s());
-    gh_wipe(msg, cap);
+    char *msg = NULL, *sealed = NULL;
+    size_t len = 0;
+    enum gh_err rc = mail_build(to, subject, text, html, id, gh_now_s(), &msg, &len);
+    if (rc) return rc;
+    rc = vault_seal("mail_queue", "message_sealed", id, (const uint8_t *)msg, len, &sealed);
+    if (rc == GH_OK) rc = ops->mail_insert(c, id, to, sealed, gh_now_s());
+    gh_wipe(msg, len);
     free(msg);
     free(sealed);
     return rc;
@@ -158,6 +317,16 @@ static int send_outbox(const char *id, const char *msg, size_t len, char *err, s
     return 0;
 }
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* A refused template: the operator hears why, the user gets the built-in text. */
+static enum gh_err template_refused(const char *path, const char *why)
+{
+    gh_log(GH_LOG_WARN, "email template %s %s: using the built-in text", path, why);
+    return GH_ERR_INVALID;
+}
+
 enum gh_err mail_template(const char *name, const char *ext, const char *link, long long minutes,
                           char **out)
 {
@@ -165,11 +334,25 @@ enum gh_err mail_template(const char *name, const char *ext, const char *link, l
     char path[1200], *tpl = NULL, num[24];
     int pn = snprintf(path, sizeof path, "%s/%s.%s", gh_cfg.template_dir, name, ext);
     if (pn < 0 || (size_t)pn >= sizeof path) return GH_ERR_NOT_FOUND;
-    if (config_read_file(path, 16384, &tpl) != GH_OK) return GH_ERR_NOT_FOUND;
+    struct stat st;
+    if (stat(path, &st) != 0) return GH_ERR_NOT_FOUND;
+    if (st.st_size > MAIL_TEMPLATE_FILE_MAX)
+        return template_refused(path, "is over " STR(MAIL_TEMPLATE_FILE_MAX) " bytes");
+    if (config_read_file(path, MAIL_TEMPLATE_FILE_MAX, &tpl) != GH_OK) return GH_ERR_NOT_FOUND;
+    size_t tlen = strlen(tpl);
+    const char *why = NULL;
+    if (tlen != (size_t)st.st_size)
+        why = "holds a NUL byte or changed while read";
+    else if (!gh_utf8_valid(tpl, tlen))
+        why = "is not UTF-8";
+    if (why) {
+        free(tpl);
+        return template_refused(path, why);
+    }
     snprintf(num, sizeof num, "%lld", minutes);
     const char *keys[] = {"{{link}}", "{{brand}}", "{{minutes}}"};
     const char *vals[] = {link, gh_cfg.brand, num};
-    size_t cap = strlen(tpl) * 2 + 4096, o = 0;
+    size_t cap = MAIL_TEMPLATE_OUT_MAX + 1, o = 0;
     char *buf = malloc(cap);
     if (!buf) {
         free(tpl);
@@ -181,13 +364,23 @@ enum gh_err mail_template(const char *name, const char *ext, const char *link, l
         }
         const char *v = k < 3 ? vals[k] : p;
         size_t vl = k < 3 ? strlen(vals[k]) : 1;
-        if (o + vl + 1 > cap) break; /* cut rather than overflow */
+        if (vl > cap - 1 - o) {
+            why = "expands past " STR(MAIL_TEMPLATE_OUT_MAX) " bytes";
+            break;
+        }
         memcpy(buf + o, v, vl);
         o += vl;
         p += k < 3 ? strlen(keys[k]) : 1;
     }
     buf[o] = '\0';
     free(tpl);
+    if (!why && longest_line(buf) > MAIL_LINE_MAX)
+        why = "has a line over " STR(MAIL_LINE_MAX) " octets once filled in";
+    if (why) {
+        gh_wipe(buf, cap);
+        free(buf);
+        return template_refused(path, why);
+    }
     *out = buf;
     return GH_OK;
 }

@@ -17,19 +17,29 @@ enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const
     return rc == GH_ERR_NOT_FOUND ? GH_OK : rc;
 }
 
-/* Backup codes are compared by hash of their canonical form: lower case,
- * dashes and spaces dropped. */
-static bool backup_hash(const char *code, uint8_t hash[32])
+bool mfa_backup_canon(const char *code, char canon[MFA_BACKUP_CANON_LEN + 1])
 {
-    char canon[MFA_BACKUP_CHARS];
     size_t n = 0;
     for (const char *p = code; *p; p++) {
         if (*p == '-' || *p == ' ') continue;
-        if (n >= MFA_BACKUP_CHARS || !isalnum((unsigned char)*p)) return false;
+        if (n >= MFA_BACKUP_CANON_LEN || !isalnum((unsigned char)*p)) {
+            gh_wipe(canon, MFA_BACKUP_CANON_LEN + 1); /* a prefix of the code */
+            return false;
+        }
         canon[n++] = (char)tolower((unsigned char)*p);
     }
-    if (n != MFA_BACKUP_CHARS) return false;
-    bool ok = gh_sha256(hash, canon, n) == GH_OK;
+    canon[n] = '\0';
+    if (n == MFA_BACKUP_CANON_LEN) return true;
+    gh_wipe(canon, MFA_BACKUP_CANON_LEN + 1);
+    return false;
+}
+
+/* Backup codes are compared by hash of their canonical form. */
+static bool backup_hash(const char *code, uint8_t hash[32])
+{
+    char canon[MFA_BACKUP_CANON_LEN + 1];
+    if (!mfa_backup_canon(code, canon)) return false;
+    bool ok = gh_sha256(hash, canon, MFA_BACKUP_CANON_LEN) == GH_OK;
     gh_wipe(canon, sizeof canon);
     return ok;
 }

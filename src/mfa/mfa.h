@@ -17,6 +17,7 @@
  * only for codes that cannot be guessed offline (ASVS 6.5.2: >= 112 bits). */
 #define MFA_BACKUP_CHARS 24
 #define MFA_BACKUP_LEN 29 /* "xxxx-xxxx-xxxx-xxxx-xxxx-xxxx" */
+#define MFA_BACKUP_CANON_LEN MFA_BACKUP_CHARS
 
 /** True if the user has a confirmed TOTP factor. GH_ERR_* on store failure. */
 enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const char *user_id,
@@ -27,6 +28,12 @@ enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const
  *  "backup_code". GH_ERR_DENIED if neither. */
 enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, const char *user_id,
                             const char *code, const char **method) GH_WUR;
+
+/** The canonical form of a user-typed backup code: dashes and spaces
+ *  dropped, lower case; true only for exactly 16 letters and digits. canon
+ *  gets 16 characters + NUL (wipe it: it is the code). Public for the unit
+ *  and fuzz tests; mfa_verify_code is the caller. */
+bool mfa_backup_canon(const char *code, char canon[MFA_BACKUP_CANON_LEN + 1]);
 
 /** Ten fresh backup codes (text for the user, SHA-256 for the store). */
 void mfa_backup_codes(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1],

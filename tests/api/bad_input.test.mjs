@@ -2,15 +2,60 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, signin, me, refresh, assertError, uniqueEmail, strongPassword, countRows, sql, sleep,
 } from './lib/harness.mjs';
 
-const TABLES = ['users', 'sessions', 'refresh_tokens'];
-const counts = (srv) => {
-  const row = sql(srv.dbPath, `SELECT ${TABLES.map((t) => `(SELECT count(*) FROM ${t})`).join(', ')};`).split('|');
-  return Object.fromEntries(TABLES.map((t, i) => [t, Number(row[i])]));
+const TABLES = ['users', 'sessions', 'refresh_tokens', 'magic_links', 'mail_queue', 'mfa_totp',
+  'mfa_backup_codes', 'mfa_challenges', 'audit_log'];
+// State a refused request must not change in place either (no new rows).
+const STATE = {
+  used_links: 'SELECT count(*) FROM magic_links WHERE used_at IS NOT NULL',
+  totp: "SELECT group_concat(user_id || ':' || ifnull(confirmed_at, '-') || ':' || last_step, ',') FROM mfa_totp",
+  backup_codes: "SELECT group_concat(hex(code_hash) || ':' || ifnull(used_at, '-'), ',') FROM mfa_backup_codes",
+  challenges: "SELECT group_concat(attempts || ':' || ifnull(used_at, '-'), ',') FROM mfa_challenges",
+  passwords: "SELECT group_concat(ifnull(password_hash, '-') || ':' || ifnull(email_verified_at, '-'), ',') FROM users",
 };
+const counts = (srv) => {
+  const qs = [...TABLES.map((t) => `(SELECT count(*) FROM ${t})`), ...Object.values(STATE).map((q) => `(${q})`)];
+  const row = sql(srv.dbPath, `SELECT ${qs.join(', ')};`).trim().split('|');
+  return Object.fromEntries([...TABLES, ...Object.keys(STATE)].map((k, i) => [k, row[i]]));
+};
+
+// A TOTP code from the real oathtool binary.
+const oathtool = (secret) => execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+
+// The token of the newest emailed link of that kind to that address (development outbox).
+async function mailedToken(srv, email, linkPath, ms = 8000) {
+  const outbox = path.join(srv.dataDir, 'outbox');
+  const re = new RegExp(`/${linkPath}\\?token=([A-Za-z0-9_-]{43})`);
+  const end = Date.now() + ms;
+  for (;;) {
+    if (fs.existsSync(outbox)) {
+      const hits = fs.readdirSync(outbox).map((f) => path.join(outbox, f))
+        .sort((x, y) => fs.statSync(x).mtimeMs - fs.statSync(y).mtimeMs)
+        .map((f) => fs.readFileSync(f, 'utf8')).filter((m) => m.includes(`To: <${email}>`) && re.test(m));
+      if (hits.length) return re.exec(hits[hits.length - 1])[1];
+    }
+    if (Date.now() > end) throw new Error(`no ${linkPath} email for ${email}`);
+    await sleep(100);
+  }
+}
+
+// Links of a purpose ever made for an address (the link job runs in the background).
+const linksFor = (srv, email, purpose) => Number(sql(srv.dbPath,
+  `SELECT count(*) FROM magic_links WHERE email_key = '${email.toLowerCase()}' AND purpose = '${purpose}';`));
+
+async function enrol(srv, a) {
+  const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+  assert.equal(b.status, 200, b.text);
+  const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
+  assert.equal(c.status, 200, c.text);
+  return { secret: b.json.secret, backup: c.json.backup_codes };
+}
 
 /**
  * Sends a request over node:http and resolves as soon as a response has been
@@ -80,8 +125,9 @@ function badCases(v, maxBody) {
   add('body over GATEHOUSE_MAX_BODY (Content-Length)',
     { headers: { ...J, 'Content-Length': String(maxBody + 100) }, chunks: [Buffer.from(valid + ' '.repeat(maxBody + 100 - valid.length))] },
     413, 'body_too_large');
+  // Transfer-Encoding said outright: node does not chunk a DELETE by default.
   add('body over GATEHOUSE_MAX_BODY (chunked, no Content-Length)',
-    { headers: { ...J }, chunks: [Buffer.from(valid), ...Array.from({ length: 8 }, () => Buffer.from(' '.repeat(Math.ceil(maxBody / 6))))] },
+    { headers: { ...J, 'Transfer-Encoding': 'chunked' }, chunks: [Buffer.from(valid), ...Array.from({ length: 8 }, () => Buffer.from(' '.repeat(Math.ceil(maxBody / 6))))] },
     413, 'body_too_large');
   add('Content-Type text/plain', { headers: { 'Content-Type': 'text/plain' }, body: valid }, 415, 'unsupported_media_type');
   add('Content-Type missing', { headers: {}, body: valid }, 415, 'unsupported_media_type');
@@ -173,10 +219,145 @@ describe('bad input is refused without side effects', () => {
         await signin(srv, ctx.a.email, ctx.a.password);
       },
     },
+    {
+      name: 'signin/mfa',
+      path: '/v1/signin/mfa',
+      fields: ['mfa_token', 'code'],
+      async setup() {
+        const a = await signup(srv);
+        const m = await enrol(srv, a);
+        const s = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+        assert.equal(s.json?.mfa_required, true, s.text);
+        return { v: { mfa_token: s.json.mfa_token, code: m.backup[0] } };
+      },
+      async verify(ctx) {
+        // the challenge was neither spent nor charged, and the backup code still works
+        const r = await api(srv.url, 'POST', '/v1/signin/mfa', { json: ctx.v });
+        assert.equal(r.status, 200, r.text);
+      },
+    },
+    {
+      name: 'magic-link',
+      path: '/v1/magic-link',
+      fields: ['email'],
+      async setup() { const a = await signup(srv); return { v: { email: a.email }, a }; },
+      async verify(ctx) {
+        await sleep(500); // the link job is in the background
+        assert.equal(linksFor(srv, ctx.a.email, 'signin'), 0, 'no link made by a refused request');
+        assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: ctx.v })).status, 202);
+        assert.ok(await mailedToken(srv, ctx.a.email, 'magic-link'));
+      },
+    },
+    {
+      name: 'magic-link/verify',
+      path: '/v1/magic-link/verify',
+      fields: ['token'],
+      async setup() {
+        const a = await signup(srv);
+        assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+        return { v: { token: await mailedToken(srv, a.email, 'magic-link') }, a };
+      },
+      async verify(ctx) {
+        const r = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: ctx.v });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.user.id, ctx.a.user.id);
+      },
+    },
+    {
+      name: 'password/forgot',
+      path: '/v1/password/forgot',
+      fields: ['email'],
+      async setup() { const a = await signup(srv); return { v: { email: a.email }, a }; },
+      async verify(ctx) {
+        await sleep(500);
+        assert.equal(linksFor(srv, ctx.a.email, 'reset'), 0, 'no link made by a refused request');
+        assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: ctx.v })).status, 202);
+        assert.ok(await mailedToken(srv, ctx.a.email, 'reset-password'));
+      },
+    },
+    {
+      name: 'password/reset',
+      path: '/v1/password/reset',
+      fields: ['token', 'new_password'],
+      async setup() {
+        const a = await signup(srv);
+        assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } })).status, 202);
+        return { v: { token: await mailedToken(srv, a.email, 'reset-password'), new_password: strongPassword() }, a };
+      },
+      async verify(ctx) {
+        assert.equal((await me(srv, ctx.a.access)).status, 200, 'sessions not revoked');
+        await signin(srv, ctx.a.email, ctx.a.password);
+        const r = await api(srv.url, 'POST', '/v1/password/reset', { json: ctx.v });
+        assert.ok(r.status >= 200 && r.status < 300, r.text);
+        await signin(srv, ctx.a.email, ctx.v.new_password);
+      },
+    },
+    {
+      name: 'email/verify',
+      path: '/v1/email/verify',
+      fields: ['token'],
+      async setup() {
+        const a = await signup(srv);
+        assert.equal((await api(srv.url, 'POST', '/v1/email/verify/resend', { token: a.access })).status, 202);
+        return { v: { token: await mailedToken(srv, a.email, 'verify-email') }, a };
+      },
+      async verify(ctx) {
+        const r = await api(srv.url, 'POST', '/v1/email/verify', { json: ctx.v });
+        assert.ok(r.status >= 200 && r.status < 300, r.text);
+        assert.notEqual(sql(srv.dbPath, `SELECT ifnull(email_verified_at, 0) FROM users WHERE id = '${ctx.a.user.id}';`).trim(), '0');
+      },
+    },
+    {
+      name: 'mfa/totp/confirm',
+      path: '/v1/mfa/totp/confirm',
+      fields: ['code'],
+      async setup() {
+        const a = await signup(srv);
+        const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+        assert.equal(b.status, 200, b.text);
+        return { v: { code: oathtool(b.json.secret) }, secret: b.json.secret, a, token: a.access };
+      },
+      async verify(ctx) {
+        assert.equal(sql(srv.dbPath, `SELECT confirmed_at IS NULL FROM mfa_totp WHERE user_id = '${ctx.a.user.id}';`).trim(), '1');
+        const r = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: ctx.a.access, json: { code: oathtool(ctx.secret) } });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.backup_codes.length, 10);
+      },
+    },
+    {
+      name: 'mfa/totp (DELETE)',
+      method: 'DELETE',
+      path: '/v1/mfa/totp',
+      fields: ['password'],
+      async setup() {
+        const a = await signup(srv);
+        await enrol(srv, a);
+        return { v: { password: a.password }, a, token: a.access };
+      },
+      async verify(ctx) {
+        const r = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ctx.a.access, json: ctx.v });
+        assert.equal(r.status, 204, `the factor was still there: ${r.text}`);
+      },
+    },
+    {
+      name: 'mfa/backup-codes',
+      path: '/v1/mfa/backup-codes',
+      fields: ['password'],
+      async setup() {
+        const a = await signup(srv);
+        const m = await enrol(srv, a);
+        return { v: { password: a.password }, a, m, token: a.access };
+      },
+      async verify(ctx) {
+        const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ctx.a.access, json: ctx.v });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.backup_codes.length, 10);
+      },
+    },
   ];
 
   for (const ep of endpoints) {
-    describe(`POST ${ep.path}`, () => {
+    describe(`${ep.method ?? 'POST'} ${ep.path}`, () => {
       let ctx;
       before(async () => { ctx = await ep.setup(); });
 
@@ -195,7 +376,7 @@ describe('bad input is refused without side effects', () => {
             headers['Content-Length'] = String(body.length);
             chunks = [body];
           }
-          const r = await send(srv.port, { path: ep.path, headers, chunks });
+          const r = await send(srv.port, { method: ep.method ?? 'POST', path: ep.path, headers, chunks });
           if (c.code) assertError(r, c.status, c.code, `${ep.name}: ${name}`);
           else assertError(r, c.status, undefined, `${ep.name}: ${name}`);
           assert.deepEqual(counts(srv), before, 'no rows written');

@@ -47,6 +47,9 @@ async function waitFor(fn, ms = 8000) {
   }
 }
 
+// The log's JSON lines.
+const logLines = (stderr) => stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
+
 const linkIn = (msg) => /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(msg)?.[1];
 
 describe('magic links over SMTP', () => {
@@ -105,7 +108,14 @@ describe('magic links: expiry, sign-up, development outbox', () => {
       const file = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
       assert.ok(file, 'an .eml file in the outbox');
       assert.equal(fs.statSync(path.join(outbox, file)).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(outbox).mode & 0o777, 0o700, 'the outbox directory is private too');
+      assert.ok(file.endsWith('.eml'));
       const token = linkIn(fs.readFileSync(path.join(outbox, file), 'utf8'));
+      // development logs the link at info level, for the developer to click
+      const logged = logLines(srv.stderr()).filter((l) => (l.msg ?? '').includes(token));
+      assert.equal(logged.length, 1, srv.stderr());
+      assert.equal(logged[0].level, 'info');
+      assert.match(logged[0].msg, new RegExp(`development: signin link for ${email.replace(/[.+]/g, '\\$&')}: http://127\\.0\\.0\\.1:\\d+/magic-link\\?token=${token}`));
       const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
       assert.equal(v.status, 200, v.text);
       assert.equal(v.json.user.email, email);
@@ -244,23 +254,66 @@ describe('email verification', () => {
   });
 });
 
+// Every line of a raw message ends in CRLF and none is over 998 octets (RFC 5321/5322).
+function assertSmtpSafe(raw) {
+  assert.doesNotMatch(raw, /[^\r]\n|\r[^\n]/, 'CRLF line endings only');
+  for (const line of raw.split('\r\n')) assert.ok(Buffer.byteLength(line) <= 998, `a line of ${Buffer.byteLength(line)} octets`);
+}
+
+// The Subject header, unfolded, with RFC 2047 B-encoded words decoded.
+function subjectOf(raw) {
+  const m = /\r\nSubject:((?:[^\r]|\r\n )*)\r\n/.exec(raw);
+  assert.ok(m, 'a Subject header');
+  return m[1].replace(/\r\n /g, ' ').trim().replace(/=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=\s*/g, (_, b) => Buffer.from(b, 'base64').toString('utf8'));
+}
+
 describe('operator templates', () => {
-  test('GATEHOUSE_TEMPLATE_DIR texts replace the built-in ones, with {{link}}, {{brand}} and {{minutes}} filled in', async () => {
+  test('GATEHOUSE_TEMPLATE_DIR texts replace the built-in ones, with {{link}}, {{brand}} and {{minutes}} filled in; LF goes out as CRLF; a non-ASCII brand gives an encoded Subject', async () => {
     const tdir = mkTempDir('gatehouse-tpl-');
-    fs.writeFileSync(path.join(tdir, 'signin.txt'), 'Hello from {{brand}}! Click {{link}} within {{minutes}} min.\n');
-    fs.writeFileSync(path.join(tdir, 'signin.html'), '<p>Our own HTML: <a href="{{link}}">go</a></p>\n');
-    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir, GATEHOUSE_BRAND: 'Acme', GATEHOUSE_MAGIC_LINK_TTL: '600' } });
+    fs.writeFileSync(path.join(tdir, 'signin.txt'), 'Hello from {{brand}}! Click {{link}} within {{minutes}} min.\n\nBye.\n');
+    fs.writeFileSync(path.join(tdir, 'signin.html'), '<p>Our own HTML: <a href="{{link}}">go</a></p>\n<p>two</p>\n');
+    const brand = 'Acmé Ünïcorn 認証';
+    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir, GATEHOUSE_BRAND: brand, GATEHOUSE_MAGIC_LINK_TTL: '600' } });
     try {
       const a = await signup(srv);
       await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
       const outbox = path.join(srv.dataDir, 'outbox');
       const f = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
       const text = fs.readFileSync(path.join(outbox, f), 'utf8');
-      assert.match(text, /Hello from Acme! Click http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=[A-Za-z0-9_-]{43} within 10 min\./);
-      assert.match(text, /<p>Our own HTML: <a href="http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=/);
+      assert.match(text, new RegExp(`Hello from ${brand}! Click http://127\\.0\\.0\\.1:\\d+/magic-link\\?token=[A-Za-z0-9_-]{43} within 10 min\\.\r\n\r\nBye\\.\r\n`));
+      assert.match(text, /<p>Our own HTML: <a href="http:\/\/127\.0\.0\.1:\d+\/magic-link\?token=[^"]+">go<\/a><\/p>\r\n<p>two<\/p>\r\n/);
       assert.doesNotMatch(text, /\{\{/);
+      assertSmtpSafe(text);
+      assert.match(text, /\r\nSubject: =\?UTF-8\?B\?/, 'the Subject is RFC 2047 encoded');
+      assert.ok(!text.split('\r\n\r\n')[0].includes(brand), 'no raw 8-bit text in the headers');
+      assert.equal(subjectOf(text), `Sign in to ${brand}`);
       const token = linkIn(text);
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('a template with a line over 998 octets once filled in, or not UTF-8, is refused with a warning: the built-in text goes out, whole', async () => {
+    const tdir = mkTempDir('gatehouse-tpl-');
+    fs.writeFileSync(path.join(tdir, 'signin.txt'), `${'x'.repeat(960)} {{link}}\n`);
+    fs.writeFileSync(path.join(tdir, 'signin.html'), Buffer.from('<p>Caf\xe9 <a href="{{link}}">go</a></p>', 'latin1'));
+    const srv = await startServer({ env: { GATEHOUSE_TEMPLATE_DIR: tdir } });
+    try {
+      const a = await signup(srv);
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      const outbox = path.join(srv.dataDir, 'outbox');
+      const f = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
+      const text = fs.readFileSync(path.join(outbox, f), 'utf8');
+      assertSmtpSafe(text);
+      assert.ok(!text.includes('x'.repeat(900)) && !text.includes('Caf'), 'neither template was used, not even cut');
+      assert.match(text, /Content-Type: text\/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nUse this link to sign in to Gatehouse:/);
+      assert.match(text, /<p>Use this link to sign in to Gatehouse:<\/p>/);
+      assert.ok(linkIn(text));
+      const warns = logLines(srv.stderr()).filter((l) => l.level === 'warn' && /email template .*signin\.(txt|html)/.test(l.msg ?? ''));
+      assert.equal(warns.length, 2, srv.stderr());
+      assert.ok(warns.some((w) => /line over 998/.test(w.msg)) && warns.some((w) => /not UTF-8/.test(w.msg)));
+      assert.ok(warns.every((w) => !w.msg.includes(linkIn(text))), 'the link is not in the warning');
     } finally {
       await srv.stop();
     }
@@ -299,23 +352,29 @@ describe('mail queue', () => {
   });
 });
 
-// STARTTLS and AUTH against a server that demands both (tests/api/lib/smtp_sink.py).
+// A certificate for 127.0.0.1 that only the test trusts, and
+// tests/api/lib/smtp_sink.py demanding TLS (mode starttls or implicit) and AUTH.
+async function startTlsSink(mode, user, password) {
+  const dir = mkTempDir('gatehouse-smtps-');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
+    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  const port = await freePort();
+  const child = spawn('/usr/bin/python3', [fileURLToPath(new URL('./lib/smtp_sink.py', import.meta.url)),
+    String(port), path.join(dir, 'Maildir'), path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), user, password, mode],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
+    child.on('exit', (code) => reject(new Error(`smtp_sink exited ${code}`)));
+  });
+  return { dir, port, child };
+}
+
+// STARTTLS and AUTH against a server that demands both.
 describe('SMTP with STARTTLS and AUTH', () => {
   let dir; let port; let child; const user = 'gatehouse'; const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
   before(async () => {
-    dir = mkTempDir('gatehouse-smtps-');
-    // a certificate for 127.0.0.1 that only this test trusts
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1',
-      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
-    port = await freePort();
-    child = spawn('/usr/bin/python3', [fileURLToPath(new URL('./lib/smtp_sink.py', import.meta.url)),
-      String(port), path.join(dir, 'Maildir'), path.join(dir, 'cert.pem'), path.join(dir, 'key.pem'), user, password],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve, reject) => {
-      child.stdout.on('data', (d) => { if (String(d).includes('ready')) resolve(); });
-      child.on('exit', (code) => reject(new Error(`smtp_sink exited ${code}`)));
-    });
+    ({ dir, port, child } = await startTlsSink('starttls', user, password));
   });
   after(() => child?.kill('SIGTERM'));
 
@@ -354,6 +413,62 @@ describe('SMTP with STARTTLS and AUTH', () => {
         await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
         const db = path.join(srv.dataDir, 'gatehouse.db');
         assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1'), 'one attempt made');
+        assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
+        assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
+        assert.ok(!delivered(a.email));
+        assert.ok(!srv.stderr().includes(password) && !srv.stderr().includes('wrong-password-123'), 'no SMTP password in the log');
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
+// Implicit TLS: the server speaks TLS from the first byte and demands AUTH.
+describe('SMTP over implicit TLS (smtps://) with AUTH', () => {
+  let sink; const user = 'gatehouse'; const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
+  before(async () => { sink = await startTlsSink('implicit', user, password); });
+  after(() => sink?.child.kill('SIGTERM'));
+
+  const delivered = (email) => {
+    const d = path.join(sink.dir, 'Maildir', 'new');
+    return fs.existsSync(d) && fs.readdirSync(d).map((f) => fs.readFileSync(path.join(d, f), 'utf8')).find((m) => m.includes(email));
+  };
+  const env = (over) => ({
+    GATEHOUSE_SMTP_URL: `smtps://127.0.0.1:${sink.port}`, GATEHOUSE_SMTP_USER: user, GATEHOUSE_SMTP_PASSWORD: password,
+    GATEHOUSE_SMTP_CA_FILE: path.join(sink.dir, 'cert.pem'), GATEHOUSE_PUBLIC_URL: 'https://auth.example.test', ...over,
+  });
+
+  test('with the right CA and password the link is delivered over smtps:// and signs in', async () => {
+    const srv = await startServer({ env: env({}) });
+    try {
+      const a = await signup(srv);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+      const msg = await waitFor(() => delivered(a.email));
+      assert.ok(msg, 'delivered over implicit TLS + AUTH');
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      assert.equal(sql(db, 'SELECT attempts, sent_at IS NOT NULL FROM mail_queue;').trim(), '1|1');
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: linkIn(msg) } });
+      assert.equal(v.status, 200, v.text);
+      assert.ok(!srv.stderr().includes(password), 'the SMTP password is never logged');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  // The same port through smtp:// fails: the server above really was TLS from the first byte.
+  for (const [what, over, reason] of [
+    ['plain smtp:// to the TLS port', () => ({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${sink.port}` }), /\S/],
+    ['a certificate nobody trusts', () => ({ GATEHOUSE_SMTP_CA_FILE: null }), /certificate|SSL|verify/i],
+    ['a wrong SMTP password', () => ({ GATEHOUSE_SMTP_PASSWORD: 'wrong-password-123' }), /auth|login|denied|535/i],
+  ]) {
+    test(`${what}: nothing is sent, the message stays queued with the reason`, async () => {
+      const srv = await startServer({ env: env(over()) });
+      try {
+        const a = await signup(srv);
+        await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+        const db = path.join(srv.dataDir, 'gatehouse.db');
+        assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1', 15000), 'one attempt made');
         assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
         assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
         assert.ok(!delivered(a.email));
