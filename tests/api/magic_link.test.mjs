@@ -510,7 +510,8 @@ describe('account pre-hijacking', () => {
     await api(srv.url, 'POST', '/v1/magic-link', { json: { email } });
     const outbox = path.join(srv.dataDir, 'outbox');
     const files = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox).length >= n && fs.readdirSync(outbox));
-    const msgs = files.map((f) => fs.readFileSync(path.join(outbox, f), 'utf8')).filter((m) => m.includes(email) && m.includes('/magic-link?'));
+    const byAge = files.map((f) => path.join(outbox, f)).sort((x, y) => fs.statSync(x).mtimeMs - fs.statSync(y).mtimeMs);
+    const msgs = byAge.map((f) => fs.readFileSync(f, 'utf8')).filter((m) => m.includes(email) && m.includes('/magic-link?'));
     return linkIn(msgs[msgs.length - 1]);
   }
 
