@@ -1191,6 +1191,7 @@ describe('audit: tools/audit_verify.py, the independent verifier', () => {
       ['rows 3 and 4 swapped', 3, 'UPDATE audit_log SET id = 1000 WHERE id = 3; UPDATE audit_log SET id = 3 WHERE id = 4; UPDATE audit_log SET id = 4 WHERE id = 1000;'],
       ['row 6 prev_hash changed', 6, `UPDATE audit_log SET prev_hash = '${'cd'.repeat(32)}' WHERE id = 6;`],
       ['row 1 deleted', 2, 'DELETE FROM audit_log WHERE id = 1;'],
+      ['a row 0 inserted', 0, `INSERT INTO audit_log VALUES (0, '2020-01-01T00:00:00.000000Z', 'system', 'x', '', '', '', '', '{}', '${GENESIS}', '${'00'.repeat(32)}');`],
     ];
     for (const [what, row, q] of cases) {
       const dir = copyDir(base);
