@@ -328,7 +328,7 @@ static int cmd_serve(void)
                "development mode: secrets are generated under %s; set "
                "GATEHOUSE_ENV=production for real use",
                gh_cfg.data_dir);
-    server_add_periodic(prune, 3600, false);
+    server_add_periodic(prune, 3600, true); /* at start too: restarts must not starve it */
     head_load();
     server_add_periodic(reload_keys, 2, false);
     server_add_periodic(mail_deliver, 1, true);

@@ -10,7 +10,7 @@ usage: audit_verify.py PATH/gatehouse.db [--head ID HASH | --head-file FILE]
                   still exist with that hash (this catches a truncated tail).
 --head-file FILE  the same, read from a file holding "ID HASH" (audit.head).
 
-Prints "ok N rows" and exits 0, or "broken at row N: row N: <reason>" and exits 1
+Prints "ok N rows" and exits 0, or "broken at row N: <reason>" and exits 1
 (the same wording as `gatehouse audit verify`); 2 on a usage or read error.
 """
 import hashlib
@@ -37,6 +37,9 @@ def row_hash(prev_hex, row, row_id):
 def verify(db, anchor):
     """Returns (None, rows) when intact, else (bad_id, reason)."""
     n, last, first, checkpoint = 0, None, None, None
+    lo = db.execute("SELECT MIN(id) FROM audit_log").fetchone()[0]
+    if lo is not None and lo < 1:  # Gatehouse numbers rows from 1
+        return lo, "ids start at 1; the row was inserted by hand"
     for r in db.execute(f"SELECT {COLUMNS} FROM audit_log ORDER BY id"):
         rid, when, prev, stored = r[0], r[1], r[9], r[10]
         if not isinstance(prev, str) or not HEX64.fullmatch(prev):
@@ -94,7 +97,7 @@ def main(argv):
     if bad is None:
         print(f"ok {info} rows")
         return 0
-    print(f"broken at row {bad}: row {bad}: {info}")
+    print(f"broken at row {bad}: {info}")
     return 1
 
 

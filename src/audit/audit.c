@@ -10,24 +10,46 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sodium.h>
 
 #include "core/log.h"
 #include "core/util.h"
 #include "vault/vault.h"
 
-static uint8_t email_key[32];
+#define EMAIL_KEYBYTES 32
+
+/* The email-hash key lives in guarded memory like the vault's keys, and is
+ * PROT_NONE except during one HMAC under the mutex (failures are rare and
+ * each already costs an Argon2id check, so serialising them is free). */
+static uint8_t *email_key;
+static pthread_mutex_t email_key_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool enabled;
 static _Atomic int chain_status = -1;
 
 enum gh_err audit_init(bool on)
 {
     enabled = on;
-    return vault_derive("gatehouse audit email hmac v1", email_key);
+    enum gh_err rc = GH_ERR_NOMEM;
+    pthread_mutex_lock(&email_key_mu);
+    if (!email_key) email_key = sodium_malloc(EMAIL_KEYBYTES);
+    if (email_key && sodium_mprotect_readwrite(email_key) == 0) {
+        rc = vault_derive("gatehouse audit email hmac v1", email_key);
+        if (rc) sodium_memzero(email_key, EMAIL_KEYBYTES);
+        sodium_mprotect_noaccess(email_key);
+    }
+    pthread_mutex_unlock(&email_key_mu);
+    return rc;
 }
 
 void audit_shutdown(void)
 {
-    gh_wipe(email_key, sizeof email_key);
+    pthread_mutex_lock(&email_key_mu);
+    if (email_key) {
+        sodium_mprotect_readwrite(email_key);
+        sodium_free(email_key); /* wipes before unmapping */
+        email_key = NULL;
+    }
+    pthread_mutex_unlock(&email_key_mu);
 }
 
 bool audit_enabled(void)
@@ -39,10 +61,16 @@ void audit_email_hmac(const char *key, char out[AUDIT_HASH_HEX + 1])
 {
     uint8_t mac[32];
     unsigned int n = 0;
-    if (!HMAC(EVP_sha256(), email_key, sizeof email_key, (const uint8_t *)key, strlen(key), mac,
-              &n) ||
-        n != 32)
-        memset(mac, 0, sizeof mac);
+    bool ok = false;
+    pthread_mutex_lock(&email_key_mu);
+    if (email_key && sodium_mprotect_readonly(email_key) == 0) {
+        ok = HMAC(EVP_sha256(), email_key, EMAIL_KEYBYTES, (const uint8_t *)key, strlen(key), mac,
+                  &n) &&
+             n == 32;
+        sodium_mprotect_noaccess(email_key);
+    }
+    pthread_mutex_unlock(&email_key_mu);
+    if (!ok) memset(mac, 0, sizeof mac);
     gh_hex(out, mac, 32);
 }
 

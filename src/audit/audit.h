@@ -13,15 +13,18 @@
 #include "core/err.h"
 #include "store/store.h"
 
-/** Derives the email-hash key from the vault. Call after the vault is
+/** Derives the email-hash key from the vault into guarded memory
+ *  (sodium_malloc, no access while unused). Call after the vault is
  *  loaded. enabled=false turns recording off (benchmarks; refused in
  *  production by configuration). */
 enum gh_err audit_init(bool enabled) GH_WUR;
+/** Wipes and frees the email-hash key. */
 void audit_shutdown(void);
 bool audit_enabled(void);
 
 /** hex(HMAC-SHA256(key, email_key)): lets an operator match failures for one
- *  address without the log holding the address. */
+ *  address without the log holding the address. 64 zeros if audit_init has
+ *  not succeeded. Thread-safe. */
 void audit_email_hmac(const char *email_key, char out[AUDIT_HASH_HEX + 1]);
 
 struct audit_verify_result {

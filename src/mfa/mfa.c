@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/util.h"
 #include "mfa/totp.h"
 #include "vault/vault.h"
@@ -74,7 +75,12 @@ enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, c
         uint8_t *secret = NULL;
         size_t slen = 0;
         rc = vault_open("mfa_totp", "secret_sealed", user_id, t.secret_sealed, &secret, &slen);
-        if (rc) return rc == GH_ERR_DENIED || rc == GH_ERR_INVALID ? GH_ERR_INTERNAL : rc;
+        if (rc) {
+            /* Damaged or moved between rows: fail closed, and say which row. */
+            gh_log(GH_LOG_ERROR, "vault: mfa_totp.secret_sealed row %s does not open (%s)", user_id,
+                   gh_err_name(rc));
+            return rc == GH_ERR_DENIED || rc == GH_ERR_INVALID ? GH_ERR_INTERNAL : rc;
+        }
         int64_t step = 0;
         rc = slen == TOTP_SECRET_BYTES ? totp_check(secret, code, gh_now_s(), t.last_step, &step)
                                        : GH_ERR_INTERNAL;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "credentials/password.h"
 #include "guard/limit.h"
@@ -69,6 +70,8 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     int64_t step = 0;
     rc = vault_open("mfa_totp", "secret_sealed", r->ident.user_id, t.secret_sealed, &secret, &slen);
     if (rc) {
+        gh_log(GH_LOG_ERROR, "vault: mfa_totp.secret_sealed row %s does not open (%s)",
+               r->ident.user_id, gh_err_name(rc));
         gh_reply_fail(r, GH_ERR_INTERNAL);
         return;
     }

@@ -156,7 +156,7 @@ static const char *const stmt_sql[S_COUNT] = {
                          " ORDER BY kid LIMIT ?2",
     [S_SEALED_SK_REPLACE] = "UPDATE signing_keys SET private_sealed = ?3 WHERE kid = ?1"
                             " AND private_sealed = ?2",
-    [S_AUDIT_LAST] = "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+    [S_AUDIT_LAST] = "SELECT id, hash, occurred_at FROM audit_log ORDER BY id DESC LIMIT 1",
     [S_AUDIT_INSERT] = "INSERT INTO audit_log (id, occurred_at, actor, action, target, ip,"
                        " user_agent, request_id, details, prev_hash, hash)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -419,17 +419,22 @@ static enum gh_err append_audit(struct store_conn *c, const struct store_audit *
     sqlite3_stmt *s = stmt(c, S_AUDIT_LAST);
     if (!s) return GH_ERR_INTERNAL;
     int64_t last = 0;
-    char prev[AUDIT_HASH_HEX + 1];
+    char prev[AUDIT_HASH_HEX + 1], prev_when[32] = "";
     snprintf(prev, sizeof prev, "%s", audit_genesis_hex());
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
         last = sqlite3_column_int64(s, 0);
         col_text(s, 1, prev, sizeof prev);
+        col_text(s, 2, prev_when, sizeof prev_when);
     }
     done(s);
     if (r != SQLITE_ROW && r != SQLITE_DONE) return fail(c, "audit last");
     char when[28], hash[AUDIT_HASH_HEX + 1];
     audit_now(when);
+    /* The verifier reads a time going backwards as reordered rows: after
+     * the wall clock steps back, keep the previous row's time instead. */
+    if (strlen(prev_when) == sizeof when - 1 && strcmp(when, prev_when) < 0)
+        memcpy(when, prev_when, sizeof when);
     struct audit_row row = {.id = last + 1,
                             .occurred_at = when,
                             .actor = ev->actor ? ev->actor : "",

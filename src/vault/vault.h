@@ -1,6 +1,6 @@
 /* The vault: field encryption for every secret Gatehouse must read back
- * (signing private keys now; TOTP seeds, provider tokens, webhook secrets
- * later). It owns all key material: the master key and the data keys live in
+ * (signing private keys, TOTP seeds and queued mail now; provider tokens and
+ * webhook secrets later). It owns all key material: the master key and the data keys live in
  * libsodium guarded memory, kept inaccessible (PROT_NONE) while unused, and
  * are wiped at shutdown. Callers get seal() and open(), never a key.
  *

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import {
-  BIN, startServer, runCli, buildEnv, api, rawRequest, signup, signin, mkTempDir, sleep, rand, uniqueEmail,
+  BIN, REPO_ROOT, startServer, runCli, buildEnv, api, rawRequest, signup, signin, mkTempDir, sleep, rand, uniqueEmail,
   assertError, assertNoSanitizerReport,
 } from './lib/harness.mjs';
 
@@ -948,5 +948,275 @@ describe('audit: GATEHOUSE_AUDIT', () => {
       await srv.stop();
     }
     assertVerifyOk(srv.dataDir, 0);
+  });
+});
+
+// ------------------------------------------- 10: the other recorded actions
+
+async function waitFor(fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v || Date.now() > end) return v;
+    await sleep(100);
+  }
+}
+
+/** The token of the newest development-outbox message matching re. */
+async function outboxToken(dataDir, re, seen = new Set()) {
+  const dir = path.join(dataDir, 'outbox');
+  const file = await waitFor(() => fs.existsSync(dir) && fs.readdirSync(dir).find((f) => !seen.has(f)
+    && re.test(fs.readFileSync(path.join(dir, f), 'utf8'))));
+  assert.ok(file, `a message matching ${re} in the outbox`);
+  seen.add(file);
+  return re.exec(fs.readFileSync(path.join(dir, file), 'utf8'))[1];
+}
+
+// A TOTP code from the real oathtool binary, `offset` steps from now.
+const oathtool = (secret, offset = 0) => execFileSync('oathtool',
+  ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
+
+describe('audit: email verification, MFA and key rows', () => {
+  test('email.verified: by the emailed link ({"method":"link"}) and by a magic link ({"method":"magic_link"})', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'on', GATEHOUSE_PUBLIC_URL: 'https://auth.example.test' } });
+    try {
+      const seen = new Set();
+      const a = await signup(srv);
+      const token = await outboxToken(srv.dataDir, /verify-email\?token=([A-Za-z0-9_-]{43})/, seen);
+      const h = tagged('verify');
+      let b = maxId(srv.dbPath);
+      assert.equal((await api(srv.url, 'POST', '/v1/email/verify', { json: { token }, headers: h })).status, 204);
+      let { details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'email.verified', target: a.user.id, headers: h });
+      assert.deepEqual(details, { method: 'link' });
+      assertChainRecomputes(auditRows(srv.dbPath));
+
+      // an unverified account proves its address by following a sign-in link
+      const c = await signup(srv);
+      await outboxToken(srv.dataDir, /verify-email\?token=([A-Za-z0-9_-]{43})/, seen);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: c.email } })).status, 202);
+      const link = await outboxToken(srv.dataDir, /magic-link\?token=([A-Za-z0-9_-]{43})/, seen);
+      b = maxId(srv.dbPath);
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: link } });
+      assert.equal(v.status, 200, v.text);
+      const rows = rowsAfter(srv.dbPath, b);
+      assert.deepEqual(rows.map((r) => [r.action, r.actor, r.target]),
+        [['email.verified', c.user.id, c.user.id], ['signin.success', c.user.id, c.user.id]]);
+      assert.deepEqual(parseDetails(rows[0]), { method: 'magic_link' });
+      assert.equal(parseDetails(rows[1]).method, 'magic_link');
+      assertVerifyOk(srv.dataDir, maxId(srv.dbPath));
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('MFA: mfa.enrolled, signin.success "password+totp" / "password+backup_code", signin.failure "second_factor", mfa.backup_codes_regenerated, mfa.removed', async () => {
+    const srv = await startServer();
+    try {
+      const a = await signup(srv);
+      const begin = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+      assert.equal(begin.status, 200, begin.text);
+      let b = maxId(srv.dbPath);
+      const h = tagged('enrol');
+      const conf = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, headers: h, json: { code: oathtool(begin.json.secret) } });
+      assert.equal(conf.status, 200, conf.text);
+      let { details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.enrolled', target: a.user.id, headers: h });
+      assert.deepEqual(details, { factor: 'totp' });
+
+      const challenge = async () => {
+        const s = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+        assert.equal(s.json.mfa_required, true, s.text);
+        return s.json.mfa_token;
+      };
+      // the password alone records nothing: the sign-in is not done yet
+      b = maxId(srv.dbPath);
+      let t = await challenge();
+      assertNoNewRows(srv.dbPath, b, 'a password that leads to a challenge');
+      assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: t, code: '000000' } }), 401, 'invalid_code');
+      ({ details } = assertOneRow(srv.dbPath, b, { actor: 'anonymous', action: 'signin.failure', target: a.user.id }));
+      assert.deepEqual(details, { method: 'second_factor' });
+      b = maxId(srv.dbPath);
+      let ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: t, code: oathtool(begin.json.secret, 1) } });
+      assert.equal(ok.status, 200, ok.text);
+      ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'signin.success', target: a.user.id }));
+      assert.equal(details.method, 'password+totp');
+      b = maxId(srv.dbPath);
+      t = await challenge();
+      ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: t, code: conf.json.backup_codes[0] } });
+      assert.equal(ok.status, 200, ok.text);
+      ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'signin.success', target: a.user.id }));
+      assert.equal(details.method, 'password+backup_code');
+
+      b = maxId(srv.dbPath);
+      const hr = tagged('regen');
+      const regen = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, headers: hr, json: { password: a.password } });
+      assert.equal(regen.status, 200, regen.text);
+      ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.backup_codes_regenerated', target: a.user.id, headers: hr }));
+      assert.deepEqual(details, { factor: 'backup_codes', proof: 'password' });
+      for (const code of regen.json.backup_codes) assert.ok(!auditRows(srv.dbPath).some((r) => JSON.stringify(r).includes(code)), 'no backup code in the log');
+      // a wrong proof records nothing
+      b = maxId(srv.dbPath);
+      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { password: 'not the password at all' } }), 403, 'invalid_credentials');
+      assertNoNewRows(srv.dbPath, b, 'a refused regeneration');
+
+      b = maxId(srv.dbPath);
+      const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ok.json.access_token, json: { code: regen.json.backup_codes[0] } });
+      assert.equal(del.status, 204, del.text);
+      ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.removed', target: a.user.id }));
+      assert.deepEqual(details, { factor: 'totp', proof: 'backup_code' });
+      assertVerifyOk(srv.dataDir, maxId(srv.dbPath));
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('keys rotate --master appends keys.rotated {"kind":"master","rewrapped":N}', () => {
+    const dir = mkTempDir();
+    const env = { GATEHOUSE_DATA_DIR: dir };
+    assert.equal(runCli(['migrate'], { env }).code, 0);
+    const b = maxId(db(dir));
+    const newKey = crypto.randomBytes(32).toString('hex');
+    const r = runCli(['keys', 'rotate', '--master'], { env: { ...env, GATEHOUSE_NEW_MASTER_KEY: newKey } });
+    assert.equal(r.code, 0, r.stderr);
+    const { row, details } = assertOneRow(db(dir), b, { actor: 'system', action: 'keys.rotated', target: '', what: 'rotate --master' });
+    assert.deepEqual(details, { kind: 'master', rewrapped: 1 });
+    assert.deepEqual([row.ip, row.user_agent, row.request_id], ['', '', '']);
+    assert.ok(!JSON.stringify(row).includes(newKey), 'the new master key is not in the row');
+    // the old dev master.key no longer opens the database; the audit commands still verify with the new one
+    fs.writeFileSync(path.join(dir, 'master.key'), newKey + '\n', { mode: 0o600 });
+    assertVerifyOk(dir, b + 1);
+  });
+
+  test('keys.deleted: a server deletes a retired signing key at start (then hourly) and records it', async () => {
+    const env = { GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY: '0', GATEHOUSE_ACCESS_TTL: '2', GATEHOUSE_CLOCK_SKEW: '1' };
+    const dir = mkTempDir();
+    assert.equal(runCli(['migrate'], { env: { ...env, GATEHOUSE_DATA_DIR: dir } }).code, 0);
+    const [oldKid] = sqlExec(db(dir), 'SELECT kid FROM signing_keys;').split('\n');
+    await sleep(1100); // the new key must activate in a later second than the first one
+    const rot = runCli(['keys', 'rotate', '--signing'], { env: { ...env, GATEHOUSE_DATA_DIR: dir } });
+    assert.equal(rot.code, 0, rot.stderr);
+    const newKid = /signing key (\S+) published/.exec(rot.stdout)[1];
+    await sleep(4200); // activation + access TTL + skew: every token of the old key has expired
+    const b = maxId(db(dir));
+    const srv = await startServer({ env, dataDir: dir });
+    try {
+      await waitFor(() => maxId(db(dir)) > b, 5000);
+      const { details } = assertOneRow(db(dir), b, { actor: 'system', action: 'keys.deleted', target: '', what: 'hourly key deletion' });
+      assert.deepEqual(details, { kind: 'signing', kid: oldKid });
+      assert.equal(sqlExec(db(dir), 'SELECT kid FROM signing_keys;'), newKid);
+      assertVerifyOk(dir, b + 1);
+    } finally {
+      await srv.stop();
+    }
+    assert.ok(srv.stderrLines().some((l) => l.includes(`signing key ${oldKid} deleted`)), 'and logs it');
+  });
+});
+
+// ------------------------------------------------ 11: time and time zones
+
+describe('audit: time', () => {
+  test('a wall clock that stepped back: the next row keeps the newest time, and the chain verifies', async () => {
+    const srv = await startServer();
+    try {
+      await signup(srv);
+      const last = auditRows(srv.dbPath).at(-1);
+      // a correctly chained row dated an hour ahead: what a clock stepped back by an hour leaves behind
+      const future = new Date(Date.now() + 3600e3).toISOString().replace('Z', '123Z');
+      assert.match(future, OCCURRED_AT_RE);
+      const row = {
+        id: last.id + 1, occurred_at: future, actor: 'system', action: 'keys.rotated', target: '', ip: '',
+        user_agent: '', request_id: '', details: '{"kind":"signing","kid":"clock-test"}', prev_hash: last.hash,
+      };
+      row.hash = chainHash(row.prev_hash, row);
+      const cols = [...FIELDS, 'prev_hash', 'hash'];
+      sqlExec(srv.dbPath, `INSERT INTO audit_log (${cols.join(', ')}) VALUES (${row.id}, ${cols.slice(1).map((c) => `'${row[c]}'`).join(', ')});`);
+      assertVerifyOk(srv.dataDir, row.id);
+      const a = await signup(srv);
+      const rows = rowsAfter(srv.dbPath, row.id);
+      assert.deepEqual(rows.map((r) => [r.action, r.actor]), [['signup', a.user.id]]);
+      assert.ok(rows[0].occurred_at >= future, `${rows[0].occurred_at} is not older than the row before it (${future})`);
+      assert.match(rows[0].occurred_at, OCCURRED_AT_RE);
+      assertChainRecomputes(auditRows(srv.dbPath));
+      assertVerifyOk(srv.dataDir, row.id + 1);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('writer and verifier in TZ=America/New_York: rows are in UTC and the chain verifies', async () => {
+    const TZ = 'America/New_York';
+    const off = spawnSync('date', ['+%z'], { env: { TZ }, encoding: 'utf8' }).stdout.trim();
+    assert.match(off, /^-0[45]00$/, `the zone must be known here (tzdata), got ${off}`);
+    const srv = await startServer({ env: { TZ } });
+    try {
+      let b = maxId(srv.dbPath);
+      const a = await signup(srv);
+      assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'signup', target: a.user.id }); // UTC now, not local time
+      b = maxId(srv.dbPath);
+      await signin(srv, a.email, a.password);
+      assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'signin.success', target: a.user.id });
+      const rot = runCli(['keys', 'rotate', '--signing'], { env: { GATEHOUSE_DATA_DIR: srv.dataDir, TZ } });
+      assert.equal(rot.code, 0, rot.stderr);
+      assertChainRecomputes(auditRows(srv.dbPath));
+      const r = verify(srv.dataDir, { TZ });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      assert.equal(r.stdout.trim(), 'ok 3 rows');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+// ------------------------------------ 12: tools/audit_verify.py agrees
+
+describe('audit: tools/audit_verify.py, the independent verifier', () => {
+  const tool = path.join(REPO_ROOT, 'tools', 'audit_verify.py');
+  const py = (...args) => {
+    const r = spawnSync('/usr/bin/python3', [tool, ...args], { encoding: 'utf8', timeout: 30000 });
+    return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
+  let base;
+  before(async () => { base = await eightRowDir(); });
+
+  test('an intact log: "ok 8 rows", exit 0, as the binary says', () => {
+    const r = py(db(base));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'ok 8 rows\n');
+    assert.equal(verify(base).stdout, r.stdout);
+  });
+
+  test('tampered copies: it names the same row with the same words as `gatehouse audit verify`', () => {
+    const cases = [
+      ['row 3 edited', 3, 'UPDATE audit_log SET user_agent = \'evil\' WHERE id = 3;'],
+      ['row 4 deleted', 5, 'DELETE FROM audit_log WHERE id = 4;'],
+      ['rows 3 and 4 swapped', 3, 'UPDATE audit_log SET id = 1000 WHERE id = 3; UPDATE audit_log SET id = 3 WHERE id = 4; UPDATE audit_log SET id = 4 WHERE id = 1000;'],
+      ['row 6 prev_hash changed', 6, `UPDATE audit_log SET prev_hash = '${'cd'.repeat(32)}' WHERE id = 6;`],
+      ['row 1 deleted', 2, 'DELETE FROM audit_log WHERE id = 1;'],
+      ['a row 0 inserted', 0, `INSERT INTO audit_log VALUES (0, '2020-01-01T00:00:00.000000Z', 'system', 'x', '', '', '', '', '{}', '${GENESIS}', '${'00'.repeat(32)}');`],
+    ];
+    for (const [what, row, q] of cases) {
+      const dir = copyDir(base);
+      dropTriggers(db(dir));
+      sqlExec(db(dir), q);
+      const bin = assertVerifyBroken(dir, row);
+      const r = py(db(dir));
+      assert.equal(r.code, 1, `${what}: ${r.stdout} ${r.stderr}`);
+      assert.equal(r.stdout, bin.stdout, `${what}: same line as the binary`);
+      assert.match(r.stdout, new RegExp(`^broken at row ${row}: (?!row )`), `${what}: the row is named once`);
+    }
+  });
+
+  test('a removed tail is caught with --head-file audit.head and with --head ID HASH', () => {
+    const dir = copyDir(base);
+    assertVerifyOk(dir, 8);
+    const [id, hash] = fs.readFileSync(path.join(dir, 'audit.head'), 'utf8').trim().split(/\s+/);
+    dropTriggers(db(dir));
+    sqlExec(db(dir), 'DELETE FROM audit_log WHERE id = 8;');
+    const bin = assertVerifyBroken(dir, 8, /tail/);
+    for (const args of [['--head-file', path.join(dir, 'audit.head')], ['--head', id, hash]]) {
+      const r = py(db(dir), ...args);
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal(r.stdout, bin.stdout);
+    }
+    assert.equal(py(db(dir)).stdout, 'ok 7 rows\n', 'without a head, a shorter chain is still a chain');
   });
 });

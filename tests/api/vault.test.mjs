@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import {
   BIN, startServer, runCli, buildEnv, api, signup, signin, me, refresh, mkTempDir, sql, sleep,
-  assertNoSanitizerReport, decodePart,
+  assertNoSanitizerReport, assertError, decodePart, freePort,
 } from './lib/harness.mjs';
 
 const newMaster = () => crypto.randomBytes(32).toString('base64');
@@ -141,7 +141,109 @@ describe('vault: tampering with sealed values', () => {
   });
 });
 
+// A TOTP code from the real oathtool binary, `offset` steps from now.
+const oathtool = (secret, offset = 0) => execFileSync('oathtool',
+  ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
+
+async function waitFor(fn, ms = 8000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v || Date.now() > end) return v;
+    await sleep(100);
+  }
+}
+
+describe('vault: tampering with TOTP seeds', () => {
+  test("two users' sealed seeds swapped: TOTP fails closed, and the log names table, column and row, not the seed", async () => {
+    const srv = await startServer();
+    const users = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const a = await signup(srv);
+        const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+        assert.equal(b.status, 200, b.text);
+        const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
+        assert.equal(c.status, 200, c.text);
+        users.push({ ...a, secret: b.json.secret });
+      }
+      const seal = (u) => sql(db(srv.dataDir), `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${u.user.id}';`);
+      const [s0, s1] = users.map(seal);
+      const put = (u, v) => sql(db(srv.dataDir), `UPDATE mfa_totp SET secret_sealed = '${v}' WHERE user_id = '${u.user.id}';`);
+      put(users[0], s1);
+      put(users[1], s0);
+      const challenge = async (u) => {
+        const r = await api(srv.url, 'POST', '/v1/signin', { json: { email: u.email, password: u.password } });
+        assert.equal(r.json.mfa_required, true, r.text);
+        return r.json.mfa_token;
+      };
+      for (const [u, other] of [[users[0], users[1]], [users[1], users[0]]]) {
+        // neither the user's own code nor the code of the seed now in the row signs in
+        for (const code of [oathtool(u.secret, 1), oathtool(other.secret, 1)]) {
+          const r = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: await challenge(u), code } });
+          assertError(r, 500, 'internal_error', 'a seed that does not open');
+          assert.equal(r.json.access_token, undefined);
+        }
+      }
+      // swapped back, the same factor works again: the failure came from the swap
+      put(users[0], s0);
+      put(users[1], s1);
+      const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: await challenge(users[0]), code: oathtool(users[0].secret, 1) } });
+      assert.equal(ok.status, 200, ok.text);
+    } finally {
+      await srv.stop();
+    }
+    const log = srv.stderr();
+    for (const u of users) {
+      assert.match(log, new RegExp(`"msg":"vault: mfa_totp\\.secret_sealed row ${u.user.id} does not open \\(denied\\)"[^\\n]*"level":"error"`), `names ${u.user.id}`);
+      assert.ok(!log.includes(u.secret), 'the seed is never logged');
+    }
+    for (const v of users.map((u) => u.secret)) assert.ok(!log.includes(v.toLowerCase()));
+    assert.ok(!log.includes('v1.'), 'nor any sealed value');
+  });
+});
+
 describe('vault: rotation', () => {
+  test('queued mail survives keys rotate --encryption: re-sealed under the new key, delivered afterwards', async () => {
+    const env = { GATEHOUSE_MASTER_KEY: newMaster(), GATEHOUSE_PUBLIC_URL: 'https://auth.example.test' };
+    // no SMTP server on that port: the message stays queued
+    const port = await freePort();
+    const srv = await startServer({ env: { ...env, GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_STARTTLS: 'off' } });
+    let a;
+    try {
+      a = await signup(srv);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+      assert.ok(await waitFor(() => sql(db(srv.dataDir), 'SELECT attempts FROM mail_queue WHERE sent_at IS NULL;') === '1'), 'one failed attempt');
+    } finally {
+      await srv.stop();
+    }
+    const dataDir = srv.dataDir;
+    const oldKid = sql(db(dataDir), 'SELECT kid FROM vault_keys;');
+    const before = sql(db(dataDir), 'SELECT message_sealed FROM mail_queue WHERE sent_at IS NULL;');
+    assert.ok(before.startsWith(`v1.${oldKid}.`));
+    const r = runCli(['keys', 'rotate', '--encryption'], { env: { ...env, GATEHOUSE_DATA_DIR: dataDir }, timeoutMs: 30000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /now seals; 2 value\(s\) re-encrypted, 1 old key\(s\) deleted/, 'the signing key and the message');
+    const newKid = sql(db(dataDir), 'SELECT kid FROM vault_keys;');
+    assert.notEqual(newKid, oldKid);
+    const after = sql(db(dataDir), 'SELECT message_sealed FROM mail_queue WHERE sent_at IS NULL;');
+    assert.ok(after.startsWith(`v1.${newKid}.`), 'the queued message is sealed under the new key');
+    // due now, and delivered to the development outbox by a server that has only the new key
+    sql(db(dataDir), 'UPDATE mail_queue SET next_attempt_at = 0;');
+    const srv2 = await startServer({ env, dataDir });
+    try {
+      const outbox = path.join(dataDir, 'outbox');
+      const file = await waitFor(() => fs.existsSync(outbox) && fs.readdirSync(outbox)[0]);
+      assert.ok(file, 'the message was delivered');
+      const token = /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(fs.readFileSync(path.join(outbox, file), 'utf8'))[1];
+      const v = await api(srv2.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+      assert.equal(v.status, 200, v.text);
+      assert.equal(v.json.user.id, a.user.id);
+    } finally {
+      await srv2.stop();
+    }
+  });
+
   test('encryption-key rotation under a running server keeps every session and key readable', async () => {
     const env = { GATEHOUSE_MASTER_KEY: newMaster() };
     const srv = await startServer({ env });
