@@ -977,7 +977,7 @@ const oathtool = (secret, offset = 0) => execFileSync('oathtool',
   ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
 
 describe('audit: email verification, MFA and key rows', () => {
-  test('email.verified: by the emailed link ({"method":"link"}) and by a magic link ({"method":"magic_link"})', async () => {
+  test('email.verified: by the emailed link ({"method":"link"}) and by a magic link (which also removes the unverified password)', async () => {
     const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'on', GATEHOUSE_PUBLIC_URL: 'https://auth.example.test' } });
     try {
       const seen = new Set();
@@ -990,7 +990,8 @@ describe('audit: email verification, MFA and key rows', () => {
       assert.deepEqual(details, { method: 'link' });
       assertChainRecomputes(auditRows(srv.dbPath));
 
-      // an unverified account proves its address by following a sign-in link
+      // an unverified account proves its address by following a sign-in link; the
+      // password typed at sign-up, by whoever that was, is removed (pre-hijacking)
       const c = await signup(srv);
       await outboxToken(srv.dataDir, /verify-email\?token=([A-Za-z0-9_-]{43})/, seen);
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: c.email } })).status, 202);
@@ -1001,7 +1002,7 @@ describe('audit: email verification, MFA and key rows', () => {
       const rows = rowsAfter(srv.dbPath, b);
       assert.deepEqual(rows.map((r) => [r.action, r.actor, r.target]),
         [['email.verified', c.user.id, c.user.id], ['signin.success', c.user.id, c.user.id]]);
-      assert.deepEqual(parseDetails(rows[0]), { method: 'magic_link' });
+      assert.deepEqual(parseDetails(rows[0]), { method: 'magic_link', unverified_password: 'removed' });
       assert.equal(parseDetails(rows[1]).method, 'magic_link');
       assertVerifyOk(srv.dataDir, maxId(srv.dbPath));
     } finally {
@@ -1053,16 +1054,17 @@ describe('audit: email verification, MFA and key rows', () => {
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.backup_codes_regenerated', target: a.user.id, headers: hr }));
       assert.deepEqual(details, { factor: 'backup_codes', proof: 'password' });
       for (const code of regen.json.backup_codes) assert.ok(!auditRows(srv.dbPath).some((r) => JSON.stringify(r).includes(code)), 'no backup code in the log');
-      // a wrong proof records nothing
+      // a wrong proof is recorded as mfa.proof_failed, and changes nothing else
       b = maxId(srv.dbPath);
       assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { password: 'not the password at all' } }), 403, 'invalid_credentials');
-      assertNoNewRows(srv.dbPath, b, 'a refused regeneration');
+      ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.proof_failed', target: a.user.id }));
+      assert.deepEqual(details, { method: 'second_factor' });
 
       b = maxId(srv.dbPath);
       const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ok.json.access_token, json: { code: regen.json.backup_codes[0] } });
       assert.equal(del.status, 204, del.text);
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.removed', target: a.user.id }));
-      assert.deepEqual(details, { factor: 'totp', proof: 'backup_code' });
+      assert.deepEqual(details, { factor: 'totp', proof: 'backup_code', other_sessions: 'revoked' });
       assertVerifyOk(srv.dataDir, maxId(srv.dbPath));
     } finally {
       await srv.stop();
