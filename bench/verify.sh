@@ -215,6 +215,14 @@ A2_LINE=$("$TMP/argon2_time" "$ARGON2_KIB" "$ARGON2_T")
 HASH_MS=$(awk '{print $1}' <<<"$A2_LINE")
 echo "   argon2id: $A2_LINE" >&2
 IDEAL=$(calc "$CORES * 1000 / $HASH_MS" .1f)
+# Argon2id is memory-bound: with every core hashing at once (as under a
+# sign-in load) each hash is slower than alone. Shown beside the issue's
+# single-hash ideal, not instead of it.
+for i in $(seq "$CORES"); do "$TMP/argon2_time" "$ARGON2_KIB" "$ARGON2_T" >"$TMP/a2_all_$i.txt" & done
+wait
+HASH_ALL_MS=$(for i in $(seq "$CORES"); do awk '{print $1}' "$TMP/a2_all_$i.txt"; done | median)
+IDEAL_ALL=$(calc "$CORES * 1000 / $HASH_ALL_MS" .1f)
+echo "   argon2id, $CORES at once: $HASH_ALL_MS ms median" >&2
 
 log "POST /v1/signin, wrk -t2 -c8 -d$DURATION ($(psi))"
 export SIGNIN_BODY="$CRED"
@@ -248,6 +256,8 @@ OUT="$BENCH/results/verify-$STAMP.txt"
         "-" "< 5 ms: $(mark "$ME_P99 < 5")"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "POST /v1/signin /s" "$SIGNIN_RPS" \
         "$IDEAL ($CORES/${HASH_MS}ms)" "$SIGNIN_RATIO" ">= 0.9: $(mark "$SIGNIN_RATIO >= 0.9")"
+    printf '%-26s | %-12s | %-22s | %-7s | %s\n' "  vs all cores hashing" "$SIGNIN_RPS" \
+        "$IDEAL_ALL ($CORES/${HASH_ALL_MS}ms)" "$(calc "$SIGNIN_RPS / $IDEAL_ALL" .3f)" "-"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "POST /v1/signin p99 ms" "$SIGNIN_P99" "-" "-" "-"
     printf '%-26s | %-12s | %-22s | %-7s | %s\n' "Argon2id hash ms (m=19MiB)" "-" "$HASH_MS" "-" "-"
     # Targets judge RSS; the anonymous part is beside it for what is ours alone.
