@@ -51,7 +51,7 @@ signin_rate() { # signin_rate on|off -> prints req/s
     local mode=$1 dir="$TMP/signin-$1" port
     port=$(free_port)
     mkdir -p -m 700 "$dir"
-    GATEHOUSE_AUDIT=$mode GATEHOUSE_DATA_DIR=$dir GATEHOUSE_LISTEN=127.0.0.1:$port \
+    GATEHOUSE_AUDIT=$mode GATEHOUSE_RATE_LIMITS=off GATEHOUSE_DATA_DIR=$dir GATEHOUSE_LISTEN=127.0.0.1:$port \
         "$BIN" serve 2>"$dir/log" &
     PID=$!
     for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done

@@ -114,7 +114,7 @@ GH_URL="http://127.0.0.1:$GH_PORT"
 mkdir -p "$TMP/data"
 log "starting gatehouse on $GH_URL ($(psi))"
 env -u GATEHOUSE_ARGON2_MEMORY_KIB -u GATEHOUSE_ARGON2_ITERATIONS \
-    GATEHOUSE_ENV=development GATEHOUSE_LISTEN="127.0.0.1:$GH_PORT" GATEHOUSE_DATA_DIR="$TMP/data" \
+    GATEHOUSE_ENV=development GATEHOUSE_RATE_LIMITS=off GATEHOUSE_LISTEN="127.0.0.1:$GH_PORT" GATEHOUSE_DATA_DIR="$TMP/data" \
     "$BIN" serve >"$TMP/gatehouse.log" 2>&1 &
 GH_PID=$!
 wait_http "$GH_URL/healthz" 200 "$GH_PID"

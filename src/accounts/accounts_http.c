@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "guard/guard.h"
 #include "guard/limit.h"
 #include "credentials/password.h"
 #include "sessions/authcache.h"
@@ -312,7 +313,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     struct limit_result lim;
     limit_take(LIMIT_MFA_ACCOUNT, u.id, &lim);
     if (!lim.allowed) {
-        gh_reply_limited(r, "mfa", &lim);
+        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
         goto out;
     }
     const char *method = NULL;
@@ -715,7 +716,14 @@ out:
 void accounts_http_email_resend(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     char email[STORE_EMAIL_MAX + 1], key[STORE_EMAIL_MAX + 1];
-    if (email_normalize(r->ident.email, strlen(r->ident.email), email, key) == GH_OK)
-        queue_link(email, key, LINK_VERIFY);
+    if (email_normalize(r->ident.email, strlen(r->ident.email), email, key) != GH_OK) {
+        gh_reply_fail(r, GH_ERR_INTERNAL);
+        return;
+    }
+    /* The same budgets as /v1/magic-link: mail goes out. */
+    const enum limit_rule rules[] = {LIMIT_EMAIL_ACCOUNT, LIMIT_EMAIL_IP};
+    const char *subjects[] = {key, r->ip};
+    if (!guard_take(r, rules, subjects, 2)) return;
+    queue_link(email, key, LINK_VERIFY);
     gh_reply(r, 202, json_pack("{s:s}", "message", "A confirmation link is on its way."));
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "guard/limit.h"
 
 struct gh_config gh_cfg;
 
@@ -63,6 +64,58 @@ static enum gh_err env_int(const char *name, int64_t def, int64_t min, int64_t m
     if (gh_parse_i64(v, min, max, out) != GH_OK) {
         snprintf(err, errlen, "%s must be an integer between %lld and %lld", name, (long long)min,
                  (long long)max);
+        return GH_ERR_CONFIG;
+    }
+    return GH_OK;
+}
+
+/* Rate-limit budgets: GATEHOUSE_LIMIT_<RULE>="count/seconds". */
+static const struct {
+    enum limit_rule rule;
+    const char *var;
+    int count;
+    int64_t period_s;
+} limit_defaults[] = {
+    {LIMIT_SIGNIN_IP_ACCOUNT, "GATEHOUSE_LIMIT_SIGNIN_IP_ACCOUNT", 5, 900},
+    {LIMIT_SIGNIN_IP, "GATEHOUSE_LIMIT_SIGNIN_IP", 20, 900},
+    {LIMIT_SIGNUP_IP, "GATEHOUSE_LIMIT_SIGNUP_IP", 5, 3600},
+    {LIMIT_REFRESH_SESSION, "GATEHOUSE_LIMIT_REFRESH_SESSION", 60, 60},
+    {LIMIT_EMAIL_ACCOUNT, "GATEHOUSE_LIMIT_EMAIL_ACCOUNT", 3, 3600},
+    {LIMIT_EMAIL_IP, "GATEHOUSE_LIMIT_EMAIL_IP", 10, 3600},
+    {LIMIT_MFA_ACCOUNT, "GATEHOUSE_LIMIT_MFA_ACCOUNT", 5, 300},
+    {LIMIT_API_USER, "GATEHOUSE_LIMIT_API_USER", 600, 60},
+};
+
+static enum gh_err load_limits(char *err, size_t errlen)
+{
+    _Static_assert(sizeof limit_defaults / sizeof limit_defaults[0] == LIMIT__COUNT,
+                   "a default for every rule");
+    for (size_t i = 0; i < LIMIT__COUNT; i++) {
+        struct gh_limit_rule *l = &gh_cfg.limits[limit_defaults[i].rule];
+        l->count = limit_defaults[i].count;
+        l->period_s = limit_defaults[i].period_s;
+        const char *v = env(limit_defaults[i].var);
+        if (!v) continue;
+        char num[24], per[24];
+        const char *slash = strchr(v, '/');
+        int64_t n = 0, p = 0;
+        if (!slash || (size_t)(slash - v) >= sizeof num || strlen(slash + 1) >= sizeof per)
+            goto bad;
+        memcpy(num, v, (size_t)(slash - v));
+        num[slash - v] = '\0';
+        snprintf(per, sizeof per, "%s", slash + 1);
+        if (gh_parse_i64(num, 1, 1000000, &n) != GH_OK ||
+            gh_parse_i64(per, 1, 30 * 86400, &p) != GH_OK || p * 1000000 / n < 1)
+            goto bad;
+        l->count = (int)n;
+        l->period_s = p;
+        continue;
+    bad:
+        snprintf(err, errlen,
+                 "%s must be COUNT/SECONDS (1..1000000 requests per 1..2592000 seconds), e.g. "
+                 "%d/%lld",
+                 limit_defaults[i].var, limit_defaults[i].count,
+                 (long long)limit_defaults[i].period_s);
         return GH_ERR_CONFIG;
     }
     return GH_OK;
@@ -241,6 +294,10 @@ enum gh_err config_load(char *err, size_t errlen)
         snprintf(err, errlen, "GATEHOUSE_RATE_LIMITS=off is refused in production");
         return GH_ERR_CONFIG;
     }
+    if ((rc = load_limits(err, errlen))) return rc;
+    if ((rc = proxy_parse_cidrs(env("GATEHOUSE_TRUSTED_PROXIES"), gh_cfg.trusted_proxies,
+                                PROXY_MAX_CIDRS, &gh_cfg.ntrusted_proxies, err, errlen)))
+        return rc;
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");

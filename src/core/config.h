@@ -10,6 +10,16 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "guard/proxy.h"
+
+#define GH_LIMIT_RULES 16
+
+/* One rate-limit rule: count requests per period_s seconds (bursts up to
+ * count). The rules are enum limit_rule in guard/limit.h. */
+struct gh_limit_rule {
+    int count;
+    int64_t period_s;
+};
 
 struct gh_config {
     bool production;
@@ -28,10 +38,13 @@ struct gh_config {
     uint64_t argon2_iterations;
     int password_min_score; /* zxcvbn-style score 0..4 */
     size_t max_body;
-    int loops;                     /* event loops (one per core) */
-    int workers;                   /* worker threads for database work */
-    int hash_workers;              /* worker threads for requests that run Argon2id */
-    bool rate_limits;              /* GATEHOUSE_RATE_LIMITS (off only outside production) */
+    int loops;        /* event loops (one per core) */
+    int workers;      /* worker threads for database work */
+    int hash_workers; /* worker threads for requests that run Argon2id */
+    bool rate_limits; /* GATEHOUSE_RATE_LIMITS (off only outside production) */
+    struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
+    struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
+    int ntrusted_proxies;
     int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */

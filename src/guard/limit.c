@@ -9,15 +9,23 @@
 #include "core/config.h"
 #include "core/util.h"
 
-struct rule_def {
-    int count;
-    int64_t period_s;
+_Static_assert(LIMIT__COUNT <= GH_LIMIT_RULES, "gh_cfg.limits has a slot per rule");
+
+static const char *const names[LIMIT__COUNT] = {
+    [LIMIT_SIGNIN_IP_ACCOUNT] = "signin_ip_account",
+    [LIMIT_SIGNIN_IP] = "signin_ip",
+    [LIMIT_SIGNUP_IP] = "signup_ip",
+    [LIMIT_REFRESH_SESSION] = "refresh_session",
+    [LIMIT_EMAIL_ACCOUNT] = "email_account",
+    [LIMIT_EMAIL_IP] = "email_ip",
+    [LIMIT_MFA_ACCOUNT] = "mfa",
+    [LIMIT_API_USER] = "api_user",
 };
 
-/* Budgets: count per period, bursts up to count. */
-static const struct rule_def rules[LIMIT__COUNT] = {
-    [LIMIT_MFA_ACCOUNT] = {5, 300},
-};
+const char *limit_rule_name(enum limit_rule rule)
+{
+    return rule < LIMIT__COUNT ? names[rule] : "?";
+}
 
 #define SHARDS 64
 #define SHARD_MAX 4096 /* keys per shard: 262,144 in all, ~10 MiB at worst */
@@ -113,7 +121,7 @@ static struct entry **find(struct shard *s, const uint8_t key[KEY_BYTES])
 static void take_at(enum limit_rule rule, const char *subject, int64_t now,
                     struct limit_result *res)
 {
-    const struct rule_def *d = &rules[rule];
+    const struct gh_limit_rule *d = &gh_cfg.limits[rule];
     int64_t period = d->period_s * 1000000, t = period / d->count;
     memset(res, 0, sizeof *res);
     res->limit = d->count;
@@ -166,7 +174,7 @@ void limit_take(enum limit_rule rule, const char *subject, struct limit_result *
 static void adjust(enum limit_rule rule, const char *subject, bool clear)
 {
     if (!gh_cfg.rate_limits) return;
-    const struct rule_def *d = &rules[rule];
+    const struct gh_limit_rule *d = &gh_cfg.limits[rule];
     int64_t t = d->period_s * 1000000 / d->count;
     uint8_t key[KEY_BYTES];
     key_of(rule, subject, key);

@@ -14,11 +14,22 @@
 
 #include "core/err.h"
 
-/** The rules. Their budgets are in limit.c (rules[]). */
+/** The rules. Budgets come from gh_cfg.limits (defaults and variable names
+ *  in core/config.c: GATEHOUSE_LIMIT_<RULE>="count/seconds"). */
 enum limit_rule {
-    LIMIT_MFA_ACCOUNT, /* second-factor codes per account: 5 per 5 min */
+    LIMIT_SIGNIN_IP_ACCOUNT, /* sign-in per client IP + address: 5 per 15 min */
+    LIMIT_SIGNIN_IP,         /* sign-in per client IP: 20 per 15 min */
+    LIMIT_SIGNUP_IP,         /* sign-up per client IP: 5 per hour */
+    LIMIT_REFRESH_SESSION,   /* refresh per session: 60 per min */
+    LIMIT_EMAIL_ACCOUNT,     /* emailed links per address: 3 per hour */
+    LIMIT_EMAIL_IP,          /* emailed links per client IP: 10 per hour */
+    LIMIT_MFA_ACCOUNT,       /* wrong second-factor codes per account: 5 per 5 min */
+    LIMIT_API_USER,          /* authenticated requests per user: 600 per min */
     LIMIT__COUNT
 };
+
+/** The rule's name in RateLimit headers and logs ("signin_ip", ...). */
+const char *limit_rule_name(enum limit_rule rule);
 
 struct limit_result {
     bool allowed;

@@ -2,34 +2,38 @@
 
 #include "accounts/accounts_http.h"
 #include "audit/audit_http.h"
+#include "guard/guard.h"
 #include "mfa/mfa_http.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
-    {GH_GET, "/healthz", NULL, R_LOOP, sessions_http_healthz},
-    {GH_GET, "/readyz", NULL, R_LOOP, audit_http_readyz},
-    {GH_GET, "/metrics", NULL, R_LOOP, audit_http_metrics},
-    {GH_GET, "/v1/audit", NULL, R_AUTH, audit_http_list},
-    {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks},
-    {GH_POST, "/v1/signup", NULL, R_BODY | R_HASH, accounts_http_signup},
-    {GH_POST, "/v1/signin", NULL, R_BODY | R_HASH, accounts_http_signin},
-    {GH_POST, "/v1/magic-link", NULL, R_BODY, accounts_http_magic_link},
-    {GH_POST, "/v1/magic-link/verify", NULL, R_BODY, accounts_http_magic_verify},
-    {GH_POST, "/v1/password/forgot", NULL, R_BODY, accounts_http_password_forgot},
-    {GH_POST, "/v1/password/reset", NULL, R_BODY | R_HASH, accounts_http_password_reset},
-    {GH_POST, "/v1/email/verify", NULL, R_BODY, accounts_http_email_verify},
-    {GH_POST, "/v1/email/verify/resend", NULL, R_AUTH, accounts_http_email_resend},
-    {GH_POST, "/v1/signin/mfa", NULL, R_BODY, accounts_http_signin_mfa},
-    {GH_POST, "/v1/mfa/totp", NULL, R_AUTH | R_MFA_SETUP, mfa_http_totp_begin},
-    {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY | R_MFA_SETUP, mfa_http_totp_confirm},
-    {GH_DELETE, "/v1/mfa/totp", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_totp_delete},
-    {GH_POST, "/v1/mfa/backup-codes", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_backup_codes},
-    {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token},
-    {GH_POST, "/v1/signout", NULL, R_AUTH | R_MFA_SETUP, sessions_http_signout},
-    {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me},
-    {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list},
-    {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke},
-    {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password},
+    {GH_GET, "/healthz", NULL, R_LOOP, sessions_http_healthz, GUARD_NONE},
+    {GH_GET, "/readyz", NULL, R_LOOP, audit_http_readyz, GUARD_NONE},
+    {GH_GET, "/metrics", NULL, R_LOOP, audit_http_metrics, GUARD_NONE},
+    {GH_GET, "/v1/audit", NULL, R_AUTH, audit_http_list, GUARD_NONE},
+    {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks, GUARD_NONE},
+    {GH_POST, "/v1/signup", NULL, R_BODY | R_HASH, accounts_http_signup, GUARD_SIGNUP},
+    {GH_POST, "/v1/signin", NULL, R_BODY | R_HASH, accounts_http_signin, GUARD_SIGNIN},
+    {GH_POST, "/v1/magic-link", NULL, R_BODY, accounts_http_magic_link, GUARD_EMAIL},
+    {GH_POST, "/v1/magic-link/verify", NULL, R_BODY, accounts_http_magic_verify, GUARD_NONE},
+    {GH_POST, "/v1/password/forgot", NULL, R_BODY, accounts_http_password_forgot, GUARD_EMAIL},
+    {GH_POST, "/v1/password/reset", NULL, R_BODY | R_HASH, accounts_http_password_reset,
+     GUARD_NONE},
+    {GH_POST, "/v1/email/verify", NULL, R_BODY, accounts_http_email_verify, GUARD_NONE},
+    {GH_POST, "/v1/email/verify/resend", NULL, R_AUTH, accounts_http_email_resend, GUARD_NONE},
+    {GH_POST, "/v1/signin/mfa", NULL, R_BODY, accounts_http_signin_mfa, GUARD_NONE},
+    {GH_POST, "/v1/mfa/totp", NULL, R_AUTH | R_MFA_SETUP, mfa_http_totp_begin, GUARD_NONE},
+    {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY | R_MFA_SETUP, mfa_http_totp_confirm,
+     GUARD_NONE},
+    {GH_DELETE, "/v1/mfa/totp", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_totp_delete, GUARD_NONE},
+    {GH_POST, "/v1/mfa/backup-codes", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_backup_codes,
+     GUARD_NONE},
+    {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token, GUARD_NONE},
+    {GH_POST, "/v1/signout", NULL, R_AUTH | R_MFA_SETUP, sessions_http_signout, GUARD_NONE},
+    {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me, GUARD_NONE},
+    {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list, GUARD_NONE},
+    {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
+    {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "audit/audit.h"
+#include "guard/guard.h"
 #include "http/pool.h"
 
 #define LOGBUF_SIZE_ 4096
@@ -108,9 +109,9 @@ void gh_reply_error(struct gh_req *r, int status, const char *code, const char *
         r->www_authenticate = true;
 }
 
-void gh_reply_limited(struct gh_req *r, const char *name, const struct limit_result *res)
+void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res)
 {
-    r->rl_name = name;
+    r->rl_name = limit_rule_name(rule);
     r->rl = *res;
     gh_reply_error(r, 429, "rate_limited", "Too many attempts; try again later.");
 }
@@ -513,7 +514,7 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
             r->authed = true;
         }
     }
-    if (r->status == 0 && !restricted_denied(r)) r->route->fn(r, ops, c);
+    if (r->status == 0 && !restricted_denied(r) && guard_admit_user(r)) r->route->fn(r, ops, c);
     post_back(r);
 }
 
@@ -683,6 +684,35 @@ static enum framing framing_of(const struct evkeyvalq *in, enum evhttp_cmd_type 
     return FRAMING_OK;
 }
 
+/* r->ip: the peer, or the client it forwards for when it is a trusted
+ * proxy. Every X-Forwarded-For header counts, in order (RFC 7230 lets a
+ * list be split over several). */
+static void client_ip(struct gh_req *r, struct evkeyvalq *in, const char *peer)
+{
+    if (gh_cfg.ntrusted_proxies == 0) {
+        snprintf(r->ip, sizeof r->ip, "%s", peer);
+        return;
+    }
+    char xff[1024] = "";
+    size_t o = 0;
+    bool any = false, cut = false;
+    for (struct evkeyval *h = in->tqh_first; h; h = h->next.tqe_next) {
+        if (strcasecmp(h->key, "X-Forwarded-For") != 0) continue;
+        int w = snprintf(xff + o, sizeof xff - o, "%s%s", any ? "," : "", h->value);
+        if (w < 0 || (size_t)w >= sizeof xff - o) {
+            cut = true;
+            break;
+        }
+        o += (size_t)w;
+        any = true;
+    }
+    /* A list too long to read whole: its right end is unknown, so the
+     * proxy itself is the client (stricter limits, never a forged one). */
+    proxy_client_ip(peer, any && !cut ? xff : NULL,
+                    cut ? NULL : evhttp_find_header(in, "Forwarded"), gh_cfg.trusted_proxies,
+                    gh_cfg.ntrusted_proxies, r->ip, sizeof r->ip);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct gh_loop *l = arg;
@@ -704,7 +734,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         char *addr = NULL;
         ev_uint16_t port = 0;
         evhttp_connection_get_peer(con, &addr, &port);
-        if (addr) snprintf(r->ip, sizeof r->ip, "%s", addr);
+        if (addr) client_ip(r, in, addr);
     }
     copy_printable(r->user_agent, sizeof r->user_agent, evhttp_find_header(in, "User-Agent"));
 
@@ -794,6 +824,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
 
     if (restricted_denied(r)) goto reply;
+    if (!guard_admit(r)) goto reply;
     if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
         r->route->fn(r, store_ops, NULL);
         goto reply;

@@ -42,6 +42,7 @@ struct gh_route {
     const char *name; /* for logs; NULL = path */
     unsigned flags;
     gh_handler_fn fn;
+    int guard; /* enum guard_class: the rate limits it spends */
 };
 
 #define GH_PARAM_MAX 64
@@ -71,6 +72,7 @@ struct gh_req {
     bool www_authenticate;
     const char *rl_name; /* a rate-limit rule answered: its RateLimit headers */
     struct limit_result rl;
+    bool api_admitted; /* the user's API budget was spent for this request */
 
     /* Private to server.c. */
     struct gh_loop *loop;
@@ -88,8 +90,8 @@ uint64_t gh_requests_total(int cls);
 /** Sets an error reply {"error":{"code","message"}}. */
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
 /** Answers 429 rate_limited with Retry-After and the IETF RateLimit and
- *  RateLimit-Policy fields for rule name (a static string). */
-void gh_reply_limited(struct gh_req *r, const char *name, const struct limit_result *res);
+ *  RateLimit-Policy fields of rule. */
+void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res);
 /** Maps an internal failure (GH_ERR_INTERNAL, NOMEM, ...) to 500/503. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);
 

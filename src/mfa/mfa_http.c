@@ -141,7 +141,7 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
     struct limit_result lim;
     limit_take(LIMIT_MFA_ACCOUNT, r->ident.user_id, &lim);
     if (!lim.allowed) {
-        gh_reply_limited(r, "mfa", &lim);
+        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
         return -1;
     }
     *method = "password";

@@ -129,7 +129,8 @@ static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
 
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
                              size_t toklen, struct store_audit *reuse_ev,
-                             enum sessions_refresh_result *res, struct sessions_pair *out)
+                             enum sessions_refresh_result *res, struct limit_result *lim,
+                             struct sessions_pair *out)
 {
     uint8_t old_hash[32], new_hash[32];
     struct store_refresh *rt = calloc(1, sizeof *rt);
@@ -188,6 +189,13 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
             goto out;
         }
         if (!rt->session_live || rt->expires_at <= now) goto out;
+        if (round == 0) { /* a lost race comes back as a spent token: not charged twice */
+            limit_take(LIMIT_REFRESH_SESSION, rt->session_id, lim);
+            if (!lim->allowed) {
+                *res = SESSIONS_LIMITED;
+                goto out;
+            }
+        }
 
         if ((rc = refresh_new(out->refresh, new_hash))) goto out;
         if ((rc = issue_access(rt->user_id, rt->session_id, rt->tokens_invalidated_at,

@@ -10,6 +10,7 @@
 
 #include "core/err.h"
 #include "sessions/refresh.h"
+#include "guard/limit.h"
 #include "store/store.h"
 
 struct sessions_pair {
@@ -40,6 +41,7 @@ enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
     SESSIONS_INVALID,   /* unknown, expired or revoked */
     SESSIONS_REUSED,    /* a spent token outside grace: every session of the user is revoked */
+    SESSIONS_LIMITED,   /* the session's refresh budget is spent (*lim says when); nothing done */
 };
 
 /** Rotates a refresh token (see docs/api.md, POST /v1/token). On a backend
@@ -47,6 +49,7 @@ enum sessions_refresh_result {
  *  is recorded when reuse is detected; its target and details are set here. */
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
                              size_t toklen, struct store_audit *reuse_ev,
-                             enum sessions_refresh_result *res, struct sessions_pair *out) GH_WUR;
+                             enum sessions_refresh_result *res, struct limit_result *lim,
+                             struct sessions_pair *out) GH_WUR;
 
 #endif

@@ -31,7 +31,8 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
     struct store_audit ev;
     struct store_audit *reuse =
         (struct store_audit *)gh_audit_event(r, &ev, "token.reuse_detected", "system", NULL, NULL);
-    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, reuse, &res, &pair);
+    struct limit_result lim = {0};
+    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, reuse, &res, &lim, &pair);
     if (rc) {
         gh_reply_fail(r, rc);
         return;
@@ -52,6 +53,9 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
         break;
     case SESSIONS_INVALID:
         gh_reply_error(r, 401, "invalid_token", "The refresh token is invalid or expired.");
+        break;
+    case SESSIONS_LIMITED:
+        gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
         break;
     }
     sessions_pair_clear(&pair);

@@ -23,10 +23,25 @@ export const BIN = process.env.GATEHOUSE_BIN || path.join(REPO_ROOT, 'build', 'a
 // summary line also says "AddressSanitizer", so leaks are caught too.
 const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|runtime error:|ThreadSanitizer|UndefinedBehaviorSanitizer/;
 
+// Every test server runs from one loopback address, so the per-IP and
+// per-account budgets are raised far out of reach here; the limiter itself
+// stays on (the MFA budget keeps its default). Tests of a rule pass
+// `GATEHOUSE_LIMIT_<RULE>: null` to get the real default back.
+export const RAISED_LIMITS = Object.freeze({
+  GATEHOUSE_LIMIT_SIGNIN_IP_ACCOUNT: '100000/900',
+  GATEHOUSE_LIMIT_SIGNIN_IP: '100000/900',
+  GATEHOUSE_LIMIT_SIGNUP_IP: '100000/3600',
+  GATEHOUSE_LIMIT_REFRESH_SESSION: '100000/60',
+  GATEHOUSE_LIMIT_EMAIL_ACCOUNT: '100000/3600',
+  GATEHOUSE_LIMIT_EMAIL_IP: '100000/3600',
+  GATEHOUSE_LIMIT_API_USER: '1000000/60',
+});
+
 export const DEFAULT_ENV = Object.freeze({
   GATEHOUSE_ENV: 'development',
   GATEHOUSE_ARGON2_MEMORY_KIB: '8192',
   GATEHOUSE_ARGON2_ITERATIONS: '1',
+  ...RAISED_LIMITS,
 });
 
 export function freePort() {

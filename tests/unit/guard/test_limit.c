@@ -10,6 +10,7 @@ static int setup(void **state)
 {
     (void)state;
     gh_cfg.rate_limits = true;
+    gh_cfg.limits[LIMIT_MFA_ACCOUNT] = (struct gh_limit_rule){5, 300};
     return limit_init() == GH_OK ? 0 : -1;
 }
 

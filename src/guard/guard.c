@@ -1,0 +1,83 @@
+#include "guard/guard.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "accounts/email.h"
+#include "store/store.h"
+
+bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n)
+{
+    struct limit_result res, tightest = {0};
+    enum limit_rule tight_rule = LIMIT__COUNT;
+    for (int i = 0; i < n; i++) {
+        if (!subjects[i]) continue;
+        limit_take(rules[i], subjects[i], &res);
+        if (!res.allowed) {
+            for (int k = 0; k < i; k++)
+                if (subjects[k]) limit_refund(rules[k], subjects[k]);
+            gh_reply_limited(r, rules[i], &res);
+            return false;
+        }
+        if (tight_rule == LIMIT__COUNT || res.remaining < tightest.remaining)
+            tightest = res, tight_rule = rules[i];
+    }
+    if (tight_rule != LIMIT__COUNT) { /* RateLimit fields on admitted replies too */
+        r->rl_name = limit_rule_name(tight_rule);
+        r->rl = tightest;
+    }
+    return true;
+}
+
+/* The address a request names, as its account key: normalised when it is
+ * an address, else what was typed (so junk still shares one budget). */
+static void account_key(struct gh_req *r, char key[STORE_EMAIL_MAX + 1])
+{
+    json_t *e = r->body ? json_object_get(r->body, "email") : NULL;
+    const char *s = json_is_string(e) ? json_string_value(e) : "";
+    size_t len = json_is_string(e) ? json_string_length(e) : 0;
+    char norm[STORE_EMAIL_MAX + 1];
+    if (email_normalize(s, len, norm, key) != GH_OK)
+        snprintf(key, STORE_EMAIL_MAX + 1, "%.*s",
+                 (int)(len < STORE_EMAIL_MAX ? len : STORE_EMAIL_MAX), s);
+}
+
+bool guard_admit_user(struct gh_req *r)
+{
+    if (!r->authed || r->api_admitted) return true;
+    r->api_admitted = true;
+    const enum limit_rule rules[] = {LIMIT_API_USER};
+    const char *subjects[] = {r->ident.user_id};
+    return guard_take(r, rules, subjects, 1);
+}
+
+bool guard_admit(struct gh_req *r)
+{
+    char key[STORE_EMAIL_MAX + 1], pair[STORE_EMAIL_MAX + STORE_IP_MAX + 4];
+    switch (r->route->guard) {
+    case GUARD_SIGNIN: {
+        account_key(r, key);
+        snprintf(pair, sizeof pair, "%s\n%s", r->ip, key);
+        const enum limit_rule rules[] = {LIMIT_SIGNIN_IP_ACCOUNT, LIMIT_SIGNIN_IP};
+        const char *subjects[] = {pair, r->ip};
+        if (!guard_take(r, rules, subjects, 2)) return false;
+        break;
+    }
+    case GUARD_SIGNUP: {
+        const enum limit_rule rules[] = {LIMIT_SIGNUP_IP};
+        const char *subjects[] = {r->ip};
+        if (!guard_take(r, rules, subjects, 1)) return false;
+        break;
+    }
+    case GUARD_EMAIL: {
+        account_key(r, key);
+        const enum limit_rule rules[] = {LIMIT_EMAIL_ACCOUNT, LIMIT_EMAIL_IP};
+        const char *subjects[] = {key, r->ip};
+        if (!guard_take(r, rules, subjects, 2)) return false;
+        break;
+    }
+    default:
+        break;
+    }
+    return guard_admit_user(r);
+}

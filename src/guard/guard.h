@@ -1,0 +1,34 @@
+/* Request admission: which rate-limit rules a request must pass before
+ * anything runs for it (no hash computed, nothing written), and the 429
+ * when one is spent. Runs on the event loop, from memory. */
+#ifndef GH_GUARD_GUARD_H
+#define GH_GUARD_GUARD_H
+
+#include <stdbool.h>
+
+#include "guard/limit.h"
+#include "http/server.h"
+
+/** Which budgets a route spends (gh_route.guard). */
+enum guard_class {
+    GUARD_NONE = 0,
+    GUARD_SIGNIN, /* per IP + address, per IP */
+    GUARD_SIGNUP, /* per IP */
+    GUARD_EMAIL,  /* per address, per IP: mail goes out */
+};
+
+/** Spends the budgets of r's route (r->body parsed, r->ip set) and, for an
+ *  authenticated request whose identity is known, the user's API budget.
+ *  false: a rule refused and r's reply is the 429 (whatever was taken for
+ *  the earlier rules is given back). Any thread. */
+bool guard_admit(struct gh_req *r);
+
+/** The API budget alone, for a request authenticated on a worker. */
+bool guard_admit_user(struct gh_req *r);
+
+/** Takes one unit of each rule for its subject, in order; if one refuses,
+ *  gives back what was taken and answers r with 429. subjects[i] NULL:
+ *  skip rules[i]. */
+bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
+
+#endif
