@@ -110,13 +110,20 @@ out:
     gh_wipe(u.password_hash, sizeof u.password_hash);
 }
 
+static void queue_lockout_notice(const char *email);
+
 /* Records the failure (the attempted address only as a keyed hash; the
- * account as target when there is one) and answers the same either way. */
+ * account as target when there is one) and answers the same either way.
+ * It counts toward the address's lockout, known or not; the failure that
+ * locks it is audited as signin.locked and, for an account, mailed to the
+ * owner (at most hourly). u is NULL for an unknown address. */
 static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
-                                 struct store_conn *c, const char *email_key, const char *uid)
+                                 struct store_conn *c, const char *email_key,
+                                 const struct store_user *u)
 {
     struct store_audit ev;
-    char mac[AUDIT_HASH_HEX + 1], details[160];
+    char mac[AUDIT_HASH_HEX + 1], details[200];
+    const char *uid = u ? u->id : "";
     audit_email_hmac(email_key, mac);
     snprintf(details, sizeof details, "{\"method\":\"password\",\"email_hmac\":\"%s\"}", mac);
     const struct store_audit *e =
@@ -124,6 +131,19 @@ static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
     if (e) {
         enum gh_err rc = ops->audit_append(c, e);
         if (rc) return rc;
+    }
+    struct lockout_event lo;
+    limit_lockout_failure(email_key, &lo);
+    if (lo.locked_s > 0) {
+        snprintf(details, sizeof details,
+                 "{\"failures\":%d,\"locked_seconds\":%lld,\"email_hmac\":\"%s\"}", lo.failures,
+                 (long long)lo.locked_s, mac);
+        e = gh_audit_event(r, &ev, "signin.locked", "system", uid, details);
+        if (e) {
+            enum gh_err rc = ops->audit_append(c, e);
+            if (rc) return rc;
+        }
+        if (lo.notify && u) queue_lockout_notice(u->email);
     }
     gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
     return GH_OK;
@@ -143,17 +163,22 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     memset(&u, 0, sizeof u);
     enum gh_err rc = GH_ERR_NOT_FOUND;
     uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
-    if (email_normalize(email_in, email_len, email, key) == GH_OK) {
-        rc = ops->user_by_email_key(c, key, &u);
-    } else { /* not an address: the audit hash covers what was typed */
+    bool is_address = email_normalize(email_in, email_len, email, key) == GH_OK;
+    if (!is_address) { /* not an address: the audit hash covers what was typed */
         size_t n = email_len < STORE_EMAIL_MAX ? email_len : STORE_EMAIL_MAX;
         memcpy(key, email_in, n);
         key[n] = '\0';
     }
+    int64_t locked_for = 0;
+    if (limit_locked(key, &locked_for)) { /* before any hash: known or not alike */
+        guard_reply_locked(r, locked_for);
+        goto out;
+    }
+    if (is_address) rc = ops->user_by_email_key(c, key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         /* Same work as a wrong password: no account enumeration by timing. */
         password_verify_dummy(pw, pw_len);
-        rc = signin_failed(r, ops, c, key, "");
+        rc = signin_failed(r, ops, c, key, NULL);
         if (rc) goto fail;
         goto out;
     }
@@ -163,11 +188,12 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     rc = pw_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
                                      : password_verify(u.password_hash, pw, pw_len);
     if (rc == GH_ERR_DENIED) {
-        rc = signin_failed(r, ops, c, u.email_key, u.id);
+        rc = signin_failed(r, ops, c, u.email_key, &u);
         if (rc) goto fail;
         goto out;
     }
     if (rc) goto fail;
+    limit_lockout_clear(key);
     if (password_needs_rehash(u.password_hash)) {
         char h[PASSWORD_HASH_MAX];
         if (password_hash(h, pw, pw_len) == GH_OK &&
@@ -200,7 +226,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "password",
                         restricted, &pair);
     if (rc == GH_ERR_CONFLICT) { /* the password changed while we were checking it */
-        rc = signin_failed(r, ops, c, u.email_key, u.id);
+        rc = signin_failed(r, ops, c, u.email_key, &u);
         if (rc) goto fail;
         goto out;
     }
@@ -436,6 +462,42 @@ out:
     free(j);
 }
 
+/* "Someone is trying your password", queued in the background. */
+static void lockout_notice_send(void *arg, const struct store_ops *ops, struct store_conn *c)
+{
+    char *to = arg, subject[128], text[800], html[1000];
+    snprintf(subject, sizeof subject, "Failed sign-ins to your %s account", gh_cfg.brand);
+    snprintf(text, sizeof text,
+             "Someone tried to sign in to your %s account with wrong passwords, many times in "
+             "a row. Password sign-in to it is slowed down for a while; your password was not "
+             "accepted.\r\n\r\nIf this was you, wait a few minutes, or reset your password. If "
+             "it was not, consider changing your password and turning on a second factor.\r\n",
+             gh_cfg.brand);
+    snprintf(html, sizeof html,
+             "<p>Someone tried to sign in to your %s account with wrong passwords, many times in "
+             "a row. Password sign-in to it is slowed down for a while; your password was not "
+             "accepted.</p><p>If this was you, wait a few minutes, or reset your password. If it "
+             "was not, consider changing your password and turning on a second factor.</p>",
+             gh_cfg.brand);
+    char *t_text = NULL, *t_html = NULL;
+    if (mail_template("lockout", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
+    if (mail_template("lockout", "html", "", 0, &t_html) != GH_OK) t_html = NULL;
+    if (mail_enqueue(ops, c, to, subject, t_text ? t_text : text, t_html ? t_html : html) != GH_OK)
+        gh_log(GH_LOG_ERROR, "lockout notice: cannot queue the email");
+    free(t_text);
+    free(t_html);
+    free(to);
+}
+
+static void queue_lockout_notice(const char *email)
+{
+    char *to = strdup(email);
+    if (to && pool_submit(POOL_DB, lockout_notice_send, to) != GH_OK) {
+        gh_log(GH_LOG_WARN, "lockout notice: queue full, not sent");
+        free(to);
+    }
+}
+
 /* POST /v1/magic-link and /v1/password/forgot {email}: always 202 with
  * the same body. */
 /* Queues the link job in the background (a full queue drops it). */
@@ -663,6 +725,7 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, NULL);
     authcache_set_user_tia(u.id, tia);
+    limit_lockout_clear(u.email_key);
     /* Other links sent before the reset (sign-in, reset) die with it. */
     if ((rc = ops->magic_revoke_all(c, u.email_key, now))) goto fail;
     if (!u.email_verified_at) { /* the link proved the address too */

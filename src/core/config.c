@@ -295,6 +295,10 @@ enum gh_err config_load(char *err, size_t errlen)
         return GH_ERR_CONFIG;
     }
     if ((rc = load_limits(err, errlen))) return rc;
+    if ((rc = env_int("GATEHOUSE_LOCKOUT_THRESHOLD", 10, 0, 1000, &v, err, errlen))) return rc;
+    gh_cfg.lockout_threshold = (int)v;
+    if ((rc = env_int("GATEHOUSE_LOCKOUT_MAX_DELAY", 900, 1, 86400, &v, err, errlen))) return rc;
+    gh_cfg.lockout_max_delay = v;
     if ((rc = proxy_parse_cidrs(env("GATEHOUSE_TRUSTED_PROXIES"), gh_cfg.trusted_proxies,
                                 PROXY_MAX_CIDRS, &gh_cfg.ntrusted_proxies, err, errlen)))
         return rc;

@@ -45,6 +45,8 @@ struct gh_config {
     struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
     struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
     int ntrusted_proxies;
+    int lockout_threshold;         /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
+    int64_t lockout_max_delay;     /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
     int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */

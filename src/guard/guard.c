@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "accounts/email.h"
+#include "core/config.h"
 #include "store/store.h"
 
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n)
@@ -80,4 +81,18 @@ bool guard_admit(struct gh_req *r)
         break;
     }
     return guard_admit_user(r);
+}
+
+void guard_reply_locked(struct gh_req *r, int64_t retry_after_s)
+{
+    r->rl_name = "signin_lockout";
+    r->rl = (struct limit_result){.allowed = false,
+                                  .limit = gh_cfg.lockout_threshold,
+                                  .remaining = 0,
+                                  .retry_after_s = retry_after_s,
+                                  .reset_s = retry_after_s,
+                                  .period_s = gh_cfg.lockout_max_delay};
+    gh_reply_error(r, 429, "rate_limited",
+                   "Too many failed sign-ins for this address; try again later, or reset the "
+                   "password.");
 }

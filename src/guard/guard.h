@@ -31,4 +31,8 @@ bool guard_admit_user(struct gh_req *r);
  *  skip rules[i]. */
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
 
+/** Answers 429 rate_limited for an address locked by failed sign-ins
+ *  (RateLimit fields name the rule "signin_lockout"). */
+void guard_reply_locked(struct gh_req *r, int64_t retry_after_s);
+
 #endif

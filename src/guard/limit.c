@@ -33,9 +33,17 @@ const char *limit_rule_name(enum limit_rule rule)
 
 struct entry {
     uint8_t key[KEY_BYTES];
-    int64_t tat_us; /* theoretical arrival time; <= now means a full budget */
+    int64_t tat_us;      /* theoretical arrival time; <= now means a full budget
+                          * (a lockout entry: when it may be forgotten) */
+    int64_t until_us;    /* lockout: locked until */
+    int64_t notified_us; /* lockout: when the owner was last told */
+    int failures;        /* lockout: consecutive failures */
     struct entry *next;
 };
+
+/* Lockout entries share the table under a rule byte no GCRA rule uses. */
+#define LOCKOUT_RULE LIMIT__COUNT
+#define LOCKOUT_MEMORY_US (24LL * 3600 * 1000000) /* failures are forgotten after a quiet day */
 
 struct shard {
     pthread_mutex_t mu;
@@ -117,6 +125,19 @@ static struct entry **find(struct shard *s, const uint8_t key[KEY_BYTES])
     return pp;
 }
 
+/* A new entry for key (the shard locked; room made first if full). */
+static struct entry *insert(struct shard *s, const uint8_t key[KEY_BYTES], int64_t now)
+{
+    if (s->n >= SHARD_MAX) make_room(s, now);
+    struct entry *e = calloc(1, sizeof *e);
+    if (!e) return NULL;
+    memcpy(e->key, key, KEY_BYTES);
+    struct entry **pp = find(s, key);
+    *pp = e;
+    s->n++;
+    return e;
+}
+
 /* The GCRA step at time now (microseconds, monotonic). */
 static void take_at(enum limit_rule rule, const char *subject, int64_t now,
                     struct limit_result *res)
@@ -144,20 +165,10 @@ static void take_at(enum limit_rule rule, const char *subject, int64_t now,
         pthread_mutex_unlock(&s->mu);
         return;
     }
-    if (!e) {
-        if (s->n >= SHARD_MAX) {
-            make_room(s, now);
-            pp = find(s, key);
-        }
-        e = calloc(1, sizeof *e);
-        if (!e) { /* fail closed: no memory, no request */
-            pthread_mutex_unlock(&s->mu);
-            res->retry_after_s = 1;
-            return;
-        }
-        memcpy(e->key, key, KEY_BYTES);
-        *pp = e;
-        s->n++;
+    if (!e && !(e = insert(s, key, now))) { /* fail closed: no memory, no request */
+        pthread_mutex_unlock(&s->mu);
+        res->retry_after_s = 1;
+        return;
     }
     e->tat_us = next;
     pthread_mutex_unlock(&s->mu);
@@ -174,8 +185,11 @@ void limit_take(enum limit_rule rule, const char *subject, struct limit_result *
 static void adjust(enum limit_rule rule, const char *subject, bool clear)
 {
     if (!gh_cfg.rate_limits) return;
-    const struct gh_limit_rule *d = &gh_cfg.limits[rule];
-    int64_t t = d->period_s * 1000000 / d->count;
+    int64_t t = 0;
+    if (!clear) {
+        const struct gh_limit_rule *d = &gh_cfg.limits[rule];
+        t = d->period_s * 1000000 / d->count;
+    }
     uint8_t key[KEY_BYTES];
     key_of(rule, subject, key);
     struct shard *s = &shards[key[0] % SHARDS];
@@ -199,4 +213,75 @@ void limit_refund(enum limit_rule rule, const char *subject)
 void limit_clear(enum limit_rule rule, const char *subject)
 {
     adjust(rule, subject, true);
+}
+
+/* ---- lockout ---- */
+
+static bool lockout_on(void)
+{
+    return gh_cfg.rate_limits && gh_cfg.lockout_threshold > 0;
+}
+
+static bool locked_at(const char *subject, int64_t now, int64_t *retry_after_s)
+{
+    *retry_after_s = 0;
+    if (!lockout_on()) return false;
+    uint8_t key[KEY_BYTES];
+    key_of(LOCKOUT_RULE, subject, key);
+    struct shard *s = &shards[key[0] % SHARDS];
+    pthread_mutex_lock(&s->mu);
+    struct entry *e = *find(s, key);
+    if (e && e->until_us > now) *retry_after_s = (e->until_us - now + 999999) / 1000000;
+    pthread_mutex_unlock(&s->mu);
+    return *retry_after_s > 0;
+}
+
+bool limit_locked(const char *subject, int64_t *retry_after_s)
+{
+    return locked_at(subject, gh_mono_us(), retry_after_s);
+}
+
+/* 1 s at the threshold, doubling with each further failure, at most
+ * gh_cfg.lockout_max_delay: an attacker can slow an account's password
+ * sign-in down, never close it. */
+static void failure_at(const char *subject, int64_t now, struct lockout_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    if (!lockout_on()) return;
+    uint8_t key[KEY_BYTES];
+    key_of(LOCKOUT_RULE, subject, key);
+    struct shard *s = &shards[key[0] % SHARDS];
+    pthread_mutex_lock(&s->mu);
+    struct entry *e = *find(s, key);
+    if (!e && !(e = insert(s, key, now))) {
+        pthread_mutex_unlock(&s->mu);
+        return;
+    }
+    e->failures++;
+    e->tat_us = now + LOCKOUT_MEMORY_US;
+    ev->failures = e->failures;
+    int over = e->failures - gh_cfg.lockout_threshold;
+    if (over >= 0) {
+        int64_t d = over >= 30 ? gh_cfg.lockout_max_delay : (int64_t)1 << over;
+        if (d > gh_cfg.lockout_max_delay) d = gh_cfg.lockout_max_delay;
+        e->until_us = now + d * 1000000;
+        ev->locked_s = d;
+        /* the owner hears of it at most once an hour */
+        if (!e->notified_us || now - e->notified_us >= 3600LL * 1000000) {
+            e->notified_us = now;
+            ev->notify = true;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+void limit_lockout_failure(const char *subject, struct lockout_event *ev)
+{
+    failure_at(subject, gh_mono_us(), ev);
+}
+
+void limit_lockout_clear(const char *subject)
+{
+    if (!lockout_on()) return;
+    adjust(LOCKOUT_RULE, subject, true);
 }

@@ -57,4 +57,21 @@ void limit_refund(enum limit_rule rule, const char *subject);
 /** Forgets subject's use of rule (a successful sign-in clears its lockout). */
 void limit_clear(enum limit_rule rule, const char *subject);
 
+/* Lockout: consecutive failed password sign-ins per address
+ * (GATEHOUSE_LOCKOUT_THRESHOLD, default 10). From the threshold on, each
+ * failure locks the address for a delay that doubles (1 s, 2 s, 4 s, ...)
+ * up to GATEHOUSE_LOCKOUT_MAX_DELAY; a success or a reset clears it. */
+struct lockout_event {
+    int failures;     /* consecutive failures so far */
+    int64_t locked_s; /* > 0: this failure locked the address for that long */
+    bool notify;      /* tell the owner (at most once an hour per address) */
+};
+
+/** True while subject is locked; *retry_after_s the seconds left. */
+bool limit_locked(const char *subject, int64_t *retry_after_s);
+/** Records one failure for subject. */
+void limit_lockout_failure(const char *subject, struct lockout_event *ev);
+/** Forgets subject's failures (a correct password, a password reset). */
+void limit_lockout_clear(const char *subject);
+
 #endif

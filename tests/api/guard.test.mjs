@@ -215,3 +215,87 @@ describe('other budgets', () => {
     }
   });
 });
+
+describe('lockout after consecutive failed sign-ins', () => {
+  const outboxTexts = (srv) => {
+    const d = path.join(srv.dataDir, 'outbox');
+    return fs.existsSync(d) ? fs.readdirSync(d).map((f) => fs.readFileSync(path.join(d, f), 'utf8')) : [];
+  };
+  const waitMail = async (srv, pred, ms = 6000) => {
+    for (let t = 0; t < ms; t += 100) {
+      const m = outboxTexts(srv).filter(pred);
+      if (m.length) return m;
+      await sleep(100);
+    }
+    return [];
+  };
+
+  test('growing delays from the threshold on, 429 even for the right password, one email to the owner, cleared by a success', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '3', GATEHOUSE_LOCKOUT_MAX_DELAY: '60' } });
+    try {
+      const a = await signup(srv);
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const wrong = () => api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: 'wrong password here' } });
+      const right = () => api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+      for (let i = 0; i < 3; i++) assertError(await wrong(), 401, 'invalid_credentials');
+      const failures = countAudit(db, 'signin.failure');
+      let r = await right();
+      assertError(r, 429, 'rate_limited');
+      assert.equal(r.headers.get('retry-after'), '1', 'the first lock is 1 s');
+      assert.match(r.headers.get('ratelimit-policy'), /^"signin_lockout";q=3;w=60$/);
+      assert.equal(countAudit(db, 'signin.failure'), failures, 'a locked attempt is not processed');
+      assert.match(sql(db, `SELECT details FROM audit_log WHERE action = 'signin.locked' AND target = '${a.user.id}';`), /"failures":3,"locked_seconds":1,/);
+      await sleep(1100);
+      assertError(await wrong(), 401, 'invalid_credentials'); // the 4th failure: 2 s
+      r = await right();
+      assertError(r, 429, 'rate_limited');
+      assert.equal(r.headers.get('retry-after'), '2', 'the delay doubles');
+      const notices = await waitMail(srv, (m) => m.includes('Failed sign-ins') && m.includes(a.email));
+      assert.equal(notices.length, 1, 'the owner is told');
+      await sleep(1500);
+      assert.equal(outboxTexts(srv).filter((m) => m.includes('Failed sign-ins')).length, 1, 'once an hour at most');
+      await sleep(600);
+      assert.equal((await right()).status, 200, 'the lock ends; the right password works');
+      assertError(await wrong(), 401, 'invalid_credentials', 'a success cleared the count');
+      assertError(await wrong(), 401, 'invalid_credentials');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('an unknown address locks the same way (no enumeration), and a password reset clears a lock', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '2', GATEHOUSE_LOCKOUT_MAX_DELAY: '600' } });
+    try {
+      const u = uniqueEmail();
+      const unknown = [];
+      for (let i = 0; i < 3; i++) unknown.push((await api(srv.url, 'POST', '/v1/signin', { json: { email: u, password: 'wrong password here' } })).status);
+      assert.deepEqual(unknown, [401, 401, 429]);
+      const a = await signup(srv);
+      // failures 2, 3, 4 lock for 1 s, 2 s, 4 s (attempts while locked do not count)
+      const wrong = () => api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: 'wrong password here' } });
+      await wrong(); await wrong(); await sleep(1100); await wrong(); await sleep(2100); await wrong();
+      const r = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+      assertError(r, 429, 'rate_limited');
+      assert.equal(r.headers.get('retry-after'), '4');
+      await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } });
+      const mail = await waitMail(srv, (m) => m.includes('/reset-password?'));
+      const token = /reset-password\?token=([A-Za-z0-9_-]{43})/.exec(mail[0])[1];
+      const np = 'a fresh passphrase after the lock 9';
+      assert.equal((await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: np } })).status, 204);
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: np } })).status, 200, 'the reset lifted the lock');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('GATEHOUSE_LOCKOUT_THRESHOLD=0 turns lockout off', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '0' } });
+    try {
+      const a = await signup(srv);
+      for (let i = 0; i < 12; i++) assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: 'wrong password here' } }), 401, 'invalid_credentials');
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+});

@@ -25,8 +25,8 @@ const SANITIZER_RE = /AddressSanitizer|LeakSanitizer|runtime error:|ThreadSaniti
 
 // Every test server runs from one loopback address, so the per-IP and
 // per-account budgets are raised far out of reach here; the limiter itself
-// stays on (the MFA budget keeps its default). Tests of a rule pass
-// `GATEHOUSE_LIMIT_<RULE>: null` to get the real default back.
+// stays on (the MFA budget keeps its default), and lockout is off. Tests of
+// a rule pass `GATEHOUSE_LIMIT_<RULE>: null` to get the real default back.
 export const RAISED_LIMITS = Object.freeze({
   GATEHOUSE_LIMIT_SIGNIN_IP_ACCOUNT: '100000/900',
   GATEHOUSE_LIMIT_SIGNIN_IP: '100000/900',
@@ -35,6 +35,7 @@ export const RAISED_LIMITS = Object.freeze({
   GATEHOUSE_LIMIT_EMAIL_ACCOUNT: '100000/3600',
   GATEHOUSE_LIMIT_EMAIL_IP: '100000/3600',
   GATEHOUSE_LIMIT_API_USER: '1000000/60',
+  GATEHOUSE_LOCKOUT_THRESHOLD: '0',
 });
 
 export const DEFAULT_ENV = Object.freeze({

@@ -115,6 +115,39 @@ static void test_table_is_bounded(void **state)
         assert_true(shards[i].n <= SHARD_MAX);
 }
 
+static void test_lockout_schedule(void **state)
+{
+    (void)state;
+    gh_cfg.lockout_threshold = 3;
+    gh_cfg.lockout_max_delay = 5;
+    struct lockout_event ev;
+    int64_t t = 50000 * S, ra = 0;
+    const int64_t want[] = {0, 0, 1, 2, 4, 5, 5};
+    for (int i = 0; i < 7; i++) {
+        failure_at("erin@example.com", t, &ev);
+        assert_int_equal(ev.failures, i + 1);
+        assert_int_equal(ev.locked_s, want[i]);
+        assert_int_equal(ev.notify, i == 2); /* once, at the first lock */
+        if (want[i]) {
+            assert_true(locked_at("erin@example.com", t, &ra));
+            assert_int_equal(ra, want[i]);
+            assert_false(locked_at("erin@example.com", t + want[i] * S, &ra));
+        }
+        t += 10 * S;
+    }
+    assert_false(locked_at("frank@example.com", t, &ra)); /* per address */
+    /* an hour on, a new lock tells the owner again */
+    failure_at("erin@example.com", t + 3600 * S, &ev);
+    assert_true(ev.notify);
+    limit_lockout_clear("erin@example.com");
+    failure_at("erin@example.com", t + 3700 * S, &ev);
+    assert_int_equal(ev.failures, 1);
+    assert_int_equal(ev.locked_s, 0);
+    gh_cfg.lockout_threshold = 0; /* off */
+    failure_at("erin@example.com", t, &ev);
+    assert_int_equal(ev.failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -122,6 +155,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_subjects_and_refund_and_clear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_allows_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_is_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout_schedule, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
