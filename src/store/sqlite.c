@@ -1188,15 +1188,31 @@ static enum gh_err sq_sealed_list(struct store_conn *c, enum store_sealed_field 
     sqlite3_bind_int64(s, 2, (sqlite3_int64)max);
     size_t i = 0;
     int r = SQLITE_DONE;
+    enum gh_err rc = GH_OK;
     while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
         col_text(s, 0, out[i].id, sizeof out[i].id);
-        col_text(s, 1, out[i].value, sizeof out[i].value);
+        if (!(out[i].value = strdup(ctext(s, 1)))) {
+            rc = GH_ERR_NOMEM;
+            break;
+        }
         i++;
     }
     done(s);
-    if (r != SQLITE_DONE && r != SQLITE_ROW) return fail(c, "sealed list");
+    if (rc == GH_OK && r != SQLITE_DONE && r != SQLITE_ROW) rc = fail(c, "sealed list");
+    if (rc) {
+        store_sealed_clear(out, i);
+        return rc;
+    }
     *n = i;
     return GH_OK;
+}
+
+void store_sealed_clear(struct store_sealed *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].value);
+        rows[i].value = NULL;
+    }
 }
 
 static enum gh_err sq_sealed_replace(struct store_conn *c, enum store_sealed_field f,

@@ -92,8 +92,11 @@ enum store_sealed_field {
 
 struct store_sealed {
     char id[STORE_KID_MAX + 1];
-    char value[STORE_SEALED_MAX + 1];
+    char *value; /* heap (a queued email can be long): store_sealed_clear frees */
 };
+
+/** Frees the values of rows[0..n) and sets them NULL. */
+void store_sealed_clear(struct store_sealed *rows, size_t n);
 
 /* An audit event to append in the same transaction as the change it
  * records (NULL: nothing is appended). Strings may be NULL (empty). */

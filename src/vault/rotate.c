@@ -73,7 +73,7 @@ static enum gh_err pass(const struct store_ops *ops, struct store_conn *c, const
                     ops->rollback(c);
             }
             memcpy(after, rows[n - 1].id, sizeof after);
-            gh_wipe(rows, BATCH * sizeof *rows);
+            store_sealed_clear(rows, n);
             if (rc || n < BATCH) break;
         }
     }
@@ -103,6 +103,7 @@ static enum gh_err retire_unused(const struct store_ops *ops, struct store_conn 
                     if (strcmp(keys[k].kid, vk) == 0) used[k] = true;
             }
             memcpy(after, rows[n - 1].id, sizeof after);
+            store_sealed_clear(rows, n);
             if (n < BATCH) break;
         }
     }
@@ -111,7 +112,6 @@ static enum gh_err retire_unused(const struct store_ops *ops, struct store_conn 
         if ((rc = ops->vault_key_delete(c, keys[k].kid)) == GH_OK) (*retired)++;
     }
     if (keys) gh_wipe(keys, VAULT_MAX_KEYS * sizeof *keys);
-    if (rows) gh_wipe(rows, BATCH * sizeof *rows);
     free(keys);
     free(rows);
     return rc;

@@ -205,7 +205,10 @@ describe('vault: tampering with TOTP seeds', () => {
 
 describe('vault: rotation', () => {
   test('queued mail survives keys rotate --encryption: re-sealed under the new key, delivered afterwards', async () => {
-    const env = { GATEHOUSE_MASTER_KEY: newMaster(), GATEHOUSE_PUBLIC_URL: 'https://auth.example.test' };
+    // an operator's long template: the sealed message is far longer than a key
+    const tpl = mkTempDir('gatehouse-tpl-');
+    fs.writeFileSync(path.join(tpl, 'signin.txt'), `Sign in: {{link}}\n${'All the small print of the service, line after line.\n'.repeat(160)}`);
+    const env = { GATEHOUSE_MASTER_KEY: newMaster(), GATEHOUSE_PUBLIC_URL: 'https://auth.example.test', GATEHOUSE_TEMPLATE_DIR: tpl };
     // no SMTP server on that port: the message stays queued
     const port = await freePort();
     const srv = await startServer({ env: { ...env, GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_STARTTLS: 'off' } });
@@ -221,6 +224,7 @@ describe('vault: rotation', () => {
     const oldKid = sql(db(dataDir), 'SELECT kid FROM vault_keys;');
     const before = sql(db(dataDir), 'SELECT message_sealed FROM mail_queue WHERE sent_at IS NULL;');
     assert.ok(before.startsWith(`v1.${oldKid}.`));
+    assert.ok(before.length > 8000, `a long sealed message (${before.length} characters)`);
     const r = runCli(['keys', 'rotate', '--encryption'], { env: { ...env, GATEHOUSE_DATA_DIR: dataDir }, timeoutMs: 30000 });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /now seals; 2 value\(s\) re-encrypted, 1 old key\(s\) deleted/, 'the signing key and the message');

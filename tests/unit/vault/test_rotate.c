@@ -92,7 +92,9 @@ static int setup4(void **state)
 static int teardown(void **state)
 {
     struct fx *f = *state;
-    for (size_t i = 0; i < MAXROWS; i++) gh_free_secret_str(f->pem[i]);
+    for (size_t i = 0; i < MAXROWS; i++)
+        gh_free_secret_str(f->pem[i]);
+    store_sealed_clear(f->before, f->n);
     jwt_shutdown();
     vault_shutdown();
     if (f->c) ops->close(f->c);
@@ -105,7 +107,8 @@ static int teardown(void **state)
 static void snapshot(struct fx *f)
 {
     list_sealed(f, f->before, &f->n);
-    for (size_t i = 0; i < f->n; i++) f->pem[i] = open_str(&f->before[i]);
+    for (size_t i = 0; i < f->n; i++)
+        f->pem[i] = open_str(&f->before[i]);
 }
 
 /* Every sealed value is under kid, opens, and holds what it held before. */
@@ -124,6 +127,7 @@ static void assert_all_under(struct fx *f, const char *kid)
         assert_string_equal(pem, f->pem[i]);
         gh_free_secret_str(pem);
     }
+    store_sealed_clear(rows, n);
     /* and the signing keys load from them (kid checked against the key) */
     assert_int_equal(jwt_keys_load(ops, f->c, NULL), GH_OK);
 }
@@ -161,7 +165,8 @@ static void rotate_twice(void **state)
     struct store_sealed mid[MAXROWS];
     size_t n = 0;
     list_sealed(f, mid, &n);
-    for (size_t i = 0; i < n; i++) assert_string_not_equal(mid[i].value, f->before[i].value);
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(mid[i].value, f->before[i].value);
 
     /* again: another key */
     char second[VAULT_KID_LEN + 1];
@@ -190,6 +195,7 @@ static void rotate_twice(void **state)
                          GH_ERR_DENIED);
         assert_int_equal(vault_open(T, C, mid[i].id, mid[i].value, &pt, &len), GH_ERR_DENIED);
     }
+    store_sealed_clear(mid, n);
 }
 
 /* A rotation that died after adding its key and re-sealing part of the
@@ -223,6 +229,7 @@ static void rotate_resumes_interrupted(void **state)
     assert_int_equal(
         ops->sealed_replace(f->c, STORE_SEALED_SIGNING_KEY, rows[1].id, rows[1].value, "x"),
         GH_ERR_CONFLICT);
+    store_sealed_clear(rows, n);
 
     struct vault_rotation r;
     assert_int_equal(vault_rotate(ops, f->c, &r), GH_OK);
@@ -265,6 +272,7 @@ static void rotate_stops_on_unopenable(void **state)
         assert_string_equal(pem, f->pem[i]);
         gh_free_secret_str(pem);
     }
+    store_sealed_clear(rows, n);
 }
 
 int main(void)
