@@ -26,6 +26,7 @@
 #include "core/util.h"
 #include "audit/audit.h"
 #include "guard/guard.h"
+#include "guard/idempotency.h"
 #include "http/pool.h"
 
 #define LOGBUF_SIZE_ 4096
@@ -414,6 +415,7 @@ static void finish(struct gh_req *r)
                              : "no-store",
                          r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+    if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
     if (r->rl_name) {
         char v[128];
         snprintf(v, sizeof v, "\"%s\";q=%d;w=%lld", r->rl_name, r->rl.limit,
@@ -514,7 +516,10 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
             r->authed = true;
         }
     }
-    if (r->status == 0 && !restricted_denied(r) && guard_admit_user(r)) r->route->fn(r, ops, c);
+    if (r->status == 0 && !restricted_denied(r) && guard_admit_user(r) && idem_begin(r, ops, c)) {
+        r->route->fn(r, ops, c);
+        idem_end(r, ops, c);
+    }
     post_back(r);
 }
 
@@ -824,6 +829,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
 
     if (restricted_denied(r)) goto reply;
+    const char *ik =
+        (flags & R_AUTH) && method != GH_GET ? evhttp_find_header(in, "Idempotency-Key") : NULL;
+    if (ik && !idem_key_valid(ik)) {
+        gh_reply_error(r, 400, "invalid_idempotency_key",
+                       "Idempotency-Key must be 1 to 255 visible ASCII characters.");
+        goto reply;
+    }
+    if (ik) snprintf(r->idem_key, sizeof r->idem_key, "%s", ik);
     if (!guard_admit(r)) goto reply;
     if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
         r->route->fn(r, store_ops, NULL);

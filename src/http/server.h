@@ -72,7 +72,10 @@ struct gh_req {
     bool www_authenticate;
     const char *rl_name; /* a rate-limit rule answered: its RateLimit headers */
     struct limit_result rl;
-    bool api_admitted; /* the user's API budget was spent for this request */
+    bool api_admitted;  /* the user's API budget was spent for this request */
+    char idem_key[256]; /* Idempotency-Key ("" if none) */
+    char idem_id[65];   /* its record id, once claimed or found */
+    bool idem_claimed, idem_replayed;
 
     /* Private to server.c. */
     struct gh_loop *loop;

@@ -125,6 +125,16 @@ static const struct store_migration store_migrations[] = {
      "CREATE INDEX magic_links_account ON magic_links (email_key, purpose, used_at);", NULL},
     {10, "first factor of a sign-in challenge",
      "ALTER TABLE mfa_challenges ADD COLUMN first_factor TEXT NOT NULL DEFAULT 'password';", NULL},
+    /* id: HMAC of (user, route, key); the response is sealed (it may hold
+     * backup codes or a TOTP secret); status 0 while the first request runs. */
+    {11, "idempotency keys",
+     "CREATE TABLE idempotency ("
+     " id TEXT PRIMARY KEY,"
+     " body_mac BLOB NOT NULL,"
+     " status INTEGER NOT NULL DEFAULT 0,"
+     " response_sealed TEXT,"
+     " created_at BIGINT NOT NULL);",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -76,6 +76,13 @@ enum stmt_id {
     S_PRUNE_MAIL,
     S_PRUNE_MAGIC,
     S_PRUNE_CHALLENGES,
+    S_PRUNE_IDEM,
+    S_IDEM_INSERT,
+    S_IDEM_GET,
+    S_IDEM_COMPLETE,
+    S_IDEM_DELETE,
+    S_SEALED_IDEM_LIST,
+    S_SEALED_IDEM_REPLACE,
     S_MAGIC_SUPERSEDE,
     S_MAGIC_REVOKE_ALL,
     S_MAIL_INSERT,
@@ -226,6 +233,19 @@ static const char *const stmt_sql[S_COUNT] = {
                      " OR (sent_at IS NULL AND created_at < ?1 - 604800)",
     [S_PRUNE_MAGIC] = "DELETE FROM magic_links WHERE expires_at < ?1",
     [S_PRUNE_CHALLENGES] = "DELETE FROM mfa_challenges WHERE expires_at < ?1",
+    [S_PRUNE_IDEM] = "DELETE FROM idempotency WHERE created_at < ?1",
+    /* A claim left running by a crash is taken over after IDEM_STALE_S. */
+    [S_IDEM_INSERT] = "INSERT INTO idempotency (id, body_mac, created_at) VALUES (?1, ?2, ?3)"
+                      " ON CONFLICT (id) DO UPDATE SET body_mac = excluded.body_mac,"
+                      " created_at = excluded.created_at"
+                      " WHERE idempotency.status = 0 AND idempotency.created_at < ?4",
+    [S_IDEM_GET] = "SELECT body_mac, status, response_sealed FROM idempotency WHERE id = ?1",
+    [S_IDEM_COMPLETE] = "UPDATE idempotency SET status = ?2, response_sealed = ?3 WHERE id = ?1",
+    [S_IDEM_DELETE] = "DELETE FROM idempotency WHERE id = ?1",
+    [S_SEALED_IDEM_LIST] = "SELECT id, response_sealed FROM idempotency WHERE id > ?1"
+                           " AND response_sealed IS NOT NULL ORDER BY id LIMIT ?2",
+    [S_SEALED_IDEM_REPLACE] = "UPDATE idempotency SET response_sealed = ?3 WHERE id = ?1"
+                              " AND response_sealed = ?2",
     [S_MAGIC_SUPERSEDE] = "UPDATE magic_links SET used_at = ?3 WHERE email_key = ?1"
                           " AND purpose = ?2 AND used_at IS NULL",
     [S_MAGIC_REVOKE_ALL] = "UPDATE magic_links SET used_at = ?2 WHERE email_key = ?1"
@@ -1170,6 +1190,9 @@ static int sealed_stmt(enum store_sealed_field f, bool replace, enum stmt_id *ou
     case STORE_SEALED_MAIL:
         *out = replace ? S_SEALED_MAIL_REPLACE : S_SEALED_MAIL_LIST;
         return 0;
+    case STORE_SEALED_IDEMPOTENCY:
+        *out = replace ? S_SEALED_IDEM_REPLACE : S_SEALED_IDEM_LIST;
+        return 0;
     case STORE_SEALED_COUNT:
         break;
     }
@@ -1604,7 +1627,58 @@ static enum gh_err sq_prune(struct store_conn *c, int64_t before)
     if ((rc = exec_stmt(c, s, "prune magic links"))) return rc;
     if (!(s = stmt(c, S_PRUNE_CHALLENGES))) return GH_ERR_INTERNAL;
     sqlite3_bind_int64(s, 1, before);
-    return exec_stmt(c, s, "prune mfa challenges");
+    if ((rc = exec_stmt(c, s, "prune mfa challenges"))) return rc;
+    if (!(s = stmt(c, S_PRUNE_IDEM))) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, before); /* kept 24 h: before is a day ago */
+    return exec_stmt(c, s, "prune idempotency");
+}
+
+static enum gh_err sq_idem_claim(struct store_conn *c, const char *id, const uint8_t mac[32],
+                                 int64_t now, struct store_idem *out)
+{
+    sqlite3_stmt *s = stmt(c, S_IDEM_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    sqlite3_bind_blob(s, 2, mac, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    sqlite3_bind_int64(s, 4, now - STORE_IDEM_STALE_S);
+    enum gh_err rc = exec_stmt(c, s, "idempotency claim");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) == 1) return GH_OK;
+    if (!(s = stmt(c, S_IDEM_GET))) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    memset(out, 0, sizeof *out);
+    int r = sqlite3_step(s);
+    rc = GH_ERR_CONFLICT;
+    if (r == SQLITE_ROW) {
+        if (sqlite3_column_bytes(s, 0) == 32) memcpy(out->body_mac, sqlite3_column_blob(s, 0), 32);
+        out->status = sqlite3_column_int(s, 1);
+        if (sqlite3_column_type(s, 2) != SQLITE_NULL &&
+            !(out->response_sealed = strdup(ctext(s, 2))))
+            rc = GH_ERR_NOMEM;
+    } else if (r == SQLITE_DONE) {
+        rc = GH_ERR_INTERNAL; /* gone between two statements (pruned): answer 500, retry works */
+    } else {
+        rc = fail(c, "idempotency get");
+    }
+    done(s);
+    return rc;
+}
+
+static enum gh_err sq_idem_complete(struct store_conn *c, const char *id, int status,
+                                    const char *sealed)
+{
+    sqlite3_stmt *s = stmt(c, S_IDEM_COMPLETE);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, id);
+    sqlite3_bind_int(s, 2, status);
+    bind_text(s, 3, sealed);
+    return exec_stmt(c, s, "idempotency complete");
+}
+
+static enum gh_err sq_idem_release(struct store_conn *c, const char *id)
+{
+    return delete_by_id(c, S_IDEM_DELETE, id);
 }
 
 const struct store_ops store_sqlite = {
@@ -1664,6 +1738,9 @@ const struct store_ops store_sqlite = {
     .magic_consume = sq_magic_consume,
     .magic_get = sq_magic_get,
     .magic_revoke_all = sq_magic_revoke_all,
+    .idem_claim = sq_idem_claim,
+    .idem_complete = sq_idem_complete,
+    .idem_release = sq_idem_release,
     .prune = sq_prune,
 };
 

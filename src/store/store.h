@@ -87,12 +87,23 @@ enum store_sealed_field {
     STORE_SEALED_SIGNING_KEY,
     STORE_SEALED_TOTP,
     STORE_SEALED_MAIL,
+    STORE_SEALED_IDEMPOTENCY,
     STORE_SEALED_COUNT
 };
 
 struct store_sealed {
     char id[STORE_KID_MAX + 1];
     char *value; /* heap (a queued email can be long): store_sealed_clear frees */
+};
+
+/* A claim still running after this long was left by a crash: taken over. */
+#define STORE_IDEM_STALE_S 300
+
+/* A stored idempotent request (see guard/idempotency.h). */
+struct store_idem {
+    uint8_t body_mac[32];
+    int status;            /* 0: the first request is still running */
+    char *response_sealed; /* heap or NULL; the caller frees */
 };
 
 /** Frees the values of rows[0..n) and sets them NULL. */
@@ -354,8 +365,18 @@ struct store_ops {
     enum gh_err (*magic_get)(struct store_conn *c, const uint8_t hash[32],
                              struct store_magic *out) GH_WUR;
 
+    /** Claims id for a first request (GH_OK), or fills *out with the one
+     *  already there (GH_ERR_CONFLICT). A claim older than
+     *  STORE_IDEM_STALE_S that never completed is claimed anew. */
+    enum gh_err (*idem_claim)(struct store_conn *c, const char *id, const uint8_t body_mac[32],
+                              int64_t now, struct store_idem *out) GH_WUR;
+    /** Stores the first request's response. */
+    enum gh_err (*idem_complete)(struct store_conn *c, const char *id, int status,
+                                 const char *response_sealed) GH_WUR;
+    /** Forgets a claim (the first request failed: a retry may run again). */
+    enum gh_err (*idem_release)(struct store_conn *c, const char *id) GH_WUR;
     /** Deletes refresh tokens, sessions, links and sign-in challenges that
-     *  expired before `before`, and old mail. */
+     *  expired before `before`, idempotency records older, and old mail. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
 };
 

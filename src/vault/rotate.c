@@ -18,6 +18,7 @@ static const struct {
     {STORE_SEALED_SIGNING_KEY, "signing_keys", "private_sealed"},
     {STORE_SEALED_TOTP, "mfa_totp", "secret_sealed"},
     {STORE_SEALED_MAIL, "mail_queue", "message_sealed"},
+    {STORE_SEALED_IDEMPOTENCY, "idempotency", "response_sealed"},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
