@@ -302,6 +302,10 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = proxy_parse_cidrs(env("GATEHOUSE_TRUSTED_PROXIES"), gh_cfg.trusted_proxies,
                                 PROXY_MAX_CIDRS, &gh_cfg.ntrusted_proxies, err, errlen)))
         return rc;
+    if ((rc = cors_parse_origins(env("GATEHOUSE_CORS_ORIGINS"), gh_cfg.cors_origins,
+                                 CORS_MAX_ORIGINS, &gh_cfg.ncors_origins, gh_cfg.production, err,
+                                 errlen)))
+        return rc;
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");

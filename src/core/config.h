@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "guard/cors.h"
 #include "guard/proxy.h"
 
 #define GH_LIMIT_RULES 16
@@ -45,6 +46,8 @@ struct gh_config {
     struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
     struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
     int ntrusted_proxies;
+    char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
+    int ncors_origins;
     int lockout_threshold;         /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
     int64_t lockout_max_delay;     /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
     int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */

@@ -76,6 +76,7 @@ struct gh_req {
     char idem_key[256]; /* Idempotency-Key ("" if none) */
     char idem_id[65];   /* its record id, once claimed or found */
     bool idem_claimed, idem_replayed;
+    char cors_methods[40]; /* a preflight answered: the path's methods */
 
     /* Private to server.c. */
     struct gh_loop *loop;
