@@ -321,6 +321,8 @@ enum gh_err config_load(char *err, size_t errlen)
     gh_cfg.audit_verify_interval = v;
     if ((rc = env_int("GATEHOUSE_CLOCK_SKEW", 60, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.clock_skew = v;
+    if ((rc = env_int("GATEHOUSE_REAUTH_WINDOW", 600, 0, 86400, &v, err, errlen))) return rc;
+    gh_cfg.reauth_window = v;
     if ((rc = env_int("GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY", 600, 0, 30 * 86400, &v, err,
                       errlen)))
         return rc;
