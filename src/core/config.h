@@ -88,4 +88,9 @@ void config_free(void);
  *  string; the caller frees it (gh_free_secret_str for secrets). */
 enum gh_err config_read_file(const char *path, size_t maxlen, char **out) GH_WUR;
 
+/** A secret from NAME or NAME_FILE (never both; the file chmod 600 in
+ *  production). The variable is wiped and unset once read. *out (heap,
+ *  gh_free_secret_str) is NULL if neither is set. */
+enum gh_err config_env_secret(const char *name, char **out, char *err, size_t errlen) GH_WUR;
+
 #endif
