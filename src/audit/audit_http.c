@@ -11,6 +11,7 @@
 
 #include "audit/audit.h"
 #include "core/util.h"
+#include "guard/guard.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
@@ -83,14 +84,16 @@ void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct sto
     gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 
+#define METRICS_MAX 4096
+
 void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    char *text = malloc(2048);
+    char *text = malloc(METRICS_MAX);
     if (!text) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
-    snprintf(text, 2048,
+    snprintf(text, METRICS_MAX,
              "# HELP gatehouse_audit_chain_ok Last audit chain verification: 1 ok, 0 broken, -1 "
              "not run yet.\n"
              "# TYPE gatehouse_audit_chain_ok gauge\n"
@@ -104,5 +107,17 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
              audit_chain_status(), (unsigned long long)gh_requests_total(2),
              (unsigned long long)gh_requests_total(3), (unsigned long long)gh_requests_total(4),
              (unsigned long long)gh_requests_total(5));
+    size_t o = strlen(text);
+    o +=
+        (size_t)snprintf(text + o, METRICS_MAX - o,
+                         "# HELP gatehouse_rate_limited_total Requests refused with 429, by rule.\n"
+                         "# TYPE gatehouse_rate_limited_total counter\n");
+    for (int i = 0; i <= LIMIT__COUNT && o < METRICS_MAX; i++) {
+        const char *rule;
+        uint64_t n = guard_refused_total(i, &rule);
+        o += (size_t)snprintf(text + o, METRICS_MAX - o,
+                              "gatehouse_rate_limited_total{rule=\"%s\"} %llu\n", rule,
+                              (unsigned long long)n);
+    }
     gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
 }

@@ -453,6 +453,7 @@ static void finish(struct gh_req *r)
         if (!r->rl.allowed) {
             snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
             evhttp_add_header(h, "Retry-After", v);
+            if (r->status == 429) guard_count_refused(r->rl_name);
         }
     }
 
