@@ -401,6 +401,53 @@ describe('mail queue', () => {
   });
 });
 
+describe('mail retries', () => {
+  test('failed deliveries back off 5·n² s (5, 20, 45, ... 245) and the message is given up after 8 attempts', async () => {
+    const port = await freePort(); // nothing listens there: every attempt is refused at once
+    const srv = await startServer({ env: { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_STARTTLS: 'off' } });
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const row = () => {
+      const [attempts, next, unsent] = sql(db, 'SELECT attempts, next_attempt_at, sent_at IS NULL FROM mail_queue;').split('|');
+      return { attempts: Number(attempts), next: BigInt(next), unsent: unsent === '1' };
+    };
+    try {
+      const a = await signup(srv);
+      let t0 = nowS();
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      for (let n = 1; n <= 8; n++) {
+        assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;') === String(n), 8000), `attempt ${n} made`);
+        const t1 = nowS();
+        const r = row();
+        assert.equal(r.attempts, n);
+        assert.ok(r.unsent, 'nothing was sent');
+        assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), /\S/, 'the reason is kept');
+        if (n < 8) {
+          const delay = BigInt(5 * n * n);
+          assert.ok(r.next >= BigInt(t0) + delay && r.next <= BigInt(t1) + delay,
+            `after attempt ${n} the next is due 5·${n}² = ${delay} s later: next_attempt_at ${r.next}, attempt at ${t0}..${t1}`);
+          // not retried before it is due
+          await sleep(1500);
+          assert.equal(row().attempts, n, `no attempt ${n + 1} before next_attempt_at`);
+          // age it instead of waiting
+          t0 = nowS();
+          sql(db, `UPDATE mail_queue SET next_attempt_at = ${t0 - 1};`);
+        } else {
+          assert.equal(r.next, 9223372036854775807n, 'given up: never due again');
+        }
+      }
+      await sleep(2500);
+      const last = row();
+      assert.equal(last.attempts, 8, 'no ninth attempt');
+      assert.ok(last.unsent);
+      const lines = logLines(srv.stderr()).filter((l) => /delivery attempt \d+ failed/.test(l.msg ?? ''));
+      assert.deepEqual(lines.map((l) => [Number(/attempt (\d+)/.exec(l.msg)[1]), l.level]),
+        [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [n, n < 8 ? 'warn' : 'error']), 'a warning per failure, an error when it gives up');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
 // A certificate for 127.0.0.1 that only the test trusts, and
 // tests/api/lib/smtp_sink.py demanding TLS (mode starttls or implicit) and AUTH.
 async function startTlsSink(mode, user, password) {
