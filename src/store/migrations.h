@@ -135,6 +135,8 @@ static const struct store_migration store_migrations[] = {
      " response_sealed TEXT,"
      " created_at BIGINT NOT NULL);",
      NULL},
+    /* Roles: "admin" matters to GATEHOUSE_MFA_REQUIRED=admins; set by the CLI. */
+    {12, "user roles", "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])
