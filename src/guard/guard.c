@@ -85,6 +85,11 @@ bool guard_admit(struct gh_req *r)
 
 void guard_reply_locked(struct gh_req *r, int64_t retry_after_s)
 {
+    if (limit_unavailable()) { /* not a lock: Redis is down and sign-in fails closed */
+        struct limit_result res = {.unavailable = true, .retry_after_s = retry_after_s};
+        gh_reply_limited(r, LIMIT_SIGNIN_IP_ACCOUNT, &res);
+        return;
+    }
     r->rl_name = "signin_lockout";
     r->rl = (struct limit_result){.allowed = false,
                                   .limit = gh_cfg.lockout_threshold,

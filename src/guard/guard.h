@@ -32,7 +32,9 @@ bool guard_admit_user(struct gh_req *r);
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
 
 /** Answers 429 rate_limited for an address locked by failed sign-ins
- *  (RateLimit fields name the rule "signin_lockout"). */
+ *  (RateLimit fields name the rule "signin_lockout"), or 503
+ *  rate_limiter_unavailable when limit_locked said so only because Redis
+ *  is down (limit_unavailable()). */
 void guard_reply_locked(struct gh_req *r, int64_t retry_after_s);
 
 #endif

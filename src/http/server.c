@@ -114,6 +114,12 @@ void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit
 {
     r->rl_name = limit_rule_name(rule);
     r->rl = *res;
+    if (res->unavailable) { /* the shared limiter is down and this rule fails closed */
+        gh_reply_error(r, 503, "rate_limiter_unavailable",
+                       "The rate limiter cannot be reached, so this was not attempted; try again "
+                       "shortly.");
+        return;
+    }
     gh_reply_error(r, 429, "rate_limited", "Too many attempts; try again later.");
 }
 
@@ -416,7 +422,11 @@ static void finish(struct gh_req *r)
                          r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
-    if (r->rl_name) {
+    if (r->rl_name && r->rl.unavailable) { /* no budget is known: Retry-After alone */
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
+        evhttp_add_header(h, "Retry-After", v);
+    } else if (r->rl_name) {
         char v[128];
         snprintf(v, sizeof v, "\"%s\";q=%d;w=%lld", r->rl_name, r->rl.limit,
                  (long long)r->rl.period_s);
