@@ -78,7 +78,7 @@ enum gh_err limit_redis_parse_url(const char *url, struct limit_redis_target *ou
         }
         if (pct_decode(out->user, sizeof out->user, p, (size_t)(colon - p)) != 0) goto bad;
         size_t plen = (size_t)(at - colon - 1);
-        pw = malloc(plen + 1);
+        pw = calloc(1, plen + 1); /* zeroed: a failed decode still ends in NUL */
         if (!pw) return GH_ERR_NOMEM;
         if (pct_decode(pw, plen + 1, colon + 1, plen) != 0 || !pw[0]) {
             gh_free_secret_str(pw);
@@ -566,8 +566,9 @@ enum gh_err limit_redis_init(void)
         r = redisCommandArgv(tl_conn, 5, argv, argl);
         if (r && r->type == REDIS_REPLY_ERROR) {
             gh_log(GH_LOG_CRIT,
-                   "redis %s:%d does not run gatehouse's script (%.*s): the rate limits need "
-                   "EVAL/EVALSHA and Redis >= 5",
+                   "redis %s:%d refused gatehouse's script (%.*s): check the password "
+                   "(GATEHOUSE_REDIS_URL / GATEHOUSE_REDIS_PASSWORD), that the ACL allows EVAL, "
+                   "EVALSHA and DEL, and that Redis is 5 or newer",
                    gh_cfg.redis.host, gh_cfg.redis.port, (int)(r->len < 200 ? r->len : 200),
                    r->str);
             freeReplyObject(r);
