@@ -210,6 +210,31 @@ static void refuse_unavailable(enum limit_rule rule, struct limit_result *res)
     last_unavailable = true;
 }
 
+/* A result from Redis's answer: delta = TAT - now after the take
+ * (allowed), or before it (refused). */
+static void redis_result(enum limit_rule rule, bool ok, int64_t delta, struct limit_result *res)
+{
+    const struct gh_limit_rule *d = &gh_cfg.limits[rule];
+    int64_t period = d->period_s * 1000000, t = period / d->count;
+    memset(res, 0, sizeof *res);
+    res->limit = d->count;
+    res->period_s = d->period_s;
+    res->allowed = ok;
+    if (ok) {
+        res->remaining = (int)((period - delta) / t);
+        res->reset_s = (delta + 999999) / 1000000;
+    } else { /* one more fits at TAT + t - period */
+        res->retry_after_s = (delta + t - period + 999999) / 1000000;
+        if (res->retry_after_s < 1) res->retry_after_s = 1;
+        res->reset_s = (delta + 999999) / 1000000;
+    }
+}
+
+bool limit_shared(void)
+{
+    return gh_cfg.rate_limits && limit_redis_enabled();
+}
+
 void limit_take(enum limit_rule rule, const char *subject, struct limit_result *res)
 {
     last_unavailable = false;
@@ -218,18 +243,7 @@ void limit_take(enum limit_rule rule, const char *subject, struct limit_result *
         int64_t period = d->period_s * 1000000, t = period / d->count, delta;
         bool ok;
         if (limit_redis_take(rule, subject, t, period, &ok, &delta) == GH_OK) {
-            memset(res, 0, sizeof *res);
-            res->limit = d->count;
-            res->period_s = d->period_s;
-            res->allowed = ok;
-            if (ok) { /* delta: TAT - now after the take */
-                res->remaining = (int)((period - delta) / t);
-                res->reset_s = (delta + 999999) / 1000000;
-            } else { /* delta: TAT - now; one more fits at TAT + t - period */
-                res->retry_after_s = (delta + t - period + 999999) / 1000000;
-                if (res->retry_after_s < 1) res->retry_after_s = 1;
-                res->reset_s = (delta + 999999) / 1000000;
-            }
+            redis_result(rule, ok, delta, res);
             return;
         }
         if (fails_closed(rule)) {
@@ -261,6 +275,80 @@ static void adjust(enum limit_rule rule, const char *subject, bool clear)
         e->tat_us -= t; /* at or below now: the budget is whole */
     }
     pthread_mutex_unlock(&s->mu);
+}
+
+/* An ask against this process's table, rule by rule, giving back on a
+ * refusal. */
+static void ask_local(struct limit_ask *a)
+{
+    a->refused = -1;
+    for (int i = 0; i < a->n; i++) {
+        take_at(a->rules[i], a->subjects[i], gh_mono_us(), &a->res[i]);
+        if (!a->res[i].allowed) {
+            for (int k = 0; k < i; k++)
+                adjust(a->rules[k], a->subjects[k], false);
+            a->refused = i;
+            return;
+        }
+    }
+}
+
+void limit_take_all(struct limit_ask *asks, int nasks)
+{
+    last_unavailable = false;
+    if (!limit_shared()) {
+        for (int i = 0; i < nasks; i++)
+            ask_local(&asks[i]);
+        return;
+    }
+    for (int base = 0; base < nasks; base += LIMIT_REDIS_BATCH_MAX) {
+        int m = nasks - base < LIMIT_REDIS_BATCH_MAX ? nasks - base : LIMIT_REDIS_BATCH_MAX;
+        /* asks without rules are not sent */
+        struct limit_redis_multi packed[LIMIT_REDIS_BATCH_MAX];
+        int idx[LIMIT_REDIS_BATCH_MAX], ns = 0;
+        _Static_assert(LIMIT_ASK_MAX <= LIMIT_REDIS_MULTI_MAX, "an ask fits one script run");
+        for (int i = 0; i < m; i++) {
+            struct limit_ask *a = &asks[base + i];
+            a->refused = -1;
+            if (a->n <= 0) continue;
+            struct limit_redis_multi *it = &packed[ns];
+            it->n = a->n;
+            for (int k = 0; k < a->n; k++) {
+                const struct gh_limit_rule *d = &gh_cfg.limits[a->rules[k]];
+                it->rules[k] = a->rules[k];
+                it->subjects[k] = a->subjects[k];
+                it->period_us[k] = d->period_s * 1000000;
+                it->step_us[k] = it->period_us[k] / d->count;
+            }
+            idx[ns++] = i;
+        }
+        enum gh_err rc = limit_redis_take_multi(packed, ns);
+        for (int j = 0; j < ns; j++) {
+            struct limit_ask *a = &asks[base + idx[j]];
+            if (rc == GH_OK) {
+                if (packed[j].allowed) {
+                    for (int k = 0; k < a->n; k++)
+                        redis_result(a->rules[k], true, packed[j].delta_us[k], &a->res[k]);
+                } else {
+                    int f = packed[j].refused;
+                    redis_result(a->rules[f], false, packed[j].delta_us[f], &a->res[f]);
+                    a->refused = f;
+                }
+                continue;
+            }
+            /* Redis could not answer: the first rule that fails closed
+             * refuses; if none does, this process's table decides. */
+            int f = -1;
+            for (int k = 0; k < a->n && f < 0; k++)
+                if (fails_closed(a->rules[k])) f = k;
+            if (f >= 0) {
+                refuse_unavailable(a->rules[f], &a->res[f]);
+                a->refused = f;
+            } else {
+                ask_local(a);
+            }
+        }
+    }
 }
 
 /* Refunds and clears during an outage: a closed rule loses them (the

@@ -62,6 +62,27 @@ void limit_shutdown(void);
  *  With limits turned off (GATEHOUSE_RATE_LIMITS=off) always allows. */
 void limit_take(enum limit_rule rule, const char *subject, struct limit_result *res);
 
+/** Several rules for one request, all or nothing. */
+#define LIMIT_ASK_MAX 4
+struct limit_ask {
+    int n;
+    enum limit_rule rules[LIMIT_ASK_MAX];
+    const char *subjects[LIMIT_ASK_MAX];
+    /* out: every rule's result when all were allowed; else refused names the
+     * first rule that refused and res[refused] is its result */
+    struct limit_result res[LIMIT_ASK_MAX];
+    int refused; /* -1: all allowed */
+};
+
+/** For each ask, takes all its rules or none (the same outcome as
+ *  limit_take rule by rule, giving back on a refusal). With Redis, one
+ *  atomic script per ask and one pipelined round trip for up to 32 asks: a
+ *  loop admits all the requests it has read in one go. Any thread. */
+void limit_take_all(struct limit_ask *asks, int nasks);
+
+/** True when the budgets are shared through Redis (and limits are on). */
+bool limit_shared(void);
+
 /** Gives back one unit taken by limit_take (a request that turned out to
  *  be legitimate, e.g. a correct code). Never raises the budget above full. */
 void limit_refund(enum limit_rule rule, const char *subject);

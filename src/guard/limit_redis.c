@@ -144,9 +144,25 @@ static const char script[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "local op, k = ARGV[1], KEYS[1]\n"
-    "local function put(v, life) redis.call('SET', k, string.format('%.0f', v), 'PX',\n"
+    "local function put_k(key, v, life) redis.call('SET', key, string.format('%.0f', v), 'PX',\n"
     "  math.max(1, math.ceil(life / 1000))) end\n"
-    "if op == 'take' then\n"
+    "local function put(v, life) put_k(k, v, life) end\n"
+    "if op == 'multi' then\n"
+    "  local tats = {}\n"
+    "  for i = 1, #KEYS do\n"
+    "    local step, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])\n"
+    "    local tat = tonumber(redis.call('GET', KEYS[i])) or now\n"
+    "    if tat < now then tat = now end\n"
+    "    if tat + step - now > period then return {0, i, tat - now} end\n"
+    "    tats[i] = tat + step\n"
+    "  end\n"
+    "  local out = {1}\n"
+    "  for i = 1, #KEYS do\n"
+    "    put_k(KEYS[i], tats[i], tats[i] - now)\n"
+    "    out[i + 1] = tats[i] - now\n"
+    "  end\n"
+    "  return out\n"
+    "elseif op == 'take' then\n"
     "  local step, period = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "  local tat = tonumber(redis.call('GET', k)) or now\n"
     "  if tat < now then tat = now end\n"
@@ -521,6 +537,153 @@ enum gh_err limit_redis_failure(unsigned rule, const char *subject, int threshol
     *failures = f > 1000000000 ? 1000000000 : (int)f;
     *locked_s = l;
     *notify = n == 1;
+    return GH_OK;
+}
+
+/* Sends every item's script call, then reads the replies: one round trip
+ * for the batch. false: the connection failed (nothing read is trusted). */
+static bool pipeline(struct limit_redis_multi *items, int n, const char ***argvs, size_t **argls,
+                     int *argcs, char *why, size_t whylen)
+{
+    for (int i = 0; i < n; i++)
+        if (redisAppendCommandArgv(tl_conn, argcs[i], argvs[i], argls[i]) != REDIS_OK) {
+            snprintf(why, whylen, "%s", tl_conn->errstr);
+            return false;
+        }
+    for (int i = 0; i < n; i++) {
+        void *v = NULL;
+        if (redisGetReply(tl_conn, &v) != REDIS_OK || !v) {
+            snprintf(why, whylen, "%s", tl_conn->errstr[0] ? tl_conn->errstr : "no reply");
+            return false;
+        }
+        items[i].reply = v;
+    }
+    return true;
+}
+
+static void drop_replies(struct limit_redis_multi *items, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (items[i].reply) {
+            freeReplyObject(items[i].reply);
+            items[i].reply = NULL;
+        }
+}
+
+/* Reads one item's reply into its fields; false: not a verdict. */
+static bool read_multi(struct limit_redis_multi *it)
+{
+    redisReply *r = it->reply;
+    long long ok, a, b;
+    if (!int_at(r, 0, &ok)) return false;
+    if (ok == 0) {
+        if (!int_at(r, 1, &a) || !int_at(r, 2, &b) || a < 1 || a > it->n || b < 0) return false;
+        it->allowed = false;
+        it->refused = (int)a - 1;
+        it->delta_us[it->refused] = b;
+        return true;
+    }
+    if (ok != 1 || r->elements != (size_t)it->n + 1) return false;
+    for (int k = 0; k < it->n; k++) {
+        if (!int_at(r, (size_t)k + 1, &a) || a < 0) return false;
+        it->delta_us[k] = a;
+    }
+    it->allowed = true;
+    it->refused = -1;
+    return true;
+}
+
+enum gh_err limit_redis_take_multi(struct limit_redis_multi *items, int n)
+{
+    if (n <= 0) return GH_OK;
+    if (n > LIMIT_REDIS_BATCH_MAX || !enabled || !may_try()) return GH_ERR_INTERNAL;
+    char keys[LIMIT_REDIS_BATCH_MAX][LIMIT_REDIS_MULTI_MAX][sizeof KEY_PREFIX + 32];
+    char nums[LIMIT_REDIS_BATCH_MAX][2 * LIMIT_REDIS_MULTI_MAX][24], nk[LIMIT_REDIS_BATCH_MAX][4];
+    const char *argv[LIMIT_REDIS_BATCH_MAX][4 + 3 * LIMIT_REDIS_MULTI_MAX];
+    size_t argl[LIMIT_REDIS_BATCH_MAX][4 + 3 * LIMIT_REDIS_MULTI_MAX];
+    const char **argvs[LIMIT_REDIS_BATCH_MAX];
+    size_t *argls[LIMIT_REDIS_BATCH_MAX];
+    int argcs[LIMIT_REDIS_BATCH_MAX];
+    for (int i = 0; i < n; i++) {
+        struct limit_redis_multi *it = &items[i];
+        it->reply = NULL;
+        if (it->n < 1 || it->n > LIMIT_REDIS_MULTI_MAX) return GH_ERR_INTERNAL;
+        snprintf(nk[i], sizeof nk[i], "%d", it->n);
+        int c = 0;
+        argv[i][c++] = "EVALSHA", argv[i][c++] = script_sha, argv[i][c++] = nk[i];
+        for (int k = 0; k < it->n; k++) {
+            key_of(it->rules[k], it->subjects[k], keys[i][k]);
+            argv[i][c++] = keys[i][k];
+        }
+        argv[i][c++] = "multi";
+        for (int k = 0; k < it->n; k++) {
+            snprintf(nums[i][2 * k], sizeof nums[i][0], "%lld", (long long)it->step_us[k]);
+            snprintf(nums[i][2 * k + 1], sizeof nums[i][0], "%lld", (long long)it->period_us[k]);
+            argv[i][c++] = nums[i][2 * k];
+            argv[i][c++] = nums[i][2 * k + 1];
+        }
+        for (int k = 0; k < c; k++)
+            argl[i][k] = strlen(argv[i][k]);
+        argvs[i] = argv[i], argls[i] = argl[i], argcs[i] = c;
+    }
+    char why[256] = "";
+    bool sent = false;
+    for (int attempt = 0; attempt < 2 && !sent; attempt++) {
+        bool fresh = !tl_conn;
+        if (fresh) {
+            redisContext *c;
+            if (dial(&c, why, sizeof why) != DIAL_OK) break;
+            set_conn(c);
+        }
+        sent = pipeline(items, n, argvs, argls, argcs, why, sizeof why);
+        if (sent) break;
+        bool timed_out = tl_conn->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+        drop_replies(items, n);
+        set_conn(NULL);
+        if (fresh || timed_out) break;
+    }
+    if (!sent) {
+        mark_down(why);
+        return GH_ERR_INTERNAL;
+    }
+    /* NOSCRIPT (Redis restarted or flushed its scripts): once more with EVAL */
+    int again = 0;
+    for (int i = 0; i < n; i++) {
+        redisReply *r = items[i].reply;
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+            freeReplyObject(r);
+            items[i].reply = NULL;
+            argvs[i][0] = "EVAL", argls[i][0] = 4;
+            argvs[i][1] = script, argls[i][1] = sizeof script - 1;
+            void *v = redisCommandArgv(tl_conn, argcs[i], argvs[i], argls[i]);
+            if (!v) {
+                snprintf(why, sizeof why, "%s", tl_conn->errstr);
+                drop_replies(items, n);
+                set_conn(NULL);
+                mark_down(why);
+                return GH_ERR_INTERNAL;
+            }
+            items[i].reply = v;
+            again++;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        redisReply *r = items[i].reply;
+        if (r->type == REDIS_REPLY_ERROR) {
+            snprintf(why, sizeof why, "%.*s", (int)(r->len < 200 ? r->len : 200), r->str);
+            drop_replies(items, n);
+            mark_down(why);
+            return GH_ERR_INTERNAL;
+        }
+        if (!read_multi(&items[i])) {
+            drop_replies(items, n);
+            mark_down("unexpected reply from the script");
+            return GH_ERR_INTERNAL;
+        }
+    }
+    (void)again;
+    drop_replies(items, n);
+    mark_up();
     return GH_OK;
 }
 

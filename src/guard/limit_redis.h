@@ -80,4 +80,26 @@ enum gh_err limit_redis_failure(unsigned rule, const char *subject, int threshol
                                 int64_t max_delay_s, int64_t memory_us, int *failures,
                                 int64_t *locked_s, bool *notify) GH_WUR;
 
+#define LIMIT_REDIS_MULTI_MAX 4  /* rules in one request's all-or-nothing take */
+#define LIMIT_REDIS_BATCH_MAX 32 /* requests in one pipelined round trip */
+
+/** One request's rules, taken all or nothing in one script run. */
+struct limit_redis_multi {
+    int n;
+    unsigned rules[LIMIT_REDIS_MULTI_MAX];
+    const char *subjects[LIMIT_REDIS_MULTI_MAX];
+    int64_t step_us[LIMIT_REDIS_MULTI_MAX], period_us[LIMIT_REDIS_MULTI_MAX];
+    /* out */
+    bool allowed;
+    int refused;                             /* -1, or the rule that refused */
+    int64_t delta_us[LIMIT_REDIS_MULTI_MAX]; /* TAT - now: after the take (allowed), or
+                                              * before, for the refusing rule */
+    void *reply;                             /* private */
+};
+
+/** Takes the rules of n requests (n <= LIMIT_REDIS_BATCH_MAX) in one
+ *  pipelined round trip; each request is atomic on its own (all its rules
+ *  or none). GH_ERR_INTERNAL: Redis could not answer, for all of them. */
+enum gh_err limit_redis_take_multi(struct limit_redis_multi *items, int n) GH_WUR;
+
 #endif
