@@ -147,19 +147,33 @@ static const char script[] =
     "local function put_k(key, v, life) redis.call('SET', key, string.format('%.0f', v), 'PX',\n"
     "  math.max(1, math.ceil(life / 1000))) end\n"
     "local function put(v, life) put_k(k, v, life) end\n"
-    "if op == 'multi' then\n"
-    "  local tats = {}\n"
-    "  for i = 1, #KEYS do\n"
-    "    local step, period = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])\n"
-    "    local tat = tonumber(redis.call('GET', KEYS[i])) or now\n"
-    "    if tat < now then tat = now end\n"
-    "    if tat + step - now > period then return {0, i, tat - now} end\n"
-    "    tats[i] = tat + step\n"
-    "  end\n"
-    "  local out = {1}\n"
-    "  for i = 1, #KEYS do\n"
-    "    put_k(KEYS[i], tats[i], tats[i] - now)\n"
-    "    out[i + 1] = tats[i] - now\n"
+    "if op == 'batch' then\n"
+    "  local out, ki, ai = {}, 1, 3\n"
+    "  for a = 1, tonumber(ARGV[2]) do\n"
+    "    local n = tonumber(ARGV[ai])\n"
+    "    ai = ai + 1\n"
+    "    local tats, refused, rdelta = {}, 0, 0\n"
+    "    for i = 1, n do\n"
+    "      local step, period = tonumber(ARGV[ai]), tonumber(ARGV[ai + 1])\n"
+    "      ai = ai + 2\n"
+    "      if refused == 0 then\n"
+    "        local tat = tonumber(redis.call('GET', KEYS[ki + i - 1])) or now\n"
+    "        if tat < now then tat = now end\n"
+    "        if tat + step - now > period then refused, rdelta = i, tat - now\n"
+    "        else tats[i] = tat + step end\n"
+    "      end\n"
+    "    end\n"
+    "    out[#out + 1] = refused == 0 and 1 or 0\n"
+    "    out[#out + 1] = refused\n"
+    "    for i = 1, n do\n"
+    "      if refused == 0 then\n"
+    "        put_k(KEYS[ki + i - 1], tats[i], tats[i] - now)\n"
+    "        out[#out + 1] = tats[i] - now\n"
+    "      else\n"
+    "        out[#out + 1] = i == refused and rdelta or 0\n"
+    "      end\n"
+    "    end\n"
+    "    ki = ki + n\n"
     "  end\n"
     "  return out\n"
     "elseif op == 'take' then\n"
@@ -540,150 +554,61 @@ enum gh_err limit_redis_failure(unsigned rule, const char *subject, int threshol
     return GH_OK;
 }
 
-/* Sends every item's script call, then reads the replies: one round trip
- * for the batch. false: the connection failed (nothing read is trusted). */
-static bool pipeline(struct limit_redis_multi *items, int n, const char ***argvs, size_t **argls,
-                     int *argcs, char *why, size_t whylen)
-{
-    for (int i = 0; i < n; i++)
-        if (redisAppendCommandArgv(tl_conn, argcs[i], argvs[i], argls[i]) != REDIS_OK) {
-            snprintf(why, whylen, "%s", tl_conn->errstr);
-            return false;
-        }
-    for (int i = 0; i < n; i++) {
-        void *v = NULL;
-        if (redisGetReply(tl_conn, &v) != REDIS_OK || !v) {
-            snprintf(why, whylen, "%s", tl_conn->errstr[0] ? tl_conn->errstr : "no reply");
-            return false;
-        }
-        items[i].reply = v;
-    }
-    return true;
-}
-
-static void drop_replies(struct limit_redis_multi *items, int n)
-{
-    for (int i = 0; i < n; i++)
-        if (items[i].reply) {
-            freeReplyObject(items[i].reply);
-            items[i].reply = NULL;
-        }
-}
-
-/* Reads one item's reply into its fields; false: not a verdict. */
-static bool read_multi(struct limit_redis_multi *it)
-{
-    redisReply *r = it->reply;
-    long long ok, a, b;
-    if (!int_at(r, 0, &ok)) return false;
-    if (ok == 0) {
-        if (!int_at(r, 1, &a) || !int_at(r, 2, &b) || a < 1 || a > it->n || b < 0) return false;
-        it->allowed = false;
-        it->refused = (int)a - 1;
-        it->delta_us[it->refused] = b;
-        return true;
-    }
-    if (ok != 1 || r->elements != (size_t)it->n + 1) return false;
-    for (int k = 0; k < it->n; k++) {
-        if (!int_at(r, (size_t)k + 1, &a) || a < 0) return false;
-        it->delta_us[k] = a;
-    }
-    it->allowed = true;
-    it->refused = -1;
-    return true;
-}
-
 enum gh_err limit_redis_take_multi(struct limit_redis_multi *items, int n)
 {
     if (n <= 0) return GH_OK;
     if (n > LIMIT_REDIS_BATCH_MAX || !enabled || !may_try()) return GH_ERR_INTERNAL;
-    char keys[LIMIT_REDIS_BATCH_MAX][LIMIT_REDIS_MULTI_MAX][sizeof KEY_PREFIX + 32];
-    char nums[LIMIT_REDIS_BATCH_MAX][2 * LIMIT_REDIS_MULTI_MAX][24], nk[LIMIT_REDIS_BATCH_MAX][4];
-    const char *argv[LIMIT_REDIS_BATCH_MAX][4 + 3 * LIMIT_REDIS_MULTI_MAX];
-    size_t argl[LIMIT_REDIS_BATCH_MAX][4 + 3 * LIMIT_REDIS_MULTI_MAX];
-    const char **argvs[LIMIT_REDIS_BATCH_MAX];
-    size_t *argls[LIMIT_REDIS_BATCH_MAX];
-    int argcs[LIMIT_REDIS_BATCH_MAX];
+    enum { MAXK = LIMIT_REDIS_BATCH_MAX * LIMIT_REDIS_MULTI_MAX };
+    /* EVALSHA sha nkeys key... batch nasks (n (step period)...)... */
+    char keys[MAXK][sizeof KEY_PREFIX + 32], nums[2 * MAXK][24],
+        counts[LIMIT_REDIS_BATCH_MAX + 2][12];
+    const char *argv[5 + LIMIT_REDIS_BATCH_MAX + 3 * MAXK];
+    size_t argl[5 + LIMIT_REDIS_BATCH_MAX + 3 * MAXK];
+    int nk = 0, c = 3;
+    for (int i = 0; i < n; i++) {
+        if (items[i].n < 1 || items[i].n > LIMIT_REDIS_MULTI_MAX) return GH_ERR_INTERNAL;
+        for (int k = 0; k < items[i].n; k++) {
+            key_of(items[i].rules[k], items[i].subjects[k], keys[nk]);
+            argv[c++] = keys[nk++];
+        }
+    }
+    snprintf(counts[0], sizeof counts[0], "%d", nk);
+    snprintf(counts[1], sizeof counts[1], "%d", n);
+    argv[0] = "EVALSHA", argv[1] = script_sha, argv[2] = counts[0];
+    argv[c++] = "batch", argv[c++] = counts[1];
+    int nn = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(counts[i + 2], sizeof counts[0], "%d", items[i].n);
+        argv[c++] = counts[i + 2];
+        for (int k = 0; k < items[i].n; k++) {
+            snprintf(nums[nn], sizeof nums[0], "%lld", (long long)items[i].step_us[k]);
+            argv[c++] = nums[nn++];
+            snprintf(nums[nn], sizeof nums[0], "%lld", (long long)items[i].period_us[k]);
+            argv[c++] = nums[nn++];
+        }
+    }
+    for (int k = 0; k < c; k++)
+        argl[k] = strlen(argv[k]);
+    redisReply *r = call(c, argv, argl);
+    if (!r) return GH_ERR_INTERNAL;
+    /* per request: ok, refused (1-based, 0 if none), one delta per rule */
+    size_t at = 0;
     for (int i = 0; i < n; i++) {
         struct limit_redis_multi *it = &items[i];
-        it->reply = NULL;
-        if (it->n < 1 || it->n > LIMIT_REDIS_MULTI_MAX) return GH_ERR_INTERNAL;
-        snprintf(nk[i], sizeof nk[i], "%d", it->n);
-        int c = 0;
-        argv[i][c++] = "EVALSHA", argv[i][c++] = script_sha, argv[i][c++] = nk[i];
+        long long ok, f, d;
+        if (!int_at(r, at, &ok) || !int_at(r, at + 1, &f) || (ok != 0 && ok != 1) || f < 0 ||
+            f > it->n || (ok == 1) != (f == 0))
+            return bad_reply(r);
         for (int k = 0; k < it->n; k++) {
-            key_of(it->rules[k], it->subjects[k], keys[i][k]);
-            argv[i][c++] = keys[i][k];
+            if (!int_at(r, at + 2 + (size_t)k, &d) || d < 0) return bad_reply(r);
+            it->delta_us[k] = d;
         }
-        argv[i][c++] = "multi";
-        for (int k = 0; k < it->n; k++) {
-            snprintf(nums[i][2 * k], sizeof nums[i][0], "%lld", (long long)it->step_us[k]);
-            snprintf(nums[i][2 * k + 1], sizeof nums[i][0], "%lld", (long long)it->period_us[k]);
-            argv[i][c++] = nums[i][2 * k];
-            argv[i][c++] = nums[i][2 * k + 1];
-        }
-        for (int k = 0; k < c; k++)
-            argl[i][k] = strlen(argv[i][k]);
-        argvs[i] = argv[i], argls[i] = argl[i], argcs[i] = c;
+        it->allowed = ok == 1;
+        it->refused = (int)f - 1;
+        at += 2 + (size_t)it->n;
     }
-    char why[256] = "";
-    bool sent = false;
-    for (int attempt = 0; attempt < 2 && !sent; attempt++) {
-        bool fresh = !tl_conn;
-        if (fresh) {
-            redisContext *c;
-            if (dial(&c, why, sizeof why) != DIAL_OK) break;
-            set_conn(c);
-        }
-        sent = pipeline(items, n, argvs, argls, argcs, why, sizeof why);
-        if (sent) break;
-        bool timed_out = tl_conn->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
-        drop_replies(items, n);
-        set_conn(NULL);
-        if (fresh || timed_out) break;
-    }
-    if (!sent) {
-        mark_down(why);
-        return GH_ERR_INTERNAL;
-    }
-    /* NOSCRIPT (Redis restarted or flushed its scripts): once more with EVAL */
-    int again = 0;
-    for (int i = 0; i < n; i++) {
-        redisReply *r = items[i].reply;
-        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-            freeReplyObject(r);
-            items[i].reply = NULL;
-            argvs[i][0] = "EVAL", argls[i][0] = 4;
-            argvs[i][1] = script, argls[i][1] = sizeof script - 1;
-            void *v = redisCommandArgv(tl_conn, argcs[i], argvs[i], argls[i]);
-            if (!v) {
-                snprintf(why, sizeof why, "%s", tl_conn->errstr);
-                drop_replies(items, n);
-                set_conn(NULL);
-                mark_down(why);
-                return GH_ERR_INTERNAL;
-            }
-            items[i].reply = v;
-            again++;
-        }
-    }
-    for (int i = 0; i < n; i++) {
-        redisReply *r = items[i].reply;
-        if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(why, sizeof why, "%.*s", (int)(r->len < 200 ? r->len : 200), r->str);
-            drop_replies(items, n);
-            mark_down(why);
-            return GH_ERR_INTERNAL;
-        }
-        if (!read_multi(&items[i])) {
-            drop_replies(items, n);
-            mark_down("unexpected reply from the script");
-            return GH_ERR_INTERNAL;
-        }
-    }
-    (void)again;
-    drop_replies(items, n);
-    mark_up();
+    if (r->elements != at) return bad_reply(r);
+    freeReplyObject(r);
     return GH_OK;
 }
 

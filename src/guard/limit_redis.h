@@ -98,8 +98,9 @@ struct limit_redis_multi {
 };
 
 /** Takes the rules of n requests (n <= LIMIT_REDIS_BATCH_MAX) in one
- *  pipelined round trip; each request is atomic on its own (all its rules
- *  or none). GH_ERR_INTERNAL: Redis could not answer, for all of them. */
+ *  script run (one round trip); each request gets all its rules or none,
+ *  in order, so two requests of one subject in a batch see each other.
+ *  GH_ERR_INTERNAL: Redis could not answer, for all of them. */
 enum gh_err limit_redis_take_multi(struct limit_redis_multi *items, int n) GH_WUR;
 
 #endif
