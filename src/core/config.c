@@ -180,7 +180,7 @@ static enum gh_err load_redis(char *err, size_t errlen)
 {
     enum gh_err rc;
     int64_t v;
-    if ((rc = env_int("GATEHOUSE_REDIS_TIMEOUT_MS", 20, 1, 1000, &v, err, errlen))) return rc;
+    if ((rc = env_int("GATEHOUSE_REDIS_TIMEOUT_MS", 50, 1, 1000, &v, err, errlen))) return rc;
     gh_cfg.redis_timeout_ms = (int)v;
     if ((rc = failure_mode("GATEHOUSE_REDIS_FAILURE_SIGNIN", true, &gh_cfg.redis_closed_signin, err,
                            errlen)))
