@@ -81,6 +81,8 @@ wrk_p99_ms() {
         f = (u=="us") ? 0.001 : (u=="ms") ? 1 : (u=="s") ? 1000 : (u=="m") ? 60000 : -1;
         if (f < 0) exit 1; printf "%.3f\n", v*f}' "$1"
 }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime+stime of the whole process
+wrk_requests() { awk '/ requests in /{print $1}' "$1"; }
 wrk_non2xx() { awk '/Non-2xx or 3xx responses:/{n=$NF} END{print n+0}' "$1"; }
 wait_http() { # wait_http URL PID
     local code
@@ -146,8 +148,14 @@ grep -q 'rate limits shared through redis' "$TMP/redis.log" || die "the redis ga
 run_wrk() {
     local out=$1 m=$2 url="http://127.0.0.1:${PORT[$2]}/v1/me" n
     wrk -t"$THREADS" -c"$CONNS" -d2s -H "Authorization: Bearer ${TOKEN[$m]}" "$url" >/dev/null
+    local g0 r0 g1 r1
+    g0=$(cpu_ticks "${PID[$m]}") r0=$(cpu_ticks "$REDIS_PID")
     timeout 120 wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency \
         -H "Authorization: Bearer ${TOKEN[$m]}" "$url" >"$out"
+    g1=$(cpu_ticks "${PID[$m]}") r1=$(cpu_ticks "$REDIS_PID")
+    # CPU microseconds per request: gatehouse's, plus redis-server's for the
+    # Redis mode (idle otherwise). Less noisy than req/s on a shared machine.
+    calc "(($g1 - $g0) + ('$m' == 'redis') * ($r1 - $r0)) * 1e6 / $(getconf CLK_TCK) / $(wrk_requests "$out")" .1f >"$out.cpu"
     [ -n "$(wrk_rps "$out")" ] || die "could not parse wrk output $out: $(cat "$out")"
     n=$(wrk_non2xx "$out")
     [ "$n" -eq 0 ] || die "$m: $n non-2xx responses (a budget refused?):
@@ -157,11 +165,12 @@ for r in $(seq "$RUNS"); do
     for m in $MODES; do
         log "round $r/$RUNS: $m ($(psi))"
         run_wrk "$TMP/${m}_$r.txt" "$m"
-        echo "   $m: $(wrk_rps "$TMP/${m}_$r.txt") req/s, p99 $(wrk_p99_ms "$TMP/${m}_$r.txt") ms" >&2
+        echo "   $m: $(wrk_rps "$TMP/${m}_$r.txt") req/s, p99 $(wrk_p99_ms "$TMP/${m}_$r.txt") ms, $(cat "$TMP/${m}_$r.txt.cpu") CPU us/req" >&2
     done
 done
-declare -A RPS P99
+declare -A RPS P99 CPU
 for m in $MODES; do
+    CPU[$m]=$(for r in $(seq "$RUNS"); do cat "$TMP/${m}_$r.txt.cpu"; done | median)
     RPS[$m]=$(for r in $(seq "$RUNS"); do wrk_rps "$TMP/${m}_$r.txt"; done | median)
     P99[$m]=$(for r in $(seq "$RUNS"); do wrk_p99_ms "$TMP/${m}_$r.txt"; done | median)
 done
@@ -186,22 +195,27 @@ OUT="$ROOT/bench/results/guard-$STAMP.txt"
     echo "GET /v1/me (api_user budget spent on the loop), wrk -t$THREADS -c$CONNS -d$DURATION, $RUNS interleaved rounds (median); GATEHOUSE_THREADS=${GH_THREADS:-default}"
     echo "redis: GATEHOUSE_REDIS_TIMEOUT_MS=${REDIS_TIMEOUT_MS:-250}, $EVALS script calls for $REDIS_REQS measured requests (+ warm-ups): ~$BATCH requests admitted per round trip"
     echo
-    printf '%-8s | %-10s | %-8s | %-9s | %s\n' mode "req/s" "p99 ms" overhead target
-    printf '%-8s-+-%-10s-+-%-8s-+-%-9s-+-%s\n' -------- ---------- -------- --------- ------------
+    printf '%-8s | %-10s | %-8s | %-9s | %-18s | %-12s | %s\n' mode "req/s" "p99 ms" overhead target \
+        "CPU us/req" "CPU overhead"
+    printf '%-8s-+-%-10s-+-%-8s-+-%-9s-+-%-18s-+-%-12s-+-%s\n' -------- ---------- -------- --------- \
+        ------------------ ------------ ------------
     for m in $MODES; do
         o=$(calc "100 * (1 - ${RPS[$m]} / ${RPS[off]})" .1f)
+        co=$(calc "100 * (${CPU[$m]} / ${CPU[off]} - 1)" .1f)
         case $m in
         off) t="-" ;;
         memory) t="<= 10 %: $(mark "$o <= 10")" ;;
         redis) t="<= 30 %: $(mark "$o <= 30")" ;;
         esac
-        printf '%-8s | %-10s | %-8s | %-9s | %s\n' "$m" "${RPS[$m]}" "${P99[$m]}" "$o %" "$t"
+        printf '%-8s | %-10s | %-8s | %-9s | %-18s | %-12s | %s\n' "$m" "${RPS[$m]}" "${P99[$m]}" "$o %" "$t" \
+            "${CPU[$m]}" "$co %"
     done
+    echo "(CPU us/req: gatehouse's CPU per request, plus redis-server's in the redis row)"
     echo
-    echo "Per round (req/s / p99 ms):"
+    echo "Per round (req/s / p99 ms / CPU us per request):"
     for r in $(seq "$RUNS"); do
         line="  round $r:"
-        for m in $MODES; do line="$line  $m $(wrk_rps "$TMP/${m}_$r.txt") / $(wrk_p99_ms "$TMP/${m}_$r.txt")"; done
+        for m in $MODES; do line="$line  $m $(wrk_rps "$TMP/${m}_$r.txt") / $(wrk_p99_ms "$TMP/${m}_$r.txt") / $(cat "$TMP/${m}_$r.txt.cpu") us"; done
         echo "$line"
     done
 } >"$TMP/summary.txt"
