@@ -258,11 +258,6 @@ bool limit_redis_enabled(void)
     return enabled;
 }
 
-bool limit_redis_down(void)
-{
-    return enabled && atomic_load(&down);
-}
-
 int64_t limit_redis_retry_after_s(void)
 {
     int64_t left = atomic_load(&next_try_us) - gh_mono_us();

@@ -56,8 +56,6 @@ void limit_redis_shutdown(void);
 bool limit_redis_enabled(void);
 /** Seconds until the next reconnection attempt while Redis is down (>= 1). */
 int64_t limit_redis_retry_after_s(void);
-/** True while the process considers Redis down. */
-bool limit_redis_down(void);
 
 /* Each of these returns GH_OK, or GH_ERR_INTERNAL when Redis could not
  * answer (down, timed out, or an error reply): the caller decides. rule is
