@@ -9,6 +9,8 @@
  * from the master key (all replicas share it; no address or IP is stored)
  * and a PEXPIRE so a key vanishes when its budget is whole again.
  *
+ * The event loops admit the requests they read in one pass together
+ * (limit_redis_take_multi: one script run, one round trip, for up to 32).
  * Each thread keeps its own blocking connection with tight connect and
  * command timeouts (GATEHOUSE_REDIS_TIMEOUT_MS). A failure marks Redis down
  * for the whole process: it is logged once, calls then fail at once
