@@ -258,6 +258,12 @@ bool limit_redis_enabled(void)
     return enabled;
 }
 
+int limit_redis_up(void)
+{
+    if (!limit_redis_enabled()) return -1;
+    return atomic_load(&down) ? 0 : 1;
+}
+
 int64_t limit_redis_retry_after_s(void)
 {
     int64_t left = atomic_load(&next_try_us) - gh_mono_us();

@@ -56,6 +56,8 @@ enum gh_err limit_redis_init(void) GH_WUR;
 void limit_redis_shutdown(void);
 /** True when a Redis URL is configured (whether or not it is up). */
 bool limit_redis_enabled(void);
+/** 1 while Redis answers, 0 during an outage, -1 when none is configured. */
+int limit_redis_up(void);
 /** Seconds until the next reconnection attempt while Redis is down (>= 1). */
 int64_t limit_redis_retry_after_s(void);
 

@@ -204,8 +204,10 @@ describe('Redis outage', () => {
     const srv = await startServer({ env: sharedEnv(redis, defaults('SIGNIN_IP_ACCOUNT')) });
     try {
       const db = path.join(srv.dataDir, 'gatehouse.db');
+      const up = async () => Number(/^gatehouse_redis_up (-?\d+)$/m.exec((await api(srv.url, 'GET', '/metrics')).text)[1]);
       const u = await signup(srv, uniqueEmail(), undefined, from(ipn()));
       assert.equal((await me(srv, u.access)).status, 200);
+      assert.equal(await up(), 1);
       await redis.stop();
       const failures = countAudit(db, 'signin.failure');
       const successes = countAudit(db, 'signin.success');
@@ -228,6 +230,7 @@ describe('Redis outage', () => {
       const down = srv.stderrLines().filter((l) => /redis .* unavailable/.test(l));
       assert.equal(down.length, 1, `the outage is logged once, not per request:\n${down.join('\n')}`);
       assert.match(down[0], /"level":"error"/);
+      assert.equal(await up(), 0, '/metrics shows the outage');
 
       await redis.restart();
       let ok = null;
@@ -237,6 +240,7 @@ describe('Redis outage', () => {
         else { assertError(r, 503, 'rate_limiter_unavailable'); await sleep(100); }
       }
       assert.ok(ok, 'sign-in works again without restarting gatehouse');
+      assert.equal(await up(), 1);
       assert.equal(countAudit(db, 'signin.success'), successes + 1);
       assert.equal(srv.stderrLines().filter((l) => /redis .* reachable again/.test(l)).length, 1);
       assert.ok(redis.keys().length >= 1, 'the budgets are back in Redis');
