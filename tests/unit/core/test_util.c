@@ -360,6 +360,32 @@ static void err_names(void **state)
     assert_non_null(gh_err_name((enum gh_err)99));
 }
 
+static void unhex_every_byte(void **state)
+{
+    (void)state;
+    uint8_t out[4];
+    assert_int_equal(gh_unhex(out, 4, "00Ff9a5B", 8), GH_OK);
+    assert_int_equal(out[0], 0x00);
+    assert_int_equal(out[1], 0xff);
+    assert_int_equal(out[2], 0x9a);
+    assert_int_equal(out[3], 0x5b);
+    /* every byte, in either place of a pair, against a plain reference */
+    for (int c = 0; c < 256; c++) {
+        bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        int v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+        char in[3] = {(char)c, '7', 0};
+        uint8_t o = 0;
+        assert_int_equal(gh_unhex(&o, 1, in, 2), digit ? GH_OK : GH_ERR_INVALID);
+        if (digit) assert_int_equal(o, v << 4 | 7);
+        in[0] = 'e';
+        in[1] = (char)c;
+        assert_int_equal(gh_unhex(&o, 1, in, 2), digit ? GH_OK : GH_ERR_INVALID);
+        if (digit) assert_int_equal(o, 0xe0 | v);
+    }
+    assert_int_equal(gh_unhex(out, 4, "00ff9a5", 7), GH_ERR_INVALID);
+    assert_int_equal(gh_unhex(out, 2, "00ff9a5b", 8), GH_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +397,7 @@ int main(void)
         cmocka_unit_test(b64url_decode_embedded_nul),
         cmocka_unit_test(random_token_shape),
         cmocka_unit_test(sha256_and_hex),
+        cmocka_unit_test(unhex_every_byte),
         cmocka_unit_test(ct_equal),
         cmocka_unit_test(wipe),
         cmocka_unit_test(parse_i64),
