@@ -21,6 +21,7 @@
 #include "mfa/totp.h"
 #include "http/server.h"
 #include "sessions/authcache.h"
+#include "sessions/cookie.h"
 #include "sessions/jwt.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -279,6 +280,7 @@ static void teardown(void)
     limit_shutdown();
     audit_shutdown();
     authcache_shutdown();
+    cookie_shutdown();
     jwt_shutdown();
     vault_shutdown();
     config_free();
@@ -310,6 +312,11 @@ static int cmd_serve(void)
     }
     if (authcache_init(20000, 50000, 50000) != GH_OK || limit_init() != GH_OK) {
         rc = die("out of memory");
+        goto out;
+    }
+    char cerr[512] = "";
+    if (cookie_init(cerr, sizeof cerr) != GH_OK) {
+        rc = die(cerr);
         goto out;
     }
     if (!gh_cfg.rate_limits)

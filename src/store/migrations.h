@@ -135,6 +135,10 @@ static const struct store_migration store_migrations[] = {
      " response_sealed TEXT,"
      " created_at BIGINT NOT NULL);",
      NULL},
+    /* 'bearer' or 'cookie': a session's tokens are accepted only the way
+     * it was started (docs/decisions/0011-cookie-sessions.md). */
+    {12, "session modes", "ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'bearer';",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])
