@@ -403,15 +403,11 @@ static int cmd_keys(int argc, char **argv)
     } else if (rotate_master) {
         /* The new key comes like the old one: GATEHOUSE_NEW_MASTER_KEY(_FILE). */
         char *text = NULL, err[512];
-        const char *f = getenv("GATEHOUSE_NEW_MASTER_KEY_FILE");
-        const char *v = getenv("GATEHOUSE_NEW_MASTER_KEY");
         uint8_t nk[VAULT_KEYBYTES];
         size_t n = 0;
-        if (v && *v)
-            text = strdup(v);
-        else if (f && *f && config_read_file(f, 1024, &text) != GH_OK)
-            text = NULL;
-        if (!text) {
+        if (config_env_secret("GATEHOUSE_NEW_MASTER_KEY", &text, err, sizeof err) != GH_OK) {
+            rc = die(err);
+        } else if (!text) {
             rc = die("set GATEHOUSE_NEW_MASTER_KEY (or GATEHOUSE_NEW_MASTER_KEY_FILE) to the new "
                      "master key");
         } else if (vault_parse_master_key(text, nk, err, sizeof err) != GH_OK) {

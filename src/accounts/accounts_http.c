@@ -777,28 +777,35 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     }
     if (rc) goto fail;
     if ((rc = password_hash(hash, pw, pw_len))) goto fail;
-    if (ops->magic_consume(c, h, "reset", gh_now_s(), &m) != GH_OK) {
+    /* One transaction: the link is spent if and only if the password is
+     * set, the sessions revoked, the other links killed and it is audited. */
+    int64_t now = gh_now_s(), tia = now + 1;
+    if ((rc = ops->begin(c))) goto fail;
+    rc = ops->magic_consume(c, h, "reset", now, &m);
+    if (rc == GH_ERR_DENIED) {
+        ops->rollback(c);
         gh_reply_error(r, 401, "invalid_token", "This link was already used.");
         goto out;
     }
-    int64_t now = gh_now_s(), tia = now + 1;
-    struct store_audit ev;
-    rc = ops->user_set_password(
-        c, u.id, hash, tia, NULL, now,
-        gh_audit_event(r, &ev, "password.reset", u.id, u.id, "{\"sessions\":\"revoked\"}"));
+    struct store_audit ev, vev;
+    if (rc == GH_OK)
+        rc = ops->user_set_password(
+            c, u.id, hash, tia, NULL, now,
+            gh_audit_event(r, &ev, "password.reset", u.id, u.id, "{\"sessions\":\"revoked\"}"));
+    /* Other links sent before the reset (sign-in, reset) die with it. */
+    if (rc == GH_OK) rc = ops->magic_revoke_all(c, u.email_key, now);
+    if (rc == GH_OK && !u.email_verified_at) /* the link proved the address too */
+        rc = ops->user_verify_email(
+            c, u.id, now,
+            gh_audit_event(r, &vev, "email.verified", u.id, u.id, "{\"method\":\"reset_link\"}"));
+    if (rc == GH_OK)
+        rc = ops->commit(c); /* rolls back itself on failure */
+    else
+        ops->rollback(c);
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, NULL);
     authcache_set_user_tia(u.id, tia);
     limit_lockout_clear(u.email_key);
-    /* Other links sent before the reset (sign-in, reset) die with it. */
-    if ((rc = ops->magic_revoke_all(c, u.email_key, now))) goto fail;
-    if (!u.email_verified_at) { /* the link proved the address too */
-        struct store_audit vev;
-        if ((rc = ops->user_verify_email(c, u.id, now,
-                                         gh_audit_event(r, &vev, "email.verified", u.id, u.id,
-                                                        "{\"method\":\"reset_link\"}"))))
-            goto fail;
-    }
     gh_reply(r, 204, NULL);
     goto out;
 fail:

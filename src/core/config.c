@@ -121,8 +121,7 @@ static enum gh_err load_limits(char *err, size_t errlen)
     return GH_OK;
 }
 
-/* A secret from NAME or NAME_FILE (never both). *out is NULL if neither. */
-static enum gh_err env_secret(const char *name, char **out, char *err, size_t errlen)
+enum gh_err config_env_secret(const char *name, char **out, char *err, size_t errlen)
 {
     char fname[128];
     snprintf(fname, sizeof fname, "%s_FILE", name);
@@ -302,6 +301,10 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = proxy_parse_cidrs(env("GATEHOUSE_TRUSTED_PROXIES"), gh_cfg.trusted_proxies,
                                 PROXY_MAX_CIDRS, &gh_cfg.ntrusted_proxies, err, errlen)))
         return rc;
+    if ((rc = cors_parse_origins(env("GATEHOUSE_CORS_ORIGINS"), gh_cfg.cors_origins,
+                                 CORS_MAX_ORIGINS, &gh_cfg.ncors_origins, gh_cfg.production, err,
+                                 errlen)))
+        return rc;
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");
@@ -317,6 +320,8 @@ enum gh_err config_load(char *err, size_t errlen)
     gh_cfg.audit_verify_interval = v;
     if ((rc = env_int("GATEHOUSE_CLOCK_SKEW", 60, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.clock_skew = v;
+    if ((rc = env_int("GATEHOUSE_REAUTH_WINDOW", 600, 0, 86400, &v, err, errlen))) return rc;
+    gh_cfg.reauth_window = v;
     if ((rc = env_int("GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY", 600, 0, 30 * 86400, &v, err,
                       errlen)))
         return rc;
@@ -354,7 +359,8 @@ enum gh_err config_load(char *err, size_t errlen)
     }
     gh_cfg.smtp_url = su ? strdup(su) : NULL;
     gh_cfg.smtp_user = us ? strdup(us) : NULL;
-    if ((rc = env_secret("GATEHOUSE_SMTP_PASSWORD", &gh_cfg.smtp_password, err, errlen))) return rc;
+    if ((rc = config_env_secret("GATEHOUSE_SMTP_PASSWORD", &gh_cfg.smtp_password, err, errlen)))
+        return rc;
     const char *st = env("GATEHOUSE_SMTP_STARTTLS");
     gh_cfg.smtp_starttls = !(st && strcmp(st, "off") == 0);
     if (!gh_cfg.smtp_starttls && gh_cfg.production) {
@@ -380,8 +386,10 @@ enum gh_err config_load(char *err, size_t errlen)
     const char *ms = env("GATEHOUSE_MAGIC_LINK_SIGNUP");
     gh_cfg.magic_link_signup = ms && strcmp(ms, "on") == 0;
 
-    if ((rc = env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen))) return rc;
-    if ((rc = env_secret("GATEHOUSE_MASTER_KEY", &gh_cfg.master_key, err, errlen))) return rc;
+    if ((rc = config_env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen)))
+        return rc;
+    if ((rc = config_env_secret("GATEHOUSE_MASTER_KEY", &gh_cfg.master_key, err, errlen)))
+        return rc;
     if (gh_cfg.production) {
         /* Name every problem at once, so one restart fixes them all. */
         size_t used = 0;

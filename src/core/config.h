@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "guard/cors.h"
 #include "guard/proxy.h"
 
 #define GH_LIMIT_RULES 16
@@ -45,11 +46,14 @@ struct gh_config {
     struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
     struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
     int ntrusted_proxies;
+    char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
+    int ncors_origins;
     int lockout_threshold;         /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
     int64_t lockout_max_delay;     /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
     int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
+    int64_t reauth_window;         /* seconds after sign-in a session may add a factor unasked */
     int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */
     int64_t signing_activation_delay; /* seconds before a rotated-in key signs */
     /* PEM of an ES256 signing key to import (optional), and the master key
@@ -87,5 +91,10 @@ void config_free(void);
 /** Reads a whole file (up to maxlen bytes) into a NUL-terminated heap
  *  string; the caller frees it (gh_free_secret_str for secrets). */
 enum gh_err config_read_file(const char *path, size_t maxlen, char **out) GH_WUR;
+
+/** A secret from NAME or NAME_FILE (never both; the file chmod 600 in
+ *  production). The variable is wiped and unset once read. *out (heap,
+ *  gh_free_secret_str) is NULL if neither is set. */
+enum gh_err config_env_secret(const char *name, char **out, char *err, size_t errlen) GH_WUR;
 
 #endif

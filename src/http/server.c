@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "audit/audit.h"
+#include "guard/cors.h"
 #include "guard/guard.h"
 #include "guard/idempotency.h"
 #include "http/pool.h"
@@ -429,6 +430,30 @@ static void set_cookies(struct gh_req *r, struct evkeyvalq *h)
     gh_wipe(r->set_session, sizeof r->set_session);
 }
 
+#define CORS_ALLOW_HEADERS                                                                         \
+    "Authorization, Content-Type, Idempotency-Key, X-CSRF-Token, X-Request-Id"
+#define CORS_EXPOSE_HEADERS                                                                        \
+    "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, Idempotent-Replayed"
+
+/* Whether a response carries CORS headers depends on Origin, so a cache
+ * between us and the browser must key on it (Vary) whenever a list is set. */
+static void add_cors_headers(struct gh_req *r, struct evkeyvalq *h)
+{
+    if (gh_cfg.ncors_origins == 0) return;
+    evhttp_add_header(h, "Vary", "Origin");
+    const char *origin = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Origin");
+    if (!cors_origin_allowed(origin)) return;
+    evhttp_add_header(h, "Access-Control-Allow-Origin", origin);
+    evhttp_add_header(h, "Access-Control-Allow-Credentials", "true");
+    if (r->cors_methods[0]) {
+        evhttp_add_header(h, "Access-Control-Allow-Methods", r->cors_methods);
+        evhttp_add_header(h, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+        evhttp_add_header(h, "Access-Control-Max-Age", "600");
+    } else {
+        evhttp_add_header(h, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+    }
+}
+
 static void finish(struct gh_req *r)
 {
     struct evhttp_request *ev = r->ev;
@@ -442,6 +467,7 @@ static void finish(struct gh_req *r)
                          r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     set_cookies(r, h);
+    add_cors_headers(r, h);
     if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
     if (r->rl_name) {
         char v[128];
@@ -853,6 +879,51 @@ static void client_ip(struct gh_req *r, struct evkeyvalq *in, const char *peer)
                     gh_cfg.ntrusted_proxies, r->ip, sizeof r->ip);
 }
 
+static int method_of_name(const char *m)
+{
+    static const struct {
+        const char *name;
+        int m;
+    } t[] = {{"GET", GH_GET},
+             {"POST", GH_POST},
+             {"DELETE", GH_DELETE},
+             {"PUT", GH_PUT},
+             {"PATCH", GH_PATCH}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(m, t[i].name) == 0) return t[i].m;
+    return 0;
+}
+
+/* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method):
+ * answered with 204 and the path's methods only for a listed origin and a
+ * route that exists; everything else gets an error and no CORS headers. */
+static void preflight(struct gh_req *r, const char *path, const char *origin, const char *want)
+{
+    if (!cors_origin_allowed(origin)) {
+        gh_reply_error(r, 403, "origin_not_allowed",
+                       "This origin is not in GATEHOUSE_CORS_ORIGINS.");
+        return;
+    }
+    bool known = false;
+    r->route = match(path, method_of_name(want), r->param, &known);
+    if (!r->route) {
+        if (known)
+            gh_reply_error(r, 405, "method_not_allowed", "Method not allowed here.");
+        else
+            gh_reply_error(r, 404, "not_found", "No such endpoint.");
+        return;
+    }
+    size_t o = 0;
+    static const char *const names[] = {"GET", "POST", "DELETE", "PUT", "PATCH"};
+    for (int i = 0; i < 5; i++) {
+        const struct gh_route *rt = match(path, 1 << i, r->param, &known);
+        if (rt && strcmp(rt->path, r->route->path) == 0 && o + 8 < sizeof r->cors_methods)
+            o += (size_t)snprintf(r->cors_methods + o, sizeof r->cors_methods - o, "%s%s",
+                                  o ? ", " : "", names[i]);
+    }
+    gh_reply(r, 204, NULL);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct gh_loop *l = arg;
@@ -910,6 +981,14 @@ static void on_request(struct evhttp_request *ev, void *arg)
     if (!path || strlen(path) > 1024) {
         gh_reply_error(r, 404, "not_found", "No such endpoint.");
         goto reply;
+    }
+    if (evhttp_request_get_command(ev) == EVHTTP_REQ_OPTIONS) {
+        const char *origin = evhttp_find_header(in, "Origin");
+        const char *want = evhttp_find_header(in, "Access-Control-Request-Method");
+        if (origin && want) {
+            preflight(r, path, origin, want);
+            goto reply;
+        }
     }
     r->route = match(path, method, r->param, &known);
     if (!r->route) {

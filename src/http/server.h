@@ -83,7 +83,8 @@ struct gh_req {
     char idem_id[65];   /* its record id, once claimed or found */
     bool idem_claimed, idem_replayed;
     char set_session[REFRESH_TOKEN_LEN + 1]; /* a session cookie to set ("" none); wiped */
-    bool clear_cookies; /* expire both cookies (sign-out, dead cookie); beats set_session */
+    bool clear_cookies;    /* expire both cookies (sign-out, dead cookie); beats set_session */
+    char cors_methods[40]; /* a preflight answered: the path's methods */
 
     /* Private to server.c. */
     struct gh_loop *loop;

@@ -46,14 +46,63 @@ out:
     gh_free_secret_str(svg);
 }
 
-/* POST /v1/mfa/totp/confirm {code}: activates the factor after one valid
- * code, and hands out the backup codes once. */
+/* Adding a factor is a change to how the account is protected, so a stolen
+ * access token alone must not do it (an attacker's authenticator would
+ * lock the owner out): the session must have signed in within
+ * GATEHOUSE_REAUTH_WINDOW, or the request must carry the password. Sets the
+ * reply and returns non-zero when neither holds. */
+static int check_recent_auth(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                             const char *pw, size_t pw_len)
+{
+    struct store_session s;
+    enum gh_err rc = ops->session_get(c, r->ident.session_id, &s);
+    if (rc) {
+        gh_reply_fail(r, rc == GH_ERR_NOT_FOUND ? GH_ERR_INTERNAL : rc);
+        return -1;
+    }
+    if (!pw) {
+        if (gh_now_s() - s.created_at <= gh_cfg.reauth_window) return 0;
+        gh_reply_error(r, 403, "reauth_required",
+                       "Sign in again, or send 'password', to set up a second factor.");
+        return -1;
+    }
+    struct store_user u;
+    if ((rc = ops->user_by_id(c, r->ident.user_id, &u))) {
+        gh_reply_fail(r, rc);
+        return -1;
+    }
+    struct limit_result lim;
+    limit_take(LIMIT_MFA_ACCOUNT, r->ident.user_id, &lim);
+    if (!lim.allowed) {
+        gh_wipe(u.password_hash, sizeof u.password_hash);
+        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
+        return -1;
+    }
+    /* A magic-link account's "!" matches nothing: it must sign in again. */
+    rc = pw_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED : password_verify(u.password_hash, pw, pw_len);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    if (rc == GH_ERR_DENIED &&
+        (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
+        gh_reply_error(r, 403, "invalid_credentials", "That does not prove it is you.");
+        return -1;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return -1;
+    }
+    limit_refund(LIMIT_MFA_ACCOUNT, r->ident.user_id);
+    return 0;
+}
+
+/* POST /v1/mfa/totp/confirm {code[, password]}: activates the factor after
+ * one valid code, and hands out the backup codes once. */
 void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    const char *code;
-    size_t code_len;
-    const struct gh_field f[] = {{"code", true, &code, &code_len}};
-    if (gh_body_fields(r, f, 1)) return;
+    const char *code, *pw;
+    size_t code_len, pw_len;
+    const struct gh_field f[] = {{"code", true, &code, &code_len},
+                                 {"password", false, &pw, &pw_len}};
+    if (gh_body_fields(r, f, 2)) return;
     struct store_totp t;
     enum gh_err rc = ops->totp_get(c, r->ident.user_id, &t);
     if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && t.confirmed_at)) {
@@ -65,6 +114,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
         gh_reply_fail(r, rc);
         return;
     }
+    if (check_recent_auth(r, ops, c, pw, pw_len)) return;
     uint8_t *secret = NULL;
     size_t slen = 0;
     int64_t step = 0;

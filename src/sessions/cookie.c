@@ -13,6 +13,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "guard/cors.h"
 #include "vault/vault.h"
 
 #define CSRF_KEYBYTES 32
@@ -24,12 +25,6 @@
 static uint8_t *csrf_key;
 static bool available, secure;
 static char own_origin[COOKIE_ORIGIN_MAX + 1];
-
-static bool origin_allowlisted(const char *origin)
-{
-    (void)origin; /* GATEHOUSE_CORS_ORIGINS is not built yet */
-    return false;
-}
 
 static bool loopback_host(const char *origin)
 {
@@ -234,7 +229,7 @@ bool cookie_origin_acceptable(const char *own, const char *origin, const char *s
 bool cookie_request_origin_ok(const char *origin, const char *sec_fetch_site)
 {
     return cookie_origin_acceptable(own_origin, origin, sec_fetch_site,
-                                    origin && origin_allowlisted(origin));
+                                    origin && cors_origin_allowed(origin));
 }
 
 static enum gh_err csrf_mac(const char *session_id, uint8_t mac[32])

@@ -785,36 +785,37 @@ static enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const ch
     return exec_stmt(c, s, "user rehash");
 }
 
+struct set_password_args {
+    const char *id, *hash, *keep_sid;
+    int64_t tia, now;
+};
+
+static enum gh_err set_password_fn(struct store_conn *c, const void *arg)
+{
+    const struct set_password_args *a = arg;
+    sqlite3_stmt *s = stmt(c, S_USER_SET_PASSWORD);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->id);
+    bind_text(s, 2, a->hash);
+    sqlite3_bind_int64(s, 3, a->tia);
+    sqlite3_bind_int64(s, 4, a->now);
+    enum gh_err rc = exec_stmt(c, s, "set password");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
+    if (!(s = stmt(c, S_SESS_REVOKE_OTHERS))) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->id);
+    bind_text(s, 2, a->keep_sid ? a->keep_sid : "");
+    sqlite3_bind_int64(s, 3, a->now);
+    return exec_stmt(c, s, "revoke other sessions");
+}
+
+/* Its own transaction, or the caller's (a reset spends its link in it). */
 static enum gh_err sq_user_set_password(struct store_conn *c, const char *id, const char *hash,
                                         int64_t tia, const char *keep_sid, int64_t now,
                                         const struct store_audit *ev)
 {
-    enum gh_err rc = tx(c, S_BEGIN);
-    if (rc) return rc;
-    sqlite3_stmt *s = stmt(c, S_USER_SET_PASSWORD);
-    if (!s) goto err;
-    bind_text(s, 1, id);
-    bind_text(s, 2, hash);
-    sqlite3_bind_int64(s, 3, tia);
-    sqlite3_bind_int64(s, 4, now);
-    if ((rc = exec_stmt(c, s, "set password"))) goto out;
-    if (sqlite3_changes(c->db) != 1) {
-        rc = GH_ERR_NOT_FOUND;
-        goto out;
-    }
-    if (!(s = stmt(c, S_SESS_REVOKE_OTHERS))) goto err;
-    bind_text(s, 1, id);
-    bind_text(s, 2, keep_sid ? keep_sid : "");
-    sqlite3_bind_int64(s, 3, now);
-    if ((rc = exec_stmt(c, s, "revoke other sessions"))) goto out;
-    if (ev && (rc = append_audit(c, ev))) goto out;
-    rc = tx(c, S_COMMIT);
-out:
-    if (rc) rollback(c);
-    return rc;
-err:
-    rollback(c);
-    return GH_ERR_INTERNAL;
+    struct set_password_args a = {id, hash, keep_sid, tia, now};
+    return in_tx(c, ev, set_password_fn, &a);
 }
 
 static enum gh_err insert_rt(struct store_conn *c, const uint8_t hash[32], const char *sid,

@@ -347,6 +347,32 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
   });
 });
 
+describe('cookie mode with GATEHOUSE_CORS_ORIGINS', () => {
+  const APP = 'https://app.example.test';
+  let srv;
+  before(async () => { srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_CORS_ORIGINS: APP } }); });
+  after(async () => { await srv?.stop(); });
+
+  test('an allowlisted origin (same-site or cross-site) may sign in and mutate by cookie with the token; others may not', async () => {
+    const a = await signup(srv);
+    const s = await cookieSignin(srv, a.email, a.password, { Origin: APP, 'Sec-Fetch-Site': 'same-site' });
+    assert.equal(s.res.headers['access-control-allow-origin'], APP);
+    assert.equal(s.res.headers['access-control-allow-credentials'], 'true');
+    for (const [what, headers] of [['unlisted', { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' }],
+      ['unlisted sibling', { Origin: 'https://other.example.test', 'Sec-Fetch-Site': 'same-site' }],
+      ['Sec-Fetch-Site same-site without Origin', { 'Sec-Fetch-Site': 'same-site' }]]) {
+      assertCsrfFailed(await signoutByCookie(srv, s, { ...headers, 'X-CSRF-Token': s.csrf }), what);
+    }
+    assertCsrfFailed(await signoutByCookie(srv, s, { Origin: APP, 'Sec-Fetch-Site': 'same-site' }), 'allowlisted but no token');
+    // the page on the other origin cannot read our CSRF cookie: /v1/me tells it
+    const m = await meByCookie(srv, `${SESSION}=${s.session}`, { Origin: APP });
+    assert.equal(m.json.csrf_token, s.csrf);
+    const ok = await signoutByCookie(srv, s, { Origin: APP, 'Sec-Fetch-Site': 'cross-site', 'X-CSRF-Token': m.json.csrf_token });
+    assert.equal(ok.status, 204, ok.text);
+    assertError(await meByCookie(srv, s.cookie), 401, 'invalid_token');
+  });
+});
+
 describe('cookie rotation and reuse', () => {
   let srv;
   before(async () => {

@@ -334,8 +334,19 @@ describe('vault: rotation', () => {
     const bad = serveExpectExit({ ...env, GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_LISTEN: '127.0.0.1:0' });
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /does not open/);
+    const wrappedAfter = sql(db(srv.dataDir), 'SELECT wrapped FROM vault_keys;');
     const weak = runCli(['keys', 'rotate', '--master'], { env: { GATEHOUSE_MASTER_KEY: newKey, GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_NEW_MASTER_KEY: 'changeme' } });
     assert.notEqual(weak.code, 0, 'a placeholder new key is refused');
+    const keyFile = path.join(srv.dataDir, 'new-master.key');
+    fs.writeFileSync(keyFile, crypto.randomBytes(32).toString('hex'), { mode: 0o600 });
+    const both = runCli(['keys', 'rotate', '--master'], { env: { GATEHOUSE_MASTER_KEY: newKey, GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_NEW_MASTER_KEY: newMaster(), GATEHOUSE_NEW_MASTER_KEY_FILE: keyFile } });
+    assert.notEqual(both.code, 0);
+    assert.match(both.stderr, /set only one of GATEHOUSE_NEW_MASTER_KEY and GATEHOUSE_NEW_MASTER_KEY_FILE/);
+    fs.chmodSync(keyFile, 0o644);
+    const open = runCli(['keys', 'rotate', '--master'], { env: { GATEHOUSE_ENV: 'production', GATEHOUSE_ARGON2_MEMORY_KIB: null, GATEHOUSE_ARGON2_ITERATIONS: null, GATEHOUSE_MASTER_KEY: newKey, GATEHOUSE_ISSUER: 'https://auth.example.test', GATEHOUSE_DATA_DIR: srv.dataDir, GATEHOUSE_NEW_MASTER_KEY_FILE: keyFile } });
+    assert.notEqual(open.code, 0);
+    assert.match(open.stderr, /GATEHOUSE_NEW_MASTER_KEY_FILE: .* is readable by other users/);
+    assert.equal(sql(db(srv.dataDir), 'SELECT wrapped FROM vault_keys;'), wrappedAfter, 'the refused rotations changed nothing');
     const srv2 = await startServer({ env: { ...env, GATEHOUSE_MASTER_KEY: newKey }, dataDir: srv.dataDir });
     try {
       assert.equal((await me(srv2, a.access)).status, 200, 'tokens survive the master-key change');
