@@ -57,6 +57,37 @@ static int signin_mode(struct gh_req *r, const char *mode)
     return 1;
 }
 
+/* A cookie sign-in from a browser that still sends a session cookie ends
+ * that session: a new sign-in never leaves the token it replaces alive
+ * (no fixation, ASVS 7.2.4). Holding the cookie is proof enough to end its
+ * session, whoever's it is. Best effort: a failure is only logged. */
+static void end_presented_session(struct gh_req *r, const struct store_ops *ops,
+                                  struct store_conn *c)
+{
+    if (r->token_len == 0) return;
+    uint8_t h[32];
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    if (rt && refresh_hash(r->token, r->token_len, h) == GH_OK &&
+        ops->refresh_get(c, h, rt) == GH_OK && rt->session_cookie && rt->rotated_at_us == 0 &&
+        rt->session_live) {
+        struct store_audit ev;
+        char details[128];
+        snprintf(details, sizeof details, "{\"session_id\":\"%s\",\"reason\":\"signin\"}",
+                 rt->session_id);
+        enum gh_err rc = ops->session_revoke(
+            c, rt->session_id, rt->user_id, gh_now_s(),
+            gh_audit_event(r, &ev, "signout", rt->user_id, rt->user_id, details));
+        if (rc == GH_OK)
+            authcache_revoke_session(rt->session_id);
+        else if (rc != GH_ERR_NOT_FOUND)
+            gh_log(GH_LOG_WARN, "could not end the session a cookie sign-in replaced");
+    }
+    if (rt) gh_wipe(rt, sizeof *rt);
+    free(rt);
+    gh_wipe(r->token, sizeof r->token);
+    r->token_len = 0;
+}
+
 /* 200/201 with {user, access_token, refresh_token, token_type, expires_in};
  * in cookie mode {user, mode, csrf_token, expires_in} and the cookies. */
 static void reply_signed_in(struct gh_req *r, int status, const struct store_user *u,
@@ -145,6 +176,7 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", restricted, cookie,
                              &pair)))
         goto fail;
+    if (cookie) end_presented_session(r, ops, c);
     reply_signed_in(r, 201, &u, &pair, restricted, cookie);
     goto out;
 fail:
@@ -279,6 +311,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         goto out;
     }
     if (rc) goto fail;
+    if (cookie) end_presented_session(r, ops, c);
     reply_signed_in(r, 200, &u, &pair, restricted, cookie);
     goto out;
 fail:
@@ -431,6 +464,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     }
     if (rc) goto fail;
     authcache_put_user(&u, gen);
+    if (cookie) end_presented_session(r, ops, c);
     reply_signed_in(r, 200, &u, &pair, false, cookie);
     goto out;
 fail:
@@ -724,6 +758,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
                         restricted, cookie, &pair);
     if (rc) goto fail;
     authcache_put_user(&u, gen);
+    if (cookie) end_presented_session(r, ops, c);
     reply_signed_in(r, 200, &u, &pair, restricted, cookie);
     goto out;
 fail:

@@ -1004,6 +1004,12 @@ static void on_request(struct evhttp_request *ev, void *arg)
         r->origin_ok = cookie_request_origin_ok(evhttp_find_header(in, "Origin"),
                                                 evhttp_find_header(in, "Sec-Fetch-Site"));
 
+    /* The session a cookie sign-in replaces (accounts_http.c ends it). */
+    if ((flags & R_SIGNIN) && cookie_available() && session_cookie(in, r) != 1) {
+        gh_wipe(r->token, sizeof r->token);
+        r->token_len = 0;
+    }
+
     if (flags & R_AUTH) {
         /* An Authorization header decides alone: the cookie is not read,
          * not even when the header is bad (decision 0011). */

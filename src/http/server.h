@@ -30,6 +30,7 @@ enum gh_route_flags {
     R_CACHEABLE = 8,  /* public, not no-store (JWKS) */
     R_HASH = 16,      /* runs Argon2id: the hashing lane of the pool */
     R_MFA_SETUP = 32, /* open to sessions restricted to enrolling a second factor */
+    R_SIGNIN = 64,    /* starts a session: a session cookie sent along is read (r->token) */
 };
 
 struct gh_req;

@@ -8,6 +8,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import fs from 'node:fs';
+import path from 'node:path';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
@@ -305,6 +307,42 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
     assert.equal((await meByCookie(srv, `${SESSION}=${v}`)).status, 200);
   });
 
+  test('a cookie sign-in ends the cookie session the browser still sends (re-authentication never leaves the old token alive)', async () => {
+    const a = await signup(srv);
+    const s1 = await cookieSignin(srv, a.email, a.password);
+    assert.equal((await meByCookie(srv, s1.cookie)).status, 200);
+    const res = await req(srv, 'POST', '/v1/signin', { json: { email: a.email, password: a.password, mode: 'cookie' }, headers: SAME, cookie: s1.cookie });
+    assert.equal(res.status, 200, res.text);
+    const v = cookiesOf(res)[SESSION].value;
+    assertError(await meByCookie(srv, s1.cookie), 401, 'invalid_token', 'the replaced session');
+    assert.equal((await meByCookie(srv, `${SESSION}=${v}`)).status, 200);
+    assert.ok(Number(sql(srv.dbPath, `SELECT COUNT(*) FROM audit_log WHERE action = 'signout' AND details LIKE '%"reason":"signin"%' AND target = '${a.user.id}';`).trim()) >= 1);
+    // a bearer sign-in leaves cookies alone
+    const b = await req(srv, 'POST', '/v1/signin', { json: { email: a.email, password: a.password }, cookie: `${SESSION}=${v}` });
+    assert.equal(b.status, 200);
+    assert.equal((await meByCookie(srv, `${SESSION}=${v}`)).status, 200);
+  });
+
+  test('magic-link sign-in by cookie', async () => {
+    const a = await signup(srv);
+    const outbox = path.join(srv.dataDir, 'outbox');
+    const seen = new Set(fs.existsSync(outbox) ? fs.readdirSync(outbox) : []);
+    assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
+    let token;
+    for (let i = 0; i < 80 && !token; i++) {
+      await sleep(100);
+      const f = fs.existsSync(outbox) && fs.readdirSync(outbox).find((x) => !seen.has(x));
+      if (f) token = /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(fs.readFileSync(path.join(outbox, f), 'utf8'))?.[1];
+    }
+    assert.ok(token, 'the link arrived');
+    // refused from another origin, and the link is not spent by that
+    assertCsrfFailed(await req(srv, 'POST', '/v1/magic-link/verify', { json: { token, mode: 'cookie' }, headers: { Origin: 'https://evil.example' } }), 'magic link');
+    const r = await req(srv, 'POST', '/v1/magic-link/verify', { json: { token, mode: 'cookie' }, headers: SAME });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(!('access_token' in r.json) && !('refresh_token' in r.json));
+    assert.equal((await meByCookie(srv, `${SESSION}=${cookiesOf(r)[SESSION].value}`)).json.id, a.user.id);
+  });
+
   test('sign-up by cookie; Idempotency-Key works for cookie requests like bearer ones', async () => {
     const email = uniqueEmail();
     const password = strongPassword();
@@ -344,6 +382,29 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
     assert.ok(!('access_token' in done.json));
     const c = cookiesOf(done);
     assert.equal((await meByCookie(srv, `${SESSION}=${c[SESSION].value}`)).status, 200);
+  });
+});
+
+describe('cookie mode with GATEHOUSE_MFA_REQUIRED=all', () => {
+  let srv;
+  before(async () => { srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_MFA_REQUIRED: 'all' } }); });
+  after(async () => { await srv?.stop(); });
+
+  test('a restricted cookie session may only enrol (with CSRF), then it is a full session', async () => {
+    const r = await req(srv, 'POST', '/v1/signup', { json: { email: uniqueEmail(), password: strongPassword(), mode: 'cookie' }, headers: SAME });
+    assert.equal(r.status, 201, r.text);
+    assert.equal(r.json.mfa_enrolment_required, true);
+    const c = cookiesOf(r);
+    const cookie = `${SESSION}=${c[SESSION].value}`;
+    const h = { ...SAME, 'X-CSRF-Token': c[CSRF].value };
+    assertError(await req(srv, 'GET', '/v1/sessions', { cookie }), 403, 'mfa_enrolment_required');
+    assertCsrfFailed(await req(srv, 'POST', '/v1/mfa/totp', { cookie, headers: SAME }), 'enrolment without the token');
+    const b = await req(srv, 'POST', '/v1/mfa/totp', { cookie, headers: h });
+    assert.equal(b.status, 200, b.text);
+    const code = execFileSync('oathtool', ['--totp', '-b', b.json.secret], { encoding: 'utf8' }).trim();
+    const cf = await req(srv, 'POST', '/v1/mfa/totp/confirm', { cookie, headers: h, json: { code } });
+    assert.equal(cf.status, 200, cf.text);
+    assert.equal((await req(srv, 'GET', '/v1/sessions', { cookie })).status, 200, 'no longer restricted');
   });
 });
 
