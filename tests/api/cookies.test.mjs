@@ -343,6 +343,21 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
     assert.equal((await meByCookie(srv, `${SESSION}=${cookiesOf(r)[SESSION].value}`)).json.id, a.user.id);
   });
 
+  test('no session or CSRF value reaches the server log, the request log or the audit log', async () => {
+    const a = await signup(srv);
+    const s = await cookieSignin(srv, a.email, a.password);
+    await meByCookie(srv, s.cookie);
+    assertCsrfFailed(await signoutByCookie(srv, s, SAME), 'logged failure');
+    await signoutByCookie(srv, s, { ...SAME, 'X-CSRF-Token': s.csrf });
+    await sleep(200); // the request log is flushed when the loop idles
+    const log = srv.stderr();
+    assert.match(log, /CSRF check failed/, 'the failure is logged');
+    for (const v of [s.session, s.csrf]) {
+      assert.ok(!log.includes(v), 'not in the process log');
+      assert.ok(!sql(srv.dbPath, 'SELECT * FROM audit_log;').includes(v), 'not in the audit log');
+    }
+  });
+
   test('sign-up by cookie; Idempotency-Key works for cookie requests like bearer ones', async () => {
     const email = uniqueEmail();
     const password = strongPassword();
