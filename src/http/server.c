@@ -349,6 +349,7 @@ static void free_req(struct gh_req *r)
 {
     gh_wipe(r->token, sizeof r->token);
     gh_wipe(r->set_session, sizeof r->set_session);
+    gh_wipe(r->csrf, sizeof r->csrf);
     gh_json_wipe(r->body);
     gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
@@ -378,6 +379,7 @@ static void req_put(struct gh_req *r)
     gh_wipe(r->token, r->token_len);
     r->token_len = 0;
     gh_wipe(r->set_session, sizeof r->set_session);
+    gh_wipe(r->csrf, sizeof r->csrf);
     gh_json_wipe(r->body);
     gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
