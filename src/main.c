@@ -39,6 +39,8 @@ static const char usage[] =
     "  keys rotate --master     re-wrap the data keys under GATEHOUSE_NEW_MASTER_KEY\n"
     "  keys rotate --signing    add an ES256 signing key (published now, signs after\n"
     "                           GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY seconds)\n"
+    "  keys retire <kid>        delete a signing key now (a leaked one): its tokens stop\n"
+    "                           verifying; refused for the only key that signs\n"
     "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
     "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
     "                           end, leaving a checkpoint row\n"
@@ -362,6 +364,58 @@ static int cmd_migrate(void)
     return rc;
 }
 
+/* keys retire <kid>: a leaked signing key goes at once, not after its
+ * tokens expire. Some other key must already sign, so that tokens keep
+ * being issued; the deletion and its audit row are one transaction. */
+static int retire_signing_key(const struct store_ops *ops, struct store_conn *c, const char *kid)
+{
+    struct store_signing_key *sk = calloc(16, sizeof *sk);
+    size_t ns = 0;
+    int rc = 0;
+    if (!sk || ops->signing_keys_list(c, sk, 16, &ns) != GH_OK) {
+        rc = die("cannot list keys");
+        goto out;
+    }
+    bool found = false, other_signs = false;
+    int64_t now = gh_now_s();
+    for (size_t i = 0; i < ns; i++) {
+        if (!strcmp(sk[i].kid, kid))
+            found = true;
+        else if (sk[i].activates_at <= now)
+            other_signs = true;
+    }
+    if (!found) {
+        rc = die("no signing key has that kid (see gatehouse keys list)");
+        goto out;
+    }
+    if (!other_signs) {
+        rc = die("no other key signs yet: first run GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY=0 "
+                 "gatehouse keys rotate --signing, then retire this key");
+        goto out;
+    }
+    char details[160];
+    snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kid);
+    struct store_audit ev = {.actor = "system", .action = "keys.retired", .details = details};
+    enum gh_err e = ops->begin(c);
+    if (!e) e = ops->signing_key_delete(c, kid);
+    if (!e && audit_enabled()) e = ops->audit_append(c, &ev);
+    if (!e)
+        e = ops->commit(c);
+    else
+        ops->rollback(c);
+    if (e) {
+        rc = die("could not retire the key; nothing was changed");
+        goto out;
+    }
+    printf("signing key %s retired: running servers stop publishing it and refuse its tokens "
+           "within seconds\n",
+           kid);
+out:
+    if (sk) gh_wipe(sk, 16 * sizeof *sk);
+    free(sk);
+    return rc;
+}
+
 static int cmd_keys(int argc, char **argv)
 {
     const struct store_ops *ops = store_backend();
@@ -371,9 +425,10 @@ static int cmd_keys(int argc, char **argv)
     int rotate_sig = !strcmp(sub, "rotate") && !strcmp(opt, "--signing") && argc == 4;
     int rotate_master = !strcmp(sub, "rotate") && !strcmp(opt, "--master") && argc == 4;
     int list = !strcmp(sub, "list") && argc == 3;
-    if (!rotate_enc && !rotate_sig && !rotate_master && !list) {
+    int retire = !strcmp(sub, "retire") && argc == 4 && opt[0] != '-';
+    if (!rotate_enc && !rotate_sig && !rotate_master && !list && !retire) {
         fprintf(stderr, "gatehouse: usage: gatehouse keys list | keys rotate --encryption | "
-                        "keys rotate --signing | keys rotate --master\n");
+                        "keys rotate --signing | keys rotate --master | keys retire <kid>\n");
         return 2;
     }
     int rc = load_config();
@@ -425,6 +480,8 @@ static int cmd_keys(int argc, char **argv)
         }
         gh_wipe(nk, sizeof nk);
         gh_free_secret_str(text);
+    } else if (retire) {
+        rc = retire_signing_key(ops, c, opt);
     } else if (rotate_sig) {
         char kid[JWT_KID_MAX + 1];
         int64_t at = gh_now_s() + gh_cfg.signing_activation_delay;

@@ -1,0 +1,57 @@
+// gatehouse keys retire <kid>: the leaked-signing-key playbook without sqlite3.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { startServer, runCli, api, signup, signin, me, refresh, sql, sleep, decodePart, assertError } from './lib/harness.mjs';
+
+async function until(fn, ms = 8000) {
+  for (const end = Date.now() + ms; ;) {
+    if (await fn()) return;
+    if (Date.now() > end) assert.fail('condition not reached in time');
+    await sleep(200);
+  }
+}
+
+test('retiring a signing key drops it from the JWKS and rejects its tokens at once, audited; the signing key is protected', async () => {
+  const env = { GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64'), GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY: '0' };
+  const srv = await startServer({ env });
+  const cli = (...args) => runCli(['keys', ...args], { env: { ...env, GATEHOUSE_DATA_DIR: srv.dataDir } });
+  try {
+    const a = await signup(srv);
+    const oldKid = decodePart(a.access, 0).kid;
+    let r = cli('retire', oldKid);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no other key signs yet/);
+    r = cli('retire', 'no-such-kid');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no signing key has that kid/);
+    assert.equal(sql(srv.dbPath, "SELECT count(*) FROM audit_log WHERE action = 'keys.retired';"), '0');
+
+    r = cli('rotate', '--signing');
+    assert.equal(r.code, 0, r.stderr);
+    const newKid = /signing key (\S+) published/.exec(r.stdout)[1];
+    await until(async () => decodePart((await signin(srv, a.email, a.password)).access, 0).kid === newKid);
+    assert.equal((await me(srv, a.access)).status, 200, 'the old key still verifies before it is retired');
+
+    r = cli('retire', oldKid);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`signing key ${oldKid} retired`));
+    const row = sql(srv.dbPath, "SELECT actor || '|' || details FROM audit_log WHERE action = 'keys.retired';");
+    assert.equal(row, `system|{"kind":"signing","kid":"${oldKid}"}`);
+    await until(async () => (await me(srv, a.access)).status === 401);
+    assertError(await me(srv, a.access), 401, 'invalid_token');
+    const jwks = (await api(srv.url, 'GET', '/.well-known/jwks.json')).json;
+    assert.deepEqual(jwks.keys.map((k) => k.kid), [newKid]);
+    // refresh tokens are not signed: the session carries on with the new key
+    const f = await refresh(srv, a.refresh);
+    assert.equal(f.status, 200, f.text);
+    assert.equal(decodePart(f.json.access_token, 0).kid, newKid);
+    assert.equal((await me(srv, f.json.access_token)).status, 200);
+    r = cli('retire', newKid);
+    assert.notEqual(r.code, 0, 'the only key left that signs');
+    const v = runCli(['audit', 'verify'], { env: { ...env, GATEHOUSE_DATA_DIR: srv.dataDir } });
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+  } finally {
+    await srv.stop();
+  }
+});
