@@ -11,28 +11,38 @@
 
 #include "audit/audit.h"
 #include "core/util.h"
+#include "guard/guard.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
 
-/* GET /v1/audit?limit=N&before=ID: the caller's own events, newest first. */
-void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+bool audit_parse_query(const char *query, int64_t *limit, int64_t *before)
 {
-    int64_t limit = AUDIT_PAGE_DEFAULT, before = 0;
+    int64_t l_out = AUDIT_PAGE_DEFAULT, b_out = 0;
     struct evkeyvalq q;
     q.tqh_first = NULL;
     q.tqh_last = &q.tqh_first;
-    if (r->query[0] && evhttp_parse_query_str(r->query, &q) != 0) {
-        gh_reply_error(r, 400, "invalid_query", "The query string is malformed.");
-        return;
+    if (query[0] && evhttp_parse_query_str(query, &q) != 0) {
+        evhttp_clear_headers(&q);
+        return false;
     }
     const char *l = evhttp_find_header(&q, "limit"), *b = evhttp_find_header(&q, "before");
-    bool bad = (l && gh_parse_i64(l, 1, AUDIT_PAGE_MAX, &limit)) ||
-               (b && gh_parse_i64(b, 1, INT64_MAX, &before));
+    bool bad = (l && gh_parse_i64(l, 1, AUDIT_PAGE_MAX, &l_out)) ||
+               (b && gh_parse_i64(b, 1, INT64_MAX, &b_out));
     for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next)
         if (strcmp(kv->key, "limit") != 0 && strcmp(kv->key, "before") != 0) bad = true;
     evhttp_clear_headers(&q);
-    if (bad) {
+    if (bad) return false;
+    *limit = l_out;
+    *before = b_out;
+    return true;
+}
+
+/* GET /v1/audit?limit=N&before=ID: the caller's own events, newest first. */
+void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    int64_t limit, before;
+    if (!audit_parse_query(r->query, &limit, &before)) {
         gh_reply_error(r, 400, "invalid_query",
                        "Query parameters: limit (1..100) and before (a positive event id).");
         return;
@@ -83,14 +93,16 @@ void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct sto
     gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 
+#define METRICS_MAX 4096
+
 void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    char *text = malloc(2048);
+    char *text = malloc(METRICS_MAX);
     if (!text) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
-    snprintf(text, 2048,
+    snprintf(text, METRICS_MAX,
              "# HELP gatehouse_audit_chain_ok Last audit chain verification: 1 ok, 0 broken, -1 "
              "not run yet.\n"
              "# TYPE gatehouse_audit_chain_ok gauge\n"
@@ -104,5 +116,17 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
              audit_chain_status(), (unsigned long long)gh_requests_total(2),
              (unsigned long long)gh_requests_total(3), (unsigned long long)gh_requests_total(4),
              (unsigned long long)gh_requests_total(5));
+    size_t o = strlen(text);
+    o +=
+        (size_t)snprintf(text + o, METRICS_MAX - o,
+                         "# HELP gatehouse_rate_limited_total Requests refused with 429, by rule.\n"
+                         "# TYPE gatehouse_rate_limited_total counter\n");
+    for (int i = 0; i <= LIMIT__COUNT && o < METRICS_MAX; i++) {
+        const char *rule;
+        uint64_t n = guard_refused_total(i, &rule);
+        o += (size_t)snprintf(text + o, METRICS_MAX - o,
+                              "gatehouse_rate_limited_total{rule=\"%s\"} %llu\n", rule,
+                              (unsigned long long)n);
+    }
     gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
 }

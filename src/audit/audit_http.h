@@ -3,7 +3,16 @@
 #ifndef GH_AUDIT_HTTP_H
 #define GH_AUDIT_HTTP_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "http/server.h"
+
+/* Parses the query string of GET /v1/audit ("" for none): limit, 1..100
+ * (default 50), and before, a positive event id (default 0: the newest).
+ * A malformed string, an unknown parameter or a value out of range is
+ * refused (false, outputs untouched). Pure: no request, no store. */
+bool audit_parse_query(const char *query, int64_t *limit, int64_t *before);
 
 void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);

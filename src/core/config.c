@@ -362,6 +362,10 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = config_env_secret("GATEHOUSE_SMTP_PASSWORD", &gh_cfg.smtp_password, err, errlen)))
         return rc;
     const char *st = env("GATEHOUSE_SMTP_STARTTLS");
+    if (st && strcmp(st, "required") != 0 && strcmp(st, "off") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_SMTP_STARTTLS must be required or off");
+        return GH_ERR_CONFIG;
+    }
     gh_cfg.smtp_starttls = !(st && strcmp(st, "off") == 0);
     if (!gh_cfg.smtp_starttls && gh_cfg.production) {
         snprintf(err, errlen, "GATEHOUSE_SMTP_STARTTLS=off is refused in production");
@@ -384,6 +388,10 @@ enum gh_err config_load(char *err, size_t errlen)
         return GH_ERR_CONFIG;
     }
     const char *ms = env("GATEHOUSE_MAGIC_LINK_SIGNUP");
+    if (ms && strcmp(ms, "on") != 0 && strcmp(ms, "off") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_MAGIC_LINK_SIGNUP must be on or off");
+        return GH_ERR_CONFIG;
+    }
     gh_cfg.magic_link_signup = ms && strcmp(ms, "on") == 0;
 
     if ((rc = config_env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen)))

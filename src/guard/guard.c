@@ -1,5 +1,6 @@
 #include "guard/guard.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -95,4 +96,22 @@ void guard_reply_locked(struct gh_req *r, int64_t retry_after_s)
     gh_reply_error(r, 429, "rate_limited",
                    "Too many failed sign-ins for this address; try again later, or reset the "
                    "password.");
+}
+
+/* One counter per rule and one for the lockout: relaxed atomics, read only
+ * by /metrics. */
+static _Atomic uint64_t refused[LIMIT__COUNT + 1];
+
+void guard_count_refused(const char *rule)
+{
+    int i = LIMIT__COUNT; /* signin_lockout */
+    for (int k = 0; k < LIMIT__COUNT; k++)
+        if (strcmp(rule, limit_rule_name((enum limit_rule)k)) == 0) i = k;
+    atomic_fetch_add_explicit(&refused[i], 1, memory_order_relaxed);
+}
+
+uint64_t guard_refused_total(int i, const char **rule)
+{
+    *rule = i < LIMIT__COUNT ? limit_rule_name((enum limit_rule)i) : "signin_lockout";
+    return atomic_load_explicit(&refused[i], memory_order_relaxed);
 }

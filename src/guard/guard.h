@@ -5,6 +5,7 @@
 #define GH_GUARD_GUARD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "guard/limit.h"
 #include "http/server.h"
@@ -34,5 +35,13 @@ bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *cons
 /** Answers 429 rate_limited for an address locked by failed sign-ins
  *  (RateLimit fields name the rule "signin_lockout"). */
 void guard_reply_locked(struct gh_req *r, int64_t retry_after_s);
+
+/** Counts a request refused by rule (a rate-limit name, or
+ *  "signin_lockout") for /metrics. Any thread. */
+void guard_count_refused(const char *rule);
+
+/** The i-th counter (0 .. LIMIT__COUNT, the last being the lockout): its
+ *  rule name and how many requests it refused since start. */
+uint64_t guard_refused_total(int i, const char **rule);
 
 #endif

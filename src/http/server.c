@@ -482,6 +482,7 @@ static void finish(struct gh_req *r)
         if (!r->rl.allowed) {
             snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
             evhttp_add_header(h, "Retry-After", v);
+            if (r->status == 429) guard_count_refused(r->rl_name);
         }
     }
 
@@ -654,7 +655,7 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
 
 /* ---- request intake on the loop ---- */
 
-static bool sane_request_id(const char *s)
+bool gh_request_id_sane(const char *s)
 {
     size_t n = 0;
     for (; s[n]; n++) {
@@ -790,7 +791,7 @@ static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
 static void request_id_of(struct gh_loop *l, struct evkeyvalq *in, char *out, size_t cap)
 {
     const char *rid = evhttp_find_header(in, "X-Request-Id");
-    if (rid && sane_request_id(rid))
+    if (rid && gh_request_id_sane(rid))
         snprintf(out, cap, "%s", rid);
     else
         snprintf(out, cap, "%s%016llx", l->rid_prefix, (unsigned long long)l->rid_next++);

@@ -52,6 +52,11 @@ struct gh_route {
 #define GH_TOKEN_MAX 2048
 #define GH_REQUEST_ID_MAX 64
 
+/* Whether an incoming X-Request-Id is echoed (and logged): 1 to
+ * GH_REQUEST_ID_MAX characters of [A-Za-z0-9._-]. Any other value is
+ * replaced by a generated id. */
+bool gh_request_id_sane(const char *s);
+
 struct gh_req {
     /* Inputs, copied from the evhttp request so workers never touch it. */
     const struct gh_route *route;

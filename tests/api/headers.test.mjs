@@ -1,8 +1,14 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import {
-  startServer, api, rawRequest, signup, assertError, uniqueEmail, strongPassword,
+  startServer, api, rawRequest, signup, assertError, uniqueEmail, strongPassword, sleep,
 } from './lib/harness.mjs';
+
+const oathtool = (secret, offset = 0) => execFileSync('oathtool',
+  ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
 
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
@@ -31,6 +37,61 @@ describe('response headers', () => {
   });
   after(async () => { await srv?.stop(); });
 
+  // The newest link of a kind mailed to an address (development outbox).
+  async function outboxLink(kind, email) {
+    const outbox = path.join(srv.dataDir, 'outbox');
+    const re = new RegExp(`${kind}\\?token=([A-Za-z0-9_-]{43})`);
+    for (let i = 0; i < 100; i++) {
+      const msgs = fs.existsSync(outbox) ? fs.readdirSync(outbox).map((f) => path.join(outbox, f))
+        .sort((x, y) => fs.statSync(x).mtimeMs - fs.statSync(y).mtimeMs)
+        .map((f) => fs.readFileSync(f, 'utf8')).filter((m) => m.includes(email) && re.test(m)) : [];
+      if (msgs.length) return re.exec(msgs[msgs.length - 1])[1];
+      await sleep(100);
+    }
+    throw new Error(`no ${kind} link for ${email}`);
+  }
+
+  // Routes that hand out (or take) a secret: TOTP seed, backup codes, MFA
+  // challenge, tokens. Run in order: each step sets up the next. The fourth
+  // element marks them: their replies must be Cache-Control: no-store.
+  const st = {};
+  const secretCases = () => [
+    ['POST /v1/mfa/totp (401)', () => api(srv.url, 'POST', '/v1/mfa/totp'), 401, true],
+    ['POST /v1/mfa/totp (200)', async () => {
+      st.m = await signup(srv);
+      const r = await api(srv.url, 'POST', '/v1/mfa/totp', { token: st.m.access });
+      st.secret = r.json?.secret;
+      return r;
+    }, 200, true],
+    ['POST /v1/mfa/totp/confirm (422)', () => api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: st.m.access, json: { code: '000000' } }), 422, true],
+    ['POST /v1/mfa/totp/confirm (200)', () => api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: st.m.access, json: { code: oathtool(st.secret) } }), 200, true],
+    ['POST /v1/mfa/backup-codes (403)', () => api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { password: 'wrong password here' } }), 403, true],
+    ['POST /v1/mfa/backup-codes (200)', () => api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { password: st.m.password }, headers: { 'Idempotency-Key': 'hdr-1' } }), 200, true],
+    ['POST /v1/mfa/backup-codes (200, idempotent replay)', async () => {
+      const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { password: st.m.password }, headers: { 'Idempotency-Key': 'hdr-1' } });
+      assert.equal(r.headers.get('idempotent-replayed'), 'true');
+      return r;
+    }, 200, true],
+    ['POST /v1/signin (200, mfa_required)', async () => {
+      const r = await api(srv.url, 'POST', '/v1/signin', { json: { email: st.m.email, password: st.m.password } });
+      st.challenge = r.json?.mfa_token;
+      return r;
+    }, 200, true],
+    ['POST /v1/signin/mfa (401)', () => api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: st.challenge, code: '000000' } }), 401, true],
+    ['POST /v1/signin/mfa (200)', () => api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: st.challenge, code: oathtool(st.secret, 1) } }), 200, true],
+    ['POST /v1/magic-link/verify (401)', () => api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: 'x'.repeat(43) } }), 401, true],
+    ['POST /v1/magic-link/verify (200)', async () => {
+      st.l = await signup(srv);
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: st.l.email } })).status, 202);
+      return api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: await outboxLink('magic-link', st.l.email) } });
+    }, 200, true],
+    ['POST /v1/password/reset (401)', () => api(srv.url, 'POST', '/v1/password/reset', { json: { token: 'x'.repeat(43), new_password: strongPassword() } }), 401, true],
+    ['POST /v1/password/reset (204)', async () => {
+      assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: st.l.email } })).status, 202);
+      return api(srv.url, 'POST', '/v1/password/reset', { json: { token: await outboxLink('reset-password', st.l.email), new_password: strongPassword() } });
+    }, 204, true],
+  ];
+
   const cases = () => [
     ['GET /healthz (200)', () => api(srv.url, 'GET', '/healthz'), 200],
     ['GET jwks (200)', () => api(srv.url, 'GET', '/.well-known/jwks.json'), 200],
@@ -47,14 +108,21 @@ describe('response headers', () => {
     ['POST signup text/plain (415)', () => api(srv.url, 'POST', '/v1/signup', { body: '{}', headers: { 'Content-Type': 'text/plain' } }), 415],
     ['POST signup bad json (400)', () => api(srv.url, 'POST', '/v1/signup', { body: '{', headers: { 'Content-Type': 'application/json' } }), 400],
     ['POST signup weak (422)', () => api(srv.url, 'POST', '/v1/signup', { json: { email: uniqueEmail(), password: 'password1234' } }), 422],
+    ...secretCases(),
   ];
 
-  test('every response carries the security headers and an X-Request-Id', async () => {
-    for (const [name, fn, status] of cases()) {
+  test('every response carries the security headers and an X-Request-Id; every reply of a route with a secret is no-store', async () => {
+    let secrets = 0;
+    for (const [name, fn, status, secret] of cases()) {
       const r = await fn();
       assert.equal(r.status, status, `${name}: ${r.text.slice(0, 200)}`);
       assertSecurityHeaders(r, name);
+      if (secret) {
+        assert.equal(r.headers.get('cache-control'), 'no-store', `${name}: Cache-Control`);
+        secrets++;
+      }
     }
+    assert.equal(secrets, 14, 'every secret route was tried');
   });
 
   test('Cache-Control: no-store on signup, signin, token and me responses (success and failure)', async () => {

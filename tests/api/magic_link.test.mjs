@@ -7,7 +7,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import {
-  startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail,
+  startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail, runCli,
+  sha256Hex, assertNotInDb,
 } from './lib/harness.mjs';
 
 // A real SMTP server writing every message to a Maildir.
@@ -76,8 +77,10 @@ describe('magic links over SMTP', () => {
     assert.equal(smtp.messages().length, 1, 'nothing sent for the unknown address');
     const token = linkIn(msg);
     const db = path.join(srv.dataDir, 'gatehouse.db');
-    assert.ok(!sql(db, 'SELECT hex(token_hash) FROM magic_links;').includes(token), 'stored hashed');
-    assert.ok(!sql(db, 'SELECT message_sealed FROM mail_queue;').includes(token), 'queued mail is sealed');
+    // stored as the SHA-256 of the token (the only link so far), and the token itself nowhere
+    assert.equal(sql(db, "SELECT hex(token_hash) FROM magic_links WHERE purpose = 'signin';"), sha256Hex(token), 'stored as SHA-256');
+    assert.match(sql(db, 'SELECT message_sealed FROM mail_queue;'), /^v1\./, 'queued mail is sealed by the vault');
+    assertNotInDb(db, { 'magic-link token': token });
     const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
     assert.equal(v.status, 200, v.text);
     assert.equal(v.json.user.id, a.user.id);
@@ -251,6 +254,52 @@ describe('email verification', () => {
     } finally {
       await srv.stop();
     }
+    const dir = mkTempDir();
+    for (const v of ['off', 'on', 'required']) {
+      const ok = runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: dir, GATEHOUSE_EMAIL_VERIFICATION: v } });
+      assert.equal(ok.code, 0, `${v}: ${ok.stderr}`);
+    }
+    for (const v of ['yes', 'ON', 'true', 'require', '1']) {
+      const r = runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: dir, GATEHOUSE_EMAIL_VERIFICATION: v } });
+      assert.notEqual(r.code, 0, `${v} must stop the start`);
+      assert.match(r.stderr, /GATEHOUSE_EMAIL_VERIFICATION must be off, on or required/, v);
+    }
+  });
+});
+
+// Every enumerated setting refuses a value it does not know, naming the
+// variable, rather than guessing (a typo in STARTTLS must not mean TLS off,
+// nor one in MAGIC_LINK_SIGNUP silently mean off).
+describe('mail settings refuse unknown values', () => {
+  for (const [name, good, bad, msg] of [
+    ['GATEHOUSE_MAGIC_LINK_SIGNUP', ['on', 'off'], ['yes', 'true', 'ON', 'enabled', '1'], /GATEHOUSE_MAGIC_LINK_SIGNUP must be on or off/],
+    ['GATEHOUSE_SMTP_STARTTLS', ['required', 'off'], ['no', 'false', 'OFF', 'optional', 'on'], /GATEHOUSE_SMTP_STARTTLS must be required or off/],
+  ]) {
+    test(`${name}: ${good.join(' and ')} are accepted; anything else stops the start, naming it`, () => {
+      const dir = mkTempDir();
+      for (const v of good) {
+        const r = runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: dir, [name]: v } });
+        assert.equal(r.code, 0, `${name}=${v}: ${r.stderr}`);
+      }
+      for (const v of bad) {
+        const r = runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: dir, [name]: v } });
+        assert.notEqual(r.code, 0, `${name}=${v} must stop the start`);
+        assert.match(r.stderr, msg, `${name}=${v}`);
+      }
+    });
+  }
+
+  test('GATEHOUSE_MAGIC_LINK_SIGNUP=off, said explicitly, creates no account', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_MAGIC_LINK_SIGNUP: 'off' } });
+    try {
+      const email = uniqueEmail();
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email } })).status, 202);
+      await sleep(1200);
+      assert.ok(!fs.existsSync(path.join(srv.dataDir, 'outbox')), 'no link for an unknown address');
+      assert.equal(sql(path.join(srv.dataDir, 'gatehouse.db'), 'SELECT count(*) FROM users;'), '0');
+    } finally {
+      await srv.stop();
+    }
   });
 });
 
@@ -348,6 +397,53 @@ describe('mail queue', () => {
       }
     } finally {
       child.kill('SIGTERM');
+    }
+  });
+});
+
+describe('mail retries', () => {
+  test('failed deliveries back off 5·n² s (5, 20, 45, ... 245) and the message is given up after 8 attempts', async () => {
+    const port = await freePort(); // nothing listens there: every attempt is refused at once
+    const srv = await startServer({ env: { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_STARTTLS: 'off' } });
+    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const row = () => {
+      const [attempts, next, unsent] = sql(db, 'SELECT attempts, next_attempt_at, sent_at IS NULL FROM mail_queue;').split('|');
+      return { attempts: Number(attempts), next: BigInt(next), unsent: unsent === '1' };
+    };
+    try {
+      const a = await signup(srv);
+      let t0 = nowS();
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      for (let n = 1; n <= 8; n++) {
+        assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;') === String(n), 8000), `attempt ${n} made`);
+        const t1 = nowS();
+        const r = row();
+        assert.equal(r.attempts, n);
+        assert.ok(r.unsent, 'nothing was sent');
+        assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), /\S/, 'the reason is kept');
+        if (n < 8) {
+          const delay = BigInt(5 * n * n);
+          assert.ok(r.next >= BigInt(t0) + delay && r.next <= BigInt(t1) + delay,
+            `after attempt ${n} the next is due 5·${n}² = ${delay} s later: next_attempt_at ${r.next}, attempt at ${t0}..${t1}`);
+          // not retried before it is due
+          await sleep(1500);
+          assert.equal(row().attempts, n, `no attempt ${n + 1} before next_attempt_at`);
+          // age it instead of waiting
+          t0 = nowS();
+          sql(db, `UPDATE mail_queue SET next_attempt_at = ${t0 - 1};`);
+        } else {
+          assert.equal(r.next, 9223372036854775807n, 'given up: never due again');
+        }
+      }
+      await sleep(2500);
+      const last = row();
+      assert.equal(last.attempts, 8, 'no ninth attempt');
+      assert.ok(last.unsent);
+      const lines = logLines(srv.stderr()).filter((l) => /delivery attempt \d+ failed/.test(l.msg ?? ''));
+      assert.deepEqual(lines.map((l) => [Number(/attempt (\d+)/.exec(l.msg)[1]), l.level]),
+        [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [n, n < 8 ? 'warn' : 'error']), 'a warning per failure, an error when it gives up');
+    } finally {
+      await srv.stop();
     }
   });
 });
@@ -596,6 +692,106 @@ describe('link lifecycle', () => {
       const row = sql(db, "SELECT details FROM audit_log WHERE action = 'signin.failure' ORDER BY id DESC LIMIT 1;");
       assert.match(row, /"reason":"expired","email_hmac":"[0-9a-f]{64}"/);
       assert.ok(!row.includes(a.email));
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+// The newest emailed link of a kind ('magic-link', 'reset-password', 'verify-email') sent to an address.
+async function outboxLink(srv, kind, email, ms = 8000) {
+  const outbox = path.join(srv.dataDir, 'outbox');
+  const re = new RegExp(`${kind}\\?token=([A-Za-z0-9_-]{43})`);
+  const found = await waitFor(() => {
+    if (!fs.existsSync(outbox)) return null;
+    const msgs = fs.readdirSync(outbox).map((f) => path.join(outbox, f))
+      .sort((x, y) => fs.statSync(x).mtimeMs - fs.statSync(y).mtimeMs)
+      .map((f) => fs.readFileSync(f, 'utf8')).filter((m) => m.includes(email) && re.test(m));
+    return msgs.length ? re.exec(msgs[msgs.length - 1])[1] : null;
+  }, ms);
+  assert.ok(found, `a ${kind} link for ${email} in the outbox`);
+  return found;
+}
+
+const nowS = () => Math.floor(Date.now() / 1000);
+
+describe('password-reset and email-verification links: expiry and parallel use', () => {
+  test('a reset link past its expiry answers token_expired and changes nothing; the same link un-aged works', async () => {
+    const srv = await startServer();
+    try {
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const a = await signup(srv);
+      assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } })).status, 202);
+      const token = await outboxLink(srv, 'reset-password', a.email);
+      const row = sql(db, `SELECT expires_at - created_at FROM magic_links WHERE hex(token_hash) = '${sha256Hex(token)}' AND purpose = 'reset';`);
+      assert.equal(row, '1800', 'a reset link lives GATEHOUSE_MAGIC_LINK_TTL (1800 s) by default');
+      sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE hex(token_hash) = '${sha256Hex(token)}';`);
+      const newPw = 'an expired link sets nothing 42';
+      assertError(await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: newPw } }), 401, 'token_expired');
+      assert.equal((await me(srv, a.access)).status, 200, 'no session was revoked');
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: newPw } }), 401, 'invalid_credentials');
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } })).status, 200, 'the old password still works');
+      assert.match(sql(db, "SELECT details FROM audit_log WHERE action = 'password.reset_failure' ORDER BY id DESC LIMIT 1;"), /"reason":"expired"/);
+      // the expiry alone refused it: back inside its lifetime the same link resets
+      sql(db, `UPDATE magic_links SET expires_at = ${nowS() + 600} WHERE hex(token_hash) = '${sha256Hex(token)}';`);
+      assert.equal((await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: newPw } })).status, 204);
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: newPw } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('an email-verification link past its expiry answers token_expired and leaves the address unverified', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'required' } });
+    try {
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const password = 'correct horse battery staple 56';
+      const [e1, e2] = [uniqueEmail(), uniqueEmail()];
+      for (const email of [e1, e2]) assert.equal((await api(srv.url, 'POST', '/v1/signup', { json: { email, password } })).status, 201);
+      const [t1, t2] = [await outboxLink(srv, 'verify-email', e1), await outboxLink(srv, 'verify-email', e2)];
+      sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE hex(token_hash) = '${sha256Hex(t1)}';`);
+      assertError(await api(srv.url, 'POST', '/v1/email/verify', { json: { token: t1 } }), 401, 'token_expired');
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: e1, password } }), 403, 'email_not_verified');
+      assert.equal(sql(db, `SELECT email_verified_at IS NULL FROM users WHERE email = '${e1}';`), '1');
+      // the other, unexpired link of the same kind works
+      assert.equal((await api(srv.url, 'POST', '/v1/email/verify', { json: { token: t2 } })).status, 204);
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: e2, password } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('20 parallel uses of one reset link: exactly one sets its password', async () => {
+    const srv = await startServer();
+    try {
+      const a = await signup(srv);
+      await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } });
+      const token = await outboxLink(srv, 'reset-password', a.email);
+      const pws = Array.from({ length: 20 }, (_, i) => `parallel reset passphrase number ${i} x`);
+      const res = await Promise.all(pws.map((new_password) => api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password } })));
+      assert.equal(res.filter((r) => r.status === 204).length, 1, res.map((r) => r.status).join(','));
+      for (const r of res) if (r.status !== 204) assertError(r, 401, 'invalid_token');
+      const winner = pws[res.findIndex((r) => r.status === 204)];
+      assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: winner } })).status, 200);
+      const loser = pws[res.findIndex((r) => r.status !== 204)];
+      assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: loser } }), 401, 'invalid_credentials');
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'password.reset';`), '1');
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('20 parallel uses of one verification link: exactly one confirms the address', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'on' } });
+    try {
+      const a = await signup(srv);
+      const token = await outboxLink(srv, 'verify-email', a.email);
+      const res = await Promise.all(Array.from({ length: 20 }, () => api(srv.url, 'POST', '/v1/email/verify', { json: { token } })));
+      assert.equal(res.filter((r) => r.status === 204).length, 1, res.map((r) => r.status).join(','));
+      for (const r of res) if (r.status !== 204) assertError(r, 401, 'invalid_token');
+      const db = path.join(srv.dataDir, 'gatehouse.db');
+      assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'email.verified';`), '1');
     } finally {
       await srv.stop();
     }

@@ -2,9 +2,10 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, api, signup, me, runCli, sql, assertError,
+  startServer, api, signup, me, runCli, sql, assertError, assertNotInDb, sha256Hex, uniqueEmail, strongPassword,
 } from './lib/harness.mjs';
 import { jwtVerify, createRemoteJWKSet, decodeJwt } from 'jose';
 
@@ -25,6 +26,9 @@ async function enrol(srv, acct) {
 
 const pw = (acct) => ({ email: acct.email, password: acct.password });
 
+// RFC 3986 percent-encoding of all but the unreserved characters.
+const pct = (v) => encodeURIComponent(v).replace(/[!'()*]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+
 describe('TOTP', () => {
   let srv;
   before(async () => { srv = await startServer(); });
@@ -35,9 +39,9 @@ describe('TOTP', () => {
     const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
     assert.equal(b.status, 200, b.text);
     assert.match(b.json.secret, /^[A-Z2-7]{32}$/);
-    assert.ok(b.json.otpauth_uri.startsWith('otpauth://totp/Gatehouse:'));
-    assert.ok(b.json.otpauth_uri.includes(`secret=${b.json.secret}`));
-    assert.ok(b.json.otpauth_uri.includes(encodeURIComponent(a.email)));
+    // Key URI Format: label "issuer:account", then secret, issuer and the algorithm, all URL-encoded
+    assert.equal(b.json.otpauth_uri,
+      `otpauth://totp/Gatehouse:${pct(a.email)}?secret=${b.json.secret}&issuer=Gatehouse&algorithm=SHA1&digits=6&period=30`);
     assert.match(b.json.qr_svg, /^<svg[^>]*viewBox="0 0 \d+ \d+"[\s\S]*<\/svg>\s*$/);
     const sealed = sql(path.join(srv.dataDir, 'gatehouse.db'), `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
     assert.match(sealed, /^v1\./, 'the seed is sealed by the vault');
@@ -168,6 +172,90 @@ describe('TOTP', () => {
     assert.equal(ok.status, 200, ok.text);
     const b = await signup(srv);
     assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: b.access, json: { password: b.password } }), 404, 'not_found');
+  });
+});
+
+describe('TOTP: what is kept and for how long', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); });
+
+  // The forms a backup code is accepted in: as shown, any case, dashes or spaces or neither.
+  const forms = (code) => [code, code.toUpperCase(), code.replace(/-/g, ''), code.replace(/-/g, '').toUpperCase(), code.replace(/-/g, ' ')];
+  const canon = (code) => code.replace(/[- ]/g, '').toLowerCase();
+  const storedHashes = (userId) => sql(srv.dbPath, `SELECT hex(code_hash) FROM mfa_backup_codes WHERE user_id = '${userId}' AND used_at IS NULL ORDER BY 1;`).split('\n').filter(Boolean);
+
+  test('backup codes are stored only as the SHA-256 of their canonical form (docs/api.md), never in clear', async () => {
+    const a = await signup(srv);
+    const { backup } = await enrol(srv, a);
+    const expected = backup.map((c) => sha256Hex(canon(c))).sort();
+    assert.deepEqual(storedHashes(a.user.id), expected, 'one SHA-256 per code, of its lower-case form without dashes');
+    assert.equal(sql(srv.dbPath, `SELECT DISTINCT typeof(code_hash) || ':' || length(code_hash) FROM mfa_backup_codes WHERE user_id = '${a.user.id}';`), 'blob:32');
+    const secrets = {};
+    backup.forEach((c, i) => forms(c).forEach((f, k) => { secrets[`code ${i} form ${k}`] = f; }));
+    assertNotInDb(srv.dbPath, secrets);
+    // the canonical forms really are what the server accepts
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: forms(backup[3])[4] } });
+    assert.equal(ok.status, 200, ok.text);
+    // regenerated codes likewise, and the old hashes are no longer usable
+    const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { password: a.password } });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(storedHashes(a.user.id), r.json.backup_codes.map((c) => sha256Hex(canon(c))).sort());
+    const again = {};
+    r.json.backup_codes.forEach((c, i) => forms(c).forEach((f, k) => { again[`new code ${i} form ${k}`] = f; }));
+    assertNotInDb(srv.dbPath, again);
+  });
+
+  test('the sign-in challenge (mfa_token) lives 300 s; past that it is refused with invalid_token, even with the right code', async () => {
+    const a = await signup(srv);
+    const { secret } = await enrol(srv, a);
+    const t0 = Math.floor(Date.now() / 1000);
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const t1 = Math.floor(Date.now() / 1000);
+    assert.equal(s.json.mfa_required, true);
+    const where = `WHERE hex(token_hash) = '${sha256Hex(s.json.mfa_token)}'`;
+    const exp = Number(sql(srv.dbPath, `SELECT expires_at FROM mfa_challenges ${where};`));
+    assert.ok(exp >= t0 + 300 && exp <= t1 + 300, `expires_at ${exp} is 300 s after ${t0}..${t1}`);
+    sql(srv.dbPath, `UPDATE mfa_challenges SET expires_at = ${Math.floor(Date.now() / 1000) - 1} ${where};`);
+    const code = oathtool(secret, 1);
+    const r = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code } });
+    assertError(r, 401, 'invalid_token');
+    assert.equal(r.json.access_token, undefined);
+    assert.equal(sql(srv.dbPath, `SELECT attempts || '|' || (used_at IS NULL) FROM mfa_challenges ${where};`), '0|1', 'not counted, not spent');
+    // the code itself was good (and is still unspent): a live challenge takes it
+    const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code } });
+    assert.equal(ok.status, 200, ok.text);
+  });
+});
+
+describe('otpauth URI with a brand and an address that need encoding', () => {
+  test('issuer= carries GATEHOUSE_BRAND and the label "brand:account", each percent-encoded', async () => {
+    const brand = 'Acme: Auth & Co/Ünï 認証?';
+    const srv = await startServer({ env: { GATEHOUSE_BRAND: brand } });
+    try {
+      const email = `Bob+mfa.${crypto.randomBytes(3).toString('hex')}@Example.COM`;
+      const r = await api(srv.url, 'POST', '/v1/signup', { json: { email, password: strongPassword() } });
+      assert.equal(r.status, 201, r.text);
+      const account = r.json.user.email;
+      assert.match(account, /^Bob\+mfa\.[0-9a-f]{6}@example\.com$/);
+      const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: r.json.access_token });
+      assert.equal(b.status, 200, b.text);
+      const uri = b.json.otpauth_uri;
+      assert.equal(uri, `otpauth://totp/${pct(brand)}:${pct(account)}?secret=${b.json.secret}&issuer=${pct(brand)}&algorithm=SHA1&digits=6&period=30`);
+      assert.doesNotMatch(uri.slice('otpauth://totp/'.length), /[^A-Za-z0-9%._~\-:?=&]/, 'nothing outside the unreserved set is left raw');
+      // and read back by a standard parser
+      const u = new URL(uri);
+      assert.equal(u.protocol, 'otpauth:');
+      assert.equal(u.host, 'totp');
+      assert.equal(decodeURIComponent(u.pathname.slice(1)), `${brand}:${account}`);
+      assert.equal(u.searchParams.get('issuer'), brand);
+      assert.equal(u.searchParams.get('secret'), b.json.secret);
+      assert.equal([...u.searchParams.keys()].join(','), 'secret,issuer,algorithm,digits,period');
+    } finally {
+      await srv.stop();
+    }
   });
 });
 

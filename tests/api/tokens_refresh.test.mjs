@@ -2,6 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, api, signup, signin, me, refresh, assertError, sleep, decodePart, countRows, sql,
+  sha256Hex, assertNotInDb,
 } from './lib/harness.mjs';
 
 function assertPair(r) {
@@ -63,6 +64,22 @@ describe('refresh tokens (default config, 10 s reuse grace)', () => {
     assert.equal(claims.sid, decodePart(a.access, 1).sid);
     // and the successor can itself be rotated
     assertPair(await refresh(srv, r.json.refresh_token));
+  });
+
+  test('a new refresh token lives 7 days (604800 s) by default, is stored only as its SHA-256, and is nowhere in clear', async () => {
+    const a = await signup(srv);
+    const t0 = Math.floor(Date.now() / 1000);
+    const r = await refresh(srv, a.refresh);
+    assertPair(r);
+    const t1 = Math.floor(Date.now() / 1000);
+    for (const [what, tok] of [['from sign-up', a.refresh], ['from a rotation', r.json.refresh_token]]) {
+      const row = sql(srv.dbPath, `SELECT created_at, expires_at FROM refresh_tokens WHERE hex(token_hash) = '${sha256Hex(tok)}';`);
+      assert.match(row, /^\d+\|\d+$/, `${what}: one row, found by the SHA-256 of the token`);
+      const [created, expires] = row.split('|').map(Number);
+      assert.equal(expires - created, 604800, `${what}: expires_at - created_at`);
+      if (tok === r.json.refresh_token) assert.ok(created >= t0 && created <= t1, `${what}: created at the rotation (${created} in ${t0}..${t1})`);
+    }
+    assertNotInDb(srv.dbPath, { 'sign-up refresh token': a.refresh, 'rotated refresh token': r.json.refresh_token });
   });
 
   test('rotation does not create a new session', async () => {

@@ -302,3 +302,46 @@ export function median(xs) {
 export function decodePart(token, i) {
   return JSON.parse(Buffer.from(token.split('.')[i], 'base64url').toString('utf8'));
 }
+
+/** SHA-256 of a string's UTF-8 bytes, as upper-case hex (what sqlite3's hex() prints for a BLOB). */
+export function sha256Hex(s) {
+  return crypto.createHash('sha256').update(s, 'utf8').digest('hex').toUpperCase();
+}
+
+/**
+ * The byte strings under which a secret would be "in clear" in a database:
+ * its UTF-8 text, and for a base64url token also the raw bytes it encodes.
+ */
+function clearForms(secret) {
+  const forms = [Buffer.from(secret, 'utf8')];
+  if (/^[A-Za-z0-9_-]{22,}$/.test(secret)) forms.push(Buffer.from(secret, 'base64url'));
+  return forms;
+}
+
+/**
+ * Asserts that no secret appears in clear anywhere in the database: not in
+ * the raw bytes of the .db, -wal and -shm files (every page, free ones
+ * included), and not in any table or column as dumped by sqlite3 (BLOBs
+ * show there as hex, so the hex of each form is looked for too).
+ * @param {string} dbPath
+ * @param {Record<string,string>} secrets  name -> secret value
+ */
+export function assertNotInDb(dbPath, secrets) {
+  const files = ['', '-wal', '-shm'].map((s) => dbPath + s).filter((f) => fs.existsSync(f));
+  assert.ok(files.length >= 1, `no database at ${dbPath}`);
+  const raw = files.map((f) => [f, fs.readFileSync(f)]);
+  const r = spawnSync('sqlite3', ['-batch', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`sqlite3 .dump failed (${r.status}): ${r.stderr}`);
+  const dump = r.stdout.toLowerCase();
+  assert.ok(dump.includes('create table users'), 'the dump holds the schema');
+  for (const [name, secret] of Object.entries(secrets)) {
+    assert.ok(typeof secret === 'string' && secret.length >= 8, `secret ${name} is a real value: ${secret}`);
+    for (const form of clearForms(secret)) {
+      for (const [f, bytes] of raw) {
+        assert.equal(bytes.indexOf(form), -1, `${name} is in clear in ${path.basename(f)}`);
+      }
+      assert.ok(!dump.includes(form.toString('hex')), `${name} is in the dump as a BLOB`);
+    }
+    assert.ok(!dump.includes(secret.toLowerCase()), `${name} is in the dump`);
+  }
+}

@@ -2,7 +2,9 @@
  * temporary database file (under $TMPDIR, removed afterwards). */
 #include "testutil.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/util.h"
@@ -549,6 +551,57 @@ static void two_connections(void **state)
     ops->close(c2);
 }
 
+/* ---- connection settings ---- */
+
+/* journal_mode is a property of the file: another connection reads it back. */
+static char *pragma_text(const char *q)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, q, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    char *out = strdup((const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    assert_non_null(out);
+    return out;
+}
+
+static void wal_mode(void **state)
+{
+    struct fx *f = *state;
+    char *mode = pragma_text("PRAGMA journal_mode");
+    assert_string_equal(mode, "wal");
+    free(mode);
+    /* a write through the store goes to the write-ahead log */
+    add_users(f);
+    char wal[700];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    struct stat st;
+    assert_int_equal(stat(wal, &st), 0);
+    assert_true(st.st_size > 0);
+}
+
+/* foreign_keys is per connection: the store's own connection must refuse
+ * rows pointing at nothing, and cascade deletes. */
+static void foreign_keys_on(void **state)
+{
+    struct fx *f = *state;
+    struct store_session s = mk_session(S1, U1, f->now, f->now + 3600);
+    uint8_t h[32];
+    hash_of(h, "orphan");
+    assert_int_not_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    /* nothing was written by the refused insert */
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    assert_non_null(rt);
+    add_users(f);
+    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    free(rt);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -556,6 +609,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations),
         cmocka_unit_test(open_fails_cleanly),
+        T(wal_mode),
+        T(foreign_keys_on),
         T(users),
         T(session_create_and_get),
         T(rotation_exactly_once),
