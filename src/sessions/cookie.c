@@ -1,5 +1,6 @@
 #include "sessions/cookie.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,15 +27,21 @@ static uint8_t *csrf_key;
 static bool available, secure;
 static char own_origin[COOKIE_ORIGIN_MAX + 1];
 
+/* localhost, 127.0.0.0/8 or [::1]: origin is one cookie_origin_of made. */
 static bool loopback_host(const char *origin)
 {
     const char *h = strstr(origin, "://");
     if (!h) return false;
     h += 3;
-    size_t n = strcspn(h, ":");
     if (h[0] == '[') return strncmp(h, "[::1]", 5) == 0 && (h[5] == '\0' || h[5] == ':');
-    if (n == 9 && strncmp(h, "localhost", 9) == 0) return true;
-    return strncmp(h, "127.", 4) == 0;
+    char host[64];
+    size_t n = strcspn(h, ":");
+    if (n == 0 || n >= sizeof host) return false;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    if (strcmp(host, "localhost") == 0) return true;
+    struct in_addr a;
+    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
 }
 
 enum gh_err cookie_init(char *err, size_t errlen)

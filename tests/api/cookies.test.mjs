@@ -550,7 +550,7 @@ describe('cookie mode configuration', () => {
     const prod = runCli(['serve'], { env: { ...base, GATEHOUSE_ENV: 'production', GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64') } });
     assert.notEqual(prod.code, 0);
     assert.match(prod.stderr, /GATEHOUSE_INSECURE_DEV_COOKIES=on is refused in production/);
-    for (const url of ['http://auth.example.test', 'https://localhost']) {
+    for (const url of ['http://auth.example.test', 'https://localhost', 'http://127.0.0.1.evil.example', 'http://localhost.evil.example:8080']) {
       const r = runCli(['serve'], { env: { ...base, GATEHOUSE_PUBLIC_URL: url } });
       assert.notEqual(r.code, 0, url);
       assert.match(r.stderr, /INSECURE_DEV_COOKIES=on is only for development with an http/, url);
