@@ -188,10 +188,13 @@ bool cookie_origin_of(const char *url, char *out, size_t cap)
         if (colon) port = colon + 1;
     }
     if (hl == 0 || hl >= sizeof host) return false;
+    bool v6 = p[0] == '[';
     for (i = 0; i < hl; i++) {
         unsigned char c = (unsigned char)p[i];
-        if (!(isalnum(c) || c == '-' || c == '.' || c == '[' || c == ']' || c == ':' || c == '_'))
-            return false;
+        bool ok = v6 ? (isxdigit(c) || c == ':' || c == '.' || (i == 0 && c == '[') ||
+                        (i == hl - 1 && c == ']'))
+                     : (isalnum(c) || c == '-' || c == '.' || c == '_');
+        if (!ok) return false;
         host[i] = (char)tolower(c);
     }
     host[hl] = '\0';

@@ -89,6 +89,9 @@ static void test_origin_of(void **state)
     origin_is("https://a exa.example", NULL);
     origin_is("http://[::1", NULL);
     origin_is("http://[::1]x", NULL);
+    origin_is("http://a[b.example", NULL);
+    origin_is("http://[::g]", NULL);
+    origin_is("http://[[::1]]", NULL);
     origin_is(NULL, NULL);
     char small[10];
     assert_false(cookie_origin_of("https://auth.example.com", small, sizeof small));
