@@ -49,6 +49,8 @@ static int signin_mode(struct gh_req *r, const char *mode)
         return -1;
     }
     if (!r->origin_ok) {
+        gh_log(GH_LOG_WARN, "request %s: cookie sign-in from a refused origin", r->request_id);
+        gh_count_csrf_failed();
         gh_reply_error(r, 403, "csrf_failed",
                        "A cookie sign-in must come from an allowed origin (Origin or "
                        "Sec-Fetch-Site).");

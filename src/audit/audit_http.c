@@ -128,5 +128,11 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                               "gatehouse_rate_limited_total{rule=\"%s\"} %llu\n", rule,
                               (unsigned long long)n);
     }
+    if (o < METRICS_MAX)
+        snprintf(text + o, METRICS_MAX - o,
+                 "# HELP gatehouse_csrf_failed_total Requests refused with 403 csrf_failed.\n"
+                 "# TYPE gatehouse_csrf_failed_total counter\n"
+                 "gatehouse_csrf_failed_total %llu\n",
+                 (unsigned long long)gh_csrf_failed_total());
     gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
 }

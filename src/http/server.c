@@ -103,6 +103,18 @@ uint64_t gh_requests_total(int cls)
                : 0;
 }
 
+static _Atomic uint64_t csrf_failed;
+
+void gh_count_csrf_failed(void)
+{
+    atomic_fetch_add_explicit(&csrf_failed, 1, memory_order_relaxed);
+}
+
+uint64_t gh_csrf_failed_total(void)
+{
+    return atomic_load_explicit(&csrf_failed, memory_order_relaxed);
+}
+
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message)
 {
     gh_reply(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
@@ -529,6 +541,7 @@ static bool csrf_denied(struct gh_req *r)
     if (r->origin_ok && cookie_csrf_valid(r->ident.session_id, r->csrf, r->csrf_len)) return false;
     gh_log(GH_LOG_WARN, "request %s: CSRF check failed (%s) for session %s", r->request_id,
            r->origin_ok ? "X-CSRF-Token" : "Origin/Sec-Fetch-Site", r->ident.session_id);
+    gh_count_csrf_failed();
     gh_reply_error(r, 403, "csrf_failed",
                    "Requests signed in by cookie must come from an allowed origin and carry the "
                    "session's X-CSRF-Token.");

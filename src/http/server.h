@@ -105,6 +105,10 @@ void gh_reply(struct gh_req *r, int status, json_t *body);
 void gh_reply_text(struct gh_req *r, int status, const char *type, char *text);
 /** Requests answered so far by status class (1..5 for 1xx..5xx). */
 uint64_t gh_requests_total(int cls);
+/** Counts a request refused with 403 csrf_failed (for /metrics). */
+void gh_count_csrf_failed(void);
+/** Requests refused with 403 csrf_failed so far. */
+uint64_t gh_csrf_failed_total(void);
 /** Sets an error reply {"error":{"code","message"}}. */
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
 /** Answers 429 rate_limited with Retry-After and the IETF RateLimit and

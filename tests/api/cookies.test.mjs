@@ -347,7 +347,11 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
     const a = await signup(srv);
     const s = await cookieSignin(srv, a.email, a.password);
     await meByCookie(srv, s.cookie);
+    const metric = async () => Number(/^gatehouse_csrf_failed_total (\d+)$/m.exec((await api(srv.url, 'GET', '/metrics')).text)[1]);
+    const before = await metric();
     assertCsrfFailed(await signoutByCookie(srv, s, SAME), 'logged failure');
+    assertCsrfFailed(await req(srv, 'POST', '/v1/signin', { json: { email: a.email, password: a.password, mode: 'cookie' } }), 'sign-in without origin');
+    assert.equal(await metric(), before + 2, 'both counted in /metrics');
     await signoutByCookie(srv, s, { ...SAME, 'X-CSRF-Token': s.csrf });
     await sleep(200); // the request log is flushed when the loop idles
     const log = srv.stderr();
