@@ -106,6 +106,7 @@ static void reply_signed_in(struct gh_req *r, int status, const struct store_use
     } else {
         pair = sessions_pair_json(p);
     }
+    gh_wipe(csrf, sizeof csrf); /* jansson holds its own copy */
     if (!body || !user || !pair || json_object_set(body, "user", user) != 0 ||
         json_object_update(body, pair) != 0) {
         json_decref(body);
@@ -380,8 +381,10 @@ void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct stor
     }
     if (r->cookie_auth) { /* how a page of an allowlisted origin learns it again */
         char csrf[COOKIE_CSRF_LEN + 1];
-        if (cookie_csrf_token(r->ident.session_id, csrf) != GH_OK ||
-            json_object_set_new(u, "csrf_token", json_string(csrf)) != 0) {
+        bool ok = cookie_csrf_token(r->ident.session_id, csrf) == GH_OK &&
+                  json_object_set_new(u, "csrf_token", json_string(csrf)) == 0;
+        gh_wipe(csrf, sizeof csrf);
+        if (!ok) {
             json_decref(u);
             gh_reply_fail(r, GH_ERR_INTERNAL);
             return;
