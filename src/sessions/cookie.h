@@ -5,7 +5,7 @@
  * The session cookie holds an opaque session token: a refresh token of a
  * session started in mode "cookie" (256 CSPRNG bits, stored only as
  * SHA-256, rotated like refresh tokens). The CSRF token is
- * HMAC-SHA256(key, "gatehouse csrf v1" || session id) under a key derived
+ * HMAC-SHA256(key, "gatehouse csrf v1\0" || session id) under a key derived
  * from the master key, so it needs no storage, survives rotation of the
  * session token, and one session's token is worthless for another.
  *
