@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 #include <sodium.h>
 
+#include "accounts/email.h"
 #include "audit/audit.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -41,6 +42,8 @@ static const char usage[] =
     "                           GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY seconds)\n"
     "  keys retire <kid>        delete a signing key now (a leaked one): its tokens stop\n"
     "                           verifying; refused for the only key that signs\n"
+    "  users role <email> <role> set an account's role: user or admin (admins are the ones\n"
+    "                           GATEHOUSE_MFA_REQUIRED=admins covers)\n"
     "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
     "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
     "                           end, leaving a checkpoint row\n"
@@ -323,10 +326,6 @@ static int cmd_serve(void)
     }
     if (!gh_cfg.rate_limits)
         gh_log(GH_LOG_WARN, "GATEHOUSE_RATE_LIMITS=off: no rate limits (load tests only)");
-    if (gh_cfg.mfa_required == 1)
-        gh_log(GH_LOG_WARN, "GATEHOUSE_MFA_REQUIRED=admins: there are no roles yet, so no account "
-                            "is an admin and the policy applies to nobody; use all to require a "
-                            "second factor");
     if (gh_cfg.production && gh_cfg.issuer_defaulted)
         gh_log(GH_LOG_WARN,
                "GATEHOUSE_ISSUER is not set: tokens name %s as their issuer; set it "
@@ -562,6 +561,48 @@ static bool normalize_before(const char *t, char out[64])
     return true;
 }
 
+/* users role <email> <user|admin>: the only way to make an admin until an
+ * admin API exists. Audited as role.changed with the change in one
+ * transaction. Applies from the account's next sign-in. */
+static int cmd_users(int argc, char **argv)
+{
+    const struct store_ops *ops = store_backend();
+    if (argc != 5 || strcmp(argv[2], "role") != 0) {
+        fprintf(stderr, "gatehouse: usage: gatehouse users role <email> <user|admin>\n");
+        return 2;
+    }
+    const char *role = argv[4];
+    if (strcmp(role, "user") != 0 && strcmp(role, "admin") != 0)
+        return die("the role is user or admin");
+    char email[STORE_EMAIL_MAX + 1], key[STORE_EMAIL_MAX + 1];
+    if (email_normalize(argv[3], strlen(argv[3]), email, key) != GH_OK)
+        return die("that is not an email address");
+    int rc = load_config();
+    struct store_conn *c = NULL;
+    if (!rc) rc = open_keys(0, &c); /* and the audit log's keys */
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    enum gh_err e = GH_OK;
+    if (!rc && (e = ops->user_by_email_key(c, key, &u)) != GH_OK)
+        rc = die(e == GH_ERR_NOT_FOUND ? "no account has that address" : "cannot read the account");
+    if (!rc && strcmp(u.role, role) == 0) {
+        printf("%s is already %s\n", email, role);
+    } else if (!rc) {
+        char details[96];
+        snprintf(details, sizeof details, "{\"from\":\"%s\",\"to\":\"%s\"}", u.role, role);
+        struct store_audit ev = {
+            .actor = "system", .action = "role.changed", .target = u.id, .details = details};
+        if (ops->user_set_role(c, u.id, role, audit_enabled() ? &ev : NULL) != GH_OK)
+            rc = die("could not change the role; nothing was changed");
+        else
+            printf("%s is now %s (from its next sign-in)\n", email, role);
+    }
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    if (c) ops->close(c);
+    teardown();
+    return rc;
+}
+
 static int cmd_audit(int argc, char **argv)
 {
     const struct store_ops *ops = store_backend();
@@ -674,6 +715,8 @@ int main(int argc, char **argv)
         rc = cmd_keys(argc, argv);
     } else if (!strcmp(cmd, "audit")) {
         rc = cmd_audit(argc, argv);
+    } else if (!strcmp(cmd, "users")) {
+        rc = cmd_users(argc, argv);
     } else if (argc > 2) {
         rc = die("too many arguments; see gatehouse --help");
     } else if (!strcmp(cmd, "serve")) {

@@ -303,8 +303,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         goto out;
     }
     struct store_audit ev;
-    /* Roles do not exist yet, so "admins" covers no account today. */
-    bool restricted = gh_cfg.mfa_required == 2;
+    bool restricted = mfa_policy_applies(&u);
     rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "password",
                         restricted, cookie, &pair);
@@ -756,7 +755,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
         gh_wipe(token, sizeof token);
         goto out;
     }
-    bool restricted = gh_cfg.mfa_required == 2;
+    bool restricted = mfa_policy_applies(&u);
     struct store_audit ev;
     rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "magic_link",

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "mfa/totp.h"
@@ -114,4 +115,9 @@ enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *
     ch.expires_at = gh_now_s() + MFA_CHALLENGE_TTL;
     snprintf(ch.first_factor, sizeof ch.first_factor, "%s", first_factor);
     return ops->challenge_create(c, h, &ch);
+}
+
+bool mfa_policy_applies(const struct store_user *u)
+{
+    return gh_cfg.mfa_required == 2 || (gh_cfg.mfa_required == 1 && strcmp(u->role, "admin") == 0);
 }

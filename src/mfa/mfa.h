@@ -19,6 +19,10 @@
 #define MFA_BACKUP_LEN 29 /* "xxxx-xxxx-xxxx-xxxx-xxxx-xxxx" */
 #define MFA_BACKUP_CANON_LEN MFA_BACKUP_CHARS
 
+/** True if GATEHOUSE_MFA_REQUIRED covers u (all; or admins and u is one):
+ *  without a factor, its sign-ins get sessions restricted to enrolling. */
+bool mfa_policy_applies(const struct store_user *u);
+
 /** True if the user has a confirmed TOTP factor. GH_ERR_* on store failure. */
 enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const char *user_id,
                         bool *on) GH_WUR;

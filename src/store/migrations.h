@@ -135,9 +135,11 @@ static const struct store_migration store_migrations[] = {
      " response_sealed TEXT,"
      " created_at BIGINT NOT NULL);",
      NULL},
+    /* Roles: "admin" matters to GATEHOUSE_MFA_REQUIRED=admins; set by the CLI. */
+    {12, "user roles", "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';", NULL},
     /* 'bearer' or 'cookie': a session's tokens are accepted only the way
      * it was started (docs/decisions/0011-cookie-sessions.md). */
-    {12, "session modes", "ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'bearer';",
+    {13, "session modes", "ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'bearer';",
      NULL},
 };
 

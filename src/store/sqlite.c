@@ -24,6 +24,7 @@ enum stmt_id {
     S_USER_BY_ID,
     S_USER_REHASH,
     S_USER_VERIFY,
+    S_USER_SET_ROLE,
     S_USER_SET_PASSWORD,
     S_SESS_REVOKE_OTHERS,
     S_SESS_INSERT,
@@ -104,11 +105,12 @@ static const char *const stmt_sql[S_COUNT] = {
     [S_USER_INSERT] = "INSERT INTO users (id, email, email_key, password_hash, created_at,"
                       " updated_at, tokens_invalidated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_USER_BY_EMAIL] = "SELECT id, email, email_key, password_hash, created_at, updated_at,"
-                        " tokens_invalidated_at, COALESCE(email_verified_at, 0) FROM users"
+                        " tokens_invalidated_at, COALESCE(email_verified_at, 0), role FROM users"
                         " WHERE email_key = ?1",
     [S_USER_BY_ID] = "SELECT id, email, email_key, password_hash, created_at, updated_at,"
-                     " tokens_invalidated_at, COALESCE(email_verified_at, 0) FROM users"
+                     " tokens_invalidated_at, COALESCE(email_verified_at, 0), role FROM users"
                      " WHERE id = ?1",
+    [S_USER_SET_ROLE] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1",
     [S_USER_VERIFY] = "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?2)"
                       " WHERE id = ?1",
     [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
@@ -729,8 +731,33 @@ static enum gh_err read_user(struct store_conn *c, sqlite3_stmt *s, struct store
     out->updated_at = sqlite3_column_int64(s, 5);
     out->tokens_invalidated_at = sqlite3_column_int64(s, 6);
     out->email_verified_at = sqlite3_column_int64(s, 7);
+    col_text(s, 8, out->role, sizeof out->role);
     done(s);
     return GH_OK;
+}
+
+struct role_args {
+    const char *id, *role;
+};
+
+static enum gh_err user_set_role_fn(struct store_conn *c, const void *arg)
+{
+    const struct role_args *a = arg;
+    sqlite3_stmt *s = stmt(c, S_USER_SET_ROLE);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->id);
+    bind_text(s, 2, a->role);
+    sqlite3_bind_int64(s, 3, gh_now_s());
+    enum gh_err rc = exec_stmt(c, s, "user set role");
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+static enum gh_err sq_user_set_role(struct store_conn *c, const char *id, const char *role,
+                                    const struct store_audit *ev)
+{
+    struct role_args a = {id, role};
+    return in_tx(c, ev, user_set_role_fn, &a);
 }
 
 static enum gh_err sq_user_by_email_key(struct store_conn *c, const char *key,
@@ -1700,6 +1727,7 @@ const struct store_ops store_sqlite = {
     .user_by_id = sq_user_by_id,
     .user_rehash = sq_user_rehash,
     .user_verify_email = sq_user_verify_email,
+    .user_set_role = sq_user_set_role,
     .user_reclaim = sq_user_reclaim,
     .user_set_password = sq_user_set_password,
     .session_create = sq_session_create,

@@ -27,6 +27,8 @@
 #define STORE_UA_MAX 256
 #define STORE_BOX_MAX 4096 /* sealed successor pair, see sessions/refresh.h */
 
+#define STORE_ROLE_MAX 15
+
 struct store_user {
     char id[STORE_ID_LEN + 1];
     char email[STORE_EMAIL_MAX + 1];     /* as the user typed it, domain lower-cased */
@@ -36,7 +38,8 @@ struct store_user {
     int64_t updated_at;
     /* Access tokens with iat < this are rejected. */
     int64_t tokens_invalidated_at;
-    int64_t email_verified_at; /* 0 = not verified */
+    int64_t email_verified_at;     /* 0 = not verified */
+    char role[STORE_ROLE_MAX + 1]; /* "user" or "admin" */
 };
 
 struct store_session {
@@ -194,6 +197,10 @@ struct store_ops {
     enum gh_err (*user_by_email_key)(struct store_conn *c, const char *email_key,
                                      struct store_user *out) GH_WUR;
     enum gh_err (*user_by_id)(struct store_conn *c, const char *id, struct store_user *out) GH_WUR;
+    /** Sets the user's role ("user" or "admin") and appends ev, in one
+     *  transaction (or the caller's). GH_ERR_NOT_FOUND if no such user. */
+    enum gh_err (*user_set_role)(struct store_conn *c, const char *id, const char *role,
+                                 const struct store_audit *ev) GH_WUR;
     /** Marks the email verified (idempotent). */
     enum gh_err (*user_verify_email)(struct store_conn *c, const char *id, int64_t now,
                                      const struct store_audit *ev) GH_WUR;

@@ -256,7 +256,7 @@ static void session_create_and_get(void **state)
     assert_false(out.cookie);
     assert_int_equal(ops->refresh_get(f->c, other, rt), GH_ERR_NOT_FOUND);
 
-    /* a cookie session keeps its mode (migration 12), seen by both reads */
+    /* a cookie session keeps its mode (migration 13), seen by both reads */
     const char *sc_id = "dddddddd-dddd-4ddd-8ddd-dddddddddddd";
     struct store_session sc = mk_session(sc_id, U1, f->now, f->now + 3600);
     sc.cookie = true;
