@@ -315,8 +315,14 @@ static int cmd_serve(void)
         rc = die("cannot hash with the configured Argon2id parameters (memory?)");
         goto out;
     }
-    if (authcache_init(20000, 50000, 50000) != GH_OK || limit_init() != GH_OK) {
+    if (authcache_init(20000, 50000, 50000) != GH_OK) {
         rc = die("out of memory");
+        goto out;
+    }
+    enum gh_err lrc = limit_init();
+    if (lrc) {
+        rc = die(lrc == GH_ERR_CONFIG ? "the rate limits cannot use Redis (see the log above)"
+                                      : "cannot set up the rate limits (out of memory?)");
         goto out;
     }
     char cerr[512] = "";

@@ -12,6 +12,7 @@
 #include "audit/audit.h"
 #include "core/util.h"
 #include "guard/guard.h"
+#include "guard/limit_redis.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
@@ -128,6 +129,15 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                               "gatehouse_rate_limited_total{rule=\"%s\"} %llu\n", rule,
                               (unsigned long long)n);
     }
+    if (o < METRICS_MAX)
+        snprintf(text + o, METRICS_MAX - o,
+                 "# HELP gatehouse_redis_up Shared rate limits: 1 Redis answers, 0 outage, -1 not "
+                 "configured.\n"
+                 "# TYPE gatehouse_redis_up gauge\n"
+                 "gatehouse_redis_up %d\n",
+                 limit_redis_up());
+
+    o = strlen(text);
     if (o < METRICS_MAX)
         snprintf(text + o, METRICS_MAX - o,
                  "# HELP gatehouse_csrf_failed_total Requests refused with 403 csrf_failed.\n"

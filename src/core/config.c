@@ -158,6 +158,83 @@ enum gh_err config_env_secret(const char *name, char **out, char *err, size_t er
     return GH_OK;
 }
 
+static enum gh_err failure_mode(const char *name, bool def_closed, bool *closed, char *err,
+                                size_t errlen)
+{
+    const char *v = env(name);
+    *closed = def_closed;
+    if (!v) return GH_OK;
+    if (strcmp(v, "closed") == 0 || strcmp(v, "local") == 0) {
+        *closed = strcmp(v, "closed") == 0;
+        return GH_OK;
+    }
+    snprintf(err, errlen, "%s must be closed or local", name);
+    return GH_ERR_CONFIG;
+}
+
+/* GATEHOUSE_REDIS_URL and its companions (guard/limit_redis.h). A URL that
+ * holds a password is treated like any secret: wiped from the environment
+ * once read, and never repeated in a message. */
+static enum gh_err load_redis(char *err, size_t errlen)
+{
+    enum gh_err rc;
+    int64_t v;
+    if ((rc = env_int("GATEHOUSE_REDIS_TIMEOUT_MS", 50, 1, 1000, &v, err, errlen))) return rc;
+    gh_cfg.redis_timeout_ms = (int)v;
+    if ((rc = failure_mode("GATEHOUSE_REDIS_FAILURE_SIGNIN", true, &gh_cfg.redis_closed_signin, err,
+                           errlen)))
+        return rc;
+    if ((rc = failure_mode("GATEHOUSE_REDIS_FAILURE_API", false, &gh_cfg.redis_closed_api, err,
+                           errlen)))
+        return rc;
+    char *pw = NULL;
+    if ((rc = config_env_secret("GATEHOUSE_REDIS_PASSWORD", &pw, err, errlen))) return rc;
+    if (pw) { /* a file's trailing newline is not part of it */
+        size_t n = strlen(pw);
+        while (n && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+            pw[--n] = '\0';
+    }
+    const char *url = env("GATEHOUSE_REDIS_URL");
+    if (!url) {
+        if (pw) {
+            gh_free_secret_str(pw);
+            snprintf(err, errlen, "GATEHOUSE_REDIS_PASSWORD is set but GATEHOUSE_REDIS_URL is not");
+            return GH_ERR_CONFIG;
+        }
+        return GH_OK;
+    }
+    char *url_pw = NULL;
+    rc = limit_redis_parse_url(url, &gh_cfg.redis, &url_pw, err, errlen);
+    if (url_pw) {
+        gh_wipe((char *)url, strlen(url));
+        unsetenv("GATEHOUSE_REDIS_URL");
+    }
+    if (rc == GH_ERR_NOMEM) {
+        gh_free_secret_str(pw);
+        return rc;
+    }
+    if (rc) {
+        gh_free_secret_str(pw);
+        return GH_ERR_CONFIG;
+    }
+    if (url_pw && pw) {
+        gh_free_secret_str(pw);
+        gh_free_secret_str(url_pw);
+        memset(&gh_cfg.redis, 0, sizeof gh_cfg.redis);
+        snprintf(err, errlen,
+                 "give the Redis password once: in GATEHOUSE_REDIS_URL or in "
+                 "GATEHOUSE_REDIS_PASSWORD(_FILE), not both");
+        return GH_ERR_CONFIG;
+    }
+    if (gh_cfg.redis.user[0] && !(url_pw || pw)) {
+        memset(&gh_cfg.redis, 0, sizeof gh_cfg.redis);
+        snprintf(err, errlen, "GATEHOUSE_REDIS_URL names a user but no password");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.redis_password = url_pw ? url_pw : pw;
+    return GH_OK;
+}
+
 static enum gh_err parse_listen(const char *v, char *err, size_t errlen)
 {
     const char *colon = strrchr(v, ':');
@@ -305,6 +382,7 @@ enum gh_err config_load(char *err, size_t errlen)
                                  CORS_MAX_ORIGINS, &gh_cfg.ncors_origins, gh_cfg.production, err,
                                  errlen)))
         return rc;
+    if ((rc = load_redis(err, errlen))) return rc;
     const char *audit = env("GATEHOUSE_AUDIT");
     if (audit && strcmp(audit, "on") != 0 && strcmp(audit, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_AUDIT must be on or off");
@@ -427,6 +505,8 @@ void config_free(void)
     gh_free_secret_str(gh_cfg.master_key);
     gh_cfg.master_key = NULL;
     gh_free_secret_str(gh_cfg.smtp_password);
+    gh_free_secret_str(gh_cfg.redis_password);
+    gh_cfg.redis_password = NULL;
     free(gh_cfg.smtp_url);
     free(gh_cfg.smtp_user);
     gh_cfg.smtp_password = gh_cfg.smtp_url = gh_cfg.smtp_user = NULL;

@@ -11,6 +11,7 @@
 
 #include "core/err.h"
 #include "guard/cors.h"
+#include "guard/limit_redis.h"
 #include "guard/proxy.h"
 
 #define GH_LIMIT_RULES 16
@@ -48,13 +49,20 @@ struct gh_config {
     int ntrusted_proxies;
     char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
     int ncors_origins;
-    int lockout_threshold;         /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
-    int64_t lockout_max_delay;     /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
-    int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
-    bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
-    int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
-    int64_t reauth_window;         /* seconds after sign-in a session may add a factor unasked */
-    int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */
+    int lockout_threshold;     /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
+    int64_t lockout_max_delay; /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
+    /* Shared budgets (guard/limit_redis.c): redis.host "" keeps every budget
+     * in this process. redis_password is heap, wiped by config_free(). */
+    struct limit_redis_target redis; /* GATEHOUSE_REDIS_URL */
+    char *redis_password;            /* in the URL or GATEHOUSE_REDIS_PASSWORD(_FILE) */
+    int redis_timeout_ms;            /* GATEHOUSE_REDIS_TIMEOUT_MS */
+    bool redis_closed_signin;        /* GATEHOUSE_REDIS_FAILURE_SIGNIN=closed (default) */
+    bool redis_closed_api;           /* GATEHOUSE_REDIS_FAILURE_API=closed (default local) */
+    int mfa_required;                /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
+    bool audit;                      /* GATEHOUSE_AUDIT=off only outside production */
+    int64_t audit_verify_interval;   /* seconds; 0 = never re-verify while serving */
+    int64_t reauth_window;           /* seconds after sign-in a session may add a factor unasked */
+    int64_t clock_skew; /* seconds of tolerated clock difference (iat, key retirement) */
     int64_t signing_activation_delay; /* seconds before a rotated-in key signs */
     /* PEM of an ES256 signing key to import (optional), and the master key
      * text (required in production; generated in dev mode). Heap, wiped and

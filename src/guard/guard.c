@@ -2,10 +2,12 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "accounts/email.h"
 #include "core/config.h"
+#include "core/util.h"
 #include "store/store.h"
 
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n)
@@ -53,39 +55,98 @@ bool guard_admit_user(struct gh_req *r)
     return guard_take(r, rules, subjects, 1);
 }
 
-bool guard_admit(struct gh_req *r)
-{
+/* Room for the subjects a request's rules are keyed by. */
+struct subjects {
     char key[STORE_EMAIL_MAX + 1], pair[STORE_EMAIL_MAX + STORE_IP_MAX + 4];
+};
+
+/* The rules r's route spends, then the user's API budget when it is known
+ * and not yet spent (marked spent). Returns how many (at most 3). */
+static int route_rules(struct gh_req *r, struct subjects *s, enum limit_rule *rules,
+                       const char **subjects)
+{
+    int n = 0;
     switch (r->route->guard) {
-    case GUARD_SIGNIN: {
-        account_key(r, key);
-        snprintf(pair, sizeof pair, "%s\n%s", r->ip, key);
-        const enum limit_rule rules[] = {LIMIT_SIGNIN_IP_ACCOUNT, LIMIT_SIGNIN_IP};
-        const char *subjects[] = {pair, r->ip};
-        if (!guard_take(r, rules, subjects, 2)) return false;
+    case GUARD_SIGNIN:
+        account_key(r, s->key);
+        snprintf(s->pair, sizeof s->pair, "%s\n%s", r->ip, s->key);
+        rules[n] = LIMIT_SIGNIN_IP_ACCOUNT, subjects[n++] = s->pair;
+        rules[n] = LIMIT_SIGNIN_IP, subjects[n++] = r->ip;
         break;
-    }
-    case GUARD_SIGNUP: {
-        const enum limit_rule rules[] = {LIMIT_SIGNUP_IP};
-        const char *subjects[] = {r->ip};
-        if (!guard_take(r, rules, subjects, 1)) return false;
+    case GUARD_SIGNUP:
+        rules[n] = LIMIT_SIGNUP_IP, subjects[n++] = r->ip;
         break;
-    }
-    case GUARD_EMAIL: {
-        account_key(r, key);
-        const enum limit_rule rules[] = {LIMIT_EMAIL_ACCOUNT, LIMIT_EMAIL_IP};
-        const char *subjects[] = {key, r->ip};
-        if (!guard_take(r, rules, subjects, 2)) return false;
+    case GUARD_EMAIL:
+        account_key(r, s->key);
+        rules[n] = LIMIT_EMAIL_ACCOUNT, subjects[n++] = s->key;
+        rules[n] = LIMIT_EMAIL_IP, subjects[n++] = r->ip;
         break;
-    }
     default:
         break;
     }
-    return guard_admit_user(r);
+    if (r->authed && !r->api_admitted) {
+        r->api_admitted = true;
+        rules[n] = LIMIT_API_USER, subjects[n++] = r->ident.user_id;
+    }
+    return n;
+}
+
+bool guard_admit(struct gh_req *r)
+{
+    struct subjects s;
+    enum limit_rule rules[LIMIT_ASK_MAX];
+    const char *subjects[LIMIT_ASK_MAX];
+    int n = route_rules(r, &s, rules, subjects);
+    return n == 0 || guard_take(r, rules, subjects, n);
+}
+
+bool guard_wants_batch(const struct gh_req *r)
+{
+    return limit_shared() && (r->route->guard != GUARD_NONE || (r->authed && !r->api_admitted));
+}
+
+void guard_admit_batch(struct gh_req **rs, int n, bool *admitted)
+{
+    struct subjects *s = calloc((size_t)(n > 0 ? n : 1), sizeof *s);
+    struct limit_ask *asks = calloc((size_t)(n > 0 ? n : 1), sizeof *asks);
+    if (!s || !asks) { /* one by one, then */
+        free(s);
+        free(asks);
+        for (int i = 0; i < n; i++)
+            admitted[i] = guard_admit(rs[i]);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        asks[i].n = route_rules(rs[i], &s[i], asks[i].rules, asks[i].subjects);
+    limit_take_all(asks, n);
+    for (int i = 0; i < n; i++) {
+        struct gh_req *r = rs[i];
+        struct limit_ask *a = &asks[i];
+        admitted[i] = a->refused < 0;
+        if (!admitted[i]) {
+            gh_reply_limited(r, a->rules[a->refused], &a->res[a->refused]);
+            continue;
+        }
+        int t = -1; /* RateLimit fields for the rule closest to its end */
+        for (int k = 0; k < a->n; k++)
+            if (t < 0 || a->res[k].remaining < a->res[t].remaining) t = k;
+        if (t >= 0) {
+            r->rl_name = limit_rule_name(a->rules[t]);
+            r->rl = a->res[t];
+        }
+    }
+    gh_wipe(s, (size_t)n * sizeof *s); /* typed addresses */
+    free(s);
+    free(asks);
 }
 
 void guard_reply_locked(struct gh_req *r, int64_t retry_after_s)
 {
+    if (limit_unavailable()) { /* not a lock: Redis is down and sign-in fails closed */
+        struct limit_result res = {.unavailable = true, .retry_after_s = retry_after_s};
+        gh_reply_limited(r, LIMIT_SIGNIN_IP_ACCOUNT, &res);
+        return;
+    }
     r->rl_name = "signin_lockout";
     r->rl = (struct limit_result){.allowed = false,
                                   .limit = gh_cfg.lockout_threshold,

@@ -24,6 +24,15 @@ enum guard_class {
  *  the earlier rules is given back). Any thread. */
 bool guard_admit(struct gh_req *r);
 
+/** True when r's admission should wait for the loop's batch (budgets
+ *  shared through Redis, and r spends one). */
+bool guard_wants_batch(const struct gh_req *r);
+
+/** guard_admit for n requests at once (one Redis round trip for all; each
+ *  request all or nothing). admitted[i] false: rs[i]'s reply is set (429,
+ *  or 503 when Redis is down and a rule fails closed). Loop thread. */
+void guard_admit_batch(struct gh_req **rs, int n, bool *admitted);
+
 /** The API budget alone, for a request authenticated on a worker. */
 bool guard_admit_user(struct gh_req *r);
 
@@ -33,7 +42,9 @@ bool guard_admit_user(struct gh_req *r);
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
 
 /** Answers 429 rate_limited for an address locked by failed sign-ins
- *  (RateLimit fields name the rule "signin_lockout"). */
+ *  (RateLimit fields name the rule "signin_lockout"), or 503
+ *  rate_limiter_unavailable when limit_locked said so only because Redis
+ *  is down (limit_unavailable()). */
 void guard_reply_locked(struct gh_req *r, int64_t retry_after_s);
 
 /** Counts a request refused by rule (a rate-limit name, or

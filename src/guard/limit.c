@@ -8,6 +8,7 @@
 
 #include "core/config.h"
 #include "core/util.h"
+#include "guard/limit_redis.h"
 
 _Static_assert(LIMIT__COUNT <= GH_LIMIT_RULES, "gh_cfg.limits has a slot per rule");
 
@@ -61,11 +62,14 @@ enum gh_err limit_init(void)
     for (int i = 0; i < SHARDS; i++)
         pthread_mutex_init(&shards[i].mu, NULL);
     randombytes_buf(hash_key, sizeof hash_key);
-    return GH_OK;
+    enum gh_err rc = limit_redis_init();
+    if (rc) limit_shutdown();
+    return rc;
 }
 
 void limit_shutdown(void)
 {
+    limit_redis_shutdown();
     if (!shards) return;
     for (int i = 0; i < SHARDS; i++) {
         for (int b = 0; b < 256; b++)
@@ -177,8 +181,76 @@ static void take_at(enum limit_rule rule, const char *subject, int64_t now,
     res->reset_s = (next - now + 999999) / 1000000;
 }
 
+/* ---- the Redis path, and what an outage means ---- */
+
+static _Thread_local bool last_unavailable;
+
+bool limit_unavailable(void)
+{
+    return last_unavailable;
+}
+
+/* Whether a rule refuses (true) or uses this process's table while Redis
+ * is down. Lockout (LOCKOUT_RULE) goes with sign-in. */
+static bool fails_closed(unsigned rule)
+{
+    return rule == LIMIT_API_USER || rule == LIMIT_REFRESH_SESSION ? gh_cfg.redis_closed_api
+                                                                   : gh_cfg.redis_closed_signin;
+}
+
+static void refuse_unavailable(enum limit_rule rule, struct limit_result *res)
+{
+    const struct gh_limit_rule *d = &gh_cfg.limits[rule];
+    memset(res, 0, sizeof *res);
+    res->limit = d->count;
+    res->period_s = d->period_s;
+    res->unavailable = true;
+    res->retry_after_s = limit_redis_retry_after_s();
+    res->reset_s = res->retry_after_s;
+    last_unavailable = true;
+}
+
+/* A result from Redis's answer: delta = TAT - now after the take
+ * (allowed), or before it (refused). */
+static void redis_result(enum limit_rule rule, bool ok, int64_t delta, struct limit_result *res)
+{
+    const struct gh_limit_rule *d = &gh_cfg.limits[rule];
+    int64_t period = d->period_s * 1000000, t = period / d->count;
+    memset(res, 0, sizeof *res);
+    res->limit = d->count;
+    res->period_s = d->period_s;
+    res->allowed = ok;
+    if (ok) {
+        res->remaining = (int)((period - delta) / t);
+        res->reset_s = (delta + 999999) / 1000000;
+    } else { /* one more fits at TAT + t - period */
+        res->retry_after_s = (delta + t - period + 999999) / 1000000;
+        if (res->retry_after_s < 1) res->retry_after_s = 1;
+        res->reset_s = (delta + 999999) / 1000000;
+    }
+}
+
+bool limit_shared(void)
+{
+    return gh_cfg.rate_limits && limit_redis_enabled();
+}
+
 void limit_take(enum limit_rule rule, const char *subject, struct limit_result *res)
 {
+    last_unavailable = false;
+    if (gh_cfg.rate_limits && limit_redis_enabled()) {
+        const struct gh_limit_rule *d = &gh_cfg.limits[rule];
+        int64_t period = d->period_s * 1000000, t = period / d->count, delta;
+        bool ok;
+        if (limit_redis_take(rule, subject, t, period, &ok, &delta) == GH_OK) {
+            redis_result(rule, ok, delta, res);
+            return;
+        }
+        if (fails_closed(rule)) {
+            refuse_unavailable(rule, res);
+            return;
+        }
+    }
     take_at(rule, subject, gh_mono_us(), res);
 }
 
@@ -205,13 +277,100 @@ static void adjust(enum limit_rule rule, const char *subject, bool clear)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* An ask against this process's table, rule by rule, giving back on a
+ * refusal. */
+static void ask_local(struct limit_ask *a)
+{
+    a->refused = -1;
+    for (int i = 0; i < a->n; i++) {
+        take_at(a->rules[i], a->subjects[i], gh_mono_us(), &a->res[i]);
+        if (!a->res[i].allowed) {
+            for (int k = 0; k < i; k++)
+                adjust(a->rules[k], a->subjects[k], false);
+            a->refused = i;
+            return;
+        }
+    }
+}
+
+void limit_take_all(struct limit_ask *asks, int nasks)
+{
+    last_unavailable = false;
+    if (!limit_shared()) {
+        for (int i = 0; i < nasks; i++)
+            ask_local(&asks[i]);
+        return;
+    }
+    for (int base = 0; base < nasks; base += LIMIT_REDIS_BATCH_MAX) {
+        int m = nasks - base < LIMIT_REDIS_BATCH_MAX ? nasks - base : LIMIT_REDIS_BATCH_MAX;
+        /* asks without rules are not sent */
+        struct limit_redis_multi packed[LIMIT_REDIS_BATCH_MAX];
+        int idx[LIMIT_REDIS_BATCH_MAX], ns = 0;
+        _Static_assert(LIMIT_ASK_MAX <= LIMIT_REDIS_MULTI_MAX, "an ask fits one script run");
+        for (int i = 0; i < m; i++) {
+            struct limit_ask *a = &asks[base + i];
+            a->refused = -1;
+            if (a->n <= 0) continue;
+            struct limit_redis_multi *it = &packed[ns];
+            it->n = a->n;
+            for (int k = 0; k < a->n; k++) {
+                const struct gh_limit_rule *d = &gh_cfg.limits[a->rules[k]];
+                it->rules[k] = a->rules[k];
+                it->subjects[k] = a->subjects[k];
+                it->period_us[k] = d->period_s * 1000000;
+                it->step_us[k] = it->period_us[k] / d->count;
+            }
+            idx[ns++] = i;
+        }
+        enum gh_err rc = limit_redis_take_multi(packed, ns);
+        for (int j = 0; j < ns; j++) {
+            struct limit_ask *a = &asks[base + idx[j]];
+            if (rc == GH_OK) {
+                if (packed[j].allowed) {
+                    for (int k = 0; k < a->n; k++)
+                        redis_result(a->rules[k], true, packed[j].delta_us[k], &a->res[k]);
+                } else {
+                    int f = packed[j].refused;
+                    redis_result(a->rules[f], false, packed[j].delta_us[f], &a->res[f]);
+                    a->refused = f;
+                }
+                continue;
+            }
+            /* Redis could not answer: the first rule that fails closed
+             * refuses; if none does, this process's table decides. */
+            int f = -1;
+            for (int k = 0; k < a->n && f < 0; k++)
+                if (fails_closed(a->rules[k])) f = k;
+            if (f >= 0) {
+                refuse_unavailable(a->rules[f], &a->res[f]);
+                a->refused = f;
+            } else {
+                ask_local(a);
+            }
+        }
+    }
+}
+
+/* Refunds and clears during an outage: a closed rule loses them (the
+ * budget stays spent, the safe side); a local one applies them locally. */
 void limit_refund(enum limit_rule rule, const char *subject)
 {
+    last_unavailable = false;
+    if (gh_cfg.rate_limits && limit_redis_enabled()) {
+        const struct gh_limit_rule *d = &gh_cfg.limits[rule];
+        if (limit_redis_refund(rule, subject, d->period_s * 1000000 / d->count) == GH_OK ||
+            fails_closed(rule))
+            return;
+    }
     adjust(rule, subject, false);
 }
 
 void limit_clear(enum limit_rule rule, const char *subject)
 {
+    last_unavailable = false;
+    if (gh_cfg.rate_limits && limit_redis_enabled() &&
+        (limit_redis_clear(rule, subject) == GH_OK || fails_closed(rule)))
+        return;
     adjust(rule, subject, true);
 }
 
@@ -238,6 +397,19 @@ static bool locked_at(const char *subject, int64_t now, int64_t *retry_after_s)
 
 bool limit_locked(const char *subject, int64_t *retry_after_s)
 {
+    last_unavailable = false;
+    if (lockout_on() && limit_redis_enabled()) {
+        int64_t left;
+        if (limit_redis_locked(LOCKOUT_RULE, subject, &left) == GH_OK) {
+            *retry_after_s = (left + 999999) / 1000000;
+            return left > 0;
+        }
+        if (fails_closed(LOCKOUT_RULE)) {
+            *retry_after_s = limit_redis_retry_after_s();
+            last_unavailable = true;
+            return true;
+        }
+    }
     return locked_at(subject, gh_mono_us(), retry_after_s);
 }
 
@@ -277,11 +449,27 @@ static void failure_at(const char *subject, int64_t now, struct lockout_event *e
 
 void limit_lockout_failure(const char *subject, struct lockout_event *ev)
 {
+    last_unavailable = false;
+    if (lockout_on() && limit_redis_enabled()) {
+        memset(ev, 0, sizeof *ev);
+        if (limit_redis_failure(LOCKOUT_RULE, subject, gh_cfg.lockout_threshold,
+                                gh_cfg.lockout_max_delay, LOCKOUT_MEMORY_US, &ev->failures,
+                                &ev->locked_s, &ev->notify) == GH_OK)
+            return;
+        if (fails_closed(LOCKOUT_RULE)) { /* not counted: the sign-in was admitted before */
+            last_unavailable = true;
+            return;
+        }
+    }
     failure_at(subject, gh_mono_us(), ev);
 }
 
 void limit_lockout_clear(const char *subject)
 {
+    last_unavailable = false;
     if (!lockout_on()) return;
+    if (limit_redis_enabled() &&
+        (limit_redis_clear(LOCKOUT_RULE, subject) == GH_OK || fails_closed(LOCKOUT_RULE)))
+        return;
     adjust(LOCKOUT_RULE, subject, true);
 }

@@ -1,5 +1,11 @@
 /* Rate limits: GCRA (the generic cell rate algorithm) keyed by (rule,
- * subject), in this process's memory. A rule allows `count` requests per
+ * subject), in this process's memory, or, with GATEHOUSE_REDIS_URL, in one
+ * Redis that every replica shares (guard/limit_redis.h; decision 0010).
+ * When Redis cannot answer, a rule either fails closed (the result is
+ * "unavailable": the caller answers 503, nothing is processed) or falls
+ * back to this process's memory, as GATEHOUSE_REDIS_FAILURE_SIGNIN / _API
+ * say. The rest of this comment is about the in-process table, which is
+ * also that fallback. A rule allows `count` requests per
  * `period` with bursts up to `count`; each key costs one timestamp (its
  * "theoretical arrival time"), so the table stays small and there is no
  * timer to sweep. Subjects are hashed with a per-process secret key before
@@ -38,9 +44,15 @@ struct limit_result {
     int64_t retry_after_s; /* when denied: seconds until one is allowed (>= 1) */
     int64_t reset_s;       /* seconds until the budget is whole again */
     int64_t period_s;      /* the rule's period */
+    bool unavailable;      /* refused because the shared store (Redis) is down and the
+                            * rule fails closed: answer 503, not 429; retry_after_s is
+                            * when Redis is tried again */
 };
 
-/** Sets up the table and its hashing key. GH_ERR_NOMEM on failure. */
+/** Sets up the table and its hashing key, and Redis when configured (the
+ *  vault must be loaded: the shared key hash is derived from it).
+ *  GH_ERR_NOMEM; GH_ERR_CONFIG (logged) when Redis refuses us, or is
+ *  unreachable in production (see limit_redis_init). */
 enum gh_err limit_init(void) GH_WUR;
 /** Frees the table. */
 void limit_shutdown(void);
@@ -49,6 +61,27 @@ void limit_shutdown(void);
  *  When the budget is spent nothing is taken and res->allowed is false.
  *  With limits turned off (GATEHOUSE_RATE_LIMITS=off) always allows. */
 void limit_take(enum limit_rule rule, const char *subject, struct limit_result *res);
+
+/** Several rules for one request, all or nothing. */
+#define LIMIT_ASK_MAX 4
+struct limit_ask {
+    int n;
+    enum limit_rule rules[LIMIT_ASK_MAX];
+    const char *subjects[LIMIT_ASK_MAX];
+    /* out: every rule's result when all were allowed; else refused names the
+     * first rule that refused and res[refused] is its result */
+    struct limit_result res[LIMIT_ASK_MAX];
+    int refused; /* -1: all allowed */
+};
+
+/** For each ask, takes all its rules or none (the same outcome as
+ *  limit_take rule by rule, giving back on a refusal). With Redis, one
+ *  atomic script per ask and one pipelined round trip for up to 32 asks: a
+ *  loop admits all the requests it has read in one go. Any thread. */
+void limit_take_all(struct limit_ask *asks, int nasks);
+
+/** True when the budgets are shared through Redis (and limits are on). */
+bool limit_shared(void);
 
 /** Gives back one unit taken by limit_take (a request that turned out to
  *  be legitimate, e.g. a correct code). Never raises the budget above full. */
@@ -67,7 +100,13 @@ struct lockout_event {
     bool notify;      /* tell the owner (at most once an hour per address) */
 };
 
-/** True while subject is locked; *retry_after_s the seconds left. */
+/** True when the last limit_* call on this thread was refused only because
+ *  Redis is down and the rule fails closed (for limit_locked, whose answer
+ *  is a bool: a "locked" that is really an outage gets a 503). */
+bool limit_unavailable(void);
+
+/** True while subject is locked; *retry_after_s the seconds left. With
+ *  Redis down and sign-in failing closed: true, and limit_unavailable(). */
 bool limit_locked(const char *subject, int64_t *retry_after_s);
 /** Records one failure for subject. */
 void limit_lockout_failure(const char *subject, struct lockout_event *ev);

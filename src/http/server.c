@@ -55,6 +55,10 @@ struct gh_loop {
     pthread_mutex_t mu;
     struct gh_req *inbox;
     struct event *wake;
+    /* Requests read in this pass that wait for one batched admission (shared
+     * budgets: one Redis round trip for all); loop thread only. */
+    struct gh_req *admit_head, *admit_tail;
+    struct event *admit_ev;
     evutil_socket_t fd;
     struct event *log_ev;
     struct evhttp_bound_socket *bound;
@@ -128,6 +132,12 @@ void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit
 {
     r->rl_name = limit_rule_name(rule);
     r->rl = *res;
+    if (res->unavailable) { /* the shared limiter is down and this rule fails closed */
+        gh_reply_error(r, 503, "rate_limiter_unavailable",
+                       "The rate limiter cannot be reached, so this was not attempted; try again "
+                       "shortly.");
+        return;
+    }
     gh_reply_error(r, 429, "rate_limited", "Too many attempts; try again later.");
 }
 
@@ -483,7 +493,11 @@ static void finish(struct gh_req *r)
     set_cookies(r, h);
     add_cors_headers(r, h);
     if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
-    if (r->rl_name) {
+    if (r->rl_name && r->rl.unavailable) { /* no budget is known: Retry-After alone */
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
+        evhttp_add_header(h, "Retry-After", v);
+    } else if (r->rl_name) {
         char v[128];
         snprintf(v, sizeof v, "\"%s\";q=%d;w=%lld", r->rl_name, r->rl.limit,
                  (long long)r->rl.period_s);
@@ -940,6 +954,21 @@ static void preflight(struct gh_req *r, const char *path, const char *origin, co
     gh_reply(r, 204, NULL);
 }
 
+/* After the guard: the loop runs the handler, or a worker does. */
+static void admitted(struct gh_req *r, bool ok)
+{
+    unsigned flags = r->route->flags;
+    if (!ok) goto reply;
+    if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
+        r->route->fn(r, store_ops, NULL);
+        goto reply;
+    }
+    if (pool_submit((flags & R_HASH) ? POOL_HASH : POOL_DB, work, r) == GH_OK) return;
+    gh_reply_fail(r, GH_ERR_DENIED);
+reply:
+    finish(r);
+}
+
 static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct gh_loop *l = arg;
@@ -1109,16 +1138,39 @@ static void on_request(struct evhttp_request *ev, void *arg)
         goto reply;
     }
     if (ik) snprintf(r->idem_key, sizeof r->idem_key, "%s", ik);
-    if (!guard_admit(r)) goto reply;
-    if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
-        r->route->fn(r, store_ops, NULL);
-        goto reply;
+    if (guard_wants_batch(r)) { /* admitted with the others read in this pass */
+        r->next = NULL;
+        if (l->admit_tail)
+            l->admit_tail->next = r;
+        else
+            l->admit_head = r;
+        l->admit_tail = r;
+        if (r == l->admit_head) event_active(l->admit_ev, EV_READ, 0);
+        return;
     }
-    enum gh_err rc = pool_submit((flags & R_HASH) ? POOL_HASH : POOL_DB, work, r);
-    if (rc == GH_OK) return;
-    gh_reply_fail(r, GH_ERR_DENIED);
+    admitted(r, guard_admit(r));
+    return;
 reply:
     finish(r);
+}
+
+/* Runs once the loop has read every request that was ready: they are
+ * admitted together, then go on one by one. */
+static void on_admit(evutil_socket_t fd, short what, void *arg)
+{
+    struct gh_loop *l = arg;
+    struct gh_req *r = l->admit_head;
+    l->admit_head = l->admit_tail = NULL;
+    while (r) {
+        struct gh_req *batch[32];
+        bool ok[32];
+        int n = 0;
+        for (; r && n < 32; r = r->next)
+            batch[n++] = r;
+        guard_admit_batch(batch, n, ok);
+        for (int i = 0; i < n; i++)
+            admitted(batch[i], ok[i]);
+    }
 }
 
 /* ---- loops ---- */
@@ -1282,8 +1334,9 @@ static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
     gh_random(raw, sizeof raw);
     gh_hex(l->rid_prefix, raw, sizeof raw);
     l->wake = event_new(l->base, -1, 0, on_wake, l);
+    l->admit_ev = event_new(l->base, -1, 0, on_admit, l);
     l->http = evhttp_new(l->base);
-    if (!l->wake || !l->http) return GH_ERR_INTERNAL;
+    if (!l->wake || !l->admit_ev || !l->http) return GH_ERR_INTERNAL;
     /* libevent answers in its own HTML, without our headers or log line,
      * anything beyond these ceilings (it has no error hook before 2.2); up
      * to them it hands the request over and we answer 413/431 in JSON. */
@@ -1325,6 +1378,7 @@ static void loop_teardown(struct gh_loop *l)
     log_flush(l);
     if (l->log_ev) event_free(l->log_ev);
     if (l->wake) event_free(l->wake);
+    if (l->admit_ev) event_free(l->admit_ev);
     if (l->base) event_base_free(l->base);
     pthread_mutex_destroy(&l->mu);
 }

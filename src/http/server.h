@@ -112,7 +112,8 @@ uint64_t gh_csrf_failed_total(void);
 /** Sets an error reply {"error":{"code","message"}}. */
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
 /** Answers 429 rate_limited with Retry-After and the IETF RateLimit and
- *  RateLimit-Policy fields of rule. */
+ *  RateLimit-Policy fields of rule; or, when res->unavailable (Redis down,
+ *  the rule fails closed), 503 rate_limiter_unavailable with Retry-After. */
 void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res);
 /** Maps an internal failure (GH_ERR_INTERNAL, NOMEM, ...) to 500/503. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);

@@ -37,7 +37,9 @@ test('gatehouse_rate_limited_total: one line per rule, each 429 counted once und
     assert.equal(after.signup_ip, 3);
     assert.equal(after.signin_lockout, locked);
     assert.equal(after.signin_ip, 0);
-    assert.equal((await api(srv.url, 'GET', '/metrics')).text.match(/^gatehouse_rate_limited_total/gm).length, 9);
+    const text = (await api(srv.url, 'GET', '/metrics')).text;
+    assert.equal(text.match(/^gatehouse_rate_limited_total/gm).length, 9);
+    assert.match(text, /^gatehouse_redis_up -1$/m, 'no Redis configured');
   } finally {
     await srv.stop();
   }

@@ -148,6 +148,40 @@ static void test_lockout_schedule(void **state)
     assert_int_equal(ev.failures, 0);
 }
 
+/* limit_take_all without Redis: each ask all or nothing, rule by rule,
+ * giving back what its earlier rules took when a later one refuses. */
+static void test_take_all_is_all_or_nothing(void **state)
+{
+    (void)state;
+    gh_cfg.limits[LIMIT_SIGNIN_IP_ACCOUNT] = (struct gh_limit_rule){5, 900};
+    gh_cfg.limits[LIMIT_SIGNIN_IP] = (struct gh_limit_rule){2, 900};
+    struct limit_ask a[3];
+    const char *pairs[] = {"ip\np1", "ip\np2", "ip\np3"};
+    for (int i = 0; i < 3; i++)
+        a[i] = (struct limit_ask){.n = 2,
+                                  .rules = {LIMIT_SIGNIN_IP_ACCOUNT, LIMIT_SIGNIN_IP},
+                                  .subjects = {pairs[i], "ip"}};
+    limit_take_all(a, 3);
+    assert_int_equal(a[0].refused, -1);
+    assert_int_equal(a[0].res[0].remaining, 4);
+    assert_int_equal(a[0].res[1].remaining, 1);
+    assert_int_equal(a[1].refused, -1);
+    assert_int_equal(a[1].res[1].remaining, 0);
+    assert_int_equal(a[2].refused, 1); /* the IP rule, second */
+    assert_false(a[2].res[1].allowed);
+    assert_false(a[2].res[1].unavailable);
+    assert_true(a[2].res[1].retry_after_s >= 449);
+    /* p3's unit was given back: its budget is whole */
+    struct limit_result r;
+    limit_take(LIMIT_SIGNIN_IP_ACCOUNT, "ip\np3", &r);
+    assert_true(r.allowed);
+    assert_int_equal(r.remaining, 4);
+    /* an ask without rules is allowed */
+    struct limit_ask none = {.n = 0};
+    limit_take_all(&none, 1);
+    assert_int_equal(none.refused, -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +190,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_off_allows_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_table_is_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockout_schedule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_take_all_is_all_or_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
