@@ -22,6 +22,7 @@
 #include "mfa/totp.h"
 #include "http/server.h"
 #include "sessions/authcache.h"
+#include "sessions/cookie.h"
 #include "sessions/jwt.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -284,6 +285,7 @@ static void teardown(void)
     limit_shutdown();
     audit_shutdown();
     authcache_shutdown();
+    cookie_shutdown();
     jwt_shutdown();
     vault_shutdown();
     config_free();
@@ -321,6 +323,11 @@ static int cmd_serve(void)
     if (lrc) {
         rc = die(lrc == GH_ERR_CONFIG ? "the rate limits cannot use Redis (see the log above)"
                                       : "cannot set up the rate limits (out of memory?)");
+        goto out;
+    }
+    char cerr[512] = "";
+    if (cookie_init(cerr, sizeof cerr) != GH_OK) {
+        rc = die(cerr);
         goto out;
     }
     if (!gh_cfg.rate_limits)

@@ -17,6 +17,7 @@
 #include "guard/limit.h"
 #include "credentials/password.h"
 #include "sessions/authcache.h"
+#include "sessions/cookie.h"
 #include "sessions/sessions.h"
 
 /* Emailed links: sign in, reset the password, confirm the address. */
@@ -30,13 +31,82 @@ static json_t *user_json(const char *id, const char *email, int64_t created_at)
     return json_pack("{s:s,s:s,s:s}", "id", id, "email", email, "created_at", ts);
 }
 
-/* 200/201 with {user, access_token, refresh_token, token_type, expires_in}. */
+/* The "mode" field of the sign-in routes: 0 bearer (the default), 1
+ * cookie, -1 refused (the reply is set). Checked before any work. A
+ * cookie sign-in must come from our origin or an allowlisted one, like a
+ * cookie mutation: nobody can sign a browser into their own account from
+ * another site (login CSRF). */
+static int signin_mode(struct gh_req *r, const char *mode)
+{
+    if (!mode || strcmp(mode, "bearer") == 0) return 0;
+    if (strcmp(mode, "cookie") != 0) {
+        gh_reply_error(r, 422, "invalid_field", "Field 'mode' must be bearer or cookie.");
+        return -1;
+    }
+    if (!cookie_available()) {
+        gh_reply_error(r, 400, "cookie_mode_unavailable",
+                       "Cookie mode needs an https GATEHOUSE_PUBLIC_URL.");
+        return -1;
+    }
+    if (!r->origin_ok) {
+        gh_log(GH_LOG_WARN, "request %s: cookie sign-in from a refused origin", r->request_id);
+        gh_count_csrf_failed();
+        gh_reply_error(r, 403, "csrf_failed",
+                       "A cookie sign-in must come from an allowed origin (Origin or "
+                       "Sec-Fetch-Site).");
+        return -1;
+    }
+    return 1;
+}
+
+/* A cookie sign-in from a browser that still sends a session cookie ends
+ * that session: a new sign-in never leaves the token it replaces alive
+ * (no fixation, ASVS 7.2.4). Holding the cookie is proof enough to end its
+ * session, whoever's it is. Best effort: a failure is only logged. */
+static void end_presented_session(struct gh_req *r, const struct store_ops *ops,
+                                  struct store_conn *c)
+{
+    if (r->token_len == 0) return;
+    uint8_t h[32];
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    if (rt && refresh_hash(r->token, r->token_len, h) == GH_OK &&
+        ops->refresh_get(c, h, rt) == GH_OK && rt->session_cookie && rt->rotated_at_us == 0 &&
+        rt->session_live) {
+        struct store_audit ev;
+        char details[128];
+        snprintf(details, sizeof details, "{\"session_id\":\"%s\",\"reason\":\"signin\"}",
+                 rt->session_id);
+        enum gh_err rc = ops->session_revoke(
+            c, rt->session_id, rt->user_id, gh_now_s(),
+            gh_audit_event(r, &ev, "signout", rt->user_id, rt->user_id, details));
+        if (rc == GH_OK)
+            authcache_revoke_session(rt->session_id);
+        else if (rc != GH_ERR_NOT_FOUND)
+            gh_log(GH_LOG_WARN, "could not end the session a cookie sign-in replaced");
+    }
+    if (rt) gh_wipe(rt, sizeof *rt);
+    free(rt);
+    gh_wipe(r->token, sizeof r->token);
+    r->token_len = 0;
+}
+
+/* 200/201 with {user, access_token, refresh_token, token_type, expires_in};
+ * in cookie mode {user, mode, csrf_token, expires_in} and the cookies. */
 static void reply_signed_in(struct gh_req *r, int status, const struct store_user *u,
-                            struct sessions_pair *p, bool restricted)
+                            struct sessions_pair *p, bool restricted, bool cookie)
 {
     json_t *body = json_object();
     json_t *user = user_json(u->id, u->email, u->created_at);
-    json_t *pair = sessions_pair_json(p);
+    json_t *pair = NULL;
+    char csrf[COOKIE_CSRF_LEN + 1] = "";
+    if (cookie) {
+        if (cookie_csrf_token(p->session_id, csrf) == GH_OK)
+            pair = json_pack("{s:s,s:s,s:I}", "mode", "cookie", "csrf_token", csrf, "expires_in",
+                             (json_int_t)gh_cfg.refresh_ttl);
+    } else {
+        pair = sessions_pair_json(p);
+    }
+    gh_wipe(csrf, sizeof csrf); /* jansson holds its own copy */
     if (!body || !user || !pair || json_object_set(body, "user", user) != 0 ||
         json_object_update(body, pair) != 0) {
         json_decref(body);
@@ -50,6 +120,10 @@ static void reply_signed_in(struct gh_req *r, int status, const struct store_use
     if (restricted) json_object_set_new(body, "mfa_enrolment_required", json_true());
     r->authed = true; /* for the log line */
     snprintf(r->ident.user_id, sizeof r->ident.user_id, "%s", u->id);
+    if (cookie) { /* finish() sets the cookies */
+        memcpy(r->ident.session_id, p->session_id, sizeof r->ident.session_id);
+        memcpy(r->set_session, p->refresh, sizeof r->set_session);
+    }
     gh_reply(r, status, body);
 }
 
@@ -57,9 +131,13 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
 {
     const char *email_in, *pw;
     size_t email_len, pw_len;
+    const char *mode_in;
     const struct gh_field f[] = {{"email", true, &email_in, &email_len},
-                                 {"password", true, &pw, &pw_len}};
-    if (gh_body_fields(r, f, 2)) return;
+                                 {"password", true, &pw, &pw_len},
+                                 {"mode", false, &mode_in, NULL}};
+    if (gh_body_fields(r, f, 3)) return;
+    int cookie = signin_mode(r, mode_in);
+    if (cookie < 0) return;
 
     struct store_user u;
     struct sessions_pair pair = {0};
@@ -98,10 +176,11 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     }
     /* A new account has no second factor: under "all" it must enrol first. */
     bool restricted = gh_cfg.mfa_required == 2;
-    if ((rc =
-             sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", restricted, &pair)))
+    if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", restricted, cookie,
+                             &pair)))
         goto fail;
-    reply_signed_in(r, 201, &u, &pair, restricted);
+    if (cookie) end_presented_session(r, ops, c);
+    reply_signed_in(r, 201, &u, &pair, restricted, cookie);
     goto out;
 fail:
     gh_reply_fail(r, rc);
@@ -153,9 +232,13 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
 {
     const char *email_in, *pw;
     size_t email_len, pw_len;
+    const char *mode_in;
     const struct gh_field f[] = {{"email", true, &email_in, &email_len},
-                                 {"password", true, &pw, &pw_len}};
-    if (gh_body_fields(r, f, 2)) return;
+                                 {"password", true, &pw, &pw_len},
+                                 {"mode", false, &mode_in, NULL}};
+    if (gh_body_fields(r, f, 3)) return;
+    int cookie = signin_mode(r, mode_in);
+    if (cookie < 0) return;
 
     struct store_user u;
     struct sessions_pair pair = {0};
@@ -223,14 +306,15 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     bool restricted = mfa_policy_applies(&u);
     rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "password",
-                        restricted, &pair);
+                        restricted, cookie, &pair);
     if (rc == GH_ERR_CONFLICT) { /* the password changed while we were checking it */
         rc = signin_failed(r, ops, c, u.email_key, &u);
         if (rc) goto fail;
         goto out;
     }
     if (rc) goto fail;
-    reply_signed_in(r, 200, &u, &pair, restricted);
+    if (cookie) end_presented_session(r, ops, c);
+    reply_signed_in(r, 200, &u, &pair, restricted, cookie);
     goto out;
 fail:
     gh_reply_fail(r, rc);
@@ -294,6 +378,17 @@ void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct stor
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
+    if (r->cookie_auth) { /* how a page of an allowlisted origin learns it again */
+        char csrf[COOKIE_CSRF_LEN + 1];
+        bool ok = cookie_csrf_token(r->ident.session_id, csrf) == GH_OK &&
+                  json_object_set_new(u, "csrf_token", json_string(csrf)) == 0;
+        gh_wipe(csrf, sizeof csrf);
+        if (!ok) {
+            json_decref(u);
+            gh_reply_fail(r, GH_ERR_INTERNAL);
+            return;
+        }
+    }
     gh_reply(r, 200, u);
 }
 
@@ -302,9 +397,13 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
 {
     const char *tok, *code_in;
     size_t tok_len, code_len;
+    const char *mode_in;
     const struct gh_field f[] = {{"mfa_token", true, &tok, &tok_len},
-                                 {"code", true, &code_in, &code_len}};
-    if (gh_body_fields(r, f, 2)) return;
+                                 {"code", true, &code_in, &code_len},
+                                 {"mode", false, &mode_in, NULL}};
+    if (gh_body_fields(r, f, 3)) return;
+    int cookie = signin_mode(r, mode_in);
+    if (cookie < 0) return;
 
     uint8_t h[32];
     char code[64];
@@ -360,16 +459,17 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     char m[32];
     snprintf(m, sizeof m, "%s+%s", ch.first_factor, method);
     struct store_audit ev;
-    rc =
-        sessions_start(ops, c, &u, r->ip, r->user_agent,
-                       gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), m, false, &pair);
+    rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
+                        gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), m, false,
+                        cookie, &pair);
     if (rc == GH_ERR_CONFLICT) {
         gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
         goto out;
     }
     if (rc) goto fail;
     authcache_put_user(&u, gen);
-    reply_signed_in(r, 200, &u, &pair, false);
+    if (cookie) end_presented_session(r, ops, c);
+    reply_signed_in(r, 200, &u, &pair, false, cookie);
     goto out;
 fail:
     gh_reply_fail(r, rc);
@@ -590,8 +690,11 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
 {
     const char *tok;
     size_t tok_len;
-    const struct gh_field f[] = {{"token", true, &tok, &tok_len}};
-    if (gh_body_fields(r, f, 1)) return;
+    const char *mode_in;
+    const struct gh_field f[] = {{"token", true, &tok, &tok_len}, {"mode", false, &mode_in, NULL}};
+    if (gh_body_fields(r, f, 2)) return;
+    int cookie = signin_mode(r, mode_in); /* before the link is spent */
+    if (cookie < 0) return;
     struct store_magic m;
     struct store_user u;
     struct sessions_pair pair = {0};
@@ -656,10 +759,11 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     struct store_audit ev;
     rc = sessions_start(ops, c, &u, r->ip, r->user_agent,
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), "magic_link",
-                        restricted, &pair);
+                        restricted, cookie, &pair);
     if (rc) goto fail;
     authcache_put_user(&u, gen);
-    reply_signed_in(r, 200, &u, &pair, restricted);
+    if (cookie) end_presented_session(r, ops, c);
+    reply_signed_in(r, 200, &u, &pair, restricted, cookie);
     goto out;
 fail:
     gh_reply_fail(r, rc);

@@ -136,5 +136,13 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                  "# TYPE gatehouse_redis_up gauge\n"
                  "gatehouse_redis_up %d\n",
                  limit_redis_up());
+
+    o = strlen(text);
+    if (o < METRICS_MAX)
+        snprintf(text + o, METRICS_MAX - o,
+                 "# HELP gatehouse_csrf_failed_total Requests refused with 403 csrf_failed.\n"
+                 "# TYPE gatehouse_csrf_failed_total counter\n"
+                 "gatehouse_csrf_failed_total %llu\n",
+                 (unsigned long long)gh_csrf_failed_total());
     gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
 }

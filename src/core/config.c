@@ -418,6 +418,18 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = copy_str(gh_cfg.smtp_ca_file, sizeof gh_cfg.smtp_ca_file, "GATEHOUSE_SMTP_CA_FILE",
                        "", err, errlen)))
         return rc;
+    const char *idc = env("GATEHOUSE_INSECURE_DEV_COOKIES");
+    if (idc && strcmp(idc, "on") != 0 && strcmp(idc, "off") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_INSECURE_DEV_COOKIES must be on or off");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.insecure_dev_cookies = idc && strcmp(idc, "on") == 0;
+    if (gh_cfg.insecure_dev_cookies && gh_cfg.production) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_INSECURE_DEV_COOKIES=on is refused in production: session cookies "
+                 "are always Secure there (serve GATEHOUSE_PUBLIC_URL over https)");
+        return GH_ERR_CONFIG;
+    }
     const char *su = env("GATEHOUSE_SMTP_URL"), *us = env("GATEHOUSE_SMTP_USER");
     if (su && strncmp(su, "smtp://", 7) != 0 && strncmp(su, "smtps://", 8) != 0) {
         snprintf(err, errlen, "GATEHOUSE_SMTP_URL must start with smtp:// or smtps://");

@@ -80,6 +80,10 @@ struct gh_config {
     bool magic_link_signup;
     char template_dir[1024]; /* "": built-in email texts */
     int email_verification;  /* 0 off, 1 on (mail a link), 2 required before sign-in */
+    /* Cookie mode over plain HTTP (GATEHOUSE_INSECURE_DEV_COOKIES=on):
+     * development only, public URL on loopback; cookies lose Secure and the
+     * __Host- prefix (sessions/cookie.h). */
+    bool insecure_dev_cookies;
 };
 
 /** The process-wide configuration (valid after config_load). */

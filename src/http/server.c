@@ -29,6 +29,7 @@
 #include "guard/guard.h"
 #include "guard/idempotency.h"
 #include "http/pool.h"
+#include "sessions/sessions.h"
 
 #define LOGBUF_SIZE_ 4096
 
@@ -104,6 +105,18 @@ uint64_t gh_requests_total(int cls)
     return cls >= 1 && cls <= 5
                ? atomic_load_explicit(&requests_by_class[cls], memory_order_relaxed)
                : 0;
+}
+
+static _Atomic uint64_t csrf_failed;
+
+void gh_count_csrf_failed(void)
+{
+    atomic_fetch_add_explicit(&csrf_failed, 1, memory_order_relaxed);
+}
+
+uint64_t gh_csrf_failed_total(void)
+{
+    return atomic_load_explicit(&csrf_failed, memory_order_relaxed);
 }
 
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message)
@@ -357,6 +370,8 @@ static void log_request(struct gh_req *r, int method)
 static void free_req(struct gh_req *r)
 {
     gh_wipe(r->token, sizeof r->token);
+    gh_wipe(r->set_session, sizeof r->set_session);
+    gh_wipe(r->csrf, sizeof r->csrf);
     gh_json_wipe(r->body);
     gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
@@ -385,6 +400,8 @@ static void req_put(struct gh_req *r)
     struct gh_loop *l = r->loop;
     gh_wipe(r->token, r->token_len);
     r->token_len = 0;
+    gh_wipe(r->set_session, sizeof r->set_session);
+    gh_wipe(r->csrf, sizeof r->csrf);
     gh_json_wipe(r->body);
     gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
@@ -412,6 +429,29 @@ static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     evhttp_add_header(h, "Cache-Control", cache_control);
     evhttp_add_header(h, "X-Request-Id", request_id);
+}
+
+/* Set-Cookie for cookie mode: a new or rotated session cookie with its
+ * CSRF cookie, or both expired. */
+static void set_cookies(struct gh_req *r, struct evkeyvalq *h)
+{
+    char v[COOKIE_HEADER_MAX], csrf[COOKIE_CSRF_LEN + 1];
+    if (r->clear_cookies) {
+        cookie_format(v, sizeof v, cookie_session_name(), "", 0, true);
+        evhttp_add_header(h, "Set-Cookie", v);
+        cookie_format(v, sizeof v, cookie_csrf_name(), "", 0, false);
+        evhttp_add_header(h, "Set-Cookie", v);
+    } else if (r->set_session[0]) {
+        cookie_format(v, sizeof v, cookie_session_name(), r->set_session, gh_cfg.refresh_ttl, true);
+        evhttp_add_header(h, "Set-Cookie", v);
+        gh_wipe(v, sizeof v);
+        if (cookie_csrf_token(r->ident.session_id, csrf) == GH_OK) {
+            cookie_format(v, sizeof v, cookie_csrf_name(), csrf, gh_cfg.refresh_ttl, false);
+            evhttp_add_header(h, "Set-Cookie", v);
+        }
+        gh_wipe(csrf, sizeof csrf);
+    }
+    gh_wipe(r->set_session, sizeof r->set_session);
 }
 
 #define CORS_ALLOW_HEADERS                                                                         \
@@ -450,6 +490,7 @@ static void finish(struct gh_req *r)
                              : "no-store",
                          r->request_id);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
+    set_cookies(r, h);
     add_cors_headers(r, h);
     if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
     if (r->rl_name && r->rl.unavailable) { /* no budget is known: Retry-After alone */
@@ -505,6 +546,75 @@ static bool restricted_denied(struct gh_req *r)
     return true;
 }
 
+/* A state-changing request authenticated by cookie needs an Origin /
+ * Sec-Fetch-Site that is ours or allowlisted (r->origin_ok) and the CSRF
+ * token of its session in X-CSRF-Token. Needs r->ident. */
+static bool csrf_denied(struct gh_req *r)
+{
+    if (!r->cookie_auth || r->method == GH_GET) return false;
+    if (r->origin_ok && cookie_csrf_valid(r->ident.session_id, r->csrf, r->csrf_len)) return false;
+    gh_log(GH_LOG_WARN, "request %s: CSRF check failed (%s) for session %s", r->request_id,
+           r->origin_ok ? "X-CSRF-Token" : "Origin/Sec-Fetch-Site", r->ident.session_id);
+    gh_count_csrf_failed();
+    gh_reply_error(r, 403, "csrf_failed",
+                   "Requests signed in by cookie must come from an allowed origin and carry the "
+                   "session's X-CSRF-Token.");
+    return true;
+}
+
+/* A session cookie that is not (or no longer) good: 401, and both cookies
+ * are expired so the browser stops sending it. */
+static void cookie_refused(struct gh_req *r, const char *code)
+{
+    r->clear_cookies = true;
+    gh_reply_error(r, 401, code,
+                   strcmp(code, "token_reused") == 0
+                       ? "This session cookie was already replaced; every session of the "
+                         "account has been signed out."
+                       : "The session cookie is missing or invalid.");
+}
+
+/* The memory check for either kind of credential. */
+static enum authcache_result auth_memory(struct gh_req *r)
+{
+    if (!r->cookie_auth) return authcache_check(r->token, r->token_len, gh_now_s(), &r->ident);
+    uint8_t h[32];
+    if (refresh_hash(r->token, r->token_len, h) != GH_OK) return AUTHCACHE_DENY;
+    int64_t now = gh_now_s();
+    return authcache_check_cookie(h, now, now - gh_cfg.access_ttl, &r->ident);
+}
+
+/* Worker: a cookie the memory could not settle (not cached, due for
+ * rotation, or just rotated by a parallel request). */
+static void cookie_check_store(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    struct store_audit ev;
+    struct store_audit *reuse =
+        (struct store_audit *)gh_audit_event(r, &ev, "token.reuse_detected", "system", NULL, NULL);
+    enum sessions_refresh_result res;
+    struct limit_result lim = {0};
+    enum gh_err rc = sessions_cookie_check(ops, c, r->token, r->token_len, reuse, &res, &lim,
+                                           r->set_session, &r->ident);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    switch (res) {
+    case SESSIONS_REFRESHED:
+        r->authed = true;
+        break;
+    case SESSIONS_REUSED:
+        cookie_refused(r, "token_reused");
+        break;
+    case SESSIONS_INVALID:
+        cookie_refused(r, "invalid_token");
+        break;
+    case SESSIONS_LIMITED:
+        gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
+        break;
+    }
+}
+
 /* ---- worker side ---- */
 
 static void post_back(struct gh_req *r)
@@ -537,16 +647,21 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
     /* Checked again here: a revocation may have landed while the request
      * waited in the queue. Memory only, unless the entry was evicted. */
     if ((r->route->flags & R_AUTH) && r->authed) {
-        enum authcache_result ar = authcache_check(r->token, r->token_len, gh_now_s(), &r->ident);
+        enum authcache_result ar = auth_memory(r);
         if (ar == AUTHCACHE_DENY) {
             r->authed = false;
-            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            if (r->cookie_auth)
+                cookie_refused(r, "invalid_token");
+            else
+                gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
             post_back(r);
             return;
         }
         if (ar == AUTHCACHE_MISS) r->authed = false;
     }
-    if ((r->route->flags & R_AUTH) && !r->authed) {
+    if ((r->route->flags & R_AUTH) && !r->authed && r->cookie_auth) {
+        cookie_check_store(r, ops, c);
+    } else if ((r->route->flags & R_AUTH) && !r->authed) {
         enum gh_err rc =
             authcache_check_store(ops, c, r->token, r->token_len, gh_now_s(), &r->ident);
         if (rc == GH_ERR_DENIED) {
@@ -557,7 +672,8 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
             r->authed = true;
         }
     }
-    if (r->status == 0 && !restricted_denied(r) && guard_admit_user(r) && idem_begin(r, ops, c)) {
+    if (r->status == 0 && !csrf_denied(r) && !restricted_denied(r) && guard_admit_user(r) &&
+        idem_begin(r, ops, c)) {
         r->route->fn(r, ops, c);
         idem_end(r, ops, c);
     }
@@ -663,6 +779,40 @@ static bool bearer(struct evkeyvalq *in, struct gh_req *r)
     r->token_len = n;
     gh_wipe((char *)a, n); /* libevent's copy of the header */
     return true;
+}
+
+/* The session cookie from every Cookie header: 1 with r->token set, 0 if
+ * absent, 2 if sent more than once, -1 if not shaped like a token. */
+static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
+{
+    const char *name = cookie_session_name(), *val = NULL;
+    size_t len = 0;
+    int found = 0;
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, "Cookie") != 0) continue;
+        const char *v;
+        size_t l;
+        int n = cookie_find(kv->value, name, &v, &l);
+        if (n && !found) {
+            val = v;
+            len = l;
+        }
+        found += n;
+    }
+    if (found == 0) return 0;
+    if (found > 1) return 2;
+    if (len != REFRESH_TOKEN_LEN) return -1;
+    for (size_t i = 0; i < len; i++) {
+        char c = val[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return -1;
+    }
+    memcpy(r->token, val, len);
+    r->token[len] = '\0';
+    r->token_len = len;
+    gh_wipe((char *)val, len); /* libevent's copy of the header */
+    return 1;
 }
 
 static void request_id_of(struct gh_loop *l, struct evkeyvalq *in, char *out, size_t cap)
@@ -895,20 +1045,62 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     unsigned flags = r->route->flags;
 
+    if (method != GH_GET && cookie_available())
+        r->origin_ok = cookie_request_origin_ok(evhttp_find_header(in, "Origin"),
+                                                evhttp_find_header(in, "Sec-Fetch-Site"));
+
+    /* The session a cookie sign-in replaces (accounts_http.c ends it). */
+    if ((flags & R_SIGNIN) && cookie_available() && session_cookie(in, r) != 1) {
+        gh_wipe(r->token, sizeof r->token);
+        r->token_len = 0;
+    }
+
     if (flags & R_AUTH) {
-        if (!bearer(in, r)) {
+        /* An Authorization header decides alone: the cookie is not read,
+         * not even when the header is bad (decision 0011). */
+        if (!evhttp_find_header(in, "Authorization") && cookie_available()) {
+            int got = session_cookie(in, r);
+            if (got == 2) {
+                gh_reply_error(r, 400, "duplicate_cookie",
+                               "The session cookie was sent more than once.");
+                goto reply;
+            }
+            if (got == 0) {
+                gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+                goto reply;
+            }
+            r->cookie_auth = true;
+            if (got < 0) {
+                cookie_refused(r, "invalid_token");
+                goto reply;
+            }
+        } else if (!bearer(in, r)) {
             gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
             goto reply;
         }
-        switch (authcache_check(r->token, r->token_len, gh_now_s(), &r->ident)) {
+        switch (auth_memory(r)) {
         case AUTHCACHE_DENY:
-            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            if (r->cookie_auth)
+                cookie_refused(r, "invalid_token");
+            else
+                gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
             goto reply;
         case AUTHCACHE_OK:
             r->authed = true;
             break;
         case AUTHCACHE_MISS:
             break;
+        }
+        if (r->cookie_auth && method != GH_GET) {
+            const char *ct = evhttp_find_header(in, "X-CSRF-Token");
+            size_t cl = ct ? strlen(ct) : 0;
+            if (cl > 0 && cl <= COOKIE_CSRF_LEN) {
+                memcpy(r->csrf, ct, cl);
+                r->csrf[cl] = '\0';
+                r->csrf_len = cl;
+            }
+            /* The origin now; the token once the session is known. */
+            if ((!r->origin_ok || r->authed) && csrf_denied(r)) goto reply;
         }
     }
 

@@ -17,17 +17,20 @@
 #include "core/err.h"
 #include "guard/limit.h"
 #include "sessions/authcache.h"
+#include "sessions/cookie.h"
+#include "sessions/refresh.h"
 #include "store/store.h"
 
 enum gh_method { GH_GET = 1, GH_POST = 2, GH_DELETE = 4, GH_PUT = 8, GH_PATCH = 16 };
 
 enum gh_route_flags {
-    R_AUTH = 1,       /* needs a valid bearer token */
+    R_AUTH = 1,       /* needs a valid bearer token or session cookie */
     R_BODY = 2,       /* takes a JSON object body */
     R_LOOP = 4,       /* may run on the event loop when the auth check hit memory */
     R_CACHEABLE = 8,  /* public, not no-store (JWKS) */
     R_HASH = 16,      /* runs Argon2id: the hashing lane of the pool */
     R_MFA_SETUP = 32, /* open to sessions restricted to enrolling a second factor */
+    R_SIGNIN = 64,    /* starts a session: a session cookie sent along is read (r->token) */
 };
 
 struct gh_req;
@@ -64,10 +67,14 @@ struct gh_req {
     char user_agent[STORE_UA_MAX + 1];
     char request_id[GH_REQUEST_ID_MAX + 1];
     char query[512];              /* raw query string ("" if none; longer ones are cut) */
-    char token[GH_TOKEN_MAX + 1]; /* bearer token; wiped when the request ends */
+    char token[GH_TOKEN_MAX + 1]; /* bearer token or cookie session token; wiped at the end */
     size_t token_len;
     bool authed;
     struct authcache_identity ident;
+    bool cookie_auth; /* the identity comes from the session cookie (no Authorization) */
+    bool origin_ok;   /* not GET: Origin / Sec-Fetch-Site are ours or allowlisted */
+    char csrf[COOKIE_CSRF_LEN + 1]; /* X-CSRF-Token as sent ("" if none or too long) */
+    size_t csrf_len;
 
     /* Reply. */
     int status;
@@ -81,6 +88,8 @@ struct gh_req {
     char idem_key[256]; /* Idempotency-Key ("" if none) */
     char idem_id[65];   /* its record id, once claimed or found */
     bool idem_claimed, idem_replayed;
+    char set_session[REFRESH_TOKEN_LEN + 1]; /* a session cookie to set ("" none); wiped */
+    bool clear_cookies;    /* expire both cookies (sign-out, dead cookie); beats set_session */
     char cors_methods[40]; /* a preflight answered: the path's methods */
 
     /* Private to server.c. */
@@ -96,6 +105,10 @@ void gh_reply(struct gh_req *r, int status, json_t *body);
 void gh_reply_text(struct gh_req *r, int status, const char *type, char *text);
 /** Requests answered so far by status class (1..5 for 1xx..5xx). */
 uint64_t gh_requests_total(int cls);
+/** Counts a request refused with 403 csrf_failed (for /metrics). */
+void gh_count_csrf_failed(void);
+/** Requests refused with 403 csrf_failed so far. */
+uint64_t gh_csrf_failed_total(void);
 /** Sets an error reply {"error":{"code","message"}}. */
 void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
 /** Answers 429 rate_limited with Retry-After and the IETF RateLimit and

@@ -19,6 +19,12 @@ struct node {
     uint8_t key[40];
     union {
         struct jwt_claims tok;
+        struct { /* a cookie session token (key: 'C' + its SHA-256) */
+            char uid[STORE_ID_LEN + 1];
+            char sid[STORE_ID_LEN + 1];
+            int64_t created_at;
+            int64_t expires_at;
+        } ck;
         struct {
             char uid[STORE_ID_LEN + 1];
             int64_t expires_at;
@@ -203,6 +209,76 @@ void authcache_clear_tokens(void)
     pthread_rwlock_wrlock(&lock);
     table_clear(&tokens);
     pthread_rwlock_unlock(&lock);
+}
+
+/* Cookie tokens share the tokens table; their 33-byte key cannot meet a
+ * JWT's 32-byte one. */
+static void cookie_key(uint8_t k[33], const uint8_t hash[32])
+{
+    k[0] = 'C';
+    memcpy(k + 1, hash, 32);
+}
+
+void authcache_put_cookie(const uint8_t hash[32], const char *uid, const char *sid,
+                          int64_t created_at, int64_t expires_at, uint64_t gen)
+{
+    uint8_t k[33];
+    cookie_key(k, hash);
+    pthread_rwlock_wrlock(&lock);
+    if (gen == atomic_load(&generation)) {
+        struct node *n = upsert(&tokens, k, sizeof k);
+        if (n) {
+            snprintf(n->v.ck.uid, sizeof n->v.ck.uid, "%s", uid);
+            snprintf(n->v.ck.sid, sizeof n->v.ck.sid, "%s", sid);
+            n->v.ck.created_at = created_at;
+            n->v.ck.expires_at = expires_at;
+        }
+    }
+    pthread_rwlock_unlock(&lock);
+}
+
+void authcache_forget_cookie(const uint8_t hash[32])
+{
+    uint8_t k[33];
+    cookie_key(k, hash);
+    pthread_rwlock_wrlock(&lock);
+    struct node *n = find(&tokens, k, sizeof k);
+    if (n) n->v.ck.expires_at = 0; /* unlinking is not worth it: it is never OK again */
+    atomic_fetch_add(&generation, 1);
+    pthread_rwlock_unlock(&lock);
+}
+
+enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now,
+                                             int64_t rotate_before, struct authcache_identity *out)
+{
+    uint8_t k[33];
+    cookie_key(k, hash);
+    enum authcache_result res = AUTHCACHE_MISS;
+    pthread_rwlock_rdlock(&lock);
+    struct node *t = find(&tokens, k, sizeof k);
+    /* Spent, expired or due for rotation: the worker decides (store.h). */
+    if (t && t->v.ck.expires_at > now && t->v.ck.created_at >= rotate_before) {
+        struct node *s = find(&sessions, t->v.ck.sid, strlen(t->v.ck.sid));
+        if (s) {
+            if (!s->v.sess.live || strcmp(s->v.sess.uid, t->v.ck.uid) != 0) {
+                res = AUTHCACHE_DENY;
+            } else {
+                struct node *u = find(&users, t->v.ck.uid, strlen(t->v.ck.uid));
+                if (u) {
+                    memcpy(out->user_id, t->v.ck.uid, sizeof out->user_id);
+                    memcpy(out->session_id, t->v.ck.sid, sizeof out->session_id);
+                    snprintf(out->email, sizeof out->email, "%s", u->v.user.email);
+                    out->created_at = u->v.user.created_at;
+                    out->iat = t->v.ck.created_at;
+                    out->exp = t->v.ck.expires_at;
+                    out->restricted = s->v.sess.restricted;
+                    res = AUTHCACHE_OK;
+                }
+            }
+        }
+    }
+    pthread_rwlock_unlock(&lock);
+    return res;
 }
 
 /* Claims of a token: from the cache, or verified now and remembered. */

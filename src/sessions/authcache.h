@@ -50,6 +50,20 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
                                   const char *token, size_t len, int64_t now,
                                   struct authcache_identity *out) GH_WUR;
 
+/** Checks a cookie session token by its SHA-256, from memory only. MISS
+ *  also when the token is not cached, expired in the cache, or was issued
+ *  before rotate_before (due for rotation): the worker then settles it with
+ *  sessions_cookie_check. The session and user rules are those of bearer
+ *  tokens (live session of that user); a cookie token has no iat to hold
+ *  against tokens_invalidated_at, like a refresh token. */
+enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now,
+                                             int64_t rotate_before, struct authcache_identity *out);
+/** Remembers a current cookie token (dropped if the generation moved). */
+void authcache_put_cookie(const uint8_t hash[32], const char *uid, const char *sid,
+                          int64_t created_at, int64_t expires_at, uint64_t gen);
+/** The token was rotated: never answer OK for it from memory again. */
+void authcache_forget_cookie(const uint8_t hash[32]);
+
 /** Current generation; read it before a database read whose result you
  *  will put into the cache. */
 uint64_t authcache_generation(void);

@@ -55,7 +55,7 @@ static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, b
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
                            const struct store_audit *ev, const char *method, bool restricted,
-                           struct sessions_pair *out)
+                           bool cookie, struct sessions_pair *out)
 {
     struct store_session s;
     uint8_t h[32];
@@ -66,6 +66,7 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     s.created_at = s.last_used_at = gh_now_s();
     s.expires_at = s.created_at + gh_cfg.refresh_ttl;
     s.restricted = restricted;
+    s.cookie = cookie;
     snprintf(s.ip, sizeof s.ip, "%s", ip ? ip : "");
     snprintf(s.user_agent, sizeof s.user_agent, "%s", user_agent ? user_agent : "");
     enum gh_err rc = refresh_new(out->refresh, h);
@@ -82,6 +83,8 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     /* Refused if the password changed since the caller verified it. */
     if ((rc = ops->session_create(c, &s, h, u->tokens_invalidated_at, ev ? &sev : NULL))) goto fail;
     authcache_put_session(&s, gen);
+    memcpy(out->session_id, s.id, sizeof out->session_id);
+    if (cookie) return GH_OK;
     if ((rc = issue_access(u->id, s.id, u->tokens_invalidated_at, restricted, &out->access)))
         goto fail;
     return GH_OK;
@@ -94,7 +97,7 @@ fail:
 static enum gh_err seal_pair(const char *old, const struct sessions_pair *p, uint8_t *box,
                              size_t *boxlen)
 {
-    json_t *j = json_pack("{s:s,s:s}", "a", p->access, "r", p->refresh);
+    json_t *j = json_pack("{s:s,s:s}", "a", p->access ? p->access : "", "r", p->refresh);
     char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
     gh_json_wipe(j);
     json_decref(j);
@@ -116,9 +119,9 @@ static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
     const char *r = json_string_value(json_object_get(j, "r"));
     enum gh_err rc = GH_ERR_DENIED;
     if (a && r && strlen(r) == REFRESH_TOKEN_LEN) {
-        out->access = strdup(a);
+        out->access = a[0] ? strdup(a) : NULL; /* "": a cookie session's */
         memcpy(out->refresh, r, REFRESH_TOKEN_LEN + 1);
-        rc = out->access ? GH_OK : GH_ERR_NOMEM;
+        rc = out->access || !a[0] ? GH_OK : GH_ERR_NOMEM;
     }
     /* jansson keeps its own copies of the strings; wipe them too. */
     if (a) gh_wipe((char *)a, strlen(a));
@@ -128,7 +131,7 @@ static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
 }
 
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
-                             size_t toklen, struct store_audit *reuse_ev,
+                             size_t toklen, bool cookie, struct store_audit *reuse_ev,
                              enum sessions_refresh_result *res, struct limit_result *lim,
                              struct sessions_pair *out)
 {
@@ -153,6 +156,9 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
             goto out;
         }
         if (rc) goto out;
+        /* A cookie token at /v1/token, or a refresh token as a cookie:
+         * refused before anything else, and revokes nothing. */
+        if (rt->session_cookie != cookie) goto out;
         int64_t now_us = gh_now_us(), now = now_us / 1000000;
 
         if (rt->rotated_at_us != 0) {
@@ -198,8 +204,8 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
         }
 
         if ((rc = refresh_new(out->refresh, new_hash))) goto out;
-        if ((rc = issue_access(rt->user_id, rt->session_id, rt->tokens_invalidated_at,
-                               rt->session_restricted, &out->access)))
+        if (!cookie && (rc = issue_access(rt->user_id, rt->session_id, rt->tokens_invalidated_at,
+                                          rt->session_restricted, &out->access)))
             goto out;
         /* Without a grace window no one will ever open the pair. */
         size_t boxlen = 0;
@@ -220,5 +226,75 @@ out:
     if (rt) gh_wipe(rt, sizeof *rt);
     free(rt);
     free(box);
+    return rc;
+}
+
+enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn *c,
+                                  const char *tok, size_t toklen, struct store_audit *reuse_ev,
+                                  enum sessions_refresh_result *res, struct limit_result *lim,
+                                  char rotated[REFRESH_TOKEN_LEN + 1],
+                                  struct authcache_identity *out)
+{
+    uint8_t h[32], nh[32];
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    struct sessions_pair pair = {0};
+    struct store_session s;
+    struct store_user u;
+    enum gh_err rc = GH_OK;
+    memset(&u, 0, sizeof u);
+    rotated[0] = '\0';
+    *res = SESSIONS_INVALID;
+    if (!rt) return GH_ERR_NOMEM;
+    if (refresh_hash(tok, toklen, h) != GH_OK) goto out;
+    uint64_t gen = authcache_generation(); /* before the reads: see authcache.h */
+    rc = ops->refresh_get(c, h, rt);
+    if (rc == GH_ERR_NOT_FOUND) {
+        rc = GH_OK;
+        goto out;
+    }
+    if (rc || !rt->session_cookie) goto out;
+    int64_t now = gh_now_s();
+    if (rt->rotated_at_us != 0 || rt->created_at <= now - gh_cfg.access_ttl) {
+        /* Spent (grace or reuse) or due: the refresh-token rules decide. */
+        enum sessions_refresh_result rr;
+        rc = sessions_refresh(ops, c, tok, toklen, true, reuse_ev, &rr, lim, &pair);
+        if (rc || rr != SESSIONS_REFRESHED) {
+            if (!rc) *res = rr;
+            goto out;
+        }
+        authcache_forget_cookie(h);
+        memcpy(rotated, pair.refresh, sizeof pair.refresh);
+        if ((rc = refresh_hash(pair.refresh, REFRESH_TOKEN_LEN, nh))) goto out;
+        gen = authcache_generation();
+        rc = ops->refresh_get(c, nh, rt);
+        if (rc == GH_ERR_NOT_FOUND) rc = GH_OK, rotated[0] = '\0';
+        if (rc || !rotated[0]) goto out;
+        memcpy(h, nh, sizeof h);
+    }
+    if (!rt->session_live || rt->expires_at <= now || rt->rotated_at_us != 0) goto out;
+    rc = ops->session_get(c, rt->session_id, &s);
+    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
+    if (rc) goto out;
+    rc = ops->user_by_id(c, rt->user_id, &u);
+    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
+    if (rc || !u.id[0]) goto out;
+    authcache_put_session(&s, gen);
+    authcache_put_user(&u, gen);
+    if (s.revoked_at != 0 || strcmp(s.user_id, rt->user_id) != 0) goto out;
+    authcache_put_cookie(h, rt->user_id, rt->session_id, rt->created_at, rt->expires_at, gen);
+    memcpy(out->user_id, rt->user_id, sizeof out->user_id);
+    memcpy(out->session_id, rt->session_id, sizeof out->session_id);
+    snprintf(out->email, sizeof out->email, "%s", u.email);
+    out->created_at = u.created_at;
+    out->iat = rt->created_at;
+    out->exp = rt->expires_at;
+    out->restricted = s.restricted;
+    *res = SESSIONS_REFRESHED;
+out:
+    if (rc || *res != SESSIONS_REFRESHED) gh_wipe(rotated, REFRESH_TOKEN_LEN + 1);
+    sessions_pair_clear(&pair);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    gh_wipe(rt, sizeof *rt);
+    free(rt);
     return rc;
 }

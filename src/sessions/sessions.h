@@ -9,13 +9,15 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "sessions/authcache.h"
 #include "sessions/refresh.h"
 #include "guard/limit.h"
 #include "store/store.h"
 
 struct sessions_pair {
-    char *access;                        /* heap JWT */
-    char refresh[REFRESH_TOKEN_LEN + 1]; /* base64url */
+    char *access;                        /* heap JWT; NULL for a cookie session */
+    char refresh[REFRESH_TOKEN_LEN + 1]; /* base64url; a cookie session's token */
+    char session_id[STORE_ID_LEN + 1];   /* set by sessions_start */
 };
 
 /** Wipes and frees what the pair holds. */
@@ -31,11 +33,13 @@ void sessions_new_id(char out[STORE_ID_LEN + 1]);
  *  first pair. GH_ERR_CONFLICT if u's password changed since u was read (the
  *  caller treats that as a failed sign-in). method names the factors for
  *  the audit row ("password", "password+totp", ...). A restricted session
- *  may only enrol a second factor (GATEHOUSE_MFA_REQUIRED). */
+ *  may only enrol a second factor (GATEHOUSE_MFA_REQUIRED). A cookie
+ *  session gets no access token: its refresh token is the session cookie
+ *  (sessions/cookie.h), and it is never accepted by /v1/token. */
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
                            const struct store_audit *ev, const char *method, bool restricted,
-                           struct sessions_pair *out) GH_WUR;
+                           bool cookie, struct sessions_pair *out) GH_WUR;
 
 enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
@@ -46,10 +50,26 @@ enum sessions_refresh_result {
 
 /** Rotates a refresh token (see docs/api.md, POST /v1/token). On a backend
  *  failure returns GH_ERR_INTERNAL and *res is unset. reuse_ev (may be NULL)
- *  is recorded when reuse is detected; its target and details are set here. */
+ *  is recorded when reuse is detected; its target and details are set here.
+ *  cookie: the token must belong to a session of that mode (else INVALID,
+ *  nothing revoked); cookie successors carry no access token. */
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
-                             size_t toklen, struct store_audit *reuse_ev,
+                             size_t toklen, bool cookie, struct store_audit *reuse_ev,
                              enum sessions_refresh_result *res, struct limit_result *lim,
                              struct sessions_pair *out) GH_WUR;
+
+/** Authenticates a session cookie on a worker and fills the auth cache.
+ *  The token is rotated (sessions_refresh) when it was issued more than
+ *  GATEHOUSE_ACCESS_TTL ago, and a token a parallel request just rotated
+ *  is answered with the same successor within GATEHOUSE_REFRESH_REUSE_GRACE;
+ *  either way rotated gets the value to set ("" when unchanged). A spent
+ *  token after the grace is reuse: every session of the user is revoked
+ *  (SESSIONS_REUSED, reuse_ev recorded). *res is SESSIONS_REFRESHED when
+ *  out holds the identity. */
+enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn *c,
+                                  const char *tok, size_t toklen, struct store_audit *reuse_ev,
+                                  enum sessions_refresh_result *res, struct limit_result *lim,
+                                  char rotated[REFRESH_TOKEN_LEN + 1],
+                                  struct authcache_identity *out) GH_WUR;
 
 #endif

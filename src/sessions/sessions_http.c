@@ -32,7 +32,7 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
     struct store_audit *reuse =
         (struct store_audit *)gh_audit_event(r, &ev, "token.reuse_detected", "system", NULL, NULL);
     struct limit_result lim = {0};
-    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, reuse, &res, &lim, &pair);
+    enum gh_err rc = sessions_refresh(ops, c, tok, tok_len, false, reuse, &res, &lim, &pair);
     if (rc) {
         gh_reply_fail(r, rc);
         return;
@@ -74,6 +74,7 @@ void sessions_http_signout(struct gh_req *r, const struct store_ops *ops, struct
         return;
     }
     authcache_revoke_session(r->ident.session_id);
+    if (r->cookie_auth) r->clear_cookies = true;
     gh_reply(r, 204, NULL);
 }
 
@@ -91,9 +92,10 @@ void sessions_http_list(struct gh_req *r, const struct store_ops *ops, struct st
         char created[GH_RFC3339_LEN + 1], used[GH_RFC3339_LEN + 1];
         gh_rfc3339(created, s[i].created_at);
         gh_rfc3339(used, s[i].last_used_at);
-        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:b}", "id", s[i].id, "created_at", created,
+        json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:b}", "id", s[i].id, "created_at", created,
                               "last_used_at", used, "ip", s[i].ip, "user_agent", s[i].user_agent,
-                              "current", strcmp(s[i].id, r->ident.session_id) == 0);
+                              "mode", s[i].cookie ? "cookie" : "bearer", "current",
+                              strcmp(s[i].id, r->ident.session_id) == 0);
         if (!o || json_array_append_new(arr, o) != 0) {
             json_decref(arr);
             arr = NULL;
@@ -125,6 +127,7 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
         return;
     }
     authcache_revoke_session(r->param);
+    if (r->cookie_auth && strcmp(r->param, r->ident.session_id) == 0) r->clear_cookies = true;
     gh_reply(r, 204, NULL);
 }
 

@@ -137,6 +137,10 @@ static const struct store_migration store_migrations[] = {
      NULL},
     /* Roles: "admin" matters to GATEHOUSE_MFA_REQUIRED=admins; set by the CLI. */
     {12, "user roles", "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';", NULL},
+    /* 'bearer' or 'cookie': a session's tokens are accepted only the way
+     * it was started (docs/decisions/0011-cookie-sessions.md). */
+    {13, "session modes", "ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'bearer';",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

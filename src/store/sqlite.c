@@ -118,15 +118,16 @@ static const char *const stmt_sql[S_COUNT] = {
                             " updated_at = ?4 WHERE id = ?1",
     [S_SESS_REVOKE_OTHERS] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1"
                              " AND revoked_at IS NULL AND id <> ?2",
-    [S_SESS_INSERT] = "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
-                      " ip, user_agent, restricted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [S_SESS_INSERT] =
+        "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
+        " ip, user_agent, restricted, mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [S_RT_INSERT] = "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)"
                     " VALUES (?1, ?2, ?3, ?4)",
     [S_SESS_GET] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
-                   " COALESCE(revoked_at, 0), ip, user_agent, restricted FROM sessions"
+                   " COALESCE(revoked_at, 0), ip, user_agent, restricted, mode FROM sessions"
                    " WHERE id = ?1",
     [S_SESS_LIST] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
-                    " COALESCE(revoked_at, 0), ip, user_agent, restricted FROM sessions"
+                    " COALESCE(revoked_at, 0), ip, user_agent, restricted, mode FROM sessions"
                     " WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2"
                     " ORDER BY created_at DESC, id LIMIT ?3",
     [S_SESS_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2"
@@ -136,7 +137,7 @@ static const char *const stmt_sql[S_COUNT] = {
                            " AND revoked_at IS NULL",
     [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"
                  " (s.revoked_at IS NULL AND s.expires_at > ?2), u.tokens_invalidated_at,"
-                 " r.successor_box, s.restricted FROM refresh_tokens r"
+                 " r.successor_box, s.restricted, r.created_at, s.mode FROM refresh_tokens r"
                  " JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id"
                  " WHERE r.token_hash = ?1",
     [S_RT_SPEND] = "UPDATE refresh_tokens SET rotated_at_us = ?2, successor_box = ?3"
@@ -890,6 +891,7 @@ static enum gh_err sq_session_create(struct store_conn *c, const struct store_se
     bind_text(s, 6, ss->ip);
     bind_text(s, 7, ss->user_agent);
     sqlite3_bind_int(s, 8, ss->restricted ? 1 : 0);
+    bind_text(s, 9, ss->cookie ? "cookie" : "bearer");
     if ((rc = exec_stmt(c, s, "session insert"))) goto out;
     if ((rc = insert_rt(c, token_hash, ss->id, ss->created_at, ss->expires_at))) goto out;
     if (ev && (rc = append_audit(c, ev))) goto out;
@@ -910,6 +912,8 @@ static void read_session(sqlite3_stmt *s, struct store_session *o)
     col_text(s, 6, o->ip, sizeof o->ip);
     col_text(s, 7, o->user_agent, sizeof o->user_agent);
     o->restricted = sqlite3_column_int(s, 8) != 0;
+    const unsigned char *mode = sqlite3_column_text(s, 9);
+    o->cookie = mode && strcmp((const char *)mode, "cookie") == 0;
 }
 
 static enum gh_err sq_session_get(struct store_conn *c, const char *id, struct store_session *out)
@@ -1016,6 +1020,9 @@ static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
             o->box_len = (size_t)bl;
         }
         o->session_restricted = sqlite3_column_int(s, 7) != 0;
+        o->created_at = sqlite3_column_int64(s, 8);
+        const unsigned char *mode = sqlite3_column_text(s, 9);
+        o->session_cookie = mode && strcmp((const char *)mode, "cookie") == 0;
     }
     done(s);
     if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;

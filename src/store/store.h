@@ -52,6 +52,7 @@ struct store_session {
     char ip[STORE_IP_MAX + 1];
     char user_agent[STORE_UA_MAX + 1];
     bool restricted; /* may only enrol a second factor (GATEHOUSE_MFA_REQUIRED) */
+    bool cookie;     /* a browser cookie session (mode 'cookie'), else bearer */
 };
 
 /* A refresh token row joined with its session and user. */
@@ -62,6 +63,8 @@ struct store_refresh {
     int64_t rotated_at_us; /* 0 = current; else when it was spent (microseconds) */
     bool session_live;     /* session not revoked and not expired */
     bool session_restricted;
+    bool session_cookie; /* the session's tokens travel in a cookie, not in /v1/token */
+    int64_t created_at;  /* when this token was issued (cookie rotation age) */
     int64_t tokens_invalidated_at;
     uint8_t box[STORE_BOX_MAX]; /* successor pair sealed under the old token */
     size_t box_len;             /* 0 = none */

@@ -374,6 +374,54 @@ static void check_store(void **state)
     rmdir(dir);
 }
 
+/* Session cookies: keyed by their hash, judged by the cached session, MISS
+ * when due for rotation or forgotten, never confused with a JWT entry. */
+static void cookie_tokens(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1], other[STORE_ID_LEN + 1];
+    mk_id(uid, 9, 1);
+    mk_id(sid, 9, 2);
+    mk_id(other, 9, 3);
+    uint8_t h[32], h2[32];
+    assert_int_equal(gh_sha256(h, "cookie-one", 10), GH_OK);
+    assert_int_equal(gh_sha256(h2, "cookie-two", 10), GH_OK);
+    struct authcache_identity id;
+    memset(&id, 0, sizeof id);
+    /* not cached */
+    assert_int_equal(authcache_check_cookie(h, now, now - 60, &id), AUTHCACHE_MISS);
+    authcache_put_cookie(h, uid, sid, now, now + 600, authcache_generation());
+    /* session and user unknown: MISS */
+    assert_int_equal(authcache_check_cookie(h, now, now - 60, &id), AUTHCACHE_MISS);
+    put_both(uid, sid, "carol@example.com");
+    assert_int_equal(authcache_check_cookie(h, now, now - 60, &id), AUTHCACHE_OK);
+    assert_string_equal(id.user_id, uid);
+    assert_string_equal(id.session_id, sid);
+    assert_string_equal(id.email, "carol@example.com");
+    assert_int_equal(id.iat, now);
+    assert_int_equal(id.exp, now + 600);
+    /* due for rotation (issued before rotate_before): MISS, not OK */
+    assert_int_equal(authcache_check_cookie(h, now, now + 1, &id), AUTHCACHE_MISS);
+    /* expired: MISS (the worker answers) */
+    assert_int_equal(authcache_check_cookie(h, now + 600, now - 60, &id), AUTHCACHE_MISS);
+    /* a cookie entry is not a JWT entry and the other way round */
+    assert_int_equal(authcache_check_cookie(h2, now, now - 60, &id), AUTHCACHE_MISS);
+    /* rotated: forgotten, and a put with the generation read before is dropped */
+    uint64_t g = authcache_generation();
+    authcache_forget_cookie(h);
+    assert_int_equal(authcache_check_cookie(h, now, now - 60, &id), AUTHCACHE_MISS);
+    authcache_put_cookie(h, uid, sid, now, now + 600, g);
+    assert_int_equal(authcache_check_cookie(h, now, now - 60, &id), AUTHCACHE_MISS);
+    /* a cookie naming a session of another user: DENY */
+    authcache_put_cookie(h2, other, sid, now, now + 600, authcache_generation());
+    assert_int_equal(authcache_check_cookie(h2, now, now - 60, &id), AUTHCACHE_DENY);
+    /* revocation: DENY on the very next check */
+    authcache_put_cookie(h2, uid, sid, now, now + 600, authcache_generation());
+    assert_int_equal(authcache_check_cookie(h2, now, now - 60, &id), AUTHCACHE_OK);
+    authcache_revoke_session(sid);
+    assert_int_equal(authcache_check_cookie(h2, now, now - 60, &id), AUTHCACHE_DENY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -385,6 +433,7 @@ int main(void)
         cmocka_unit_test(tokens_invalidated_at),
         cmocka_unit_test(check_store),
         cmocka_unit_test(table_full_is_emptied),
+        cmocka_unit_test(cookie_tokens),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -251,7 +251,23 @@ static void session_create_and_get(void **state)
     assert_int_equal(rt->rotated_at_us, 0);
     assert_true(rt->session_live);
     assert_int_equal(rt->box_len, 0);
+    assert_int_equal(rt->created_at, f->now);
+    assert_false(rt->session_cookie);
+    assert_false(out.cookie);
     assert_int_equal(ops->refresh_get(f->c, other, rt), GH_ERR_NOT_FOUND);
+
+    /* a cookie session keeps its mode (migration 13), seen by both reads */
+    const char *sc_id = "dddddddd-dddd-4ddd-8ddd-dddddddddddd";
+    struct store_session sc = mk_session(sc_id, U1, f->now, f->now + 3600);
+    sc.cookie = true;
+    uint8_t hc[32];
+    hash_of(hc, "token-cookie");
+    assert_int_equal(ops->session_create(f->c, &sc, hc, -1, NULL), GH_OK);
+    assert_int_equal(ops->session_get(f->c, sc_id, &out), GH_OK);
+    assert_true(out.cookie);
+    assert_int_equal(ops->refresh_get(f->c, hc, rt), GH_OK);
+    assert_true(rt->session_cookie);
+    assert_int_equal(ops->session_revoke(f->c, sc_id, U1, f->now, NULL), GH_OK);
 
     /* a duplicate session id, or a token hash already in use, is refused
      * and leaves nothing behind (atomic) */
