@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { startServer, runCli, api, signup, signin, me, refresh, sql, sleep, decodePart, assertError } from './lib/harness.mjs';
 
-async function until(fn, ms = 8000) {
+async function until(fn, ms = 20000) {
   for (const end = Date.now() + ms; ;) {
     if (await fn()) return;
     if (Date.now() > end) assert.fail('condition not reached in time');
