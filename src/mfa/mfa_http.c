@@ -46,6 +46,44 @@ out:
     gh_free_secret_str(svg);
 }
 
+/* One proof, a code (TOTP or backup) or else the password, against the
+ * account's guessing budget: a wrong one is spent and audited, a right one
+ * refunded. Sets the reply and returns non-zero unless it holds. */
+static int proof_check(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                       const char *code, const char *pw, size_t pw_len, const char **method)
+{
+    struct limit_result lim;
+    limit_take(LIMIT_MFA_ACCOUNT, r->ident.user_id, &lim);
+    if (!lim.allowed) {
+        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
+        return -1;
+    }
+    enum gh_err rc;
+    *method = "password";
+    if (code) {
+        rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
+    } else {
+        struct store_user u;
+        rc = ops->user_by_id(c, r->ident.user_id, &u);
+        if (rc == GH_OK)
+            rc = pw_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED
+                                             : password_verify(u.password_hash, pw, pw_len);
+        gh_wipe(u.password_hash, sizeof u.password_hash);
+    }
+    if (rc == GH_ERR_DENIED &&
+        (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
+        gh_reply_error(r, 403, code ? "invalid_code" : "invalid_credentials",
+                       "That does not prove it is you.");
+        return -1;
+    }
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return -1;
+    }
+    limit_refund(LIMIT_MFA_ACCOUNT, r->ident.user_id);
+    return 0;
+}
+
 /* Adding a factor is a change to how the account is protected, so a stolen
  * access token alone must not do it (an attacker's authenticator would
  * lock the owner out): the session must have signed in within
@@ -66,32 +104,9 @@ static int check_recent_auth(struct gh_req *r, const struct store_ops *ops, stru
                        "Sign in again, or send 'password', to set up a second factor.");
         return -1;
     }
-    struct store_user u;
-    if ((rc = ops->user_by_id(c, r->ident.user_id, &u))) {
-        gh_reply_fail(r, rc);
-        return -1;
-    }
-    struct limit_result lim;
-    limit_take(LIMIT_MFA_ACCOUNT, r->ident.user_id, &lim);
-    if (!lim.allowed) {
-        gh_wipe(u.password_hash, sizeof u.password_hash);
-        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
-        return -1;
-    }
     /* A magic-link account's "!" matches nothing: it must sign in again. */
-    rc = pw_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED : password_verify(u.password_hash, pw, pw_len);
-    gh_wipe(u.password_hash, sizeof u.password_hash);
-    if (rc == GH_ERR_DENIED &&
-        (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
-        gh_reply_error(r, 403, "invalid_credentials", "That does not prove it is you.");
-        return -1;
-    }
-    if (rc) {
-        gh_reply_fail(r, rc);
-        return -1;
-    }
-    limit_refund(LIMIT_MFA_ACCOUNT, r->ident.user_id);
-    return 0;
+    const char *method;
+    return proof_check(r, ops, c, NULL, pw, pw_len, &method);
 }
 
 /* POST /v1/mfa/totp/confirm {code[, password]}: activates the factor after
@@ -188,35 +203,7 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
         gh_reply_fail(r, rc);
         return -1;
     }
-    struct limit_result lim;
-    limit_take(LIMIT_MFA_ACCOUNT, r->ident.user_id, &lim);
-    if (!lim.allowed) {
-        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
-        return -1;
-    }
-    *method = "password";
-    if (code) {
-        rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
-    } else {
-        struct store_user u;
-        rc = ops->user_by_id(c, r->ident.user_id, &u);
-        if (rc == GH_OK)
-            rc = pw_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED
-                                             : password_verify(u.password_hash, pw, pw_len);
-        gh_wipe(u.password_hash, sizeof u.password_hash);
-    }
-    if (rc == GH_ERR_DENIED &&
-        (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
-        gh_reply_error(r, 403, code ? "invalid_code" : "invalid_credentials",
-                       "That does not prove it is you.");
-        return -1;
-    }
-    if (rc) {
-        gh_reply_fail(r, rc);
-        return -1;
-    }
-    limit_refund(LIMIT_MFA_ACCOUNT, r->ident.user_id);
-    return 0;
+    return proof_check(r, ops, c, code, pw, pw_len, method);
 }
 
 enum gh_err mfa_record_failure(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
