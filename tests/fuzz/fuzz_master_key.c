@@ -44,12 +44,13 @@ static int has_placeholder(const char *t)
 {
     /* the words vault.c refuses (short ones like "your" are not: they turn
      * up in random base64) */
-    static const char *const words[] = {"change", "example",  "placeholder", "replace",
-                                        "default", "secret", "password", "masterkey"};
+    static const char *const words[] = {"change",  "example", "placeholder", "replace",
+                                        "default", "secret",  "password",    "masterkey"};
     char low[300];
     size_t n = strlen(t);
     if (n >= sizeof low) n = sizeof low - 1;
-    for (size_t i = 0; i < n; i++) low[i] = (char)tolower((unsigned char)t[i]);
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)t[i]);
     low[n] = '\0';
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strstr(low, words[i])) return 1;
@@ -79,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == GH_OK) {
         FUZZ_CHECK(memcmp(out, again, 32) == 0);
         size_t n = strlen(text);
-        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' ')) n--;
+        while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
+            n--;
         FUZZ_CHECK(n == 64 || n == 43 || n == 44);
         FUZZ_CHECK(canonical(text, n, out));
         FUZZ_CHECK(!has_placeholder(text));

@@ -36,7 +36,8 @@ static const struct {
     {FUZZ_ROW, "v1.rPDhrSTP.ieekdvpZOIFQRLUC.xrmdVLwvFt2zviTqkgWddA", ""},
     {FUZZ_ROW, "v1.rPDhrSTP.oTnGuuHQFJ0Ai3Ni.9ZTW7PNzJIsbYGa6iTeA5xhNLgVb", "hello"},
     {FUZZ_ROW,
-     "v1.rPDhrSTP.rOGdYuh8bE83h2hD.eytkCiuWvDvFfdTdIq04sMdcO8v-UBE_6JgmrQe2nyeHCFOshcR9IiRIINKEzurgN"
+     "v1.rPDhrSTP.rOGdYuh8bE83h2hD.eytkCiuWvDvFfdTdIq04sMdcO8v-UBE_"
+     "6JgmrQe2nyeHCFOshcR9IiRIINKEzurgN"
      "QqDt6ye3sy5qxk9gdDAqQzGgNc9yhzeTg8Xc2GGEPm6xMmkff9DdohxByBTgcgEVP8dCaWOfhKVbfz2l_vpNimjMf1RL"
      "0E",
      "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END "

@@ -123,7 +123,8 @@ static void raw_rehash(struct fx *f, int64_t id)
     char v[9][600], prev[AUDIT_HASH_HEX + 1], h[AUDIT_HASH_HEX + 1];
     const char *cols[] = {"occurred_at", "actor",      "action",  "target",   "ip",
                           "user_agent",  "request_id", "details", "prev_hash"};
-    for (int i = 0; i < 9; i++) raw_get(f, id, cols[i], v[i], sizeof v[i]);
+    for (int i = 0; i < 9; i++)
+        raw_get(f, id, cols[i], v[i], sizeof v[i]);
     memcpy(prev, v[8], sizeof prev);
     struct audit_row row = {.id = id,
                             .occurred_at = v[0],
@@ -170,10 +171,8 @@ static void fill(struct fx *f, int n)
             ev = (struct store_audit){.actor = "system", .action = "keys.rotate"}; /* NULLs */
             break;
         default:
-            ev = (struct store_audit){.actor = U2,
-                                      .action = "session.revoke",
-                                      .target = U1,
-                                      .details = details};
+            ev = (struct store_audit){
+                .actor = U2, .action = "session.revoke", .target = U1, .details = details};
             break;
         }
         assert_int_equal(ops->audit_append(f->c, &ev), GH_OK);
@@ -202,8 +201,7 @@ static void assert_ok(struct fx *f, int64_t rows, int64_t head)
     }
 }
 
-static void assert_broken_at(struct fx *f, int64_t anchor_id, const char *anchor_hash,
-                             int64_t bad)
+static void assert_broken_at(struct fx *f, int64_t anchor_id, const char *anchor_hash, int64_t bad)
 {
     struct audit_verify_result r = verify(f, anchor_id, anchor_hash);
     if (r.ok || r.bad_id != bad)
@@ -590,8 +588,8 @@ static void assert_parallel(struct bigfx *b, int64_t anchor_id, const char *anch
 {
     struct audit_verify_result r1, r4;
     assert_int_equal(audit_verify(ops, b->f.c, anchor_id, anchor_hash, &r1), GH_OK);
-    assert_int_equal(
-        audit_verify_parallel(ops, b->f.c, b->extra, 3, anchor_id, anchor_hash, &r4), GH_OK);
+    assert_int_equal(audit_verify_parallel(ops, b->f.c, b->extra, 3, anchor_id, anchor_hash, &r4),
+                     GH_OK);
     if (r1.ok != ok || r4.ok != ok || (!ok && (r1.bad_id != bad || r4.bad_id != bad)))
         print_error("want ok=%d bad=%lld; 1 thread: ok=%d bad=%lld (%s); 4: ok=%d bad=%lld (%s)\n",
                     ok, (long long)bad, r1.ok, (long long)r1.bad_id, r1.reason, r4.ok,
@@ -612,7 +610,8 @@ static void parallel_seams(void **state)
 {
     struct fx *f = *state;
     struct bigfx b = {.f = *f};
-    for (int i = 0; i < 3; i++) assert_int_equal(ops->open(path, &b.extra[i]), GH_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(ops->open(path, &b.extra[i]), GH_OK);
     /* one transaction for the whole fill */
     assert_int_equal(ops->begin(f->c), GH_OK);
     for (int i = 0; i < BIG; i++) {
@@ -667,7 +666,8 @@ static void parallel_seams(void **state)
     assert_parallel(&b, BIG, head, false, 90001);
     raw_exec(f, "INSERT INTO audit_log SELECT * FROM keep");
     assert_parallel(&b, BIG, head, true, 0);
-    for (int i = 0; i < 3; i++) ops->close(b.extra[i]);
+    for (int i = 0; i < 3; i++)
+        ops->close(b.extra[i]);
 }
 
 int main(void)

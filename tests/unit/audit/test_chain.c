@@ -196,7 +196,8 @@ static void long_field(void **state)
     size_t n = 10000;
     char *big = malloc(n + 1);
     assert_non_null(big);
-    for (size_t i = 0; i < n; i++) big[i] = (char)('a' + i % 26);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)('a' + i % 26);
     big[n] = '\0';
     size_t cap = n + 200;
     char *canon = malloc(cap);
@@ -229,16 +230,35 @@ static void every_field_counts(void **state)
         for (int v = 0; v < 2; v++) {
             struct audit_row r = row;
             switch (f) {
-            case 0: r.id = v ? 41 : -42; break;
-            case 1: r.occurred_at = v ? "2026-11-24T05:08:38.123457Z" : ""; break;
-            case 2: r.actor = v ? "7d4e2a3c-5b1f-4c8e-9a2d-0f6b3e8c1a58" : NULL; break;
-            case 3: r.action = v ? "signin.success" : ""; break;
-            case 4: r.target = v ? "x" : " "; break;
-            case 5: r.ip = v ? "0" : "192.0.2.1"; break;
-            case 6: r.user_agent = v ? "curl/8 \xc3\xa9\xe2\x9c\x93 \xf0\x9f\x94\x92" : ""; break;
-            case 7: r.request_id = v ? "r:1\n3" : "r:12"; break;
-            case 8: r.details = v ? "{\"email_hmac\":\"ab\",\"n\":2}" : "{}"; break;
-            default: break;
+            case 0:
+                r.id = v ? 41 : -42;
+                break;
+            case 1:
+                r.occurred_at = v ? "2026-11-24T05:08:38.123457Z" : "";
+                break;
+            case 2:
+                r.actor = v ? "7d4e2a3c-5b1f-4c8e-9a2d-0f6b3e8c1a58" : NULL;
+                break;
+            case 3:
+                r.action = v ? "signin.success" : "";
+                break;
+            case 4:
+                r.target = v ? "x" : " ";
+                break;
+            case 5:
+                r.ip = v ? "0" : "192.0.2.1";
+                break;
+            case 6:
+                r.user_agent = v ? "curl/8 \xc3\xa9\xe2\x9c\x93 \xf0\x9f\x94\x92" : "";
+                break;
+            case 7:
+                r.request_id = v ? "r:1\n3" : "r:12";
+                break;
+            case 8:
+                r.details = v ? "{\"email_hmac\":\"ab\",\"n\":2}" : "{}";
+                break;
+            default:
+                break;
             }
             if (f == 9) {
                 /* prev: one bit of the previous hash */

@@ -103,8 +103,8 @@ static enum gh_err open_rc(const char *table, const char *column, const char *ro
 }
 
 /* Opens and checks the plaintext. */
-static void assert_opens(const char *table, const char *column, const char *row,
-                         const char *sealed, const char *want)
+static void assert_opens(const char *table, const char *column, const char *row, const char *sealed,
+                         const char *want)
 {
     uint8_t *pt = NULL;
     size_t len = 0;
@@ -196,7 +196,8 @@ static void to_url(char *s)
 static void strip_pad(char *s)
 {
     size_t n = strlen(s);
-    while (n > 0 && s[n - 1] == '=') s[--n] = '\0';
+    while (n > 0 && s[n - 1] == '=')
+        s[--n] = '\0';
 }
 
 /* text with bytes outside printable ASCII escaped, for messages */
@@ -399,11 +400,13 @@ static void master_key_refuses_low_variety(void **state)
     refuses(t, "placeholder"); /* a repeated pattern: 8 distinct bytes */
     /* 0x00..0x0e and 0x00 again: 15 distinct values, still a pattern */
     uint8_t k[32];
-    for (int i = 0; i < 32; i++) k[i] = (uint8_t)(i % 15);
+    for (int i = 0; i < 32; i++)
+        k[i] = (uint8_t)(i % 15);
     gh_hex(t, k, 32);
     refuses(t, "placeholder");
     /* 16 distinct values is the threshold: accepted */
-    for (int i = 0; i < 32; i++) k[i] = (uint8_t)(i % 16 * 7);
+    for (int i = 0; i < 32; i++)
+        k[i] = (uint8_t)(i % 16 * 7);
     gh_hex(t, k, 32);
     accepts(t, k);
 }
@@ -618,7 +621,8 @@ static void nonces_unique(void **state)
         struct parts p;
         split4(s, &p);
         memcpy(nonces[i], p.nonce, 17);
-        for (int j = 0; j < i; j++) assert_string_not_equal(nonces[i], nonces[j]);
+        for (int j = 0; j < i; j++)
+            assert_string_not_equal(nonces[i], nonces[j]);
         free(s);
     }
 }
@@ -676,8 +680,7 @@ static void tamper_each_character(void **state)
             t[i] = B64URL[a];
             enum gh_err rc = open_rc(T, C, ROW, t);
             if (rc != GH_ERR_DENIED)
-                print_error("position %zu '%c' -> '%c': %s\n", i, s[i], B64URL[a],
-                            gh_err_name(rc));
+                print_error("position %zu '%c' -> '%c': %s\n", i, s[i], B64URL[a], gh_err_name(rc));
             assert_int_equal(rc, GH_ERR_DENIED);
         }
         /* characters outside the alphabet: refused one way or another */
@@ -921,8 +924,8 @@ static void wrapped_key_tampered(void **state)
     assert_int_equal(vault_load(ops, f->c, false), GH_ERR_DENIED);
 
     /* a wrapped value that is not sealed at all */
-    assert_int_equal(sqlite3_exec(db, "UPDATE vault_keys SET wrapped = 'garbage'", NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(db, "UPDATE vault_keys SET wrapped = 'garbage'", NULL, NULL, NULL), SQLITE_OK);
     vault_shutdown();
     assert_int_equal(vault_init(f->master), GH_OK);
     assert_int_equal(vault_load(ops, f->c, false), GH_ERR_DENIED);
@@ -936,7 +939,8 @@ static void key_limit(void **state)
     struct fx *f = *state;
     struct store_vault_key keys[VAULT_MAX_KEYS + 4];
     char k[VAULT_KID_LEN + 1];
-    for (int i = 1; i < VAULT_MAX_KEYS; i++) assert_int_equal(vault_add_key(ops, f->c, k), GH_OK);
+    for (int i = 1; i < VAULT_MAX_KEYS; i++)
+        assert_int_equal(vault_add_key(ops, f->c, k), GH_OK);
     size_t n = 0;
     assert_int_equal(ops->vault_keys_list(f->c, keys, VAULT_MAX_KEYS + 4, &n), GH_OK);
     assert_int_equal(n, VAULT_MAX_KEYS);
@@ -1001,7 +1005,8 @@ static void concurrent_use(void **state)
 {
     struct fx *f = *state;
     pthread_t th[4];
-    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, seal_open_loop, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, seal_open_loop, NULL), 0);
     char kid[VAULT_KID_LEN + 1];
     for (int i = 0; i < 5; i++) {
         assert_int_equal(vault_add_key(ops, f->c, kid), GH_OK);
