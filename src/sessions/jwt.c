@@ -298,7 +298,22 @@ enum gh_err jwt_key_create(const struct store_ops *ops, struct store_conn *c, co
         goto out;
     }
     memcpy(k->private_sealed, sealed, strlen(sealed) + 1);
+    /* Keys that activate in the same second are ranked by created_at: a
+     * new key must come after every key there is, even one made this same
+     * second, or the older key would keep signing. */
     k->created_at = gh_now_s();
+    struct store_signing_key *all = calloc(JWT_MAX_KEYS, sizeof *all);
+    size_t n = 0;
+    if (!all) {
+        rc = GH_ERR_NOMEM;
+        goto out;
+    }
+    rc = ops->signing_keys_list(c, all, JWT_MAX_KEYS, &n);
+    for (size_t i = 0; rc == GH_OK && i < n; i++)
+        if (all[i].created_at >= k->created_at) k->created_at = all[i].created_at + 1;
+    gh_wipe(all, JWT_MAX_KEYS * sizeof *all);
+    free(all);
+    if (rc) goto out;
     k->activates_at = activates_at;
     rc = ops->signing_key_insert(c, k);
     if (rc == GH_OK || rc == GH_ERR_CONFLICT) memcpy(kid_out, k->kid, strlen(k->kid) + 1);

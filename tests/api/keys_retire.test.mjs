@@ -55,3 +55,23 @@ test('retiring a signing key drops it from the JWKS and rejects its tokens at on
     await srv.stop();
   }
 });
+
+test('keys rotated within one second: the newest signs, not whichever kid sorts last', async () => {
+  const env = { GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64'), GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY: '0' };
+  const srv = await startServer({ env });
+  const cli = (...args) => runCli(['keys', ...args], { env: { ...env, GATEHOUSE_DATA_DIR: srv.dataDir } });
+  try {
+    const a = await signup(srv);
+    let newest;
+    for (let i = 0; i < 4; i++) {
+      const r = cli('rotate', '--signing');
+      assert.equal(r.code, 0, r.stderr);
+      newest = /signing key (\S+) published/.exec(r.stdout)[1];
+    }
+    const made = sql(srv.dbPath, 'SELECT created_at FROM signing_keys ORDER BY rowid;').split('\n').map(Number);
+    for (let i = 1; i < made.length; i++) assert.ok(made[i] > made[i - 1], `created_at strictly increasing: ${made}`);
+    await until(async () => decodePart((await signin(srv, a.email, a.password)).access, 0).kid === newest, 20000);
+  } finally {
+    await srv.stop();
+  }
+});
