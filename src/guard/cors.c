@@ -85,7 +85,7 @@ static bool normalise(const char *s, size_t len, bool production, char *out, con
     memcpy(out, https ? "https://" : "http://", sl);
     for (size_t i = 0; i < hl; i++)
         out[sl + i] = (char)tolower((unsigned char)host[i]);
-    strcpy(out + sl + hl, portbuf);
+    memcpy(out + sl + hl, portbuf, strlen(portbuf) + 1); /* fits: checked above */
     return true;
 }
 

@@ -26,18 +26,23 @@ static int same_ci(const char *a, const char *b, size_t n)
 static int canonical(const char *text, size_t n, const uint8_t k[32])
 {
     char hex[65], std[45], alt[45];
+    int ok = 0;
     gh_hex(hex, k, 32);
-    if (n == 64) return same_ci(text, hex, 64);
-    if (EVP_EncodeBlock((unsigned char *)std, k, 32) != 44) return 0;
-    /* standard, padded / unpadded */
-    if ((n == 44 || n == 43) && memcmp(text, std, n) == 0) return 1;
-    /* base64url, padded / unpadded */
-    memcpy(alt, std, sizeof alt);
-    for (size_t i = 0; i < 44; i++) {
-        if (alt[i] == '+') alt[i] = '-';
-        if (alt[i] == '/') alt[i] = '_';
+    if (n == 64) {
+        ok = same_ci(text, hex, 64);
+    } else if (EVP_EncodeBlock((unsigned char *)std, k, 32) == 44 && (n == 44 || n == 43)) {
+        /* standard, then base64url; each padded or unpadded */
+        memcpy(alt, std, sizeof alt);
+        for (size_t i = 0; i < 44; i++) {
+            if (alt[i] == '+') alt[i] = '-';
+            if (alt[i] == '/') alt[i] = '_';
+        }
+        ok = gh_ct_equal(text, n, std, n) || gh_ct_equal(text, n, alt, n);
     }
-    return (n == 44 || n == 43) && memcmp(text, alt, n) == 0;
+    gh_wipe(hex, sizeof hex); /* key material */
+    gh_wipe(std, sizeof std);
+    gh_wipe(alt, sizeof alt);
+    return ok;
 }
 
 static int has_placeholder(const char *t)
@@ -78,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(rc2 == rc);
 
     if (rc == GH_OK) {
-        FUZZ_CHECK(memcmp(out, again, 32) == 0);
+        FUZZ_CHECK(gh_ct_equal(out, 32, again, 32));
         size_t n = strlen(text);
         while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == ' '))
             n--;

@@ -994,7 +994,7 @@ static void *seal_open_loop(void *arg)
         enum gh_err rc = vault_open(T, C, row, s, &pt, &len);
         free(s);
         if (rc != GH_OK) return "open";
-        bool same = len == strlen(msg) && memcmp(pt, msg, len) == 0;
+        bool same = gh_ct_equal(pt, len, msg, strlen(msg));
         vault_free(pt, len);
         if (!same) return "mismatch";
     }
