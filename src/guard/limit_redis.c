@@ -23,14 +23,6 @@
 
 /* ---- URL ---- */
 
-static int unhex_digit(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes in[0..len) into out (cap bytes with the NUL). -1 on a bad
  * escape, a NUL byte or no room. */
 static int pct_decode(char *out, size_t cap, const char *in, size_t len)
@@ -39,10 +31,9 @@ static int pct_decode(char *out, size_t cap, const char *in, size_t len)
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)in[i];
         if (c == '%') {
-            if (i + 2 >= len) return -1;
-            int h = unhex_digit(in[i + 1]), l = unhex_digit(in[i + 2]);
-            if (h < 0 || l < 0) return -1;
-            c = h * 16 + l;
+            uint8_t b;
+            if (i + 2 >= len || gh_unhex(&b, 1, in + i + 1, 2) != GH_OK) return -1;
+            c = b;
             i += 2;
         }
         if (c == 0 || o + 1 >= cap) return -1;
