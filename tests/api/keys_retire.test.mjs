@@ -12,10 +12,16 @@ async function until(fn, ms = 20000) {
   }
 }
 
-test('retiring a signing key drops it from the JWKS and rejects its tokens at once, audited; the signing key is protected', async () => {
+// A server whose keys rotate with no activation delay, and its `gatehouse keys` CLI.
+async function serverWithCli() {
   const env = { GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64'), GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY: '0' };
   const srv = await startServer({ env });
   const cli = (...args) => runCli(['keys', ...args], { env: { ...env, GATEHOUSE_DATA_DIR: srv.dataDir } });
+  return { srv, cli, env };
+}
+
+test('retiring a signing key drops it from the JWKS and rejects its tokens at once, audited; the signing key is protected', async () => {
+  const { srv, cli, env } = await serverWithCli();
   try {
     const a = await signup(srv);
     const oldKid = decodePart(a.access, 0).kid;
@@ -57,9 +63,7 @@ test('retiring a signing key drops it from the JWKS and rejects its tokens at on
 });
 
 test('keys rotated within one second: the newest signs, not whichever kid sorts last', async () => {
-  const env = { GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64'), GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY: '0' };
-  const srv = await startServer({ env });
-  const cli = (...args) => runCli(['keys', ...args], { env: { ...env, GATEHOUSE_DATA_DIR: srv.dataDir } });
+  const { srv, cli } = await serverWithCli();
   try {
     const a = await signup(srv);
     let newest;

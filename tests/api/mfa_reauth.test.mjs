@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, api, signup, sql, assertError, decodePart } from './lib/harness.mjs';
+import { startServer, runCli, mkTempDir, api, signup, sql, assertError, decodePart } from './lib/harness.mjs';
 
 const oathtool = (secret, offset = 0) => execFileSync('oathtool',
   ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
@@ -41,8 +41,10 @@ describe('TOTP enrolment and re-authentication', () => {
     assertError(await confirm(a, { code: oathtool(secret) }), 403, 'reauth_required');
     assertError(await confirm(a, { code: oathtool(secret), password: 'not the password at all' }), 403, 'invalid_credentials');
     assertError(await confirm(a, { code: oathtool(secret), password: 17 }), 422, 'invalid_field');
+    assertError(await confirm(a, { code: oathtool(secret), password: 'x'.repeat(1025) }), 403, 'invalid_credentials', 'over the password length cap');
+    assertError(await confirm(a, { code: oathtool(secret), password: a.password, extra: 1 }), 422, 'unknown_field');
     assert.equal(enrolled(a), '0');
-    assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`), '1');
+    assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`), '2');
     const ok = await confirm(a, { code: oathtool(secret), password: a.password });
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json.backup_codes.length, 10);
@@ -68,4 +70,13 @@ describe('TOTP enrolment and re-authentication', () => {
     assertError(await confirm(a, { code: oathtool(secret), password: '!' }), 403, 'invalid_credentials');
     assert.equal(enrolled(a), '0');
   });
+});
+
+test('a GATEHOUSE_REAUTH_WINDOW that is not 0..86400 seconds stops the start, naming it', () => {
+  for (const v of ['abc', '-1', '86401', '10s']) {
+    const r = runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: mkTempDir(), GATEHOUSE_REAUTH_WINDOW: v } });
+    assert.notEqual(r.code, 0, v);
+    assert.match(r.stderr, /GATEHOUSE_REAUTH_WINDOW/, v);
+  }
+  assert.equal(runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: mkTempDir(), GATEHOUSE_REAUTH_WINDOW: '0' } }).code, 0);
 });
