@@ -19,6 +19,7 @@
 #include "http/routes.h"
 #include "guard/limit.h"
 #include "mail/mail.h"
+#include "mfa/mfa_cli.h"
 #include "mfa/totp.h"
 #include "http/server.h"
 #include "sessions/authcache.h"
@@ -44,6 +45,8 @@ static const char usage[] =
     "                           verifying; refused for the only key that signs\n"
     "  users role <email> <role> set an account's role: user or admin (admins are the ones\n"
     "                           GATEHOUSE_MFA_REQUIRED=admins covers)\n"
+    "  users mfa-reset <email> --reason TEXT  remove a second factor enrolled before the\n"
+    "                           address was proved; ends the sessions (audited)\n"
     "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
     "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
     "                           end, leaving a checkpoint row\n"
@@ -573,8 +576,20 @@ static bool normalize_before(const char *t, char out[64])
 static int cmd_users(int argc, char **argv)
 {
     const struct store_ops *ops = store_backend();
+    struct mfa_cli_reset mr;
+    int mrc = argc > 2 && !strcmp(argv[2], "mfa-reset") ? mfa_cli_reset_parse(argc, argv, &mr) : -2;
+    if (mrc >= 0) return mrc;
+    if (mrc == -1) { /* logic in mfa/mfa_cli.c */
+        struct store_conn *c = NULL;
+        if (!(mrc = load_config()) && !(mrc = open_keys(0, &c)))
+            mrc = mfa_cli_reset_run(ops, c, &mr);
+        if (c) ops->close(c);
+        teardown();
+        return mrc;
+    }
     if (argc != 5 || strcmp(argv[2], "role") != 0) {
-        fprintf(stderr, "gatehouse: usage: gatehouse users role <email> <user|admin>\n");
+        fprintf(stderr, "gatehouse: usage: gatehouse users role <email> <user|admin>\n"
+                        "       gatehouse users mfa-reset <email> --reason TEXT\n");
         return 2;
     }
     const char *role = argv[4];

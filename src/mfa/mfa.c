@@ -19,6 +19,16 @@ enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const
     return rc == GH_ERR_NOT_FOUND ? GH_OK : rc;
 }
 
+enum gh_err mfa_may_enrol(const struct store_ops *ops, struct store_conn *c, const char *user_id)
+{
+    struct store_user u;
+    enum gh_err rc = ops->user_by_id(c, user_id, &u);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    if (rc == GH_ERR_NOT_FOUND) return GH_ERR_DENIED;
+    if (rc) return rc;
+    return u.email_verified_at ? GH_OK : GH_ERR_DENIED;
+}
+
 bool mfa_backup_canon(const char *code, char canon[MFA_BACKUP_CANON_LEN + 1])
 {
     size_t n = 0;

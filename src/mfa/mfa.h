@@ -23,6 +23,13 @@
  *  without a factor, its sign-ins get sessions restricted to enrolling. */
 bool mfa_policy_applies(const struct store_user *u);
 
+/** Whether user_id may enrol a second factor: only once its address is
+ *  proved (a factor set up by whoever typed someone else's address would
+ *  lock the address's owner out). GH_OK if it may, GH_ERR_DENIED if the
+ *  address is not verified, GH_ERR_* on store failure. */
+enum gh_err mfa_may_enrol(const struct store_ops *ops, struct store_conn *c,
+                          const char *user_id) GH_WUR;
+
 /** True if the user has a confirmed TOTP factor. GH_ERR_* on store failure. */
 enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const char *user_id,
                         bool *on) GH_WUR;

@@ -15,9 +15,24 @@
 
 static json_t *codes_json(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1]);
 
+/* Enrolment waits for a proved address (issue 9, decision 0006). Sets the
+ * reply and returns non-zero when it may not go on. */
+static int check_may_enrol(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    enum gh_err rc = mfa_may_enrol(ops, c, r->ident.user_id);
+    if (rc == GH_ERR_DENIED)
+        gh_reply_error(r, 403, "email_not_verified",
+                       "Confirm your email address first (POST /v1/email/verify/resend sends "
+                       "the link); then set up a second factor.");
+    else if (rc)
+        gh_reply_fail(r, rc);
+    return rc != GH_OK;
+}
+
 /* POST /v1/mfa/totp: a new secret, not active until confirmed. */
 void mfa_http_totp_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
+    if (check_may_enrol(r, ops, c)) return;
     uint8_t secret[TOTP_SECRET_BYTES];
     char b32[TOTP_BASE32_LEN + 1], *sealed = NULL, *uri = NULL, *svg = NULL;
     totp_new_secret(secret);
@@ -118,6 +133,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     const struct gh_field f[] = {{"code", true, &code, &code_len},
                                  {"password", false, &pw, &pw_len}};
     if (gh_body_fields(r, f, 2)) return;
+    if (check_may_enrol(r, ops, c)) return;
     struct store_totp t;
     enum gh_err rc = ops->totp_get(c, r->ident.user_id, &t);
     if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && t.confirmed_at)) {

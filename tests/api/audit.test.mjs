@@ -12,6 +12,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import {
   BIN, REPO_ROOT, startServer, runCli, buildEnv, api, rawRequest, signup, signin, mkTempDir, sleep, rand, uniqueEmail,
   assertError, assertNoSanitizerReport,
+  markVerified,
 } from './lib/harness.mjs';
 
 // ---------------------------------------------------------------- helpers
@@ -1014,6 +1015,7 @@ describe('audit: email verification, MFA and key rows', () => {
     const srv = await startServer();
     try {
       const a = await signup(srv);
+      markVerified(srv, a.user.id);
       const begin = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
       assert.equal(begin.status, 200, begin.text);
       let b = maxId(srv.dbPath);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, signin, me, refresh, assertError, uniqueEmail, strongPassword, countRows, sql, sleep,
+  markVerified,
 } from './lib/harness.mjs';
 
 const TABLES = ['users', 'sessions', 'refresh_tokens', 'magic_links', 'mail_queue', 'mfa_totp',
@@ -50,6 +51,7 @@ const linksFor = (srv, email, purpose) => Number(sql(srv.dbPath,
   `SELECT count(*) FROM magic_links WHERE email_key = '${email.toLowerCase()}' AND purpose = '${purpose}';`));
 
 async function enrol(srv, a) {
+  markVerified(srv, a.user.id);
   const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
   assert.equal(b.status, 200, b.text);
   const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
@@ -313,6 +315,7 @@ describe('bad input is refused without side effects', () => {
       fields: ['code'],
       async setup() {
         const a = await signup(srv);
+        markVerified(srv, a.user.id);
         const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
         assert.equal(b.status, 200, b.text);
         return { v: { code: oathtool(b.json.secret) }, secret: b.json.secret, a, token: a.access };

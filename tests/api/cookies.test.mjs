@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, signin, assertError, sql, sleep, runCli, freePort, mkTempDir,
   uniqueEmail, strongPassword,
+  markVerified,
 } from './lib/harness.mjs';
 
 const PUBLIC = 'https://auth.example.test';
@@ -386,6 +387,7 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
 
   test('MFA: the challenge sets no cookie; /v1/signin/mfa with mode cookie does', async () => {
     const a = await signup(srv);
+    markVerified(srv, a.user.id);
     const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
     const code = (off = 0) => execFileSync('oathtool', ['--totp', '-b', b.json.secret, '-N', `@${Math.floor(Date.now() / 1000) + off}`], { encoding: 'utf8' }).trim();
     assert.equal((await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: code() } })).status, 200);
@@ -416,6 +418,7 @@ describe('cookie mode with GATEHOUSE_MFA_REQUIRED=all', () => {
     const c = cookiesOf(r);
     const cookie = `${SESSION}=${c[SESSION].value}`;
     const h = { ...SAME, 'X-CSRF-Token': c[CSRF].value };
+    markVerified(srv, r.json.user.id);
     assertError(await req(srv, 'GET', '/v1/sessions', { cookie }), 403, 'mfa_enrolment_required');
     assertCsrfFailed(await req(srv, 'POST', '/v1/mfa/totp', { cookie, headers: SAME }), 'enrolment without the token');
     const b = await req(srv, 'POST', '/v1/mfa/totp', { cookie, headers: h });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, api, rawRequest, signup, assertError, uniqueEmail, strongPassword, sleep,
+  markVerified,
 } from './lib/harness.mjs';
 
 const oathtool = (secret, offset = 0) => execFileSync('oathtool',
@@ -59,6 +60,7 @@ describe('response headers', () => {
     ['POST /v1/mfa/totp (401)', () => api(srv.url, 'POST', '/v1/mfa/totp'), 401, true],
     ['POST /v1/mfa/totp (200)', async () => {
       st.m = await signup(srv);
+      markVerified(srv, st.m.user.id);
       const r = await api(srv.url, 'POST', '/v1/mfa/totp', { token: st.m.access });
       st.secret = r.json?.secret;
       return r;

@@ -2,7 +2,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, api, signup, signin, me, sql, assertError, decodePart } from './lib/harness.mjs';
+import { startServer, api, signup, signin, me, sql, assertError, decodePart, markVerified } from './lib/harness.mjs';
 
 describe('Idempotency-Key', () => {
   let srv; let db;
@@ -56,6 +56,7 @@ describe('Idempotency-Key', () => {
     assert.equal((await me(srv, s2.access)).status, 200, 'the mismatch ran nothing');
     const b = await signup(srv);
     const bs = await signin(srv, b.email, b.password);
+    markVerified(srv, a.user.id);
     assert.equal((await revoke(b, sidOf(bs.access), 'k-2')).status, 204, 'another user, same key: its own request');
     const r = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access, headers: { 'Idempotency-Key': 'k-2' } });
     assert.equal(r.status, 200, 'another route, same key');
@@ -66,6 +67,7 @@ describe('Idempotency-Key', () => {
 
   test('concurrent duplicates: one runs, the others get 409 or its replay; a sealed response holds the secret', async () => {
     const a = await signup(srv);
+    markVerified(srv, a.user.id);
     const res = await Promise.all(Array.from({ length: 12 }, () => api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access, headers: { 'Idempotency-Key': 'enrol-1' } })));
     const ok = res.filter((r) => r.status === 200);
     assert.ok(ok.length >= 1);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail, runCli,
   sha256Hex, assertNotInDb,
+  markVerified,
 } from './lib/harness.mjs';
 
 // A real SMTP server writing every message to a Maildir.
@@ -139,6 +140,7 @@ describe('magic links: expiry, sign-up, development outbox', () => {
     const srv = await startServer();
     try {
       const a = await signup(srv);
+      markVerified(srv, a.user.id);
       const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
       const code = execFileSync('oathtool', ['--totp', '-b', b.json.secret], { encoding: 'utf8' }).trim();
       assert.equal((await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code } })).status, 200);

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, me, runCli, sql, assertError, assertNotInDb, sha256Hex, uniqueEmail, strongPassword,
+  markVerified,
 } from './lib/harness.mjs';
 import { jwtVerify, createRemoteJWKSet, decodeJwt } from 'jose';
 
@@ -17,6 +18,7 @@ function oathtool(secret, offset = 0) {
 }
 
 async function enrol(srv, acct) {
+  markVerified(srv, acct.user.id); // only a proved address may get a factor (issue 9)
   const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: acct.access });
   assert.equal(b.status, 200, b.text);
   const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: acct.access, json: { code: oathtool(b.json.secret) } });
@@ -36,6 +38,7 @@ describe('TOTP', () => {
 
   test('enrolment returns secret, otpauth URI and QR SVG; confirmation needs a valid code and returns 10 backup codes once', async () => {
     const a = await signup(srv);
+    markVerified(srv, a.user.id);
     const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
     assert.equal(b.status, 200, b.text);
     assert.match(b.json.secret, /^[A-Z2-7]{32}$/);
@@ -240,6 +243,7 @@ describe('otpauth URI with a brand and an address that need encoding', () => {
       assert.equal(r.status, 201, r.text);
       const account = r.json.user.email;
       assert.match(account, /^Bob\+mfa\.[0-9a-f]{6}@example\.com$/);
+      markVerified(srv, r.json.user.id);
       const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: r.json.access_token });
       assert.equal(b.status, 200, b.text);
       const uri = b.json.otpauth_uri;

@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, runCli, mkTempDir, api, signup, sql, assertError, decodePart } from './lib/harness.mjs';
+import { startServer, runCli, mkTempDir, api, signup, sql, assertError, decodePart, markVerified } from './lib/harness.mjs';
 
 const oathtool = (secret, offset = 0) => execFileSync('oathtool',
   ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
@@ -19,6 +19,7 @@ describe('TOTP enrolment and re-authentication', () => {
 
   const age = (token, s) => sql(db, `UPDATE sessions SET created_at = created_at - ${s} WHERE id = '${decodePart(token, 1).sid}';`);
   const begin = async (a) => {
+    markVerified(srv, a.user.id);
     const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
     assert.equal(b.status, 200, b.text);
     return b.json.secret;

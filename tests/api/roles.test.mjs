@@ -1,10 +1,24 @@
 // Roles (gatehouse users role) and GATEHOUSE_MFA_REQUIRED=admins.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, runCli, api, signup, me, sql, assertError } from './lib/harness.mjs';
+import { startServer, runCli, api, signup, me, sql, sleep, assertError } from './lib/harness.mjs';
 
 const oathtool = (secret) => execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+
+// The newest confirmation link mailed to email (development outbox).
+async function verifyToken(srv, email) {
+  const outbox = path.join(srv.dataDir, 'outbox');
+  for (let i = 0; i < 100; i++) {
+    const msgs = fs.existsSync(outbox) ? fs.readdirSync(outbox).map((f) => fs.readFileSync(path.join(outbox, f), 'utf8'))
+      .filter((m) => m.includes(email) && /verify-email\?token=/.test(m)) : [];
+    if (msgs.length) return /verify-email\?token=([A-Za-z0-9_-]{43})/.exec(msgs[msgs.length - 1])[1];
+    await sleep(100);
+  }
+  throw new Error(`no confirmation link for ${email}`);
+}
 
 test('admins must enrol a second factor under GATEHOUSE_MFA_REQUIRED=admins; users need not; role changes are audited', async () => {
   const srv = await startServer({ env: { GATEHOUSE_MFA_REQUIRED: 'admins' } });
@@ -29,6 +43,17 @@ test('admins must enrol a second factor under GATEHOUSE_MFA_REQUIRED=admins; use
     assert.equal(s.json.mfa_enrolment_required, true);
     assertError(await me(srv, s.json.access_token), 403, 'mfa_enrolment_required');
     assert.equal((await signin(b)).json.mfa_enrolment_required, undefined, 'users are not covered');
+
+    // Issue 9: no factor before the address is proved; the enrolment-only
+    // session may ask for the confirmation link, and the link confirms it.
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp', { token: s.json.access_token }), 403, 'email_not_verified');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: s.json.access_token, json: { code: '123456' } }), 403, 'email_not_verified');
+    assert.equal(sql(srv.dbPath, `SELECT count(*) FROM mfa_totp WHERE user_id = '${a.user.id}';`), '0', 'nothing stored');
+    const rs = await api(srv.url, 'POST', '/v1/email/verify/resend', { token: s.json.access_token });
+    assert.equal(rs.status, 202, rs.text);
+    const ev = await api(srv.url, 'POST', '/v1/email/verify', { json: { token: await verifyToken(srv, a.email) } });
+    assert.equal(ev.status, 204, ev.text);
+    assertError(await me(srv, s.json.access_token), 403, 'mfa_enrolment_required', 'confirming the address lifts nothing else');
 
     const t = await api(srv.url, 'POST', '/v1/mfa/totp', { token: s.json.access_token });
     assert.equal(t.status, 200, t.text);

@@ -8,6 +8,7 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import {
   BIN, startServer, runCli, buildEnv, api, signup, signin, me, refresh, mkTempDir, sql, sleep,
   assertNoSanitizerReport, assertError, decodePart, freePort,
+  markVerified,
 } from './lib/harness.mjs';
 
 const newMaster = () => crypto.randomBytes(32).toString('base64');
@@ -161,6 +162,7 @@ describe('vault: tampering with TOTP seeds', () => {
     try {
       for (let i = 0; i < 2; i++) {
         const a = await signup(srv);
+        markVerified(srv, a.user.id);
         const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
         assert.equal(b.status, 200, b.text);
         const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
