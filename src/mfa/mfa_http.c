@@ -171,9 +171,14 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     uint8_t hashes[STORE_BACKUP_CODES][32];
     mfa_backup_codes(codes, hashes);
     struct store_audit ev;
-    rc = ops->totp_confirm(c, r->ident.user_id, step, (const uint8_t(*)[32])hashes, gh_now_s(),
-                           gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id,
-                                          r->ident.user_id, "{\"factor\":\"totp\"}"));
+    /* Like a password change (ASVS 7.4.3): sessions that never passed the
+     * new factor end with its arrival; this one stays. */
+    rc = ops->totp_confirm(
+        c, r->ident.user_id, step, (const uint8_t(*)[32])hashes, r->ident.session_id, gh_now_s(),
+        gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id, r->ident.user_id,
+                       "{\"factor\":\"totp\",\"other_sessions\":\"revoked\"}"));
+    if (rc == GH_OK) /* after the commit (architecture.md, "The auth cache") */
+        authcache_revoke_user_sessions(r->ident.user_id, r->ident.session_id);
     if (rc == GH_ERR_CONFLICT) {
         gh_reply_error(r, 409, "no_pending_enrolment", "The enrolment was already confirmed.");
     } else if (rc) {

@@ -1352,8 +1352,8 @@ static enum gh_err insert_backup_codes(struct store_conn *c, const char *uid,
 }
 
 static enum gh_err sq_totp_confirm(struct store_conn *c, const char *uid, int64_t step,
-                                   const uint8_t hashes[STORE_BACKUP_CODES][32], int64_t now,
-                                   const struct store_audit *ev)
+                                   const uint8_t hashes[STORE_BACKUP_CODES][32],
+                                   const char *keep_sid, int64_t now, const struct store_audit *ev)
 {
     enum gh_err rc = tx(c, S_BEGIN);
     if (rc) return rc;
@@ -1371,6 +1371,15 @@ static enum gh_err sq_totp_confirm(struct store_conn *c, const char *uid, int64_
         goto out;
     }
     if ((rc = insert_backup_codes(c, uid, hashes))) goto out;
+    /* A new factor ends the sessions that never had to pass it. */
+    if (!(s = stmt(c, S_SESS_REVOKE_OTHERS))) {
+        rc = GH_ERR_INTERNAL;
+        goto out;
+    }
+    bind_text(s, 1, uid);
+    bind_text(s, 2, keep_sid ? keep_sid : "");
+    sqlite3_bind_int64(s, 3, now);
+    if ((rc = exec_stmt(c, s, "revoke other sessions"))) goto out;
     if (ev && (rc = append_audit(c, ev))) goto out;
     rc = tx(c, S_COMMIT);
 out:

@@ -319,11 +319,12 @@ struct store_ops {
      *  confirmed factor exists. */
     enum gh_err (*totp_begin)(struct store_conn *c, const char *user_id, const char *sealed,
                               int64_t now) GH_WUR;
-    /** Confirms the enrolment at step and replaces the backup codes (hashes),
+    /** Confirms the enrolment at step, replaces the backup codes (hashes)
+     *  and revokes every session of the user but keep_sid (NULL: all),
      *  atomically. GH_ERR_CONFLICT if there is no unconfirmed enrolment. */
     enum gh_err (*totp_confirm)(struct store_conn *c, const char *user_id, int64_t step,
-                                const uint8_t hashes[STORE_BACKUP_CODES][32], int64_t now,
-                                const struct store_audit *ev) GH_WUR;
+                                const uint8_t hashes[STORE_BACKUP_CODES][32], const char *keep_sid,
+                                int64_t now, const struct store_audit *ev) GH_WUR;
     /** Replaces the backup codes of a confirmed factor (regeneration).
      *  GH_ERR_NOT_FOUND if there is no confirmed factor. */
     enum gh_err (*backup_replace)(struct store_conn *c, const char *user_id,

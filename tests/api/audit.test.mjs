@@ -1023,7 +1023,7 @@ describe('audit: email verification, MFA and key rows', () => {
       const conf = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, headers: h, json: { code: oathtool(begin.json.secret) } });
       assert.equal(conf.status, 200, conf.text);
       let { details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.enrolled', target: a.user.id, headers: h });
-      assert.deepEqual(details, { factor: 'totp' });
+      assert.deepEqual(details, { factor: 'totp', other_sessions: 'revoked' });
 
       const challenge = async () => {
         const s = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });

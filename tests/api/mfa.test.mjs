@@ -352,9 +352,13 @@ describe('GATEHOUSE_MFA_REQUIRED=all', () => {
       await assert.rejects(jwtVerify(t, JWKS, { issuer: decodeJwt(t).iss, audience: 'gatehouse' }), /aud/);
     }
     assert.match(aud, /^mfa-enrolment:/);
+    const s3 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    assert.equal((await api(srv.url, 'POST', '/v1/signout', { token: s3.json.access_token })).status, 204, 'a restricted session can sign out');
     const { secret } = await enrol(srv, a);
     assert.equal((await me(srv, a.access)).status, 200, 'the enrolling session is now full');
-    assertError(await me(srv, rf.json.access_token), 403, 'mfa_enrolment_required', 'other sessions stay restricted');
+    // ASVS 7.4.3: sessions that never passed the new factor end with its arrival
+    assertError(await me(srv, rf.json.access_token), 401, 'invalid_token', 'other sessions end');
+    assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: rf.json.refresh_token } }), 401);
     const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     assert.equal(s2.json.mfa_required, true, 'with a factor, sign-in asks for it');
     const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code: oathtool(secret, 1) } });
@@ -363,7 +367,6 @@ describe('GATEHOUSE_MFA_REQUIRED=all', () => {
     assert.equal((await me(srv, ok.json.access_token)).status, 200);
     const full = await jwtVerify(ok.json.access_token, JWKS, { issuer: decodeJwt(ok.json.access_token).iss, audience: aud.slice('mfa-enrolment:'.length) });
     assert.equal(full.payload.sub, a.user.id, 'a full session verifies with the real audience');
-    assert.equal((await api(srv.url, 'POST', '/v1/signout', { token: rf.json.access_token })).status, 204, 'a restricted session can sign out');
   });
 
   test('an unknown policy value stops the start', () => {
