@@ -61,9 +61,11 @@ out:
     gh_free_secret_str(svg);
 }
 
-/* One proof, a code (TOTP or backup) or else the password, against the
- * account's guessing budget: a wrong one is spent and audited, a right one
- * refunded. Sets the reply and returns non-zero unless it holds. */
+/* The proofs sent (the password, a code (TOTP or backup), or both: the
+ * password first, so a wrong one spends no code) against the account's
+ * guessing budget, one unit per request: a wrong one is spent and audited,
+ * a right one refunded. Sets the reply and returns non-zero unless every
+ * proof sent holds. *method names the code's kind ("password" if none). */
 static int proof_check(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
                        const char *code, const char *pw, size_t pw_len, const char **method)
 {
@@ -73,11 +75,10 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
         gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
         return -1;
     }
-    enum gh_err rc;
+    enum gh_err rc = GH_OK;
+    const char *failed = "invalid_credentials";
     *method = "password";
-    if (code) {
-        rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
-    } else {
+    if (pw) {
         struct store_user u;
         rc = ops->user_by_id(c, r->ident.user_id, &u);
         if (rc == GH_OK)
@@ -85,10 +86,13 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
                                              : password_verify(u.password_hash, pw, pw_len);
         gh_wipe(u.password_hash, sizeof u.password_hash);
     }
+    if (rc == GH_OK && code) {
+        failed = "invalid_code";
+        rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
+    }
     if (rc == GH_ERR_DENIED &&
         (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
-        gh_reply_error(r, 403, code ? "invalid_code" : "invalid_credentials",
-                       "That does not prove it is you.");
+        gh_reply_error(r, 403, failed, "That does not prove it is you.");
         return -1;
     }
     if (rc) {
@@ -199,32 +203,57 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     gh_wipe(hashes, sizeof hashes);
 }
 
-/* Proof for changing a factor: a current code (TOTP or unused backup code)
- * or the password, exactly one of them. Sets the reply and returns
- * non-zero when the proof is missing or wrong. *method names it. */
+/* Proof for changing a factor (ASVS 7.5.1): a current code (TOTP or unused
+ * backup code) and the password, both, so neither a stolen access token
+ * with a phished password nor one with a code is enough. An account
+ * without a password (magic links only) has a sign-in of this session that
+ * passed the factor within GATEHOUSE_REAUTH_WINDOW stand in for it. Sets
+ * the reply and returns non-zero when a proof is missing or wrong; proof
+ * gets what was used ("totp+password", ...). */
 static int check_proof(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
-                       const char **method)
+                       char proof[48])
 {
-    const char *code, *pw;
+    const char *code, *pw, *method;
     size_t code_len, pw_len;
     const struct gh_field f[] = {{"code", false, &code, &code_len},
                                  {"password", false, &pw, &pw_len}};
     if (gh_body_fields(r, f, 2)) return -1;
-    if (!code == !pw) {
-        gh_reply_error(r, 422, "missing_field", "Send either 'code' or 'password'.");
-        return -1;
-    }
     bool on = false;
+    struct store_user u;
+    memset(&u, 0, sizeof u);
     enum gh_err rc = mfa_enabled(ops, c, r->ident.user_id, &on);
     if (rc == GH_OK && !on) {
         gh_reply_error(r, 404, "not_found", "No authenticator app is set up.");
         return -1;
     }
+    if (rc == GH_OK) rc = ops->user_by_id(c, r->ident.user_id, &u);
+    bool has_pw = u.password_hash[0] && u.password_hash[0] != '!'; /* "!": magic links only */
+    gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc) {
-        gh_reply_fail(r, rc);
+        gh_reply_fail(r, rc == GH_ERR_NOT_FOUND ? GH_ERR_INTERNAL : rc);
         return -1;
     }
-    return proof_check(r, ops, c, code, pw, pw_len, method);
+    if (!code || (has_pw && !pw)) {
+        gh_reply_error(r, 422, "missing_field",
+                       has_pw ? "Send both 'code' (a current or backup code) and 'password'."
+                              : "Send 'code' (a current or backup code).");
+        return -1;
+    }
+    if (!has_pw) {
+        struct store_session s;
+        if ((rc = ops->session_get(c, r->ident.session_id, &s))) {
+            gh_reply_fail(r, rc == GH_ERR_NOT_FOUND ? GH_ERR_INTERNAL : rc);
+            return -1;
+        }
+        if (!s.mfa_at || gh_now_s() - s.mfa_at > gh_cfg.reauth_window) {
+            gh_reply_error(r, 403, "reauth_required",
+                           "Sign in again, with your second factor, to change it.");
+            return -1;
+        }
+    }
+    if (proof_check(r, ops, c, code, has_pw ? pw : NULL, pw_len, &method)) return -1;
+    snprintf(proof, 48, "%s+%s", method, has_pw ? "password" : "recent_signin");
+    return 0;
 }
 
 enum gh_err mfa_record_failure(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
@@ -243,13 +272,13 @@ enum gh_err mfa_record_failure(struct gh_req *r, const struct store_ops *ops, st
     return e ? ops->audit_append(c, e) : GH_OK;
 }
 
-/* DELETE /v1/mfa/totp {code} or {password}: removing a factor needs proof
- * as strong as using it. */
+/* DELETE /v1/mfa/totp {code, password}: removing a factor needs proof
+ * stronger than any one stolen piece. */
 void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    const char *method;
-    if (check_proof(r, ops, c, &method)) return;
-    char details[96];
+    char method[48];
+    if (check_proof(r, ops, c, method)) return;
+    char details[128];
     snprintf(details, sizeof details,
              "{\"factor\":\"totp\",\"proof\":\"%s\",\"other_sessions\":\"revoked\"}", method);
     struct store_audit ev;
@@ -274,16 +303,16 @@ static json_t *codes_json(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1])
     return arr ? json_pack("{s:o}", "backup_codes", arr) : NULL;
 }
 
-/* POST /v1/mfa/backup-codes {code} or {password}: a new set; the old one
+/* POST /v1/mfa/backup-codes {code, password}: a new set; the old one
  * stops working. */
 void mfa_http_backup_codes(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    const char *method;
-    if (check_proof(r, ops, c, &method)) return;
+    char method[48];
+    if (check_proof(r, ops, c, method)) return;
     char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1];
     uint8_t hashes[STORE_BACKUP_CODES][32];
     mfa_backup_codes(codes, hashes);
-    char details[96];
+    char details[128];
     snprintf(details, sizeof details, "{\"factor\":\"backup_codes\",\"proof\":\"%s\"}", method);
     struct store_audit ev;
     enum gh_err rc =

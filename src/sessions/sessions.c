@@ -67,6 +67,9 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     s.expires_at = s.created_at + gh_cfg.refresh_ttl;
     s.restricted = restricted;
     s.cookie = cookie;
+    /* "password+totp", "magic_link+backup_code": this sign-in passed a
+     * second factor (a passwordless account's proof for changing it). */
+    if (method && strchr(method, '+')) s.mfa_at = s.created_at;
     snprintf(s.ip, sizeof s.ip, "%s", ip ? ip : "");
     snprintf(s.user_agent, sizeof s.user_agent, "%s", user_agent ? user_agent : "");
     enum gh_err rc = refresh_new(out->refresh, h);

@@ -32,7 +32,8 @@ void sessions_new_id(char out[STORE_ID_LEN + 1]);
 /** Starts a session for user u (one refresh-token family) and issues its
  *  first pair. GH_ERR_CONFLICT if u's password changed since u was read (the
  *  caller treats that as a failed sign-in). method names the factors for
- *  the audit row ("password", "password+totp", ...). A restricted session
+ *  the audit row ("password", "password+totp", ...); a "+" in it records
+ *  that the sign-in passed a second factor (store_session.mfa_at). A restricted session
  *  may only enrol a second factor (GATEHOUSE_MFA_REQUIRED). A cookie
  *  session gets no access token: its refresh token is the session cookie
  *  (sessions/cookie.h), and it is never accepted by /v1/token. */

@@ -141,6 +141,10 @@ static const struct store_migration store_migrations[] = {
      * it was started (docs/decisions/0011-cookie-sessions.md). */
     {13, "session modes", "ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'bearer';",
      NULL},
+    /* When the session's sign-in passed a second factor (0: it did not):
+     * a passwordless account's recent proof for changing its factor. */
+    {14, "second factor at sign-in",
+     "ALTER TABLE sessions ADD COLUMN mfa_at BIGINT NOT NULL DEFAULT 0;", NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -120,16 +120,19 @@ static const char *const stmt_sql[S_COUNT] = {
                              " AND revoked_at IS NULL AND id <> ?2",
     [S_SESS_INSERT] =
         "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at,"
-        " ip, user_agent, restricted, mode) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        " ip, user_agent, restricted, mode, mfa_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+        " ?10)",
     [S_RT_INSERT] = "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at)"
                     " VALUES (?1, ?2, ?3, ?4)",
-    [S_SESS_GET] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
-                   " COALESCE(revoked_at, 0), ip, user_agent, restricted, mode FROM sessions"
-                   " WHERE id = ?1",
-    [S_SESS_LIST] = "SELECT id, user_id, created_at, last_used_at, expires_at,"
-                    " COALESCE(revoked_at, 0), ip, user_agent, restricted, mode FROM sessions"
-                    " WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2"
-                    " ORDER BY created_at DESC, id LIMIT ?3",
+    [S_SESS_GET] =
+        "SELECT id, user_id, created_at, last_used_at, expires_at,"
+        " COALESCE(revoked_at, 0), ip, user_agent, restricted, mode, mfa_at FROM sessions"
+        " WHERE id = ?1",
+    [S_SESS_LIST] =
+        "SELECT id, user_id, created_at, last_used_at, expires_at,"
+        " COALESCE(revoked_at, 0), ip, user_agent, restricted, mode, mfa_at FROM sessions"
+        " WHERE user_id = ?1 AND revoked_at IS NULL AND expires_at > ?2"
+        " ORDER BY created_at DESC, id LIMIT ?3",
     [S_SESS_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2"
                       " AND revoked_at IS NULL",
     [S_SESS_UNRESTRICT] = "UPDATE sessions SET restricted = 0 WHERE id = ?1",
@@ -892,6 +895,7 @@ static enum gh_err sq_session_create(struct store_conn *c, const struct store_se
     bind_text(s, 7, ss->user_agent);
     sqlite3_bind_int(s, 8, ss->restricted ? 1 : 0);
     bind_text(s, 9, ss->cookie ? "cookie" : "bearer");
+    sqlite3_bind_int64(s, 10, ss->mfa_at);
     if ((rc = exec_stmt(c, s, "session insert"))) goto out;
     if ((rc = insert_rt(c, token_hash, ss->id, ss->created_at, ss->expires_at))) goto out;
     if (ev && (rc = append_audit(c, ev))) goto out;
@@ -914,6 +918,7 @@ static void read_session(sqlite3_stmt *s, struct store_session *o)
     o->restricted = sqlite3_column_int(s, 8) != 0;
     const unsigned char *mode = sqlite3_column_text(s, 9);
     o->cookie = mode && strcmp((const char *)mode, "cookie") == 0;
+    o->mfa_at = sqlite3_column_int64(s, 10);
 }
 
 static enum gh_err sq_session_get(struct store_conn *c, const char *id, struct store_session *out)

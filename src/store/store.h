@@ -53,6 +53,7 @@ struct store_session {
     char user_agent[STORE_UA_MAX + 1];
     bool restricted; /* may only enrol a second factor (GATEHOUSE_MFA_REQUIRED) */
     bool cookie;     /* a browser cookie session (mode 'cookie'), else bearer */
+    int64_t mfa_at;  /* when its sign-in passed a second factor; 0 = it did not */
 };
 
 /* A refresh token row joined with its session and user. */

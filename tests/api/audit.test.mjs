@@ -1051,22 +1051,22 @@ describe('audit: email verification, MFA and key rows', () => {
 
       b = maxId(srv.dbPath);
       const hr = tagged('regen');
-      const regen = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, headers: hr, json: { password: a.password } });
+      const regen = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, headers: hr, json: { code: conf.json.backup_codes[1], password: a.password } });
       assert.equal(regen.status, 200, regen.text);
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.backup_codes_regenerated', target: a.user.id, headers: hr }));
-      assert.deepEqual(details, { factor: 'backup_codes', proof: 'password' });
+      assert.deepEqual(details, { factor: 'backup_codes', proof: 'backup_code+password' });
       for (const code of regen.json.backup_codes) assert.ok(!auditRows(srv.dbPath).some((r) => JSON.stringify(r).includes(code)), 'no backup code in the log');
       // a wrong proof is recorded as mfa.proof_failed, and changes nothing else
       b = maxId(srv.dbPath);
-      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { password: 'not the password at all' } }), 403, 'invalid_credentials');
+      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { code: regen.json.backup_codes[1], password: 'not the password at all' } }), 403, 'invalid_credentials');
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.proof_failed', target: a.user.id }));
       assert.deepEqual(details, { method: 'second_factor' });
 
       b = maxId(srv.dbPath);
-      const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ok.json.access_token, json: { code: regen.json.backup_codes[0] } });
+      const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ok.json.access_token, json: { code: regen.json.backup_codes[0], password: a.password } });
       assert.equal(del.status, 204, del.text);
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.removed', target: a.user.id }));
-      assert.deepEqual(details, { factor: 'totp', proof: 'backup_code', other_sessions: 'revoked' });
+      assert.deepEqual(details, { factor: 'totp', proof: 'backup_code+password', other_sessions: 'revoked' });
       assertVerifyOk(srv.dataDir, maxId(srv.dbPath));
     } finally {
       await srv.stop();

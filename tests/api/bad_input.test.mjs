@@ -331,11 +331,11 @@ describe('bad input is refused without side effects', () => {
       name: 'mfa/totp (DELETE)',
       method: 'DELETE',
       path: '/v1/mfa/totp',
-      fields: ['password'],
+      fields: ['code', 'password'],
       async setup() {
         const a = await signup(srv);
-        await enrol(srv, a);
-        return { v: { password: a.password }, a, token: a.access };
+        const m = await enrol(srv, a);
+        return { v: { code: m.backup[0], password: a.password }, a, token: a.access };
       },
       async verify(ctx) {
         const r = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ctx.a.access, json: ctx.v });
@@ -345,11 +345,11 @@ describe('bad input is refused without side effects', () => {
     {
       name: 'mfa/backup-codes',
       path: '/v1/mfa/backup-codes',
-      fields: ['password'],
+      fields: ['code', 'password'],
       async setup() {
         const a = await signup(srv);
         const m = await enrol(srv, a);
-        return { v: { password: a.password }, a, m, token: a.access };
+        return { v: { code: m.backup[0], password: a.password }, a, m, token: a.access };
       },
       async verify(ctx) {
         const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ctx.a.access, json: ctx.v });

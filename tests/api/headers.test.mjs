@@ -66,11 +66,15 @@ describe('response headers', () => {
       return r;
     }, 200, true],
     ['POST /v1/mfa/totp/confirm (422)', () => api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: st.m.access, json: { code: '000000' } }), 422, true],
-    ['POST /v1/mfa/totp/confirm (200)', () => api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: st.m.access, json: { code: oathtool(st.secret) } }), 200, true],
-    ['POST /v1/mfa/backup-codes (403)', () => api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { password: 'wrong password here' } }), 403, true],
-    ['POST /v1/mfa/backup-codes (200)', () => api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { password: st.m.password }, headers: { 'Idempotency-Key': 'hdr-1' } }), 200, true],
+    ['POST /v1/mfa/totp/confirm (200)', async () => {
+      const r = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: st.m.access, json: { code: oathtool(st.secret) } });
+      st.backup = r.json?.backup_codes;
+      return r;
+    }, 200, true],
+    ['POST /v1/mfa/backup-codes (403)', () => api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { code: st.backup[0], password: 'wrong password here' } }), 403, true],
+    ['POST /v1/mfa/backup-codes (200)', () => api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { code: st.backup[0], password: st.m.password }, headers: { 'Idempotency-Key': 'hdr-1' } }), 200, true],
     ['POST /v1/mfa/backup-codes (200, idempotent replay)', async () => {
-      const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { password: st.m.password }, headers: { 'Idempotency-Key': 'hdr-1' } });
+      const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: st.m.access, json: { code: st.backup[0], password: st.m.password }, headers: { 'Idempotency-Key': 'hdr-1' } });
       assert.equal(r.headers.get('idempotent-replayed'), 'true');
       return r;
     }, 200, true],

@@ -123,26 +123,31 @@ describe('TOTP', () => {
     assert.equal(res.filter((r) => r.status === 200).length, 1, 'exactly one parallel use of a backup code succeeds');
   });
 
-  test('removal needs a valid code or the password; afterwards sign-in is one step again', async () => {
+  test('removal needs a valid code and the password; afterwards sign-in is one step again', async () => {
     const a = await signup(srv);
-    const { secret } = await enrol(srv, a);
+    const { secret, backup } = await enrol(srv, a);
     const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: oathtool(secret, 1) } });
     const tok = ok.json.access_token;
+    const other = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
+    const other2 = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: other.json.mfa_token, code: backup[2] } });
+    assert.equal(other2.status, 200, other2.text);
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: {} }), 422, 'missing_field');
-    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: 'wrong password here' } }), 403, 'invalid_credentials');
-    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: '000000' } }), 403, 'invalid_code');
-    assert.equal((await me(srv, a.access)).status, 200, 'the sign-up session is live before the removal');
-    const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } });
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } }), 422, 'missing_field', 'the password alone');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0] } }), 422, 'missing_field', 'a code alone');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0], password: 'wrong password here' } }), 403, 'invalid_credentials');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: '000000', password: a.password } }), 403, 'invalid_code');
+    assert.equal((await me(srv, other2.json.access_token)).status, 200, 'another session is live before the removal');
+    const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0], password: a.password } });
     assert.equal(del.status, 204, del.text);
-    assert.equal((await me(srv, a.access)).status, 401, 'removing the factor ended the other session');
-    assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: a.refresh } }), 401);
+    assert.equal((await me(srv, other2.json.access_token)).status, 401, 'removing the factor ended the other session');
+    assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: other2.json.refresh_token } }), 401);
     assert.equal((await me(srv, tok)).status, 200, 'the session that removed it stays');
-    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } }), 404, 'not_found');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[1], password: a.password } }), 404, 'not_found');
     const s3 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     assert.ok(s3.json.access_token, 'no challenge any more');
     const db = path.join(srv.dataDir, 'gatehouse.db');
-    assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.removed';`), /"proof":"password"/);
+    assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.removed';`), /"proof":"backup_code\+password"/);
   });
 
   test('encryption-key rotation re-seals TOTP seeds and they keep working', async () => {
@@ -164,8 +169,8 @@ describe('TOTP', () => {
   test('backup codes can be regenerated with proof; the old set stops working', async () => {
     const a = await signup(srv);
     const { secret, backup } = await enrol(srv, a);
-    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { password: 'wrong password here' } }), 403, 'invalid_credentials');
-    const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1) } });
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: 'wrong password here' } }), 403, 'invalid_credentials');
+    const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: a.password } });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.backup_codes.length, 10);
     assert.ok(!r.json.backup_codes.includes(backup[2]));
@@ -174,7 +179,7 @@ describe('TOTP', () => {
     const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: r.json.backup_codes[0] } });
     assert.equal(ok.status, 200, ok.text);
     const b = await signup(srv);
-    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: b.access, json: { password: b.password } }), 404, 'not_found');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: b.access, json: { code: '123456', password: b.password } }), 404, 'not_found');
   });
 });
 
@@ -202,7 +207,7 @@ describe('TOTP: what is kept and for how long', () => {
     const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: forms(backup[3])[4] } });
     assert.equal(ok.status, 200, ok.text);
     // regenerated codes likewise, and the old hashes are no longer usable
-    const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { password: a.password } });
+    const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: backup[5], password: a.password } });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(storedHashes(a.user.id), r.json.backup_codes.map((c) => sha256Hex(canon(c))).sort());
     const again = {};
@@ -287,15 +292,24 @@ describe('guessing second-factor codes', () => {
     assert.equal(rows.length, 5, 'one row per wrong code, none for the refused attempt');
     assert.match(rows[4], /"rate_limited":true/, 'the failure that spent the budget is marked');
     // the same budget guards the proof for changing factors
-    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: a.access, json: { password: a.password } }), 429, 'rate_limited');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: a.access, json: { code: '000000', password: a.password } }), 429, 'rate_limited');
   });
 
-  test('proofs for changing a factor (code or password) are bounded too; a right one gives its unit back', async () => {
+  test('proofs for changing a factor (code and password) are bounded too; a right one gives its unit back', async () => {
     const a = await signup(srv);
-    const { secret } = await enrol(srv, a);
-    for (let i = 0; i < 3; i++) assert.equal((await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { password: a.password } })).status, 200, 'right proofs cost nothing');
-    for (let i = 0; i < 5; i++) assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000' } }), 403, 'invalid_code');
-    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1) } }), 429, 'rate_limited');
+    const enrolled = await enrol(srv, a);
+    const { secret } = enrolled;
+    let { backup } = enrolled;
+    for (let i = 0; i < 3; i++) {
+      const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: backup[0], password: a.password } });
+      assert.equal(r.status, 200, 'right proofs cost nothing');
+      backup = r.json.backup_codes;
+    }
+    for (let i = 0; i < 5; i++) {
+      const wrong = i % 2 ? { code: '000000', password: a.password } : { code: backup[0], password: 'wrong password here' };
+      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: wrong }), 403, i % 2 ? 'invalid_code' : 'invalid_credentials');
+    }
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: a.password } }), 429, 'rate_limited');
     const db = path.join(srv.dataDir, 'gatehouse.db');
     assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`).trim(), '5');
   });
@@ -315,7 +329,7 @@ describe('guessing second-factor codes', () => {
     try {
       const a = await signup(off);
       await enrol(off, a);
-      for (let i = 0; i < 8; i++) assertError(await api(off.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000' } }), 403, 'invalid_code');
+      for (let i = 0; i < 8; i++) assertError(await api(off.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000', password: a.password } }), 403, 'invalid_code');
       assert.match(off.stderr(), /GATEHOUSE_RATE_LIMITS=off/);
     } finally {
       await off.stop();

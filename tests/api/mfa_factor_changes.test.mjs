@@ -1,10 +1,15 @@
-// Issue 9 item 11: a new second factor ends the account's other sessions
-// (ASVS 7.4.3).
+// Issue 9 items 11 and 12: a new second factor ends the account's other
+// sessions (ASVS 7.4.3), and removing a factor or regenerating backup codes
+// needs a current factor *and* the password, or for an account without a
+// password a sign-in that passed the factor within GATEHOUSE_REAUTH_WINDOW
+// (ASVS 7.5.1).
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, api, signup, signin, me, refresh, sql, assertError, markVerified,
+  startServer, api, signup, signin, me, refresh, sql, sleep, assertError, decodePart, markVerified,
 } from './lib/harness.mjs';
 
 const oathtool = (secret, offset = 0) => execFileSync('oathtool',
@@ -40,5 +45,107 @@ describe('a new factor ends the other sessions (ASVS 7.4.3)', () => {
     const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.enrolled';`);
     assert.deepEqual(JSON.parse(row), { factor: 'totp', other_sessions: 'revoked' });
     assert.equal(sql(srv.dbPath, `SELECT count(*) FROM sessions WHERE user_id = '${a.user.id}' AND revoked_at IS NULL;`), '1');
+  });
+});
+
+describe('changing a factor needs a code and the password (ASVS 7.5.1)', () => {
+  let srv;
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); });
+
+  // An account with TOTP, a session that removes/regenerates ("stolen"),
+  // and another session of the owner's.
+  async function setup() {
+    const a = await signup(srv);
+    markVerified(srv, a.user.id);
+    const { secret, backup } = await enrol(srv, a.access);
+    const s = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+    const owner = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code: backup[9] } });
+    assert.equal(owner.status, 200, owner.text);
+    return { a, secret, backup, owner: owner.json };
+  }
+  const state = (a) => sql(srv.dbPath, `SELECT (SELECT count(*) FROM mfa_totp WHERE user_id = '${a.user.id}' AND confirmed_at IS NOT NULL) || '|' ||`
+    + ` (SELECT group_concat(hex(code_hash), ',') FROM (SELECT code_hash FROM mfa_backup_codes WHERE user_id = '${a.user.id}' ORDER BY 1))`);
+
+  for (const [method, p] of [['DELETE', '/v1/mfa/totp'], ['POST', '/v1/mfa/backup-codes']]) {
+    test(`${method} ${p}: a stolen access token with a phished password but no code is refused, and nothing changes`, async () => {
+      const { a, backup, owner } = await setup();
+      const before0 = state(a);
+      assertError(await api(srv.url, method, p, { token: a.access, json: { password: a.password } }), 422, 'missing_field');
+      assertError(await api(srv.url, method, p, { token: a.access, json: { password: a.password, code: '000000' } }), 403, 'invalid_code');
+      assert.equal(state(a), before0, 'the factor and the backup codes are as they were');
+      assert.equal((await me(srv, owner.access_token)).status, 200, 'the owner\'s other session is alive');
+      assert.equal((await refresh(srv, owner.refresh_token)).status, 200);
+      // a code without the password is refused as well, and a code is not spent by a wrong password
+      assertError(await api(srv.url, method, p, { token: a.access, json: { code: backup[0] } }), 422, 'missing_field');
+      assertError(await api(srv.url, method, p, { token: a.access, json: { code: backup[0], password: 'a phished but wrong one' } }), 403, 'invalid_credentials');
+      assert.equal(state(a), before0);
+      assert.equal(sql(srv.dbPath, `SELECT count(*) FROM mfa_backup_codes WHERE user_id = '${a.user.id}' AND used_at IS NOT NULL;`), '1',
+        'only the code used at sign-in is spent');
+      assert.equal(sql(srv.dbPath, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`), '2',
+        'each wrong proof spent the account budget and was audited');
+      // both: done
+      const ok = await api(srv.url, method, p, { token: a.access, json: { code: backup[0], password: a.password } });
+      assert.ok(ok.status === 204 || ok.status === 200, ok.text);
+      assert.notEqual(state(a), before0);
+      const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action IN ('mfa.removed', 'mfa.backup_codes_regenerated');`);
+      assert.equal(JSON.parse(row).proof, 'backup_code+password');
+    });
+  }
+});
+
+describe('an account without a password: a recent sign-in that passed the factor stands in for it', () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ env: { GATEHOUSE_MAGIC_LINK_SIGNUP: 'on', GATEHOUSE_REAUTH_WINDOW: '600' } });
+  });
+  after(async () => { await srv?.stop(); });
+
+  let seen = 0;
+  async function magicLink(email) {
+    assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email } })).status, 202);
+    const outbox = path.join(srv.dataDir, 'outbox');
+    for (let i = 0; i < 100; i++) {
+      const files = fs.existsSync(outbox) ? fs.readdirSync(outbox) : [];
+      if (files.length > seen) {
+        const f = files.map((x) => path.join(outbox, x)).sort((x, y) => fs.statSync(x).mtimeMs - fs.statSync(y).mtimeMs).pop();
+        seen = files.length;
+        const t = /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(fs.readFileSync(f, 'utf8'));
+        assert.ok(t, 'a sign-in link');
+        return api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: t[1] } });
+      }
+      await sleep(100);
+    }
+    throw new Error('no mail');
+  }
+
+  test('within the window the code alone will do; a session that did not pass the factor, or one past the window, is refused', async () => {
+    const email = `pwless${Date.now()}@example.com`;
+    const first = await magicLink(email);
+    assert.equal(first.status, 200, first.text);
+    const { backup } = await enrol(srv, first.json.access_token);
+    // the enrolling session signed in recently, but with the link alone
+    const p = '/v1/mfa/backup-codes';
+    assertError(await api(srv.url, 'POST', p, { token: first.json.access_token, json: { code: backup[0] } }), 403, 'reauth_required');
+    assertError(await api(srv.url, 'POST', p, { token: first.json.access_token, json: {} }), 422, 'missing_field');
+
+    const ch = await magicLink(email);
+    assert.equal(ch.json.mfa_required, true, ch.text);
+    const s = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: ch.json.mfa_token, code: backup[1] } });
+    assert.equal(s.status, 200, s.text);
+    assertError(await api(srv.url, 'POST', p, { token: s.json.access_token, json: { code: '000000' } }), 403, 'invalid_code');
+    const r = await api(srv.url, 'POST', p, { token: s.json.access_token, json: { code: backup[2] } });
+    assert.equal(r.status, 200, r.text);
+    const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = 'mfa.backup_codes_regenerated' ORDER BY id DESC LIMIT 1;`);
+    assert.equal(JSON.parse(row).proof, 'backup_code+recent_signin');
+
+    // past the window: sign in again
+    sql(srv.dbPath, `UPDATE sessions SET mfa_at = mfa_at - 601 WHERE id = '${decodePart(s.json.access_token, 1).sid}';`);
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: s.json.access_token, json: { code: r.json.backup_codes[0] } }), 403, 'reauth_required');
+    assert.equal(sql(srv.dbPath, `SELECT count(*) FROM mfa_backup_codes WHERE code_hash IS NOT NULL AND used_at IS NULL AND user_id = '${s.json.user.id}';`), '10',
+      'the refused request spent no code');
+    sql(srv.dbPath, `UPDATE sessions SET mfa_at = mfa_at + 2 WHERE id = '${decodePart(s.json.access_token, 1).sid}';`);
+    const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: s.json.access_token, json: { code: r.json.backup_codes[0] } });
+    assert.equal(del.status, 204, `just inside the window: ${del.text}`);
   });
 });

@@ -82,7 +82,7 @@ describe('secrets at rest', () => {
       keep('MFA refresh token', m.json.refresh_token);
       keep('unused MFA challenge', (await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: newPw } })).json.mfa_token);
       // regenerated codes, through an Idempotency-Key: the stored reply holds them (sealed)
-      const g = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: tok, json: { password: newPw }, headers: { 'Idempotency-Key': 'regen-1' } });
+      const g = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: tok, json: { code: backup[1], password: newPw }, headers: { 'Idempotency-Key': 'regen-1' } });
       assert.equal(g.status, 200, g.text);
       assert.equal(Number(sql(srv.dbPath, 'SELECT count(*) FROM idempotency WHERE response_sealed IS NOT NULL;')), 1, 'the reply is kept');
       // links sent and never used

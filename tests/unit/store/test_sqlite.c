@@ -618,6 +618,45 @@ static void foreign_keys_on(void **state)
     free(rt);
 }
 
+/* Issue 9: a confirmed factor ends the other sessions in its transaction
+ * (item 11), and a session remembers when its sign-in passed a factor
+ * (item 12, migration 14). */
+static void totp_confirm_revokes_others_and_mfa_at(void **state)
+{
+    struct fx *f = *state;
+    add_users(f);
+    struct store_session s = mk_session(S1, U1, f->now - 30, f->now + 3600);
+    s.mfa_at = f->now - 30;
+    uint8_t h[32];
+    hash_of(h, "t1");
+    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    add_session(f, S2, U1, f->now - 20, "t2");
+    add_session(f, S3, U2, f->now - 10, "t3");
+    struct store_session out;
+    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_int_equal(out.mfa_at, f->now - 30);
+    assert_int_equal(ops->session_get(f->c, S2, &out), GH_OK);
+    assert_int_equal(out.mfa_at, 0);
+
+    uint8_t hashes[STORE_BACKUP_CODES][32];
+    memset(hashes, 0, sizeof hashes);
+    for (int i = 0; i < STORE_BACKUP_CODES; i++)
+        hashes[i][0] = (uint8_t)(i + 1);
+    assert_int_equal(ops->totp_confirm(f->c, U1, 1, (const uint8_t(*)[32])hashes, S2, f->now, NULL),
+                     GH_ERR_CONFLICT); /* nothing to confirm: nothing revoked */
+    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_int_equal(out.revoked_at, 0);
+    assert_int_equal(ops->totp_begin(f->c, U1, "v1.sealed", f->now), GH_OK);
+    assert_int_equal(
+        ops->totp_confirm(f->c, U1, 1, (const uint8_t(*)[32])hashes, S2, f->now + 5, NULL), GH_OK);
+    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_int_equal(out.revoked_at, f->now + 5);
+    assert_int_equal(ops->session_get(f->c, S2, &out), GH_OK);
+    assert_int_equal(out.revoked_at, 0); /* the enrolling session */
+    assert_int_equal(ops->session_get(f->c, S3, &out), GH_OK);
+    assert_int_equal(out.revoked_at, 0); /* another user */
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -634,6 +673,7 @@ int main(void)
         T(rotation_refused_when_revoked_or_expired),
         T(session_list_and_revoke),
         T(set_password_revokes_others),
+        T(totp_confirm_revokes_others_and_mfa_at),
         T(prune),
         T(forget_successors),
         T(two_connections),
