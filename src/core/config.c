@@ -449,7 +449,7 @@ enum gh_err config_load(char *err, size_t errlen)
         snprintf(err, errlen, "GATEHOUSE_SMTP_STARTTLS=off is refused in production");
         return GH_ERR_CONFIG;
     }
-    if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 1800, 60, 86400, &v, err, errlen))) return rc;
+    if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 600, 60, 86400, &v, err, errlen))) return rc;
     gh_cfg.magic_link_ttl = v;
     if ((rc = copy_str(gh_cfg.template_dir, sizeof gh_cfg.template_dir, "GATEHOUSE_TEMPLATE_DIR",
                        "", err, errlen)))
