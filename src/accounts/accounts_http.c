@@ -630,7 +630,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
         /* Whoever signed up with this address never proved it; its owner
          * just did. The password and sessions made before do not survive
          * (account pre-hijacking); a second factor does (store.h). */
-        int64_t now = gh_now_s(), tia = now + 1;
+        int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
         struct store_audit vev;
         if ((rc = ops->user_reclaim(
                  c, u.id, tia, now,
@@ -717,7 +717,7 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if ((rc = password_hash(hash, pw, pw_len))) goto fail;
     /* One transaction: the link is spent if and only if the password is
      * set, the sessions revoked, the other links killed and it is audited. */
-    int64_t now = gh_now_s(), tia = now + 1;
+    int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
     if ((rc = ops->begin(c))) goto fail;
     rc = ops->magic_consume(c, h, "reset", now, &m);
     if (rc == GH_ERR_DENIED) {

@@ -7,6 +7,7 @@
 #include "credentials/password.h"
 #include "guard/limit.h"
 #include "sessions/authcache.h"
+#include "sessions/sessions.h"
 
 void password_change(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
                      const char *cur, size_t cur_len, const char *next, size_t next_len)
@@ -40,9 +41,8 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
         goto out;
     }
     if ((rc = password_hash(h, next, next_len))) goto fail;
-    /* +1: tokens issued in this very second, before the change, must fail;
-     * new ones are issued with iat >= this value (sessions.c). */
-    int64_t now = gh_now_s(), tia = now + 1;
+    /* Every token issued so far carries an older "rev" (decision 0004). */
+    int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
     struct store_audit ev;
     rc = ops->user_set_password(
         c, u.id, h, tia, r->ident.session_id, now,
