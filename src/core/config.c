@@ -325,6 +325,10 @@ enum gh_err config_load(char *err, size_t errlen)
     }
     if ((rc = env_int("GATEHOUSE_REFRESH_REUSE_GRACE", 10, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.refresh_grace = v;
+    /* Absolute session lifetime (ASVS 7.3.2): refresh refused after it. */
+    if ((rc = env_int("GATEHOUSE_SESSION_MAX_AGE", 30 * 86400, 0, 3650 * 86400, &v, err, errlen)))
+        return rc;
+    gh_cfg.session_max_age = v;
 
     if ((rc = env_int("GATEHOUSE_ARGON2_MEMORY_KIB", ARGON2_MIN_PROD_KIB, 1024, 4 * 1024 * 1024, &v,
                       err, errlen)))

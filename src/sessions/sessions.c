@@ -202,6 +202,16 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
             goto out;
         }
         if (!rt->session_live || rt->expires_at <= now) goto out;
+        /* The absolute lifetime, counted from sign-in; each refresh only
+         * moves the idle expiry (GATEHOUSE_REFRESH_TTL). */
+        if (gh_cfg.session_max_age > 0 && now - rt->session_created_at >= gh_cfg.session_max_age) {
+            rc = ops->session_revoke(c, rt->session_id, rt->user_id, now, NULL);
+            if (rc && rc != GH_ERR_NOT_FOUND) goto out;
+            rc = GH_OK;
+            authcache_revoke_session(rt->session_id);
+            *res = SESSIONS_EXPIRED;
+            goto out;
+        }
         if (round == 0) { /* a lost race comes back as a spent token: not charged twice */
             limit_take(LIMIT_REFRESH_SESSION, rt->session_id, lim);
             if (!lim->allowed) {

@@ -53,6 +53,8 @@ enum sessions_refresh_result {
     SESSIONS_INVALID,   /* unknown, expired or revoked */
     SESSIONS_REUSED,    /* a spent token outside grace: every session of the user is revoked */
     SESSIONS_LIMITED,   /* the session's refresh budget is spent (*lim says when); nothing done */
+    SESSIONS_EXPIRED,   /* the session is older than GATEHOUSE_SESSION_MAX_AGE: it is ended
+                         * (revoked); the person signs in again */
 };
 
 /** Rotates a refresh token (see docs/api.md, POST /v1/token). On a backend
