@@ -7,6 +7,7 @@
 #include "accounts/email.h"
 #include "accounts/password_change.h"
 #include "accounts/password_guard.h"
+#include "accounts/signup.h"
 #include "audit/audit.h"
 #include "http/pool.h"
 #include "mail/mail.h"
@@ -157,6 +158,13 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc) goto fail;
     sessions_new_id(u.id);
     u.created_at = u.updated_at = gh_now_s();
+    if (gh_cfg.email_verification == 2) { /* no session, and no word on whether it existed */
+        bool created = false;
+        if ((rc = signup_unconfirmed(r, ops, c, &u, &created))) goto fail;
+        if (created) queue_link(u.email, u.email_key, LINK_VERIFY);
+        gh_reply(r, 202, json_pack("{s:b}", "email_verification_required", 1));
+        goto out;
+    }
     struct store_audit ev;
     rc = ops->user_create(
         c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"password\"}"));
@@ -167,15 +175,6 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc) goto fail;
     authcache_put_user(&u, authcache_generation());
     if (gh_cfg.email_verification) queue_link(u.email, u.email_key, LINK_VERIFY);
-    if (gh_cfg.email_verification == 2) { /* no session until the address is confirmed */
-        json_t *body = json_pack("{s:o,s:b}", "user", user_json(u.id, u.email, u.created_at),
-                                 "email_verification_required", 1);
-        if (body)
-            gh_reply(r, 201, body);
-        else
-            gh_reply_fail(r, GH_ERR_NOMEM);
-        goto out;
-    }
     /* A new account has no second factor: under "all" it must enrol first. */
     bool restricted = gh_cfg.mfa_required == 2;
     if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", restricted, cookie,
