@@ -39,14 +39,14 @@ static void notice_send(void *arg, const struct store_ops *ops, struct store_con
     snprintf(text, sizeof text,
              "Someone tried to create a %s account with this email address. It already has "
              "one, so no new account was made and nothing about yours changed.\r\n\r\nIf it "
-             "was you, sign in, or reset your password if you forgot it. If it was not, you "
-             "can ignore this email.\r\n",
+             "was you, sign in, or reset your password if you forgot it or never confirmed "
+             "the address. If it was not, you can ignore this email.\r\n",
              gh_cfg.brand);
     snprintf(html, sizeof html,
              "<p>Someone tried to create a %s account with this email address. It already has "
              "one, so no new account was made and nothing about yours changed.</p><p>If it "
-             "was you, sign in, or reset your password if you forgot it. If it was not, you "
-             "can ignore this email.</p>",
+             "was you, sign in, or reset your password if you forgot it or never confirmed "
+             "the address. If it was not, you can ignore this email.</p>",
              gh_cfg.brand);
     char *t_text = NULL, *t_html = NULL;
     if (mail_template("signup_exists", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
