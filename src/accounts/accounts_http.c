@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "accounts/email.h"
+#include "accounts/password_change.h"
+#include "accounts/password_guard.h"
+#include "accounts/signup.h"
 #include "audit/audit.h"
 #include "http/pool.h"
 #include "mail/mail.h"
@@ -155,6 +158,13 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc) goto fail;
     sessions_new_id(u.id);
     u.created_at = u.updated_at = gh_now_s();
+    if (gh_cfg.email_verification == 2) { /* no session, and no word on whether it existed */
+        bool created = false;
+        if ((rc = signup_unconfirmed(r, ops, c, &u, &created))) goto fail;
+        if (created) queue_link(u.email, u.email_key, LINK_VERIFY);
+        gh_reply(r, 202, json_pack("{s:b}", "email_verification_required", 1));
+        goto out;
+    }
     struct store_audit ev;
     rc = ops->user_create(
         c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"password\"}"));
@@ -165,15 +175,6 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     if (rc) goto fail;
     authcache_put_user(&u, authcache_generation());
     if (gh_cfg.email_verification) queue_link(u.email, u.email_key, LINK_VERIFY);
-    if (gh_cfg.email_verification == 2) { /* no session until the address is confirmed */
-        json_t *body = json_pack("{s:o,s:b}", "user", user_json(u.id, u.email, u.created_at),
-                                 "email_verification_required", 1);
-        if (body)
-            gh_reply(r, 201, body);
-        else
-            gh_reply_fail(r, GH_ERR_NOMEM);
-        goto out;
-    }
     /* A new account has no second factor: under "all" it must enrol first. */
     bool restricted = gh_cfg.mfa_required == 2;
     if ((rc = sessions_start(ops, c, &u, r->ip, r->user_agent, NULL, "password", restricted, cookie,
@@ -189,43 +190,18 @@ out:
     gh_wipe(u.password_hash, sizeof u.password_hash);
 }
 
-static void queue_lockout_notice(const char *email);
-
-/* Records the failure (the attempted address only as a keyed hash; the
- * account as target when there is one) and answers the same either way.
- * It counts toward the address's lockout, known or not; the failure that
- * locks it is audited as signin.locked and, for an account, mailed to the
- * owner (at most hourly). u is NULL for an unknown address. */
+/* A wrong password or an unknown address: recorded and counted toward the
+ * address's lockout (accounts/password_guard.h), and the same answer either
+ * way. u is NULL for an unknown address. */
 static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
                                  struct store_conn *c, const char *email_key,
                                  const struct store_user *u)
 {
-    struct store_audit ev;
-    char mac[AUDIT_HASH_HEX + 1], details[200];
-    const char *uid = u ? u->id : "";
-    audit_email_hmac(email_key, mac);
-    snprintf(details, sizeof details, "{\"method\":\"password\",\"email_hmac\":\"%s\"}", mac);
-    const struct store_audit *e =
-        gh_audit_event(r, &ev, "signin.failure", "anonymous", uid, details);
-    if (e) {
-        enum gh_err rc = ops->audit_append(c, e);
-        if (rc) return rc;
-    }
-    struct lockout_event lo;
-    limit_lockout_failure(email_key, &lo);
-    if (lo.locked_s > 0) {
-        snprintf(details, sizeof details,
-                 "{\"failures\":%d,\"locked_seconds\":%lld,\"email_hmac\":\"%s\"}", lo.failures,
-                 (long long)lo.locked_s, mac);
-        e = gh_audit_event(r, &ev, "signin.locked", "system", uid, details);
-        if (e) {
-            enum gh_err rc = ops->audit_append(c, e);
-            if (rc) return rc;
-        }
-        if (lo.notify && u) queue_lockout_notice(u->email);
-    }
-    gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
-    return GH_OK;
+    enum gh_err rc =
+        password_guard_failed(r, ops, c, "signin.failure", "anonymous", NULL, email_key, u);
+    if (rc == GH_OK)
+        gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
+    return rc;
 }
 
 void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
@@ -252,11 +228,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         memcpy(key, email_in, n);
         key[n] = '\0';
     }
-    int64_t locked_for = 0;
-    if (limit_locked(key, &locked_for)) { /* before any hash: known or not alike */
-        guard_reply_locked(r, locked_for);
-        goto out;
-    }
+    if (password_guard_locked(r, key)) goto out; /* before any hash: known or not alike */
     if (is_address) rc = ops->user_by_email_key(c, key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         /* Same work as a wrong password: no account enumeration by timing. */
@@ -330,45 +302,7 @@ void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struc
     const struct gh_field f[] = {{"current_password", true, &cur, &cur_len},
                                  {"new_password", true, &next, &next_len}};
     if (gh_body_fields(r, f, 2)) return;
-
-    struct store_user u;
-    char reason[200], h[PASSWORD_HASH_MAX];
-    memset(&u, 0, sizeof u);
-    enum gh_err rc = ops->user_by_id(c, r->ident.user_id, &u);
-    if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
-        goto out;
-    }
-    if (rc) goto fail;
-    rc = cur_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED
-                                      : password_verify(u.password_hash, cur, cur_len);
-    if (rc == GH_ERR_DENIED) {
-        gh_reply_error(r, 403, "invalid_credentials", "The current password is incorrect.");
-        goto out;
-    }
-    if (rc) goto fail;
-    if (password_check_policy(next, next_len, u.email, reason, sizeof reason)) {
-        gh_reply_error(r, 422, "weak_password", reason);
-        goto out;
-    }
-    if ((rc = password_hash(h, next, next_len))) goto fail;
-    /* +1: tokens issued in this very second, before the change, must fail;
-     * new ones are issued with iat >= this value (sessions.c). */
-    int64_t now = gh_now_s(), tia = now + 1;
-    struct store_audit ev;
-    rc = ops->user_set_password(
-        c, u.id, h, tia, r->ident.session_id, now,
-        gh_audit_event(r, &ev, "password.changed", u.id, u.id, "{\"other_sessions\":\"revoked\"}"));
-    gh_wipe(h, sizeof h);
-    if (rc) goto fail;
-    authcache_revoke_user_sessions(u.id, r->ident.session_id);
-    authcache_set_user_tia(u.id, tia);
-    gh_reply(r, 204, NULL);
-    goto out;
-fail:
-    gh_reply_fail(r, rc);
-out:
-    gh_wipe(u.password_hash, sizeof u.password_hash);
+    password_change(r, ops, c, cur, cur_len, next, next_len);
 }
 
 void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
@@ -561,42 +495,6 @@ out:
     free(j);
 }
 
-/* "Someone is trying your password", queued in the background. */
-static void lockout_notice_send(void *arg, const struct store_ops *ops, struct store_conn *c)
-{
-    char *to = arg, subject[128], text[800], html[1000];
-    snprintf(subject, sizeof subject, "Failed sign-ins to your %s account", gh_cfg.brand);
-    snprintf(text, sizeof text,
-             "Someone tried to sign in to your %s account with wrong passwords, many times in "
-             "a row. Password sign-in to it is slowed down for a while; your password was not "
-             "accepted.\r\n\r\nIf this was you, wait a few minutes, or reset your password. If "
-             "it was not, consider changing your password and turning on a second factor.\r\n",
-             gh_cfg.brand);
-    snprintf(html, sizeof html,
-             "<p>Someone tried to sign in to your %s account with wrong passwords, many times in "
-             "a row. Password sign-in to it is slowed down for a while; your password was not "
-             "accepted.</p><p>If this was you, wait a few minutes, or reset your password. If it "
-             "was not, consider changing your password and turning on a second factor.</p>",
-             gh_cfg.brand);
-    char *t_text = NULL, *t_html = NULL;
-    if (mail_template("lockout", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
-    if (mail_template("lockout", "html", "", 0, &t_html) != GH_OK) t_html = NULL;
-    if (mail_enqueue(ops, c, to, subject, t_text ? t_text : text, t_html ? t_html : html) != GH_OK)
-        gh_log(GH_LOG_ERROR, "lockout notice: cannot queue the email");
-    free(t_text);
-    free(t_html);
-    free(to);
-}
-
-static void queue_lockout_notice(const char *email)
-{
-    char *to = strdup(email);
-    if (to && pool_submit(POOL_DB, lockout_notice_send, to) != GH_OK) {
-        gh_log(GH_LOG_WARN, "lockout notice: queue full, not sent");
-        free(to);
-    }
-}
-
 /* POST /v1/magic-link and /v1/password/forgot {email}: always 202 with
  * the same body. */
 /* Queues the link job in the background (a full queue drops it). */
@@ -731,7 +629,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
         /* Whoever signed up with this address never proved it; its owner
          * just did. The password and sessions made before do not survive
          * (account pre-hijacking); a second factor does (store.h). */
-        int64_t now = gh_now_s(), tia = now + 1;
+        int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
         struct store_audit vev;
         if ((rc = ops->user_reclaim(
                  c, u.id, tia, now,
@@ -818,7 +716,7 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if ((rc = password_hash(hash, pw, pw_len))) goto fail;
     /* One transaction: the link is spent if and only if the password is
      * set, the sessions revoked, the other links killed and it is audited. */
-    int64_t now = gh_now_s(), tia = now + 1;
+    int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
     if ((rc = ops->begin(c))) goto fail;
     rc = ops->magic_consume(c, h, "reset", now, &m);
     if (rc == GH_ERR_DENIED) {

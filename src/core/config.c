@@ -325,6 +325,10 @@ enum gh_err config_load(char *err, size_t errlen)
     }
     if ((rc = env_int("GATEHOUSE_REFRESH_REUSE_GRACE", 10, 0, 300, &v, err, errlen))) return rc;
     gh_cfg.refresh_grace = v;
+    /* Absolute session lifetime (ASVS 7.3.2): refresh refused after it. */
+    if ((rc = env_int("GATEHOUSE_SESSION_MAX_AGE", 30 * 86400, 0, 3650 * 86400, &v, err, errlen)))
+        return rc;
+    gh_cfg.session_max_age = v;
 
     if ((rc = env_int("GATEHOUSE_ARGON2_MEMORY_KIB", ARGON2_MIN_PROD_KIB, 1024, 4 * 1024 * 1024, &v,
                       err, errlen)))
@@ -449,7 +453,7 @@ enum gh_err config_load(char *err, size_t errlen)
         snprintf(err, errlen, "GATEHOUSE_SMTP_STARTTLS=off is refused in production");
         return GH_ERR_CONFIG;
     }
-    if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 1800, 60, 86400, &v, err, errlen))) return rc;
+    if ((rc = env_int("GATEHOUSE_MAGIC_LINK_TTL", 600, 60, 86400, &v, err, errlen))) return rc;
     gh_cfg.magic_link_ttl = v;
     if ((rc = copy_str(gh_cfg.template_dir, sizeof gh_cfg.template_dir, "GATEHOUSE_TEMPLATE_DIR",
                        "", err, errlen)))

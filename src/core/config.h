@@ -77,6 +77,9 @@ struct gh_config {
     char smtp_ca_file[1024]; /* "": the system's CAs */
     bool smtp_starttls;
     int64_t magic_link_ttl;
+    /* GATEHOUSE_SESSION_MAX_AGE: seconds from sign-in after which refresh is
+     * refused; 0 = no limit. */
+    int64_t session_max_age;
     bool magic_link_signup;
     char template_dir[1024]; /* "": built-in email texts */
     int email_verification;  /* 0 off, 1 on (mail a link), 2 required before sign-in */

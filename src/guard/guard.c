@@ -55,6 +55,24 @@ bool guard_admit_user(struct gh_req *r)
     return guard_take(r, rules, subjects, 1);
 }
 
+/* The sign-in budgets' subject per client IP + address (one place, so
+ * sign-in and the password change share the budget). */
+static void signin_pair(char *pair, size_t cap, const struct gh_req *r, const char *key)
+{
+    snprintf(pair, cap, "%s\n%s", r->ip, key);
+}
+
+bool guard_take_signin(struct gh_req *r, const char *email_key)
+{
+    char pair[STORE_EMAIL_MAX + STORE_IP_MAX + 4];
+    signin_pair(pair, sizeof pair, r, email_key);
+    const enum limit_rule rules[] = {LIMIT_SIGNIN_IP_ACCOUNT, LIMIT_SIGNIN_IP};
+    const char *subjects[] = {pair, r->ip};
+    bool ok = guard_take(r, rules, subjects, 2);
+    gh_wipe(pair, sizeof pair);
+    return ok;
+}
+
 /* Room for the subjects a request's rules are keyed by. */
 struct subjects {
     char key[STORE_EMAIL_MAX + 1], pair[STORE_EMAIL_MAX + STORE_IP_MAX + 4];
@@ -69,7 +87,7 @@ static int route_rules(struct gh_req *r, struct subjects *s, enum limit_rule *ru
     switch (r->route->guard) {
     case GUARD_SIGNIN:
         account_key(r, s->key);
-        snprintf(s->pair, sizeof s->pair, "%s\n%s", r->ip, s->key);
+        signin_pair(s->pair, sizeof s->pair, r, s->key);
         rules[n] = LIMIT_SIGNIN_IP_ACCOUNT, subjects[n++] = s->pair;
         rules[n] = LIMIT_SIGNIN_IP, subjects[n++] = r->ip;
         break;

@@ -41,6 +41,11 @@ bool guard_admit_user(struct gh_req *r);
  *  skip rules[i]. */
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
 
+/** The sign-in budgets (per client IP + address, per client IP) for
+ *  email_key, spent on a worker by a route that checks a password without
+ *  being the sign-in route (POST /v1/password). guard_take's contract. */
+bool guard_take_signin(struct gh_req *r, const char *email_key);
+
 /** Answers 429 rate_limited for an address locked by failed sign-ins
  *  (RateLimit fields name the rule "signin_lockout"), or 503
  *  rate_limiter_unavailable when limit_locked said so only because Redis

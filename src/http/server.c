@@ -571,6 +571,8 @@ static void cookie_refused(struct gh_req *r, const char *code)
                    strcmp(code, "token_reused") == 0
                        ? "This session cookie was already replaced; every session of the "
                          "account has been signed out."
+                   : strcmp(code, "session_expired") == 0
+                       ? "This session reached its maximum age; sign in again."
                        : "The session cookie is missing or invalid.");
 }
 
@@ -611,6 +613,9 @@ static void cookie_check_store(struct gh_req *r, const struct store_ops *ops, st
         break;
     case SESSIONS_LIMITED:
         gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
+        break;
+    case SESSIONS_EXPIRED:
+        cookie_refused(r, "session_expired");
         break;
     }
 }

@@ -330,7 +330,7 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
         } else {
             struct node *u = find(&users, c.sub, strlen(c.sub));
             if (u) {
-                if (c.iat < u->v.user.tia) {
+                if (!jwt_current(&c, u->v.user.tia)) {
                     res = AUTHCACHE_DENY;
                 } else {
                     fill(out, &c, u->v.user.email, u->v.user.created_at);
@@ -365,7 +365,8 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     authcache_put_session(&s, gen);
     authcache_put_user(&u, gen);
     rc = GH_OK;
-    if (s.revoked_at != 0 || strcmp(s.user_id, c.sub) != 0 || c.iat < u.tokens_invalidated_at)
+    if (s.revoked_at != 0 || strcmp(s.user_id, c.sub) != 0 ||
+        !jwt_current(&c, u.tokens_invalidated_at))
         rc = GH_ERR_DENIED;
     else {
         fill(out, &c, u.email, u.created_at);

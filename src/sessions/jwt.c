@@ -397,6 +397,10 @@ enum gh_err jwt_sign(const struct jwt_claims *c, char **out)
     json_t *claims = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:s}", "iss", gh_cfg.issuer, "aud", aud,
                                "sub", c->sub, "sid", c->sid, "iat", (json_int_t)c->iat, "exp",
                                (json_int_t)c->exp, "jti", c->jti);
+    if (claims && c->rev >= 0 && json_object_set_new(claims, "rev", json_integer(c->rev)) != 0) {
+        json_decref(claims);
+        claims = NULL;
+    }
     if (!claims) return GH_ERR_NOMEM;
     payload = json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(claims);
@@ -441,9 +445,15 @@ static int claim_int(json_t *o, const char *k, int64_t *out)
     return 0;
 }
 
+bool jwt_current(const struct jwt_claims *c, int64_t tia)
+{
+    return c->rev >= 0 ? c->rev >= tia : c->iat >= tia;
+}
+
 enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_claims *out)
 {
     out->restricted = false;
+    out->rev = -1;
     if (!token || len < 16 || len > JWT_MAX_LEN) return GH_ERR_DENIED;
     /* Only the compact-JWS alphabet reaches cjose: its base64 decoder
      * asserts (aborts the process) on some inputs with '='. */
@@ -520,6 +530,9 @@ enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_cl
     if (out->exp <= now || out->iat > now + gh_cfg.clock_skew + 1 || out->iat > out->exp) goto out;
     /* We never issue longer lives: a longer one was not made by us. */
     if (out->exp - out->iat > gh_cfg.access_ttl + gh_cfg.clock_skew) goto out;
+    json_t *rev = json_object_get(claims, "rev");
+    if (rev && (!json_is_integer(rev) || json_integer_value(rev) < 0)) goto out;
+    if (rev) out->rev = json_integer_value(rev);
     json_t *nbf = json_object_get(claims, "nbf");
     if (nbf && (!json_is_integer(nbf) || json_integer_value(nbf) > now)) goto out;
     rc = GH_OK;

@@ -25,6 +25,11 @@ struct jwt_claims {
     char jti[JWT_JTI_MAX + 1];
     int64_t iat;
     int64_t exp;
+    /* Private claim "rev": the user's tokens_invalidated_at when the token
+     * was issued (a revocation generation, not a time to compare with the
+     * clock). -1: absent (tokens issued before issue 9 carry none).
+     * Decision 0004. */
+    int64_t rev;
     /* A session that may only enrol a second factor: aud is
      * JWT_RESTRICTED_AUD_PREFIX + the audience, so applications that check
      * aud (as they must) refuse it. */
@@ -69,6 +74,11 @@ void jwt_shutdown(void);
  *  *out is a heap string the caller frees (a bearer secret:
  *  gh_free_secret_str). */
 enum gh_err jwt_sign(const struct jwt_claims *c, char **out) GH_WUR;
+
+/** True when a verified token was issued after the user's last revocation
+ *  of every token (tokens_invalidated_at = tia): its "rev" is tia or newer,
+ *  or, for a token without "rev", its iat is not before tia. */
+bool jwt_current(const struct jwt_claims *c, int64_t tia);
 
 /** Verifies a compact JWS and its claims at time now against the published
  *  keys. GH_OK fills out; GH_ERR_DENIED for any defect (no detail: callers

@@ -34,8 +34,15 @@ void sessions_new_id(char out[STORE_ID_LEN + 1])
     snprintf(out, STORE_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }
 
-/* iat is never below the user's tokens_invalidated_at, so a token issued
- * in the same second as a password change is still accepted. */
+int64_t sessions_next_tia(int64_t current)
+{
+    int64_t now = gh_now_s();
+    return now > current ? now : current + 1;
+}
+
+/* iat is the signing time, never later (standard libraries refuse a
+ * future iat); "rev" carries the user's tokens_invalidated_at as read with
+ * the session, which is what revocation compares (decision 0004). */
 static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, bool restricted,
                                 char **out)
 {
@@ -43,9 +50,9 @@ static enum gh_err issue_access(const char *uid, const char *sid, int64_t tia, b
     memset(&cl, 0, sizeof cl);
     snprintf(cl.sub, sizeof cl.sub, "%s", uid);
     snprintf(cl.sid, sizeof cl.sid, "%s", sid);
-    int64_t now = gh_now_s();
-    cl.iat = now > tia ? now : tia;
+    cl.iat = gh_now_s();
     cl.exp = cl.iat + gh_cfg.access_ttl;
+    cl.rev = tia;
     cl.restricted = restricted;
     enum gh_err rc = gh_random_token(cl.jti, sizeof cl.jti, 16);
     if (rc) return rc;
@@ -198,6 +205,16 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
             goto out;
         }
         if (!rt->session_live || rt->expires_at <= now) goto out;
+        /* The absolute lifetime, counted from sign-in; each refresh only
+         * moves the idle expiry (GATEHOUSE_REFRESH_TTL). */
+        if (gh_cfg.session_max_age > 0 && now - rt->session_created_at >= gh_cfg.session_max_age) {
+            rc = ops->session_revoke(c, rt->session_id, rt->user_id, now, NULL);
+            if (rc && rc != GH_ERR_NOT_FOUND) goto out;
+            rc = GH_OK;
+            authcache_revoke_session(rt->session_id);
+            *res = SESSIONS_EXPIRED;
+            goto out;
+        }
         if (round == 0) { /* a lost race comes back as a spent token: not charged twice */
             limit_take(LIMIT_REFRESH_SESSION, rt->session_id, lim);
             if (!lim->allowed) {

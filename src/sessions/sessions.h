@@ -42,11 +42,20 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_audit *ev, const char *method, bool restricted,
                            bool cookie, struct sessions_pair *out) GH_WUR;
 
+/** The tokens_invalidated_at to store when every access token of a user
+ *  issued so far must stop working (password change, reset, reclaim): now,
+ *  or current + 1 when that is not later, so it always moves forward. It is
+ *  a revocation generation carried in each token's "rev" claim; no token's
+ *  iat is ever set from it (decision 0004). */
+int64_t sessions_next_tia(int64_t current);
+
 enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
     SESSIONS_INVALID,   /* unknown, expired or revoked */
     SESSIONS_REUSED,    /* a spent token outside grace: every session of the user is revoked */
     SESSIONS_LIMITED,   /* the session's refresh budget is spent (*lim says when); nothing done */
+    SESSIONS_EXPIRED,   /* the session is older than GATEHOUSE_SESSION_MAX_AGE: it is ended
+                         * (revoked); the person signs in again */
 };
 
 /** Rotates a refresh token (see docs/api.md, POST /v1/token). On a backend

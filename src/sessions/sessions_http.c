@@ -57,6 +57,10 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
     case SESSIONS_LIMITED:
         gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
         break;
+    case SESSIONS_EXPIRED:
+        gh_reply_error(r, 401, "session_expired",
+                       "This session reached its maximum age; sign in again.");
+        break;
     }
     sessions_pair_clear(&pair);
 }

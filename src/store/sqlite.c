@@ -140,7 +140,8 @@ static const char *const stmt_sql[S_COUNT] = {
                            " AND revoked_at IS NULL",
     [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"
                  " (s.revoked_at IS NULL AND s.expires_at > ?2), u.tokens_invalidated_at,"
-                 " r.successor_box, s.restricted, r.created_at, s.mode FROM refresh_tokens r"
+                 " r.successor_box, s.restricted, r.created_at, s.mode, s.created_at"
+                 " FROM refresh_tokens r"
                  " JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id"
                  " WHERE r.token_hash = ?1",
     [S_RT_SPEND] = "UPDATE refresh_tokens SET rotated_at_us = ?2, successor_box = ?3"
@@ -1028,6 +1029,7 @@ static enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32],
         o->created_at = sqlite3_column_int64(s, 8);
         const unsigned char *mode = sqlite3_column_text(s, 9);
         o->session_cookie = mode && strcmp((const char *)mode, "cookie") == 0;
+        o->session_created_at = sqlite3_column_int64(s, 10);
     }
     done(s);
     if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;

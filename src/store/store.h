@@ -67,6 +67,8 @@ struct store_refresh {
     bool session_cookie; /* the session's tokens travel in a cookie, not in /v1/token */
     int64_t created_at;  /* when this token was issued (cookie rotation age) */
     int64_t tokens_invalidated_at;
+    /* when the session began (GATEHOUSE_SESSION_MAX_AGE) */
+    int64_t session_created_at;
     uint8_t box[STORE_BOX_MAX]; /* successor pair sealed under the old token */
     size_t box_len;             /* 0 = none */
 };

@@ -358,16 +358,26 @@ describe('audit: recording, secrecy, chain, append-only', () => {
     A.keeper = keeper;
   });
 
-  test('refused actions record nothing: unknown session (404), wrong current password (403), bad tokens (401)', async () => {
+  test('refused actions record nothing: unknown session (404), bad tokens (401)', async () => {
     const b = maxId(dbPath);
     assertError(await api(srv.url, 'DELETE', `/v1/sessions/${crypto.randomUUID()}`, { token: A.keeper.access }), 404, 'not_found');
-    const wrong = await api(srv.url, 'POST', '/v1/password', {
-      token: A.keeper.access, json: { current_password: canaryPassword('notcurrent'), new_password: canaryPassword('never') },
-    });
-    assertError(wrong, 403, 'invalid_credentials');
     assertError(await api(srv.url, 'POST', '/v1/signout', { token: 'not.a.token' }), 401, 'invalid_token');
     assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: 'x'.repeat(43) } }), 401, 'invalid_token');
     assertNoNewRows(dbPath, b, 'refused actions');
+  });
+
+  test('a wrong current password (403) is a guess: one password.change_failure row, no password in it (issue 9)', async () => {
+    const h = tagged('pwfail');
+    const b = maxId(dbPath);
+    const wrong = await api(srv.url, 'POST', '/v1/password', {
+      token: A.keeper.access, headers: h, json: { current_password: canaryPassword('notcurrent'), new_password: canaryPassword('never') },
+    });
+    assertError(wrong, 403, 'invalid_credentials');
+    const { details } = assertOneRow(dbPath, b, { actor: A.user.id, action: 'password.change_failure', target: A.user.id, headers: h });
+    assert.deepEqual(Object.keys(details), ['method', 'email_hmac', 'session_id']);
+    assert.equal(details.method, 'password');
+    assert.match(details.email_hmac, /^[0-9a-f]{64}$/);
+    assert.match(details.session_id, /^[0-9a-f-]{36}$/);
   });
 
   test('password.changed: exactly one row although other sessions are signed out', async () => {

@@ -225,9 +225,8 @@ describe('email verification', () => {
       const email = uniqueEmail();
       const password = 'correct horse battery staple 55';
       const su = await api(srv.url, 'POST', '/v1/signup', { json: { email, password } });
-      assert.equal(su.status, 201, su.text);
-      assert.equal(su.json.email_verification_required, true);
-      assert.equal(su.json.access_token, undefined);
+      assert.equal(su.status, 202, su.text);
+      assert.deepEqual(su.json, { email_verification_required: true }, 'no user, no tokens (issue 9: the same for a taken address)');
       assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email, password } }), 403, 'email_not_verified');
       assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email, password: 'wrong password here' } }), 401, 'invalid_credentials');
       const f = await waitFor(() => files()[0]);
@@ -726,7 +725,7 @@ describe('password-reset and email-verification links: expiry and parallel use',
       assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } })).status, 202);
       const token = await outboxLink(srv, 'reset-password', a.email);
       const row = sql(db, `SELECT expires_at - created_at FROM magic_links WHERE hex(token_hash) = '${sha256Hex(token)}' AND purpose = 'reset';`);
-      assert.equal(row, '1800', 'a reset link lives GATEHOUSE_MAGIC_LINK_TTL (1800 s) by default');
+      assert.equal(row, '600', 'a reset link lives GATEHOUSE_MAGIC_LINK_TTL (600 s, ASVS 6.5.5) by default');
       sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE hex(token_hash) = '${sha256Hex(token)}';`);
       const newPw = 'an expired link sets nothing 42';
       assertError(await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: newPw } }), 401, 'token_expired');
@@ -749,7 +748,7 @@ describe('password-reset and email-verification links: expiry and parallel use',
       const db = path.join(srv.dataDir, 'gatehouse.db');
       const password = 'correct horse battery staple 56';
       const [e1, e2] = [uniqueEmail(), uniqueEmail()];
-      for (const email of [e1, e2]) assert.equal((await api(srv.url, 'POST', '/v1/signup', { json: { email, password } })).status, 201);
+      for (const email of [e1, e2]) assert.equal((await api(srv.url, 'POST', '/v1/signup', { json: { email, password } })).status, 202);
       const [t1, t2] = [await outboxLink(srv, 'verify-email', e1), await outboxLink(srv, 'verify-email', e2)];
       sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE hex(token_hash) = '${sha256Hex(t1)}';`);
       assertError(await api(srv.url, 'POST', '/v1/email/verify', { json: { token: t1 } }), 401, 'token_expired');
@@ -758,6 +757,40 @@ describe('password-reset and email-verification links: expiry and parallel use',
       // the other, unexpired link of the same kind works
       assert.equal((await api(srv.url, 'POST', '/v1/email/verify', { json: { token: t2 } })).status, 204);
       assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: e2, password } })).status, 200);
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  test('links keep the expiry they were issued with: one sent under 1800 s still works after a restart with the 600 s default', async () => {
+    const dataDir = mkTempDir();
+    let srv = await startServer({ dataDir, env: { GATEHOUSE_MAGIC_LINK_TTL: '1800' } });
+    let a; let reset; let signinTok;
+    try {
+      a = await signup(srv);
+      await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } });
+      reset = await outboxLink(srv, 'reset-password', a.email);
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      signinTok = await outboxLink(srv, 'magic-link', a.email);
+    } finally {
+      await srv.stop();
+    }
+    const db = path.join(dataDir, 'gatehouse.db');
+    for (const t of [reset, signinTok]) {
+      assert.equal(sql(db, `SELECT expires_at - created_at FROM magic_links WHERE hex(token_hash) = '${sha256Hex(t)}';`), '1800');
+    }
+    // as if both were sent 700 s ago: past the new 600 s, inside their own 1800 s
+    sql(db, 'UPDATE magic_links SET created_at = created_at - 700, expires_at = expires_at - 700;');
+    srv = await startServer({ dataDir });
+    try {
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: signinTok } });
+      assert.equal(v.status, 200, v.text);
+      const np = 'a passphrase set by an older link 31';
+      assert.equal((await api(srv.url, 'POST', '/v1/password/reset', { json: { token: reset, new_password: np } })).status, 204);
+      // and a link sent now gets the new default
+      await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
+      const q = "SELECT expires_at - created_at FROM magic_links WHERE purpose = 'signin' ORDER BY created_at DESC LIMIT 1;";
+      assert.equal(await waitFor(() => sql(db, "SELECT count(*) FROM magic_links WHERE purpose = 'signin';") === '2' && sql(db, q)), '600');
     } finally {
       await srv.stop();
     }

@@ -44,6 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(l >= 1 && l <= JWT_JTI_MAX);
         FUZZ_CHECK(c.exp > FUZZ_NOW);
         FUZZ_CHECK(c.iat <= FUZZ_NOW + 60 && c.iat <= c.exp);
+        FUZZ_CHECK(c.rev >= -1); /* absent, or a non-negative integer */
         /* the same token is refused once expired */
         struct jwt_claims c2;
         FUZZ_CHECK(jwt_verify(tok, size, c.exp, &c2) == GH_ERR_DENIED);

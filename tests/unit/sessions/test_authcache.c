@@ -38,10 +38,12 @@ static void mk_id(char out[STORE_ID_LEN + 1], unsigned tag, unsigned n)
     snprintf(out, STORE_ID_LEN + 1, "%08x-0000-4000-8000-%012x", tag, n);
 }
 
-static char *token(const char *uid, const char *sid, int64_t iat, int64_t exp)
+/* rev -1: a token without the "rev" claim (issued before issue 9). */
+static char *token_rev(const char *uid, const char *sid, int64_t iat, int64_t exp, int64_t rev)
 {
     struct jwt_claims c;
     memset(&c, 0, sizeof c);
+    c.rev = rev;
     snprintf(c.sub, sizeof c.sub, "%s", uid);
     snprintf(c.sid, sizeof c.sid, "%s", sid);
     assert_int_equal(gh_random_token(c.jti, JWT_JTI_LEN + 1, 16), GH_OK);
@@ -50,6 +52,11 @@ static char *token(const char *uid, const char *sid, int64_t iat, int64_t exp)
     char *t = NULL;
     assert_int_equal(jwt_sign(&c, &t), GH_OK);
     return t;
+}
+
+static char *token(const char *uid, const char *sid, int64_t iat, int64_t exp)
+{
+    return token_rev(uid, sid, iat, exp, -1);
 }
 
 static struct store_session sess(const char *sid, const char *uid)
@@ -279,6 +286,35 @@ static void tokens_invalidated_at(void **state)
     free(at);
 }
 
+/* Issue 9: tokens carry the tokens_invalidated_at they were issued under
+ * ("rev"), and iat is never set in the future: revocation within one
+ * second is exact by rev, whatever iat says. */
+static void tokens_invalidated_by_rev(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    mk_id(uid, 16, 1);
+    mk_id(sid, 16, 2);
+    put_both(uid, sid, "gus@example.com");
+    authcache_set_user_tia(uid, now - 5);
+    char *old = token_rev(uid, sid, now, now + 600, now - 5); /* issued before the change */
+    char *newer = token_rev(uid, sid, now, now + 600, now);   /* same second, after it */
+    char *legacy = token_rev(uid, sid, now, now + 600, -1);   /* no rev: iat decides */
+    assert_int_equal(check(old, now, NULL), AUTHCACHE_OK);
+    /* the change happens in the same second as both were issued */
+    authcache_set_user_tia(uid, now);
+    assert_int_equal(check(old, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check(newer, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(legacy, now, NULL), AUTHCACHE_OK);
+    /* a second change in that second moves tia on by one: newer dies too */
+    authcache_set_user_tia(uid, now + 1);
+    assert_int_equal(check(newer, now, NULL), AUTHCACHE_DENY);
+    assert_int_equal(check(legacy, now, NULL), AUTHCACHE_DENY);
+    free(old);
+    free(newer);
+    free(legacy);
+}
+
 static void table_full_is_emptied(void **state)
 {
     (void)state;
@@ -431,6 +467,7 @@ int main(void)
         cmocka_unit_test(stale_generation_dropped),
         cmocka_unit_test(revoke_user_sessions_except_one),
         cmocka_unit_test(tokens_invalidated_at),
+        cmocka_unit_test(tokens_invalidated_by_rev),
         cmocka_unit_test(check_store),
         cmocka_unit_test(table_full_is_emptied),
         cmocka_unit_test(cookie_tokens),

@@ -64,7 +64,9 @@ static struct jwt_claims claims(int64_t iat, int64_t exp)
     return c;
 }
 
-static char *sign(int64_t iat, int64_t exp)
+/* noinline: inlined, GCC -O2 takes the returned token for a pointer into
+ * the local `tok` (a false -Wdangling-pointer in the release build). */
+__attribute__((noinline)) static char *sign(int64_t iat, int64_t exp)
 {
     struct jwt_claims c = claims(iat, exp);
     char *tok = NULL;
@@ -205,6 +207,29 @@ static void round_trip(void **state)
     assert_string_equal(out.jti, JTI);
     assert_int_equal(out.iat, now);
     assert_int_equal(out.exp, now + 900);
+    assert_int_equal(out.rev, 0);
+    gh_free_secret_str(tok);
+
+    /* "rev" round-trips; -1 leaves it out, and a token without it reads -1 */
+    struct jwt_claims c = claims(now, now + 900);
+    c.rev = now + 7;
+    assert_int_equal(jwt_sign(&c, &tok), GH_OK);
+    assert_int_equal(jwt_verify(tok, strlen(tok), now, &out), GH_OK);
+    assert_int_equal(out.rev, now + 7);
+    assert_true(jwt_current(&out, now + 7));
+    assert_false(jwt_current(&out, now + 8));
+    gh_free_secret_str(tok);
+    c.rev = -1;
+    assert_int_equal(jwt_sign(&c, &tok), GH_OK);
+    char *pl0 = segment(tok, 1);
+    assert_null(strstr(pl0, "\"rev\""));
+    free(pl0);
+    assert_int_equal(jwt_verify(tok, strlen(tok), now, &out), GH_OK);
+    assert_int_equal(out.rev, -1);
+    assert_true(jwt_current(&out, now));
+    assert_false(jwt_current(&out, now + 1));
+    gh_free_secret_str(tok);
+    tok = sign(now, now + 900);
 
     /* shape: three segments, ES256 with our kid, iss and aud from config */
     char *hdr = segment(tok, 0), *pl = segment(tok, 1);
@@ -418,6 +443,13 @@ static void claim_checks(void **state)
     const char *required[] = {"iss", "aud", "sub", "sid", "jti", "iat", "exp"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         expect_claim(required[i], NULL, GH_ERR_DENIED);
+    /* "rev" (issue 9) is optional, but when present a non-negative integer */
+    expect_claim("rev", "12", GH_OK);
+    expect_claim("rev", "0", GH_OK);
+    expect_claim("rev", "-1", GH_ERR_DENIED);
+    expect_claim("rev", "\"12\"", GH_ERR_DENIED);
+    expect_claim("rev", "1.5", GH_ERR_DENIED);
+    expect_claim("rev", "null", GH_ERR_DENIED);
     /* types */
     expect_claim("iss", "42", GH_ERR_DENIED);
     expect_claim("iss", "[\"https://auth.example.com\"]", GH_ERR_DENIED);

@@ -1,0 +1,96 @@
+#include "accounts/password_guard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "guard/guard.h"
+#include "guard/limit.h"
+#include "http/pool.h"
+#include "mail/mail.h"
+
+bool password_guard_locked(struct gh_req *r, const char *email_key)
+{
+    int64_t locked_for = 0;
+    if (!limit_locked(email_key, &locked_for)) return false;
+    guard_reply_locked(r, locked_for);
+    return true;
+}
+
+bool password_guard_admit(struct gh_req *r, const char *email_key)
+{
+    /* Budgets first, as at sign-in admission: a locked attempt spends them too. */
+    return guard_take_signin(r, email_key) && !password_guard_locked(r, email_key);
+}
+
+/* "Someone is trying your password", queued in the background. */
+static void lockout_notice_send(void *arg, const struct store_ops *ops, struct store_conn *c)
+{
+    char *to = arg, subject[128], text[800], html[1000];
+    snprintf(subject, sizeof subject, "Failed sign-ins to your %s account", gh_cfg.brand);
+    snprintf(text, sizeof text,
+             "Someone tried to sign in to your %s account with wrong passwords, many times in "
+             "a row. Password sign-in to it is slowed down for a while; your password was not "
+             "accepted.\r\n\r\nIf this was you, wait a few minutes, or reset your password. If "
+             "it was not, consider changing your password and turning on a second factor.\r\n",
+             gh_cfg.brand);
+    snprintf(html, sizeof html,
+             "<p>Someone tried to sign in to your %s account with wrong passwords, many times in "
+             "a row. Password sign-in to it is slowed down for a while; your password was not "
+             "accepted.</p><p>If this was you, wait a few minutes, or reset your password. If it "
+             "was not, consider changing your password and turning on a second factor.</p>",
+             gh_cfg.brand);
+    char *t_text = NULL, *t_html = NULL;
+    if (mail_template("lockout", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
+    if (mail_template("lockout", "html", "", 0, &t_html) != GH_OK) t_html = NULL;
+    if (mail_enqueue(ops, c, to, subject, t_text ? t_text : text, t_html ? t_html : html) != GH_OK)
+        gh_log(GH_LOG_ERROR, "lockout notice: cannot queue the email");
+    free(t_text);
+    free(t_html);
+    free(to);
+}
+
+static void queue_lockout_notice(const char *email)
+{
+    char *to = strdup(email);
+    if (to && pool_submit(POOL_DB, lockout_notice_send, to) != GH_OK) {
+        gh_log(GH_LOG_WARN, "lockout notice: queue full, not sent");
+        free(to);
+    }
+}
+
+enum gh_err password_guard_failed(struct gh_req *r, const struct store_ops *ops,
+                                  struct store_conn *c, const char *action, const char *actor,
+                                  const char *session_id, const char *email_key,
+                                  const struct store_user *u)
+{
+    struct store_audit ev;
+    char mac[AUDIT_HASH_HEX + 1], details[240];
+    const char *uid = u ? u->id : "";
+    audit_email_hmac(email_key, mac);
+    snprintf(details, sizeof details, "{\"method\":\"password\",\"email_hmac\":\"%s\"%s%s%s}", mac,
+             session_id ? ",\"session_id\":\"" : "", session_id ? session_id : "",
+             session_id ? "\"" : "");
+    const struct store_audit *e = gh_audit_event(r, &ev, action, actor, uid, details);
+    if (e) {
+        enum gh_err rc = ops->audit_append(c, e);
+        if (rc) return rc;
+    }
+    struct lockout_event lo;
+    limit_lockout_failure(email_key, &lo);
+    if (lo.locked_s > 0) {
+        snprintf(details, sizeof details,
+                 "{\"failures\":%d,\"locked_seconds\":%lld,\"email_hmac\":\"%s\"}", lo.failures,
+                 (long long)lo.locked_s, mac);
+        e = gh_audit_event(r, &ev, "signin.locked", "system", uid, details);
+        if (e) {
+            enum gh_err rc = ops->audit_append(c, e);
+            if (rc) return rc;
+        }
+        if (lo.notify && u) queue_lockout_notice(u->email);
+    }
+    return GH_OK;
+}

@@ -1,0 +1,93 @@
+#include "accounts/signup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit/audit.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "guard/limit.h"
+#include "http/pool.h"
+#include "mail/mail.h"
+#include "sessions/authcache.h"
+
+struct notice_job {
+    char key[STORE_EMAIL_MAX + 1];
+};
+
+/* "Someone tried to sign up with your address", in the background: the
+ * account is looked up here, not on the request path. */
+static void notice_send(void *arg, const struct store_ops *ops, struct store_conn *c)
+{
+    struct notice_job *j = arg;
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    if (rc) { /* gone meanwhile, or a store error: nothing to say */
+        if (rc != GH_ERR_NOT_FOUND) gh_log(GH_LOG_ERROR, "sign-up notice: store error");
+        goto out;
+    }
+    struct limit_result lim;
+    limit_take(LIMIT_EMAIL_ACCOUNT, j->key, &lim);
+    if (!lim.allowed) goto out; /* the address had its share of mail this hour */
+    char subject[160], text[900], html[1100];
+    snprintf(subject, sizeof subject, "Someone tried to sign up to %s with your address",
+             gh_cfg.brand);
+    snprintf(text, sizeof text,
+             "Someone tried to create a %s account with this email address. It already has "
+             "one, so no new account was made and nothing about yours changed.\r\n\r\nIf it "
+             "was you, sign in, or reset your password if you forgot it or never confirmed "
+             "the address. If it was not, you can ignore this email.\r\n",
+             gh_cfg.brand);
+    snprintf(html, sizeof html,
+             "<p>Someone tried to create a %s account with this email address. It already has "
+             "one, so no new account was made and nothing about yours changed.</p><p>If it "
+             "was you, sign in, or reset your password if you forgot it or never confirmed "
+             "the address. If it was not, you can ignore this email.</p>",
+             gh_cfg.brand);
+    char *t_text = NULL, *t_html = NULL;
+    if (mail_template("signup_exists", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
+    if (mail_template("signup_exists", "html", "", 0, &t_html) != GH_OK) t_html = NULL;
+    if (mail_enqueue(ops, c, u.email, subject, t_text ? t_text : text, t_html ? t_html : html) !=
+        GH_OK)
+        gh_log(GH_LOG_ERROR, "sign-up notice: cannot queue the email");
+    free(t_text);
+    free(t_html);
+out:
+    gh_wipe(j, sizeof *j);
+    free(j);
+}
+
+enum gh_err signup_unconfirmed(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                               const struct store_user *u, bool *created)
+{
+    struct store_audit ev;
+    *created = false;
+    enum gh_err rc = ops->user_create(
+        c, u, gh_audit_event(r, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
+    if (rc == GH_OK) {
+        authcache_put_user(u, authcache_generation());
+        *created = true;
+        return GH_OK;
+    }
+    if (rc != GH_ERR_CONFLICT) return rc;
+    /* The address has an account: the same amount of work as a creation
+     * (one committed write, one job), none of it touching the account. */
+    char mac[AUDIT_HASH_HEX + 1], details[120];
+    audit_email_hmac(u->email_key, mac);
+    snprintf(details, sizeof details, "{\"email_hmac\":\"%s\"}", mac);
+    const struct store_audit *e =
+        gh_audit_event(r, &ev, "signup.address_taken", "anonymous", "", details);
+    if (e && (rc = ops->audit_append(c, e))) return rc;
+    struct notice_job *j = calloc(1, sizeof *j);
+    if (!j) return GH_ERR_NOMEM;
+    snprintf(j->key, sizeof j->key, "%s", u->email_key);
+    if (pool_submit(POOL_DB, notice_send, j) != GH_OK) {
+        gh_log(GH_LOG_WARN, "sign-up notice: queue full, not sent");
+        free(j);
+    }
+    return GH_OK;
+}
