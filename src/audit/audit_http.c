@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/queue.h>
-
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "audit/audit.h"
 #include "core/util.h"
@@ -17,25 +14,40 @@
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
 
+/* Not evhttp_parse_query_str: it percent-decodes ("limit=1%00" became
+ * "1"), keeps repeats and lets empty pieces through. Here nothing is
+ * decoded; a value is 1 to 19 plain digits, so no valid query is near the
+ * length at which struct gh_req cuts it. */
 bool audit_parse_query(const char *query, int64_t *limit, int64_t *before)
 {
-    int64_t l_out = AUDIT_PAGE_DEFAULT, b_out = 0;
-    struct evkeyvalq q;
-    q.tqh_first = NULL;
-    q.tqh_last = &q.tqh_first;
-    if (query[0] && evhttp_parse_query_str(query, &q) != 0) {
-        evhttp_clear_headers(&q);
-        return false;
+    int64_t vals[2] = {AUDIT_PAGE_DEFAULT, 0};
+    static const char *const names[2] = {"limit", "before"};
+    static const int64_t max[2] = {AUDIT_PAGE_MAX, INT64_MAX};
+    bool seen[2] = {false, false};
+    for (const char *p = query; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (!eq) return false; /* an empty piece or a name alone */
+        size_t kn = (size_t)(eq - p), vn = n - kn - 1;
+        int k = -1;
+        for (int i = 0; i < 2; i++)
+            if (kn == strlen(names[i]) && strncmp(p, names[i], kn) == 0) k = i;
+        if (k < 0 || seen[k] || vn == 0 || vn > 19) return false;
+        char v[20];
+        for (size_t i = 0; i < vn; i++) {
+            if (eq[1 + i] < '0' || eq[1 + i] > '9') return false;
+            v[i] = eq[1 + i];
+        }
+        v[vn] = '\0';
+        if (gh_parse_i64(v, 1, max[k], &vals[k])) return false;
+        seen[k] = true;
+        if (!amp) break;
+        p = amp + 1;
+        if (!*p) return false; /* a trailing '&' */
     }
-    const char *l = evhttp_find_header(&q, "limit"), *b = evhttp_find_header(&q, "before");
-    bool bad = (l && gh_parse_i64(l, 1, AUDIT_PAGE_MAX, &l_out)) ||
-               (b && gh_parse_i64(b, 1, INT64_MAX, &b_out));
-    for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcmp(kv->key, "limit") != 0 && strcmp(kv->key, "before") != 0) bad = true;
-    evhttp_clear_headers(&q);
-    if (bad) return false;
-    *limit = l_out;
-    *before = b_out;
+    *limit = vals[0];
+    *before = vals[1];
     return true;
 }
 
