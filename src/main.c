@@ -1,5 +1,6 @@
 /* gatehouse: command-line entry point (serve, migrate, keys, version). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
 #include "sessions/jwt.h"
+#include "store/health.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "vault/rotate.h"
@@ -104,7 +106,8 @@ static int open_keys(int apply_migrations, struct store_conn **out)
     if (rc) return die("cannot set up guarded memory for the keys");
 
     struct store_conn *c = NULL;
-    if (ops->open(gh_cfg.db_path, &c) != GH_OK) return die("cannot open the database");
+    if (ops->open(gh_cfg.db_path, &c) != GH_OK)
+        return die(store_start_error("cannot open the database"));
     int pending = 0;
     if (ops->pending_migrations(c, &pending) != GH_OK) goto fail_db;
     /* Migration 2 made vault_keys: if it is applied, test the key first. */
@@ -162,7 +165,7 @@ static int open_keys(int apply_migrations, struct store_conn **out)
     return 0;
 fail_db:
     ops->close(c);
-    return die("database or key setup failed; see the log above");
+    return die(store_start_error("database or key setup failed; see the log above"));
 }
 
 /* Drops sessions and refresh tokens a day after they expired, the sealed
@@ -348,6 +351,9 @@ static int cmd_serve(void)
     server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
+    store_health_watch();
+    server_add_periodic(store_health_probe, 2, false);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
     totp_shutdown();
     mail_shutdown();

@@ -7,9 +7,12 @@
 #include <event2/http.h>
 
 #include "audit/audit.h"
+#include "core/config.h"
 #include "core/util.h"
 #include "guard/guard.h"
 #include "guard/limit_redis.h"
+#include "guard/proxy.h"
+#include "store/health.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
@@ -97,19 +100,45 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
     gh_reply(r, 200, body);
 }
 
-void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* /metrics and the reasons behind a failing /readyz go only to the
+ * addresses in GATEHOUSE_METRICS_ALLOW, decided on the client address the
+ * server resolved (behind a trusted proxy: the client, not the proxy). */
+static bool ops_allowed(const struct gh_req *r)
 {
-    if (audit_chain_status() == 0) {
-        gh_reply(r, 503, json_pack("{s:s}", "status", "audit_chain_broken"));
-        return;
-    }
-    gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
+    return proxy_trusted(r->ip, gh_cfg.metrics_allow, gh_cfg.nmetrics_allow);
 }
 
-#define METRICS_MAX 4096
+void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    bool chain_ok = audit_chain_status() != 0, store_ok = store_health_writes_ok();
+    if (chain_ok && store_ok) {
+        gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
+        return;
+    }
+    json_t *body = json_pack("{s:s}", "status", "not_ready");
+    if (body && ops_allowed(r)) {
+        json_t *reasons = json_array();
+        if (!chain_ok) json_array_append_new(reasons, json_string("audit_chain_broken"));
+        if (!store_ok) {
+            char why[512];
+            store_health_reason(why, sizeof why);
+            json_array_append_new(reasons, json_string("database_writes_failing"));
+            json_object_set_new(body, "database_error", json_string(why));
+        }
+        json_object_set_new(body, "reasons", reasons);
+    }
+    gh_reply(r, 503, body);
+}
+
+#define METRICS_MAX 8192
 
 void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
+    if (!ops_allowed(r)) {
+        gh_reply_error(r, 403, "forbidden",
+                       "/metrics is served only to the addresses in GATEHOUSE_METRICS_ALLOW.");
+        return;
+    }
     char *text = malloc(METRICS_MAX);
     if (!text) {
         gh_reply_fail(r, GH_ERR_NOMEM);
@@ -156,5 +185,18 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                  "# TYPE gatehouse_csrf_failed_total counter\n"
                  "gatehouse_csrf_failed_total %llu\n",
                  (unsigned long long)gh_csrf_failed_total());
-    gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
+    o = strlen(text);
+    if (o < METRICS_MAX)
+        snprintf(text + o, METRICS_MAX - o,
+                 "# HELP gatehouse_store_writes_ok Database writes: 1 working, 0 failing (then "
+                 "/readyz is 503).\n"
+                 "# TYPE gatehouse_store_writes_ok gauge\n"
+                 "gatehouse_store_writes_ok %d\n"
+                 "# HELP gatehouse_store_disk_errors_total Database operations that failed for a "
+                 "disk reason (full, read-only, I/O).\n"
+                 "# TYPE gatehouse_store_disk_errors_total counter\n"
+                 "gatehouse_store_disk_errors_total %llu\n",
+                 store_health_writes_ok() ? 1 : 0,
+                 (unsigned long long)store_health_failures_total());
+    gh_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }

@@ -141,6 +141,12 @@ static const struct store_migration store_migrations[] = {
      * it was started (docs/decisions/0011-cookie-sessions.md). */
     {13, "session modes", "ALTER TABLE sessions ADD COLUMN mode TEXT NOT NULL DEFAULT 'bearer';",
      NULL},
+    /* One row, rewritten by the readiness probe while writes fail
+     * (store/health.h): a real write, not one rolled back. */
+    {14, "health probe",
+     "CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " written_at BIGINT NOT NULL, pad BLOB NOT NULL);",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

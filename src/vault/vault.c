@@ -185,9 +185,11 @@ enum gh_err vault_dev_master_key(const char *data_dir, char **out)
         return GH_ERR_CONFIG;
     }
     bool ok = write(fd, text, tl) == (ssize_t)tl && fsync(fd) == 0;
+    int werr = errno;
     close(fd);
     gh_wipe(text, sizeof text);
     if (!ok) {
+        gh_log(GH_LOG_ERROR, "cannot write %s: %s", path, strerror(werr));
         unlink(path);
         return GH_ERR_INTERNAL;
     }

@@ -868,7 +868,7 @@ describe('audit: scheduled verification feeds /readyz and /metrics', () => {
 
       const nr = await api(srv.url, 'GET', '/readyz');
       assert.equal(nr.status, 503, nr.text);
-      assert.deepEqual(nr.json, { status: 'audit_chain_broken' });
+      assert.deepEqual(nr.json, { status: 'not_ready', reasons: ['audit_chain_broken'] });
       m = await api(srv.url, 'GET', '/metrics');
       assert.match(m.text, /^gatehouse_audit_chain_ok 0$/m);
       assert.doesNotMatch(m.text, /^gatehouse_audit_chain_ok 1$/m);
