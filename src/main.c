@@ -24,6 +24,7 @@
 #include "http/server.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
+#include "sessions/discovery.h"
 #include "sessions/jwt.h"
 #include "store/health.h"
 #include "store/migrations.h"
@@ -351,6 +352,7 @@ static int cmd_serve(void)
     server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
+    discovery_log_start();
     store_health_watch();
     server_add_periodic(store_health_probe, 2, false);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
