@@ -13,6 +13,7 @@
 
 #include "accounts/email.h"
 #include "audit/audit.h"
+#include "core/cli_help.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -50,8 +51,9 @@ static const char usage[] =
     "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
     "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
     "                           end, leaving a checkpoint row\n"
-    "  version                  print the version\n"
-    "  help                     show this text (also --help, -h)\n"
+    "  version                  print the version and the commit it was built from\n"
+    "  help [command]           show this text, or one command's (also --help, -h,\n"
+    "                           and <command> --help)\n"
     "\n"
     "Configuration comes from GATEHOUSE_* environment variables; see README.md.\n";
 
@@ -357,6 +359,7 @@ static int cmd_serve(void)
     server_add_periodic(store_health_probe, 2, false);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
+    gh_log(rc ? GH_LOG_ERROR : GH_LOG_INFO, "gatehouse stopped%s", rc ? " after an error" : "");
     totp_shutdown();
     mail_shutdown();
 out:
@@ -719,11 +722,10 @@ int main(int argc, char **argv)
         gh_log(GH_LOG_WARN, "OpenSSL secure heap unavailable; keys use the normal heap");
     const char *cmd = argc > 1 ? argv[1] : "help";
     int rc;
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage, stdout);
-        rc = 0;
+    if (cli_help_asked(argc, argv)) { /* before anything is read or written */
+        rc = cli_help_print(argc, argv, usage, stdout);
     } else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("gatehouse %s\n", GH_VERSION);
+        printf("gatehouse %s (commit %s)\n", GH_VERSION, gh_build_commit);
         rc = 0;
     } else if (!strcmp(cmd, "keys")) {
         rc = cmd_keys(argc, argv);
