@@ -283,7 +283,9 @@ static sqlite3_stmt *stmt(struct store_conn *c, enum stmt_id id)
     if (!c->st[id]) {
         if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
                                NULL) != SQLITE_OK) {
-            (void)fail(c, "prepare");
+            char what[32];
+            snprintf(what, sizeof what, "prepare %d", (int)id);
+            (void)fail(c, what);
             return NULL;
         }
     }
