@@ -118,7 +118,10 @@ function tryMount(size) {
   const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { encoding: 'utf8' });
   return r.status === 0 ? dir : null;
 }
-const umount = (dir) => spawnSync('umount', ['-l', dir]);
+const umount = (dir) => {
+  spawnSync('umount', ['-l', dir]);
+  try { fs.rmdirSync(dir); } catch { /* already gone, or still busy */ }
+};
 
 /** Fills the filesystem under dir until ENOSPC; returns the filler's path. */
 function fill(dir) {
