@@ -1,5 +1,6 @@
 /* gatehouse: command-line entry point (serve, migrate, keys, version). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "accounts/email.h"
 #include "audit/audit.h"
+#include "core/cli_help.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -24,7 +26,9 @@
 #include "http/server.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
+#include "sessions/discovery.h"
 #include "sessions/jwt.h"
+#include "store/health.h"
 #include "store/migrations.h"
 #include "store/store.h"
 #include "vault/rotate.h"
@@ -50,8 +54,9 @@ static const char usage[] =
     "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
     "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
     "                           end, leaving a checkpoint row\n"
-    "  version                  print the version\n"
-    "  help                     show this text (also --help, -h)\n"
+    "  version                  print the version and the commit it was built from\n"
+    "  help [command]           show this text, or one command's (also --help, -h,\n"
+    "                           and <command> --help)\n"
     "\n"
     "Configuration comes from GATEHOUSE_* environment variables; see README.md.\n";
 
@@ -107,7 +112,8 @@ static int open_keys(int apply_migrations, struct store_conn **out)
     if (rc) return die("cannot set up guarded memory for the keys");
 
     struct store_conn *c = NULL;
-    if (ops->open(gh_cfg.db_path, &c) != GH_OK) return die("cannot open the database");
+    if (ops->open(gh_cfg.db_path, &c) != GH_OK)
+        return die(store_start_error("cannot open the database"));
     int pending = 0;
     if (ops->pending_migrations(c, &pending) != GH_OK) goto fail_db;
     /* Migration 2 made vault_keys: if it is applied, test the key first. */
@@ -165,7 +171,7 @@ static int open_keys(int apply_migrations, struct store_conn **out)
     return 0;
 fail_db:
     ops->close(c);
-    return die("database or key setup failed; see the log above");
+    return die(store_start_error("database or key setup failed; see the log above"));
 }
 
 /* Drops sessions and refresh tokens a day after they expired, the sealed
@@ -351,7 +357,12 @@ static int cmd_serve(void)
     server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
+    discovery_log_start();
+    store_health_watch();
+    server_add_periodic(store_health_probe, 2, false);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
+    gh_log(rc ? GH_LOG_ERROR : GH_LOG_INFO, "gatehouse stopped%s", rc ? " after an error" : "");
     totp_shutdown();
     mail_shutdown();
 out:
@@ -726,11 +737,10 @@ int main(int argc, char **argv)
         gh_log(GH_LOG_WARN, "OpenSSL secure heap unavailable; keys use the normal heap");
     const char *cmd = argc > 1 ? argv[1] : "help";
     int rc;
-    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
-        fputs(usage, stdout);
-        rc = 0;
+    if (cli_help_asked(argc, argv)) { /* before anything is read or written */
+        rc = cli_help_print(argc, argv, usage, stdout);
     } else if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
-        printf("gatehouse %s\n", GH_VERSION);
+        printf("gatehouse %s (commit %s)\n", GH_VERSION, gh_build_commit);
         rc = 0;
     } else if (!strcmp(cmd, "keys")) {
         rc = cmd_keys(argc, argv);

@@ -48,7 +48,8 @@ static int signin_mode(struct gh_req *r, const char *mode)
     }
     if (!cookie_available()) {
         gh_reply_error(r, 400, "cookie_mode_unavailable",
-                       "Cookie mode needs an https GATEHOUSE_PUBLIC_URL.");
+                       "Cookie mode needs an https GATEHOUSE_PUBLIC_URL (in development over "
+                       "http on loopback: GATEHOUSE_INSECURE_DEV_COOKIES=on).");
         return -1;
     }
     if (!r->origin_ok) {

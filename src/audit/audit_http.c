@@ -4,38 +4,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sys/queue.h>
-
 #include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "audit/audit.h"
+#include "core/config.h"
 #include "core/util.h"
 #include "guard/guard.h"
 #include "guard/limit_redis.h"
+#include "guard/proxy.h"
+#include "store/health.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
 
+/* Not evhttp_parse_query_str: it percent-decodes ("limit=1%00" became
+ * "1"), keeps repeats and lets empty pieces through. Here nothing is
+ * decoded; a value is 1 to 19 plain digits, so no valid query is near the
+ * length at which struct gh_req cuts it. */
 bool audit_parse_query(const char *query, int64_t *limit, int64_t *before)
 {
-    int64_t l_out = AUDIT_PAGE_DEFAULT, b_out = 0;
-    struct evkeyvalq q;
-    q.tqh_first = NULL;
-    q.tqh_last = &q.tqh_first;
-    if (query[0] && evhttp_parse_query_str(query, &q) != 0) {
-        evhttp_clear_headers(&q);
-        return false;
+    int64_t vals[2] = {AUDIT_PAGE_DEFAULT, 0};
+    static const char *const names[2] = {"limit", "before"};
+    static const int64_t max[2] = {AUDIT_PAGE_MAX, INT64_MAX};
+    bool seen[2] = {false, false};
+    for (const char *p = query; *p;) {
+        const char *amp = strchr(p, '&');
+        size_t n = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', n);
+        if (!eq) return false; /* an empty piece or a name alone */
+        size_t kn = (size_t)(eq - p), vn = n - kn - 1;
+        int k = -1;
+        for (int i = 0; i < 2; i++)
+            if (kn == strlen(names[i]) && strncmp(p, names[i], kn) == 0) k = i;
+        if (k < 0 || seen[k] || vn == 0 || vn > 19) return false;
+        char v[20];
+        for (size_t i = 0; i < vn; i++) {
+            if (eq[1 + i] < '0' || eq[1 + i] > '9') return false;
+            v[i] = eq[1 + i];
+        }
+        v[vn] = '\0';
+        if (gh_parse_i64(v, 1, max[k], &vals[k])) return false;
+        seen[k] = true;
+        if (!amp) break;
+        p = amp + 1;
+        if (!*p) return false; /* a trailing '&' */
     }
-    const char *l = evhttp_find_header(&q, "limit"), *b = evhttp_find_header(&q, "before");
-    bool bad = (l && gh_parse_i64(l, 1, AUDIT_PAGE_MAX, &l_out)) ||
-               (b && gh_parse_i64(b, 1, INT64_MAX, &b_out));
-    for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next)
-        if (strcmp(kv->key, "limit") != 0 && strcmp(kv->key, "before") != 0) bad = true;
-    evhttp_clear_headers(&q);
-    if (bad) return false;
-    *limit = l_out;
-    *before = b_out;
+    *limit = vals[0];
+    *before = vals[1];
     return true;
 }
 
@@ -85,19 +100,45 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
     gh_reply(r, 200, body);
 }
 
-void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* /metrics and the reasons behind a failing /readyz go only to the
+ * addresses in GATEHOUSE_METRICS_ALLOW, decided on the client address the
+ * server resolved (behind a trusted proxy: the client, not the proxy). */
+static bool ops_allowed(const struct gh_req *r)
 {
-    if (audit_chain_status() == 0) {
-        gh_reply(r, 503, json_pack("{s:s}", "status", "audit_chain_broken"));
-        return;
-    }
-    gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
+    return proxy_trusted(r->ip, gh_cfg.metrics_allow, gh_cfg.nmetrics_allow);
 }
 
-#define METRICS_MAX 4096
+void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    bool chain_ok = audit_chain_status() != 0, store_ok = store_health_writes_ok();
+    if (chain_ok && store_ok) {
+        gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
+        return;
+    }
+    json_t *body = json_pack("{s:s}", "status", "not_ready");
+    if (body && ops_allowed(r)) {
+        json_t *reasons = json_array();
+        if (!chain_ok) json_array_append_new(reasons, json_string("audit_chain_broken"));
+        if (!store_ok) {
+            char why[512];
+            store_health_reason(why, sizeof why);
+            json_array_append_new(reasons, json_string("database_writes_failing"));
+            json_object_set_new(body, "database_error", json_string(why));
+        }
+        json_object_set_new(body, "reasons", reasons);
+    }
+    gh_reply(r, 503, body);
+}
+
+#define METRICS_MAX 8192
 
 void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
+    if (!ops_allowed(r)) {
+        gh_reply_error(r, 403, "forbidden",
+                       "/metrics is served only to the addresses in GATEHOUSE_METRICS_ALLOW.");
+        return;
+    }
     char *text = malloc(METRICS_MAX);
     if (!text) {
         gh_reply_fail(r, GH_ERR_NOMEM);
@@ -144,5 +185,18 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                  "# TYPE gatehouse_csrf_failed_total counter\n"
                  "gatehouse_csrf_failed_total %llu\n",
                  (unsigned long long)gh_csrf_failed_total());
-    gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
+    o = strlen(text);
+    if (o < METRICS_MAX)
+        snprintf(text + o, METRICS_MAX - o,
+                 "# HELP gatehouse_store_writes_ok Database writes: 1 working, 0 failing (then "
+                 "/readyz is 503).\n"
+                 "# TYPE gatehouse_store_writes_ok gauge\n"
+                 "gatehouse_store_writes_ok %d\n"
+                 "# HELP gatehouse_store_disk_errors_total Database operations that failed for a "
+                 "disk reason (full, read-only, I/O).\n"
+                 "# TYPE gatehouse_store_disk_errors_total counter\n"
+                 "gatehouse_store_disk_errors_total %llu\n",
+                 store_health_writes_ok() ? 1 : 0,
+                 (unsigned long long)store_health_failures_total());
+    gh_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }

@@ -382,6 +382,16 @@ enum gh_err config_load(char *err, size_t errlen)
     if ((rc = proxy_parse_cidrs(env("GATEHOUSE_TRUSTED_PROXIES"), gh_cfg.trusted_proxies,
                                 PROXY_MAX_CIDRS, &gh_cfg.ntrusted_proxies, err, errlen)))
         return rc;
+    const char *ma = env("GATEHOUSE_METRICS_ALLOW");
+    char maerr[200];
+    if (proxy_parse_cidrs(ma ? ma : "127.0.0.0/8 ::1", gh_cfg.metrics_allow, PROXY_MAX_CIDRS,
+                          &gh_cfg.nmetrics_allow, maerr, sizeof maerr)) {
+        const char *colon = strchr(maerr, ':'); /* the message names TRUSTED_PROXIES */
+        snprintf(err, errlen, "GATEHOUSE_METRICS_ALLOW%s", colon ? colon : ": invalid");
+        return GH_ERR_CONFIG;
+    }
+    for (int i = 0; !ma && i < gh_cfg.ntrusted_proxies; i++)
+        gh_cfg.metrics_allow[gh_cfg.nmetrics_allow++] = gh_cfg.trusted_proxies[i];
     if ((rc = cors_parse_origins(env("GATEHOUSE_CORS_ORIGINS"), gh_cfg.cors_origins,
                                  CORS_MAX_ORIGINS, &gh_cfg.ncors_origins, gh_cfg.production, err,
                                  errlen)))

@@ -47,6 +47,10 @@ struct gh_config {
     struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
     struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
     int ntrusted_proxies;
+    /* GATEHOUSE_METRICS_ALLOW: who gets /metrics and the reason of a failing
+     * /readyz; unset = loopback + the trusted proxies */
+    struct proxy_cidr metrics_allow[PROXY_MAX_CIDRS + 2];
+    int nmetrics_allow;
     char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
     int ncors_origins;
     int lockout_threshold;     /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */

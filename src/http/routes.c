@@ -12,6 +12,8 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/metrics", NULL, R_LOOP, audit_http_metrics, GUARD_NONE},
     {GH_GET, "/v1/audit", NULL, R_AUTH, audit_http_list, GUARD_NONE},
     {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks, GUARD_NONE},
+    {GH_GET, "/.well-known/openid-configuration", NULL, R_LOOP | R_CACHEABLE,
+     sessions_http_discovery, GUARD_NONE},
     {GH_POST, "/v1/signup", NULL, R_BODY | R_HASH | R_SIGNIN, accounts_http_signup, GUARD_SIGNUP},
     {GH_POST, "/v1/signin", NULL, R_BODY | R_HASH | R_SIGNIN, accounts_http_signin, GUARD_SIGNIN},
     {GH_POST, "/v1/magic-link", NULL, R_BODY, accounts_http_magic_link, GUARD_EMAIL},

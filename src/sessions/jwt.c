@@ -484,7 +484,16 @@ enum gh_err jwt_verify(const char *token, size_t len, int64_t now, struct jwt_cl
     const char *alg = hdr ? cjose_header_get(hdr, CJOSE_HDR_ALG, &cerr) : NULL;
     const char *hkid = hdr ? cjose_header_get(hdr, CJOSE_HDR_KID, &cerr) : NULL;
     if (!alg || strcmp(alg, CJOSE_HDR_ALG_ES256) != 0 || !hkid) goto out;
-    if (json_object_get((json_t *)hdr, "crit")) goto out; /* no extensions understood */
+    /* Only the parameters Gatehouse writes. crit: no extension is
+     * understood; jku, x5u, jwk, x5c would name a key somewhere else, and
+     * nothing here fetches or trusts one: the kid must be a published key. */
+    const char *hname;
+    json_t *hval;
+    json_object_foreach((json_t *)hdr, hname, hval)
+    {
+        if (strcmp(hname, "alg") != 0 && strcmp(hname, "kid") != 0 && strcmp(hname, "typ") != 0)
+            goto out;
+    }
     pthread_rwlock_rdlock(&ring_lock);
     bool sig_ok = false;
     for (size_t i = 0; ring && i < ring->n; i++) {

@@ -6,6 +6,7 @@
 
 #include "core/util.h"
 #include "sessions/authcache.h"
+#include "sessions/discovery.h"
 #include "sessions/jwt.h"
 #include "sessions/sessions.h"
 
@@ -138,6 +139,17 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
 void sessions_http_jwks(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     json_t *doc = jwt_jwks();
+    if (!doc) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    gh_reply(r, 200, doc);
+}
+
+/* /.well-known/openid-configuration: from memory, on the loop. */
+void sessions_http_discovery(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    json_t *doc = discovery_document();
     if (!doc) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;

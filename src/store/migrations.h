@@ -145,6 +145,12 @@ static const struct store_migration store_migrations[] = {
      * a passwordless account's recent proof for changing its factor. */
     {14, "second factor at sign-in",
      "ALTER TABLE sessions ADD COLUMN mfa_at BIGINT NOT NULL DEFAULT 0;", NULL},
+    /* One row, rewritten by the readiness probe while writes fail
+     * (store/health.h): a real write, not one rolled back. */
+    {15, "health probe",
+     "CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1),"
+     " written_at BIGINT NOT NULL, pad BLOB NOT NULL);",
+     NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "store/health.h"
 #include "store/migrations.h"
 #include "audit/chain.h"
 
@@ -95,6 +96,7 @@ enum stmt_id {
     S_MAGIC_GET,
     S_PRUNE_RT,
     S_PRUNE_SESS,
+    S_HEALTH_PROBE,
     S_COUNT
 };
 
@@ -259,6 +261,9 @@ static const char *const stmt_sql[S_COUNT] = {
                            " AND used_at IS NULL",
     [S_PRUNE_RT] = "DELETE FROM refresh_tokens WHERE expires_at < ?1",
     [S_PRUNE_SESS] = "DELETE FROM sessions WHERE expires_at < ?1",
+    /* A page of fresh bytes: the WAL must grow and be synced to the disk. */
+    [S_HEALTH_PROBE] = "INSERT OR REPLACE INTO health_probe (id, written_at, pad)"
+                       " VALUES (1, ?1, randomblob(4096))",
 };
 
 struct store_conn {
@@ -266,9 +271,13 @@ struct store_conn {
     sqlite3_stmt *st[S_COUNT];
 };
 
+/* Disk-class errors also turn /readyz 503 (store/health.h); during such
+ * an episode they are logged once there, not per failed statement. */
 static enum gh_err fail(struct store_conn *c, const char *what)
 {
-    gh_log(GH_LOG_ERROR, "sqlite: %s: %s", what, sqlite3_errmsg(c->db));
+    char why[600];
+    bool disk = store_sqlite_describe(c->db, NULL, why, sizeof why);
+    if (!disk || !store_health_failed(why)) gh_log(GH_LOG_ERROR, "sqlite: %s: %s", what, why);
     return GH_ERR_INTERNAL;
 }
 
@@ -278,7 +287,9 @@ static sqlite3_stmt *stmt(struct store_conn *c, enum stmt_id id)
     if (!c->st[id]) {
         if (sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->st[id],
                                NULL) != SQLITE_OK) {
-            gh_log(GH_LOG_ERROR, "sqlite: prepare %d: %s", (int)id, sqlite3_errmsg(c->db));
+            char what[32];
+            snprintf(what, sizeof what, "prepare %d", (int)id);
+            (void)fail(c, what);
             return NULL;
         }
     }
@@ -333,8 +344,9 @@ static enum gh_err sq_open(const char *path, struct store_conn **out)
     if (!c) return GH_ERR_NOMEM;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path, &c->db, flags, NULL) != SQLITE_OK) {
-        gh_log(GH_LOG_ERROR, "sqlite: cannot open %s: %s", path,
-               c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        char why[700];
+        (void)store_sqlite_describe(c->db, path, why, sizeof why);
+        gh_log(GH_LOG_ERROR, "sqlite: cannot open the database: %s", why);
         sqlite3_close(c->db);
         free(c);
         return GH_ERR_INTERNAL;
@@ -345,7 +357,7 @@ static enum gh_err sq_open(const char *path, struct store_conn **out)
     const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                           " PRAGMA foreign_keys=ON; PRAGMA cache_size=-2048;";
     if (sqlite3_exec(c->db, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
-        gh_log(GH_LOG_ERROR, "sqlite: pragmas: %s", sqlite3_errmsg(c->db));
+        (void)fail(c, "pragmas");
         sqlite3_close(c->db);
         free(c);
         return GH_ERR_INTERNAL;
@@ -1659,6 +1671,14 @@ static enum gh_err sq_magic_consume(struct store_conn *c, const uint8_t hash[32]
     return rc == GH_ERR_NOT_FOUND ? GH_ERR_DENIED : rc;
 }
 
+static enum gh_err sq_health_probe(struct store_conn *c, int64_t now)
+{
+    sqlite3_stmt *s = stmt(c, S_HEALTH_PROBE);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, now);
+    return exec_stmt(c, s, "health probe");
+}
+
 static enum gh_err sq_prune(struct store_conn *c, int64_t before)
 {
     enum gh_err rc;
@@ -1794,6 +1814,7 @@ const struct store_ops store_sqlite = {
     .idem_complete = sq_idem_complete,
     .idem_release = sq_idem_release,
     .prune = sq_prune,
+    .health_probe = sq_health_probe,
 };
 
 const struct store_ops *store_backend(void)

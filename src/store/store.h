@@ -392,6 +392,8 @@ struct store_ops {
     /** Deletes refresh tokens, sessions, links and sign-in challenges that
      *  expired before `before`, idempotency records older, and old mail. */
     enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
+    /** One small real write that reaches the disk (store/health.h). */
+    enum gh_err (*health_probe)(struct store_conn *c, int64_t now) GH_WUR;
 };
 
 /** The SQLite backend. */

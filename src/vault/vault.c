@@ -100,6 +100,24 @@ static bool looks_like_placeholder(const char *t)
     return hit;
 }
 
+/* The one check on the decoded bytes, whichever spelling they came in.
+ * 32 random bytes have ~30 distinct values; fewer than 16 is a pattern.
+ * Bytes that are all text (printable ASCII, tab, CR, LF) are a passphrase
+ * someone hex- or base64-encoded, such as the base64 of
+ * "0123456789abcdef0123456789abcdef" (16 distinct values); 32 random bytes
+ * are all text with a chance of (100/256)^32, about 1e-13. */
+static bool key_bytes_look_random(const uint8_t k[VAULT_KEYBYTES])
+{
+    int distinct = 0;
+    bool seen[256] = {false}, text = true;
+    for (size_t i = 0; i < VAULT_KEYBYTES; i++) {
+        if (!seen[k[i]]) seen[k[i]] = true, distinct++;
+        if (!((k[i] >= 0x20 && k[i] < 0x7f) || k[i] == '\t' || k[i] == '\n' || k[i] == '\r'))
+            text = false;
+    }
+    return distinct >= 16 && !text;
+}
+
 enum gh_err vault_parse_master_key(const char *text, uint8_t out[VAULT_KEYBYTES], char *err,
                                    size_t errlen)
 {
@@ -134,12 +152,7 @@ enum gh_err vault_parse_master_key(const char *text, uint8_t out[VAULT_KEYBYTES]
         gh_wipe(buf, sizeof buf);
         return GH_ERR_CONFIG;
     }
-    int distinct = 0;
-    bool seen[256] = {false};
-    for (size_t i = 0; i < 32; i++)
-        if (!seen[buf[i]]) seen[buf[i]] = true, distinct++;
-    /* 32 random bytes have ~30 distinct values; fewer than 16 is a pattern. */
-    if (distinct < 16 || looks_like_placeholder(text)) {
+    if (!key_bytes_look_random(buf) || looks_like_placeholder(text)) {
         snprintf(err, errlen,
                  "GATEHOUSE_MASTER_KEY looks like a placeholder, not a random key; generate one "
                  "with `openssl rand -base64 32`");
@@ -172,9 +185,11 @@ enum gh_err vault_dev_master_key(const char *data_dir, char **out)
         return GH_ERR_CONFIG;
     }
     bool ok = write(fd, text, tl) == (ssize_t)tl && fsync(fd) == 0;
+    int werr = errno;
     close(fd);
     gh_wipe(text, sizeof text);
     if (!ok) {
+        gh_log(GH_LOG_ERROR, "cannot write %s: %s", path, strerror(werr));
         unlink(path);
         return GH_ERR_INTERNAL;
     }

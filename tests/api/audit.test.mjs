@@ -824,7 +824,11 @@ describe('audit: GET /v1/audit', () => {
   test('bad limit/before and unknown parameters -> 400 invalid_query', async () => {
     for (const q of ['?limit=0', '?limit=101', '?limit=abc', '?limit=-1', '?limit=1.5', '?limit=', '?limit=10x',
       '?before=0', '?before=-3', '?before=abc', '?before=9223372036854775808', '?foo=1', '?limit=10&foo=1',
-      '?Limit=10', '?offset=0']) {
+      '?Limit=10', '?offset=0',
+      // issue 9: nothing is percent-decoded, no parameter twice, no empty piece
+      '?limit=1%00', '?limit=1&limit=1', '?limit=5&limit=200', '?before=1&before=2', '?limit=%31',
+      '?limit=1&', '?limit=1&&before=2', '?&limit=1', '?limit=+1', '?limit=1%26before=2', '?limit=1;before=2',
+      '?lim%69t=1', '?limit=00000000000000000001', '?before=18446744073709551617']) {
       const r = await list(A.s.access, q);
       assertError(r, 400, 'invalid_query', q);
     }
@@ -875,7 +879,7 @@ describe('audit: scheduled verification feeds /readyz and /metrics', () => {
 
       const nr = await api(srv.url, 'GET', '/readyz');
       assert.equal(nr.status, 503, nr.text);
-      assert.deepEqual(nr.json, { status: 'audit_chain_broken' });
+      assert.deepEqual(nr.json, { status: 'not_ready', reasons: ['audit_chain_broken'] });
       m = await api(srv.url, 'GET', '/metrics');
       assert.match(m.text, /^gatehouse_audit_chain_ok 0$/m);
       assert.doesNotMatch(m.text, /^gatehouse_audit_chain_ok 1$/m);

@@ -529,6 +529,8 @@ describe('cookie mode configuration', () => {
       const a = await signup(srv);
       const r = await req(srv, 'POST', '/v1/signin', { json: { email: a.email, password: a.password, mode: 'cookie' }, headers: { Origin: srv.url } });
       assertError(r, 400, 'cookie_mode_unavailable');
+      // issue 9 item 19: the message names the development switch
+      assert.match(r.json.error.message, /GATEHOUSE_INSECURE_DEV_COOKIES=on/);
       assert.equal(r.setCookie.length, 0);
       // cookies are not even read
       assertError(await meByCookie(srv, `gh_session=${a.refresh}`), 401, 'invalid_token');

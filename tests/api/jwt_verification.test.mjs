@@ -5,9 +5,11 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import {
   jwtVerify, createRemoteJWKSet, importPKCS8, SignJWT, generateKeyPair, decodeProtectedHeader, decodeJwt,
+  exportJWK, calculateJwkThumbprint,
 } from 'jose';
+import net from 'node:net';
 import {
-  startServer, api, signup, signin, me, assertError, rand,
+  startServer, api, signup, signin, me, assertError, rand, sleep,
 } from './lib/harness.mjs';
 
 const b64u = (x) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x)).toString('base64url');
@@ -159,6 +161,45 @@ describe('JWT access tokens and JWKS (default issuer/audience)', () => {
       const { privateKey } = await generateKeyPair('ES256');
       const t = await new SignJWT(baseClaims(acct)).setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid }).sign(privateKey);
       await reject(t, 'foreign ES256 key');
+    });
+
+    test('key-location headers (jku, x5u, an embedded jwk, x5c) and path-like kids: refused, no outbound connection', async () => {
+      // issue 9 item 14: a listener that counts any connection the server makes
+      let hits = 0;
+      const trap = net.createServer((s) => { hits++; s.destroy(); });
+      await new Promise((r) => trap.listen(0, '127.0.0.1', r));
+      const trapUrl = `http://127.0.0.1:${trap.address().port}`;
+      try {
+        const { privateKey, publicKey } = await generateKeyPair('ES256');
+        const theirJwk = await exportJWK(publicKey);
+        const theirKid = await calculateJwkThumbprint(theirJwk);
+        const claims = baseClaims(acct);
+        const headers = {
+          jku: { jku: `${trapUrl}/.well-known/jwks.json` },
+          x5u: { x5u: `${trapUrl}/cert.pem` },
+          jwk: { jwk: theirJwk },
+          x5c: { x5c: ['MIIBszCCAVmgAwIBAgIUQ2F0Y2hNZUlmWW91Q2Fu'] },
+        };
+        for (const [name, h] of Object.entries(headers)) {
+          for (const k of [kid, theirKid]) {
+            const t = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: k, ...h }).sign(privateKey);
+            await reject(t, `${name}, the attacker's key, ${k === kid ? 'our' : 'its own'} kid`);
+          }
+          // a header Gatehouse never writes is refused even under the real key
+          await reject(await forge(claims, h), `${name} on a token signed by the real key`);
+        }
+        for (const k of ['../../x', '../../../../../../dev/null', '/etc/passwd', `${kid}/../${kid}`, `../${kid}`, `${kid}\u0000`, '', 'x'.repeat(300)]) {
+          const t = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: k }).sign(privateKey);
+          await reject(t, `kid ${JSON.stringify(k)}, attacker's key`);
+          await reject(await forge(claims, { kid: k }), `kid ${JSON.stringify(k)}, real key`);
+        }
+        await sleep(300);
+        assert.equal(hits, 0, 'the server never connected to a URL named in a token header');
+        // and the control still passes: the same claims, plain header, real key
+        assert.equal((await me(srv, await forge(claims))).status, 200);
+      } finally {
+        trap.close();
+      }
     });
 
     test('valid signature but exp in the past', async () => {

@@ -1,9 +1,10 @@
 /* Fuzzes the query-string parser of GET /v1/audit (audit_parse_query).
- * Properties: an accepted query gives limit in 1..100 and before >= 0,
- * names no parameter but limit and before (keys are not decoded, so every
- * non-empty '&' piece starts with one of them), keeps the defaults for a
- * parameter it does not name, and gives the same values when re-parsed
- * from their canonical form; a refused one leaves the outputs untouched. */
+ * Properties: an accepted query gives limit in 1..100 and before >= 0; it
+ * is "" or '&'-separated pieces, each exactly "limit=" or "before=" and 1 to
+ * 19 plain digits (nothing is decoded, so no %00, '+' or space), no name
+ * twice, no empty piece; it keeps the defaults for a parameter it does not
+ * name, and gives the same values when re-parsed from their canonical form;
+ * a refused one leaves the outputs untouched. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <string.h>
@@ -28,13 +29,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (const char *p = buf; *p;) {
         const char *amp = strchr(p, '&');
         size_t n = amp ? (size_t)(amp - p) : strlen(p);
-        if (n > 0) {
-            bool l = n >= 6 && strncmp(p, "limit=", 6) == 0;
-            bool b = n >= 7 && strncmp(p, "before=", 7) == 0;
-            FUZZ_CHECK(l || b);
-            named_limit |= l;
-            named_before |= b;
-        }
+        bool l = n >= 6 && strncmp(p, "limit=", 6) == 0;
+        bool b = n >= 7 && strncmp(p, "before=", 7) == 0;
+        FUZZ_CHECK(l || b);
+        FUZZ_CHECK(!(l && named_limit) && !(b && named_before));
+        size_t k = l ? 6 : 7;
+        FUZZ_CHECK(n > k && n - k <= 19);
+        for (size_t i = k; i < n; i++)
+            FUZZ_CHECK(p[i] >= '0' && p[i] <= '9');
+        named_limit |= l;
+        named_before |= b;
         if (!amp) break;
         p = amp + 1;
     }

@@ -4,7 +4,8 @@
  * message; an accepted text, less trailing newline/CR/space, is exactly one
  * canonical spelling of the 32 bytes it returns (hex in either case, or
  * base64 / base64url, padded or not), holds no placeholder word, and the
- * bytes have at least 16 distinct values; the answer is deterministic. */
+ * bytes have at least 16 distinct values and are not all text (printable
+ * ASCII, tab, CR, LF); the answer is deterministic. */
 #include <ctype.h>
 #include <string.h>
 
@@ -90,10 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(n == 64 || n == 43 || n == 44);
         FUZZ_CHECK(canonical(text, n, out));
         FUZZ_CHECK(!has_placeholder(text));
-        int seen[256] = {0}, distinct = 0;
-        for (int i = 0; i < 32; i++)
+        int seen[256] = {0}, distinct = 0, textual = 0;
+        for (int i = 0; i < 32; i++) {
             if (!seen[out[i]]++) distinct++;
+            if ((out[i] >= 0x20 && out[i] < 0x7f) || out[i] == 9 || out[i] == 10 || out[i] == 13)
+                textual++;
+        }
         FUZZ_CHECK(distinct >= 16);
+        FUZZ_CHECK(textual < 32);
     } else {
         FUZZ_CHECK(memchr(err, '\0', sizeof err) != NULL);
         FUZZ_CHECK(strlen(err) > 0);

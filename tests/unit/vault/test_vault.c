@@ -411,6 +411,37 @@ static void master_key_refuses_low_variety(void **state)
     accepts(t, k);
 }
 
+/* Keys whose bytes are all text (a passphrase encoded) are refused in
+ * every spelling: hex, base64 and base64url, padded or not (issue 9). */
+static void master_key_refuses_text_bytes(void **state)
+{
+    (void)state;
+    uint8_t k[32];
+    char t[100], b[64];
+    for (int round = 0; round < 200; round++) {
+        if (round == 0) {
+            memcpy(k, "0123456789abcdef0123456789abcdef", 32); /* the reported key */
+        } else {
+            gh_random(k, sizeof k); /* random printable text, tabs and newlines */
+            for (int i = 0; i < 32; i++)
+                k[i] = (uint8_t)(i == round % 32 ? "\t\n\r"[k[i] % 3] : 0x20 + k[i] % 95);
+        }
+        gh_hex(t, k, 32);
+        refuses(t, "placeholder");
+        b64std(b, k);
+        refuses(b, "placeholder");
+        strip_pad(b);
+        refuses(b, "placeholder");
+        to_url(b);
+        refuses(b, "placeholder");
+    }
+    /* one byte outside text (with 16+ distinct values) is enough */
+    memcpy(k, "0123456789abcdef0123456789abcdef", 32);
+    k[7] = 0x80;
+    gh_hex(t, k, 32);
+    accepts(t, k);
+}
+
 static void master_key_refuses_placeholder_words(void **state)
 {
     (void)state;
@@ -1030,6 +1061,7 @@ int main(void)
         cmocka_unit_test(master_key_refuses_malformed),
         cmocka_unit_test(master_key_refuses_non_ascii),
         cmocka_unit_test(master_key_refuses_low_variety),
+        cmocka_unit_test(master_key_refuses_text_bytes),
         cmocka_unit_test(master_key_refuses_placeholder_words),
         cmocka_unit_test(master_key_err_buffer),
         cmocka_unit_test(dev_master_key),

@@ -1,0 +1,72 @@
+#include "sessions/discovery.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "http/routes.h"
+
+void discovery_url(char *out, size_t outlen, const char *path)
+{
+    size_t n = strlen(gh_cfg.issuer);
+    while (n > 0 && gh_cfg.issuer[n - 1] == '/')
+        n--;
+    snprintf(out, outlen, "%.*s%s", (int)n, gh_cfg.issuer, path);
+}
+
+static const char *method_name(int m)
+{
+    switch (m) {
+    case GH_GET:
+        return "GET";
+    case GH_POST:
+        return "POST";
+    case GH_DELETE:
+        return "DELETE";
+    case GH_PUT:
+        return "PUT";
+    default:
+        return "PATCH";
+    }
+}
+
+/* Only what exists is claimed (docs/api.md, "GET /.well-known/openid-
+ * configuration"): Gatehouse is no OpenID Provider with an authorization
+ * endpoint or ID tokens; the fields a verifier reads are exact. */
+json_t *discovery_document(void)
+{
+    char jwks[600], token[600];
+    discovery_url(jwks, sizeof jwks, "/.well-known/jwks.json");
+    discovery_url(token, sizeof token, "/v1/token");
+    json_t *eps = json_object();
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:s, s:[s], s:[s], s:[], s:[s], s:[s], s:[s], s:s}", "issuer", gh_cfg.issuer,
+        "jwks_uri", jwks, "token_endpoint", token, "grant_types_supported", "refresh_token",
+        "token_endpoint_auth_methods_supported", "none", "response_types_supported",
+        "subject_types_supported", "public", "id_token_signing_alg_values_supported", "ES256",
+        "access_token_signing_alg_values_supported", "ES256", "gatehouse_audience",
+        gh_cfg.audience);
+    for (size_t i = 0; eps && i < gh_routes_count; i++) {
+        const struct gh_route *rt = &gh_routes[i];
+        char key[160], url[700];
+        snprintf(key, sizeof key, "%s %s", method_name(rt->method), rt->name ? rt->name : rt->path);
+        discovery_url(url, sizeof url, rt->name ? rt->name : rt->path);
+        json_object_set_new(eps, key, json_string(url));
+    }
+    if (!doc || !eps) {
+        json_decref(doc);
+        json_decref(eps);
+        return NULL;
+    }
+    json_object_set_new(doc, "gatehouse_endpoints", eps);
+    return doc;
+}
+
+void discovery_log_start(void)
+{
+    char jwks[600];
+    discovery_url(jwks, sizeof jwks, "/.well-known/jwks.json");
+    gh_log(GH_LOG_INFO, "tokens: issuer %s, audience %s, JWKS %s (ES256)", gh_cfg.issuer,
+           gh_cfg.audience, jwks);
+}
