@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "accounts/password_guard.h"
 #include "credentials/password.h"
 #include "guard/limit.h"
 #include "mfa/mfa.h"
@@ -79,12 +80,30 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
     const char *failed = "invalid_credentials";
     *method = "password";
     if (pw) {
+        /* A password typed here is a sign-in guess like any other (issue 9,
+         * item 5): the sign-in budgets and the address's lockout, and a
+         * wrong one counts toward it (password_guard.h). */
         struct store_user u;
+        memset(&u, 0, sizeof u);
         rc = ops->user_by_id(c, r->ident.user_id, &u);
+        if (rc == GH_OK && !password_guard_admit(r, u.email_key)) {
+            gh_wipe(u.password_hash, sizeof u.password_hash);
+            return -1; /* the MFA unit stays spent: a request was made */
+        }
         if (rc == GH_OK)
-            rc = pw_len > PASSWORD_MAX_BYTES ? GH_ERR_DENIED
+            rc = pw_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
                                              : password_verify(u.password_hash, pw, pw_len);
         gh_wipe(u.password_hash, sizeof u.password_hash);
+        if (rc == GH_ERR_DENIED) {
+            if ((rc = password_guard_failed(r, ops, c, "mfa.proof_failed", u.id,
+                                            r->ident.session_id, u.email_key, &u)) == GH_OK) {
+                gh_reply_error(r, 403, failed, "That does not prove it is you.");
+                return -1;
+            }
+            gh_reply_fail(r, rc);
+            return -1;
+        }
+        if (rc == GH_OK) limit_lockout_clear(u.email_key);
     }
     if (rc == GH_OK && code) {
         failed = "invalid_code";

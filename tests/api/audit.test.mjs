@@ -1074,7 +1074,10 @@ describe('audit: email verification, MFA and key rows', () => {
       b = maxId(srv.dbPath);
       assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { code: regen.json.backup_codes[1], password: 'not the password at all' } }), 403, 'invalid_credentials');
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.proof_failed', target: a.user.id }));
-      assert.deepEqual(details, { method: 'second_factor' });
+      // a wrong password is a sign-in guess (issue 9 item 5): recorded as one, with the address keyed
+      assert.deepEqual(Object.keys(details).sort(), ['email_hmac', 'method', 'session_id']);
+      assert.equal(details.method, 'password');
+      assert.match(details.email_hmac, /^[0-9a-f]{64}$/);
 
       b = maxId(srv.dbPath);
       const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: ok.json.access_token, json: { code: regen.json.backup_codes[0], password: a.password } });

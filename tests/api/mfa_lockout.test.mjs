@@ -171,7 +171,7 @@ describe('gatehouse users mfa-reset', () => {
     assert.equal(sql(srv.dbPath, `SELECT count(*) FROM audit_log WHERE action = 'mfa.reset' AND target = '${a.user.id}';`), '0');
     const h = reset('--help');
     assert.equal(h.code, 0);
-    assert.match(h.stdout, /usage: gatehouse users mfa-reset <email> --reason TEXT/);
+    assert.match(h.stdout, /users mfa-reset <email> --reason TEXT/);
     assert.match(runCli(['--help']).stdout, /users mfa-reset/);
   });
 });

@@ -6,7 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { startServer, api, signup, sql, sleep, assertError } from './lib/harness.mjs';
+import { execFileSync } from 'node:child_process';
+import { startServer, api, signup, sql, sleep, assertError, markVerified } from './lib/harness.mjs';
 
 const change = (srv, a, current_password, new_password = 'a brand new passphrase 77 q') =>
   api(srv.url, 'POST', '/v1/password', { json: { current_password, new_password }, token: a.access });
@@ -79,4 +80,40 @@ describe('password change: wrong current passwords are guesses', () => {
       await srv.stop();
     }
   });
+});
+
+// The same class: every route that checks a password someone typed with an
+// access token (removing a factor, new backup codes, confirming a factor
+// after the re-authentication window) is a sign-in guess too.
+describe('second-factor proofs: a wrong password is a sign-in guess', () => {
+  const oathtool = (secret) => execFileSync('oathtool', ['--totp', '-b', secret], { encoding: 'utf8' }).trim();
+  for (const [method, p] of [['DELETE', '/v1/mfa/totp'], ['POST', '/v1/mfa/backup-codes']]) {
+    test(`${method} ${p}: wrong passwords count toward the address's lockout, which then stops sign-in; audited`, async () => {
+      const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '3', GATEHOUSE_LOCKOUT_MAX_DELAY: '60', GATEHOUSE_LIMIT_MFA_ACCOUNT: '50/300' } });
+      try {
+        const db = path.join(srv.dataDir, 'gatehouse.db');
+        const a = await signup(srv);
+        markVerified(srv, a.user.id);
+        const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+        assert.equal(b.status, 200, b.text);
+        const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
+        assert.equal(c.status, 200, c.text);
+        const code = c.json.backup_codes[0];
+        for (let i = 0; i < 3; i++) assertError(await api(srv.url, method, p, { token: a.access, json: { code, password: `wrong guess number ${i} x` } }), 403, 'invalid_credentials');
+        let r = await api(srv.url, method, p, { token: a.access, json: { code, password: a.password } });
+        assertError(r, 429, 'rate_limited', 'the right password while the address is locked');
+        assert.match(r.headers.get('ratelimit-policy'), /^"signin_lockout";/);
+        r = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
+        assertError(r, 429, 'rate_limited', 'the lock stops sign-in for that address');
+        assert.equal(count(db, 'mfa.proof_failed'), 3, 'each wrong password audited once');
+        assert.match(sql(db, `SELECT details FROM audit_log WHERE action = 'signin.locked' AND target = '${a.user.id}';`), /"failures":3,/);
+        // the lock ends; the right password and the (unspent) code work
+        await sleep(1100);
+        r = await api(srv.url, method, p, { token: a.access, json: { code, password: a.password } });
+        assert.ok(r.status === 200 || r.status === 204, r.text);
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
 });
