@@ -12,6 +12,7 @@
 
 #include "accounts/email.h"
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -348,7 +349,9 @@ static int cmd_serve(void)
     server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(verify_audit, (int)gh_cfg.audit_verify_interval, true);
+    server_add_periodic(audit_failures_flush, gh_cfg.audit_failure_window < 10 ? 1 : 5, false);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
+    audit_failures_flush_all(); /* summaries of windows still open */
     totp_shutdown();
     mail_shutdown();
 out:

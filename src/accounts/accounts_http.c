@@ -6,6 +6,7 @@
 
 #include "accounts/email.h"
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "http/pool.h"
 #include "mail/mail.h"
 #include "mfa/mfa.h"
@@ -207,10 +208,8 @@ static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
     snprintf(details, sizeof details, "{\"method\":\"password\",\"email_hmac\":\"%s\"}", mac);
     const struct store_audit *e =
         gh_audit_event(r, &ev, "signin.failure", "anonymous", uid, details);
-    if (e) {
-        enum gh_err rc = ops->audit_append(c, e);
-        if (rc) return rc;
-    }
+    enum gh_err arc = audit_failure_append(ops, c, e);
+    if (arc) return arc;
     struct lockout_event lo;
     limit_lockout_failure(email_key, &lo);
     if (lo.locked_s > 0) {
@@ -655,8 +654,7 @@ static enum gh_err link_failed(struct gh_req *r, const struct store_ops *ops, st
              strcmp(purpose, "signin") == 0 ? "magic_link" : "link", reason,
              mac[0] ? ",\"email_hmac\":\"" : "", mac, mac[0] ? "\"" : "");
     struct store_audit ev;
-    const struct store_audit *e = gh_audit_event(r, &ev, action, "anonymous", "", details);
-    return e ? ops->audit_append(c, e) : GH_OK;
+    return audit_failure_append(ops, c, gh_audit_event(r, &ev, action, "anonymous", "", details));
 }
 
 /* Spends an emailed link of the given purpose. GH_OK with *m; any other

@@ -81,6 +81,15 @@ static int route_rules(struct gh_req *r, struct subjects *s, enum limit_rule *ru
         rules[n] = LIMIT_EMAIL_ACCOUNT, subjects[n++] = s->key;
         rules[n] = LIMIT_EMAIL_IP, subjects[n++] = r->ip;
         break;
+    case GUARD_LINK:
+        rules[n] = LIMIT_LINK_IP, subjects[n++] = r->ip;
+        break;
+    case GUARD_MFA:
+        rules[n] = LIMIT_MFA_IP, subjects[n++] = r->ip;
+        break;
+    case GUARD_REFRESH:
+        rules[n] = LIMIT_REFRESH_IP, subjects[n++] = r->ip;
+        break;
     default:
         break;
     }

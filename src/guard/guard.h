@@ -16,6 +16,9 @@ enum guard_class {
     GUARD_SIGNIN, /* per IP + address, per IP */
     GUARD_SIGNUP, /* per IP */
     GUARD_EMAIL,  /* per address, per IP: mail goes out */
+    GUARD_LINK,   /* per IP: redeeming an emailed link (made-up tokens cost a row) */
+    GUARD_MFA,    /* per IP: the second sign-in step (per account on the worker) */
+    GUARD_REFRESH /* per IP: refresh (per session on the worker) */
 };
 
 /** Spends the budgets of r's route (r->body parsed, r->ip set) and, for an
