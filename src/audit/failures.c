@@ -12,7 +12,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "guard/proxy.h"
 #include "http/server.h"
+
+_Static_assert(PROXY_KEY_MAX <= AUDIT_FAILURE_CLIENT_MAX, "a budget key fits a window");
 
 #define SLOTS 4096
 #define PROBE 16 /* slots a key may land in, from its hash on */
@@ -170,7 +173,7 @@ enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn 
 {
     if (!ev) return GH_OK;
     char client[AUDIT_FAILURE_CLIENT_MAX];
-    snprintf(client, sizeof client, "%s", ev->ip ? ev->ip : "");
+    proxy_budget_key(ev->ip ? ev->ip : "", gh_cfg.ipv6_prefix, client);
     struct audit_failure_summary due;
     bool write = audit_failures_note(ev->action, client, gh_mono_us() / 1000000, gh_now_s(), &due);
     enum gh_err rc;

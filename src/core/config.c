@@ -111,6 +111,16 @@ static bool parse_rate(const char *v, int *count, int64_t *period_s)
 /* Issue 9's settings (guard and audit flood), in one block. */
 static enum gh_err load_guard9(char *err, size_t errlen)
 {
+    int64_t v;
+    enum gh_err rc;
+    if (proxy_parse_header(env("GATEHOUSE_CLIENT_IP_HEADER"), &gh_cfg.client_ip_header)) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_CLIENT_IP_HEADER must be x-forwarded-for, forwarded or "
+                 "x-real-ip");
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = env_int("GATEHOUSE_IPV6_PREFIX", 64, 32, 128, &v, err, errlen))) return rc;
+    gh_cfg.ipv6_prefix = (int)v;
     const char *f = env("GATEHOUSE_AUDIT_FAILURE_ROWS");
     gh_cfg.audit_failure_rows = 10;
     gh_cfg.audit_failure_window = 60;

@@ -47,9 +47,11 @@ struct gh_config {
     struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
     struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
     int ntrusted_proxies;
-    /* Issue 9 (guard): what failures cost. */
-    int audit_failure_rows;       /* GATEHOUSE_AUDIT_FAILURE_ROWS: rows per kind and */
-    int64_t audit_failure_window; /* client per window (seconds), then one summary */
+    /* Issue 9 (guard): whose address a request is, and what failures cost. */
+    enum proxy_header client_ip_header; /* GATEHOUSE_CLIENT_IP_HEADER */
+    int ipv6_prefix;                    /* GATEHOUSE_IPV6_PREFIX: per-IP budgets key IPv6 by it */
+    int audit_failure_rows;             /* GATEHOUSE_AUDIT_FAILURE_ROWS: rows per kind and */
+    int64_t audit_failure_window;       /* client per window (seconds), then one summary */
     char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
     int ncors_origins;
     int lockout_threshold;     /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
