@@ -38,6 +38,16 @@ struct audit_failure_summary {
 enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn *c,
                                  const struct store_audit *ev) GH_WUR;
 
+struct gh_req;
+/** A refused authorisation attempt by r's caller (deleting another user's
+ *  session, a CSRF failure settled on a worker): an `authz.denied` row,
+ *  actor the caller (or "anonymous"), target the other account ("" when
+ *  none), details {"param","reason","route"}, through
+ *  audit_failure_append. reason: a snake_case word ("not_owner",
+ *  "csrf_failed"). GH_ERR_NOMEM, or the store's error. */
+enum gh_err audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                         const char *reason, const char *target) GH_WUR;
+
 /** Writes the summary of every window that has ended (periodic job;
  *  errors are logged, and those summaries are kept for the next run). */
 void audit_failures_flush(const struct store_ops *ops, struct store_conn *c);

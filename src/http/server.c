@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "guard/cors.h"
 #include "guard/guard.h"
 #include "guard/idempotency.h"
@@ -673,8 +674,9 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
             r->authed = true;
         }
     }
-    if (r->status == 0 && !csrf_denied(r) && !restricted_denied(r) && guard_admit_user(r) &&
-        idem_begin(r, ops, c)) {
+    bool csrf = r->status == 0 && csrf_denied(r); /* here a refusal can be audited */
+    if (csrf && audit_denied(r, ops, c, "csrf_failed", NULL)) gh_reply_fail(r, GH_ERR_INTERNAL);
+    if (r->status == 0 && !restricted_denied(r) && guard_admit_user(r) && idem_begin(r, ops, c)) {
         r->route->fn(r, ops, c);
         idem_end(r, ops, c);
     }

@@ -116,3 +116,65 @@ describe('a flood of made-up link tokens', () => {
     verifyChain(srv);
   });
 });
+
+describe('refused authorisation attempts are audited (within the same bounds)', () => {
+  test("DELETE of another user's session: still 404, the session lives, one authz.denied row per attempt up to the threshold", async () => {
+    const srv = await startServer({ env: { GATEHOUSE_AUDIT_FAILURE_ROWS: '5/600' } });
+    let a; let b;
+    try {
+      a = await signup(srv);
+      b = await signup(srv);
+      const list = await api(srv.url, 'GET', '/v1/sessions', { token: b.access });
+      const bid = list.json.sessions[0].id;
+      const r = await api(srv.url, 'DELETE', `/v1/sessions/${bid}`, { token: a.access });
+      assertError(r, 404, 'not_found');
+      const row = JSON.parse(sql(srv.dbPath, "SELECT json_object('actor', actor, 'target', target, 'ip', ip, 'details', json(details)) FROM audit_log WHERE action = 'authz.denied';"));
+      assert.deepEqual(row, { actor: a.user.id, target: b.user.id, ip: '127.0.0.1', details: { param: bid, reason: 'not_owner', route: 'DELETE /v1/sessions/{id}' } });
+      assert.equal((await api(srv.url, 'GET', '/v1/me', { token: b.access })).status, 200, "B's session is untouched");
+      // an unknown id (or one's own ended session) is a plain 404, no row
+      const none = await api(srv.url, 'DELETE', `/v1/sessions/${bid.replace(/.$/, (c) => (c === 'a' ? 'b' : 'a'))}`, { token: a.access });
+      assertError(none, 404, 'not_found');
+      assert.equal(rows(srv, "action = 'authz.denied'"), 1);
+      for (let i = 0; i < 10; i++) assertError(await api(srv.url, 'DELETE', `/v1/sessions/${bid}`, { token: a.access }), 404, 'not_found');
+      assert.equal(rows(srv, "action = 'authz.denied'"), 5, 'bounded per kind and client');
+    } finally {
+      await srv.stop();
+    }
+    const s = summaries(srv);
+    assert.equal(s.length, 1);
+    assert.deepEqual([s[0].details.action, s[0].details.count], ['authz.denied', 6]);
+    verifyChain(srv);
+  });
+
+  test('a CSRF failure settled on a worker (cookie not in the cache) is audited as authz.denied; the reply is still 403 csrf_failed', async () => {
+    const PUBLIC = 'https://auth.example.test';
+    const env = { GATEHOUSE_PUBLIC_URL: `${PUBLIC}/` };
+    let srv = await startServer({ env });
+    const a = await signup(srv);
+    const signin = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password, mode: 'cookie' }, headers: { Origin: PUBLIC } });
+    assert.equal(signin.status, 200, signin.text);
+    const cookie = signin.headers.getSetCookie().map((l) => l.split(';')[0]).join('; ');
+    await srv.stop();
+    // a restart empties the cache: the cookie is settled on a worker, with a database connection
+    srv = await startServer({ env, dataDir: srv.dataDir });
+    try {
+      const post = (headers) => new Promise((resolve, reject) => {
+        const rq = http.request({ host: '127.0.0.1', port: srv.port, method: 'POST', path: '/v1/signout', headers: { Cookie: cookie, ...headers }, agent: false }, (res) => {
+          let t = '';
+          res.on('data', (d) => { t += d; });
+          res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(t || 'null') }));
+        });
+        rq.on('error', reject);
+        rq.end();
+      });
+      const r = await post({ Origin: PUBLIC });
+      assert.equal(r.status, 403);
+      assert.equal(r.json.error.code, 'csrf_failed');
+      const row = JSON.parse(sql(srv.dbPath, "SELECT json_object('actor', actor, 'details', json(details)) FROM audit_log WHERE action = 'authz.denied';"));
+      assert.deepEqual(row, { actor: a.user.id, details: { reason: 'csrf_failed', route: 'POST /v1/signout' } });
+      assert.equal(Number(sql(srv.dbPath, `SELECT count(*) FROM sessions WHERE user_id = '${a.user.id}' AND revoked_at IS NULL;`)), 2, 'nothing signed out');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
