@@ -94,13 +94,13 @@ bool audit_failures_note(const char *action_in, const char *client_in, int64_t n
         client[AUDIT_FAILURE_CLIENT_MAX]; /* as the table keeps them */
     snprintf(action, sizeof action, "%s", action_in);
     snprintf(client, sizeof client, "%s", client_in);
-    if (due) memset(due, 0, sizeof *due);
+    memset(due, 0, sizeof *due);
     pthread_mutex_lock(&mu);
     struct window *w = find_or_add(action, client, now_s, wall_s);
     if (w->rows == 0 && w->suppressed == 0) /* fresh (or the overflow window, idle) */
         w->start_s = now_s, w->wall_s = wall_s;
     if (now_s - w->start_s >= gh_cfg.audit_failure_window) { /* a new window */
-        if (due && w->suppressed) summary_of(w, due);
+        if (w->suppressed) summary_of(w, due);
         w->start_s = now_s, w->wall_s = wall_s;
         w->rows = 0, w->suppressed = 0;
     }
@@ -168,17 +168,24 @@ static enum gh_err write_summary(const struct store_ops *ops, struct store_conn 
     return ops->audit_append(c, &ev);
 }
 
-enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn *c,
-                                 const struct store_audit *ev)
+enum gh_err audit_failure_admit(const struct store_ops *ops, struct store_conn *c,
+                                const struct store_audit *ev, bool *write)
 {
+    *write = false;
     if (!ev) return GH_OK;
     char client[AUDIT_FAILURE_CLIENT_MAX];
     proxy_budget_key(ev->ip ? ev->ip : "", gh_cfg.ipv6_prefix, client);
     struct audit_failure_summary due;
-    bool write = audit_failures_note(ev->action, client, gh_mono_us() / 1000000, gh_now_s(), &due);
-    enum gh_err rc;
-    if (due.suppressed && (rc = write_summary(ops, c, &due))) return rc;
-    return write ? ops->audit_append(c, ev) : GH_OK;
+    *write = audit_failures_note(ev->action, client, gh_mono_us() / 1000000, gh_now_s(), &due);
+    return due.suppressed ? write_summary(ops, c, &due) : GH_OK;
+}
+
+enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn *c,
+                                 const struct store_audit *ev)
+{
+    bool write;
+    enum gh_err rc = audit_failure_admit(ops, c, ev, &write);
+    return rc ? rc : write ? ops->audit_append(c, ev) : GH_OK;
 }
 
 /* Writes what take hands out; a summary that cannot be written is logged

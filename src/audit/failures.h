@@ -38,6 +38,13 @@ struct audit_failure_summary {
 enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn *c,
                                  const struct store_audit *ev) GH_WUR;
 
+/** The same bound for a row written inside the caller's own transaction
+ *  (ev handed to a store function): *write true when ev gets its row,
+ *  false when it is only counted (hand the store NULL). A due summary is
+ *  written first, on its own. ev NULL: GH_OK, *write false. */
+enum gh_err audit_failure_admit(const struct store_ops *ops, struct store_conn *c,
+                                const struct store_audit *ev, bool *write) GH_WUR;
+
 struct gh_req;
 /** A refused authorisation attempt by r's caller (deleting another user's
  *  session, a CSRF failure settled on a worker): an `authz.denied` row,
@@ -59,9 +66,9 @@ void audit_failures_flush_all(void);
 /* The counting alone, with the clock passed in (unit tests). now_s is
  * monotonic, wall_s the time a new window is said to start at. */
 
-/** Counts one failure; true when it gets its own row. *due (may be NULL)
+/** Counts one failure; true when it gets its own row. *due (not NULL)
  *  receives the previous window's summary when it ended with rows left
- *  out (due->suppressed 0: none). */
+ *  out (due->suppressed 0: none); the caller writes it. */
 bool audit_failures_note(const char *action, const char *client, int64_t now_s, int64_t wall_s,
                          struct audit_failure_summary *due);
 

@@ -117,6 +117,26 @@ describe('a flood of made-up link tokens', () => {
   });
 });
 
+describe('a spent refresh token replayed at will', () => {
+  test('its first return is always audited; replays of the revoked family are bounded like failures', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_AUDIT_FAILURE_ROWS: '3/600', GATEHOUSE_REFRESH_REUSE_GRACE: '0' } });
+    try {
+      const a = await signup(srv);
+      const first = await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: a.refresh } });
+      assert.equal(first.status, 200, first.text);
+      for (let i = 0; i < 8; i++) {
+        assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: a.refresh } }), 401, 'token_reused');
+      }
+      assert.equal(rows(srv, "action = 'token.reuse_detected'"), 1 + 3, 'the first, then 3 per window');
+    } finally {
+      await srv.stop();
+    }
+    const s = summaries(srv);
+    assert.deepEqual(s.map((x) => [x.details.action, x.details.count]), [['token.reuse_detected', 4]]);
+    verifyChain(srv);
+  });
+});
+
 describe('refused authorisation attempts are audited (within the same bounds)', () => {
   test("DELETE of another user's session: still 404, the session lives, one authz.denied row per attempt up to the threshold", async () => {
     const srv = await startServer({ env: { GATEHOUSE_AUDIT_FAILURE_ROWS: '5/600' } });
