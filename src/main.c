@@ -14,6 +14,7 @@
 #include "accounts/email.h"
 #include "audit/audit.h"
 #include "core/cli_help.h"
+#include "audit/failures.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -361,7 +362,9 @@ static int cmd_serve(void)
     store_health_watch();
     server_add_periodic(store_health_probe, 2, false);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
+    server_add_periodic(audit_failures_flush, gh_cfg.audit_failure_window < 10 ? 1 : 5, false);
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = die("server failed; see log");
+    audit_failures_flush_all(); /* summaries of windows still open */
     gh_log(rc ? GH_LOG_ERROR : GH_LOG_INFO, "gatehouse stopped%s", rc ? " after an error" : "");
     totp_shutdown();
     mail_shutdown();

@@ -9,6 +9,7 @@
 #include "accounts/password_guard.h"
 #include "accounts/signup.h"
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "http/pool.h"
 #include "mail/mail.h"
 #include "mfa/mfa.h"
@@ -554,8 +555,7 @@ static enum gh_err link_failed(struct gh_req *r, const struct store_ops *ops, st
              strcmp(purpose, "signin") == 0 ? "magic_link" : "link", reason,
              mac[0] ? ",\"email_hmac\":\"" : "", mac, mac[0] ? "\"" : "");
     struct store_audit ev;
-    const struct store_audit *e = gh_audit_event(r, &ev, action, "anonymous", "", details);
-    return e ? ops->audit_append(c, e) : GH_OK;
+    return audit_failure_append(ops, c, gh_audit_event(r, &ev, action, "anonymous", "", details));
 }
 
 /* Spends an emailed link of the given purpose. GH_OK with *m; any other
@@ -794,7 +794,9 @@ void accounts_http_email_resend(struct gh_req *r, const struct store_ops *ops, s
     }
     /* The same budgets as /v1/magic-link: mail goes out. */
     const enum limit_rule rules[] = {LIMIT_EMAIL_ACCOUNT, LIMIT_EMAIL_IP};
-    const char *subjects[] = {key, r->ip};
+    char ipk[PROXY_KEY_MAX];
+    guard_ip_key(r, ipk);
+    const char *subjects[] = {key, ipk};
     if (!guard_take(r, rules, subjects, 2)) return;
     queue_link(email, key, LINK_VERIFY);
     gh_reply(r, 202, json_pack("{s:s}", "message", "A confirmation link is on its way."));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "guard/guard.h"
@@ -74,11 +75,11 @@ enum gh_err password_guard_failed(struct gh_req *r, const struct store_ops *ops,
     snprintf(details, sizeof details, "{\"method\":\"password\",\"email_hmac\":\"%s\"%s%s%s}", mac,
              session_id ? ",\"session_id\":\"" : "", session_id ? session_id : "",
              session_id ? "\"" : "");
+    /* Bounded per kind and client: a flood of guesses writes a summary,
+     * not a row each (audit/failures.h). */
     const struct store_audit *e = gh_audit_event(r, &ev, action, actor, uid, details);
-    if (e) {
-        enum gh_err rc = ops->audit_append(c, e);
-        if (rc) return rc;
-    }
+    enum gh_err arc = audit_failure_append(ops, c, e);
+    if (arc) return arc;
     struct lockout_event lo;
     limit_lockout_failure(email_key, &lo);
     if (lo.locked_s > 0) {

@@ -84,7 +84,52 @@ static const struct {
     {LIMIT_EMAIL_IP, "GATEHOUSE_LIMIT_EMAIL_IP", 10, 3600},
     {LIMIT_MFA_ACCOUNT, "GATEHOUSE_LIMIT_MFA_ACCOUNT", 5, 300},
     {LIMIT_API_USER, "GATEHOUSE_LIMIT_API_USER", 600, 60},
+    {LIMIT_LINK_IP, "GATEHOUSE_LIMIT_LINK_IP", 30, 900},
+    {LIMIT_MFA_IP, "GATEHOUSE_LIMIT_MFA_IP", 30, 900},
+    {LIMIT_REFRESH_IP, "GATEHOUSE_LIMIT_REFRESH_IP", 600, 60},
 };
+
+/* "COUNT/SECONDS" (1..1000000 per 1..2592000 s). */
+static bool parse_rate(const char *v, int *count, int64_t *period_s)
+{
+    char num[24], per[24];
+    const char *slash = strchr(v, '/');
+    int64_t n = 0, p = 0;
+    if (!slash || (size_t)(slash - v) >= sizeof num || strlen(slash + 1) >= sizeof per)
+        return false;
+    memcpy(num, v, (size_t)(slash - v));
+    num[slash - v] = '\0';
+    snprintf(per, sizeof per, "%s", slash + 1);
+    if (gh_parse_i64(num, 1, 1000000, &n) != GH_OK ||
+        gh_parse_i64(per, 1, 30 * 86400, &p) != GH_OK || p * 1000000 / n < 1)
+        return false;
+    *count = (int)n;
+    *period_s = p;
+    return true;
+}
+
+/* Issue 9's settings (guard and audit flood), in one block. */
+static enum gh_err load_guard9(char *err, size_t errlen)
+{
+    int64_t v;
+    enum gh_err rc;
+    if (proxy_parse_header(env("GATEHOUSE_CLIENT_IP_HEADER"), &gh_cfg.client_ip_header)) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_CLIENT_IP_HEADER must be x-forwarded-for, forwarded or "
+                 "x-real-ip");
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = env_int("GATEHOUSE_IPV6_PREFIX", 64, 32, 128, &v, err, errlen))) return rc;
+    gh_cfg.ipv6_prefix = (int)v;
+    const char *f = env("GATEHOUSE_AUDIT_FAILURE_ROWS");
+    gh_cfg.audit_failure_rows = 10;
+    gh_cfg.audit_failure_window = 60;
+    if (f && !parse_rate(f, &gh_cfg.audit_failure_rows, &gh_cfg.audit_failure_window)) {
+        snprintf(err, errlen, "GATEHOUSE_AUDIT_FAILURE_ROWS must be COUNT/SECONDS, e.g. 10/60");
+        return GH_ERR_CONFIG;
+    }
+    return GH_OK;
+}
 
 static enum gh_err load_limits(char *err, size_t errlen)
 {
@@ -95,22 +140,7 @@ static enum gh_err load_limits(char *err, size_t errlen)
         l->count = limit_defaults[i].count;
         l->period_s = limit_defaults[i].period_s;
         const char *v = env(limit_defaults[i].var);
-        if (!v) continue;
-        char num[24], per[24];
-        const char *slash = strchr(v, '/');
-        int64_t n = 0, p = 0;
-        if (!slash || (size_t)(slash - v) >= sizeof num || strlen(slash + 1) >= sizeof per)
-            goto bad;
-        memcpy(num, v, (size_t)(slash - v));
-        num[slash - v] = '\0';
-        snprintf(per, sizeof per, "%s", slash + 1);
-        if (gh_parse_i64(num, 1, 1000000, &n) != GH_OK ||
-            gh_parse_i64(per, 1, 30 * 86400, &p) != GH_OK || p * 1000000 / n < 1)
-            goto bad;
-        l->count = (int)n;
-        l->period_s = p;
-        continue;
-    bad:
+        if (!v || parse_rate(v, &l->count, &l->period_s)) continue;
         snprintf(err, errlen,
                  "%s must be COUNT/SECONDS (1..1000000 requests per 1..2592000 seconds), e.g. "
                  "%d/%lld",
@@ -392,6 +422,7 @@ enum gh_err config_load(char *err, size_t errlen)
     }
     for (int i = 0; !ma && i < gh_cfg.ntrusted_proxies; i++)
         gh_cfg.metrics_allow[gh_cfg.nmetrics_allow++] = gh_cfg.trusted_proxies[i];
+    if ((rc = load_guard9(err, errlen))) return rc;
     if ((rc = cors_parse_origins(env("GATEHOUSE_CORS_ORIGINS"), gh_cfg.cors_origins,
                                  CORS_MAX_ORIGINS, &gh_cfg.ncors_origins, gh_cfg.production, err,
                                  errlen)))

@@ -51,6 +51,11 @@ struct gh_config {
      * /readyz; unset = loopback + the trusted proxies */
     struct proxy_cidr metrics_allow[PROXY_MAX_CIDRS + 2];
     int nmetrics_allow;
+    /* Issue 9 (guard): whose address a request is, and what failures cost. */
+    enum proxy_header client_ip_header; /* GATEHOUSE_CLIENT_IP_HEADER */
+    int ipv6_prefix;                    /* GATEHOUSE_IPV6_PREFIX: per-IP budgets key IPv6 by it */
+    int audit_failure_rows;             /* GATEHOUSE_AUDIT_FAILURE_ROWS: rows per kind and */
+    int64_t audit_failure_window;       /* client per window (seconds), then one summary */
     char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
     int ncors_origins;
     int lockout_threshold;     /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */

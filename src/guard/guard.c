@@ -8,6 +8,7 @@
 #include "accounts/email.h"
 #include "core/config.h"
 #include "core/util.h"
+#include "guard/proxy.h"
 #include "store/store.h"
 
 bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n)
@@ -46,6 +47,11 @@ static void account_key(struct gh_req *r, char key[STORE_EMAIL_MAX + 1])
                  (int)(len < STORE_EMAIL_MAX ? len : STORE_EMAIL_MAX), s);
 }
 
+void guard_ip_key(const struct gh_req *r, char out[PROXY_KEY_MAX])
+{
+    proxy_budget_key(r->ip, gh_cfg.ipv6_prefix, out);
+}
+
 bool guard_admit_user(struct gh_req *r)
 {
     if (!r->authed || r->api_admitted) return true;
@@ -57,17 +63,18 @@ bool guard_admit_user(struct gh_req *r)
 
 /* The sign-in budgets' subject per client IP + address (one place, so
  * sign-in and the password change share the budget). */
-static void signin_pair(char *pair, size_t cap, const struct gh_req *r, const char *key)
+static void signin_pair(char *pair, size_t cap, const char *ip_key, const char *key)
 {
-    snprintf(pair, cap, "%s\n%s", r->ip, key);
+    snprintf(pair, cap, "%s\n%s", ip_key, key);
 }
 
 bool guard_take_signin(struct gh_req *r, const char *email_key)
 {
-    char pair[STORE_EMAIL_MAX + STORE_IP_MAX + 4];
-    signin_pair(pair, sizeof pair, r, email_key);
+    char pair[STORE_EMAIL_MAX + PROXY_KEY_MAX + 4], ip[PROXY_KEY_MAX];
+    guard_ip_key(r, ip); /* IPv6 by its prefix, as at sign-in */
+    signin_pair(pair, sizeof pair, ip, email_key);
     const enum limit_rule rules[] = {LIMIT_SIGNIN_IP_ACCOUNT, LIMIT_SIGNIN_IP};
-    const char *subjects[] = {pair, r->ip};
+    const char *subjects[] = {pair, ip};
     bool ok = guard_take(r, rules, subjects, 2);
     gh_wipe(pair, sizeof pair);
     return ok;
@@ -75,7 +82,8 @@ bool guard_take_signin(struct gh_req *r, const char *email_key)
 
 /* Room for the subjects a request's rules are keyed by. */
 struct subjects {
-    char key[STORE_EMAIL_MAX + 1], pair[STORE_EMAIL_MAX + STORE_IP_MAX + 4];
+    char key[STORE_EMAIL_MAX + 1], pair[STORE_EMAIL_MAX + PROXY_KEY_MAX + 4];
+    char ip[PROXY_KEY_MAX]; /* the client's budget key */
 };
 
 /* The rules r's route spends, then the user's API budget when it is known
@@ -84,20 +92,30 @@ static int route_rules(struct gh_req *r, struct subjects *s, enum limit_rule *ru
                        const char **subjects)
 {
     int n = 0;
+    guard_ip_key(r, s->ip);
     switch (r->route->guard) {
     case GUARD_SIGNIN:
         account_key(r, s->key);
-        signin_pair(s->pair, sizeof s->pair, r, s->key);
+        signin_pair(s->pair, sizeof s->pair, s->ip, s->key);
         rules[n] = LIMIT_SIGNIN_IP_ACCOUNT, subjects[n++] = s->pair;
-        rules[n] = LIMIT_SIGNIN_IP, subjects[n++] = r->ip;
+        rules[n] = LIMIT_SIGNIN_IP, subjects[n++] = s->ip;
         break;
     case GUARD_SIGNUP:
-        rules[n] = LIMIT_SIGNUP_IP, subjects[n++] = r->ip;
+        rules[n] = LIMIT_SIGNUP_IP, subjects[n++] = s->ip;
         break;
     case GUARD_EMAIL:
         account_key(r, s->key);
         rules[n] = LIMIT_EMAIL_ACCOUNT, subjects[n++] = s->key;
-        rules[n] = LIMIT_EMAIL_IP, subjects[n++] = r->ip;
+        rules[n] = LIMIT_EMAIL_IP, subjects[n++] = s->ip;
+        break;
+    case GUARD_LINK:
+        rules[n] = LIMIT_LINK_IP, subjects[n++] = s->ip;
+        break;
+    case GUARD_MFA:
+        rules[n] = LIMIT_MFA_IP, subjects[n++] = s->ip;
+        break;
+    case GUARD_REFRESH:
+        rules[n] = LIMIT_REFRESH_IP, subjects[n++] = s->ip;
         break;
     default:
         break;

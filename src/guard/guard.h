@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "guard/limit.h"
+#include "guard/proxy.h"
 #include "http/server.h"
 
 /** Which budgets a route spends (gh_route.guard). */
@@ -16,7 +17,16 @@ enum guard_class {
     GUARD_SIGNIN, /* per IP + address, per IP */
     GUARD_SIGNUP, /* per IP */
     GUARD_EMAIL,  /* per address, per IP: mail goes out */
+    GUARD_LINK,   /* per IP: redeeming an emailed link (made-up tokens cost a row) */
+    GUARD_MFA,    /* per IP: the second sign-in step (per account on the worker) */
+    GUARD_REFRESH /* per IP: refresh (per session on the worker) */
 };
+
+/* Per-IP rules count a client under proxy_budget_key(r->ip): IPv6 by its
+ * /64 (GATEHOUSE_IPV6_PREFIX). */
+
+/** r's client as per-IP rules count it (proxy_budget_key of r->ip). */
+void guard_ip_key(const struct gh_req *r, char out[PROXY_KEY_MAX]);
 
 /** Spends the budgets of r's route (r->body parsed, r->ip set) and, for an
  *  authenticated request whose identity is known, the user's API budget.

@@ -21,6 +21,9 @@ static const char *const names[LIMIT__COUNT] = {
     [LIMIT_EMAIL_IP] = "email_ip",
     [LIMIT_MFA_ACCOUNT] = "mfa",
     [LIMIT_API_USER] = "api_user",
+    [LIMIT_LINK_IP] = "link_ip",
+    [LIMIT_MFA_IP] = "mfa_ip",
+    [LIMIT_REFRESH_IP] = "refresh_ip",
 };
 
 const char *limit_rule_name(enum limit_rule rule)
@@ -42,8 +45,11 @@ struct entry {
     struct entry *next;
 };
 
-/* Lockout entries share the table under a rule byte no GCRA rule uses. */
-#define LOCKOUT_RULE LIMIT__COUNT
+/* Lockout entries share the table (and Redis's key space) under a rule
+ * byte no GCRA rule uses. Fixed, not LIMIT__COUNT: a new rule must not
+ * take over the lockout's Redis keys (a hash where a rule keeps a string). */
+#define LOCKOUT_RULE 0xffu
+_Static_assert(LIMIT__COUNT < LOCKOUT_RULE, "rules and the lockout keep apart");
 #define LOCKOUT_MEMORY_US (24LL * 3600 * 1000000) /* failures are forgotten after a quiet day */
 
 struct shard {
@@ -194,8 +200,9 @@ bool limit_unavailable(void)
  * is down. Lockout (LOCKOUT_RULE) goes with sign-in. */
 static bool fails_closed(unsigned rule)
 {
-    return rule == LIMIT_API_USER || rule == LIMIT_REFRESH_SESSION ? gh_cfg.redis_closed_api
-                                                                   : gh_cfg.redis_closed_signin;
+    return rule == LIMIT_API_USER || rule == LIMIT_REFRESH_SESSION || rule == LIMIT_REFRESH_IP
+               ? gh_cfg.redis_closed_api
+               : gh_cfg.redis_closed_signin;
 }
 
 static void refuse_unavailable(enum limit_rule rule, struct limit_result *res)

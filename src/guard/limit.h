@@ -31,6 +31,9 @@ enum limit_rule {
     LIMIT_EMAIL_IP,          /* emailed links per client IP: 10 per hour */
     LIMIT_MFA_ACCOUNT,       /* wrong second-factor codes per account: 5 per 5 min */
     LIMIT_API_USER,          /* authenticated requests per user: 600 per min */
+    LIMIT_LINK_IP,           /* emailed links redeemed per client IP: 30 per 15 min */
+    LIMIT_MFA_IP,            /* second sign-in steps per client IP: 30 per 15 min */
+    LIMIT_REFRESH_IP,        /* refreshes per client IP: 600 per min */
     LIMIT__COUNT
 };
 

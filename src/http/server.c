@@ -25,9 +25,11 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "guard/cors.h"
 #include "guard/guard.h"
 #include "guard/idempotency.h"
+#include "guard/proxy.h"
 #include "http/pool.h"
 #include "sessions/sessions.h"
 
@@ -677,8 +679,9 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
             r->authed = true;
         }
     }
-    if (r->status == 0 && !csrf_denied(r) && !restricted_denied(r) && guard_admit_user(r) &&
-        idem_begin(r, ops, c)) {
+    bool csrf = r->status == 0 && csrf_denied(r); /* here a refusal can be audited */
+    if (csrf && audit_denied(r, ops, c, "csrf_failed", NULL)) gh_reply_fail(r, GH_ERR_INTERNAL);
+    if (r->status == 0 && !restricted_denied(r) && guard_admit_user(r) && idem_begin(r, ops, c)) {
         r->route->fn(r, ops, c);
         idem_end(r, ops, c);
     }
@@ -885,35 +888,6 @@ static enum framing framing_of(const struct evkeyvalq *in, enum evhttp_cmd_type 
     return FRAMING_OK;
 }
 
-/* r->ip: the peer, or the client it forwards for when it is a trusted
- * proxy. Every X-Forwarded-For header counts, in order (RFC 7230 lets a
- * list be split over several). */
-static void client_ip(struct gh_req *r, struct evkeyvalq *in, const char *peer)
-{
-    if (gh_cfg.ntrusted_proxies == 0) {
-        snprintf(r->ip, sizeof r->ip, "%s", peer);
-        return;
-    }
-    char xff[1024] = "";
-    size_t o = 0;
-    bool any = false, cut = false;
-    for (struct evkeyval *h = in->tqh_first; h; h = h->next.tqe_next) {
-        if (strcasecmp(h->key, "X-Forwarded-For") != 0) continue;
-        int w = snprintf(xff + o, sizeof xff - o, "%s%s", any ? "," : "", h->value);
-        if (w < 0 || (size_t)w >= sizeof xff - o) {
-            cut = true;
-            break;
-        }
-        o += (size_t)w;
-        any = true;
-    }
-    /* A list too long to read whole: its right end is unknown, so the
-     * proxy itself is the client (stricter limits, never a forged one). */
-    proxy_client_ip(peer, any && !cut ? xff : NULL,
-                    cut ? NULL : evhttp_find_header(in, "Forwarded"), gh_cfg.trusted_proxies,
-                    gh_cfg.ntrusted_proxies, r->ip, sizeof r->ip);
-}
-
 static int method_of_name(const char *m)
 {
     static const struct {
@@ -995,7 +969,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
         char *addr = NULL;
         ev_uint16_t port = 0;
         evhttp_connection_get_peer(con, &addr, &port);
-        if (addr) client_ip(r, in, addr);
+        if (addr) proxy_request_ip(in, addr, r->ip, sizeof r->ip);
     }
     copy_printable(r->user_agent, sizeof r->user_agent, evhttp_find_header(in, "User-Agent"));
 

@@ -7,6 +7,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "accounts/password_guard.h"
+#include "audit/failures.h"
 #include "credentials/password.h"
 #include "guard/limit.h"
 #include "mfa/mfa.h"
@@ -288,7 +289,7 @@ enum gh_err mfa_record_failure(struct gh_req *r, const struct store_ops *ops, st
                               : "{\"method\":\"second_factor\"}";
     const struct store_audit *e =
         gh_audit_event(r, &ev, action, signin ? "anonymous" : user_id, user_id, details);
-    return e ? ops->audit_append(c, e) : GH_OK;
+    return audit_failure_append(ops, c, e); /* bounded per kind and client */
 }
 
 /* DELETE /v1/mfa/totp {code, password}: removing a factor needs proof

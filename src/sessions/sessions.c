@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/failures.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -191,7 +192,12 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
                 reuse_ev->target = rt->user_id;
                 reuse_ev->details = details;
             }
-            if ((rc = ops->sessions_revoke_user(c, rt->user_id, now, reuse_ev))) goto out;
+            /* Its first return (session live) always gets a row; replays
+             * of a family already revoked are bounded like failures. */
+            bool audit = reuse_ev != NULL;
+            if (!rt->session_live && (rc = audit_failure_admit(ops, c, reuse_ev, &audit))) goto out;
+            if ((rc = ops->sessions_revoke_user(c, rt->user_id, now, audit ? reuse_ev : NULL)))
+                goto out;
             authcache_revoke_user_sessions(rt->user_id, NULL);
             /* Past the grace the pair is never opened again. A failure here
              * is left to the hourly prune: the revocation is what counts. */

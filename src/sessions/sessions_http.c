@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/failures.h"
 #include "core/util.h"
 #include "sessions/authcache.h"
 #include "sessions/discovery.h"
@@ -123,8 +124,16 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
     enum gh_err rc = ops->session_revoke(
         c, r->param, r->ident.user_id, gh_now_s(),
         gh_audit_event(r, &ev, "session.revoked", r->ident.user_id, r->ident.user_id, details));
-    if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 404, "not_found", "No such session.");
+    if (rc == GH_ERR_NOT_FOUND) { /* another user's session is audited, and answered alike */
+        struct store_session other;
+        enum gh_err arc = GH_OK;
+        if (ops->session_get(c, r->param, &other) == GH_OK &&
+            strcmp(other.user_id, r->ident.user_id) != 0)
+            arc = audit_denied(r, ops, c, "not_owner", other.user_id);
+        if (arc)
+            gh_reply_fail(r, arc); /* an unrecorded refusal is a failure */
+        else
+            gh_reply_error(r, 404, "not_found", "No such session.");
         return;
     }
     if (rc) {

@@ -114,6 +114,22 @@ describe('two gatehouse processes sharing one Redis', () => {
     assert.equal(res2.filter((r) => r.status === 429).length, 10);
   });
 
+  test('the per-IP budgets of issue 9 are shared too: link_ip across two processes, an IPv6 /64 as one client', async () => {
+    const env = sharedEnv(redis, { GATEHOUSE_LIMIT_LINK_IP: '3/900' }); // one master key for both
+    const e = await startServer({ env });
+    const f = await startServer({ env });
+    try {
+      const verify = (srv, ip) => api(srv.url, 'POST', '/v1/email/verify', { json: { token: crypto.randomBytes(32).toString('base64url') }, headers: from(ip) });
+      const seen = [];
+      for (const [srv, ip] of [[e, '2001:db8:9:1::1'], [f, '2001:db8:9:1::2'], [e, '2001:db8:9:1:ffff::3'], [f, '2001:db8:9:1::4']]) seen.push((await verify(srv, ip)).status);
+      assert.deepEqual(seen, [401, 401, 401, 429]);
+      assert.equal((await verify(e, '2001:db8:9:2::1')).status, 401, 'another /64');
+    } finally {
+      await e.stop();
+      await f.stop();
+    }
+  });
+
   test('Redis holds keyed hashes only, each with an expiry, and no address or IP', async () => {
     const email = uniqueEmail();
     const ip = ipn();
