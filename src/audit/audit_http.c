@@ -13,6 +13,7 @@
 #include "core/util.h"
 #include "guard/guard.h"
 #include "guard/limit_redis.h"
+#include "http/conn.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
@@ -94,7 +95,7 @@ void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct sto
     gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
 }
 
-#define METRICS_MAX 4096
+#define METRICS_MAX 8192
 
 void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
@@ -144,5 +145,7 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                  "# TYPE gatehouse_csrf_failed_total counter\n"
                  "gatehouse_csrf_failed_total %llu\n",
                  (unsigned long long)gh_csrf_failed_total());
+    o = strlen(text);
+    if (o < METRICS_MAX) conn_metrics(text + o, METRICS_MAX - o);
     gh_reply_text(r, 200, "text/plain; version=0.0.4", text);
 }
