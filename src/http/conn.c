@@ -66,6 +66,12 @@ static _Atomic uint64_t episodes, evicted, accept_errors;
 static _Atomic(struct conn *) *by_fd;
 static int nfd;
 
+/* Every loop's state, registered before the loops start (read-only then):
+ * the listener's callback argument is evhttp's, not ours. */
+#define LOOPS_MAX 256
+static struct conn_loop *all_loops[LOOPS_MAX];
+static int nall_loops;
+
 int conn_cap(void)
 {
     return cap;
@@ -112,6 +118,7 @@ void conn_cleanup(void)
     free(by_fd);
     by_fd = NULL;
     nfd = 0;
+    nall_loops = 0;
 }
 
 /* ---- the list of a loop's connections, least recently active first ---- */
@@ -224,7 +231,10 @@ static void close_idle(struct conn_loop *cl, int n, const struct conn *skip)
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
-    struct conn_loop *cl = arg;
+    struct conn_loop *cl = NULL;
+    for (int i = 0; i < nall_loops && !cl; i++)
+        if (all_loops[i]->lev == lev) cl = all_loops[i];
+    if (!cl) return;
     int err = EVUTIL_SOCKET_ERROR();
     atomic_fetch_add(&accept_errors, 1);
     atomic_store(&last_error_us, gh_mono_us());
@@ -375,7 +385,7 @@ static struct bufferevent *conn_new(struct event_base *base, void *arg)
 
 struct conn_loop *conn_loop_new(struct event_base *base, struct evhttp *http, evutil_socket_t fd)
 {
-    struct conn_loop *cl = calloc(1, sizeof *cl);
+    struct conn_loop *cl = nall_loops < LOOPS_MAX ? calloc(1, sizeof *cl) : NULL;
     if (!cl) goto fail;
     cl->base = base;
     cl->http = http;
@@ -389,6 +399,7 @@ struct conn_loop *conn_loop_new(struct event_base *base, struct evhttp *http, ev
     fd = -1;
     cl->bound = evhttp_bind_listener(http, cl->lev);
     if (!cl->bound) goto fail;
+    all_loops[nall_loops++] = cl;
     evconnlistener_set_error_cb(cl->lev, on_accept_error);
     evhttp_set_bevcb(http, conn_new, cl);
     return cl;

@@ -7,7 +7,7 @@
 // allows stops the start.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import {
@@ -138,6 +138,48 @@ describe(`descriptor exhaustion under ulimit -n ${NOFILE}`, () => {
     const max = metric(m.text, 'gatehouse_connections_max');
     assert.ok(max > 0 && max < NOFILE, `cap ${max} under a limit of ${NOFILE}`);
     assert.ok(metric(m.text, 'gatehouse_connections_open') <= max);
+  });
+});
+
+describe('descriptors run out below the cap (EMFILE)', () => {
+  let srv;
+  const flood = [];
+  before(async () => { srv = await startLimited(NOFILE); });
+  after(async () => {
+    for (const s of flood) s.destroy();
+    await srv?.stop();
+  });
+
+  test('accept() failing with EMFILE: no busy loop, one warning, counted, requests answered afterwards', async () => {
+    // Lower the running server's limit to a few descriptors above what it
+    // holds, under its cap: accept() now fails with EMFILE before the cap.
+    const held = fs.readdirSync(`/proc/${srv.child.pid}/fd`).length;
+    const limit = held + 8;
+    execFileSync('prlimit', ['--pid', String(srv.child.pid), `--nofile=${limit}:${limit}`]);
+    const logBefore = srv.stderr().length;
+    for (let i = 0; i < 200; i++) {
+      const s = net.connect(srv.port, '127.0.0.1');
+      s.on('error', () => {});
+      flood.push(s);
+    }
+    await sleep(1500);
+    const cpu0 = cpuSeconds(srv.child.pid);
+    const t0 = Date.now();
+    await sleep(3000);
+    const cpuPct = (100 * (cpuSeconds(srv.child.pid) - cpu0)) / ((Date.now() - t0) / 1000);
+    const log = srv.stderr().slice(logBefore);
+    const warnings = log.split('\n').filter((l) => l.includes('connection limit reached'));
+    console.log(`# EMFILE flood: server CPU ${cpuPct.toFixed(1)} % of a core over 3 s, log +${log.length} bytes, ${warnings.length} warning line(s)`);
+    assert.ok(cpuPct < 20, `server CPU with accept() failing: ${cpuPct.toFixed(1)} % of a core`);
+    assert.ok(log.length < 20000, `log grew by ${log.length} bytes`);
+    assert.equal(warnings.length, 1, log.slice(0, 2000));
+    assert.match(warnings[0], /Too many open files/);
+
+    for (const s of flood) s.destroy();
+    const r = await oneRequest(srv.port, 15000);
+    assert.equal(r.status, 200, 'a request once the flood stopped');
+    const m = await api(srv.url, 'GET', '/metrics');
+    assert.ok(metric(m.text, 'gatehouse_accept_errors_total') > 0, m.text);
   });
 });
 
