@@ -212,6 +212,20 @@ describe('GATEHOUSE_MAX_CONNECTIONS', () => {
     }
   });
 
+  test('the soft open-file limit is raised to the hard one at start, and the cap follows', async () => {
+    const hard = Number(execFileSync('sh', ['-c', 'ulimit -H -n'], { encoding: 'utf8' }).trim());
+    if (!(hard > 300)) return; // nothing to raise to here
+    const srv = await startLimited('-S 256');
+    try {
+      const lim = /^Max open files\s+(\d+)\s+(\d+)/m.exec(fs.readFileSync(`/proc/${srv.child.pid}/limits`, 'utf8'));
+      assert.equal(Number(lim[1]), Number(lim[2]), 'soft limit not raised');
+      const m = await api(srv.url, 'GET', '/metrics');
+      assert.ok(metric(m.text, 'gatehouse_connections_max') > 256, m.text);
+    } finally {
+      await srv.stop();
+    }
+  });
+
   test('not a number: refused like every other setting', () => {
     const r = runCli(['serve'], { env: { GATEHOUSE_MAX_CONNECTIONS: 'lots', GATEHOUSE_DATA_DIR: mkTempDir() } });
     assert.notEqual(r.code, 0);
