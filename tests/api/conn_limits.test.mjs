@@ -131,6 +131,9 @@ describe(`descriptor exhaustion under ulimit -n ${NOFILE}`, () => {
     await sleep(500);
     const after = await api(srv.url, 'GET', '/healthz');
     assert.equal(after.status, 200);
+    // ...and the episode's end is one line too
+    for (let i = 0; i < 40 && !srv.stderr().includes('connection limit episode over'); i++) await sleep(200);
+    assert.equal(srv.stderr().split('\n').filter((l) => l.includes('connection limit episode over')).length, 1);
     const m = await api(srv.url, 'GET', '/metrics');
     assert.equal(m.status, 200);
     assert.ok(metric(m.text, 'gatehouse_connection_limit_episodes_total') >= 1, m.text);
