@@ -15,6 +15,7 @@
 #include "audit/audit.h"
 #include "core/cli_help.h"
 #include "audit/failures.h"
+#include "core/instance_lock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -306,6 +307,10 @@ static int cmd_serve(void)
     int rc = load_config();
     if (rc) return rc;
     struct store_conn *c = NULL;
+    if (instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path) != GH_OK) {
+        rc = die("another gatehouse holds the listen address or the database; see the log");
+        goto out;
+    }
     if ((rc = open_keys(!gh_cfg.production, &c))) goto out;
     store_backend()->close(c);
     /* The keys now live in the vault and OpenSSL's secure heap; the text

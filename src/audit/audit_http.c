@@ -13,6 +13,7 @@
 #include "guard/limit_redis.h"
 #include "guard/proxy.h"
 #include "store/health.h"
+#include "http/conn.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
@@ -198,5 +199,7 @@ void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct st
                  "gatehouse_store_disk_errors_total %llu\n",
                  store_health_writes_ok() ? 1 : 0,
                  (unsigned long long)store_health_failures_total());
+    o = strlen(text);
+    if (o < METRICS_MAX) conn_metrics(text + o, METRICS_MAX - o);
     gh_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }

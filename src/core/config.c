@@ -382,6 +382,8 @@ enum gh_err config_load(char *err, size_t errlen)
     gh_cfg.workers = (int)v;
     if ((rc = env_int("GATEHOUSE_HASH_WORKERS", ncpu, 1, 256, &v, err, errlen))) return rc;
     gh_cfg.hash_workers = (int)v;
+    if ((rc = env_int("GATEHOUSE_MAX_CONNECTIONS", 0, 0, 1 << 20, &v, err, errlen))) return rc;
+    gh_cfg.max_connections = (int)v; /* checked against the open-file limit at start */
 
     const char *mfa = env("GATEHOUSE_MFA_REQUIRED");
     if (!mfa || strcmp(mfa, "off") == 0)

@@ -96,6 +96,8 @@ struct gh_config {
      * development only, public URL on loopback; cookies lose Secure and the
      * __Host- prefix (sessions/cookie.h). */
     bool insecure_dev_cookies;
+    /* Connection cap (http/conn.c); 0 = derived from RLIMIT_NOFILE. */
+    int max_connections; /* GATEHOUSE_MAX_CONNECTIONS */
 };
 
 /** The process-wide configuration (valid after config_load). */

@@ -30,6 +30,8 @@
 #include "guard/guard.h"
 #include "guard/idempotency.h"
 #include "guard/proxy.h"
+#include "http/conn.h"
+#include "http/framing.h"
 #include "http/pool.h"
 #include "sessions/sessions.h"
 
@@ -63,7 +65,7 @@ struct gh_loop {
     struct event *admit_ev;
     evutil_socket_t fd;
     struct event *log_ev;
-    struct evhttp_bound_socket *bound;
+    struct conn_loop *conn; /* listener, connection cap, raw framing check */
     size_t loglen;
     char logbuf[LOGBUF_SIZE_];
     /* Finished request structs kept for reuse (loop thread only). */
@@ -531,6 +533,7 @@ static void finish(struct gh_req *r)
     }
     if (r->status >= 100 && r->status < 600)
         atomic_fetch_add_explicit(&requests_by_class[r->status / 100], 1, memory_order_relaxed);
+    conn_request_end(ev);
     evhttp_send_reply(ev, r->status, reason(r->status), NULL);
 
     /* ev may be gone now (a detached request is freed by the send). */
@@ -848,6 +851,7 @@ static void reply_no_memory(struct gh_loop *l, struct evhttp_request *ev, int64_
     evbuffer_add(evhttp_request_get_output_buffer(ev), body, sizeof body - 1);
     atomic_fetch_add_explicit(&requests_by_class[5], 1, memory_order_relaxed);
     int method = method_of(ev);
+    conn_request_end(ev);
     evhttp_send_reply(ev, 503, reason(503), NULL);
     log_line(l, rid, method, "unmatched", 503, start_us, NULL);
 }
@@ -873,7 +877,9 @@ static enum framing framing_of(const struct evkeyvalq *in, enum evhttp_cmd_type 
     int ncl = 0, nte = 0;
     const char *cl = NULL, *te = NULL;
     for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
+        if (!framing_name_ok(kv->key)) return FRAMING_BAD; /* "Transfer-Encoding ", "" */
         if (strcasecmp(kv->key, "Content-Length") == 0) {
+            if (!framing_length_ok(kv->value)) return FRAMING_BAD; /* "+2", "1, 1" */
             ncl++;
             cl = kv->value;
         } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
@@ -952,6 +958,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
 {
     struct gh_loop *l = arg;
     int64_t start_us = gh_mono_us();
+    bool raw_bad = conn_request_begin(ev); /* also readies the next request's check */
     struct gh_req *r = req_get(l);
     if (!r) {
         reply_no_memory(l, ev, start_us);
@@ -978,11 +985,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
         gh_reply_error(r, 503, "shutting_down", "The server is restarting; try again.");
         goto reply;
     }
-    switch (framing_of(in, evhttp_request_get_command(ev))) {
+    switch (raw_bad ? FRAMING_BAD : framing_of(in, evhttp_request_get_command(ev))) {
     case FRAMING_BAD:
         evhttp_add_header(out, "Connection", "close");
         gh_reply_error(r, 400, "bad_framing",
-                       "Send either Content-Length or Transfer-Encoding: chunked, once.");
+                       "Malformed or ambiguous framing (RFC 9112): CRLF line ends, header names "
+                       "without spaces, and either one Content-Length of digits or "
+                       "Transfer-Encoding: chunked.");
         goto reply;
     case FRAMING_CLOSE:
         evhttp_add_header(out, "Connection", "close");
@@ -1240,8 +1249,7 @@ static int64_t drain_deadline_us, drain_quiet_since_us;
 static void stop_accepting(evutil_socket_t fd, short what, void *arg)
 {
     struct gh_loop *l = arg;
-    if (l->bound) evhttp_del_accept_socket(l->http, l->bound);
-    l->bound = NULL;
+    conn_loop_stop(l->conn);
 }
 
 static void exit_all(void)
@@ -1331,9 +1339,9 @@ static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
     evhttp_set_gencb(l->http, on_request, l);
     l->fd = listen_socket(gh_cfg.listen_host, port);
     if (l->fd < 0) return GH_ERR_CONFIG;
-    l->bound = evhttp_accept_socket_with_handle(l->http, l->fd);
-    if (!l->bound) return GH_ERR_INTERNAL;
-    l->fd = -1; /* owned by evhttp now */
+    l->conn = conn_loop_new(l->base, l->http, l->fd);
+    l->fd = -1; /* owned by the connection layer now */
+    if (!l->conn) return GH_ERR_INTERNAL;
     return GH_OK;
 }
 
@@ -1353,12 +1361,14 @@ static void loop_teardown(struct gh_loop *l)
         free(l->spare);
         l->spare = nx;
     }
+    conn_loop_stop(l->conn);
     if (l->http) evhttp_free(l->http);
     log_flush(l);
     if (l->log_ev) event_free(l->log_ev);
     if (l->wake) event_free(l->wake);
     if (l->admit_ev) event_free(l->admit_ev);
     if (l->base) event_base_free(l->base);
+    conn_loop_free(l->conn); /* after the base: its last connections report to it */
     pthread_mutex_destroy(&l->mu);
 }
 
@@ -1371,7 +1381,9 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     signal(SIGPIPE, SIG_IGN);
 
     int lanes[POOL_LANES] = {[POOL_DB] = gh_cfg.workers, [POOL_HASH] = gh_cfg.hash_workers};
-    enum gh_err rc = pool_start(lanes, store_ops, gh_cfg.db_path);
+    enum gh_err rc =
+        conn_init(gh_cfg.max_connections, gh_cfg.loops, gh_cfg.workers + gh_cfg.hash_workers);
+    if (rc == GH_OK) rc = pool_start(lanes, store_ops, gh_cfg.db_path);
     nloops = gh_cfg.loops;
     loops = calloc((size_t)nloops, sizeof *loops);
     if (!loops) rc = GH_ERR_NOMEM;
@@ -1424,5 +1436,6 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
         loop_teardown(&loops[i]);
     free(loops);
     loops = NULL;
+    conn_cleanup();
     return rc;
 }
