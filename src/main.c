@@ -307,12 +307,20 @@ static int cmd_serve(void)
     int rc = load_config();
     if (rc) return rc;
     struct store_conn *c = NULL;
-    if (instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path) != GH_OK) {
-        rc = die("another gatehouse holds the listen address or the database; see the log");
+    enum gh_err lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, NULL);
+    if (lrc != GH_OK) {
+        rc = die(lrc == GH_ERR_CONFIG ? "another process holds the listen address; see the log"
+                                      : "cannot lock the listen address; see the log");
         goto out;
     }
     if ((rc = open_keys(!gh_cfg.production, &c))) goto out;
     store_backend()->close(c);
+    lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path);
+    if (lrc != GH_OK) {
+        rc = die(lrc == GH_ERR_CONFIG ? "another gatehouse serves this database; see the log"
+                                      : "cannot lock the database; see the log");
+        goto out;
+    }
     /* The keys now live in the vault and OpenSSL's secure heap; the text
      * they came from is not needed while serving. */
     gh_free_secret_str(gh_cfg.master_key);
@@ -334,7 +342,7 @@ static int cmd_serve(void)
         rc = die("out of memory");
         goto out;
     }
-    enum gh_err lrc = limit_init();
+    lrc = limit_init();
     if (lrc) {
         rc = die(lrc == GH_ERR_CONFIG ? "the rate limits cannot use Redis (see the log above)"
                                       : "cannot set up the rate limits (out of memory?)");

@@ -107,6 +107,6 @@ enum gh_err instance_lock(const char *host, int port, const char *db_path)
 {
     enum gh_err rc = GH_OK;
     if (port != 0 && addr_lock_fd < 0) rc = lock_address(host, port);
-    if (rc == GH_OK && db_lock_fd < 0) rc = lock_database(db_path);
+    if (rc == GH_OK && db_path && db_lock_fd < 0) rc = lock_database(db_path);
     return rc;
 }

@@ -11,12 +11,15 @@
 
 #include "core/err.h"
 
-/** Takes both locks for `serve`: the listen address host:port (an abstract
+/** Takes the locks for `serve`: the listen address host:port (an abstract
  *  unix socket named after the resolved address, so two servers starting at
  *  once cannot both win, plus a bind probe without SO_REUSEPORT that finds
- *  any other holder of the port; skipped for port 0) and then an exclusive
- *  flock on "<db_path>.lock". GH_ERR_CONFIG with an error logged that names
- *  the address or the database; GH_ERR_INTERNAL on other failures. */
+ *  any other holder of the port; skipped for port 0) and then, unless
+ *  db_path is NULL, an exclusive flock on "<db_path>.lock". A lock already
+ *  held is not taken again, so `serve` locks the address first and the
+ *  database once it has opened it (an unopenable database is reported as
+ *  such, not as a lock). GH_ERR_CONFIG with an error logged that names the
+ *  address or the database; GH_ERR_INTERNAL on other failures. */
 enum gh_err instance_lock(const char *host, int port, const char *db_path) GH_WUR;
 
 #endif

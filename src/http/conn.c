@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
@@ -59,6 +60,7 @@ static _Atomic int open_total;
 static _Atomic bool episode;
 static _Atomic int64_t last_error_us;
 static _Atomic uint64_t episodes, evicted, accept_errors;
+static _Atomic int evict_wanted; /* a paused loop with a waiting client and no idle connection */
 /* fd -> connection, for on_request (evhttp gives the request's connection
  * and its bufferevent, not our context). Each slot is written by the loop
  * that owns the descriptor; cleared only if still ours (descriptors are
@@ -185,18 +187,11 @@ static void episode_check(void)
 
 /* ---- pausing and resuming the listener ---- */
 
-static void arm_retry(struct conn_loop *cl)
-{
-    struct timeval tv = {0, RETRY_MS * 1000};
-    if (cl->retry && !evtimer_pending(cl->retry, NULL)) evtimer_add(cl->retry, &tv);
-}
-
 static void pause_accepting(struct conn_loop *cl)
 {
     if (cl->stopped || cl->paused) return;
     cl->paused = true;
     evconnlistener_disable(cl->lev);
-    arm_retry(cl);
 }
 
 static void maybe_resume(struct conn_loop *cl)
@@ -206,27 +201,51 @@ static void maybe_resume(struct conn_loop *cl)
     evconnlistener_enable(cl->lev);
 }
 
-static void on_retry(evutil_socket_t fd, short what, void *arg)
-{
-    struct conn_loop *cl = arg;
-    maybe_resume(cl);
-    episode_check();
-    if (cl->paused || atomic_load(&episode)) arm_retry(cl);
-}
-
 /* Shuts down up to n of the loop's oldest idle connections (never skip);
- * evhttp reads EOF on each and frees it, which frees its descriptor. */
-static void close_idle(struct conn_loop *cl, int n, const struct conn *skip)
+ * evhttp reads EOF on each and frees it, which frees its descriptor.
+ * Returns how many. */
+static int close_idle(struct conn_loop *cl, int n, const struct conn *skip)
 {
-    for (struct conn *c = cl->head; c && n > 0; c = c->next) {
+    int closed = 0;
+    for (struct conn *c = cl->head; c && closed < n; c = c->next) {
         if (c->busy || c->closing || !c->attached || c == skip) continue;
         evutil_socket_t fd = bufferevent_getfd(c->bev);
         if (fd < 0) continue;
         c->closing = true;
         shutdown(fd, SHUT_RDWR);
         atomic_fetch_add(&evicted, 1);
-        n--;
+        closed++;
     }
+    return closed;
+}
+
+/* A connection waits in the paused listener's accept queue. */
+static bool accept_waiting(const struct conn_loop *cl)
+{
+    struct pollfd p = {.fd = cl->lev ? evconnlistener_get_fd(cl->lev) : -1, .events = POLLIN};
+    return p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* Every RETRY_MS on every loop. A loop paused at the cap with a connection
+ * waiting makes room by closing its own oldest idle connection, or, when it
+ * has none (they are all on other loops), asks the other loops for one:
+ * otherwise the waiting client would hang until some idle timeout. Then it
+ * resumes accepting once below the cap. */
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn_loop *cl = arg;
+    if (cl->stopped) return;
+    if (cl->paused && atomic_load(&open_total) >= cap && accept_waiting(cl) &&
+        close_idle(cl, 1, NULL) == 0) {
+        int zero = 0;
+        atomic_compare_exchange_strong(&evict_wanted, &zero, 1);
+    }
+    int want = atomic_load(&evict_wanted);
+    while (want > 0 && !atomic_compare_exchange_weak(&evict_wanted, &want, want - 1))
+        ;
+    if (want > 0 && close_idle(cl, 1, NULL) == 0) atomic_fetch_add(&evict_wanted, 1);
+    maybe_resume(cl);
+    episode_check();
 }
 
 static void on_accept_error(struct evconnlistener *lev, void *arg)
@@ -389,7 +408,7 @@ struct conn_loop *conn_loop_new(struct event_base *base, struct evhttp *http, ev
     if (!cl) goto fail;
     cl->base = base;
     cl->http = http;
-    cl->retry = evtimer_new(base, on_retry, cl);
+    cl->retry = event_new(base, -1, EV_PERSIST, on_retry, cl);
     cl->attach_ev = event_new(base, -1, 0, attach_new, cl);
     if (!cl->retry || !cl->attach_ev) goto fail;
     /* backlog 0: the socket already listens */
@@ -399,6 +418,8 @@ struct conn_loop *conn_loop_new(struct event_base *base, struct evhttp *http, ev
     fd = -1;
     cl->bound = evhttp_bind_listener(http, cl->lev);
     if (!cl->bound) goto fail;
+    struct timeval tick = {0, RETRY_MS * 1000};
+    if (event_add(cl->retry, &tick) != 0) goto fail;
     all_loops[nall_loops++] = cl;
     evconnlistener_set_error_cb(cl->lev, on_accept_error);
     evhttp_set_bevcb(http, conn_new, cl);

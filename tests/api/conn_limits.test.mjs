@@ -125,6 +125,13 @@ describe(`descriptor exhaustion under ulimit -n ${NOFILE}`, () => {
     assert.equal(warnings.length, 1, `expected one warning line, got ${warnings.length}`);
     for (const l of warnings) assert.doesNotThrow(() => JSON.parse(l), `not JSON: ${l}`);
     assert.equal(during.status, 200, `a request during the flood: ${during.data.slice(0, 200)}`);
+    // More clients while the idle ones are still held, each on a fresh
+    // connection: whichever loop's queue a connection lands in, room is made
+    // for it (a loop with no idle connection of its own asks the others).
+    for (let i = 0; i < 12; i++) {
+      const r = await oneRequest(srv.port, 4000);
+      assert.equal(r.status, 200, `fresh client ${i} during the flood: ${r.data.slice(0, 200)}`);
+    }
 
     // The flood stops: requests are answered, and /metrics counted the episode.
     for (const s of flood) s.destroy();
