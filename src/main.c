@@ -313,12 +313,18 @@ static int cmd_serve(void)
                                       : "cannot lock the listen address; see the log");
         goto out;
     }
+    /* The database's lock before anything touches it. One that cannot be
+     * taken for a reason of its own (a read-only or full disk) waits for
+     * the database's open, whose error names the file and the cause. */
+    lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path);
+    if (lrc == GH_ERR_CONFIG) {
+        rc = die("another gatehouse serves this database; see the log");
+        goto out;
+    }
     if ((rc = open_keys(!gh_cfg.production, &c))) goto out;
     store_backend()->close(c);
-    lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path);
     if (lrc != GH_OK) {
-        rc = die(lrc == GH_ERR_CONFIG ? "another gatehouse serves this database; see the log"
-                                      : "cannot lock the database; see the log");
+        rc = die("cannot lock the database; see the log");
         goto out;
     }
     /* The keys now live in the vault and OpenSSL's secure heap; the text

@@ -44,13 +44,8 @@ static void lockout_notice_send(void *arg, const struct store_ops *ops, struct s
              "accepted.</p><p>If this was you, wait a few minutes, or reset your password. If it "
              "was not, consider changing your password and turning on a second factor.</p>",
              gh_cfg.brand);
-    char *t_text = NULL, *t_html = NULL;
-    if (mail_template("lockout", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
-    if (mail_template("lockout", "html", "", 0, &t_html) != GH_OK) t_html = NULL;
-    if (mail_enqueue(ops, c, to, subject, t_text ? t_text : text, t_html ? t_html : html) != GH_OK)
+    if (mail_enqueue_notice(ops, c, to, "lockout", subject, text, html) != GH_OK)
         gh_log(GH_LOG_ERROR, "lockout notice: cannot queue the email");
-    free(t_text);
-    free(t_html);
     free(to);
 }
 
@@ -77,11 +72,13 @@ enum gh_err password_guard_failed(struct gh_req *r, const struct store_ops *ops,
              session_id ? "\"" : "");
     /* Bounded per kind and client: a flood of guesses writes a summary,
      * not a row each (audit/failures.h). */
+    /* Counted first: a failing audit write (a full disk) must not stop the
+     * lockout from counting the guess. */
+    struct lockout_event lo;
+    limit_lockout_failure(email_key, &lo);
     const struct store_audit *e = gh_audit_event(r, &ev, action, actor, uid, details);
     enum gh_err arc = audit_failure_append(ops, c, e);
     if (arc) return arc;
-    struct lockout_event lo;
-    limit_lockout_failure(email_key, &lo);
     if (lo.locked_s > 0) {
         snprintf(details, sizeof details,
                  "{\"failures\":%d,\"locked_seconds\":%lld,\"email_hmac\":\"%s\"}", lo.failures,

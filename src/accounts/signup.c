@@ -48,14 +48,8 @@ static void notice_send(void *arg, const struct store_ops *ops, struct store_con
              "was you, sign in, or reset your password if you forgot it or never confirmed "
              "the address. If it was not, you can ignore this email.</p>",
              gh_cfg.brand);
-    char *t_text = NULL, *t_html = NULL;
-    if (mail_template("signup_exists", "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
-    if (mail_template("signup_exists", "html", "", 0, &t_html) != GH_OK) t_html = NULL;
-    if (mail_enqueue(ops, c, u.email, subject, t_text ? t_text : text, t_html ? t_html : html) !=
-        GH_OK)
+    if (mail_enqueue_notice(ops, c, u.email, "signup_exists", subject, text, html) != GH_OK)
         gh_log(GH_LOG_ERROR, "sign-up notice: cannot queue the email");
-    free(t_text);
-    free(t_html);
 out:
     gh_wipe(j, sizeof *j);
     free(j);

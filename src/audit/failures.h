@@ -55,8 +55,9 @@ struct gh_req;
 enum gh_err audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
                          const char *reason, const char *target) GH_WUR;
 
-/** Writes the summary of every window that has ended (periodic job;
- *  errors are logged, and those summaries are kept for the next run). */
+/** Writes the summary of every window that has ended (periodic job). A
+ *  summary that cannot be written (the store fails) is logged with its
+ *  count instead and not retried: the table has already let it go. */
 void audit_failures_flush(const struct store_ops *ops, struct store_conn *c);
 
 /** At shutdown: writes every pending summary, ended or not, on a

@@ -16,10 +16,11 @@
  *  once cannot both win, plus a bind probe without SO_REUSEPORT that finds
  *  any other holder of the port; skipped for port 0) and then, unless
  *  db_path is NULL, an exclusive flock on "<db_path>.lock". A lock already
- *  held is not taken again, so `serve` locks the address first and the
- *  database once it has opened it (an unopenable database is reported as
- *  such, not as a lock). GH_ERR_CONFIG with an error logged that names the
- *  address or the database; GH_ERR_INTERNAL on other failures. */
+ *  held is not taken again, so `serve` can lock the address and then the
+ *  database, both before it opens the database. GH_ERR_CONFIG (another
+ *  process holds it) with an error logged that names the address or the
+ *  database; GH_ERR_INTERNAL on other failures (such as a lock file that
+ *  cannot be created on a read-only disk). */
 enum gh_err instance_lock(const char *host, int port, const char *db_path) GH_WUR;
 
 #endif

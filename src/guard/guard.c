@@ -120,6 +120,11 @@ static int route_rules(struct gh_req *r, struct subjects *s, enum limit_rule *ru
     default:
         break;
     }
+    /* A session cookie the cache does not know costs a database read on a
+     * worker, and anyone can make one up: it spends the per-IP refresh
+     * budget, as presenting that refresh token to /v1/token would. */
+    if (r->cookie_auth && !r->authed && r->route->guard == GUARD_NONE)
+        rules[n] = LIMIT_REFRESH_IP, subjects[n++] = s->ip;
     if (r->authed && !r->api_admitted) {
         r->api_admitted = true;
         rules[n] = LIMIT_API_USER, subjects[n++] = r->ident.user_id;
@@ -138,7 +143,8 @@ bool guard_admit(struct gh_req *r)
 
 bool guard_wants_batch(const struct gh_req *r)
 {
-    return limit_shared() && (r->route->guard != GUARD_NONE || (r->authed && !r->api_admitted));
+    return limit_shared() && (r->route->guard != GUARD_NONE || (r->authed && !r->api_admitted) ||
+                              (r->cookie_auth && !r->authed));
 }
 
 void guard_admit_batch(struct gh_req **rs, int n, bool *admitted)

@@ -47,6 +47,7 @@ struct conn_loop {
     struct event_base *base;
     struct evhttp *http;
     struct evconnlistener *lev;
+    const struct evconnlistener *lev_key; /* set once, never cleared: read by other loops */
     struct evhttp_bound_socket *bound;
     struct event *retry;
     struct event *attach_ev;
@@ -252,7 +253,7 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
     struct conn_loop *cl = NULL;
     for (int i = 0; i < nall_loops && !cl; i++)
-        if (all_loops[i]->lev == lev) cl = all_loops[i];
+        if (all_loops[i]->lev_key == lev) cl = all_loops[i];
     if (!cl) return;
     int err = EVUTIL_SOCKET_ERROR();
     atomic_fetch_add(&accept_errors, 1);
@@ -420,6 +421,7 @@ struct conn_loop *conn_loop_new(struct event_base *base, struct evhttp *http, ev
     if (!cl->bound) goto fail;
     struct timeval tick = {0, RETRY_MS * 1000};
     if (event_add(cl->retry, &tick) != 0) goto fail;
+    cl->lev_key = cl->lev;
     all_loops[nall_loops++] = cl;
     evconnlistener_set_error_cb(cl->lev, on_accept_error);
     evhttp_set_bevcb(http, conn_new, cl);

@@ -99,6 +99,10 @@ struct gh_req {
     int64_t start_us;
 };
 
+/** A route method's name (GH_GET ... "GET"; anything else "OTHER"), a
+ *  static string. */
+const char *gh_method_name(int m);
+
 /** Sets the reply to status with a JSON body (reference stolen; NULL ok). */
 void gh_reply(struct gh_req *r, int status, json_t *body);
 /** Sets a plain-text reply; text is heap memory the server frees. */

@@ -427,3 +427,17 @@ void mail_deliver(const struct store_ops *ops, struct store_conn *c)
             gh_log(GH_LOG_ERROR, "mail %s: cannot record the delivery result", due[i].id);
     }
 }
+
+enum gh_err mail_enqueue_notice(const struct store_ops *ops, struct store_conn *c, const char *to,
+                                const char *name, const char *subject, const char *text,
+                                const char *html)
+{
+    char *t_text = NULL, *t_html = NULL;
+    if (mail_template(name, "txt", "", 0, &t_text) != GH_OK) t_text = NULL;
+    if (mail_template(name, "html", "", 0, &t_html) != GH_OK) t_html = NULL;
+    enum gh_err rc =
+        mail_enqueue(ops, c, to, subject, t_text ? t_text : text, t_html ? t_html : html);
+    free(t_text);
+    free(t_html);
+    return rc;
+}

@@ -45,6 +45,13 @@ enum gh_err mail_build(const char *to, const char *subject, const char *text, co
 enum gh_err mail_template(const char *name, const char *ext, const char *link, long long minutes,
                           char **out) GH_WUR;
 
+/** Queues a notice (no link) to one address: the operator's templates
+ *  <name>.txt / <name>.html when present and accepted, else the built-in
+ *  text and html given. As mail_enqueue. */
+enum gh_err mail_enqueue_notice(const struct store_ops *ops, struct store_conn *c, const char *to,
+                                const char *name, const char *subject, const char *text,
+                                const char *html) GH_WUR;
+
 /** Periodic job: delivers what is due. */
 void mail_deliver(const struct store_ops *ops, struct store_conn *c);
 

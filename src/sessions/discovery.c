@@ -15,22 +15,6 @@ void discovery_url(char *out, size_t outlen, const char *path)
     snprintf(out, outlen, "%.*s%s", (int)n, gh_cfg.issuer, path);
 }
 
-static const char *method_name(int m)
-{
-    switch (m) {
-    case GH_GET:
-        return "GET";
-    case GH_POST:
-        return "POST";
-    case GH_DELETE:
-        return "DELETE";
-    case GH_PUT:
-        return "PUT";
-    default:
-        return "PATCH";
-    }
-}
-
 /* Only what exists is claimed (docs/api.md, "GET /.well-known/openid-
  * configuration"): Gatehouse is no OpenID Provider with an authorization
  * endpoint or ID tokens; the fields a verifier reads are exact. */
@@ -50,7 +34,8 @@ json_t *discovery_document(void)
     for (size_t i = 0; eps && i < gh_routes_count; i++) {
         const struct gh_route *rt = &gh_routes[i];
         char key[160], url[700];
-        snprintf(key, sizeof key, "%s %s", method_name(rt->method), rt->name ? rt->name : rt->path);
+        snprintf(key, sizeof key, "%s %s", gh_method_name(rt->method),
+                 rt->name ? rt->name : rt->path);
         discovery_url(url, sizeof url, rt->name ? rt->name : rt->path);
         json_object_set_new(eps, key, json_string(url));
     }

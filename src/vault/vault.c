@@ -102,20 +102,39 @@ static bool looks_like_placeholder(const char *t)
 
 /* The one check on the decoded bytes, whichever spelling they came in.
  * 32 random bytes have ~30 distinct values; fewer than 16 is a pattern.
- * Bytes that are all text (printable ASCII, tab, CR, LF) are a passphrase
- * someone hex- or base64-encoded, such as the base64 of
- * "0123456789abcdef0123456789abcdef" (16 distinct values); 32 random bytes
- * are all text with a chance of (100/256)^32, about 1e-13. */
+ * Text is a passphrase someone hex- or base64-encoded, such as the base64
+ * of "0123456789abcdef0123456789abcdef": refused when 28 or more of the 32
+ * bytes are printable ASCII, tab, CR or LF (random bytes: about 1e-8), or
+ * when the bytes are UTF-8 text with no other control character (any
+ * language's passphrase; a sequence cut at the end allowed; random bytes:
+ * below 1e-11). */
+static bool key_bytes_are_text(const uint8_t k[VAULT_KEYBYTES])
+{
+    int ascii_text = 0;
+    for (size_t i = 0; i < VAULT_KEYBYTES; i++) {
+        bool t = (k[i] >= 0x20 && k[i] < 0x7f) || k[i] == '\t' || k[i] == '\n' || k[i] == '\r';
+        if (t) ascii_text++;
+        if (k[i] < 0x80 && !t) return false; /* a control character: not typed text */
+    }
+    if (ascii_text >= 28) return true;
+    size_t len = VAULT_KEYBYTES, cut = 0; /* a multi-byte sequence cut by the end */
+    while (cut < 3 && len > 0 && (k[len - 1] & 0xC0) == 0x80)
+        len--, cut++;
+    if (len > 0 && k[len - 1] >= 0xC0)
+        len--; /* its lead byte */
+    else if (cut)
+        len += cut; /* continuation bytes without a lead: let the check refuse them */
+    return gh_utf8_valid((const char *)k, len);
+}
+
 static bool key_bytes_look_random(const uint8_t k[VAULT_KEYBYTES])
 {
     int distinct = 0;
-    bool seen[256] = {false}, text = true;
-    for (size_t i = 0; i < VAULT_KEYBYTES; i++) {
+    bool seen[256] = {false};
+    for (size_t i = 0; i < VAULT_KEYBYTES; i++)
         if (!seen[k[i]]) seen[k[i]] = true, distinct++;
-        if (!((k[i] >= 0x20 && k[i] < 0x7f) || k[i] == '\t' || k[i] == '\n' || k[i] == '\r'))
-            text = false;
-    }
-    return distinct >= 16 && !text;
+    gh_wipe(seen, sizeof seen); /* which values the key holds */
+    return distinct >= 16 && !key_bytes_are_text(k);
 }
 
 enum gh_err vault_parse_master_key(const char *text, uint8_t out[VAULT_KEYBYTES], char *err,

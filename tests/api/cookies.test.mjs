@@ -569,3 +569,34 @@ describe('cookie mode configuration', () => {
     assert.match(bad.stderr, /must be on or off/);
   });
 });
+
+// Issue 9 item 2, the whole class: a made-up session cookie is not in the
+// auth cache, so it costs a database read on a worker. Anyone can make one
+// up, so each spends the client's refresh_ip budget on the loop first, as
+// presenting that refresh token to POST /v1/token would.
+describe('made-up session cookies spend the per-IP budget', () => {
+  let srv;
+  before(async () => { srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_LIMIT_REFRESH_IP: '5/60' } }); });
+  after(async () => { await srv?.stop(); });
+
+  test('the sixth made-up cookie within the window is a 429 before any lookup; a cached session is not charged', async () => {
+    const a = await signup(srv);
+    const s = await cookieSignin(srv, a.email, a.password);
+    // a real cookie: its first use may be looked up (one unit), then it is cached
+    assert.equal((await meByCookie(srv, `${SESSION}=${s.session}`)).status, 200);
+    assert.equal((await meByCookie(srv, `${SESSION}=${s.session}`)).status, 200);
+    let looked = 0;
+    let r;
+    for (;;) {
+      r = await req(srv, 'GET', '/v1/sessions', { cookie: `${SESSION}=${crypto.randomBytes(32).toString('base64url')}` });
+      if (r.status !== 401) break;
+      assertError(r, 401, 'invalid_token');
+      assert.ok(++looked <= 5, 'made-up cookies kept being looked up past the budget');
+    }
+    assert.ok(looked >= 4, `only ${looked} made-up cookies before the 429`);
+    assertError(r, 429, 'rate_limited', 'the budget is spent');
+    assert.equal(r.headers['ratelimit-policy'], '"refresh_ip";q=5;w=60');
+    // the cached session answers from memory and spends nothing of it
+    for (let i = 0; i < 3; i++) assert.equal((await meByCookie(srv, `${SESSION}=${s.session}`)).status, 200);
+  });
+});

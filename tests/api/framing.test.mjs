@@ -124,16 +124,39 @@ describe('framing: lenient forms are refused and cannot smuggle a request', () =
     assert.equal(userExists(srv, email), false, 'the smuggled sign-up ran');
   });
 
-  test('well-formed pipelined requests, bodies by length and chunked, all run', async () => {
+  test('well-formed pipelined requests, bodies by length and chunked, all run; a chunked body ends the connection', async () => {
     const a = uniqueEmail();
     const b = uniqueEmail();
+    const c = uniqueEmail();
     const body = JSON.stringify({ email: b, password: strongPassword() });
     const chunked = `${H}Transfer-Encoding: chunked\r\n\r\n${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
-    const r = await exchange(srv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n${signupRequest(a)}${chunked}`
-      + 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding:   spaces and\ttabs inside  \r\nConnection: close\r\n\r\n');
-    assert.deepEqual(r.responses.map((x) => x.status), [200, 201, 201, 200], JSON.stringify(r.responses));
+    let r = await exchange(srv.port, `GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n${signupRequest(a)}`
+      + 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding:   spaces and\ttabs inside  \r\n\r\n'
+      + chunked + signupRequest(c));
+    assert.deepEqual(r.responses.map((x) => x.status), [200, 201, 200, 201], JSON.stringify(r.responses));
+    assert.equal(r.responses[3].headers.connection, 'close', 'nothing is read after a chunked body');
+    assert.ok(r.closed);
     assert.ok(userExists(srv, a) && userExists(srv, b));
+    assert.equal(userExists(srv, c), false, 'the request after the chunked body did not run');
   });
+
+  // libevent's chunk parser accepts forms a proxy may read differently (no
+  // CRLF after the data, bare-LF size lines, "0x" sizes): where it thinks
+  // the body ends, the next request must not start.
+  for (const [name, body] of [
+    ['no CRLF after the chunk data', '2\r\n{}0\r\n\r\n'],
+    ['a bare-LF size line', '2\n{}\r\n0\r\n\r\n'],
+    ['a 0x size', '0x2\r\n{}\r\n0\r\n\r\n'],
+  ]) {
+    test(`lenient chunked body (${name}): nothing after it runs`, async () => {
+      const email = uniqueEmail();
+      const r = await exchange(srv.port, `${H}Transfer-Encoding: chunked\r\n\r\n${body}${signupRequest(email)}`);
+      assert.ok(r.responses.length <= 1, JSON.stringify(r.responses));
+      assert.ok(r.closed, 'the connection closed');
+      await healthy(name);
+      assert.equal(userExists(srv, email), false, `${name}: the smuggled sign-up ran`);
+    });
+  }
 
   test('a header block split over many small writes is checked whole', async () => {
     const email = uniqueEmail();

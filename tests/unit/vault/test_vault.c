@@ -435,11 +435,28 @@ static void master_key_refuses_text_bytes(void **state)
         to_url(b);
         refuses(b, "placeholder");
     }
-    /* one byte outside text (with 16+ distinct values) is enough */
+    /* the whole class: a few bytes outside printable ASCII do not make
+     * text random, nor does another language */
     memcpy(k, "0123456789abcdef0123456789abcdef", 32);
     k[7] = 0x80;
     gh_hex(t, k, 32);
-    accepts(t, k);
+    refuses(t, "placeholder");
+    static const char de[] =
+        "\xc3\x84\xc3\x96\xc3\x9c\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f\xe2\x82\xac"
+        "\xc3\x84\xc3\x96\xc3\x9c\xc3\xa4\xc3\xb6\xc3\xbc\xc3\x9f"; /* 31 bytes */
+    memcpy(k, de, 31);
+    k[31] = '!'; /* "ÄÖÜäöüß€ÄÖÜäöüß!": UTF-8 text, one ASCII byte */
+    gh_hex(t, k, 32);
+    refuses(t, "placeholder");
+    k[31] = 0xc3; /* the same cut inside a character */
+    gh_hex(t, k, 32);
+    refuses(t, "placeholder");
+    /* and random keys pass (each is text by chance about once in 1e8) */
+    for (int i = 0; i < 2000; i++) {
+        gh_random(k, sizeof k);
+        gh_hex(t, k, 32);
+        accepts(t, k);
+    }
 }
 
 static void master_key_refuses_placeholder_words(void **state)
