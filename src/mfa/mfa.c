@@ -7,6 +7,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "mail/mail.h"
 #include "mfa/totp.h"
 #include "vault/vault.h"
 
@@ -130,4 +131,25 @@ enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *
 bool mfa_policy_applies(const struct store_user *u)
 {
     return gh_cfg.mfa_required == 2 || (gh_cfg.mfa_required == 1 && strcmp(u->role, "admin") == 0);
+}
+
+void mfa_notify(const struct store_ops *ops, struct store_conn *c, const char *email, bool added)
+{
+    char subject[160], text[700], html[800];
+    const char *what = added ? "added to" : "removed from";
+    snprintf(subject, sizeof subject, "A second factor was %s your %s account", what, gh_cfg.brand);
+    snprintf(text, sizeof text,
+             "An authenticator app was just %s your %s account, and the account's other "
+             "sessions were signed out.\r\n\r\nIf this was you, there is nothing to do. If it "
+             "was not, reset your password now and contact the service's support.\r\n",
+             what, gh_cfg.brand);
+    snprintf(html, sizeof html,
+             "<p>An authenticator app was just %s your %s account, and the account's other "
+             "sessions were signed out.</p><p>If this was you, there is nothing to do. If it was "
+             "not, reset your password now and contact the service's support.</p>",
+             what, gh_cfg.brand);
+    if (!email || !email[0] ||
+        mail_enqueue_notice(ops, c, email, added ? "mfa_added" : "mfa_removed", subject, text,
+                            html) != GH_OK)
+        gh_log(GH_LOG_ERROR, "second-factor notice: cannot queue the email");
 }

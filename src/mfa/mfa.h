@@ -23,6 +23,13 @@
  *  without a factor, its sign-ins get sessions restricted to enrolling. */
 bool mfa_policy_applies(const struct store_user *u);
 
+/** Tells the account's address that a second factor was added (added
+ *  true) or removed, so that an owner who did not do it finds out (the
+ *  operator's template `mfa_added` / `mfa_removed`, or the built-in text).
+ *  Queued on the caller's connection, after the change committed; a failure is only
+ *  logged: the change itself has been made. */
+void mfa_notify(const struct store_ops *ops, struct store_conn *c, const char *email, bool added);
+
 /** Whether user_id may enrol a second factor: only once its address is
  *  proved (a factor set up by whoever typed someone else's address would
  *  lock the address's owner out). GH_OK if it may, GH_ERR_DENIED if the

@@ -201,8 +201,10 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
         c, r->ident.user_id, step, (const uint8_t(*)[32])hashes, r->ident.session_id, gh_now_s(),
         gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id, r->ident.user_id,
                        "{\"factor\":\"totp\",\"other_sessions\":\"revoked\"}"));
-    if (rc == GH_OK) /* after the commit (architecture.md, "The auth cache") */
+    if (rc == GH_OK) { /* after the commit (architecture.md, "The auth cache") */
         authcache_revoke_user_sessions(r->ident.user_id, r->ident.session_id);
+        mfa_notify(ops, c, r->ident.email, true);
+    }
     if (rc == GH_ERR_CONFLICT) {
         gh_reply_error(r, 409, "no_pending_enrolment", "The enrolment was already confirmed.");
     } else if (rc) {
@@ -311,7 +313,10 @@ void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct 
         gh_reply_fail(r, rc);
         return;
     }
-    if (rc == GH_OK) authcache_revoke_user_sessions(r->ident.user_id, r->ident.session_id);
+    if (rc == GH_OK) {
+        authcache_revoke_user_sessions(r->ident.user_id, r->ident.session_id);
+        mfa_notify(ops, c, r->ident.email, false);
+    }
     gh_reply(r, 204, NULL);
 }
 

@@ -46,6 +46,25 @@ describe('a new factor ends the other sessions (ASVS 7.4.3)', () => {
     assert.deepEqual(JSON.parse(row), { factor: 'totp', other_sessions: 'revoked' });
     assert.equal(sql(srv.dbPath, `SELECT count(*) FROM sessions WHERE user_id = '${a.user.id}' AND revoked_at IS NULL;`), '1');
   });
+
+  // An owner who did not add (or remove) the factor finds out: someone who
+  // got the address confirmed on an account they created can enrol, but
+  // the address hears of it.
+  test('the address is told when a factor is added and when it is removed', async () => {
+    const a = await signup(srv);
+    markVerified(srv, a.user.id);
+    const { backup } = await enrol(srv, a.access);
+    const outbox = path.join(srv.dataDir, 'outbox');
+    const notices = (word) => (fs.existsSync(outbox) ? fs.readdirSync(outbox) : [])
+      .map((f) => fs.readFileSync(path.join(outbox, f), 'utf8'))
+      .filter((m) => m.includes(`To: <${a.email}>`) && m.includes(`A second factor was ${word}`));
+    for (let t = 0; t < 60 && !notices('added').length; t++) await sleep(100);
+    assert.equal(notices('added').length, 1, 'one notice of the new factor');
+    const r = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: a.access, json: { code: backup[0], password: a.password } });
+    assert.equal(r.status, 204, r.text);
+    for (let t = 0; t < 60 && !notices('removed').length; t++) await sleep(100);
+    assert.equal(notices('removed').length, 1, 'one notice of the removal');
+  });
 });
 
 describe('changing a factor needs a code and the password (ASVS 7.5.1)', () => {
