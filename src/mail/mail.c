@@ -293,27 +293,30 @@ static int send_smtp(const char *to, const char *msg, size_t len, char *err, siz
     return cc == CURLE_OK ? 0 : -1;
 }
 
-/* Development without SMTP: <data dir>/outbox/<id>.eml, mode 0600. */
+/* Development without SMTP: <data dir>/outbox/<id>.eml, mode 0600. Written
+ * beside the outbox and renamed in, so a reader never sees half a message. */
 static int send_outbox(const char *id, const char *msg, size_t len, char *err, size_t errlen)
 {
-    char dir[1200], path[1300];
+    char dir[1200], path[1300], tmp[1300];
     snprintf(dir, sizeof dir, "%s/outbox", gh_cfg.data_dir);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, errlen, "cannot create the outbox directory");
         return -1;
     }
     int pn = snprintf(path, sizeof path, "%s/%s.eml", dir, id);
-    if (pn < 0 || (size_t)pn >= sizeof path) {
+    int tn = snprintf(tmp, sizeof tmp, "%s/.outbox-%s.tmp", gh_cfg.data_dir, id);
+    if (pn < 0 || (size_t)pn >= sizeof path || tn < 0 || (size_t)tn >= sizeof tmp) {
         snprintf(err, errlen, "outbox path too long");
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, msg, len) != (ssize_t)len) {
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    bool ok = fd >= 0 && write(fd, msg, len) == (ssize_t)len;
+    if (fd >= 0 && close(fd) != 0) ok = false;
+    if (!ok || rename(tmp, path) != 0) {
         snprintf(err, errlen, "cannot write to the outbox");
-        if (fd >= 0) close(fd);
+        unlink(tmp);
         return -1;
     }
-    close(fd);
     return 0;
 }
 
