@@ -84,6 +84,14 @@ describe('the client address behind a trusted proxy', () => {
       assert.notEqual(r.code, 0, v);
       assert.match(r.stderr, /GATEHOUSE_IPV6_PREFIX must be an integer between 32 and 128/);
     }
+    // the other settings issue 9 added: garbage stops the start, naming it
+    for (const [k, v] of [['GATEHOUSE_AUDIT_FAILURE_ROWS', '10'], ['GATEHOUSE_AUDIT_FAILURE_ROWS', 'x/60'],
+      ['GATEHOUSE_AUDIT_FAILURE_ROWS', '10/-1'], ['GATEHOUSE_MAX_CONNECTIONS', '-1'],
+      ['GATEHOUSE_MAX_CONNECTIONS', '12abc'], ['GATEHOUSE_MAX_CONNECTIONS', '99999999999']]) {
+      r = runCli(['migrate'], { env: { GATEHOUSE_DATA_DIR: dir, [k]: v } });
+      assert.notEqual(r.code, 0, `${k}=${v}`);
+      assert.match(r.stderr, new RegExp(k), `${k}=${v}`);
+    }
   });
 });
 
