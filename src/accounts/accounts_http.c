@@ -44,21 +44,19 @@ static int signin_mode(struct gh_req *r, const char *mode)
 {
     if (!mode || strcmp(mode, "bearer") == 0) return 0;
     if (strcmp(mode, "cookie") != 0) {
-        gh_reply_error(r, 422, "invalid_field", "Field 'mode' must be bearer or cookie.");
+        gh_fail_msg(r, GH_E_INVALID_FIELD, "Field 'mode' must be bearer or cookie.");
         return -1;
     }
     if (!cookie_available()) {
-        gh_reply_error(r, 400, "cookie_mode_unavailable",
-                       "Cookie mode needs an https GATEHOUSE_PUBLIC_URL (in development over "
-                       "http on loopback: GATEHOUSE_INSECURE_DEV_COOKIES=on).");
+        gh_fail(r, GH_E_COOKIE_MODE_UNAVAILABLE);
         return -1;
     }
     if (!r->origin_ok) {
         gh_log(GH_LOG_WARN, "request %s: cookie sign-in from a refused origin", r->request_id);
         gh_count_csrf_failed();
-        gh_reply_error(r, 403, "csrf_failed",
-                       "A cookie sign-in must come from an allowed origin (Origin or "
-                       "Sec-Fetch-Site).");
+        gh_fail_msg(r, GH_E_CSRF_FAILED,
+                    "A cookie sign-in must come from an allowed origin (Origin or "
+                    "Sec-Fetch-Site).");
         return -1;
     }
     return 1;
@@ -149,11 +147,11 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     char reason[200];
     memset(&u, 0, sizeof u);
     if (email_normalize(email_in, email_len, u.email, u.email_key)) {
-        gh_reply_error(r, 422, "invalid_email", "That is not a valid email address.");
+        gh_fail(r, GH_E_INVALID_EMAIL);
         return;
     }
     if (password_check_policy(pw, pw_len, u.email, reason, sizeof reason)) {
-        gh_reply_error(r, 422, "weak_password", reason);
+        gh_fail_msg(r, GH_E_WEAK_PASSWORD, reason);
         return;
     }
     enum gh_err rc = password_hash(u.password_hash, pw, pw_len);
@@ -171,7 +169,7 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     rc = ops->user_create(
         c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"password\"}"));
     if (rc == GH_ERR_CONFLICT) {
-        gh_reply_error(r, 409, "email_taken", "An account with this email already exists.");
+        gh_fail(r, GH_E_EMAIL_TAKEN);
         goto out;
     }
     if (rc) goto fail;
@@ -201,8 +199,7 @@ static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
 {
     enum gh_err rc =
         password_guard_failed(r, ops, c, "signin.failure", "anonymous", NULL, email_key, u);
-    if (rc == GH_OK)
-        gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
+    if (rc == GH_OK) gh_fail(r, GH_E_INVALID_CREDENTIALS);
     return rc;
 }
 
@@ -261,8 +258,8 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     authcache_put_user(&u, gen);
     if (gh_cfg.email_verification == 2 && !u.email_verified_at) {
         /* Only said after a correct password: it reveals nothing to others. */
-        gh_reply_error(r, 403, "email_not_verified",
-                       "Confirm your email address first; the link is in your inbox.");
+        gh_fail_msg(r, GH_E_EMAIL_NOT_VERIFIED,
+                    "Confirm your email address first; the link is in your inbox.");
         goto out;
     }
     bool mfa = false;
@@ -355,16 +352,16 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     if (tok_len == MFA_TOKEN_LEN && gh_sha256(h, tok, tok_len) == GH_OK)
         rc = ops->challenge_attempt(c, h, MFA_CHALLENGE_ATTEMPTS, gh_now_s(), &ch);
     if (rc == GH_ERR_DENIED) {
-        gh_reply_error(r, 401, "invalid_token",
-                       "This sign-in step expired, was used or had too many attempts; sign in "
-                       "again.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN,
+                    "This sign-in step expired, was used or had too many attempts; sign in "
+                    "again.");
         goto out;
     }
     if (rc) goto fail;
     uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
     rc = ops->user_by_id(c, ch.user_id, &u);
     if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 401, "invalid_token", "This sign-in step is no longer valid.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This sign-in step is no longer valid.");
         goto out;
     }
     if (rc) goto fail;
@@ -381,13 +378,13 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
         n > 0 && n < sizeof code - 1 ? mfa_verify_code(ops, c, u.id, code, &method) : GH_ERR_DENIED;
     if (rc == GH_ERR_DENIED) {
         if ((rc = mfa_record_failure(r, ops, c, u.id, "signin.failure", &lim))) goto fail;
-        gh_reply_error(r, 401, "invalid_code", "The code is not valid.");
+        gh_fail(r, GH_E_INVALID_CODE);
         goto out;
     }
     if (rc) goto fail;
     limit_refund(LIMIT_MFA_ACCOUNT, u.id);
     if (ops->challenge_consume(c, h, gh_now_s()) != GH_OK) { /* a parallel request won */
-        gh_reply_error(r, 401, "invalid_token", "This sign-in step was already used.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This sign-in step was already used.");
         goto out;
     }
     /* The session is refused if the password changed since it was checked. */
@@ -399,7 +396,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
                         gh_audit_event(r, &ev, "signin.success", u.id, u.id, NULL), m, false,
                         cookie, &pair);
     if (rc == GH_ERR_CONFLICT) {
-        gh_reply_error(r, 401, "invalid_credentials", "Email or password is incorrect.");
+        gh_fail(r, GH_E_INVALID_CREDENTIALS);
         goto out;
     }
     if (rc) goto fail;
@@ -572,12 +569,12 @@ static enum gh_err spend_link(struct gh_req *r, const struct store_ops *ops, str
     enum gh_err arc = GH_OK;
     if (rc == GH_ERR_DENIED) {
         if (!(arc = link_failed(r, ops, c, purpose, "invalid", NULL)))
-            gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+            gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is invalid or was already used.");
     } else if (rc) {
         gh_reply_fail(r, rc);
     } else if (m->expires_at <= gh_now_s()) {
         if (!(arc = link_failed(r, ops, c, purpose, "expired", m->email_key)))
-            gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+            gh_fail(r, GH_E_TOKEN_EXPIRED);
         rc = GH_ERR_DENIED;
     }
     if (arc) gh_reply_fail(r, arc); /* an unrecorded failure is a failure */
@@ -616,7 +613,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
             c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"magic_link\"}"));
     }
     if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is invalid or was already used.");
         goto out;
     }
     if (rc) goto fail;
@@ -693,24 +690,24 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     if (rc == GH_OK && (strcmp(m.purpose, "reset") != 0 || m.used_at)) rc = GH_ERR_NOT_FOUND;
     if (rc == GH_ERR_NOT_FOUND) {
         if ((rc = link_failed(r, ops, c, "reset", "invalid", NULL))) goto fail;
-        gh_reply_error(r, 401, "invalid_token", "This link is invalid or was already used.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is invalid or was already used.");
         return;
     }
     if (rc) goto fail;
     if (m.expires_at <= gh_now_s()) {
         if ((rc = link_failed(r, ops, c, "reset", "expired", m.email_key))) goto fail;
-        gh_reply_error(r, 401, "token_expired", "This link has expired; ask for a new one.");
+        gh_fail(r, GH_E_TOKEN_EXPIRED);
         return;
     }
     /* Judge the password before spending the link: a refused password
      * leaves the link usable. */
     if (password_check_policy(pw, pw_len, m.email, reason, sizeof reason)) {
-        gh_reply_error(r, 422, "weak_password", reason);
+        gh_fail_msg(r, GH_E_WEAK_PASSWORD, reason);
         return;
     }
     rc = ops->user_by_email_key(c, m.email_key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 401, "invalid_token", "This link is no longer valid.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is no longer valid.");
         goto out;
     }
     if (rc) goto fail;
@@ -722,7 +719,7 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     rc = ops->magic_consume(c, h, "reset", now, &m);
     if (rc == GH_ERR_DENIED) {
         ops->rollback(c);
-        gh_reply_error(r, 401, "invalid_token", "This link was already used.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link was already used.");
         goto out;
     }
     struct store_audit ev, vev;
@@ -767,7 +764,7 @@ void accounts_http_email_verify(struct gh_req *r, const struct store_ops *ops, s
     if (rc) return;
     rc = ops->user_by_email_key(c, m.email_key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 401, "invalid_token", "This link is no longer valid.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is no longer valid.");
         goto out;
     }
     if (rc) goto fail;

@@ -18,7 +18,7 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
     memset(h, 0, sizeof h);
     enum gh_err rc = ops->user_by_id(c, r->ident.user_id, &u);
     if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+        gh_fail(r, GH_E_INVALID_TOKEN);
         goto out;
     }
     if (rc) goto fail;
@@ -31,13 +31,13 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
         if ((rc = password_guard_failed(r, ops, c, "password.change_failure", u.id,
                                         r->ident.session_id, u.email_key, &u)))
             goto fail;
-        gh_reply_error(r, 403, "invalid_credentials", "The current password is incorrect.");
+        gh_fail_msg(r, GH_E_PROOF_FAILED, "The current password is incorrect.");
         goto out;
     }
     if (rc) goto fail;
     limit_lockout_clear(u.email_key); /* a right password, as at sign-in */
     if (password_check_policy(next, next_len, u.email, reason, sizeof reason)) {
-        gh_reply_error(r, 422, "weak_password", reason);
+        gh_fail_msg(r, GH_E_WEAK_PASSWORD, reason);
         goto out;
     }
     if ((rc = password_hash(h, next, next_len))) goto fail;

@@ -60,8 +60,8 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
 {
     int64_t limit, before;
     if (!audit_parse_query(r->query, &limit, &before)) {
-        gh_reply_error(r, 400, "invalid_query",
-                       "Query parameters: limit (1..100) and before (a positive event id).");
+        gh_fail_msg(r, GH_E_INVALID_QUERY,
+                    "Query parameters: limit (1..100) and before (a positive event id).");
         return;
     }
     /* One row more than asked: it tells whether another page exists. */
@@ -136,8 +136,8 @@ void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct sto
 void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     if (!ops_allowed(r)) {
-        gh_reply_error(r, 403, "forbidden",
-                       "/metrics is served only to the addresses in GATEHOUSE_METRICS_ALLOW.");
+        gh_fail_msg(r, GH_E_FORBIDDEN,
+                    "/metrics is served only to the addresses in GATEHOUSE_METRICS_ALLOW.");
         return;
     }
     char *text = malloc(METRICS_MAX);

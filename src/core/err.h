@@ -14,6 +14,7 @@ enum gh_err {
     GH_ERR_INVALID,   /* input rejected by validation */
     GH_ERR_DENIED,    /* a check failed: wrong secret, revoked, expired */
     GH_ERR_CONFIG,    /* configuration or secret missing / unusable */
+    GH_ERR_BUSY,      /* a bounded queue is full: answer 503 overloaded, retry later */
 };
 
 #define GH_WUR __attribute__((warn_unused_result))

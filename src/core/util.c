@@ -27,6 +27,8 @@ const char *gh_err_name(enum gh_err e)
         return "denied";
     case GH_ERR_CONFIG:
         return "config";
+    case GH_ERR_BUSY:
+        return "busy";
     }
     return "unknown";
 }

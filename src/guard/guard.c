@@ -196,9 +196,9 @@ void guard_reply_locked(struct gh_req *r, int64_t retry_after_s)
                                   .retry_after_s = retry_after_s,
                                   .reset_s = retry_after_s,
                                   .period_s = gh_cfg.lockout_max_delay};
-    gh_reply_error(r, 429, "rate_limited",
-                   "Too many failed sign-ins for this address; try again later, or reset the "
-                   "password.");
+    gh_fail_msg(r, GH_E_RATE_LIMITED,
+                "Too many failed sign-ins for this address; try again later, or reset the "
+                "password.");
 }
 
 /* One counter per rule and one for the lockout: relaxed atomics, read only

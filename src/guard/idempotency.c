@@ -100,11 +100,9 @@ bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn
     }
     if (rc == GH_ERR_CONFLICT) {
         if (CRYPTO_memcmp(prev.body_mac, body_mac, 32) != 0)
-            gh_reply_error(r, 422, "idempotency_mismatch",
-                           "This Idempotency-Key was used with another request body.");
+            gh_fail(r, GH_E_IDEMPOTENCY_MISMATCH);
         else if (prev.status == 0 || !prev.response_sealed)
-            gh_reply_error(r, 409, "idempotency_in_progress",
-                           "A request with this Idempotency-Key is still running; retry shortly.");
+            gh_fail(r, GH_E_IDEMPOTENCY_IN_PROGRESS);
         else
             replay(r, prev.response_sealed);
     } else {

@@ -110,7 +110,7 @@ enum gh_err pool_submit(enum pool_lane lane, pool_fn fn, void *arg)
     if (L->stopping || L->n == 0 || L->queued >= POOL_MAX_QUEUED) {
         pthread_mutex_unlock(&L->mu);
         free(j);
-        return GH_ERR_DENIED;
+        return GH_ERR_BUSY;
     }
     if (L->tail)
         L->tail->next = j;

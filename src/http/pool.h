@@ -25,7 +25,7 @@ typedef void (*pool_fn)(void *arg, const struct store_ops *ops, struct store_con
 enum gh_err pool_start(const int n[POOL_LANES], const struct store_ops *ops,
                        const char *db_path) GH_WUR;
 
-/** Queues fn(arg) on a lane. GH_ERR_DENIED if that queue is full (the
+/** Queues fn(arg) on a lane. GH_ERR_BUSY if that queue is full (the
  *  caller answers 503) or the pool is stopping; arg stays the caller's then. */
 enum gh_err pool_submit(enum pool_lane lane, pool_fn fn, void *arg) GH_WUR;
 

@@ -123,13 +123,20 @@ uint64_t gh_csrf_failed_total(void)
     return atomic_load_explicit(&csrf_failed, memory_order_relaxed);
 }
 
-void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message)
+void gh_fail_msg(struct gh_req *r, enum gh_error e, const char *message)
 {
-    gh_reply(r, status, json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message));
+    const struct gh_error_row *row = gh_error_row(e);
+    gh_reply(r, row->status,
+             json_pack("{s:{s:s,s:s}}", "error", "code", row->code, "message",
+                       message ? message : row->message));
     /* RFC 6750: the challenge belongs to bearer-protected resources. */
-    if (status == 401 && strcmp(code, "invalid_token") == 0 && r->route &&
-        (r->route->flags & R_AUTH))
+    if (e == GH_E_INVALID_TOKEN && r->route && (r->route->flags & R_AUTH))
         r->www_authenticate = true;
+}
+
+void gh_fail(struct gh_req *r, enum gh_error e)
+{
+    gh_fail_msg(r, e, NULL);
 }
 
 void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res)
@@ -137,22 +144,20 @@ void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit
     r->rl_name = limit_rule_name(rule);
     r->rl = *res;
     if (res->unavailable) { /* the shared limiter is down and this rule fails closed */
-        gh_reply_error(r, 503, "rate_limiter_unavailable",
-                       "The rate limiter cannot be reached, so this was not attempted; try again "
-                       "shortly.");
+        gh_fail(r, GH_E_RATE_LIMITER_UNAVAILABLE);
         return;
     }
-    gh_reply_error(r, 429, "rate_limited", "Too many attempts; try again later.");
+    gh_fail(r, GH_E_RATE_LIMITED);
 }
 
 void gh_reply_fail(struct gh_req *r, enum gh_err e)
 {
-    if (e == GH_ERR_DENIED) {
-        gh_reply_error(r, 503, "overloaded", "The server is busy; try again shortly.");
+    if (e == GH_ERR_BUSY) {
+        gh_fail(r, GH_E_OVERLOADED);
         return;
     }
     gh_log(GH_LOG_ERROR, "request %s failed: %s", r->request_id, gh_err_name(e));
-    gh_reply_error(r, 500, "internal_error", "Internal error; nothing was changed.");
+    gh_fail(r, GH_E_INTERNAL_ERROR);
 }
 
 const struct store_audit *gh_audit_event(struct gh_req *r, struct store_audit *ev,
@@ -191,18 +196,18 @@ enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
                 safe = *p >= 0x20 && *p < 0x7f && *p != '"';
             snprintf(msg, sizeof msg, "Unknown field%s%s%s.", safe ? " '" : "", safe ? key : "",
                      safe ? "'" : "");
-            gh_reply_error(r, 422, "unknown_field", msg);
+            gh_fail_msg(r, GH_E_UNKNOWN_FIELD, msg);
             return GH_ERR_INVALID;
         }
         if (!json_is_string(v)) {
             snprintf(msg, sizeof msg, "Field '%s' must be a string.", f[i].name);
-            gh_reply_error(r, 422, "invalid_field", msg);
+            gh_fail_msg(r, GH_E_INVALID_FIELD, msg);
             return GH_ERR_INVALID;
         }
         size_t len = json_string_length(v);
         if (memchr(json_string_value(v), '\0', len)) {
             snprintf(msg, sizeof msg, "Field '%s' must not contain NUL characters.", f[i].name);
-            gh_reply_error(r, 422, "invalid_field", msg);
+            gh_fail_msg(r, GH_E_INVALID_FIELD, msg);
             return GH_ERR_INVALID;
         }
         *f[i].out = json_string_value(v);
@@ -211,7 +216,7 @@ enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (f[i].required && !*f[i].out) {
             snprintf(msg, sizeof msg, "Field '%s' is required.", f[i].name);
-            gh_reply_error(r, 422, "missing_field", msg);
+            gh_fail_msg(r, GH_E_MISSING_FIELD, msg);
             return GH_ERR_INVALID;
         }
     }
@@ -486,7 +491,7 @@ static void finish(struct gh_req *r)
 {
     struct evhttp_request *ev = r->ev;
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
-    if (r->status == 0) gh_reply_error(r, 500, "internal_error", "Internal error.");
+    if (r->status == 0) gh_fail_msg(r, GH_E_INTERNAL_ERROR, "Internal error.");
 
     add_security_headers(h,
                          (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
@@ -546,8 +551,7 @@ static void finish(struct gh_req *r)
 static bool restricted_denied(struct gh_req *r)
 {
     if (!r->authed || !r->ident.restricted || (r->route->flags & R_MFA_SETUP)) return false;
-    gh_reply_error(r, 403, "mfa_enrolment_required",
-                   "Set up a second factor first (POST /v1/mfa/totp).");
+    gh_fail(r, GH_E_MFA_ENROLMENT_REQUIRED);
     return true;
 }
 
@@ -561,24 +565,23 @@ static bool csrf_denied(struct gh_req *r)
     gh_log(GH_LOG_WARN, "request %s: CSRF check failed (%s) for session %s", r->request_id,
            r->origin_ok ? "X-CSRF-Token" : "Origin/Sec-Fetch-Site", r->ident.session_id);
     gh_count_csrf_failed();
-    gh_reply_error(r, 403, "csrf_failed",
-                   "Requests signed in by cookie must come from an allowed origin and carry the "
-                   "session's X-CSRF-Token.");
+    gh_fail(r, GH_E_CSRF_FAILED);
     return true;
 }
 
 /* A session cookie that is not (or no longer) good: 401, and both cookies
  * are expired so the browser stops sending it. */
-static void cookie_refused(struct gh_req *r, const char *code)
+static void cookie_refused(struct gh_req *r, enum gh_error e)
 {
     r->clear_cookies = true;
-    gh_reply_error(r, 401, code,
-                   strcmp(code, "token_reused") == 0
-                       ? "This session cookie was already replaced; every session of the "
-                         "account has been signed out."
-                   : strcmp(code, "session_expired") == 0
-                       ? "This session reached its maximum age; sign in again."
-                       : "The session cookie is missing or invalid.");
+    if (e == GH_E_TOKEN_REUSED)
+        gh_fail_msg(r, e,
+                    "This session cookie was already replaced; every session of the account "
+                    "has been signed out.");
+    else if (e == GH_E_SESSION_EXPIRED)
+        gh_fail(r, e);
+    else
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "The session cookie is missing or invalid.");
 }
 
 /* The memory check for either kind of credential. */
@@ -611,16 +614,16 @@ static void cookie_check_store(struct gh_req *r, const struct store_ops *ops, st
         r->authed = true;
         break;
     case SESSIONS_REUSED:
-        cookie_refused(r, "token_reused");
+        cookie_refused(r, GH_E_TOKEN_REUSED);
         break;
     case SESSIONS_INVALID:
-        cookie_refused(r, "invalid_token");
+        cookie_refused(r, GH_E_INVALID_TOKEN);
         break;
     case SESSIONS_LIMITED:
         gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
         break;
     case SESSIONS_EXPIRED:
-        cookie_refused(r, "session_expired");
+        cookie_refused(r, GH_E_SESSION_EXPIRED);
         break;
     }
 }
@@ -661,9 +664,9 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
         if (ar == AUTHCACHE_DENY) {
             r->authed = false;
             if (r->cookie_auth)
-                cookie_refused(r, "invalid_token");
+                cookie_refused(r, GH_E_INVALID_TOKEN);
             else
-                gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+                gh_fail(r, GH_E_INVALID_TOKEN);
             post_back(r);
             return;
         }
@@ -675,7 +678,7 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
         enum gh_err rc =
             authcache_check_store(ops, c, r->token, r->token_len, gh_now_s(), &r->ident);
         if (rc == GH_ERR_DENIED) {
-            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            gh_fail(r, GH_E_INVALID_TOKEN);
         } else if (rc) {
             gh_reply_fail(r, rc);
         } else {
@@ -920,17 +923,16 @@ static int method_of_name(const char *m)
 static void preflight(struct gh_req *r, const char *path, const char *origin, const char *want)
 {
     if (!cors_origin_allowed(origin)) {
-        gh_reply_error(r, 403, "origin_not_allowed",
-                       "This origin is not in GATEHOUSE_CORS_ORIGINS.");
+        gh_fail(r, GH_E_ORIGIN_NOT_ALLOWED);
         return;
     }
     bool known = false;
     r->route = match(path, method_of_name(want), r->param, &known);
     if (!r->route) {
         if (known)
-            gh_reply_error(r, 405, "method_not_allowed", "Method not allowed here.");
+            gh_fail(r, GH_E_METHOD_NOT_ALLOWED);
         else
-            gh_reply_error(r, 404, "not_found", "No such endpoint.");
+            gh_fail(r, GH_E_NOT_FOUND);
         return;
     }
     size_t o = 0;
@@ -954,7 +956,7 @@ static void admitted(struct gh_req *r, bool ok)
         goto reply;
     }
     if (pool_submit((flags & R_HASH) ? POOL_HASH : POOL_DB, work, r) == GH_OK) return;
-    gh_reply_fail(r, GH_ERR_DENIED);
+    gh_reply_fail(r, GH_ERR_BUSY);
 reply:
     finish(r);
 }
@@ -987,16 +989,16 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
     if (atomic_load(&draining)) {
         evhttp_add_header(out, "Connection", "close");
-        gh_reply_error(r, 503, "shutting_down", "The server is restarting; try again.");
+        gh_fail(r, GH_E_SHUTTING_DOWN);
         goto reply;
     }
     switch (raw_bad ? FRAMING_BAD : framing_of(in, evhttp_request_get_command(ev))) {
     case FRAMING_BAD:
         evhttp_add_header(out, "Connection", "close");
-        gh_reply_error(r, 400, "bad_framing",
-                       "Malformed or ambiguous framing (RFC 9112): CRLF line ends, header names "
-                       "without spaces, and either one Content-Length of digits or "
-                       "Transfer-Encoding: chunked.");
+        gh_fail_msg(r, GH_E_BAD_FRAMING,
+                    "Malformed or ambiguous framing (RFC 9112): CRLF line ends, header names "
+                    "without spaces, and either one Content-Length of digits or "
+                    "Transfer-Encoding: chunked.");
         goto reply;
     case FRAMING_CLOSE:
         evhttp_add_header(out, "Connection", "close");
@@ -1006,7 +1008,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     }
     if (headers_size(in) > GH_HEADERS_MAX) {
         evhttp_add_header(out, "Connection", "close");
-        gh_reply_error(r, 431, "headers_too_large", "The request headers are too large.");
+        gh_fail(r, GH_E_HEADERS_TOO_LARGE);
         goto reply;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
@@ -1017,7 +1019,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->method = method;
     bool known = false;
     if (!path || strlen(path) > 1024) {
-        gh_reply_error(r, 404, "not_found", "No such endpoint.");
+        gh_fail(r, GH_E_NOT_FOUND);
         goto reply;
     }
     if (evhttp_request_get_command(ev) == EVHTTP_REQ_OPTIONS) {
@@ -1031,9 +1033,9 @@ static void on_request(struct evhttp_request *ev, void *arg)
     r->route = match(path, method, r->param, &known);
     if (!r->route) {
         if (known)
-            gh_reply_error(r, 405, "method_not_allowed", "Method not allowed here.");
+            gh_fail(r, GH_E_METHOD_NOT_ALLOWED);
         else
-            gh_reply_error(r, 404, "not_found", "No such endpoint.");
+            gh_fail(r, GH_E_NOT_FOUND);
         goto reply;
     }
     unsigned flags = r->route->flags;
@@ -1054,29 +1056,28 @@ static void on_request(struct evhttp_request *ev, void *arg)
         if (!evhttp_find_header(in, "Authorization") && cookie_available()) {
             int got = session_cookie(in, r);
             if (got == 2) {
-                gh_reply_error(r, 400, "duplicate_cookie",
-                               "The session cookie was sent more than once.");
+                gh_fail(r, GH_E_DUPLICATE_COOKIE);
                 goto reply;
             }
             if (got == 0) {
-                gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+                gh_fail(r, GH_E_INVALID_TOKEN);
                 goto reply;
             }
             r->cookie_auth = true;
             if (got < 0) {
-                cookie_refused(r, "invalid_token");
+                cookie_refused(r, GH_E_INVALID_TOKEN);
                 goto reply;
             }
         } else if (!bearer(in, r)) {
-            gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+            gh_fail(r, GH_E_INVALID_TOKEN);
             goto reply;
         }
         switch (auth_memory(r)) {
         case AUTHCACHE_DENY:
             if (r->cookie_auth)
-                cookie_refused(r, "invalid_token");
+                cookie_refused(r, GH_E_INVALID_TOKEN);
             else
-                gh_reply_error(r, 401, "invalid_token", "The access token is missing or invalid.");
+                gh_fail(r, GH_E_INVALID_TOKEN);
             goto reply;
         case AUTHCACHE_OK:
             r->authed = true;
@@ -1099,14 +1100,13 @@ static void on_request(struct evhttp_request *ev, void *arg)
 
     if (flags & R_BODY) {
         if (!is_json_type(evhttp_find_header(in, "Content-Type"))) {
-            gh_reply_error(r, 415, "unsupported_media_type",
-                           "Send the body as Content-Type: application/json.");
+            gh_fail(r, GH_E_UNSUPPORTED_MEDIA_TYPE);
             goto reply;
         }
         struct evbuffer *b = evhttp_request_get_input_buffer(ev);
         size_t len = evbuffer_get_length(b);
         if (len > gh_cfg.max_body) {
-            gh_reply_error(r, 413, "body_too_large", "The request body is too large.");
+            gh_fail(r, GH_E_BODY_TOO_LARGE);
             goto reply;
         }
         char *data = (char *)evbuffer_pullup(b, -1);
@@ -1114,10 +1114,10 @@ static void on_request(struct evhttp_request *ev, void *arg)
         r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
         gh_wipe(data, len); /* the raw body may hold a password */
         if (!r->body || !json_is_object(r->body)) {
-            gh_reply_error(r, 400, "invalid_json",
-                           r->body ? "The body must be a JSON object."
-                                   : "The body is not valid JSON (UTF-8, no NUL, no duplicate "
-                                     "keys).");
+            gh_fail_msg(r, GH_E_INVALID_JSON,
+                        r->body ? "The body must be a JSON object."
+                                : "The body is not valid JSON (UTF-8, no NUL, no duplicate "
+                                  "keys).");
             goto reply;
         }
     }
@@ -1126,8 +1126,7 @@ static void on_request(struct evhttp_request *ev, void *arg)
     const char *ik =
         (flags & R_AUTH) && method != GH_GET ? evhttp_find_header(in, "Idempotency-Key") : NULL;
     if (ik && !idem_key_valid(ik)) {
-        gh_reply_error(r, 400, "invalid_idempotency_key",
-                       "Idempotency-Key must be 1 to 255 visible ASCII characters.");
+        gh_fail(r, GH_E_INVALID_IDEMPOTENCY_KEY);
         goto reply;
     }
     if (ik) snprintf(r->idem_key, sizeof r->idem_key, "%s", ik);

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "core/err.h"
+#include "http/errors.h"
 #include "guard/limit.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
@@ -113,13 +114,18 @@ uint64_t gh_requests_total(int cls);
 void gh_count_csrf_failed(void);
 /** Requests refused with 403 csrf_failed so far. */
 uint64_t gh_csrf_failed_total(void);
-/** Sets an error reply {"error":{"code","message"}}. */
-void gh_reply_error(struct gh_req *r, int status, const char *code, const char *message);
+/** Sets the error reply of row e of the error table (http/errors.h):
+ *  its status and {"error":{"code","message"}} with the row's message. */
+void gh_fail(struct gh_req *r, enum gh_error e);
+/** The same with a message that says more than the row's default (NULL =
+ *  the default); the status and code are always the row's. */
+void gh_fail_msg(struct gh_req *r, enum gh_error e, const char *message);
 /** Answers 429 rate_limited with Retry-After and the IETF RateLimit and
  *  RateLimit-Policy fields of rule; or, when res->unavailable (Redis down,
  *  the rule fails closed), 503 rate_limiter_unavailable with Retry-After. */
 void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res);
-/** Maps an internal failure (GH_ERR_INTERNAL, NOMEM, ...) to 500/503. */
+/** Maps an internal failure to its reply: GH_ERR_BUSY (a full queue) is 503
+ *  overloaded, anything else 500 internal_error. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);
 
 /** Fills ev for an audit row about this request (ip, user agent, request

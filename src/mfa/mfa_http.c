@@ -23,9 +23,9 @@ static int check_may_enrol(struct gh_req *r, const struct store_ops *ops, struct
 {
     enum gh_err rc = mfa_may_enrol(ops, c, r->ident.user_id);
     if (rc == GH_ERR_DENIED)
-        gh_reply_error(r, 403, "email_not_verified",
-                       "Confirm your email address first (POST /v1/email/verify/resend sends "
-                       "the link); then set up a second factor.");
+        gh_fail_msg(r, GH_E_EMAIL_NOT_VERIFIED,
+                    "Confirm your email address first (POST /v1/email/verify/resend sends "
+                    "the link); then set up a second factor.");
     else if (rc)
         gh_reply_fail(r, rc);
     return rc != GH_OK;
@@ -43,8 +43,7 @@ void mfa_http_totp_begin(struct gh_req *r, const struct store_ops *ops, struct s
     if (rc == GH_OK && strlen(sealed) > STORE_SEALED_MAX) rc = GH_ERR_INTERNAL;
     if (rc == GH_OK) rc = ops->totp_begin(c, r->ident.user_id, sealed, gh_now_s());
     if (rc == GH_ERR_CONFLICT) {
-        gh_reply_error(r, 409, "mfa_already_enabled",
-                       "An authenticator app is already set up; remove it first.");
+        gh_fail(r, GH_E_MFA_ALREADY_ENABLED);
         goto out;
     }
     if (rc == GH_OK) rc = totp_base32(secret, b32);
@@ -78,7 +77,6 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
         return -1;
     }
     enum gh_err rc = GH_OK;
-    const char *failed = "invalid_credentials";
     *method = "password";
     if (pw) {
         /* A password typed here is a sign-in guess like any other (issue 9,
@@ -98,7 +96,7 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
         if (rc == GH_ERR_DENIED) {
             if ((rc = password_guard_failed(r, ops, c, "mfa.proof_failed", u.id,
                                             r->ident.session_id, u.email_key, &u)) == GH_OK) {
-                gh_reply_error(r, 403, failed, "That does not prove it is you.");
+                gh_fail(r, GH_E_PROOF_FAILED);
                 return -1;
             }
             gh_reply_fail(r, rc);
@@ -107,12 +105,11 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
         if (rc == GH_OK) limit_lockout_clear(u.email_key);
     }
     if (rc == GH_OK && code) {
-        failed = "invalid_code";
         rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
     }
     if (rc == GH_ERR_DENIED &&
         (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
-        gh_reply_error(r, 403, failed, "That does not prove it is you.");
+        gh_fail(r, GH_E_PROOF_FAILED);
         return -1;
     }
     if (rc) {
@@ -139,8 +136,8 @@ static int check_recent_auth(struct gh_req *r, const struct store_ops *ops, stru
     }
     if (!pw) {
         if (gh_now_s() - s.created_at <= gh_cfg.reauth_window) return 0;
-        gh_reply_error(r, 403, "reauth_required",
-                       "Sign in again, or send 'password', to set up a second factor.");
+        gh_fail_msg(r, GH_E_REAUTH_REQUIRED,
+                    "Sign in again, or send 'password', to set up a second factor.");
         return -1;
     }
     /* A magic-link account's "!" matches nothing: it must sign in again. */
@@ -161,8 +158,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     struct store_totp t;
     enum gh_err rc = ops->totp_get(c, r->ident.user_id, &t);
     if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && t.confirmed_at)) {
-        gh_reply_error(r, 409, "no_pending_enrolment",
-                       "Start with POST /v1/mfa/totp; there is nothing to confirm.");
+        gh_fail(r, GH_E_NO_PENDING_ENROLMENT);
         return;
     }
     if (rc) {
@@ -184,7 +180,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
                                    : GH_ERR_INTERNAL;
     vault_free(secret, slen);
     if (rc == GH_ERR_DENIED) {
-        gh_reply_error(r, 422, "invalid_code", "The code is not valid; check the app's clock.");
+        gh_fail(r, GH_E_CODE_MISMATCH);
         return;
     }
     if (rc) {
@@ -206,7 +202,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
         mfa_notify(ops, c, r->ident.email, true);
     }
     if (rc == GH_ERR_CONFLICT) {
-        gh_reply_error(r, 409, "no_pending_enrolment", "The enrolment was already confirmed.");
+        gh_fail_msg(r, GH_E_NO_PENDING_ENROLMENT, "The enrolment was already confirmed.");
     } else if (rc) {
         gh_reply_fail(r, rc);
     } else if (r->ident.restricted &&
@@ -245,7 +241,7 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
     memset(&u, 0, sizeof u);
     enum gh_err rc = mfa_enabled(ops, c, r->ident.user_id, &on);
     if (rc == GH_OK && !on) {
-        gh_reply_error(r, 404, "not_found", "No authenticator app is set up.");
+        gh_fail_msg(r, GH_E_NOT_FOUND, "No authenticator app is set up.");
         return -1;
     }
     if (rc == GH_OK) rc = ops->user_by_id(c, r->ident.user_id, &u);
@@ -256,9 +252,9 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
         return -1;
     }
     if (!code || (has_pw && !pw)) {
-        gh_reply_error(r, 422, "missing_field",
-                       has_pw ? "Send both 'code' (a current or backup code) and 'password'."
-                              : "Send 'code' (a current or backup code).");
+        gh_fail_msg(r, GH_E_MISSING_FIELD,
+                    has_pw ? "Send both 'code' (a current or backup code) and 'password'."
+                           : "Send 'code' (a current or backup code).");
         return -1;
     }
     if (!has_pw) {
@@ -268,8 +264,8 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
             return -1;
         }
         if (!s.mfa_at || gh_now_s() - s.mfa_at > gh_cfg.reauth_window) {
-            gh_reply_error(r, 403, "reauth_required",
-                           "Sign in again, with your second factor, to change it.");
+            gh_fail_msg(r, GH_E_REAUTH_REQUIRED,
+                        "Sign in again, with your second factor, to change it.");
             return -1;
         }
     }
@@ -345,7 +341,7 @@ void mfa_http_backup_codes(struct gh_req *r, const struct store_ops *ops, struct
                             gh_audit_event(r, &ev, "mfa.backup_codes_regenerated", r->ident.user_id,
                                            r->ident.user_id, details));
     if (rc == GH_ERR_NOT_FOUND) {
-        gh_reply_error(r, 404, "not_found", "No authenticator app is set up.");
+        gh_fail_msg(r, GH_E_NOT_FOUND, "No authenticator app is set up.");
     } else if (rc) {
         gh_reply_fail(r, rc);
     } else {

@@ -21,11 +21,11 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
                                  {"refresh_token", false, &tok, &tok_len}};
     if (gh_body_fields(r, f, 2)) return;
     if (strcmp(grant, "refresh_token") != 0) {
-        gh_reply_error(r, 400, "unsupported_grant_type", "grant_type must be refresh_token.");
+        gh_fail(r, GH_E_UNSUPPORTED_GRANT_TYPE);
         return;
     }
     if (!tok) {
-        gh_reply_error(r, 422, "missing_field", "Field 'refresh_token' is required.");
+        gh_fail_msg(r, GH_E_MISSING_FIELD, "Field 'refresh_token' is required.");
         return;
     }
     struct sessions_pair pair = {0};
@@ -49,19 +49,18 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
         break;
     }
     case SESSIONS_REUSED:
-        gh_reply_error(r, 401, "token_reused",
-                       "This refresh token was already used; every session of the account has "
-                       "been signed out.");
+        gh_fail_msg(r, GH_E_TOKEN_REUSED,
+                    "This refresh token was already used; every session of the account has "
+                    "been signed out.");
         break;
     case SESSIONS_INVALID:
-        gh_reply_error(r, 401, "invalid_token", "The refresh token is invalid or expired.");
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "The refresh token is invalid or expired.");
         break;
     case SESSIONS_LIMITED:
         gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
         break;
     case SESSIONS_EXPIRED:
-        gh_reply_error(r, 401, "session_expired",
-                       "This session reached its maximum age; sign in again.");
+        gh_fail(r, GH_E_SESSION_EXPIRED);
         break;
     }
     sessions_pair_clear(&pair);
@@ -133,7 +132,7 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
         if (arc)
             gh_reply_fail(r, arc); /* an unrecorded refusal is a failure */
         else
-            gh_reply_error(r, 404, "not_found", "No such session.");
+            gh_fail_msg(r, GH_E_NOT_FOUND, "No such session.");
         return;
     }
     if (rc) {

@@ -372,7 +372,7 @@ describe('audit: recording, secrecy, chain, append-only', () => {
     const wrong = await api(srv.url, 'POST', '/v1/password', {
       token: A.keeper.access, headers: h, json: { current_password: canaryPassword('notcurrent'), new_password: canaryPassword('never') },
     });
-    assertError(wrong, 403, 'invalid_credentials');
+    assertError(wrong, 403, 'proof_failed');
     const { details } = assertOneRow(dbPath, b, { actor: A.user.id, action: 'password.change_failure', target: A.user.id, headers: h });
     assert.deepEqual(Object.keys(details), ['method', 'email_hmac', 'session_id']);
     assert.equal(details.method, 'password');
@@ -1072,7 +1072,7 @@ describe('audit: email verification, MFA and key rows', () => {
       for (const code of regen.json.backup_codes) assert.ok(!auditRows(srv.dbPath).some((r) => JSON.stringify(r).includes(code)), 'no backup code in the log');
       // a wrong proof is recorded as mfa.proof_failed, and changes nothing else
       b = maxId(srv.dbPath);
-      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { code: regen.json.backup_codes[1], password: 'not the password at all' } }), 403, 'invalid_credentials');
+      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: ok.json.access_token, json: { code: regen.json.backup_codes[1], password: 'not the password at all' } }), 403, 'proof_failed');
       ({ details } = assertOneRow(srv.dbPath, b, { actor: a.user.id, action: 'mfa.proof_failed', target: a.user.id }));
       // a wrong password is a sign-in guess (issue 9 item 5): recorded as one, with the address keyed
       assert.deepEqual(Object.keys(details).sort(), ['email_hmac', 'method', 'session_id']);

@@ -61,7 +61,7 @@ describe('Idempotency-Key', () => {
     const r = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access, headers: { 'Idempotency-Key': 'k-2' } });
     assert.equal(r.status, 200, 'another route, same key');
     const m = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, headers: { 'Idempotency-Key': 'c-1' }, json: { code: '000000' } });
-    assertError(m, 422, 'invalid_code');
+    assertError(m, 422, 'code_mismatch');
     assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, headers: { 'Idempotency-Key': 'c-1' }, json: { code: '111111' } }), 422, 'idempotency_mismatch', 'another body');
   });
 

@@ -51,7 +51,7 @@ describe('TOTP', () => {
     assert.ok(!sealed.includes(b.json.secret));
     // not active before confirmation: sign-in still gives tokens
     assert.ok((await api(srv.url, 'POST', '/v1/signin', { json: pw(a) })).json.access_token);
-    assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: '000000' } }), 422, 'invalid_code');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: '000000' } }), 422, 'code_mismatch');
     assertError(await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: 12 } }), 422, 'invalid_field');
     const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
     assert.equal(c.status, 200, c.text);
@@ -135,8 +135,8 @@ describe('TOTP', () => {
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: {} }), 422, 'missing_field');
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { password: a.password } }), 422, 'missing_field', 'the password alone');
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0] } }), 422, 'missing_field', 'a code alone');
-    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0], password: 'wrong password here' } }), 403, 'invalid_credentials');
-    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: '000000', password: a.password } }), 403, 'invalid_code');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0], password: 'wrong password here' } }), 403, 'proof_failed');
+    assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: '000000', password: a.password } }), 403, 'proof_failed');
     assert.equal((await me(srv, other2.json.access_token)).status, 200, 'another session is live before the removal');
     const del = await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[0], password: a.password } });
     assert.equal(del.status, 204, del.text);
@@ -169,7 +169,7 @@ describe('TOTP', () => {
   test('backup codes can be regenerated with proof; the old set stops working', async () => {
     const a = await signup(srv);
     const { secret, backup } = await enrol(srv, a);
-    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: 'wrong password here' } }), 403, 'invalid_credentials');
+    assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: 'wrong password here' } }), 403, 'proof_failed');
     const r = await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: a.password } });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.backup_codes.length, 10);
@@ -307,7 +307,7 @@ describe('guessing second-factor codes', () => {
     }
     for (let i = 0; i < 5; i++) {
       const wrong = i % 2 ? { code: '000000', password: a.password } : { code: backup[0], password: 'wrong password here' };
-      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: wrong }), 403, i % 2 ? 'invalid_code' : 'invalid_credentials');
+      assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: wrong }), 403, 'proof_failed');
     }
     assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: a.password } }), 429, 'rate_limited');
     const db = path.join(srv.dataDir, 'gatehouse.db');
@@ -329,7 +329,7 @@ describe('guessing second-factor codes', () => {
     try {
       const a = await signup(off);
       await enrol(off, a);
-      for (let i = 0; i < 8; i++) assertError(await api(off.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000', password: a.password } }), 403, 'invalid_code');
+      for (let i = 0; i < 8; i++) assertError(await api(off.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: '000000', password: a.password } }), 403, 'proof_failed');
       assert.match(off.stderr(), /GATEHOUSE_RATE_LIMITS=off/);
     } finally {
       await off.stop();

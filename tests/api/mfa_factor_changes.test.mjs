@@ -91,13 +91,13 @@ describe('changing a factor needs a code and the password (ASVS 7.5.1)', () => {
       const { a, backup, owner } = await setup();
       const before0 = state(a);
       assertError(await api(srv.url, method, p, { token: a.access, json: { password: a.password } }), 422, 'missing_field');
-      assertError(await api(srv.url, method, p, { token: a.access, json: { password: a.password, code: '000000' } }), 403, 'invalid_code');
+      assertError(await api(srv.url, method, p, { token: a.access, json: { password: a.password, code: '000000' } }), 403, 'proof_failed');
       assert.equal(state(a), before0, 'the factor and the backup codes are as they were');
       assert.equal((await me(srv, owner.access_token)).status, 200, 'the owner\'s other session is alive');
       assert.equal((await refresh(srv, owner.refresh_token)).status, 200);
       // a code without the password is refused as well, and a code is not spent by a wrong password
       assertError(await api(srv.url, method, p, { token: a.access, json: { code: backup[0] } }), 422, 'missing_field');
-      assertError(await api(srv.url, method, p, { token: a.access, json: { code: backup[0], password: 'a phished but wrong one' } }), 403, 'invalid_credentials');
+      assertError(await api(srv.url, method, p, { token: a.access, json: { code: backup[0], password: 'a phished but wrong one' } }), 403, 'proof_failed');
       assert.equal(state(a), before0);
       assert.equal(sql(srv.dbPath, `SELECT count(*) FROM mfa_backup_codes WHERE user_id = '${a.user.id}' AND used_at IS NOT NULL;`), '1',
         'only the code used at sign-in is spent');
@@ -154,7 +154,7 @@ describe('an account without a password: a recent sign-in that passed the factor
     assert.equal(ch.json.mfa_required, true, ch.text);
     const s = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: ch.json.mfa_token, code: backup[1] } });
     assert.equal(s.status, 200, s.text);
-    assertError(await api(srv.url, 'POST', p, { token: s.json.access_token, json: { code: '000000' } }), 403, 'invalid_code');
+    assertError(await api(srv.url, 'POST', p, { token: s.json.access_token, json: { code: '000000' } }), 403, 'proof_failed');
     const r = await api(srv.url, 'POST', p, { token: s.json.access_token, json: { code: backup[2] } });
     assert.equal(r.status, 200, r.text);
     const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = 'mfa.backup_codes_regenerated' ORDER BY id DESC LIMIT 1;`);

@@ -35,14 +35,14 @@ describe('TOTP enrolment and re-authentication', () => {
     assert.equal(enrolled(a), '1');
   });
 
-  test('an older session needs the password: without it 403 reauth_required, a wrong one 403 invalid_credentials, nothing enrolled', async () => {
+  test('an older session needs the password: without it 403 reauth_required, a wrong one 403 proof_failed, nothing enrolled', async () => {
     const a = await signup(srv);
     age(a.access, 601);
     const secret = await begin(a);
     assertError(await confirm(a, { code: oathtool(secret) }), 403, 'reauth_required');
-    assertError(await confirm(a, { code: oathtool(secret), password: 'not the password at all' }), 403, 'invalid_credentials');
+    assertError(await confirm(a, { code: oathtool(secret), password: 'not the password at all' }), 403, 'proof_failed');
     assertError(await confirm(a, { code: oathtool(secret), password: 17 }), 422, 'invalid_field');
-    assertError(await confirm(a, { code: oathtool(secret), password: 'x'.repeat(1025) }), 403, 'invalid_credentials', 'over the password length cap');
+    assertError(await confirm(a, { code: oathtool(secret), password: 'x'.repeat(1025) }), 403, 'proof_failed', 'over the password length cap');
     assertError(await confirm(a, { code: oathtool(secret), password: a.password, extra: 1 }), 422, 'unknown_field');
     assert.equal(enrolled(a), '0');
     assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`), '2');
@@ -56,7 +56,7 @@ describe('TOTP enrolment and re-authentication', () => {
     const a = await signup(srv);
     age(a.access, 3600);
     await begin(a);
-    assertError(await confirm(a, { code: '000000', password: a.password }), 422, 'invalid_code');
+    assertError(await confirm(a, { code: '000000', password: a.password }), 422, 'code_mismatch');
     assertError(await confirm(a, { code: '000000' }), 403, 'reauth_required', 'a code cannot stand in for the password');
     assert.equal(enrolled(a), '0');
   });
@@ -67,8 +67,8 @@ describe('TOTP enrolment and re-authentication', () => {
     age(a.access, 601);
     const secret = await begin(a);
     assertError(await confirm(a, { code: oathtool(secret) }), 403, 'reauth_required');
-    assertError(await confirm(a, { code: oathtool(secret), password: a.password }), 403, 'invalid_credentials');
-    assertError(await confirm(a, { code: oathtool(secret), password: '!' }), 403, 'invalid_credentials');
+    assertError(await confirm(a, { code: oathtool(secret), password: a.password }), 403, 'proof_failed');
+    assertError(await confirm(a, { code: oathtool(secret), password: '!' }), 403, 'proof_failed');
     assert.equal(enrolled(a), '0');
   });
 });

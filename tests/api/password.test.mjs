@@ -69,12 +69,12 @@ describe('password change', () => {
     assert.notEqual(afterH, before);
   });
 
-  test('wrong current password -> 403 invalid_credentials and nothing changes', async () => {
+  test('wrong current password -> 403 proof_failed and nothing changes', async () => {
     const a = await signup(srv);
     const b = await signin(srv, a.email, a.password);
     const before = hashOf(srv, a.user.id);
     const r = await changePassword(srv, a.access, a.password + 'x', strongPassword());
-    assertError(r, 403, 'invalid_credentials');
+    assertError(r, 403, 'proof_failed');
     assert.equal(hashOf(srv, a.user.id), before);
     assert.equal((await me(srv, a.access)).status, 200);
     assert.equal((await me(srv, b.access)).status, 200);

@@ -20,7 +20,7 @@ describe('password change: wrong current passwords are guesses', () => {
     try {
       const db = path.join(srv.dataDir, 'gatehouse.db');
       const a = await signup(srv);
-      for (let i = 0; i < 3; i++) assertError(await change(srv, a, `wrong guess number ${i} x`), 403, 'invalid_credentials');
+      for (let i = 0; i < 3; i++) assertError(await change(srv, a, `wrong guess number ${i} x`), 403, 'proof_failed');
       let r = await change(srv, a, a.password);
       assertError(r, 429, 'rate_limited', 'the right password after the budget');
       assert.equal(r.headers.get('ratelimit-policy'), '"signin_ip_account";q=3;w=3');
@@ -42,7 +42,7 @@ describe('password change: wrong current passwords are guesses', () => {
     try {
       const a = await signup(srv);
       const b = await signup(srv);
-      for (let i = 0; i < 4; i++) assertError(await change(srv, i % 2 ? a : b, `wrong guess number ${i} x`), 403, 'invalid_credentials');
+      for (let i = 0; i < 4; i++) assertError(await change(srv, i % 2 ? a : b, `wrong guess number ${i} x`), 403, 'proof_failed');
       const r = await change(srv, a, a.password);
       assertError(r, 429, 'rate_limited');
       assert.equal(r.headers.get('ratelimit-policy'), '"signin_ip";q=4;w=900');
@@ -56,7 +56,7 @@ describe('password change: wrong current passwords are guesses', () => {
     try {
       const db = path.join(srv.dataDir, 'gatehouse.db');
       const a = await signup(srv);
-      for (let i = 0; i < 3; i++) assertError(await change(srv, a, `wrong guess number ${i} x`), 403, 'invalid_credentials');
+      for (let i = 0; i < 3; i++) assertError(await change(srv, a, `wrong guess number ${i} x`), 403, 'proof_failed');
       let r = await change(srv, a, a.password);
       assertError(r, 429, 'rate_limited');
       assert.match(r.headers.get('ratelimit-policy'), /^"signin_lockout";q=3;w=60$/);
@@ -99,7 +99,7 @@ describe('second-factor proofs: a wrong password is a sign-in guess', () => {
         const c = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: oathtool(b.json.secret) } });
         assert.equal(c.status, 200, c.text);
         const code = c.json.backup_codes[0];
-        for (let i = 0; i < 3; i++) assertError(await api(srv.url, method, p, { token: a.access, json: { code, password: `wrong guess number ${i} x` } }), 403, 'invalid_credentials');
+        for (let i = 0; i < 3; i++) assertError(await api(srv.url, method, p, { token: a.access, json: { code, password: `wrong guess number ${i} x` } }), 403, 'proof_failed');
         let r = await api(srv.url, method, p, { token: a.access, json: { code, password: a.password } });
         assertError(r, 429, 'rate_limited', 'the right password while the address is locked');
         assert.match(r.headers.get('ratelimit-policy'), /^"signin_lockout";/);
