@@ -94,7 +94,7 @@ for (const [lang, run] of Object.entries(RUNNERS)) {
     let srv; let shortSrv;
     before(async () => {
       srv = await startServer({ env: { GATEHOUSE_AUDIENCE: 'orders-api' } });
-      shortSrv = await startServer({ env: { GATEHOUSE_ACCESS_TTL: '3' } });
+      shortSrv = await startServer({ env: { GATEHOUSE_ACCESS_TTL: '8' } }); // room for a loaded machine before exp
     });
     after(async () => { await srv.stop(); await shortSrv.stop(); });
 
