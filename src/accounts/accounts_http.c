@@ -13,7 +13,6 @@
 #include "http/pool.h"
 #include "mail/mail.h"
 #include "mfa/mfa.h"
-#include "mfa/mfa_http.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -197,8 +196,9 @@ static enum gh_err signin_failed(struct gh_req *r, const struct store_ops *ops,
                                  struct store_conn *c, const char *email_key,
                                  const struct store_user *u)
 {
-    enum gh_err rc =
-        password_guard_failed(r, ops, c, "signin.failure", "anonymous", NULL, email_key, u);
+    struct store_audit base;
+    enum gh_err rc = password_guard_failed(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                           "signin.failure", "anonymous", NULL, email_key, u);
     if (rc == GH_OK) gh_fail(r, GH_E_INVALID_CREDENTIALS);
     return rc;
 }
@@ -377,7 +377,10 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     rc =
         n > 0 && n < sizeof code - 1 ? mfa_verify_code(ops, c, u.id, code, &method) : GH_ERR_DENIED;
     if (rc == GH_ERR_DENIED) {
-        if ((rc = mfa_record_failure(r, ops, c, u.id, "signin.failure", &lim))) goto fail;
+        struct store_audit base;
+        if ((rc = mfa_record_failure(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL), u.id,
+                                     "signin.failure", &lim)))
+            goto fail;
         gh_fail(r, GH_E_INVALID_CODE);
         goto out;
     }
