@@ -18,7 +18,7 @@
  *  closed) and returns false when the address is locked or a sign-in
  *  budget is spent; otherwise spends one unit of each and returns true.
  *  The sign-in route spends its budgets at admission instead and only
- *  calls password_guard_locked. */
+ *  checks the lockout (limit_locked, accounts/signin.c). */
 bool password_guard_admit(struct gh_req *r, const char *email_key);
 
 /** The lockout check alone: true (and r answered 429) while email_key is
