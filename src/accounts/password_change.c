@@ -13,6 +13,7 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
                      const char *cur, size_t cur_len, const char *next, size_t next_len)
 {
     struct store_user u;
+    struct store_audit base;
     char reason[200], h[PASSWORD_HASH_MAX];
     memset(&u, 0, sizeof u);
     memset(h, 0, sizeof h);
@@ -28,8 +29,9 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
     rc = cur_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(cur, cur_len), GH_ERR_DENIED)
                                       : password_verify(u.password_hash, cur, cur_len);
     if (rc == GH_ERR_DENIED) {
-        if ((rc = password_guard_failed(r, ops, c, "password.change_failure", u.id,
-                                        r->ident.session_id, u.email_key, &u)))
+        if ((rc = password_guard_failed(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                        "password.change_failure", u.id, r->ident.session_id,
+                                        u.email_key, &u)))
             goto fail;
         gh_fail_msg(r, GH_E_PROOF_FAILED, "The current password is incorrect.");
         goto out;

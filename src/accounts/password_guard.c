@@ -58,9 +58,9 @@ static void queue_lockout_notice(const char *email)
     }
 }
 
-enum gh_err password_guard_failed(struct gh_req *r, const struct store_ops *ops,
-                                  struct store_conn *c, const char *action, const char *actor,
-                                  const char *session_id, const char *email_key,
+enum gh_err password_guard_failed(const struct store_ops *ops, struct store_conn *c,
+                                  const struct store_audit *base, const char *action,
+                                  const char *actor, const char *session_id, const char *email_key,
                                   const struct store_user *u)
 {
     struct store_audit ev;
@@ -76,14 +76,14 @@ enum gh_err password_guard_failed(struct gh_req *r, const struct store_ops *ops,
      * lockout from counting the guess. */
     struct lockout_event lo;
     limit_lockout_failure(email_key, &lo);
-    const struct store_audit *e = gh_audit_event(r, &ev, action, actor, uid, details);
+    const struct store_audit *e = audit_event(base, &ev, action, actor, uid, details);
     enum gh_err arc = audit_failure_append(ops, c, e);
     if (arc) return arc;
     if (lo.locked_s > 0) {
         snprintf(details, sizeof details,
                  "{\"failures\":%d,\"locked_seconds\":%lld,\"email_hmac\":\"%s\"}", lo.failures,
                  (long long)lo.locked_s, mac);
-        e = gh_audit_event(r, &ev, "signin.locked", "system", uid, details);
+        e = audit_event(base, &ev, "signin.locked", "system", uid, details);
         if (e) {
             enum gh_err rc = ops->audit_append(c, e);
             if (rc) return rc;

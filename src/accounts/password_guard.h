@@ -18,7 +18,7 @@
  *  closed) and returns false when the address is locked or a sign-in
  *  budget is spent; otherwise spends one unit of each and returns true.
  *  The sign-in route spends its budgets at admission instead and only
- *  calls password_guard_locked. */
+ *  checks the lockout (limit_locked, accounts/signin.c). */
 bool password_guard_admit(struct gh_req *r, const char *email_key);
 
 /** The lockout check alone: true (and r answered 429) while email_key is
@@ -30,11 +30,12 @@ bool password_guard_locked(struct gh_req *r, const char *email_key);
  *  address only as a keyed hash; session_id named when not NULL), one
  *  failure toward the lockout and, when that failure locks the address,
  *  a signin.locked row and (for an account, at most hourly) an email to
- *  its owner. Sets no reply. GH_OK, or the store's failure (then nothing
- *  was counted). */
-enum gh_err password_guard_failed(struct gh_req *r, const struct store_ops *ops,
-                                  struct store_conn *c, const char *action, const char *actor,
-                                  const char *session_id, const char *email_key,
+ *  its owner. base: the request's audit fields (audit_event in
+ *  audit/audit.h; NULL when auditing is off). Sets no reply. GH_OK, or the store's failure (then
+ * nothing was counted). */
+enum gh_err password_guard_failed(const struct store_ops *ops, struct store_conn *c,
+                                  const struct store_audit *base, const char *action,
+                                  const char *actor, const char *session_id, const char *email_key,
                                   const struct store_user *u) GH_WUR;
 
 #endif

@@ -4,14 +4,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accounts/email.h"
+#include "accounts/link_mail.h"
+#include "accounts/signin.h"
 #include "audit/audit.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "credentials/password.h"
 #include "guard/limit.h"
 #include "http/pool.h"
 #include "mail/mail.h"
 #include "sessions/authcache.h"
+#include "sessions/sessions.h"
 
 struct notice_job {
     char key[STORE_EMAIL_MAX + 1];
@@ -55,13 +60,14 @@ out:
     free(j);
 }
 
-enum gh_err signup_unconfirmed(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
-                               const struct store_user *u, bool *created)
+enum gh_err signup_unconfirmed(const struct store_ops *ops, struct store_conn *c,
+                               const struct store_audit *base, const struct store_user *u,
+                               bool *created)
 {
     struct store_audit ev;
     *created = false;
     enum gh_err rc = ops->user_create(
-        c, u, gh_audit_event(r, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
+        c, u, audit_event(base, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
     if (rc == GH_OK) {
         authcache_put_user(u, authcache_generation());
         *created = true;
@@ -74,7 +80,7 @@ enum gh_err signup_unconfirmed(struct gh_req *r, const struct store_ops *ops, st
     audit_email_hmac(u->email_key, mac);
     snprintf(details, sizeof details, "{\"email_hmac\":\"%s\"}", mac);
     const struct store_audit *e =
-        gh_audit_event(r, &ev, "signup.address_taken", "anonymous", "", details);
+        audit_event(base, &ev, "signup.address_taken", "anonymous", "", details);
     if (e && (rc = ops->audit_append(c, e))) return rc;
     struct notice_job *j = calloc(1, sizeof *j);
     if (!j) return GH_ERR_NOMEM;
@@ -84,4 +90,44 @@ enum gh_err signup_unconfirmed(struct gh_req *r, const struct store_ops *ops, st
         free(j);
     }
     return GH_OK;
+}
+
+enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
+                            const struct accounts_req *in, const char *email_in, size_t email_len,
+                            const char *pw, size_t pw_len, struct accounts_result *res)
+{
+    accounts_result_init(res);
+    struct store_user *u = &res->u;
+    if (email_normalize(email_in, email_len, u->email, u->email_key)) {
+        res->outcome = ACCOUNTS_INVALID_EMAIL;
+        return GH_OK;
+    }
+    if (password_check_policy(pw, pw_len, u->email, res->reason, sizeof res->reason)) {
+        res->outcome = ACCOUNTS_WEAK_PASSWORD;
+        return GH_OK;
+    }
+    enum gh_err rc = password_hash(u->password_hash, pw, pw_len);
+    if (rc) return rc;
+    sessions_new_id(u->id);
+    u->created_at = u->updated_at = gh_now_s();
+    if (gh_cfg.email_verification == 2) { /* no session, and no word on whether it existed */
+        bool created = false;
+        if ((rc = signup_unconfirmed(ops, c, in->audit, u, &created))) return rc;
+        if (created) link_mail_queue(u->email, u->email_key, LINK_VERIFY);
+        res->outcome = ACCOUNTS_VERIFY_PENDING;
+        return GH_OK;
+    }
+    struct store_audit ev;
+    rc = ops->user_create(
+        c, u, audit_event(in->audit, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
+    if (rc == GH_ERR_CONFLICT) {
+        res->outcome = ACCOUNTS_EMAIL_TAKEN;
+        return GH_OK;
+    }
+    if (rc) return rc;
+    authcache_put_user(u, authcache_generation());
+    if (gh_cfg.email_verification) link_mail_queue(u->email, u->email_key, LINK_VERIFY);
+    /* A new account has no second factor: under "all" it must enrol first. */
+    res->restricted = gh_cfg.mfa_required == 2;
+    return signin_session_start(ops, c, in, "password", false, NULL, res);
 }

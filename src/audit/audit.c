@@ -57,6 +57,19 @@ bool audit_enabled(void)
     return enabled;
 }
 
+const struct store_audit *audit_event(const struct store_audit *base, struct store_audit *ev,
+                                      const char *action, const char *actor, const char *target,
+                                      const char *details)
+{
+    if (!base) return NULL;
+    *ev = *base;
+    ev->action = action;
+    ev->actor = actor;
+    ev->target = target;
+    ev->details = details;
+    return ev;
+}
+
 void audit_email_hmac(const char *key, char out[AUDIT_HASH_HEX + 1])
 {
     uint8_t mac[32];

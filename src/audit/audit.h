@@ -22,6 +22,15 @@ enum gh_err audit_init(bool enabled) GH_WUR;
 void audit_shutdown(void);
 bool audit_enabled(void);
 
+/** An audit row about a request, for code that has no HTTP request: base
+ *  holds the request's ip, user agent and request id (http's
+ *  gh_audit_event fills it), ev gets a copy with action, actor, target and
+ *  details (NULL = "{}") set. Returns ev, or NULL when base is NULL
+ *  (auditing off: the store writes no row). */
+const struct store_audit *audit_event(const struct store_audit *base, struct store_audit *ev,
+                                      const char *action, const char *actor, const char *target,
+                                      const char *details);
+
 /** hex(HMAC-SHA256(key, email_key)): lets an operator match failures for one
  *  address without the log holding the address. 64 zeros if audit_init has
  *  not succeeded. Thread-safe. */

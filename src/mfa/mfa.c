@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "audit/audit.h"
+#include "audit/failures.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -152,4 +154,20 @@ void mfa_notify(const struct store_ops *ops, struct store_conn *c, const char *e
         mail_enqueue_notice(ops, c, email, added ? "mfa_added" : "mfa_removed", subject, text,
                             html) != GH_OK)
         gh_log(GH_LOG_ERROR, "second-factor notice: cannot queue the email");
+}
+
+enum gh_err mfa_record_failure(const struct store_ops *ops, struct store_conn *c,
+                               const struct store_audit *base, const char *user_id,
+                               const char *action, const struct limit_result *lim)
+{
+    struct store_audit ev;
+    bool signin = strcmp(action, "signin.failure") == 0;
+    /* "rate_limited" marks the failure that spent the account's budget:
+     * one row per lockout, not one per refused attempt after it. */
+    const char *details = lim->remaining == 0
+                              ? "{\"method\":\"second_factor\",\"rate_limited\":true}"
+                              : "{\"method\":\"second_factor\"}";
+    const struct store_audit *e =
+        audit_event(base, &ev, action, signin ? "anonymous" : user_id, user_id, details);
+    return audit_failure_append(ops, c, e); /* bounded per kind and client */
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/err.h"
+#include "guard/limit.h"
 #include "store/store.h"
 
 #define MFA_CHALLENGE_TTL 300 /* seconds to enter the code */
@@ -63,5 +64,15 @@ void mfa_backup_codes(char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1],
 enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *c,
                                 const struct store_user *u, const char *first_factor,
                                 char token[MFA_TOKEN_LEN + 1]) GH_WUR;
+
+/** Records a wrong second-factor code (or proof) for user_id as an audit
+ *  row of action ("signin.failure" or "mfa.proof_failed"), marked when it
+ *  spent the account's budget (lim from limit_take). base: the request's
+ *  audit fields (audit/audit.h audit_event; NULL when auditing is off).
+ *  Bounded per kind and client (audit/failures.h). GH_ERR_* on store
+ *  failure. */
+enum gh_err mfa_record_failure(const struct store_ops *ops, struct store_conn *c,
+                               const struct store_audit *base, const char *user_id,
+                               const char *action, const struct limit_result *lim) GH_WUR;
 
 #endif

@@ -76,6 +76,7 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
         gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
         return -1;
     }
+    struct store_audit base;
     enum gh_err rc = GH_OK;
     *method = "password";
     if (pw) {
@@ -94,8 +95,9 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
                                              : password_verify(u.password_hash, pw, pw_len);
         gh_wipe(u.password_hash, sizeof u.password_hash);
         if (rc == GH_ERR_DENIED) {
-            if ((rc = password_guard_failed(r, ops, c, "mfa.proof_failed", u.id,
-                                            r->ident.session_id, u.email_key, &u)) == GH_OK) {
+            if ((rc = password_guard_failed(
+                     ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL), "mfa.proof_failed",
+                     u.id, r->ident.session_id, u.email_key, &u)) == GH_OK) {
                 gh_fail(r, GH_E_PROOF_FAILED);
                 return -1;
             }
@@ -108,7 +110,8 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
         rc = mfa_verify_code(ops, c, r->ident.user_id, code, method);
     }
     if (rc == GH_ERR_DENIED &&
-        (rc = mfa_record_failure(r, ops, c, r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
+        (rc = mfa_record_failure(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                 r->ident.user_id, "mfa.proof_failed", &lim)) == GH_OK) {
         gh_fail(r, GH_E_PROOF_FAILED);
         return -1;
     }
@@ -272,22 +275,6 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
     if (proof_check(r, ops, c, code, has_pw ? pw : NULL, pw_len, &method)) return -1;
     snprintf(proof, 48, "%s+%s", method, has_pw ? "password" : "recent_signin");
     return 0;
-}
-
-enum gh_err mfa_record_failure(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
-                               const char *user_id, const char *action,
-                               const struct limit_result *lim)
-{
-    struct store_audit ev;
-    bool signin = strcmp(action, "signin.failure") == 0;
-    /* "rate_limited" marks the failure that spent the account's budget:
-     * one row per lockout, not one per refused attempt after it. */
-    const char *details = lim->remaining == 0
-                              ? "{\"method\":\"second_factor\",\"rate_limited\":true}"
-                              : "{\"method\":\"second_factor\"}";
-    const struct store_audit *e =
-        gh_audit_event(r, &ev, action, signin ? "anonymous" : user_id, user_id, details);
-    return audit_failure_append(ops, c, e); /* bounded per kind and client */
 }
 
 /* DELETE /v1/mfa/totp {code, password}: removing a factor needs proof
