@@ -196,10 +196,13 @@ enum gh_err signin_mfa(const struct store_ops *ops, struct store_conn *c,
     }
     if (rc) goto out;
     limit_refund(LIMIT_MFA_ACCOUNT, u->id);
-    if (ops->challenge_consume(c, h, gh_now_s()) != GH_OK) { /* a parallel request won */
+    rc = ops->challenge_consume(c, h, gh_now_s());
+    if (rc == GH_ERR_DENIED) { /* a parallel request won */
         res->outcome = ACCOUNTS_STEP_USED;
+        rc = GH_OK;
         goto out;
     }
+    if (rc) goto out; /* a backend failure is not a spent step */
     /* The session is refused if the password changed since it was checked. */
     u->tokens_invalidated_at = ch.tokens_invalidated_at;
     char m[32];

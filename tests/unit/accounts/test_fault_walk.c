@@ -615,12 +615,6 @@ static const struct {
      * shown, and the confirm cannot be repeated (no_pending_enrolment). */
     {"mfa confirm (restricted session)", "session_unrestrict",
      "factor confirmed, backup codes lost, 500"},
-    /* accounts_http_signin_mfa treats any challenge_consume result other
-     * than GH_OK as "a parallel request won" and answers 401 invalid_token
-     * ("This sign-in step was already used."): a backend failure reads as
-     * a spent token. Only GH_ERR_DENIED means that; the rest is a 500. */
-    {"sign-in, second step (TOTP)", "challenge_consume",
-     "a backend failure answered 401 invalid_token"},
 };
 
 static const char *known_failure(const char *flow, const char *op)
