@@ -2,8 +2,12 @@
 JOBS ?= $(shell nproc)
 REL := build/release
 ASAN := build/asan
+TSAN := build/tsan
+# A ThreadSanitizer report stops the process and fails it (exit 66).
+# tests/tsan.supp lists only uninstrumented system libraries, each with why.
+TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps build-release build-asan unit api fuzz bench fmt clean
+.PHONY: run test deps build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
 
 run: deps build-release
 	@./$(REL)/gatehouse migrate
@@ -12,7 +16,7 @@ run: deps build-release
 
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
-test: deps build-asan build-release unit api
+test: deps build-asan build-release unit api tsan
 
 deps:
 	@./scripts/deps.sh
@@ -25,6 +29,10 @@ build-asan:
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
 
+build-tsan:
+	@cmake -S . -B $(TSAN) -DCMAKE_BUILD_TYPE=Debug -DGH_SANITIZE=OFF -DGH_TSAN=ON >/dev/null
+	@cmake --build $(TSAN) -j $(JOBS)
+
 unit: build-asan
 	cd $(ASAN) && ctest --output-on-failure -j $(JOBS)
 
@@ -35,6 +43,13 @@ api: build-asan
 	cd tests/api && GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)
+
+# ThreadSanitizer: the unit tests and fuzz replays, then a short burst of
+# concurrent clients against a server with several loops and workers
+# (tests/api/tsan_smoke.mjs). Runs after `api`, which installed node_modules.
+tsan: build-tsan
+	cd $(TSAN) && $(TSAN_ENV) ctest --output-on-failure -j $(JOBS)
+	cd tests/api && $(TSAN_ENV) GATEHOUSE_BIN=$(CURDIR)/$(TSAN)/gatehouse node --test tsan_smoke.mjs
 
 # libFuzzer (clang) on every target for FUZZ_SECONDS each; crashes land in build/fuzz/run.
 FUZZ_SECONDS ?= 60
