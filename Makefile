@@ -7,7 +7,7 @@ TSAN := build/tsan
 # tests/tsan.supp lists only uninstrumented system libraries, each with why.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
+.PHONY: run test deps check-format build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
 
 run: deps build-release
 	@./$(REL)/gatehouse migrate
@@ -16,10 +16,15 @@ run: deps build-release
 
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
-test: deps build-asan build-release unit api tsan
+# check-format first: it takes seconds and fails before a long build.
+test: deps check-format build-asan build-release unit api tsan
 
 deps:
 	@./scripts/deps.sh
+
+# Every C file under src/ and tests/ must be clang-format clean (`make fmt`).
+check-format:
+	@./scripts/check_format.sh
 
 build-release:
 	@cmake -S . -B $(REL) -DCMAKE_BUILD_TYPE=Release -DGH_SANITIZE=OFF >/dev/null
@@ -68,7 +73,7 @@ bench: deps
 	./bench/verify.sh
 
 fmt:
-	clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c')
+	clang-format -i $$(find src tests -path '*/node_modules' -prune -o -type f \( -name '*.c' -o -name '*.h' \) -print)
 
 clean:
 	rm -rf build
