@@ -3,11 +3,13 @@ JOBS ?= $(shell nproc)
 REL := build/release
 ASAN := build/asan
 TSAN := build/tsan
+# Where the API tests' servers leave the error codes they logged (api-coverage).
+API_ERRORS := $(CURDIR)/build/api-errors
 # A ThreadSanitizer report stops the process and fails it (exit 66).
 # tests/tsan.supp lists only uninstrumented system libraries, each with why.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps check-format lint-layout build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
+.PHONY: run test deps check-format lint-layout api-coverage build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
 
 run: deps build-release
 	@./$(REL)/gatehouse migrate
@@ -17,7 +19,7 @@ run: deps build-release
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
 # check-format first: it takes seconds and fails before a long build.
-test: deps check-format build-asan build-release unit api tsan lint-layout
+test: deps check-format build-asan build-release unit api api-coverage tsan lint-layout
 
 deps:
 	@./scripts/deps.sh
@@ -55,9 +57,16 @@ api: build-asan
 	cd tests/api && npm ci --no-audit --no-fund --silent
 	@# Node >= 18.19 runs the tests (Debian 12's own nodejs); --test-concurrency needs >= 20.10,
 	@# so older nodes run the files one by one.
-	cd tests/api && GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
+	@rm -rf $(API_ERRORS)
+	cd tests/api && GH_API_ERRORS_DIR=$(API_ERRORS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)
+
+# Every (route, method, error code) the servers logged during `make api` is
+# listed for that route in docs/openapi.yaml (tests/api/openapi.test.mjs
+# checks the document itself against the route and error tables).
+api-coverage:
+	cd tests/api && node check_error_coverage.mjs $(API_ERRORS)
 
 # ThreadSanitizer: the unit tests and fuzz replays, then a short burst of
 # concurrent clients against a server with several loops and workers
