@@ -9,7 +9,7 @@ API_ERRORS := $(CURDIR)/build/api-errors
 # tests/tsan.supp lists only uninstrumented system libraries, each with why.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps check-format lint-layout api-coverage build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
+.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
 
 run: deps build-release
 	@./$(REL)/gatehouse migrate
@@ -19,7 +19,7 @@ run: deps build-release
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
 # check-format first: it takes seconds and fails before a long build.
-test: deps check-format build-asan build-release unit api api-coverage tsan lint-layout
+test: deps check-format check-docs build-asan build-release unit api api-coverage tsan lint-layout
 
 deps:
 	@./scripts/deps.sh
@@ -37,6 +37,10 @@ lint-layout:
 	@python3 scripts/test_lint_layout.py -q
 	@if [ "$(GH_LAYOUT_LINT)" = off ]; then echo "lint-layout: skipped (GH_LAYOUT_LINT=off)"; \
 	else python3 scripts/lint_layout.py; fi
+
+# Every relative link in the Markdown files names a file that exists.
+check-docs:
+	@python3 scripts/check_doc_links.py
 
 build-release:
 	@cmake -S . -B $(REL) -DCMAKE_BUILD_TYPE=Release -DGH_SANITIZE=OFF >/dev/null
