@@ -8,7 +8,7 @@ libsqlite3-dev sqlite3 libzxcvbn-dev libcmocka-dev libcrypt-dev
 liboath-dev libqrencode-dev oathtool libcurl4-openssl-dev python3-aiosmtpd openssl
 python3-jwt python3-cryptography
 libhiredis-dev redis-server
-nodejs curl jq"
+nodejs curl jq clang-format"
 case "${1:-}" in
 --bench) PKGS="$PKGS wrk nginx-light" ;;
 --fuzz) PKGS="$PKGS clang" ;;

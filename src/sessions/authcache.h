@@ -1,5 +1,5 @@
 /* The in-memory answer to "is this bearer token good right now?", so the hot
- * path never leaves its event loop (DESIGN.md, "hot path").
+ * path never leaves its event loop (docs/architecture.md, "The auth cache").
  *
  * Three tables: verified tokens (keyed by SHA-256 of the token, holding the
  * claims), sessions (live flag, owner, expiry) and users (email, created_at,

@@ -63,6 +63,42 @@ export function freePort() {
   });
 }
 
+/**
+ * Parses a server's stderr: every request-log line that carries an error
+ * code ("error":"<code>") gives {method, route, error}, route being the
+ * route table's name or path ("unmatched" when no route was chosen).
+ * Other lines are ignored.
+ */
+export function errorsFromLog(stderr) {
+  const out = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{') || !line.includes('"error"')) continue;
+    let j;
+    try { j = JSON.parse(line); } catch { continue; }
+    if (typeof j.route === 'string' && typeof j.method === 'string' && typeof j.error === 'string') {
+      out.push({ method: j.method.toLowerCase(), route: j.route, error: j.error });
+    }
+  }
+  return out;
+}
+
+// With GH_API_ERRORS_DIR set (`make test` sets it), every server this
+// process starts adds the error codes it logged to one file per test
+// process; the last step of `make test` (check_error_coverage.mjs) fails
+// when one is not listed for its route in docs/openapi.yaml.
+const ERRORS_DIR = process.env.GH_API_ERRORS_DIR;
+const recorded = new Set();
+function recordErrors(stderr) {
+  const lines = [];
+  for (const t of errorsFromLog(stderr)) {
+    const k = JSON.stringify(t);
+    if (!recorded.has(k)) { recorded.add(k); lines.push(k + '\n'); }
+  }
+  if (!lines.length) return;
+  fs.mkdirSync(ERRORS_DIR, { recursive: true });
+  fs.appendFileSync(path.join(ERRORS_DIR, `errors-${process.pid}.jsonl`), lines.join(''));
+}
+
 export function mkTempDir(prefix = 'gatehouse-test-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -121,6 +157,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000 } 
   child.stdout.setEncoding('utf8');
   child.stderr.on('data', (d) => { stderr += d; });
   child.stdout.on('data', (d) => { stdout += d; });
+  if (ERRORS_DIR) child.stderr.on('end', () => recordErrors(stderr));
   let exit = null;
   const exited = new Promise((resolve) => {
     child.on('exit', (code, signal) => { exit = { code, signal }; resolve(exit); });
