@@ -82,6 +82,7 @@ struct gh_req {
     json_t *resp;    /* NULL = empty body */
     char *resp_text; /* heap; a non-JSON body (metrics) instead of resp */
     const char *resp_type;
+    const char *error_code; /* an error reply: its error table code (static), else NULL */
     bool www_authenticate;
     const char *rl_name; /* a rate-limit rule answered: its RateLimit headers */
     struct limit_result rl;
@@ -93,7 +94,8 @@ struct gh_req {
     bool clear_cookies;    /* expire both cookies (sign-out, dead cookie); beats set_session */
     char cors_methods[40]; /* a preflight answered: the path's methods */
 
-    /* Private to server.c. */
+    /* Private to src/http/. */
+    const struct gh_credential *cred; /* the checker that read the credential */
     struct gh_loop *loop;
     struct evhttp_request *ev;
     struct gh_req *next;

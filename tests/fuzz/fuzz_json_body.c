@@ -1,5 +1,5 @@
 /* Fuzzes the strict JSON intake of request bodies: json_loadb with
- * JSON_REJECT_DUPLICATES (src/http/server.c), then, for an object, the
+ * JSON_REJECT_DUPLICATES (src/http/intake.c), then, for an object, the
  * field walk of gh_body_fields (reimplemented here, since that function
  * needs a request) for the sign-up fields, then email_normalize on the
  * email as the handler does. Properties: every string jansson accepts
