@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "http/internal.h"
+#include "http/reqparse.h"
 #include "sessions/sessions.h"
 
 /* A session made under GATEHOUSE_MFA_REQUIRED for a user without a second
@@ -91,23 +92,11 @@ static enum gh_cred_result cookie_store(struct gh_req *r, const struct store_ops
 }
 
 /* Bearer token from the Authorization header only (never the URL). */
-static bool bearer(struct evkeyvalq *in, struct gh_req *r)
+static bool bearer(const char *value, struct gh_req *r)
 {
-    const char *a = evhttp_find_header(in, "Authorization");
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0) return false;
-    a += 7;
-    while (*a == ' ')
-        a++;
-    size_t n = strlen(a);
-    while (n > 0 && a[n - 1] == ' ')
-        n--;
-    if (n == 0 || n > GH_TOKEN_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = a[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.'))
-            return false;
-    }
+    const char *a;
+    size_t n;
+    if (!reqparse_bearer(value, GH_TOKEN_MAX, &a, &n)) return false;
     memcpy(r->token, a, n);
     r->token[n] = '\0';
     r->token_len = n;
@@ -119,29 +108,13 @@ static bool bearer(struct evkeyvalq *in, struct gh_req *r)
  * absent, 2 if sent more than once, -1 if not shaped like a token. */
 static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
 {
-    const char *name = cookie_session_name(), *val = NULL;
-    size_t len = 0;
-    int found = 0;
-    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (strcasecmp(kv->key, "Cookie") != 0) continue;
-        const char *v;
-        size_t l;
-        int n = cookie_find(kv->value, name, &v, &l);
-        if (n && !found) {
-            val = v;
-            len = l;
-        }
-        found += n;
-    }
-    if (found == 0) return 0;
-    if (found > 1) return 2;
-    if (len != REFRESH_TOKEN_LEN) return -1;
-    for (size_t i = 0; i < len; i++) {
-        char c = val[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return -1;
-    }
+    const char *name = cookie_session_name(), *val;
+    struct reqparse_cookies s = {0};
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        if (strcasecmp(kv->key, "Cookie") == 0) reqparse_cookies_add(&s, kv->value, name);
+    size_t len;
+    int got = reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, &val, &len);
+    if (got != 1) return got;
     memcpy(r->token, val, len);
     r->token[len] = '\0';
     r->token_len = len;
@@ -153,8 +126,9 @@ static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
 
 static enum gh_cred_result bearer_read(struct gh_req *r, struct evkeyvalq *in)
 {
-    if (!evhttp_find_header(in, "Authorization")) return GH_CRED_ABSENT;
-    if (bearer(in, r)) return GH_CRED_UNKNOWN;
+    const char *value = evhttp_find_header(in, "Authorization");
+    if (!value) return GH_CRED_ABSENT;
+    if (bearer(value, r)) return GH_CRED_UNKNOWN;
     gh_fail(r, GH_E_INVALID_TOKEN);
     return GH_CRED_REFUSED;
 }

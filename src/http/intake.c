@@ -20,6 +20,7 @@
 #include "http/framing.h"
 #include "http/internal.h"
 #include "http/pool.h"
+#include "http/reqparse.h"
 #include "sessions/cookie.h"
 
 static const struct gh_route *routes;
@@ -105,19 +106,6 @@ static const struct gh_route *match(const char *path, int method, char *param, b
     return NULL;
 }
 
-static bool is_json_type(const char *ct)
-{
-    if (!ct) return false;
-    while (*ct == ' ')
-        ct++;
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0) return false;
-    ct += n;
-    while (*ct == ' ')
-        ct++;
-    return *ct == '\0' || *ct == ';';
-}
-
 static void copy_printable(char *dst, size_t cap, const char *src)
 {
     size_t i = 0;
@@ -146,38 +134,14 @@ static size_t headers_size(const struct evkeyvalq *in)
     return n;
 }
 
-enum framing { FRAMING_OK, FRAMING_CLOSE, FRAMING_BAD };
-
-/* Message framing that libevent 2.1 accepts but a proxy may read
- * differently (RFC 9112 6.1, 6.3), which is how requests get smuggled:
- * refused, and the connection closed. libevent reads a body only for some
- * methods; on the others its bytes would be parsed as the next request, so
- * such a connection closes after the reply. */
-static enum framing framing_of(const struct evkeyvalq *in, enum evhttp_cmd_type cmd)
+/* The body framing verdict over the parsed headers (http/framing.c). */
+static enum framing_body framing_of(const struct evkeyvalq *in, enum evhttp_cmd_type cmd)
 {
-    int ncl = 0, nte = 0;
-    const char *cl = NULL, *te = NULL;
-    for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next) {
-        if (!framing_name_ok(kv->key)) return FRAMING_BAD; /* "Transfer-Encoding ", "" */
-        if (strcasecmp(kv->key, "Content-Length") == 0) {
-            if (!framing_length_ok(kv->value)) return FRAMING_BAD; /* "+2", "1, 1" */
-            ncl++;
-            cl = kv->value;
-        } else if (strcasecmp(kv->key, "Transfer-Encoding") == 0) {
-            nte++;
-            te = kv->value;
-        }
-    }
-    if (ncl > 1 || nte > 1 || (cl && te) || (te && strcasecmp(te, "chunked") != 0))
-        return FRAMING_BAD;
+    struct framing_headers h = {0};
+    for (const struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        framing_headers_add(&h, kv->key, kv->value);
     bool reads_body = cmd == EVHTTP_REQ_POST || cmd == EVHTTP_REQ_PUT || cmd == EVHTTP_REQ_PATCH;
-    if (!reads_body && (te || (cl && strcmp(cl, "0") != 0))) return FRAMING_CLOSE;
-    /* libevent's chunk parser is lenient (bare-LF size lines, "0x2", no
-     * CRLF check after the data): where it thinks a chunked body ends may
-     * not be where a proxy did, so nothing after one is read as a request
-     * (decision 0017). */
-    if (te) return FRAMING_CLOSE;
-    return FRAMING_OK;
+    return framing_headers_verdict(&h, reads_body);
 }
 
 static int method_of_name(const char *m)
@@ -268,18 +232,18 @@ static bool intake_framing(struct gh_req *r, struct evkeyvalq *in, bool raw_bad)
         gh_fail(r, GH_E_SHUTTING_DOWN);
         return false;
     }
-    switch (raw_bad ? FRAMING_BAD : framing_of(in, evhttp_request_get_command(r->ev))) {
-    case FRAMING_BAD:
+    switch (raw_bad ? FRAMING_BODY_BAD : framing_of(in, evhttp_request_get_command(r->ev))) {
+    case FRAMING_BODY_BAD:
         evhttp_add_header(out, "Connection", "close");
         gh_fail_msg(r, GH_E_BAD_FRAMING,
                     "Malformed or ambiguous framing (RFC 9112): CRLF line ends, header names "
                     "without spaces, and either one Content-Length of digits or "
                     "Transfer-Encoding: chunked.");
         return false;
-    case FRAMING_CLOSE:
+    case FRAMING_BODY_CLOSE:
         evhttp_add_header(out, "Connection", "close");
         break;
-    case FRAMING_OK:
+    case FRAMING_BODY_OK:
         break;
     }
     if (headers_size(in) > GH_HEADERS_MAX) {
@@ -345,7 +309,7 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
 static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
 {
     if (!(r->route->flags & R_BODY)) return true;
-    if (!is_json_type(evhttp_find_header(in, "Content-Type"))) {
+    if (!reqparse_content_type_is(evhttp_find_header(in, "Content-Type"), "application/json")) {
         gh_fail(r, GH_E_UNSUPPORTED_MEDIA_TYPE);
         return false;
     }
@@ -356,14 +320,13 @@ static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
         return false;
     }
     char *data = (char *)evbuffer_pullup(b, -1);
-    json_error_t jerr;
-    r->body = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    enum reqparse_body res = reqparse_json_body(data, len, &r->body);
     gh_wipe(data, len); /* the raw body may hold a password */
-    if (!r->body || !json_is_object(r->body)) {
+    if (res != REQPARSE_BODY_OK) {
         gh_fail_msg(r, GH_E_INVALID_JSON,
-                    r->body ? "The body must be a JSON object."
-                            : "The body is not valid JSON (UTF-8, no NUL, no duplicate "
-                              "keys).");
+                    res == REQPARSE_BODY_NOT_OBJECT
+                        ? "The body must be a JSON object."
+                        : "The body is not valid JSON (UTF-8, no NUL, no duplicate keys).");
         return false;
     }
     return true;
