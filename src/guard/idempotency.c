@@ -115,7 +115,9 @@ bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn
 void idem_end(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     if (!r->idem_claimed) return;
-    if (r->status >= 500 || r->status == 0 || r->resp_text) {
+    /* Only a JSON reply without extra headers is recorded: a replay
+     * rebuilds status and body alone. */
+    if (r->status >= 500 || r->status == 0 || r->resp_text || r->resp_type || r->reply_nhdr) {
         if (ops->idem_release(c, r->idem_id) != GH_OK)
             gh_log(GH_LOG_ERROR, "idempotency: cannot release %s", r->idem_id);
         return;

@@ -32,6 +32,7 @@ void gh_fail_msg(struct gh_req *r, enum gh_error e, const char *message)
              json_pack("{s:{s:s,s:s}}", "error", "code", row->code, "message",
                        message ? message : row->message));
     r->error_code = row->code; /* for the log line */
+    r->reply_nhdr = 0;         /* an error reply carries no extra headers */
     /* RFC 6750: the challenge belongs to bearer-protected resources. */
     if (e == GH_E_INVALID_TOKEN && r->route && (r->route->flags & R_AUTH))
         r->www_authenticate = true;

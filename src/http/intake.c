@@ -304,13 +304,16 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
     return !(flags & R_AUTH) || http_credentials_check(r, in);
 }
 
-/* Step 5, the body of an R_BODY route: its type, its size, and strict JSON
- * (one object, no duplicate keys). false: r's reply is set. */
+/* Step 5, the body of an R_BODY route: the type its profile accepts, its
+ * size, and strict JSON (one object, no duplicate keys) or, on a page, a
+ * strict form, read into the same object of strings. false: r's reply is
+ * set. */
 static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
 {
     if (!(r->route->flags & R_BODY)) return true;
-    if (!reqparse_content_type_is(evhttp_find_header(in, "Content-Type"), "application/json")) {
-        gh_fail(r, GH_E_UNSUPPORTED_MEDIA_TYPE);
+    const struct gh_profile_info *prof = gh_profile_of(gh_route_profile(r->route));
+    if (!reqparse_content_type_is(evhttp_find_header(in, "Content-Type"), prof->body_type)) {
+        gh_fail_msg(r, GH_E_UNSUPPORTED_MEDIA_TYPE, prof->body_type_message);
         return false;
     }
     struct evbuffer *b = evhttp_request_get_input_buffer(r->ev);
@@ -320,13 +323,24 @@ static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
         return false;
     }
     char *data = (char *)evbuffer_pullup(b, -1);
-    enum reqparse_body res = reqparse_json_body(data, len, &r->body);
+    bool form = gh_route_profile(r->route) == GH_PROFILE_PAGE;
+    enum reqparse_body res =
+        form ? reqparse_form_body(data, len, &r->body) : reqparse_json_body(data, len, &r->body);
     gh_wipe(data, len); /* the raw body may hold a password */
+    if (res == REQPARSE_BODY_NOMEM) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return false;
+    }
     if (res != REQPARSE_BODY_OK) {
-        gh_fail_msg(r, GH_E_INVALID_JSON,
-                    res == REQPARSE_BODY_NOT_OBJECT
-                        ? "The body must be a JSON object."
-                        : "The body is not valid JSON (UTF-8, no NUL, no duplicate keys).");
+        if (form)
+            gh_fail_msg(r, GH_E_INVALID_FIELD,
+                        "The form is not valid: name=value pairs joined by '&', each name once, "
+                        "percent-encoded UTF-8 without NUL.");
+        else
+            gh_fail_msg(r, GH_E_INVALID_JSON,
+                        res == REQPARSE_BODY_NOT_OBJECT
+                            ? "The body must be a JSON object."
+                            : "The body is not valid JSON (UTF-8, no NUL, no duplicate keys).");
         return false;
     }
     return true;

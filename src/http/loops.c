@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,8 @@ struct gh_req *http_req_get(struct gh_loop *l)
     if (!r) return calloc(1, sizeof *r);
     l->spare = r->next;
     l->nspare--;
-    memset(r, 0, sizeof *r);
+    /* Not the extra-header buffer: only its used prefix means anything. */
+    memset(r, 0, offsetof(struct gh_req, reply_hdr));
     return r;
 }
 
@@ -79,6 +81,7 @@ void http_req_put(struct gh_req *r)
     free(r->resp_text);
     r->resp_text = NULL;
     r->body = r->resp = NULL;
+    if (r->reply_hdr_used) gh_wipe(r->reply_hdr, r->reply_hdr_used);
     if (l->nspare >= SPARE_MAX) {
         free(r);
         return;

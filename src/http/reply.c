@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 
@@ -13,25 +14,114 @@
 #include "guard/cors.h"
 #include "guard/guard.h"
 #include "http/conn.h"
+#include "http/framing.h"
 #include "http/internal.h"
 
 void gh_reply(struct gh_req *r, int status, json_t *body)
 {
     if (r->resp) json_decref(r->resp);
+    if (r->resp_text || r->resp_type) { /* the last reply set wins */
+        free(r->resp_text);
+        r->resp_text = NULL;
+        r->resp_len = 0;
+        r->resp_type = NULL;
+    }
     r->status = status;
     r->resp = body;
     r->error_code = NULL;
 }
 
-void gh_reply_text(struct gh_req *r, int status, const char *type, char *text)
+void gh_reply_body(struct gh_req *r, int status, const char *type, char *body, size_t len)
 {
     if (r->resp) json_decref(r->resp);
     r->resp = NULL;
     free(r->resp_text);
     r->status = status;
-    r->resp_text = text;
+    r->resp_text = body;
+    r->resp_len = body ? len : 0;
     r->resp_type = type;
     r->error_code = NULL;
+}
+
+void gh_reply_text(struct gh_req *r, int status, const char *type, char *text)
+{
+    gh_reply_body(r, status, type, text, text ? strlen(text) : 0);
+}
+
+/* ---- profiles and extra headers ---- */
+
+static const struct gh_profile_info profiles[] = {
+    [GH_PROFILE_API] = {"default-src 'none'; frame-ancestors 'none'", "application/json",
+                        "Send the body as Content-Type: application/json."},
+    [GH_PROFILE_PAGE] = {"default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                         "form-action 'self'; frame-ancestors 'none'",
+                         "application/x-www-form-urlencoded",
+                         "Send the form as Content-Type: application/x-www-form-urlencoded."},
+};
+
+const struct gh_profile_info *gh_profile_of(int profile)
+{
+    if (profile < 0 || (size_t)profile >= sizeof profiles / sizeof profiles[0])
+        profile = GH_PROFILE_API;
+    return &profiles[profile];
+}
+
+/* Headers finish() writes itself: a handler adding one would contradict or
+ * duplicate ours (two Content-Types, a weaker CSP, a forged request id). */
+static const char *const reserved[] = {
+    "Content-Length",
+    "Content-Type",
+    "Transfer-Encoding",
+    "Connection",
+    "Set-Cookie",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Referrer-Policy",
+    "Permissions-Policy",
+    "Content-Security-Policy",
+    "Strict-Transport-Security",
+    "Cache-Control",
+    "X-Request-Id",
+    "WWW-Authenticate",
+    "Vary",
+    "Retry-After",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Idempotent-Replayed",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Max-Age",
+    "Access-Control-Expose-Headers",
+};
+
+bool gh_reply_header_ok(const char *name, const char *value)
+{
+    if (!name || !value || strlen(name) > 64 || !framing_name_ok(name)) return false;
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcasecmp(name, reserved[i]) == 0) return false;
+    size_t n = 0;
+    for (; value[n]; n++) {
+        unsigned char c = (unsigned char)value[n];
+        if (n >= 1024 || ((c < 0x20 || c >= 0x7f) && c != '\t')) return false;
+    }
+    return true;
+}
+
+enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *value)
+{
+    if (!gh_reply_header_ok(name, value) || r->reply_nhdr >= GH_REPLY_HEADERS_MAX)
+        return GH_ERR_INVALID;
+    size_t nl = strlen(name) + 1, vl = strlen(value) + 1, at = r->reply_hdr_used;
+    if (nl + vl > sizeof r->reply_hdr - at) return GH_ERR_INVALID;
+    memcpy(r->reply_hdr + at, name, nl);
+    memcpy(r->reply_hdr + at + nl, value, vl);
+    r->reply_hdr_at[r->reply_nhdr][0] = (uint16_t)at;
+    r->reply_hdr_at[r->reply_nhdr][1] = (uint16_t)(at + nl);
+    r->reply_nhdr++;
+    r->reply_hdr_used = (uint16_t)(at + nl + vl);
+    return GH_OK;
 }
 
 static _Atomic uint64_t requests_by_class[6];
@@ -66,6 +156,10 @@ static const char *reason(int status)
         return "Accepted";
     case 204:
         return "No Content";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
     case 400:
         return "Bad Request";
     case 401:
@@ -132,13 +226,13 @@ int http_method_of(struct evhttp_request *ev)
 }
 
 static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
-                                 const char *request_id)
+                                 const char *request_id, const char *csp)
 {
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
     evhttp_add_header(h, "Referrer-Policy", "strict-origin-when-cross-origin");
     evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
-    evhttp_add_header(h, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    evhttp_add_header(h, "Content-Security-Policy", csp);
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     evhttp_add_header(h, "Cache-Control", cache_control);
     evhttp_add_header(h, "X-Request-Id", request_id);
@@ -201,7 +295,10 @@ void http_finish(struct gh_req *r)
                          (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
                              ? "public, max-age=300"
                              : "no-store",
-                         r->request_id);
+                         r->request_id, gh_profile_of(gh_route_profile(r->route))->csp);
+    for (int i = 0; i < r->reply_nhdr; i++) /* validated by gh_reply_header */
+        evhttp_add_header(h, r->reply_hdr + r->reply_hdr_at[i][0],
+                          r->reply_hdr + r->reply_hdr_at[i][1]);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
     set_cookies(r, h);
     add_cors_headers(r, h);
@@ -227,8 +324,8 @@ void http_finish(struct gh_req *r)
 
     /* The body goes straight into the request's own output buffer. */
     struct evbuffer *buf = evhttp_request_get_output_buffer(ev);
-    if (r->resp_text) {
-        evbuffer_add(buf, r->resp_text, strlen(r->resp_text));
+    if (r->resp_text || r->resp_type) {
+        if (r->resp_len) evbuffer_add(buf, r->resp_text, r->resp_len);
         evhttp_add_header(h, "Content-Type", r->resp_type ? r->resp_type : "text/plain");
     } else if (r->resp) {
         size_t n = json_dumpb(r->resp, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -260,7 +357,7 @@ void http_reply_no_memory(struct gh_loop *l, struct evhttp_request *ev, int64_t 
     char rid[GH_REQUEST_ID_MAX + 1];
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     http_request_id_of(l, evhttp_request_get_input_headers(ev), rid, sizeof rid);
-    add_security_headers(h, "no-store", rid);
+    add_security_headers(h, "no-store", rid, gh_profile_of(GH_PROFILE_API)->csp);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Connection", "close");
     evbuffer_add(evhttp_request_get_output_buffer(ev), body, sizeof body - 1);

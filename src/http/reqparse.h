@@ -1,8 +1,8 @@
 /* The request parsers of the HTTP layer, as pure functions over header
  * values and body bytes (no request, no allocation except the JSON document
- * the body parser returns, no global state; any thread): the bearer token of
+ * the body parsers return, no global state; any thread): the bearer token of
  * an Authorization header, the session cookie as the server reads it from
- * every Cookie header, the Content-Type check and the strict JSON body.
+ * every Cookie header, the Content-Type check, the strict JSON body and the strict form body.
  * (Body framing over the parsed headers is in http/framing.h.) Each has a
  * fuzz target under tests/fuzz. */
 #ifndef GH_HTTP_REQPARSE_H
@@ -50,5 +50,14 @@ enum reqparse_body {
  *  refusing duplicate keys. OK: *out is the object (the caller decrefs);
  *  otherwise *out is NULL. */
 enum reqparse_body reqparse_json_body(const char *data, size_t len, json_t **out);
+
+/** Parses len bytes of data (NULL only when len is 0) as an
+ *  application/x-www-form-urlencoded body into an object of strings, so
+ *  that gh_body_fields reads a form as it reads JSON: name=value pairs
+ *  joined by '&', '+' a space, %XX a byte; refused (INVALID) for a piece
+ *  without '=', an empty name, a repeated name, a trailing '&', a broken
+ *  escape, a NUL or bytes that are not UTF-8. OK: *out is the object (the
+ *  caller decrefs); otherwise *out is NULL. The decoding buffer is wiped. */
+enum reqparse_body reqparse_form_body(const char *data, size_t len, json_t **out);
 
 #endif

@@ -32,6 +32,7 @@ enum gh_route_flags {
     R_HASH = 16,      /* runs Argon2id: the hashing lane of the pool */
     R_MFA_SETUP = 32, /* open to sessions restricted to enrolling a second factor */
     R_SIGNIN = 64,    /* starts a session: a session cookie sent along is read (r->token) */
+    R_PAGE = 128,     /* profile GH_PROFILE_PAGE (without it: GH_PROFILE_API) */
 };
 
 struct gh_req;
@@ -39,6 +40,15 @@ struct gh_req;
 /** A handler parses r->body, does its work and sets the reply with one of
  *  the gh_reply* functions. c is NULL when it runs on the event loop. */
 typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
+/** What a route serves; it picks the Content-Security-Policy of the
+ *  route's replies and the request body type it accepts (gh_profile_of).
+ *  A route declares it in the route table by its flags (R_PAGE), so that a
+ *  row needs no new column: gh_route_profile reads it. */
+enum gh_profile {
+    GH_PROFILE_API = 0, /* the JSON API (the default): application/json bodies */
+    GH_PROFILE_PAGE,    /* HTML pages with forms: application/x-www-form-urlencoded bodies */
+};
 
 struct gh_route {
     int method;
@@ -48,6 +58,27 @@ struct gh_route {
     gh_handler_fn fn;
     int guard; /* enum guard_class: the rate limits it spends */
 };
+
+/** rt's profile (enum gh_profile); NULL (no route matched): the API's. */
+static inline int gh_route_profile(const struct gh_route *rt)
+{
+    return rt && (rt->flags & R_PAGE) ? GH_PROFILE_PAGE : GH_PROFILE_API;
+}
+
+/** A profile's choices. Static data. */
+struct gh_profile_info {
+    const char *csp;               /* Content-Security-Policy of every reply */
+    const char *body_type;         /* the one Content-Type an R_BODY route accepts */
+    const char *body_type_message; /* the 415 message naming it */
+};
+
+/** The choices of profile (enum gh_profile); an unknown one gets the API's. */
+const struct gh_profile_info *gh_profile_of(int profile);
+
+/* Extra reply headers (gh_reply_header): at most GH_REPLY_HEADERS_MAX, their
+ * names and values together at most GH_REPLY_HEADER_BYTES (with a NUL each). */
+#define GH_REPLY_HEADERS_MAX 8
+#define GH_REPLY_HEADER_BYTES 2048
 
 #define GH_PARAM_MAX 64
 #define GH_TOKEN_MAX 2048
@@ -80,7 +111,8 @@ struct gh_req {
     /* Reply. */
     int status;
     json_t *resp;    /* NULL = empty body */
-    char *resp_text; /* heap; a non-JSON body (metrics) instead of resp */
+    char *resp_text; /* heap; a non-JSON body (metrics, pages) instead of resp */
+    size_t resp_len;
     const char *resp_type;
     const char *error_code; /* an error reply: its error table code (static), else NULL */
     bool www_authenticate;
@@ -100,6 +132,13 @@ struct gh_req {
     struct evhttp_request *ev;
     struct gh_req *next;
     int64_t start_us;
+    /* Extra reply headers: offsets of name and value in reply_hdr. */
+    uint16_t reply_hdr_at[GH_REPLY_HEADERS_MAX][2];
+    uint16_t reply_hdr_used; /* bytes of reply_hdr in use */
+    uint8_t reply_nhdr;
+    /* Last: not zeroed when the struct is reused (only the first
+     * reply_hdr_used bytes mean anything; they are wiped at the end). */
+    char reply_hdr[GH_REPLY_HEADER_BYTES];
 };
 
 /** A route method's name (GH_GET ... "GET"; anything else "OTHER"), a
@@ -108,8 +147,24 @@ const char *gh_method_name(int m);
 
 /** Sets the reply to status with a JSON body (reference stolen; NULL ok). */
 void gh_reply(struct gh_req *r, int status, json_t *body);
-/** Sets a plain-text reply; text is heap memory the server frees. */
+/** Sets a reply whose body is not JSON: len bytes of body (heap memory the
+ *  server frees; NULL with len 0 for none) sent as Content-Type type (a
+ *  static string: "text/html; charset=utf-8", ...). Such a reply is never
+ *  recorded for an Idempotency-Key replay. */
+void gh_reply_body(struct gh_req *r, int status, const char *type, char *body, size_t len);
+/** gh_reply_body for a NUL-terminated text (heap; the server frees it). */
 void gh_reply_text(struct gh_req *r, int status, const char *type, char *text);
+/** True if name: value may be sent as an extra reply header: name a token
+ *  of 1 to 64 characters that the server does not set itself (framing,
+ *  Content-Type, cookies, the security and CORS headers, X-Request-Id);
+ *  value at most 1024 visible ASCII characters, spaces or tabs (no CR, LF
+ *  or NUL). Pure. */
+bool gh_reply_header_ok(const char *name, const char *value);
+/** Adds name: value to r's reply (a Location for a 302/303, identity
+ *  headers, ...); both are copied. GH_ERR_INVALID (nothing added) when
+ *  gh_reply_header_ok refuses them or the list is full. An error reply
+ *  (gh_fail) drops the extra headers already added. */
+enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *value) GH_WUR;
 /** Requests answered so far by status class (1..5 for 1xx..5xx). */
 uint64_t gh_requests_total(int cls);
 /** Counts a request refused with 403 csrf_failed (for /metrics). */
