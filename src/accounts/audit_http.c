@@ -1,19 +1,10 @@
-#include "audit/audit_http.h"
+#include "accounts/audit_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
-
-#include "audit/audit.h"
-#include "core/config.h"
 #include "core/util.h"
-#include "guard/guard.h"
-#include "guard/limit_redis.h"
-#include "guard/proxy.h"
-#include "store/health.h"
-#include "http/conn.h"
 
 #define AUDIT_PAGE_MAX 100
 #define AUDIT_PAGE_DEFAULT 50
@@ -99,107 +90,4 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
     json_t *body = json_pack("{s:o}", "events", events);
     if (body) json_object_set_new(body, "next_before", next ? json_integer(next) : json_null());
     gh_reply(r, 200, body);
-}
-
-/* /metrics and the reasons behind a failing /readyz go only to the
- * addresses in GATEHOUSE_METRICS_ALLOW, decided on the client address the
- * server resolved (behind a trusted proxy: the client, not the proxy). */
-static bool ops_allowed(const struct gh_req *r)
-{
-    return proxy_trusted(r->ip, gh_cfg.metrics_allow, gh_cfg.nmetrics_allow);
-}
-
-void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
-{
-    bool chain_ok = audit_chain_status() != 0, store_ok = store_health_writes_ok();
-    if (chain_ok && store_ok) {
-        gh_reply(r, 200, json_pack("{s:s}", "status", "ready"));
-        return;
-    }
-    json_t *body = json_pack("{s:s}", "status", "not_ready");
-    if (body && ops_allowed(r)) {
-        json_t *reasons = json_array();
-        if (!chain_ok) json_array_append_new(reasons, json_string("audit_chain_broken"));
-        if (!store_ok) {
-            char why[512];
-            store_health_reason(why, sizeof why);
-            json_array_append_new(reasons, json_string("database_writes_failing"));
-            json_object_set_new(body, "database_error", json_string(why));
-        }
-        json_object_set_new(body, "reasons", reasons);
-    }
-    gh_reply(r, 503, body);
-}
-
-#define METRICS_MAX 8192
-
-void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
-{
-    if (!ops_allowed(r)) {
-        gh_fail_msg(r, GH_E_FORBIDDEN,
-                    "/metrics is served only to the addresses in GATEHOUSE_METRICS_ALLOW.");
-        return;
-    }
-    char *text = malloc(METRICS_MAX);
-    if (!text) {
-        gh_reply_fail(r, GH_ERR_NOMEM);
-        return;
-    }
-    snprintf(text, METRICS_MAX,
-             "# HELP gatehouse_audit_chain_ok Last audit chain verification: 1 ok, 0 broken, -1 "
-             "not run yet.\n"
-             "# TYPE gatehouse_audit_chain_ok gauge\n"
-             "gatehouse_audit_chain_ok %d\n"
-             "# HELP gatehouse_http_requests_total Requests answered, by status class.\n"
-             "# TYPE gatehouse_http_requests_total counter\n"
-             "gatehouse_http_requests_total{class=\"2xx\"} %llu\n"
-             "gatehouse_http_requests_total{class=\"3xx\"} %llu\n"
-             "gatehouse_http_requests_total{class=\"4xx\"} %llu\n"
-             "gatehouse_http_requests_total{class=\"5xx\"} %llu\n",
-             audit_chain_status(), (unsigned long long)gh_requests_total(2),
-             (unsigned long long)gh_requests_total(3), (unsigned long long)gh_requests_total(4),
-             (unsigned long long)gh_requests_total(5));
-    size_t o = strlen(text);
-    o +=
-        (size_t)snprintf(text + o, METRICS_MAX - o,
-                         "# HELP gatehouse_rate_limited_total Requests refused with 429, by rule.\n"
-                         "# TYPE gatehouse_rate_limited_total counter\n");
-    for (int i = 0; i <= LIMIT__COUNT && o < METRICS_MAX; i++) {
-        const char *rule;
-        uint64_t n = guard_refused_total(i, &rule);
-        o += (size_t)snprintf(text + o, METRICS_MAX - o,
-                              "gatehouse_rate_limited_total{rule=\"%s\"} %llu\n", rule,
-                              (unsigned long long)n);
-    }
-    if (o < METRICS_MAX)
-        snprintf(text + o, METRICS_MAX - o,
-                 "# HELP gatehouse_redis_up Shared rate limits: 1 Redis answers, 0 outage, -1 not "
-                 "configured.\n"
-                 "# TYPE gatehouse_redis_up gauge\n"
-                 "gatehouse_redis_up %d\n",
-                 limit_redis_up());
-
-    o = strlen(text);
-    if (o < METRICS_MAX)
-        snprintf(text + o, METRICS_MAX - o,
-                 "# HELP gatehouse_csrf_failed_total Requests refused with 403 csrf_failed.\n"
-                 "# TYPE gatehouse_csrf_failed_total counter\n"
-                 "gatehouse_csrf_failed_total %llu\n",
-                 (unsigned long long)gh_csrf_failed_total());
-    o = strlen(text);
-    if (o < METRICS_MAX)
-        snprintf(text + o, METRICS_MAX - o,
-                 "# HELP gatehouse_store_writes_ok Database writes: 1 working, 0 failing (then "
-                 "/readyz is 503).\n"
-                 "# TYPE gatehouse_store_writes_ok gauge\n"
-                 "gatehouse_store_writes_ok %d\n"
-                 "# HELP gatehouse_store_disk_errors_total Database operations that failed for a "
-                 "disk reason (full, read-only, I/O).\n"
-                 "# TYPE gatehouse_store_disk_errors_total counter\n"
-                 "gatehouse_store_disk_errors_total %llu\n",
-                 store_health_writes_ok() ? 1 : 0,
-                 (unsigned long long)store_health_failures_total());
-    o = strlen(text);
-    if (o < METRICS_MAX) conn_metrics(text + o, METRICS_MAX - o);
-    gh_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text);
 }

@@ -8,6 +8,7 @@
 #include "accounts/email.h"
 #include "core/config.h"
 #include "core/util.h"
+#include "guard/limit_redis.h"
 #include "guard/proxy.h"
 #include "store/store.h"
 
@@ -217,4 +218,28 @@ uint64_t guard_refused_total(int i, const char **rule)
 {
     *rule = i < LIMIT__COUNT ? limit_rule_name((enum limit_rule)i) : "signin_lockout";
     return atomic_load_explicit(&refused[i], memory_order_relaxed);
+}
+
+size_t guard_metrics(char *buf, size_t cap)
+{
+    size_t o = 0;
+    int n = snprintf(buf, cap,
+                     "# HELP gatehouse_rate_limited_total Requests refused with 429, by rule.\n"
+                     "# TYPE gatehouse_rate_limited_total counter\n");
+    for (int i = 0; n >= 0 && i <= LIMIT__COUNT; i++) {
+        o += (size_t)n < cap - o ? (size_t)n : cap - 1 - o;
+        const char *rule;
+        uint64_t count = guard_refused_total(i, &rule);
+        n = snprintf(buf + o, cap - o, "gatehouse_rate_limited_total{rule=\"%s\"} %llu\n", rule,
+                     (unsigned long long)count);
+    }
+    if (n >= 0) o += (size_t)n < cap - o ? (size_t)n : cap - 1 - o;
+    n = snprintf(buf + o, cap - o,
+                 "# HELP gatehouse_redis_up Shared rate limits: 1 Redis answers, 0 outage, -1 not "
+                 "configured.\n"
+                 "# TYPE gatehouse_redis_up gauge\n"
+                 "gatehouse_redis_up %d\n",
+                 limit_redis_up());
+    if (n >= 0) o += (size_t)n < cap - o ? (size_t)n : cap - 1 - o;
+    return o;
 }

@@ -70,4 +70,9 @@ void guard_count_refused(const char *rule);
  *  rule name and how many requests it refused since start. */
 uint64_t guard_refused_total(int i, const char **rule);
 
+/** The rate-limit lines of /metrics (Prometheus text: refusals by rule,
+ *  whether Redis answers) into buf; returns the length written (< cap,
+ *  NUL-terminated). Any thread. */
+size_t guard_metrics(char *buf, size_t cap);
+
 #endif

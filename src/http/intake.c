@@ -44,7 +44,7 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
         return;
     }
     bool csrf = r->status == 0 && http_csrf_denied(r); /* here a refusal can be audited */
-    if (csrf && audit_denied(r, ops, c, "csrf_failed", NULL)) gh_reply_fail(r, GH_ERR_INTERNAL);
+    if (csrf && gh_audit_denied(r, ops, c, "csrf_failed", NULL)) gh_reply_fail(r, GH_ERR_INTERNAL);
     if (r->status == 0 && !http_restricted_denied(r) && guard_admit_user(r) &&
         idem_begin(r, ops, c)) {
         r->route->fn(r, ops, c);

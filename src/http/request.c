@@ -1,9 +1,12 @@
 /* What handlers read from a request: the fields of its JSON body
- * (gh_body_fields) and the request's part of an audit event. */
+ * (gh_body_fields), the request's part of an audit event, and the
+ * authz.denied row of a refused request. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/failures.h"
 #include "http/server.h"
 
 const struct store_audit *gh_audit_event(struct gh_req *r, struct store_audit *ev,
@@ -67,4 +70,26 @@ enum gh_err gh_body_fields(struct gh_req *r, const struct gh_field *f, size_t n)
         }
     }
     return GH_OK;
+}
+
+enum gh_err gh_audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                            const char *reason, const char *target)
+{
+    static const char *const methods[] = {"GET", "POST", "DELETE", "PUT", "PATCH"};
+    const char *m = "?";
+    for (int i = 0; i < 5; i++)
+        if (r->route->method == 1 << i) m = methods[i];
+    char route[160];
+    snprintf(route, sizeof route, "%s %s", m, r->route->name ? r->route->name : r->route->path);
+    json_t *o = json_pack("{s:s,s:s}", "reason", reason, "route", route);
+    if (o && r->param[0]) json_object_set_new(o, "param", json_string(r->param));
+    char *details = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    if (!details) return GH_ERR_NOMEM;
+    struct store_audit ev;
+    const char *actor = r->authed ? r->ident.user_id : "anonymous";
+    enum gh_err rc = audit_failure_append(
+        ops, c, gh_audit_event(r, &ev, "authz.denied", actor, target ? target : "", details));
+    free(details);
+    return rc;
 }

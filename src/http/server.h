@@ -191,6 +191,15 @@ const struct store_audit *gh_audit_event(struct gh_req *r, struct store_audit *e
                                          const char *action, const char *actor, const char *target,
                                          const char *details);
 
+/** A refused authorisation attempt by r's caller (deleting another user's
+ *  session, a CSRF failure settled on a worker): an `authz.denied` row,
+ *  actor the caller (or "anonymous"), target the other account ("" when
+ *  none), details {"param","reason","route"}, through
+ *  audit_failure_append. reason: a snake_case word ("not_owner",
+ *  "csrf_failed"). GH_ERR_NOMEM, or the store's error. */
+enum gh_err gh_audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                            const char *reason, const char *target) GH_WUR;
+
 /** Field spec for gh_body_fields: every field is a JSON string. */
 struct gh_field {
     const char *name;
