@@ -9,15 +9,14 @@
 
 #include <event2/buffer.h>
 
-#include "audit/failures.h"
 #include "core/config.h"
 #include "core/util.h"
 #include "guard/cors.h"
 #include "guard/guard.h"
-#include "guard/idempotency.h"
 #include "guard/proxy.h"
 #include "http/conn.h"
 #include "http/framing.h"
+#include "http/idempotency.h"
 #include "http/internal.h"
 #include "http/pool.h"
 #include "http/reqparse.h"
@@ -45,11 +44,7 @@ static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
     }
     bool csrf = r->status == 0 && http_csrf_denied(r); /* here a refusal can be audited */
     if (csrf && gh_audit_denied(r, ops, c, "csrf_failed", NULL)) gh_reply_fail(r, GH_ERR_INTERNAL);
-    if (r->status == 0 && !http_restricted_denied(r) && guard_admit_user(r) &&
-        idem_begin(r, ops, c)) {
-        r->route->fn(r, ops, c);
-        idem_end(r, ops, c);
-    }
+    if (r->status == 0 && !http_restricted_denied(r) && http_admit_user(r)) idem_run(r, ops, c);
     http_post_back(r);
 }
 
@@ -360,7 +355,7 @@ static bool intake_admit(struct gh_loop *l, struct gh_req *r, struct evkeyvalq *
         return false;
     }
     if (ik) snprintf(r->idem_key, sizeof r->idem_key, "%s", ik);
-    if (guard_wants_batch(r)) { /* admitted with the others read in this pass */
+    if (http_wants_batch(r)) { /* admitted with the others read in this pass */
         r->next = NULL;
         if (l->admit_tail)
             l->admit_tail->next = r;
@@ -370,7 +365,7 @@ static bool intake_admit(struct gh_loop *l, struct gh_req *r, struct evkeyvalq *
         if (r == l->admit_head) event_active(l->admit_ev, EV_READ, 0);
         return true;
     }
-    admitted(r, guard_admit(r));
+    admitted(r, http_admit(r));
     return true;
 }
 
@@ -403,12 +398,12 @@ void http_on_admit(evutil_socket_t fd, short what, void *arg)
     struct gh_req *r = l->admit_head;
     l->admit_head = l->admit_tail = NULL;
     while (r) {
-        struct gh_req *batch[32];
-        bool ok[32];
+        struct gh_req *batch[HTTP_ADMIT_BATCH];
+        bool ok[HTTP_ADMIT_BATCH];
         int n = 0;
-        for (; r && n < 32; r = r->next)
+        for (; r && n < HTTP_ADMIT_BATCH; r = r->next)
             batch[n++] = r;
-        guard_admit_batch(batch, n, ok);
+        http_admit_batch(batch, n, ok);
         for (int i = 0; i < n; i++)
             admitted(batch[i], ok[i]);
     }

@@ -79,6 +79,20 @@ void http_request_id_of(struct gh_loop *l, struct evkeyvalq *in, char *out, size
 /** The gh_method of an evhttp request, 0 for others. */
 int http_method_of(struct evhttp_request *ev);
 
+/* ---- admit.c: the guard's decisions written into the reply ---- */
+
+#define HTTP_ADMIT_BATCH 32 /* requests admitted with one Redis round trip */
+
+/** Spends r's route budgets (and the user's API budget when known). false:
+ *  a rule refused and r's reply is set. */
+bool http_admit(struct gh_req *r);
+/** The user's API budget alone, for a request authenticated on a worker. */
+bool http_admit_user(struct gh_req *r);
+/** True when r's admission waits for the loop's batch (shared budgets). */
+bool http_wants_batch(struct gh_req *r);
+/** http_admit for n <= HTTP_ADMIT_BATCH requests at once. Loop thread. */
+void http_admit_batch(struct gh_req **rs, int n, bool *admitted);
+
 /* ---- credentials.c ---- */
 
 /** What a credential checker found. */

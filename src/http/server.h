@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "http/errors.h"
 #include "guard/limit.h"
+#include "guard/proxy.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
 #include "sessions/refresh.h"
@@ -181,6 +182,20 @@ void gh_fail_msg(struct gh_req *r, enum gh_error e, const char *message);
  *  RateLimit-Policy fields of rule; or, when res->unavailable (Redis down,
  *  the rule fails closed), 503 rate_limiter_unavailable with Retry-After. */
 void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res);
+/** r's client as per-IP rate-limit rules count it (guard_ip_key). */
+void gh_client_key(const struct gh_req *r, char out[PROXY_KEY_MAX]);
+/** Takes one unit of each rule for its subject (guard_take); when one
+ *  refuses, gives back what was taken and answers r with 429 (or 503).
+ *  subjects[i] NULL: skip rules[i]. true: admitted (RateLimit fields set). */
+bool gh_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
+/** The sign-in budgets for email_key, spent on a worker by a route that
+ *  checks a password without being the sign-in route. gh_take's contract. */
+bool gh_take_signin(struct gh_req *r, const char *email_key);
+/** Answers 429 rate_limited for an address locked by failed sign-ins
+ *  (RateLimit fields name the rule "signin_lockout"), or 503
+ *  rate_limiter_unavailable when the lock check failed only because Redis
+ *  is down. */
+void gh_reply_locked(struct gh_req *r, int64_t retry_after_s);
 /** Maps an internal failure to its reply: GH_ERR_BUSY (a full queue) is 503
  *  overloaded, anything else 500 internal_error. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);
