@@ -370,9 +370,9 @@ void accounts_http_email_resend(struct gh_req *r, const struct store_ops *ops, s
     /* The same budgets as /v1/magic-link: mail goes out. */
     const enum limit_rule rules[] = {LIMIT_EMAIL_ACCOUNT, LIMIT_EMAIL_IP};
     char ipk[PROXY_KEY_MAX];
-    guard_ip_key(r, ipk);
+    gh_client_key(r, ipk);
     const char *subjects[] = {key, ipk};
-    if (!guard_take(r, rules, subjects, 2)) return;
+    if (!gh_take(r, rules, subjects, 2)) return;
     link_mail_queue(email, key, LINK_VERIFY);
     gh_reply(r, 202, json_pack("{s:s}", "message", "A confirmation link is on its way."));
 }

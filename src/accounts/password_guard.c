@@ -17,14 +17,14 @@ bool password_guard_locked(struct gh_req *r, const char *email_key)
 {
     int64_t locked_for = 0;
     if (!limit_locked(email_key, &locked_for)) return false;
-    guard_reply_locked(r, locked_for);
+    gh_reply_locked(r, locked_for);
     return true;
 }
 
 bool password_guard_admit(struct gh_req *r, const char *email_key)
 {
     /* Budgets first, as at sign-in admission: a locked attempt spends them too. */
-    return guard_take_signin(r, email_key) && !password_guard_locked(r, email_key);
+    return gh_take_signin(r, email_key) && !password_guard_locked(r, email_key);
 }
 
 /* "Someone is trying your password", queued in the background. */

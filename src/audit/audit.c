@@ -376,3 +376,14 @@ enum gh_err audit_verify(const struct store_ops *ops, struct store_conn *c, int6
 {
     return audit_verify_parallel(ops, c, NULL, 0, anchor_id, anchor_hash, res);
 }
+
+size_t audit_metrics(char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "# HELP gatehouse_audit_chain_ok Last audit chain verification: 1 ok, 0 "
+                     "broken, -1 not run yet.\n"
+                     "# TYPE gatehouse_audit_chain_ok gauge\n"
+                     "gatehouse_audit_chain_ok %d\n",
+                     audit_chain_status());
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}

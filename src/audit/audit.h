@@ -62,4 +62,8 @@ enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn
 int audit_chain_status(void);
 void audit_set_chain_status(int ok);
 
+/** The audit lines of /metrics (Prometheus text) into buf; returns the
+ *  length written (< cap, NUL-terminated). Any thread. */
+size_t audit_metrics(char *buf, size_t cap);
+
 #endif

@@ -13,7 +13,6 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "guard/proxy.h"
-#include "http/server.h"
 
 _Static_assert(PROXY_KEY_MAX <= AUDIT_FAILURE_CLIENT_MAX, "a budget key fits a window");
 
@@ -221,26 +220,4 @@ void audit_failures_flush_all(void)
     }
     flush(ops, c, true);
     ops->close(c);
-}
-
-enum gh_err audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
-                         const char *reason, const char *target)
-{
-    static const char *const methods[] = {"GET", "POST", "DELETE", "PUT", "PATCH"};
-    const char *m = "?";
-    for (int i = 0; i < 5; i++)
-        if (r->route->method == 1 << i) m = methods[i];
-    char route[160];
-    snprintf(route, sizeof route, "%s %s", m, r->route->name ? r->route->name : r->route->path);
-    json_t *o = json_pack("{s:s,s:s}", "reason", reason, "route", route);
-    if (o && r->param[0]) json_object_set_new(o, "param", json_string(r->param));
-    char *details = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(o);
-    if (!details) return GH_ERR_NOMEM;
-    struct store_audit ev;
-    const char *actor = r->authed ? r->ident.user_id : "anonymous";
-    enum gh_err rc = audit_failure_append(
-        ops, c, gh_audit_event(r, &ev, "authz.denied", actor, target ? target : "", details));
-    free(details);
-    return rc;
 }

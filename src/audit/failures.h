@@ -45,16 +45,6 @@ enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn 
 enum gh_err audit_failure_admit(const struct store_ops *ops, struct store_conn *c,
                                 const struct store_audit *ev, bool *write) GH_WUR;
 
-struct gh_req;
-/** A refused authorisation attempt by r's caller (deleting another user's
- *  session, a CSRF failure settled on a worker): an `authz.denied` row,
- *  actor the caller (or "anonymous"), target the other account ("" when
- *  none), details {"param","reason","route"}, through
- *  audit_failure_append. reason: a snake_case word ("not_owner",
- *  "csrf_failed"). GH_ERR_NOMEM, or the store's error. */
-enum gh_err audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
-                         const char *reason, const char *target) GH_WUR;
-
 /** Writes the summary of every window that has ended (periodic job). A
  *  summary that cannot be written (the store fails) is logged with its
  *  count instead and not retried: the table has already let it go. */

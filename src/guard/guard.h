@@ -1,15 +1,19 @@
 /* Request admission: which rate-limit rules a request must pass before
- * anything runs for it (no hash computed, nothing written), and the 429
- * when one is spent. Runs on the event loop, from memory. */
+ * anything runs for it (no hash computed, nothing written). The guard
+ * decides and returns its decision (allowed, or which rule refused and its
+ * limit_result); the HTTP layer writes the reply (http/admit.c: the 429 or
+ * 503, the RateLimit fields). Runs on the event loop, from memory, or on a
+ * worker for the budgets spent there. Knows nothing of HTTP. */
 #ifndef GH_GUARD_GUARD_H
 #define GH_GUARD_GUARD_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "guard/limit.h"
 #include "guard/proxy.h"
-#include "http/server.h"
 
 /** Which budgets a route spends (gh_route.guard). */
 enum guard_class {
@@ -22,45 +26,60 @@ enum guard_class {
     GUARD_REFRESH /* per IP: refresh (per session on the worker) */
 };
 
-/* Per-IP rules count a client under proxy_budget_key(r->ip): IPv6 by its
+/** The guard's answer. Refused: rule and res are the rule that refused
+ *  (rule LIMIT__COUNT with rule_name "signin_lockout": an address locked by
+ *  failed sign-ins). Allowed: rule_name and res are the spent rule closest
+ *  to its end, for the RateLimit fields (rule_name NULL: none spent). */
+struct guard_decision {
+    bool allowed;
+    enum limit_rule rule;
+    const char *rule_name; /* static */
+    struct limit_result res;
+};
+
+/** What a request asks the guard for, filled by the HTTP layer. */
+struct guard_request {
+    int cls;               /* enum guard_class of the route */
+    const json_t *body;    /* the parsed body (the address it names), or NULL */
+    const char *ip;        /* the client address */
+    const char *user_id;   /* spend this user's API budget, or NULL */
+    bool cookie_unsettled; /* a session cookie the cache does not know */
+};
+
+/* Per-IP rules count a client under proxy_budget_key(ip): IPv6 by its
  * /64 (GATEHOUSE_IPV6_PREFIX). */
 
-/** r's client as per-IP rules count it (proxy_budget_key of r->ip). */
-void guard_ip_key(const struct gh_req *r, char out[PROXY_KEY_MAX]);
+/** ip's key as per-IP rules count it (proxy_budget_key). */
+void guard_ip_key(const char *ip, char out[PROXY_KEY_MAX]);
 
-/** Spends the budgets of r's route (r->body parsed, r->ip set) and, for an
- *  authenticated request whose identity is known, the user's API budget.
- *  false: a rule refused and r's reply is the 429 (whatever was taken for
- *  the earlier rules is given back). Any thread. */
-bool guard_admit(struct gh_req *r);
+/** Spends the budgets q asks for (its class's rules, the per-IP refresh
+ *  budget for an unsettled cookie, the user's API budget). Refused:
+ *  whatever was taken for the earlier rules is given back. Any thread. */
+void guard_admit(const struct guard_request *q, struct guard_decision *d);
 
-/** True when r's admission should wait for the loop's batch (budgets
- *  shared through Redis, and r spends one). */
-bool guard_wants_batch(const struct gh_req *r);
+/** True when q's admission should wait for the loop's batch (budgets
+ *  shared through Redis, and q spends one). */
+bool guard_wants_batch(const struct guard_request *q);
 
 /** guard_admit for n requests at once (one Redis round trip for all; each
- *  request all or nothing). admitted[i] false: rs[i]'s reply is set (429,
- *  or 503 when Redis is down and a rule fails closed). Loop thread. */
-void guard_admit_batch(struct gh_req **rs, int n, bool *admitted);
-
-/** The API budget alone, for a request authenticated on a worker. */
-bool guard_admit_user(struct gh_req *r);
+ *  request all or nothing). Loop thread. */
+void guard_admit_batch(const struct guard_request *qs, int n, struct guard_decision *ds);
 
 /** Takes one unit of each rule for its subject, in order; if one refuses,
- *  gives back what was taken and answers r with 429. subjects[i] NULL:
- *  skip rules[i]. */
-bool guard_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
+ *  gives back what was taken. subjects[i] NULL: skip rules[i]. */
+void guard_take(const enum limit_rule *rules, const char *const *subjects, int n,
+                struct guard_decision *d);
 
 /** The sign-in budgets (per client IP + address, per client IP) for
  *  email_key, spent on a worker by a route that checks a password without
  *  being the sign-in route (POST /v1/password). guard_take's contract. */
-bool guard_take_signin(struct gh_req *r, const char *email_key);
+void guard_take_signin(const char *ip, const char *email_key, struct guard_decision *d);
 
-/** Answers 429 rate_limited for an address locked by failed sign-ins
- *  (RateLimit fields name the rule "signin_lockout"), or 503
- *  rate_limiter_unavailable when limit_locked said so only because Redis
- *  is down (limit_unavailable()). */
-void guard_reply_locked(struct gh_req *r, int64_t retry_after_s);
+/** The refusal for an address locked by failed sign-ins for retry_after_s
+ *  more seconds (rule_name "signin_lockout"), or the sign-in rule failing
+ *  closed (res.unavailable) when limit_locked said so only because Redis is
+ *  down (limit_unavailable()). */
+void guard_locked(int64_t retry_after_s, struct guard_decision *d);
 
 /** Counts a request refused by rule (a rate-limit name, or
  *  "signin_lockout") for /metrics. Any thread. */
@@ -69,5 +88,10 @@ void guard_count_refused(const char *rule);
 /** The i-th counter (0 .. LIMIT__COUNT, the last being the lockout): its
  *  rule name and how many requests it refused since start. */
 uint64_t guard_refused_total(int i, const char **rule);
+
+/** The rate-limit lines of /metrics (Prometheus text: refusals by rule,
+ *  whether Redis answers) into buf; returns the length written (< cap,
+ *  NUL-terminated). Any thread. */
+size_t guard_metrics(char *buf, size_t cap);
 
 #endif

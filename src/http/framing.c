@@ -1,6 +1,7 @@
 #include "http/framing.h"
 
 #include <string.h>
+#include <strings.h>
 
 enum {
     S_RL_START,    /* before the request line (empty lines allowed, RFC 9112 2.2) */
@@ -214,4 +215,35 @@ bool framing_length_ok(const char *value)
     for (; *value; value++)
         if (*value < '0' || *value > '9') return false;
     return true;
+}
+
+/* Message framing that libevent 2.1 accepts but a proxy may read
+ * differently (RFC 9112 6.1, 6.3), which is how requests get smuggled:
+ * refused, and the connection closed. */
+void framing_headers_add(struct framing_headers *h, const char *name, const char *value)
+{
+    if (!framing_name_ok(name)) { /* "Transfer-Encoding ", "" */
+        h->bad = true;
+    } else if (strcasecmp(name, "Content-Length") == 0) {
+        if (!framing_length_ok(value)) h->bad = true; /* "+2", "1, 1" */
+        h->ncl++;
+        h->cl = value;
+    } else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+        h->nte++;
+        h->te = value;
+    }
+}
+
+enum framing_body framing_headers_verdict(const struct framing_headers *h, bool reads_body)
+{
+    const char *cl = h->cl, *te = h->te;
+    if (h->bad || h->ncl > 1 || h->nte > 1 || (cl && te) || (te && strcasecmp(te, "chunked") != 0))
+        return FRAMING_BODY_BAD;
+    if (!reads_body && (te || (cl && strcmp(cl, "0") != 0))) return FRAMING_BODY_CLOSE;
+    /* libevent's chunk parser is lenient (bare-LF size lines, "0x2", no
+     * CRLF check after the data): where it thinks a chunked body ends may
+     * not be where a proxy did, so nothing after one is read as a request
+     * (decision 0017). */
+    if (te) return FRAMING_BODY_CLOSE;
+    return FRAMING_BODY_OK;
 }

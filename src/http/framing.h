@@ -52,4 +52,24 @@ bool framing_name_ok(const char *name);
  *  decimal digits: no sign, no space, no comma list, not empty. */
 bool framing_length_ok(const char *value);
 
+/** Body framing over the parsed headers: zero it, add every header (name,
+ *  value as libevent parsed them), then read the verdict. Points into the
+ *  values, which must outlive it. */
+struct framing_headers {
+    int ncl, nte;
+    const char *cl, *te;
+    bool bad; /* a name or Content-Length value already broke a rule */
+};
+void framing_headers_add(struct framing_headers *h, const char *name, const char *value);
+
+enum framing_body {
+    FRAMING_BODY_OK,
+    FRAMING_BODY_CLOSE, /* answer, then close: what follows may not be a request */
+    FRAMING_BODY_BAD,   /* 400 bad_framing, and close */
+};
+/** The verdict. reads_body: libevent reads a body for this method (POST,
+ *  PUT, PATCH); on the others a body's bytes would be read as the next
+ *  request, so such a connection closes after the reply. */
+enum framing_body framing_headers_verdict(const struct framing_headers *h, bool reads_body);
+
 #endif

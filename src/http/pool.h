@@ -2,7 +2,7 @@
  * writes, any store call) off the event loops. Each worker owns one store
  * connection for its whole life. A job's function runs on a worker; it is
  * responsible for posting its result back to the loop that submitted it
- * (server.c does that with gh_req).
+ * (http/intake.c does that with gh_req).
  *
  * Two lanes with their own queue and workers: POOL_HASH for requests that
  * run Argon2id (sign-up, sign-in, password change) and POOL_DB for the rest.

@@ -1,15 +1,16 @@
 #include "http/routes.h"
 
 #include "accounts/accounts_http.h"
-#include "audit/audit_http.h"
+#include "accounts/audit_http.h"
 #include "guard/guard.h"
+#include "http/health.h"
 #include "mfa/mfa_http.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
-    {GH_GET, "/healthz", NULL, R_LOOP, sessions_http_healthz, GUARD_NONE},
-    {GH_GET, "/readyz", NULL, R_LOOP, audit_http_readyz, GUARD_NONE},
-    {GH_GET, "/metrics", NULL, R_LOOP, audit_http_metrics, GUARD_NONE},
+    {GH_GET, "/healthz", NULL, R_LOOP, http_healthz, GUARD_NONE},
+    {GH_GET, "/readyz", NULL, R_LOOP, http_readyz, GUARD_NONE},
+    {GH_GET, "/metrics", NULL, R_LOOP, http_metrics, GUARD_NONE},
     {GH_GET, "/v1/audit", NULL, R_AUTH, audit_http_list, GUARD_NONE},
     {GH_GET, "/.well-known/jwks.json", NULL, R_LOOP | R_CACHEABLE, sessions_http_jwks, GUARD_NONE},
     {GH_GET, "/.well-known/openid-configuration", NULL, R_LOOP | R_CACHEABLE,

@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "http/errors.h"
 #include "guard/limit.h"
+#include "guard/proxy.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
 #include "sessions/refresh.h"
@@ -32,6 +33,7 @@ enum gh_route_flags {
     R_HASH = 16,      /* runs Argon2id: the hashing lane of the pool */
     R_MFA_SETUP = 32, /* open to sessions restricted to enrolling a second factor */
     R_SIGNIN = 64,    /* starts a session: a session cookie sent along is read (r->token) */
+    R_PAGE = 128,     /* profile GH_PROFILE_PAGE (without it: GH_PROFILE_API) */
 };
 
 struct gh_req;
@@ -39,6 +41,15 @@ struct gh_req;
 /** A handler parses r->body, does its work and sets the reply with one of
  *  the gh_reply* functions. c is NULL when it runs on the event loop. */
 typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
+/** What a route serves; it picks the Content-Security-Policy of the
+ *  route's replies and the request body type it accepts (gh_profile_of).
+ *  A route declares it in the route table by its flags (R_PAGE), so that a
+ *  row needs no new column: gh_route_profile reads it. */
+enum gh_profile {
+    GH_PROFILE_API = 0, /* the JSON API (the default): application/json bodies */
+    GH_PROFILE_PAGE,    /* HTML pages with forms: application/x-www-form-urlencoded bodies */
+};
 
 struct gh_route {
     int method;
@@ -48,6 +59,27 @@ struct gh_route {
     gh_handler_fn fn;
     int guard; /* enum guard_class: the rate limits it spends */
 };
+
+/** rt's profile (enum gh_profile); NULL (no route matched): the API's. */
+static inline int gh_route_profile(const struct gh_route *rt)
+{
+    return rt && (rt->flags & R_PAGE) ? GH_PROFILE_PAGE : GH_PROFILE_API;
+}
+
+/** A profile's choices. Static data. */
+struct gh_profile_info {
+    const char *csp;               /* Content-Security-Policy of every reply */
+    const char *body_type;         /* the one Content-Type an R_BODY route accepts */
+    const char *body_type_message; /* the 415 message naming it */
+};
+
+/** The choices of profile (enum gh_profile); an unknown one gets the API's. */
+const struct gh_profile_info *gh_profile_of(int profile);
+
+/* Extra reply headers (gh_reply_header): at most GH_REPLY_HEADERS_MAX, their
+ * names and values together at most GH_REPLY_HEADER_BYTES (with a NUL each). */
+#define GH_REPLY_HEADERS_MAX 8
+#define GH_REPLY_HEADER_BYTES 2048
 
 #define GH_PARAM_MAX 64
 #define GH_TOKEN_MAX 2048
@@ -80,8 +112,10 @@ struct gh_req {
     /* Reply. */
     int status;
     json_t *resp;    /* NULL = empty body */
-    char *resp_text; /* heap; a non-JSON body (metrics) instead of resp */
+    char *resp_text; /* heap; a non-JSON body (metrics, pages) instead of resp */
+    size_t resp_len;
     const char *resp_type;
+    const char *error_code; /* an error reply: its error table code (static), else NULL */
     bool www_authenticate;
     const char *rl_name; /* a rate-limit rule answered: its RateLimit headers */
     struct limit_result rl;
@@ -93,11 +127,19 @@ struct gh_req {
     bool clear_cookies;    /* expire both cookies (sign-out, dead cookie); beats set_session */
     char cors_methods[40]; /* a preflight answered: the path's methods */
 
-    /* Private to server.c. */
+    /* Private to src/http/. */
+    const struct gh_credential *cred; /* the checker that read the credential */
     struct gh_loop *loop;
     struct evhttp_request *ev;
     struct gh_req *next;
     int64_t start_us;
+    /* Extra reply headers: offsets of name and value in reply_hdr. */
+    uint16_t reply_hdr_at[GH_REPLY_HEADERS_MAX][2];
+    uint16_t reply_hdr_used; /* bytes of reply_hdr in use */
+    uint8_t reply_nhdr;
+    /* Last: not zeroed when the struct is reused (only the first
+     * reply_hdr_used bytes mean anything; they are wiped at the end). */
+    char reply_hdr[GH_REPLY_HEADER_BYTES];
 };
 
 /** A route method's name (GH_GET ... "GET"; anything else "OTHER"), a
@@ -106,8 +148,24 @@ const char *gh_method_name(int m);
 
 /** Sets the reply to status with a JSON body (reference stolen; NULL ok). */
 void gh_reply(struct gh_req *r, int status, json_t *body);
-/** Sets a plain-text reply; text is heap memory the server frees. */
+/** Sets a reply whose body is not JSON: len bytes of body (heap memory the
+ *  server frees; NULL with len 0 for none) sent as Content-Type type (a
+ *  static string: "text/html; charset=utf-8", ...). Such a reply is never
+ *  recorded for an Idempotency-Key replay. */
+void gh_reply_body(struct gh_req *r, int status, const char *type, char *body, size_t len);
+/** gh_reply_body for a NUL-terminated text (heap; the server frees it). */
 void gh_reply_text(struct gh_req *r, int status, const char *type, char *text);
+/** True if name: value may be sent as an extra reply header: name a token
+ *  of 1 to 64 characters that the server does not set itself (framing,
+ *  Content-Type, cookies, the security and CORS headers, X-Request-Id);
+ *  value at most 1024 visible ASCII characters, spaces or tabs (no CR, LF
+ *  or NUL). Pure. */
+bool gh_reply_header_ok(const char *name, const char *value);
+/** Adds name: value to r's reply (a Location for a 302/303, identity
+ *  headers, ...); both are copied. GH_ERR_INVALID (nothing added) when
+ *  gh_reply_header_ok refuses them or the list is full. An error reply
+ *  (gh_fail) drops the extra headers already added. */
+enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *value) GH_WUR;
 /** Requests answered so far by status class (1..5 for 1xx..5xx). */
 uint64_t gh_requests_total(int cls);
 /** Counts a request refused with 403 csrf_failed (for /metrics). */
@@ -124,6 +182,20 @@ void gh_fail_msg(struct gh_req *r, enum gh_error e, const char *message);
  *  RateLimit-Policy fields of rule; or, when res->unavailable (Redis down,
  *  the rule fails closed), 503 rate_limiter_unavailable with Retry-After. */
 void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res);
+/** r's client as per-IP rate-limit rules count it (guard_ip_key). */
+void gh_client_key(const struct gh_req *r, char out[PROXY_KEY_MAX]);
+/** Takes one unit of each rule for its subject (guard_take); when one
+ *  refuses, gives back what was taken and answers r with 429 (or 503).
+ *  subjects[i] NULL: skip rules[i]. true: admitted (RateLimit fields set). */
+bool gh_take(struct gh_req *r, const enum limit_rule *rules, const char *const *subjects, int n);
+/** The sign-in budgets for email_key, spent on a worker by a route that
+ *  checks a password without being the sign-in route. gh_take's contract. */
+bool gh_take_signin(struct gh_req *r, const char *email_key);
+/** Answers 429 rate_limited for an address locked by failed sign-ins
+ *  (RateLimit fields name the rule "signin_lockout"), or 503
+ *  rate_limiter_unavailable when the lock check failed only because Redis
+ *  is down. */
+void gh_reply_locked(struct gh_req *r, int64_t retry_after_s);
 /** Maps an internal failure to its reply: GH_ERR_BUSY (a full queue) is 503
  *  overloaded, anything else 500 internal_error. */
 void gh_reply_fail(struct gh_req *r, enum gh_err e);
@@ -133,6 +205,15 @@ void gh_reply_fail(struct gh_req *r, enum gh_err e);
 const struct store_audit *gh_audit_event(struct gh_req *r, struct store_audit *ev,
                                          const char *action, const char *actor, const char *target,
                                          const char *details);
+
+/** A refused authorisation attempt by r's caller (deleting another user's
+ *  session, a CSRF failure settled on a worker): an `authz.denied` row,
+ *  actor the caller (or "anonymous"), target the other account ("" when
+ *  none), details {"param","reason","route"}, through
+ *  audit_failure_append. reason: a snake_case word ("not_owner",
+ *  "csrf_failed"). GH_ERR_NOMEM, or the store's error. */
+enum gh_err gh_audit_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                            const char *reason, const char *target) GH_WUR;
 
 /** Field spec for gh_body_fields: every field is a JSON string. */
 struct gh_field {

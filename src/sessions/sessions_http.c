@@ -128,7 +128,7 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
         enum gh_err arc = GH_OK;
         if (ops->session_get(c, r->param, &other) == GH_OK &&
             strcmp(other.user_id, r->ident.user_id) != 0)
-            arc = audit_denied(r, ops, c, "not_owner", other.user_id);
+            arc = gh_audit_denied(r, ops, c, "not_owner", other.user_id);
         if (arc)
             gh_reply_fail(r, arc); /* an unrecorded refusal is a failure */
         else
@@ -163,9 +163,4 @@ void sessions_http_discovery(struct gh_req *r, const struct store_ops *ops, stru
         return;
     }
     gh_reply(r, 200, doc);
-}
-
-void sessions_http_healthz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
-{
-    gh_reply(r, 200, json_pack("{s:s}", "status", "ok"));
 }

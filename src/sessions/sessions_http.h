@@ -10,6 +10,5 @@ void sessions_http_list(struct gh_req *r, const struct store_ops *ops, struct st
 void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void sessions_http_jwks(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void sessions_http_discovery(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
-void sessions_http_healthz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

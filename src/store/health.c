@@ -115,3 +115,19 @@ const char *store_start_error(const char *msg)
         snprintf(buf, sizeof buf, "%s", msg);
     return buf;
 }
+
+size_t store_health_metrics(char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap,
+                     "# HELP gatehouse_store_writes_ok Database writes: 1 working, 0 failing (then "
+                     "/readyz is 503).\n"
+                     "# TYPE gatehouse_store_writes_ok gauge\n"
+                     "gatehouse_store_writes_ok %d\n"
+                     "# HELP gatehouse_store_disk_errors_total Database operations that failed for "
+                     "a disk reason (full, read-only, I/O).\n"
+                     "# TYPE gatehouse_store_disk_errors_total counter\n"
+                     "gatehouse_store_disk_errors_total %llu\n",
+                     store_health_writes_ok() ? 1 : 0,
+                     (unsigned long long)store_health_failures_total());
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}

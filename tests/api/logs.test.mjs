@@ -131,6 +131,17 @@ describe('request logging', () => {
     assert.equal(by('password').user_id, userId, 'user_id on /v1/password');
   });
 
+  test('an error reply logs its error code as the last field; a success none', () => {
+    const lines = jsonLines(srv.stderr());
+    const by = (label) => lines.find((l) => l.request_id === requests.find((r) => r.label === label).rid);
+    assert.equal(by('404').error, 'not_found');
+    assert.equal(by('me bad').error, 'invalid_token');
+    assert.equal(by('token reused').error, 'token_reused');
+    assert.equal(by('me').error, undefined);
+    const keys = Object.keys(by('404'));
+    assert.equal(keys[keys.length - 1], 'error', `error is appended: ${keys}`);
+  });
+
   test('no password and no token (nor its first 20 characters) appears in stderr', () => {
     const err = srv.stderr();
     assert.ok(err.length > 0, 'there is log output at all');

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "audit/audit_http.h"
+#include "accounts/audit_http.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,6 @@
-/* Fuzzes the strict JSON intake of request bodies: json_loadb with
- * JSON_REJECT_DUPLICATES (src/http/server.c), then, for an object, the
+/* Fuzzes the strict JSON intake of request bodies: reqparse_json_body
+ * (src/http/reqparse.c) against json_loadb with JSON_REJECT_DUPLICATES,
+ * then, for an object, the
  * field walk of gh_body_fields (reimplemented here, since that function
  * needs a request) for the sign-up fields, then email_normalize on the
  * email as the handler does. Properties: every string jansson accepts
@@ -13,6 +14,7 @@
 #include "accounts/email.h"
 #include "core/util.h"
 #include "fuzz.h"
+#include "http/reqparse.h"
 
 struct field {
     const char *name;
@@ -88,6 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 65536) return 0; /* over GATEHOUSE_MAX_BODY: refused unread */
     json_error_t err;
     json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &err);
+    json_t *obj = NULL; /* what the server takes: one object or nothing */
+    enum reqparse_body res = reqparse_json_body((const char *)data, size, &obj);
+    FUZZ_CHECK(res == (!body                  ? REQPARSE_BODY_INVALID
+                       : json_is_object(body) ? REQPARSE_BODY_OK
+                                              : REQPARSE_BODY_NOT_OBJECT));
+    FUZZ_CHECK(res == REQPARSE_BODY_OK ? obj && json_equal(obj, body) : obj == NULL);
+    json_decref(obj);
     if (!body) return 0;
     check_strings(body, 0);
 

@@ -1,7 +1,7 @@
-/* HTTP handlers of the audit capability, and the readiness and metrics
- * endpoints that report the chain's health. */
-#ifndef GH_AUDIT_HTTP_H
-#define GH_AUDIT_HTTP_H
+/* GET /v1/audit: a signed-in user's own audit events (the account
+ * handlers' side of the audit capability; the chain itself is audit/'s). */
+#ifndef GH_ACCOUNTS_AUDIT_HTTP_H
+#define GH_ACCOUNTS_AUDIT_HTTP_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,7 +17,5 @@
 bool audit_parse_query(const char *query, int64_t *limit, int64_t *before);
 
 void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
-void audit_http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
-void audit_http_metrics(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

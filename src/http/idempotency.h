@@ -5,9 +5,11 @@
  * 409 idempotency_in_progress. Records are keyed by an HMAC of (user,
  * route, key), bodies compared by an HMAC (a body may hold a password), and
  * responses sealed by the vault (one may hold backup codes). A first
- * request that fails (5xx) leaves nothing behind. Worker side only. */
-#ifndef GH_GUARD_IDEMPOTENCY_H
-#define GH_GUARD_IDEMPOTENCY_H
+ * request that fails (5xx) leaves nothing behind. Worker side only: the
+ * wrapper runs around the handler in http/intake.c's work(); its records
+ * go through store_ops. */
+#ifndef GH_HTTP_IDEMPOTENCY_H
+#define GH_HTTP_IDEMPOTENCY_H
 
 #include <stdbool.h>
 
@@ -18,12 +20,11 @@
 /** True if value is an acceptable key: 1..255 printable ASCII, no spaces. */
 bool idem_key_valid(const char *value);
 
-/** Before the handler: true to run it; false when r's reply is already set
- *  (a replay, 409, 422, or a failure). No-op (true) without a key. */
-bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
-
-/** After the handler: records r's reply for replays, or frees the claim
- *  when the reply is a 5xx. */
-void idem_end(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+/** Runs r's handler once per (user, route, key): claims the key, runs
+ *  the handler and records its reply for replays (or frees the claim when
+ *  the reply is a 5xx); a repeat gets the recorded reply, 409 or 422
+ *  instead of running. Without a key (or identity) it just runs the
+ *  handler. */
+void idem_run(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 #endif

@@ -1,4 +1,4 @@
-#include "guard/idempotency.h"
+#include "http/idempotency.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -71,10 +71,16 @@ static void replay(struct gh_req *r, const char *sealed)
     }
     r->idem_replayed = true;
     gh_reply(r, (int)json_integer_value(st), json_is_null(body) ? NULL : json_incref(body));
+    /* A replayed error logs its code as the first did (a row's static string). */
+    const char *code = json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+    const struct gh_error_row *row = code && r->status >= 400 ? gh_error_by_code(code) : NULL;
+    if (row) r->error_code = row->code;
     json_decref(j); /* not wiped: the reply shares its body (req_put wipes that) */
 }
 
-bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* Before the handler: true to run it; false when r's reply is already set
+ * (a replay, 409, 422, or a failure). No-op (true) without a key. */
+static bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     if (!r->idem_key[0] || !r->authed) return true;
     const char *route = r->route->name ? r->route->name : r->route->path;
@@ -112,10 +118,14 @@ bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct store_conn
     return false;
 }
 
-void idem_end(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* After the handler: records r's reply for replays, or frees the claim
+ * when the reply is a 5xx. */
+static void idem_end(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     if (!r->idem_claimed) return;
-    if (r->status >= 500 || r->status == 0 || r->resp_text) {
+    /* Only a JSON reply without extra headers is recorded: a replay
+     * rebuilds status and body alone. */
+    if (r->status >= 500 || r->status == 0 || r->resp_text || r->resp_type || r->reply_nhdr) {
         if (ops->idem_release(c, r->idem_id) != GH_OK)
             gh_log(GH_LOG_ERROR, "idempotency: cannot release %s", r->idem_id);
         return;
@@ -132,4 +142,11 @@ void idem_end(struct gh_req *r, const struct store_ops *ops, struct store_conn *
     /* Unrecorded, the claim must not stay "in progress" for a day. */
     if (rc != GH_OK && ops->idem_release(c, r->idem_id) != GH_OK)
         gh_log(GH_LOG_ERROR, "idempotency: cannot release %s", r->idem_id);
+}
+
+void idem_run(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    if (!idem_begin(r, ops, c)) return;
+    r->route->fn(r, ops, c);
+    idem_end(r, ops, c);
 }

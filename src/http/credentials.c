@@ -1,0 +1,252 @@
+/* The credential checks: a short list of checkers (bearer JWT, session
+ * cookie), each reading its credential from the request, checking it from
+ * memory on the loop and settling it from the store on a worker, and each
+ * answering with the same result type. The first checker whose kind of
+ * credential was presented decides alone: an Authorization header is never
+ * overruled by a cookie, not even when it is bad (decision 0011). A new kind
+ * (API keys) is one more row. Also the checks that need the identity: the
+ * CSRF rule for cookies and the MFA-enrolment restriction. */
+#include <string.h>
+#include <strings.h>
+
+#include "audit/audit.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "http/internal.h"
+#include "http/reqparse.h"
+#include "sessions/sessions.h"
+
+/* A session made under GATEHOUSE_MFA_REQUIRED for a user without a second
+ * factor may only enrol one (and sign out). */
+bool http_restricted_denied(struct gh_req *r)
+{
+    if (!r->authed || !r->ident.restricted || (r->route->flags & R_MFA_SETUP)) return false;
+    gh_fail(r, GH_E_MFA_ENROLMENT_REQUIRED);
+    return true;
+}
+
+/* A state-changing request authenticated by cookie needs an Origin /
+ * Sec-Fetch-Site that is ours or allowlisted (r->origin_ok) and the CSRF
+ * token of its session in X-CSRF-Token. Needs r->ident. */
+bool http_csrf_denied(struct gh_req *r)
+{
+    if (!r->cookie_auth || r->method == GH_GET) return false;
+    if (r->origin_ok && cookie_csrf_valid(r->ident.session_id, r->csrf, r->csrf_len)) return false;
+    gh_log(GH_LOG_WARN, "request %s: CSRF check failed (%s) for session %s", r->request_id,
+           r->origin_ok ? "X-CSRF-Token" : "Origin/Sec-Fetch-Site", r->ident.session_id);
+    gh_count_csrf_failed();
+    gh_fail(r, GH_E_CSRF_FAILED);
+    return true;
+}
+
+/* A session cookie that is not (or no longer) good: 401, and both cookies
+ * are expired so the browser stops sending it. */
+static void cookie_refused(struct gh_req *r, enum gh_error e)
+{
+    r->clear_cookies = true;
+    if (e == GH_E_TOKEN_REUSED)
+        gh_fail_msg(r, e,
+                    "This session cookie was already replaced; every session of the account "
+                    "has been signed out.");
+    else if (e == GH_E_SESSION_EXPIRED)
+        gh_fail(r, e);
+    else
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "The session cookie is missing or invalid.");
+}
+
+/* Worker: a cookie the memory could not settle (not cached, due for
+ * rotation, or just rotated by a parallel request). */
+static enum gh_cred_result cookie_store(struct gh_req *r, const struct store_ops *ops,
+                                        struct store_conn *c)
+{
+    struct store_audit ev;
+    struct store_audit *reuse =
+        (struct store_audit *)gh_audit_event(r, &ev, "token.reuse_detected", "system", NULL, NULL);
+    enum sessions_refresh_result res;
+    struct limit_result lim = {0};
+    enum gh_err rc = sessions_cookie_check(ops, c, r->token, r->token_len, reuse, &res, &lim,
+                                           r->set_session, &r->ident);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return GH_CRED_REFUSED;
+    }
+    switch (res) {
+    case SESSIONS_REFRESHED:
+        r->authed = true;
+        return GH_CRED_OK;
+    case SESSIONS_REUSED:
+        cookie_refused(r, GH_E_TOKEN_REUSED);
+        break;
+    case SESSIONS_INVALID:
+        cookie_refused(r, GH_E_INVALID_TOKEN);
+        break;
+    case SESSIONS_LIMITED:
+        gh_reply_limited(r, LIMIT_REFRESH_SESSION, &lim);
+        break;
+    case SESSIONS_EXPIRED:
+        cookie_refused(r, GH_E_SESSION_EXPIRED);
+        break;
+    }
+    return GH_CRED_REFUSED;
+}
+
+/* Bearer token from the Authorization header only (never the URL). */
+static bool bearer(const char *value, struct gh_req *r)
+{
+    const char *a;
+    size_t n;
+    if (!reqparse_bearer(value, GH_TOKEN_MAX, &a, &n)) return false;
+    memcpy(r->token, a, n);
+    r->token[n] = '\0';
+    r->token_len = n;
+    gh_wipe((char *)a, n); /* libevent's copy of the header */
+    return true;
+}
+
+/* The session cookie from every Cookie header: 1 with r->token set, 0 if
+ * absent, 2 if sent more than once, -1 if not shaped like a token. */
+static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
+{
+    const char *name = cookie_session_name(), *val;
+    struct reqparse_cookies s = {0};
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        if (strcasecmp(kv->key, "Cookie") == 0) reqparse_cookies_add(&s, kv->value, name);
+    size_t len;
+    int got = reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, &val, &len);
+    if (got != 1) return got;
+    memcpy(r->token, val, len);
+    r->token[len] = '\0';
+    r->token_len = len;
+    gh_wipe((char *)val, len); /* libevent's copy of the header */
+    return 1;
+}
+
+/* ---- the checkers ---- */
+
+static enum gh_cred_result bearer_read(struct gh_req *r, struct evkeyvalq *in)
+{
+    const char *value = evhttp_find_header(in, "Authorization");
+    if (!value) return GH_CRED_ABSENT;
+    if (bearer(value, r)) return GH_CRED_UNKNOWN;
+    gh_fail(r, GH_E_INVALID_TOKEN);
+    return GH_CRED_REFUSED;
+}
+
+static enum gh_cred_result bearer_memory(struct gh_req *r)
+{
+    switch (authcache_check(r->token, r->token_len, gh_now_s(), &r->ident)) {
+    case AUTHCACHE_OK:
+        return GH_CRED_OK;
+    case AUTHCACHE_MISS:
+        return GH_CRED_UNKNOWN;
+    default:
+        gh_fail(r, GH_E_INVALID_TOKEN);
+        return GH_CRED_REFUSED;
+    }
+}
+
+static enum gh_cred_result bearer_store(struct gh_req *r, const struct store_ops *ops,
+                                        struct store_conn *c)
+{
+    enum gh_err rc = authcache_check_store(ops, c, r->token, r->token_len, gh_now_s(), &r->ident);
+    if (rc == GH_ERR_DENIED) {
+        gh_fail(r, GH_E_INVALID_TOKEN);
+    } else if (rc) {
+        gh_reply_fail(r, rc);
+    } else {
+        r->authed = true;
+        return GH_CRED_OK;
+    }
+    return GH_CRED_REFUSED;
+}
+
+static enum gh_cred_result cookie_read(struct gh_req *r, struct evkeyvalq *in)
+{
+    if (!cookie_available()) return GH_CRED_ABSENT;
+    int got = session_cookie(in, r);
+    if (got == 0) return GH_CRED_ABSENT;
+    if (got == 2) {
+        gh_fail(r, GH_E_DUPLICATE_COOKIE);
+        return GH_CRED_REFUSED;
+    }
+    r->cookie_auth = true;
+    if (got < 0) {
+        cookie_refused(r, GH_E_INVALID_TOKEN);
+        return GH_CRED_REFUSED;
+    }
+    return GH_CRED_UNKNOWN;
+}
+
+static enum gh_cred_result cookie_memory(struct gh_req *r)
+{
+    uint8_t h[32];
+    enum authcache_result ar = AUTHCACHE_DENY;
+    if (refresh_hash(r->token, r->token_len, h) == GH_OK) {
+        int64_t now = gh_now_s();
+        ar = authcache_check_cookie(h, now, now - gh_cfg.access_ttl, &r->ident);
+    }
+    switch (ar) {
+    case AUTHCACHE_OK:
+        return GH_CRED_OK;
+    case AUTHCACHE_MISS:
+        return GH_CRED_UNKNOWN;
+    default:
+        cookie_refused(r, GH_E_INVALID_TOKEN);
+        return GH_CRED_REFUSED;
+    }
+}
+
+static const struct gh_credential checkers[] = {
+    {"bearer", bearer_read, bearer_memory, bearer_store},
+    {"cookie", cookie_read, cookie_memory, cookie_store},
+};
+
+bool http_credentials_check(struct gh_req *r, struct evkeyvalq *in)
+{
+    enum gh_cred_result res = GH_CRED_ABSENT;
+    for (size_t i = 0; res == GH_CRED_ABSENT && i < sizeof checkers / sizeof checkers[0]; i++) {
+        res = checkers[i].read(r, in);
+        if (res != GH_CRED_ABSENT) r->cred = &checkers[i];
+    }
+    if (res == GH_CRED_ABSENT) { /* nothing presented */
+        gh_fail(r, GH_E_INVALID_TOKEN);
+        return false;
+    }
+    if (res == GH_CRED_REFUSED) return false;
+    res = r->cred->memory(r);
+    if (res == GH_CRED_REFUSED) return false;
+    r->authed = res == GH_CRED_OK;
+    if (r->cookie_auth && r->method != GH_GET) {
+        const char *ct = evhttp_find_header(in, "X-CSRF-Token");
+        size_t cl = ct ? strlen(ct) : 0;
+        if (cl > 0 && cl <= COOKIE_CSRF_LEN) {
+            memcpy(r->csrf, ct, cl);
+            r->csrf[cl] = '\0';
+            r->csrf_len = cl;
+        }
+        /* The origin now; the token once the session is known. */
+        if ((!r->origin_ok || r->authed) && http_csrf_denied(r)) return false;
+    }
+    return true;
+}
+
+bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    /* Checked again here: a revocation may have landed while the request
+     * waited in the queue. Memory only, unless the entry was evicted. */
+    if (r->authed) {
+        enum gh_cred_result res = r->cred->memory(r);
+        r->authed = res == GH_CRED_OK;
+        if (res == GH_CRED_REFUSED) return false;
+    }
+    return r->authed || r->cred->store(r, ops, c) == GH_CRED_OK;
+}
+
+void http_signin_cookie(struct gh_req *r, struct evkeyvalq *in)
+{
+    if (session_cookie(in, r) != 1) {
+        gh_wipe(r->token, sizeof r->token);
+        r->token_len = 0;
+    }
+}
