@@ -127,7 +127,7 @@ static void reply_refused(struct gh_req *r, const struct accounts_result *res)
         gh_fail(r, GH_E_INVALID_CREDENTIALS);
         break;
     case ACCOUNTS_LOCKED:
-        guard_reply_locked(r, res->retry_after);
+        gh_reply_locked(r, res->retry_after);
         break;
     case ACCOUNTS_NOT_VERIFIED:
         gh_fail_msg(r, GH_E_EMAIL_NOT_VERIFIED,
