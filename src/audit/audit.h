@@ -21,6 +21,10 @@ enum gh_err audit_init(bool enabled) GH_WUR;
 /** Wipes and frees the email-hash key. */
 void audit_shutdown(void);
 bool audit_enabled(void);
+/** Appends a row with actor "system" (a command or a periodic job) when
+ *  auditing is on; a store failure is logged, not returned (the action it
+ *  records has already happened). */
+void audit_system(struct store_conn *c, const char *action, const char *details);
 
 /** hex(HMAC-SHA256(key, email_key)): lets an operator match failures for one
  *  address without the log holding the address. 64 zeros if audit_init has
