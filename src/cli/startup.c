@@ -5,17 +5,23 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "accounts/accounts_config.h"
 #include "audit/audit.h"
+#include "audit/audit_config.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "guard/guard_config.h"
 #include "guard/limit.h"
+#include "mail/mail_config.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
 #include "sessions/jwt.h"
+#include "sessions/sessions_config.h"
 #include "store/health.h"
 #include "store/migrations.h"
 #include "vault/vault.h"
+#include "vault/vault_config.h"
 
 int cli_die(const char *msg)
 {
@@ -23,10 +29,20 @@ int cli_die(const char *msg)
     return 2;
 }
 
+/* Each module's settings, read after core's (in this order: the first
+ * bad setting is the one named). */
+static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
+    sessions_config_load, accounts_config_load, guard_config_load,
+    audit_config_load,    mail_config_load,     vault_config_load,
+};
+
 int cli_load_config(void)
 {
     char err[1400];
     if (config_load(err, sizeof err) != GH_OK) return cli_die(err);
+    for (size_t i = 0; i < sizeof module_config / sizeof module_config[0]; i++)
+        if (module_config[i](err, sizeof err) != GH_OK) return cli_die(err);
+    if (config_check_production(err, sizeof err) != GH_OK) return cli_die(err);
     if (mkdir(gh_cfg.data_dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, sizeof err, "cannot create GATEHOUSE_DATA_DIR %s: %s", gh_cfg.data_dir,
                  strerror(errno));
@@ -127,5 +143,6 @@ void cli_teardown(void)
     cookie_shutdown();
     jwt_shutdown();
     vault_shutdown();
+    guard_config_free();
     config_free();
 }
