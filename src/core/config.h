@@ -50,7 +50,8 @@ struct gh_config {
     bool rate_limits; /* GATEHOUSE_RATE_LIMITS (off only outside production) */
     struct gh_limit_rule limits[GH_LIMIT_RULES]; /* GATEHOUSE_LIMIT_<RULE> */
     /* The trusted proxies, the client-IP header, the metrics allowlist, the
-     * CORS origins and Redis are in guard/guard_config.h (guard types). */
+     * CORS origins and Redis are the guard's types: proxy_cfg (guard/proxy.h),
+     * cors_cfg (guard/cors.h), limit_redis_cfg (guard/limit_redis.h). */
     int ipv6_prefix;               /* GATEHOUSE_IPV6_PREFIX: per-IP budgets key IPv6 by it */
     int audit_failure_rows;        /* GATEHOUSE_AUDIT_FAILURE_ROWS: rows per kind and */
     int64_t audit_failure_window;  /* client per window (seconds), then one summary */
