@@ -70,6 +70,15 @@ const struct store_audit *audit_event(const struct store_audit *base, struct sto
     return ev;
 }
 
+/* An audit row written by a command (actor "system"). */
+void audit_system(struct store_conn *c, const char *action, const char *details)
+{
+    struct store_audit ev = {.actor = "system", .action = action, .details = details};
+    if (!audit_enabled()) return;
+    if (store_backend()->audit_append(c, &ev) != GH_OK)
+        gh_log(GH_LOG_ERROR, "could not record %s in the audit log", action);
+}
+
 void audit_email_hmac(const char *key, char out[AUDIT_HASH_HEX + 1])
 {
     uint8_t mac[32];

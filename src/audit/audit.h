@@ -21,6 +21,10 @@ enum gh_err audit_init(bool enabled) GH_WUR;
 /** Wipes and frees the email-hash key. */
 void audit_shutdown(void);
 bool audit_enabled(void);
+/** Appends a row with actor "system" (a command or a periodic job) when
+ *  auditing is on; a store failure is logged, not returned (the action it
+ *  records has already happened). */
+void audit_system(struct store_conn *c, const char *action, const char *details);
 
 /** An audit row about a request, for code that has no HTTP request: base
  *  holds the request's ip, user agent and request id (http's

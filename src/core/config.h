@@ -1,7 +1,14 @@
 /* Runtime configuration, read once at start from GATEHOUSE_* environment
  * variables (README.md lists every one). Any secret may instead come from
- * <NAME>_FILE. The struct is filled by config_load() and then read-only,
- * so every thread may read it without locks. */
+ * <NAME>_FILE. This file reads the environment and files, fills the
+ * instance's own settings and enforces the production rules; each module
+ * parses and checks its own settings with the helpers below (guard/,
+ * vault/, mail/, sessions/, audit/, accounts/ *_config.c), called in turn
+ * by cli/startup.c (decision 0019). Settings of plain C types stay in
+ * gh_cfg, the one place the rest of the code reads them; a module's own
+ * types (CIDR lists, origins, the Redis target) stay in the module
+ * (guard/guard_config.h). Filled once at start and then read-only, so every
+ * thread may read it without locks. Core includes no module header. */
 #ifndef GH_CORE_CONFIG_H
 #define GH_CORE_CONFIG_H
 
@@ -10,9 +17,6 @@
 #include <stddef.h>
 
 #include "core/err.h"
-#include "guard/cors.h"
-#include "guard/limit_redis.h"
-#include "guard/proxy.h"
 
 #define GH_LIMIT_RULES 16
 
@@ -44,34 +48,20 @@ struct gh_config {
     int workers;      /* worker threads for database work */
     int hash_workers; /* worker threads for requests that run Argon2id */
     bool rate_limits; /* GATEHOUSE_RATE_LIMITS (off only outside production) */
-    struct gh_limit_rule limits[GH_LIMIT_RULES];        /* GATEHOUSE_LIMIT_<RULE> */
-    struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
-    int ntrusted_proxies;
-    /* GATEHOUSE_METRICS_ALLOW: who gets /metrics and the reason of a failing
-     * /readyz; unset = loopback + the trusted proxies */
-    struct proxy_cidr metrics_allow[PROXY_MAX_CIDRS + 2];
-    int nmetrics_allow;
-    /* Issue 9 (guard): whose address a request is, and what failures cost. */
-    enum proxy_header client_ip_header; /* GATEHOUSE_CLIENT_IP_HEADER */
-    int ipv6_prefix;                    /* GATEHOUSE_IPV6_PREFIX: per-IP budgets key IPv6 by it */
-    int audit_failure_rows;             /* GATEHOUSE_AUDIT_FAILURE_ROWS: rows per kind and */
-    int64_t audit_failure_window;       /* client per window (seconds), then one summary */
-    char cors_origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1]; /* GATEHOUSE_CORS_ORIGINS */
-    int ncors_origins;
-    int lockout_threshold;     /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
-    int64_t lockout_max_delay; /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
-    /* Shared budgets (guard/limit_redis.c): redis.host "" keeps every budget
-     * in this process. redis_password is heap, wiped by config_free(). */
-    struct limit_redis_target redis; /* GATEHOUSE_REDIS_URL */
-    char *redis_password;            /* in the URL or GATEHOUSE_REDIS_PASSWORD(_FILE) */
-    int redis_timeout_ms;            /* GATEHOUSE_REDIS_TIMEOUT_MS */
-    bool redis_closed_signin;        /* GATEHOUSE_REDIS_FAILURE_SIGNIN=closed (default) */
-    bool redis_closed_api;           /* GATEHOUSE_REDIS_FAILURE_API=closed (default local) */
-    int mfa_required;                /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
-    bool audit;                      /* GATEHOUSE_AUDIT=off only outside production */
-    int64_t audit_verify_interval;   /* seconds; 0 = never re-verify while serving */
-    int64_t reauth_window;           /* seconds after sign-in a session may add a factor unasked */
-    int64_t clock_skew; /* seconds of tolerated clock difference (iat, key retirement) */
+    struct gh_limit_rule limits[GH_LIMIT_RULES]; /* GATEHOUSE_LIMIT_<RULE> */
+    /* The trusted proxies, the client-IP header, the metrics allowlist, the
+     * CORS origins and Redis are the guard's types: proxy_cfg (guard/proxy.h),
+     * cors_cfg (guard/cors.h), limit_redis_cfg (guard/limit_redis.h). */
+    int ipv6_prefix;               /* GATEHOUSE_IPV6_PREFIX: per-IP budgets key IPv6 by it */
+    int audit_failure_rows;        /* GATEHOUSE_AUDIT_FAILURE_ROWS: rows per kind and */
+    int64_t audit_failure_window;  /* client per window (seconds), then one summary */
+    int lockout_threshold;         /* GATEHOUSE_LOCKOUT_THRESHOLD; 0 = no lockout */
+    int64_t lockout_max_delay;     /* GATEHOUSE_LOCKOUT_MAX_DELAY, seconds */
+    int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
+    bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
+    int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
+    int64_t reauth_window;         /* seconds after sign-in a session may add a factor unasked */
+    int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */
     int64_t signing_activation_delay; /* seconds before a rotated-in key signs */
     /* PEM of an ES256 signing key to import (optional), and the master key
      * text (required in production; generated in dev mode). Heap, wiped and
@@ -103,12 +93,37 @@ struct gh_config {
 /** The process-wide configuration (valid after config_load). */
 extern struct gh_config gh_cfg;
 
-/** Reads the environment into gh_cfg. On GH_ERR_CONFIG, err holds a message
- *  naming the variable at fault. Production mode requires every secret. */
+/** Clears gh_cfg and reads the instance's own settings (mode, listen
+ *  address, data directory, issuer, audience, brand, Argon2id, threads and
+ *  limits of the process). On GH_ERR_CONFIG, err holds a message naming the
+ *  variable at fault. The modules' settings are read after it. */
 enum gh_err config_load(char *err, size_t errlen) GH_WUR;
 
-/** Wipes secrets held by gh_cfg. */
+/** The production rules that span modules, checked once every module has
+ *  read its settings: the master key is required and Argon2id must meet
+ *  OWASP's minimum. Every problem is named at once, so one restart fixes
+ *  them all. GH_OK outside production. */
+enum gh_err config_check_production(char *err, size_t errlen) GH_WUR;
+
+/** Wipes and frees the secrets and strings held by gh_cfg. */
 void config_free(void);
+
+/** The variable's value, or NULL when it is unset or empty. */
+const char *config_env(const char *name);
+
+/** An integer variable in [min, max], def when unset; GH_ERR_CONFIG with
+ *  "<NAME> must be an integer between <min> and <max>" in err. */
+enum gh_err config_env_int(const char *name, int64_t def, int64_t min, int64_t max, int64_t *out,
+                           char *err, size_t errlen) GH_WUR;
+
+/** Copies the variable (def when unset) into dst; GH_ERR_CONFIG with
+ *  "<NAME> is too long (max N bytes)" when it does not fit. */
+enum gh_err config_env_str(char *dst, size_t cap, const char *name, const char *def, char *err,
+                           size_t errlen) GH_WUR;
+
+/** Parses "COUNT/SECONDS" (1..1000000 per 1..2592000 s, at least one
+ *  microsecond per request); false leaves the outputs unchanged. */
+bool config_parse_rate(const char *v, int *count, int64_t *period_s);
 
 /** Reads a whole file (up to maxlen bytes) into a NUL-terminated heap
  *  string; the caller frees it (gh_free_secret_str for secrets). */

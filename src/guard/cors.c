@@ -6,6 +6,8 @@
 
 #include "core/config.h"
 
+struct cors_config cors_cfg;
+
 /* Normalises one origin of len bytes into out, as a browser would send it. */
 static bool normalise(const char *s, size_t len, bool production, char *out, const char **why)
 {
@@ -135,6 +137,6 @@ bool cors_origin_listed(const char *origin, const char (*list)[CORS_ORIGIN_MAX +
 
 bool cors_origin_allowed(const char *origin)
 {
-    return cors_origin_listed(origin, (const char(*)[CORS_ORIGIN_MAX + 1]) gh_cfg.cors_origins,
-                              gh_cfg.ncors_origins);
+    return cors_origin_listed(origin, (const char(*)[CORS_ORIGIN_MAX + 1]) cors_cfg.origins,
+                              cors_cfg.norigins);
 }

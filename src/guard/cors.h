@@ -16,6 +16,14 @@
 #define CORS_MAX_ORIGINS 32
 #define CORS_ORIGIN_MAX 255
 
+/** GATEHOUSE_CORS_ORIGINS, normalised: parsed at start by
+ *  guard/guard_config.c, then read-only (any thread). */
+struct cors_config {
+    char origins[CORS_MAX_ORIGINS][CORS_ORIGIN_MAX + 1];
+    int norigins; /* 0: no cross-origin requests are allowed */
+};
+extern struct cors_config cors_cfg;
+
 /** Parses a comma- or space-separated list of origins
  *  ("https://app.example.com, http://localhost:5173") into out[0..n),
  *  normalised. Refuses "*", "null", paths, queries, user info, schemes

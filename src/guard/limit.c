@@ -201,8 +201,8 @@ bool limit_unavailable(void)
 static bool fails_closed(unsigned rule)
 {
     return rule == LIMIT_API_USER || rule == LIMIT_REFRESH_SESSION || rule == LIMIT_REFRESH_IP
-               ? gh_cfg.redis_closed_api
-               : gh_cfg.redis_closed_signin;
+               ? limit_redis_cfg.closed_api
+               : limit_redis_cfg.closed_signin;
 }
 
 static void refuse_unavailable(enum limit_rule rule, struct limit_result *res)

@@ -18,6 +18,8 @@
 #include "core/util.h"
 #include "vault/vault.h"
 
+struct limit_redis_config limit_redis_cfg;
+
 /* Must not use anything from guard/limit.c: its unit test includes that
  * file and links this one. */
 
@@ -278,8 +280,9 @@ static void mark_down(const char *why)
         gh_log(GH_LOG_ERROR,
                "redis %s:%d unavailable (%s): sign-in, sign-up, emailed links, second factors "
                "and lockout %s; API and refresh budgets %s; retrying with backoff up to %lld s",
-               gh_cfg.redis.host, gh_cfg.redis.port, why, failure_rules(gh_cfg.redis_closed_signin),
-               failure_rules(gh_cfg.redis_closed_api), BACKOFF_MAX_US / 1000000);
+               limit_redis_cfg.target.host, limit_redis_cfg.target.port, why,
+               failure_rules(limit_redis_cfg.closed_signin),
+               failure_rules(limit_redis_cfg.closed_api), BACKOFF_MAX_US / 1000000);
         return;
     }
     int64_t b = atomic_load(&backoff_us) * 2;
@@ -293,7 +296,7 @@ static void mark_up(void)
     bool was = true;
     if (atomic_compare_exchange_strong(&down, &was, false))
         gh_log(GH_LOG_INFO, "redis %s:%d reachable again after %.1f s: budgets are shared again",
-               gh_cfg.redis.host, gh_cfg.redis.port,
+               limit_redis_cfg.target.host, limit_redis_cfg.target.port,
                (double)(gh_mono_us() - atomic_load(&down_since_us)) / 1e6);
 }
 
@@ -308,8 +311,8 @@ static bool may_try(void)
 
 static struct timeval timeout_tv(void)
 {
-    return (struct timeval){.tv_sec = gh_cfg.redis_timeout_ms / 1000,
-                            .tv_usec = (gh_cfg.redis_timeout_ms % 1000) * 1000};
+    return (struct timeval){.tv_sec = limit_redis_cfg.timeout_ms / 1000,
+                            .tv_usec = (limit_redis_cfg.timeout_ms % 1000) * 1000};
 }
 
 /* AUTH written to the socket by hand, from a buffer wiped afterwards:
@@ -343,7 +346,8 @@ enum dial_rc { DIAL_OK, DIAL_UNREACHABLE, DIAL_REFUSED };
 static enum dial_rc dial(redisContext **out, char *why, size_t whylen)
 {
     *out = NULL;
-    redisContext *c = redisConnectWithTimeout(gh_cfg.redis.host, gh_cfg.redis.port, timeout_tv());
+    redisContext *c = redisConnectWithTimeout(limit_redis_cfg.target.host,
+                                              limit_redis_cfg.target.port, timeout_tv());
     if (!c || c->err) {
         snprintf(why, whylen, "connect: %s", c ? c->errstr : "out of memory");
         if (c) redisFree(c);
@@ -356,9 +360,9 @@ static enum dial_rc dial(redisContext **out, char *why, size_t whylen)
     }
     redisReply *r = NULL;
     enum dial_rc rc = DIAL_OK;
-    if (gh_cfg.redis_password) {
+    if (limit_redis_cfg.password) {
         void *v = NULL;
-        if (send_auth(c, gh_cfg.redis.user, gh_cfg.redis_password) != GH_OK ||
+        if (send_auth(c, limit_redis_cfg.target.user, limit_redis_cfg.password) != GH_OK ||
             redisGetReply(c, &v) != REDIS_OK) {
             snprintf(why, whylen, "AUTH: %s", c->err ? c->errstr : "write failed");
             rc = DIAL_UNREACHABLE;
@@ -373,15 +377,16 @@ static enum dial_rc dial(redisContext **out, char *why, size_t whylen)
         freeReplyObject(r);
         r = NULL;
     }
-    if (gh_cfg.redis.db) {
-        r = redisCommand(c, "SELECT %d", gh_cfg.redis.db);
+    if (limit_redis_cfg.target.db) {
+        r = redisCommand(c, "SELECT %d", limit_redis_cfg.target.db);
         if (!r) {
             snprintf(why, whylen, "SELECT: %s", c->errstr);
             rc = DIAL_UNREACHABLE;
             goto out;
         }
         if (r->type == REDIS_REPLY_ERROR) {
-            snprintf(why, whylen, "SELECT %d refused: %.*s", gh_cfg.redis.db, (int)r->len, r->str);
+            snprintf(why, whylen, "SELECT %d refused: %.*s", limit_redis_cfg.target.db, (int)r->len,
+                     r->str);
             rc = DIAL_REFUSED;
             goto out;
         }
@@ -625,7 +630,7 @@ static enum gh_err sha1_hex(const char *s, size_t len, char out[41])
 
 enum gh_err limit_redis_init(void)
 {
-    if (!gh_cfg.redis.host[0]) return GH_OK;
+    if (!limit_redis_cfg.target.host[0]) return GH_OK;
     if (pthread_key_create(&conn_key, conn_close) != 0) return GH_ERR_NOMEM;
     /* Every replica derives the same key from the master key, so they all
      * name a subject's bucket alike. */
@@ -642,7 +647,7 @@ enum gh_err limit_redis_init(void)
     enum dial_rc d = dial(&c, why, sizeof why);
     if (d == DIAL_REFUSED) {
         gh_log(GH_LOG_CRIT, "redis %s:%d: %s; fix GATEHOUSE_REDIS_URL / GATEHOUSE_REDIS_PASSWORD",
-               gh_cfg.redis.host, gh_cfg.redis.port, why);
+               limit_redis_cfg.target.host, limit_redis_cfg.target.port, why);
         limit_redis_shutdown();
         return GH_ERR_CONFIG;
     }
@@ -657,16 +662,17 @@ enum gh_err limit_redis_init(void)
                    "redis %s:%d refused gatehouse's script (%.*s): check the password "
                    "(GATEHOUSE_REDIS_URL / GATEHOUSE_REDIS_PASSWORD), that the ACL allows EVAL, "
                    "EVALSHA and DEL, and that Redis is 5 or newer",
-                   gh_cfg.redis.host, gh_cfg.redis.port, (int)(r->len < 200 ? r->len : 200),
-                   r->str);
+                   limit_redis_cfg.target.host, limit_redis_cfg.target.port,
+                   (int)(r->len < 200 ? r->len : 200), r->str);
             freeReplyObject(r);
             limit_redis_shutdown();
             return GH_ERR_CONFIG;
         }
         if (r) {
             freeReplyObject(r);
-            gh_log(GH_LOG_INFO, "rate limits shared through redis %s:%d db %d", gh_cfg.redis.host,
-                   gh_cfg.redis.port, gh_cfg.redis.db);
+            gh_log(GH_LOG_INFO, "rate limits shared through redis %s:%d db %d",
+                   limit_redis_cfg.target.host, limit_redis_cfg.target.port,
+                   limit_redis_cfg.target.db);
             return GH_OK;
         }
         snprintf(why, sizeof why, "%s", tl_conn->errstr);
@@ -676,7 +682,7 @@ enum gh_err limit_redis_init(void)
         gh_log(GH_LOG_CRIT,
                "redis %s:%d unreachable at start (%s): not serving without the shared rate "
                "limits (production); start Redis first",
-               gh_cfg.redis.host, gh_cfg.redis.port, why);
+               limit_redis_cfg.target.host, limit_redis_cfg.target.port, why);
         limit_redis_shutdown();
         return GH_ERR_CONFIG;
     }

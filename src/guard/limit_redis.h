@@ -37,6 +37,18 @@ struct limit_redis_target {
     char user[LIMIT_REDIS_USER_MAX + 1]; /* ACL user ("": AUTH with the password alone) */
 };
 
+/** The Redis settings: parsed and checked at start by guard/guard_config.c,
+ *  then read-only (any thread). password is heap, wiped by
+ *  guard_config_free(). */
+struct limit_redis_config {
+    struct limit_redis_target target; /* GATEHOUSE_REDIS_URL; host "": every budget local */
+    char *password;                   /* in the URL or GATEHOUSE_REDIS_PASSWORD(_FILE) */
+    int timeout_ms;                   /* GATEHOUSE_REDIS_TIMEOUT_MS */
+    bool closed_signin;               /* GATEHOUSE_REDIS_FAILURE_SIGNIN=closed (default) */
+    bool closed_api;                  /* GATEHOUSE_REDIS_FAILURE_API=closed (default local) */
+};
+extern struct limit_redis_config limit_redis_cfg;
+
 /** Parses redis://[[user]:password@]host[:port][/db] (host may be [v6];
  *  user and password percent-decoded). *password gets a heap copy of the
  *  password (free with gh_free_secret_str) or NULL when the URL has none.
@@ -45,7 +57,7 @@ struct limit_redis_target {
 enum gh_err limit_redis_parse_url(const char *url, struct limit_redis_target *out, char **password,
                                   char *err, size_t errlen) GH_WUR;
 
-/** Connects once to gh_cfg.redis (when set): derives the key hash from the
+/** Connects once to limit_redis_cfg.target (when set): derives the key hash from the
  *  vault (load it first), checks AUTH, SELECT and that scripts run.
  *  GH_ERR_CONFIG (logged) when Redis answers but refuses us (wrong password,
  *  missing permission, no such database), or, in production only, when it

@@ -13,6 +13,8 @@
 #include "core/config.h"
 #include "core/util.h"
 
+struct proxy_config proxy_cfg;
+
 /* Parses an address; IPv4-mapped IPv6 becomes IPv4 so both spellings of
  * one client share a budget. */
 static bool parse_ip(const char *s, int *family, uint8_t addr[16])
@@ -248,14 +250,14 @@ void proxy_client_ip(const struct proxy_input *in, enum proxy_header kind,
 void proxy_request_ip(const struct evkeyvalq *headers, const char *peer, char *out, size_t outlen)
 {
     struct proxy_input in = {.peer = peer};
-    if (gh_cfg.ntrusted_proxies == 0 ||
-        !proxy_trusted(peer, gh_cfg.trusted_proxies, gh_cfg.ntrusted_proxies)) {
-        proxy_client_ip(&in, gh_cfg.client_ip_header, NULL, 0, out, outlen);
+    if (proxy_cfg.ntrusted_proxies == 0 ||
+        !proxy_trusted(peer, proxy_cfg.trusted_proxies, proxy_cfg.ntrusted_proxies)) {
+        proxy_client_ip(&in, proxy_cfg.client_ip_header, NULL, 0, out, outlen);
         return;
     }
     /* Every instance of the header counts, in order (RFC 9110 5.3); a
      * joined list longer than the buffer keeps its right end. */
-    const char *name = proxy_header_name(gh_cfg.client_ip_header);
+    const char *name = proxy_header_name(proxy_cfg.client_ip_header);
     size_t total = 0;
     for (const struct evkeyval *h = headers->tqh_first; h; h = h->next.tqe_next)
         if (strcasecmp(h->key, name) == 0) total += strlen(h->value) + (in.nvalues++ ? 1 : 0);
@@ -272,8 +274,8 @@ void proxy_request_ip(const struct evkeyvalq *headers, const char *peer, char *o
     buf[o] = '\0';
     in.value = in.nvalues ? buf : NULL;
     in.truncated = skip > 0;
-    proxy_client_ip(&in, gh_cfg.client_ip_header, gh_cfg.trusted_proxies, gh_cfg.ntrusted_proxies,
-                    out, outlen);
+    proxy_client_ip(&in, proxy_cfg.client_ip_header, proxy_cfg.trusted_proxies,
+                    proxy_cfg.ntrusted_proxies, out, outlen);
 }
 
 void proxy_budget_key(const char *ip, int v6_prefix, char out[PROXY_KEY_MAX])

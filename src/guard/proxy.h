@@ -33,6 +33,19 @@ enum proxy_header {
     PROXY_REAL_IP,   /* X-Real-IP: one address, set (not appended) by the proxy */
 };
 
+/** Whose address a request is, and who may read /metrics: parsed and
+ *  checked at start by guard/guard_config.c, then read-only (any thread). */
+struct proxy_config {
+    struct proxy_cidr trusted_proxies[PROXY_MAX_CIDRS]; /* GATEHOUSE_TRUSTED_PROXIES */
+    int ntrusted_proxies;
+    /* GATEHOUSE_METRICS_ALLOW: who gets /metrics and the reason of a failing
+     * /readyz; unset = loopback + the trusted proxies */
+    struct proxy_cidr metrics_allow[PROXY_MAX_CIDRS + 2];
+    int nmetrics_allow;
+    enum proxy_header client_ip_header; /* GATEHOUSE_CLIENT_IP_HEADER */
+};
+extern struct proxy_config proxy_cfg;
+
 /** Parses a comma- or space-separated list of addresses and CIDR blocks
  *  ("10.0.0.0/8, ::1, 192.168.1.7") into out (at most max). GH_ERR_CONFIG
  *  with a message naming the bad entry. An empty list is valid (n = 0). */

@@ -61,7 +61,7 @@ void http_healthz(struct gh_req *r, const struct store_ops *ops, struct store_co
  * server resolved (behind a trusted proxy: the client, not the proxy). */
 static bool ops_allowed(const struct gh_req *r)
 {
-    return proxy_trusted(r->ip, gh_cfg.metrics_allow, gh_cfg.nmetrics_allow);
+    return proxy_trusted(r->ip, proxy_cfg.metrics_allow, proxy_cfg.nmetrics_allow);
 }
 
 void http_readyz(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

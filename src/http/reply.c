@@ -270,7 +270,7 @@ static void set_cookies(struct gh_req *r, struct evkeyvalq *h)
  * between us and the browser must key on it (Vary) whenever a list is set. */
 static void add_cors_headers(struct gh_req *r, struct evkeyvalq *h)
 {
-    if (gh_cfg.ncors_origins == 0) return;
+    if (cors_cfg.norigins == 0) return;
     evhttp_add_header(h, "Vary", "Origin");
     const char *origin = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Origin");
     if (!cors_origin_allowed(origin)) return;

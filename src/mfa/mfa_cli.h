@@ -2,8 +2,8 @@
  * of a lockout by a factor that someone who never proved the address
  * enrolled (issue 9, decision 0006). Removes the account's TOTP factor and
  * backup codes, ends every session of the account and appends an
- * `mfa.reset` audit row with the reason, in one transaction. main.c opens
- * the store between the two calls; nothing here owns it. */
+ * `mfa.reset` audit row with the reason, in one transaction. accounts/users_cli.c
+ * opens the store between the two calls; nothing here owns it. */
 #ifndef GH_MFA_MFA_CLI_H
 #define GH_MFA_MFA_CLI_H
 

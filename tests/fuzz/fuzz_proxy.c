@@ -61,15 +61,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *hdr = buf, *spec = memchr(data, 0, size) ? buf + strlen(buf) + 1 : "10.0.0.0/8,::1";
     if (spec > buf + size) spec = "";
     int n = 0;
-    if (proxy_parse_cidrs(spec, gh_cfg.trusted_proxies, PROXY_MAX_CIDRS, &n, err, sizeof err) !=
+    if (proxy_parse_cidrs(spec, proxy_cfg.trusted_proxies, PROXY_MAX_CIDRS, &n, err, sizeof err) !=
         GH_OK) {
         FUZZ_CHECK(strlen(err) < sizeof err);
         n = 0;
     }
     FUZZ_CHECK(n >= 0 && n <= PROXY_MAX_CIDRS);
-    gh_cfg.ntrusted_proxies = n;
+    proxy_cfg.ntrusted_proxies = n;
     for (int kind = PROXY_XFF; kind <= PROXY_REAL_IP; kind++) {
-        gh_cfg.client_ip_header = (enum proxy_header)kind;
+        proxy_cfg.client_ip_header = (enum proxy_header)kind;
         run("10.1.2.3", hdr, out, sizeof out, -1);
         FUZZ_CHECK(memchr(out, 0, sizeof out) && is_ip(out));
         /* only the configured header counts */
@@ -81,13 +81,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(memchr(k1, 0, sizeof k1) && strcmp(k1, k2) == 0);
         /* an untrusted peer is the client, whatever it sends */
         run("203.0.113.9", hdr, out, sizeof out, -1);
-        if (!proxy_trusted("203.0.113.9", gh_cfg.trusted_proxies, n))
+        if (!proxy_trusted("203.0.113.9", proxy_cfg.trusted_proxies, n))
             FUZZ_CHECK(strcmp(out, "203.0.113.9") == 0);
     }
     /* the parser alone, on the raw text */
     struct proxy_input in = {.peer = "10.1.2.3", .value = hdr, .nvalues = 1};
     for (int kind = PROXY_XFF; kind <= PROXY_REAL_IP; kind++) {
-        proxy_client_ip(&in, (enum proxy_header)kind, gh_cfg.trusted_proxies, n, out, sizeof out);
+        proxy_client_ip(&in, (enum proxy_header)kind, proxy_cfg.trusted_proxies, n, out,
+                        sizeof out);
         FUZZ_CHECK(memchr(out, 0, sizeof out) && is_ip(out));
     }
     char k[PROXY_KEY_MAX];

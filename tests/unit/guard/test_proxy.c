@@ -27,9 +27,9 @@ static void expect_h(enum proxy_header kind, const char *peer, const char *const
     h.tqh_last = &h.tqh_first;
     for (int i = 0; hdrs && hdrs[i]; i += 2)
         assert_int_equal(evhttp_add_header(&h, hdrs[i], hdrs[i + 1]), 0);
-    memcpy(gh_cfg.trusted_proxies, cidrs, sizeof cidrs);
-    gh_cfg.ntrusted_proxies = n;
-    gh_cfg.client_ip_header = kind;
+    memcpy(proxy_cfg.trusted_proxies, cidrs, sizeof cidrs);
+    proxy_cfg.ntrusted_proxies = n;
+    proxy_cfg.client_ip_header = kind;
     char out[64];
     proxy_request_ip(&h, peer, out, sizeof out);
     evhttp_clear_headers(&h);

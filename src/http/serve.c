@@ -1,0 +1,117 @@
+#include "http/serve.h"
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "audit/audit_head.h"
+#include "audit/failures.h"
+#include "cli/startup.h"
+#include "core/config.h"
+#include "core/instance_lock.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "credentials/password.h"
+#include "guard/limit.h"
+#include "http/routes.h"
+#include "http/server.h"
+#include "mail/mail.h"
+#include "mfa/totp.h"
+#include "sessions/authcache.h"
+#include "sessions/cookie.h"
+#include "sessions/discovery.h"
+#include "sessions/sessions_jobs.h"
+#include "store/health.h"
+#include "store/store.h"
+
+int serve_cmd(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    int rc = cli_load_config();
+    if (rc) return rc;
+    struct store_conn *c = NULL;
+    enum gh_err lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, NULL);
+    if (lrc != GH_OK) {
+        rc = cli_die(lrc == GH_ERR_CONFIG ? "another process holds the listen address; see the log"
+                                          : "cannot lock the listen address; see the log");
+        goto out;
+    }
+    /* The database's lock before anything touches it. One that cannot be
+     * taken for a reason of its own (a read-only or full disk) waits for
+     * the database's open, whose error names the file and the cause. */
+    lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path);
+    if (lrc == GH_ERR_CONFIG) {
+        rc = cli_die("another gatehouse serves this database; see the log");
+        goto out;
+    }
+    if ((rc = cli_open_keys(!gh_cfg.production, &c))) goto out;
+    store_backend()->close(c);
+    if (lrc != GH_OK) {
+        rc = cli_die("cannot lock the database; see the log");
+        goto out;
+    }
+    /* The keys now live in the vault and OpenSSL's secure heap; the text
+     * they came from is not needed while serving. */
+    gh_free_secret_str(gh_cfg.master_key);
+    gh_free_secret_str(gh_cfg.signing_key_pem);
+    gh_cfg.master_key = gh_cfg.signing_key_pem = NULL;
+    if (mail_init() != GH_OK) {
+        rc = cli_die("libcurl failed to initialise");
+        goto out;
+    }
+    if (totp_init() != GH_OK) {
+        rc = cli_die("liboath failed to initialise");
+        goto out;
+    }
+    if (password_init() != GH_OK) {
+        rc = cli_die("cannot hash with the configured Argon2id parameters (memory?)");
+        goto out;
+    }
+    if (authcache_init(20000, 50000, 50000) != GH_OK) {
+        rc = cli_die("out of memory");
+        goto out;
+    }
+    lrc = limit_init();
+    if (lrc) {
+        rc = cli_die(lrc == GH_ERR_CONFIG ? "the rate limits cannot use Redis (see the log above)"
+                                          : "cannot set up the rate limits (out of memory?)");
+        goto out;
+    }
+    char cerr[512] = "";
+    if (cookie_init(cerr, sizeof cerr) != GH_OK) {
+        rc = cli_die(cerr);
+        goto out;
+    }
+    if (!gh_cfg.rate_limits)
+        gh_log(GH_LOG_WARN, "GATEHOUSE_RATE_LIMITS=off: no rate limits (load tests only)");
+    if (gh_cfg.production && gh_cfg.issuer_defaulted)
+        gh_log(GH_LOG_WARN,
+               "GATEHOUSE_ISSUER is not set: tokens name %s as their issuer; set it "
+               "to the public base URL apps will verify against",
+               gh_cfg.issuer);
+    if (!gh_cfg.production)
+        gh_log(GH_LOG_WARN,
+               "development mode: secrets are generated under %s; set "
+               "GATEHOUSE_ENV=production for real use",
+               gh_cfg.data_dir);
+    server_add_periodic(sessions_job_prune, 3600,
+                        true); /* at start too: restarts must not starve it */
+    audit_head_load();
+    server_add_periodic(sessions_job_reload_keys, 2, false);
+    server_add_periodic(mail_deliver, 1, true);
+    if (gh_cfg.audit_verify_interval > 0)
+        server_add_periodic(audit_job_verify, (int)gh_cfg.audit_verify_interval, true);
+    discovery_log_start();
+    store_health_watch();
+    server_add_periodic(store_health_probe, 2, false);
+    signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
+    server_add_periodic(audit_failures_flush, gh_cfg.audit_failure_window < 10 ? 1 : 5, false);
+    if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = cli_die("server failed; see log");
+    audit_failures_flush_all(); /* summaries of windows still open */
+    gh_log(rc ? GH_LOG_ERROR : GH_LOG_INFO, "gatehouse stopped%s", rc ? " after an error" : "");
+    totp_shutdown();
+    mail_shutdown();
+out:
+    cli_teardown();
+    return rc;
+}

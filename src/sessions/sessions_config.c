@@ -1,0 +1,59 @@
+#include "sessions/sessions_config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/config.h"
+
+/* How long tokens and sessions live. */
+static enum gh_err load_lifetimes(char *err, size_t errlen)
+{
+    enum gh_err rc;
+    int64_t v;
+    if ((rc = config_env_int("GATEHOUSE_ACCESS_TTL", 3600, 1, 86400, &v, err, errlen))) return rc;
+    gh_cfg.access_ttl = v;
+    if ((rc = config_env_int("GATEHOUSE_REFRESH_TTL", 7 * 86400, 1, 365 * 86400, &v, err, errlen)))
+        return rc;
+    gh_cfg.refresh_ttl = v;
+    if (gh_cfg.refresh_ttl < gh_cfg.access_ttl) {
+        /* Access tokens are issued at sign-in and refresh, when the session
+         * runs refresh_ttl ahead: this keeps every one inside its session. */
+        snprintf(err, errlen, "GATEHOUSE_REFRESH_TTL must be at least GATEHOUSE_ACCESS_TTL");
+        return GH_ERR_CONFIG;
+    }
+    if ((rc = config_env_int("GATEHOUSE_REFRESH_REUSE_GRACE", 10, 0, 300, &v, err, errlen)))
+        return rc;
+    gh_cfg.refresh_grace = v;
+    /* Absolute session lifetime (ASVS 7.3.2): refresh refused after it. */
+    if ((rc = config_env_int("GATEHOUSE_SESSION_MAX_AGE", 30 * 86400, 0, 3650 * 86400, &v, err,
+                             errlen)))
+        return rc;
+    gh_cfg.session_max_age = v;
+    if ((rc = config_env_int("GATEHOUSE_CLOCK_SKEW", 60, 0, 300, &v, err, errlen))) return rc;
+    gh_cfg.clock_skew = v;
+    return GH_OK;
+}
+
+enum gh_err sessions_config_load(char *err, size_t errlen)
+{
+    enum gh_err rc;
+    int64_t v;
+    if ((rc = load_lifetimes(err, errlen))) return rc;
+    if ((rc = config_env_int("GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY", 600, 0, 30 * 86400, &v, err,
+                             errlen)))
+        return rc;
+    gh_cfg.signing_activation_delay = v;
+    const char *idc = config_env("GATEHOUSE_INSECURE_DEV_COOKIES");
+    if (idc && strcmp(idc, "on") != 0 && strcmp(idc, "off") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_INSECURE_DEV_COOKIES must be on or off");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.insecure_dev_cookies = idc && strcmp(idc, "on") == 0;
+    if (gh_cfg.insecure_dev_cookies && gh_cfg.production) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_INSECURE_DEV_COOKIES=on is refused in production: session cookies "
+                 "are always Secure there (serve GATEHOUSE_PUBLIC_URL over https)");
+        return GH_ERR_CONFIG;
+    }
+    return config_env_secret("GATEHOUSE_SIGNING_KEY", &gh_cfg.signing_key_pem, err, errlen);
+}

@@ -1,0 +1,43 @@
+#include "sessions/sessions_jobs.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "audit/audit.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "sessions/authcache.h"
+#include "sessions/jwt.h"
+#include "vault/vault.h"
+
+/* Drops sessions and refresh tokens a day after they expired, the sealed
+ * successor pairs of tokens spent longer ago than the reuse grace, and
+ * signing keys that no token can still need. */
+void sessions_job_prune(const struct store_ops *ops, struct store_conn *c)
+{
+    if (ops->prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+    if (ops->refresh_forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
+        GH_OK)
+        gh_log(GH_LOG_WARN, "prune of successor pairs failed");
+    char kids[8][JWT_KID_MAX + 1];
+    size_t n = jwt_keys_unpublished(kids, 8);
+    for (size_t i = 0; i < n; i++)
+        if (ops->signing_key_delete(c, kids[i]) == GH_OK) {
+            gh_log(GH_LOG_INFO, "signing key %s deleted: every token it signed has expired",
+                   kids[i]);
+            char details[512];
+            snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kids[i]);
+            audit_system(c, "keys.deleted", details);
+        }
+}
+
+/* Picks up keys added by `gatehouse keys rotate` (or another replica). */
+void sessions_job_reload_keys(const struct store_ops *ops, struct store_conn *c)
+{
+    bool changed = false;
+    if (vault_load(ops, c, 0) != GH_OK || jwt_keys_load(ops, c, &changed) != GH_OK)
+        gh_log(GH_LOG_ERROR, "key reload failed; serving with the keys already loaded");
+    else if (changed)
+        authcache_clear_tokens(); /* a removed key's tokens must not stay accepted */
+}

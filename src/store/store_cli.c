@@ -1,0 +1,22 @@
+#include "store/store_cli.h"
+
+#include <stdio.h>
+
+#include "cli/startup.h"
+#include "core/config.h"
+#include "store/store.h"
+
+int store_cli_migrate(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    int rc = cli_load_config();
+    struct store_conn *c = NULL;
+    if (!rc) rc = cli_open_keys(1, &c);
+    if (!rc) {
+        store_backend()->close(c);
+        printf("database %s is up to date\n", gh_cfg.db_path);
+    }
+    cli_teardown();
+    return rc;
+}
