@@ -89,7 +89,7 @@ static void audit_system(struct store_conn *c, const char *action, const char *d
 {
     struct store_audit ev = {.actor = "system", .action = action, .details = details};
     if (!audit_enabled()) return;
-    if (store_backend()->audit_append(c, &ev) != GH_OK)
+    if (store_backend()->audit.append(c, &ev) != GH_OK)
         gh_log(GH_LOG_ERROR, "could not record %s in the audit log", action);
 }
 
@@ -181,14 +181,14 @@ fail_db:
  * signing keys that no token can still need. */
 static void prune(const struct store_ops *ops, struct store_conn *c)
 {
-    if (ops->prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
-    if (ops->refresh_forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
+    if (ops->upkeep.prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+    if (ops->refresh.forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
         GH_OK)
         gh_log(GH_LOG_WARN, "prune of successor pairs failed");
     char kids[8][JWT_KID_MAX + 1];
     size_t n = jwt_keys_unpublished(kids, 8);
     for (size_t i = 0; i < n; i++)
-        if (ops->signing_key_delete(c, kids[i]) == GH_OK) {
+        if (ops->signing_keys.delete(c, kids[i]) == GH_OK) {
             gh_log(GH_LOG_INFO, "signing key %s deleted: every token it signed has expired",
                    kids[i]);
             char details[512];
@@ -254,9 +254,9 @@ static enum gh_err verify_with_head(const struct store_ops *ops, struct store_co
     for (; n < threads - 1 && n < 7; n++)
         if (ops->open(gh_cfg.db_path, &extra[n]) != GH_OK) break;
     if (threads > 1) { /* the command, not the server: read the file as fast as it goes */
-        ops->tune_for_scan(c);
+        ops->audit.tune_for_scan(c);
         for (int i = 0; i < n; i++)
-            ops->tune_for_scan(extra[i]);
+            ops->audit.tune_for_scan(extra[i]);
     }
     enum gh_err rc =
         audit_verify_parallel(ops, c, extra, n, head_id, head_id ? head_hash : NULL, res);
@@ -413,7 +413,7 @@ static int retire_signing_key(const struct store_ops *ops, struct store_conn *c,
     struct store_signing_key *sk = calloc(16, sizeof *sk);
     size_t ns = 0;
     int rc = 0;
-    if (!sk || ops->signing_keys_list(c, sk, 16, &ns) != GH_OK) {
+    if (!sk || ops->signing_keys.list(c, sk, 16, &ns) != GH_OK) {
         rc = die("cannot list keys");
         goto out;
     }
@@ -437,13 +437,13 @@ static int retire_signing_key(const struct store_ops *ops, struct store_conn *c,
     char details[160];
     snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kid);
     struct store_audit ev = {.actor = "system", .action = "keys.retired", .details = details};
-    enum gh_err e = ops->begin(c);
-    if (!e) e = ops->signing_key_delete(c, kid);
-    if (!e && audit_enabled()) e = ops->audit_append(c, &ev);
+    enum gh_err e = ops->tx.begin_write(c);
+    if (!e) e = ops->signing_keys.delete(c, kid);
+    if (!e && audit_enabled()) e = ops->audit.append(c, &ev);
     if (!e)
-        e = ops->commit(c);
+        e = ops->tx.commit(c);
     else
-        ops->rollback(c);
+        ops->tx.rollback(c);
     if (e) {
         rc = die("could not retire the key; nothing was changed");
         goto out;
@@ -542,8 +542,8 @@ static int cmd_keys(int argc, char **argv)
         size_t nv = 0, ns = 0;
         char cur[VAULT_KID_LEN + 1], ts[GH_RFC3339_LEN + 1];
         vault_current_kid(cur);
-        if (!vk || !sk || ops->vault_keys_list(c, vk, VAULT_MAX_KEYS, &nv) ||
-            ops->signing_keys_list(c, sk, 16, &ns)) {
+        if (!vk || !sk || ops->vault_keys.list(c, vk, VAULT_MAX_KEYS, &nv) ||
+            ops->signing_keys.list(c, sk, 16, &ns)) {
             rc = die("cannot list keys");
         } else {
             for (size_t i = 0; i < nv; i++) {
@@ -637,7 +637,7 @@ static int cmd_users(int argc, char **argv)
     struct store_user u;
     memset(&u, 0, sizeof u);
     enum gh_err e = GH_OK;
-    if (!rc && (e = ops->user_by_email_key(c, key, &u)) != GH_OK)
+    if (!rc && (e = ops->users.by_email_key(c, key, &u)) != GH_OK)
         rc = die(e == GH_ERR_NOT_FOUND ? "no account has that address" : "cannot read the account");
     if (!rc && strcmp(u.role, role) == 0) {
         printf("%s is already %s\n", email, role);
@@ -646,7 +646,7 @@ static int cmd_users(int argc, char **argv)
         snprintf(details, sizeof details, "{\"from\":\"%s\",\"to\":\"%s\"}", u.role, role);
         struct store_audit ev = {
             .actor = "system", .action = "role.changed", .target = u.id, .details = details};
-        if (ops->user_set_role(c, u.id, role, audit_enabled() ? &ev : NULL) != GH_OK)
+        if (ops->users.set_role(c, u.id, role, audit_enabled() ? &ev : NULL) != GH_OK)
             rc = die("could not change the role; nothing was changed");
         else
             printf("%s is now %s (from its next sign-in)\n", email, role);
@@ -706,7 +706,7 @@ static int cmd_audit(int argc, char **argv)
     } else if (prune_cmd) {
         struct store_audit ev = {.actor = "system", .action = "audit.checkpoint"};
         int64_t deleted = 0;
-        if (ops->audit_prune(c, before, &ev, &deleted) != GH_OK) {
+        if (ops->audit.prune(c, before, &ev, &deleted) != GH_OK) {
             rc = die("retention failed");
         } else if (deleted == 0) {
             printf("0 row(s) older than %s: nothing removed and no checkpoint written (the "
@@ -730,13 +730,13 @@ static int cmd_audit(int argc, char **argv)
                                      .details = "{\"n\":1}"};
             enum gh_err e = GH_OK;
             for (int64_t i = 0; e == GH_OK && i < n; i += 10000) {
-                if ((e = ops->begin(c))) break;
+                if ((e = ops->tx.begin_write(c))) break;
                 for (int64_t j = i; e == GH_OK && j < n && j < i + 10000; j++)
-                    e = ops->audit_append(c, &ev);
+                    e = ops->audit.append(c, &ev);
                 if (e == GH_OK)
-                    e = ops->commit(c);
+                    e = ops->tx.commit(c);
                 else
-                    ops->rollback(c);
+                    ops->tx.rollback(c);
             }
             if (e)
                 rc = die("fill failed");

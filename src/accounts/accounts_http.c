@@ -73,13 +73,13 @@ static void end_presented_session(struct gh_req *r, const struct store_ops *ops,
     uint8_t h[32];
     struct store_refresh *rt = calloc(1, sizeof *rt);
     if (rt && refresh_hash(r->token, r->token_len, h) == GH_OK &&
-        ops->refresh_get(c, h, rt) == GH_OK && rt->session_cookie && rt->rotated_at_us == 0 &&
+        ops->refresh.get(c, h, rt) == GH_OK && rt->session_cookie && rt->rotated_at_us == 0 &&
         rt->session_live) {
         struct store_audit ev;
         char details[128];
         snprintf(details, sizeof details, "{\"session_id\":\"%s\",\"reason\":\"signin\"}",
                  rt->session_id);
-        enum gh_err rc = ops->session_revoke(
+        enum gh_err rc = ops->sessions.revoke(
             c, rt->session_id, rt->user_id, gh_now_s(),
             gh_audit_event(r, &ev, "signout", rt->user_id, rt->user_id, details));
         if (rc == GH_OK)
@@ -166,7 +166,7 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
         goto out;
     }
     struct store_audit ev;
-    rc = ops->user_create(
+    rc = ops->users.create(
         c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"password\"}"));
     if (rc == GH_ERR_CONFLICT) {
         gh_fail(r, GH_E_EMAIL_TAKEN);
@@ -228,7 +228,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
         key[n] = '\0';
     }
     if (password_guard_locked(r, key)) goto out; /* before any hash: known or not alike */
-    if (is_address) rc = ops->user_by_email_key(c, key, &u);
+    if (is_address) rc = ops->users.by_email_key(c, key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         /* Same work as a wrong password: no account enumeration by timing. */
         password_verify_dummy(pw, pw_len);
@@ -251,7 +251,7 @@ void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct 
     if (password_needs_rehash(u.password_hash)) {
         char h[PASSWORD_HASH_MAX];
         if (password_hash(h, pw, pw_len) == GH_OK &&
-            ops->user_rehash(c, u.id, h, gh_now_s()) == GH_OK)
+            ops->users.rehash(c, u.id, h, gh_now_s()) == GH_OK)
             gh_log(GH_LOG_INFO, "password rehashed at current parameters for user %s", u.id);
         gh_wipe(h, sizeof h);
     }
@@ -350,7 +350,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     memset(&u, 0, sizeof u);
     enum gh_err rc = GH_ERR_DENIED;
     if (tok_len == MFA_TOKEN_LEN && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->challenge_attempt(c, h, MFA_CHALLENGE_ATTEMPTS, gh_now_s(), &ch);
+        rc = ops->challenges.attempt(c, h, MFA_CHALLENGE_ATTEMPTS, gh_now_s(), &ch);
     if (rc == GH_ERR_DENIED) {
         gh_fail_msg(r, GH_E_INVALID_TOKEN,
                     "This sign-in step expired, was used or had too many attempts; sign in "
@@ -359,7 +359,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     }
     if (rc) goto fail;
     uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
-    rc = ops->user_by_id(c, ch.user_id, &u);
+    rc = ops->users.by_id(c, ch.user_id, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This sign-in step is no longer valid.");
         goto out;
@@ -383,7 +383,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     }
     if (rc) goto fail;
     limit_refund(LIMIT_MFA_ACCOUNT, u.id);
-    if (ops->challenge_consume(c, h, gh_now_s()) != GH_OK) { /* a parallel request won */
+    if (ops->challenges.consume(c, h, gh_now_s()) != GH_OK) { /* a parallel request won */
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This sign-in step was already used.");
         goto out;
     }
@@ -436,7 +436,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     struct magic_job *j = arg;
     struct store_user u;
     memset(&u, 0, sizeof u);
-    enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
+    enum gh_err rc = ops->users.by_email_key(c, j->key, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc == GH_ERR_NOT_FOUND && (j->kind != LINK_SIGNIN || !gh_cfg.magic_link_signup))
         goto out; /* nothing to send */
@@ -454,7 +454,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     memcpy(m.email, to, strlen(to) + 1);
     m.expires_at = gh_now_s() + gh_cfg.magic_link_ttl;
     if (gh_random_token(token, sizeof token, 32) || gh_sha256(h, token, 43) ||
-        ops->magic_create(c, h, &m, gh_now_s())) {
+        ops->links.create(c, h, &m, gh_now_s())) {
         gh_log(GH_LOG_ERROR, "magic link: cannot create the link");
         goto wipe;
     }
@@ -565,7 +565,7 @@ static enum gh_err spend_link(struct gh_req *r, const struct store_ops *ops, str
     uint8_t h[32];
     enum gh_err rc = GH_ERR_DENIED;
     if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->magic_consume(c, h, purpose, gh_now_s(), m);
+        rc = ops->links.consume(c, h, purpose, gh_now_s(), m);
     enum gh_err arc = GH_OK;
     if (rc == GH_ERR_DENIED) {
         if (!(arc = link_failed(r, ops, c, purpose, "invalid", NULL)))
@@ -598,7 +598,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     enum gh_err rc = spend_link(r, ops, c, tok, tok_len, "signin", &m);
     if (rc) return;
     uint64_t gen = authcache_generation();
-    rc = ops->user_by_email_key(c, m.email_key, &u);
+    rc = ops->users.by_email_key(c, m.email_key, &u);
     bool created = false;
     if (rc == GH_ERR_NOT_FOUND && gh_cfg.magic_link_signup) {
         created = true;
@@ -609,7 +609,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
         memcpy(u.password_hash, "!", 2); /* no password: password sign-in always fails */
         u.created_at = u.updated_at = gh_now_s();
         struct store_audit ev;
-        rc = ops->user_create(
+        rc = ops->users.create(
             c, &u, gh_audit_event(r, &ev, "signup", u.id, u.id, "{\"method\":\"magic_link\"}"));
     }
     if (rc == GH_ERR_NOT_FOUND) {
@@ -619,9 +619,9 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     if (rc) goto fail;
     if (!u.email_verified_at && created) { /* following the link proves the address */
         struct store_audit vev;
-        if ((rc = ops->user_verify_email(c, u.id, gh_now_s(),
-                                         gh_audit_event(r, &vev, "email.verified", u.id, u.id,
-                                                        "{\"method\":\"magic_link\"}"))))
+        if ((rc = ops->users.verify_email(c, u.id, gh_now_s(),
+                                          gh_audit_event(r, &vev, "email.verified", u.id, u.id,
+                                                         "{\"method\":\"magic_link\"}"))))
             goto fail;
     } else if (!u.email_verified_at) {
         /* Whoever signed up with this address never proved it; its owner
@@ -629,7 +629,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
          * (account pre-hijacking); a second factor does (store.h). */
         int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
         struct store_audit vev;
-        if ((rc = ops->user_reclaim(
+        if ((rc = ops->users.reclaim(
                  c, u.id, tia, now,
                  gh_audit_event(r, &vev, "email.verified", u.id, u.id,
                                 "{\"method\":\"magic_link\",\"unverified_password\":"
@@ -686,7 +686,7 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     memset(&u, 0, sizeof u);
     memset(hash, 0, sizeof hash);
     enum gh_err rc = GH_ERR_NOT_FOUND;
-    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK) rc = ops->magic_get(c, h, &m);
+    if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK) rc = ops->links.get(c, h, &m);
     if (rc == GH_OK && (strcmp(m.purpose, "reset") != 0 || m.used_at)) rc = GH_ERR_NOT_FOUND;
     if (rc == GH_ERR_NOT_FOUND) {
         if ((rc = link_failed(r, ops, c, "reset", "invalid", NULL))) goto fail;
@@ -705,7 +705,7 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
         gh_fail_msg(r, GH_E_WEAK_PASSWORD, reason);
         return;
     }
-    rc = ops->user_by_email_key(c, m.email_key, &u);
+    rc = ops->users.by_email_key(c, m.email_key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is no longer valid.");
         goto out;
@@ -715,28 +715,28 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     /* One transaction: the link is spent if and only if the password is
      * set, the sessions revoked, the other links killed and it is audited. */
     int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
-    if ((rc = ops->begin(c))) goto fail;
-    rc = ops->magic_consume(c, h, "reset", now, &m);
+    if ((rc = ops->tx.begin_write(c))) goto fail;
+    rc = ops->links.consume(c, h, "reset", now, &m);
     if (rc == GH_ERR_DENIED) {
-        ops->rollback(c);
+        ops->tx.rollback(c);
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link was already used.");
         goto out;
     }
     struct store_audit ev, vev;
     if (rc == GH_OK)
-        rc = ops->user_set_password(
+        rc = ops->users.set_password(
             c, u.id, hash, tia, NULL, now,
             gh_audit_event(r, &ev, "password.reset", u.id, u.id, "{\"sessions\":\"revoked\"}"));
     /* Other links sent before the reset (sign-in, reset) die with it. */
-    if (rc == GH_OK) rc = ops->magic_revoke_all(c, u.email_key, now);
+    if (rc == GH_OK) rc = ops->links.revoke_all(c, u.email_key, now);
     if (rc == GH_OK && !u.email_verified_at) /* the link proved the address too */
-        rc = ops->user_verify_email(
+        rc = ops->users.verify_email(
             c, u.id, now,
             gh_audit_event(r, &vev, "email.verified", u.id, u.id, "{\"method\":\"reset_link\"}"));
     if (rc == GH_OK)
-        rc = ops->commit(c); /* rolls back itself on failure */
+        rc = ops->tx.commit(c); /* rolls back itself on failure */
     else
-        ops->rollback(c);
+        ops->tx.rollback(c);
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, NULL);
     authcache_set_user_tia(u.id, tia);
@@ -762,14 +762,14 @@ void accounts_http_email_verify(struct gh_req *r, const struct store_ops *ops, s
     memset(&u, 0, sizeof u);
     enum gh_err rc = spend_link(r, ops, c, tok, tok_len, "verify", &m);
     if (rc) return;
-    rc = ops->user_by_email_key(c, m.email_key, &u);
+    rc = ops->users.by_email_key(c, m.email_key, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link is no longer valid.");
         goto out;
     }
     if (rc) goto fail;
     struct store_audit ev;
-    rc = ops->user_verify_email(
+    rc = ops->users.verify_email(
         c, u.id, gh_now_s(),
         gh_audit_event(r, &ev, "email.verified", u.id, u.id, "{\"method\":\"link\"}"));
     if (rc) goto fail;

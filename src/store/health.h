@@ -27,7 +27,7 @@ bool store_health_writes_ok(void);
 void store_health_reason(char *out, size_t outlen);
 /** Disk-class failures since start (a /metrics counter). */
 uint64_t store_health_failures_total(void);
-/** The periodic job: while failing, one real write (ops->health_probe);
+/** The periodic job: while failing, one real write (ops->health.probe);
  *  when it commits, the state clears and that is logged. */
 void store_health_probe(const struct store_ops *ops, struct store_conn *c);
 
