@@ -2,7 +2,7 @@
  * mode, synchronous=FULL (a rotated refresh token must survive a power cut,
  * or a client would hold a token the database forgot), foreign keys on.
  * Every statement is prepared once with bound parameters and reused. */
-#include "store/store.h"
+#include "store/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,85 +451,80 @@ static enum gh_err sq_pending_migrations(struct store_conn *c, int *n)
     return GH_OK;
 }
 
-/* Appends ev to the chain; the caller holds a write transaction, so the
- * last row cannot change underneath. */
-static enum gh_err append_audit(struct store_conn *c, const struct store_audit *ev)
+static bool sq_tx_open(struct store_conn *c)
+{
+    return sqlite3_get_autocommit(c->db) == 0;
+}
+
+static enum gh_err sq_tx_begin(struct store_conn *c)
+{
+    return tx(c, S_BEGIN);
+}
+
+static enum gh_err sq_tx_commit(struct store_conn *c)
+{
+    return tx(c, S_COMMIT);
+}
+
+/* The write transaction holds SQLite's single write lock (BEGIN
+ * IMMEDIATE), so the last row is the head until the transaction ends. */
+static enum gh_err sq_chain_head(struct store_conn *c, struct store_chain_head *out)
 {
     sqlite3_stmt *s = stmt(c, S_AUDIT_LAST);
     if (!s) return GH_ERR_INTERNAL;
-    int64_t last = 0;
-    char prev[AUDIT_HASH_HEX + 1], prev_when[32] = "";
-    snprintf(prev, sizeof prev, "%s", audit_genesis_hex());
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
-        last = sqlite3_column_int64(s, 0);
-        col_text(s, 1, prev, sizeof prev);
-        col_text(s, 2, prev_when, sizeof prev_when);
+        out->id = sqlite3_column_int64(s, 0);
+        col_text(s, 1, out->hash, sizeof out->hash);
+        col_text(s, 2, out->occurred_at, sizeof out->occurred_at);
     }
     done(s);
     if (r != SQLITE_ROW && r != SQLITE_DONE) return fail(c, "audit last");
-    char when[28], hash[AUDIT_HASH_HEX + 1];
-    audit_now(when);
-    /* The verifier reads a time going backwards as reordered rows: after
-     * the wall clock steps back, keep the previous row's time instead. */
-    if (strlen(prev_when) == sizeof when - 1 && strcmp(when, prev_when) < 0)
-        memcpy(when, prev_when, sizeof when);
-    struct audit_row row = {.id = last + 1,
-                            .occurred_at = when,
-                            .actor = ev->actor ? ev->actor : "",
-                            .action = ev->action ? ev->action : "",
-                            .target = ev->target ? ev->target : "",
-                            .ip = ev->ip ? ev->ip : "",
-                            .user_agent = ev->user_agent ? ev->user_agent : "",
-                            .request_id = ev->request_id ? ev->request_id : "",
-                            .details = ev->details ? ev->details : "{}"};
-    enum gh_err rc = audit_chain_hash(prev, &row, hash);
-    if (rc) return rc;
-    if (!(s = stmt(c, S_AUDIT_INSERT))) return GH_ERR_INTERNAL;
-    sqlite3_bind_int64(s, 1, row.id);
-    bind_text(s, 2, row.occurred_at);
-    bind_text(s, 3, row.actor);
-    bind_text(s, 4, row.action);
-    bind_text(s, 5, row.target);
-    bind_text(s, 6, row.ip);
-    bind_text(s, 7, row.user_agent);
-    bind_text(s, 8, row.request_id);
-    bind_text(s, 9, row.details);
+    return GH_OK;
+}
+
+static enum gh_err sq_chain_insert(struct store_conn *c, const struct audit_row *row,
+                                   const char *prev, const char *hash)
+{
+    sqlite3_stmt *s = stmt(c, S_AUDIT_INSERT);
+    if (!s) return GH_ERR_INTERNAL;
+    sqlite3_bind_int64(s, 1, row->id);
+    bind_text(s, 2, row->occurred_at);
+    bind_text(s, 3, row->actor);
+    bind_text(s, 4, row->action);
+    bind_text(s, 5, row->target);
+    bind_text(s, 6, row->ip);
+    bind_text(s, 7, row->user_agent);
+    bind_text(s, 8, row->request_id);
+    bind_text(s, 9, row->details);
     bind_text(s, 10, prev);
     bind_text(s, 11, hash);
     return exec_stmt(c, s, "audit insert");
 }
 
-/* Runs fn inside a write transaction (its own unless one is open), with
- * ev appended in the same transaction. */
-static enum gh_err in_tx(struct store_conn *c, const struct store_audit *ev,
-                         enum gh_err (*fn)(struct store_conn *, const void *), const void *arg)
+static const struct store_prims sq_prims = {
+    .tx_open = sq_tx_open,
+    .tx_begin = sq_tx_begin,
+    .tx_commit = sq_tx_commit,
+    .tx_rollback = rollback,
+    .chain_head = sq_chain_head,
+    .chain_insert = sq_chain_insert,
+};
+
+static enum gh_err append_audit(struct store_conn *c, const struct store_audit *ev)
 {
-    bool own = sqlite3_get_autocommit(c->db) != 0;
-    enum gh_err rc = own ? tx(c, S_BEGIN) : GH_OK;
-    if (rc) return rc;
-    rc = fn ? fn(c, arg) : GH_OK;
-    if (rc == GH_OK && ev) rc = append_audit(c, ev);
-    if (own) {
-        if (rc == GH_OK) rc = tx(c, S_COMMIT);
-        if (rc) rollback(c);
-    }
-    return rc;
+    return store_chain_append(&sq_prims, c, ev);
+}
+
+static enum gh_err in_tx(struct store_conn *c, const struct store_audit *ev, store_write_fn fn,
+                         const void *arg)
+{
+    return store_write(&sq_prims, c, ev, fn, arg);
 }
 
 static enum gh_err sq_audit_append(struct store_conn *c, const struct store_audit *ev)
 {
     return in_tx(c, ev, NULL, NULL);
-}
-
-void store_audit_row_clear(struct store_audit_row *r)
-{
-    char **f[] = {&r->occurred_at, &r->actor,      &r->action,     &r->target,
-                  &r->ip,          &r->user_agent, &r->request_id, &r->details};
-    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
-        free(*f[i]);
-        *f[i] = NULL;
-    }
 }
 
 static const char *ctext(sqlite3_stmt *s, int i)
@@ -1284,14 +1279,6 @@ static enum gh_err sq_sealed_list(struct store_conn *c, enum store_sealed_field 
     return GH_OK;
 }
 
-void store_sealed_clear(struct store_sealed *rows, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(rows[i].value);
-        rows[i].value = NULL;
-    }
-}
-
 static enum gh_err sq_sealed_replace(struct store_conn *c, enum store_sealed_field f,
                                      const char *id, const char *old, const char *value)
 {
@@ -1816,8 +1803,3 @@ const struct store_ops store_sqlite = {
     .upkeep.prune = sq_prune,
     .health.probe = sq_health_probe,
 };
-
-const struct store_ops *store_backend(void)
-{
-    return &store_sqlite;
-}
