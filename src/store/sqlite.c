@@ -183,7 +183,7 @@ static enum gh_err sq_migrate(struct store_conn *c)
             sq_rollback(c);
             return sq_fail(c, "migration check");
         }
-        if (sqlite3_exec(c->db, m->sql, NULL, NULL, NULL) != SQLITE_OK ||
+        if ((m->sql && sqlite3_exec(c->db, m->sql, NULL, NULL, NULL) != SQLITE_OK) ||
             (m->sqlite_sql && sqlite3_exec(c->db, m->sqlite_sql, NULL, NULL, NULL) != SQLITE_OK)) {
             enum gh_err e = sq_fail(c, m->name);
             sq_rollback(c);
