@@ -140,7 +140,7 @@ struct store_audit_row {
 };
 void store_audit_row_clear(struct store_audit_row *r);
 
-/* Called for each row by audit_scan, in id order; return non-zero to stop.
+/* Called for each row by audit.scan, in id order; return non-zero to stop.
  * The row's strings are valid only during the call. */
 typedef int (*store_audit_scan_fn)(void *arg, const struct store_audit_row *row);
 
@@ -169,7 +169,7 @@ struct store_challenge {
 struct store_mail {
     char id[STORE_ID_LEN + 1];
     char to_addr[STORE_EMAIL_MAX + 1];
-    char *message_sealed; /* heap, owned by the caller of mail_due; free() */
+    char *message_sealed; /* heap, owned by the caller of mail.due; free() */
     int attempts;
 };
 

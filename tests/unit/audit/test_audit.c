@@ -1,5 +1,5 @@
 /* Unit tests for src/audit/audit.c: the chain verifier, over a temporary
- * SQLite store filled through the store's own audit_append / audit_prune.
+ * SQLite store filled through the store's own audit.append / audit.prune.
  *
  * Tampering goes through a second, raw sqlite3 connection on the same file
  * that first drops the append-only triggers (what an attacker with the

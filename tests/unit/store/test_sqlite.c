@@ -458,7 +458,7 @@ static void set_password_revokes_others(void **state)
     assert_int_equal(ops->sessions.get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0); /* other user */
 
-    /* refresh_get reports the new invalidation time and liveness */
+    /* refresh.get reports the new invalidation time and liveness */
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
     uint8_t h[32];
