@@ -62,7 +62,7 @@ void audit_http_list(struct gh_req *r, const struct store_ops *ops, struct store
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
-    enum gh_err rc = ops->audit_list(c, r->ident.user_id, before, rows, (size_t)limit + 1, &n);
+    enum gh_err rc = ops->audit.list(c, r->ident.user_id, before, rows, (size_t)limit + 1, &n);
     bool more = n > (size_t)limit;
     size_t shown = more ? (size_t)limit : n;
     json_t *events = rc ? NULL : json_array();

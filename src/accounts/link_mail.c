@@ -33,7 +33,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     struct magic_job *j = arg;
     struct store_user u;
     memset(&u, 0, sizeof u);
-    enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
+    enum gh_err rc = ops->users.by_email_key(c, j->key, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc == GH_ERR_NOT_FOUND && (j->kind != LINK_SIGNIN || !gh_cfg.magic_link_signup))
         goto out; /* nothing to send */
@@ -51,7 +51,7 @@ static void magic_send(void *arg, const struct store_ops *ops, struct store_conn
     memcpy(m.email, to, strlen(to) + 1);
     m.expires_at = gh_now_s() + gh_cfg.magic_link_ttl;
     if (gh_random_token(token, sizeof token, 32) || gh_sha256(h, token, 43) ||
-        ops->magic_create(c, h, &m, gh_now_s())) {
+        ops->links.create(c, h, &m, gh_now_s())) {
         gh_log(GH_LOG_ERROR, "magic link: cannot create the link");
         goto wipe;
     }

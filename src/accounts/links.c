@@ -48,7 +48,7 @@ static enum gh_err spend_link(const struct store_ops *ops, struct store_conn *c,
     enum gh_err rc = GH_ERR_DENIED;
     *spent = false;
     if (tok_len == 43 && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->magic_consume(c, h, purpose, gh_now_s(), m);
+        rc = ops->links.consume(c, h, purpose, gh_now_s(), m);
     if (rc == GH_ERR_DENIED) {
         res->outcome = ACCOUNTS_LINK_INVALID;
         return link_failed(ops, c, in, purpose, "invalid", NULL);
@@ -68,7 +68,7 @@ static enum gh_err magic_account(const struct store_ops *ops, struct store_conn 
                                  const struct accounts_req *in, const struct store_magic *m,
                                  struct store_user *u, bool *created)
 {
-    enum gh_err rc = ops->user_by_email_key(c, m->email_key, u);
+    enum gh_err rc = ops->users.by_email_key(c, m->email_key, u);
     *created = false;
     if (rc == GH_ERR_NOT_FOUND && gh_cfg.magic_link_signup) {
         *created = true;
@@ -79,7 +79,7 @@ static enum gh_err magic_account(const struct store_ops *ops, struct store_conn 
         memcpy(u->password_hash, "!", 2); /* no password: password sign-in always fails */
         u->created_at = u->updated_at = gh_now_s();
         struct store_audit ev;
-        rc = ops->user_create(
+        rc = ops->users.create(
             c, u,
             audit_event(in->audit, &ev, "signup", u->id, u->id, "{\"method\":\"magic_link\"}"));
     }
@@ -95,20 +95,20 @@ static enum gh_err magic_prove_address(const struct store_ops *ops, struct store
     enum gh_err rc = GH_OK;
     if (!u->email_verified_at && created) { /* following the link proves the address */
         struct store_audit vev;
-        rc = ops->user_verify_email(c, u->id, gh_now_s(),
-                                    audit_event(in->audit, &vev, "email.verified", u->id, u->id,
-                                                "{\"method\":\"magic_link\"}"));
+        rc = ops->users.verify_email(c, u->id, gh_now_s(),
+                                     audit_event(in->audit, &vev, "email.verified", u->id, u->id,
+                                                 "{\"method\":\"magic_link\"}"));
     } else if (!u->email_verified_at) {
         /* Whoever signed up with this address never proved it; its owner
          * just did. The password and sessions made before do not survive
          * (account pre-hijacking); a second factor does (store.h). */
         int64_t now = gh_now_s(), tia = sessions_next_tia(u->tokens_invalidated_at);
         struct store_audit vev;
-        if ((rc =
-                 ops->user_reclaim(c, u->id, tia, now,
-                                   audit_event(in->audit, &vev, "email.verified", u->id, u->id,
-                                               "{\"method\":\"magic_link\",\"unverified_password\":"
-                                               "\"removed\"}"))))
+        if ((rc = ops->users.reclaim(
+                 c, u->id, tia, now,
+                 audit_event(in->audit, &vev, "email.verified", u->id, u->id,
+                             "{\"method\":\"magic_link\",\"unverified_password\":"
+                             "\"removed\"}"))))
             return rc;
         authcache_revoke_user_sessions(u->id, NULL);
         authcache_set_user_tia(u->id, tia);
@@ -147,7 +147,7 @@ static enum gh_err reset_link_check(const struct store_ops *ops, struct store_co
 {
     enum gh_err rc = GH_ERR_NOT_FOUND;
     *ok = false;
-    if (hashed) rc = ops->magic_get(c, h, m);
+    if (hashed) rc = ops->links.get(c, h, m);
     if (rc == GH_OK && (strcmp(m->purpose, "reset") != 0 || m->used_at)) rc = GH_ERR_NOT_FOUND;
     if (rc == GH_ERR_NOT_FOUND) {
         res->outcome = ACCOUNTS_LINK_INVALID;
@@ -171,28 +171,28 @@ static enum gh_err reset_apply(const struct store_ops *ops, struct store_conn *c
     const struct store_user *u = &res->u;
     enum gh_err rc;
     int64_t now = gh_now_s(), tia = sessions_next_tia(u->tokens_invalidated_at);
-    if ((rc = ops->begin(c))) return rc;
-    rc = ops->magic_consume(c, h, "reset", now, m);
+    if ((rc = ops->tx.begin_write(c))) return rc;
+    rc = ops->links.consume(c, h, "reset", now, m);
     if (rc == GH_ERR_DENIED) {
-        ops->rollback(c);
+        ops->tx.rollback(c);
         res->outcome = ACCOUNTS_LINK_USED;
         return GH_OK;
     }
     struct store_audit ev, vev;
     if (rc == GH_OK)
-        rc = ops->user_set_password(c, u->id, hash, tia, NULL, now,
-                                    audit_event(in->audit, &ev, "password.reset", u->id, u->id,
-                                                "{\"sessions\":\"revoked\"}"));
+        rc = ops->users.set_password(c, u->id, hash, tia, NULL, now,
+                                     audit_event(in->audit, &ev, "password.reset", u->id, u->id,
+                                                 "{\"sessions\":\"revoked\"}"));
     /* Other links sent before the reset (sign-in, reset) die with it. */
-    if (rc == GH_OK) rc = ops->magic_revoke_all(c, u->email_key, now);
+    if (rc == GH_OK) rc = ops->links.revoke_all(c, u->email_key, now);
     if (rc == GH_OK && !u->email_verified_at) /* the link proved the address too */
-        rc = ops->user_verify_email(c, u->id, now,
-                                    audit_event(in->audit, &vev, "email.verified", u->id, u->id,
-                                                "{\"method\":\"reset_link\"}"));
+        rc = ops->users.verify_email(c, u->id, now,
+                                     audit_event(in->audit, &vev, "email.verified", u->id, u->id,
+                                                 "{\"method\":\"reset_link\"}"));
     if (rc == GH_OK)
-        rc = ops->commit(c); /* rolls back itself on failure */
+        rc = ops->tx.commit(c); /* rolls back itself on failure */
     else
-        ops->rollback(c);
+        ops->tx.rollback(c);
     if (rc) return rc;
     authcache_revoke_user_sessions(u->id, NULL);
     authcache_set_user_tia(u->id, tia);
@@ -220,7 +220,7 @@ enum gh_err links_password_reset(const struct store_ops *ops, struct store_conn 
         res->outcome = ACCOUNTS_WEAK_PASSWORD;
         return GH_OK;
     }
-    rc = ops->user_by_email_key(c, m.email_key, &res->u);
+    rc = ops->users.by_email_key(c, m.email_key, &res->u);
     if (rc == GH_ERR_NOT_FOUND) {
         res->outcome = ACCOUNTS_LINK_GONE;
         return GH_OK;
@@ -241,14 +241,14 @@ enum gh_err links_email_verify(const struct store_ops *ops, struct store_conn *c
     enum gh_err rc = spend_link(ops, c, in, tok, tok_len, "verify", &m, &spent, res);
     if (rc || !spent) return rc;
     struct store_user *u = &res->u;
-    rc = ops->user_by_email_key(c, m.email_key, u);
+    rc = ops->users.by_email_key(c, m.email_key, u);
     if (rc == GH_ERR_NOT_FOUND) {
         res->outcome = ACCOUNTS_LINK_GONE;
         return GH_OK;
     }
     if (rc) return rc;
     struct store_audit ev;
-    rc = ops->user_verify_email(
+    rc = ops->users.verify_email(
         c, u->id, gh_now_s(),
         audit_event(in->audit, &ev, "email.verified", u->id, u->id, "{\"method\":\"link\"}"));
     if (rc == GH_OK) res->outcome = ACCOUNTS_DONE;

@@ -17,7 +17,7 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
     char reason[200], h[PASSWORD_HASH_MAX];
     memset(&u, 0, sizeof u);
     memset(h, 0, sizeof h);
-    enum gh_err rc = ops->user_by_id(c, r->ident.user_id, &u);
+    enum gh_err rc = ops->users.by_id(c, r->ident.user_id, &u);
     if (rc == GH_ERR_NOT_FOUND) {
         gh_fail(r, GH_E_INVALID_TOKEN);
         goto out;
@@ -46,7 +46,7 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
     /* Every token issued so far carries an older "rev" (decision 0004). */
     int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
     struct store_audit ev;
-    rc = ops->user_set_password(
+    rc = ops->users.set_password(
         c, u.id, h, tia, r->ident.session_id, now,
         gh_audit_event(r, &ev, "password.changed", u.id, u.id, "{\"other_sessions\":\"revoked\"}"));
     if (rc) goto fail;

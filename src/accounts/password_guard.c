@@ -85,7 +85,7 @@ enum gh_err password_guard_failed(const struct store_ops *ops, struct store_conn
                  (long long)lo.locked_s, mac);
         e = audit_event(base, &ev, "signin.locked", "system", uid, details);
         if (e) {
-            enum gh_err rc = ops->audit_append(c, e);
+            enum gh_err rc = ops->audit.append(c, e);
             if (rc) return rc;
         }
         if (lo.notify && u) queue_lockout_notice(u->email);

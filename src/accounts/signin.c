@@ -27,13 +27,13 @@ static void end_presented_session(const struct store_ops *ops, struct store_conn
     uint8_t h[32];
     struct store_refresh *rt = calloc(1, sizeof *rt);
     if (rt && refresh_hash(in->presented, in->presented_len, h) == GH_OK &&
-        ops->refresh_get(c, h, rt) == GH_OK && rt->session_cookie && rt->rotated_at_us == 0 &&
+        ops->refresh.get(c, h, rt) == GH_OK && rt->session_cookie && rt->rotated_at_us == 0 &&
         rt->session_live) {
         struct store_audit ev;
         char details[128];
         snprintf(details, sizeof details, "{\"session_id\":\"%s\",\"reason\":\"signin\"}",
                  rt->session_id);
-        enum gh_err rc = ops->session_revoke(
+        enum gh_err rc = ops->sessions.revoke(
             c, rt->session_id, rt->user_id, gh_now_s(),
             audit_event(in->audit, &ev, "signout", rt->user_id, rt->user_id, details));
         if (rc == GH_OK)
@@ -98,7 +98,8 @@ static void rehash_if_needed(const struct store_ops *ops, struct store_conn *c,
 {
     if (!password_needs_rehash(u->password_hash)) return;
     char h[PASSWORD_HASH_MAX];
-    if (password_hash(h, pw, pw_len) == GH_OK && ops->user_rehash(c, u->id, h, gh_now_s()) == GH_OK)
+    if (password_hash(h, pw, pw_len) == GH_OK &&
+        ops->users.rehash(c, u->id, h, gh_now_s()) == GH_OK)
         gh_log(GH_LOG_INFO, "password rehashed at current parameters for user %s", u->id);
     gh_wipe(h, sizeof h);
 }
@@ -122,7 +123,7 @@ enum gh_err signin_password(const struct store_ops *ops, struct store_conn *c,
         res->outcome = ACCOUNTS_LOCKED;
         return GH_OK;
     }
-    if (is_address) rc = ops->user_by_email_key(c, key, u);
+    if (is_address) rc = ops->users.by_email_key(c, key, u);
     if (rc == GH_ERR_NOT_FOUND) {
         /* Same work as a wrong password: no account enumeration by timing. */
         password_verify_dummy(pw, pw_len);
@@ -164,7 +165,7 @@ enum gh_err signin_mfa(const struct store_ops *ops, struct store_conn *c,
     struct store_challenge ch;
     enum gh_err rc = GH_ERR_DENIED;
     if (tok_len == MFA_TOKEN_LEN && gh_sha256(h, tok, tok_len) == GH_OK)
-        rc = ops->challenge_attempt(c, h, MFA_CHALLENGE_ATTEMPTS, gh_now_s(), &ch);
+        rc = ops->challenges.attempt(c, h, MFA_CHALLENGE_ATTEMPTS, gh_now_s(), &ch);
     if (rc == GH_ERR_DENIED) {
         res->outcome = ACCOUNTS_STEP_INVALID;
         rc = GH_OK;
@@ -172,7 +173,7 @@ enum gh_err signin_mfa(const struct store_ops *ops, struct store_conn *c,
     }
     if (rc) goto out;
     uint64_t gen = authcache_generation(); /* before the read: see authcache.h */
-    rc = ops->user_by_id(c, ch.user_id, u);
+    rc = ops->users.by_id(c, ch.user_id, u);
     if (rc == GH_ERR_NOT_FOUND) {
         res->outcome = ACCOUNTS_STEP_GONE;
         rc = GH_OK;
@@ -196,7 +197,7 @@ enum gh_err signin_mfa(const struct store_ops *ops, struct store_conn *c,
     }
     if (rc) goto out;
     limit_refund(LIMIT_MFA_ACCOUNT, u->id);
-    rc = ops->challenge_consume(c, h, gh_now_s());
+    rc = ops->challenges.consume(c, h, gh_now_s());
     if (rc == GH_ERR_DENIED) { /* a parallel request won */
         res->outcome = ACCOUNTS_STEP_USED;
         rc = GH_OK;

@@ -29,7 +29,7 @@ static void notice_send(void *arg, const struct store_ops *ops, struct store_con
     struct notice_job *j = arg;
     struct store_user u;
     memset(&u, 0, sizeof u);
-    enum gh_err rc = ops->user_by_email_key(c, j->key, &u);
+    enum gh_err rc = ops->users.by_email_key(c, j->key, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc) { /* gone meanwhile, or a store error: nothing to say */
         if (rc != GH_ERR_NOT_FOUND) gh_log(GH_LOG_ERROR, "sign-up notice: store error");
@@ -66,7 +66,7 @@ enum gh_err signup_unconfirmed(const struct store_ops *ops, struct store_conn *c
 {
     struct store_audit ev;
     *created = false;
-    enum gh_err rc = ops->user_create(
+    enum gh_err rc = ops->users.create(
         c, u, audit_event(base, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
     if (rc == GH_OK) {
         authcache_put_user(u, authcache_generation());
@@ -81,7 +81,7 @@ enum gh_err signup_unconfirmed(const struct store_ops *ops, struct store_conn *c
     snprintf(details, sizeof details, "{\"email_hmac\":\"%s\"}", mac);
     const struct store_audit *e =
         audit_event(base, &ev, "signup.address_taken", "anonymous", "", details);
-    if (e && (rc = ops->audit_append(c, e))) return rc;
+    if (e && (rc = ops->audit.append(c, e))) return rc;
     struct notice_job *j = calloc(1, sizeof *j);
     if (!j) return GH_ERR_NOMEM;
     snprintf(j->key, sizeof j->key, "%s", u->email_key);
@@ -118,7 +118,7 @@ enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
         return GH_OK;
     }
     struct store_audit ev;
-    rc = ops->user_create(
+    rc = ops->users.create(
         c, u, audit_event(in->audit, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
     if (rc == GH_ERR_CONFLICT) {
         res->outcome = ACCOUNTS_EMAIL_TAKEN;

@@ -44,7 +44,7 @@ int users_cli(int argc, char **argv)
     struct store_user u;
     memset(&u, 0, sizeof u);
     enum gh_err e = GH_OK;
-    if (!rc && (e = ops->user_by_email_key(c, key, &u)) != GH_OK)
+    if (!rc && (e = ops->users.by_email_key(c, key, &u)) != GH_OK)
         rc = cli_die(e == GH_ERR_NOT_FOUND ? "no account has that address"
                                            : "cannot read the account");
     if (!rc && strcmp(u.role, role) == 0) {
@@ -54,7 +54,7 @@ int users_cli(int argc, char **argv)
         snprintf(details, sizeof details, "{\"from\":\"%s\",\"to\":\"%s\"}", u.role, role);
         struct store_audit ev = {
             .actor = "system", .action = "role.changed", .target = u.id, .details = details};
-        if (ops->user_set_role(c, u.id, role, audit_enabled() ? &ev : NULL) != GH_OK)
+        if (ops->users.set_role(c, u.id, role, audit_enabled() ? &ev : NULL) != GH_OK)
             rc = cli_die("could not change the role; nothing was changed");
         else
             printf("%s is now %s (from its next sign-in)\n", email, role);

@@ -75,7 +75,7 @@ void audit_system(struct store_conn *c, const char *action, const char *details)
 {
     struct store_audit ev = {.actor = "system", .action = action, .details = details};
     if (!audit_enabled()) return;
-    if (store_backend()->audit_append(c, &ev) != GH_OK)
+    if (store_backend()->audit.append(c, &ev) != GH_OK)
         gh_log(GH_LOG_ERROR, "could not record %s in the audit log", action);
 }
 
@@ -249,7 +249,7 @@ static void *walk_part(void *arg)
         p->rc = GH_ERR_NOMEM;
         return NULL;
     }
-    p->rc = p->ops->audit_scan(p->c, p->after, p->upto, step, &p->w);
+    p->rc = p->ops->audit.scan(p->c, p->after, p->upto, step, &p->w);
     if (p->rc == GH_OK && p->w.err) p->rc = p->w.err;
     EVP_MD_CTX_free(p->w.ctx);
     return NULL;
@@ -264,7 +264,7 @@ enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn
     memset(res, 0, sizeof *res);
     res->ok = true;
     int64_t lo = 0, hi = 0, count = 0;
-    enum gh_err rc = ops->audit_bounds(c, &lo, &hi, &count);
+    enum gh_err rc = ops->audit.bounds(c, &lo, &hi, &count);
     if (rc) return rc;
     if (count > 0 && lo < 1) { /* Gatehouse numbers rows from 1: this one was put there */
         res->ok = false;

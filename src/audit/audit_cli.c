@@ -97,7 +97,7 @@ int audit_cli(int argc, char **argv)
     } else if (prune_cmd) {
         struct store_audit ev = {.actor = "system", .action = "audit.checkpoint"};
         int64_t deleted = 0;
-        if (ops->audit_prune(c, before, &ev, &deleted) != GH_OK) {
+        if (ops->audit.prune(c, before, &ev, &deleted) != GH_OK) {
             rc = cli_die("retention failed");
         } else if (deleted == 0) {
             printf("0 row(s) older than %s: nothing removed and no checkpoint written (the "
@@ -121,13 +121,13 @@ int audit_cli(int argc, char **argv)
                                      .details = "{\"n\":1}"};
             enum gh_err e = GH_OK;
             for (int64_t i = 0; e == GH_OK && i < n; i += 10000) {
-                if ((e = ops->begin(c))) break;
+                if ((e = ops->tx.begin_write(c))) break;
                 for (int64_t j = i; e == GH_OK && j < n && j < i + 10000; j++)
-                    e = ops->audit_append(c, &ev);
+                    e = ops->audit.append(c, &ev);
                 if (e == GH_OK)
-                    e = ops->commit(c);
+                    e = ops->tx.commit(c);
                 else
-                    ops->rollback(c);
+                    ops->tx.rollback(c);
             }
             if (e)
                 rc = cli_die("fill failed");

@@ -54,9 +54,9 @@ enum gh_err audit_verify_with_head(const struct store_ops *ops, struct store_con
     for (; n < threads - 1 && n < 7; n++)
         if (ops->open(gh_cfg.db_path, &extra[n]) != GH_OK) break;
     if (threads > 1) { /* the command, not the server: read the file as fast as it goes */
-        ops->tune_for_scan(c);
+        ops->audit.tune_for_scan(c);
         for (int i = 0; i < n; i++)
-            ops->tune_for_scan(extra[i]);
+            ops->audit.tune_for_scan(extra[i]);
     }
     enum gh_err rc =
         audit_verify_parallel(ops, c, extra, n, head_id, head_id ? head_hash : NULL, res);

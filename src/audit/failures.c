@@ -164,7 +164,7 @@ static enum gh_err write_summary(const struct store_ops *ops, struct store_conn 
                              .user_agent = "",
                              .request_id = "",
                              .details = details};
-    return ops->audit_append(c, &ev);
+    return ops->audit.append(c, &ev);
 }
 
 enum gh_err audit_failure_admit(const struct store_ops *ops, struct store_conn *c,
@@ -184,7 +184,7 @@ enum gh_err audit_failure_append(const struct store_ops *ops, struct store_conn 
 {
     bool write;
     enum gh_err rc = audit_failure_admit(ops, c, ev, &write);
-    return rc ? rc : write ? ops->audit_append(c, ev) : GH_OK;
+    return rc ? rc : write ? ops->audit.append(c, ev) : GH_OK;
 }
 
 /* Writes what take hands out; a summary that cannot be written is logged

@@ -31,7 +31,7 @@ struct audit_failure_summary {
     uint64_t suppressed;                       /* rows not written */
 };
 
-/** Appends ev like ops->audit_append, unless its kind and client already
+/** Appends ev like ops->audit.append, unless its kind and client already
  *  used up their rows in this window: then counts it (GH_OK, nothing
  *  written). A summary of the same kind and client's previous window is
  *  written first when one is due. ev NULL (auditing off): GH_OK. */

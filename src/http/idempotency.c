@@ -99,7 +99,7 @@ static bool idem_begin(struct gh_req *r, const struct store_ops *ops, struct sto
     }
     gh_hex(r->idem_id, id, sizeof id);
     struct store_idem prev = {0};
-    rc = ops->idem_claim(c, r->idem_id, body_mac, gh_now_s(), &prev);
+    rc = ops->idem.claim(c, r->idem_id, body_mac, gh_now_s(), &prev);
     if (rc == GH_OK) {
         r->idem_claimed = true;
         return true;
@@ -126,7 +126,7 @@ static void idem_end(struct gh_req *r, const struct store_ops *ops, struct store
     /* Only a JSON reply without extra headers is recorded: a replay
      * rebuilds status and body alone. */
     if (r->status >= 500 || r->status == 0 || r->resp_text || r->resp_type || r->reply_nhdr) {
-        if (ops->idem_release(c, r->idem_id) != GH_OK)
+        if (ops->idem.release(c, r->idem_id) != GH_OK)
             gh_log(GH_LOG_ERROR, "idempotency: cannot release %s", r->idem_id);
         return;
     }
@@ -137,10 +137,10 @@ static void idem_end(struct gh_req *r, const struct store_ops *ops, struct store
         text ? vault_seal(T, C, r->idem_id, (const uint8_t *)text, strlen(text), &sealed)
              : GH_ERR_NOMEM;
     gh_free_secret_str(text);
-    if (rc == GH_OK) rc = ops->idem_complete(c, r->idem_id, r->status, sealed);
+    if (rc == GH_OK) rc = ops->idem.complete(c, r->idem_id, r->status, sealed);
     free(sealed);
     /* Unrecorded, the claim must not stay "in progress" for a day. */
-    if (rc != GH_OK && ops->idem_release(c, r->idem_id) != GH_OK)
+    if (rc != GH_OK && ops->idem.release(c, r->idem_id) != GH_OK)
         gh_log(GH_LOG_ERROR, "idempotency: cannot release %s", r->idem_id);
 }
 

@@ -223,7 +223,7 @@ enum gh_err mail_enqueue(const struct store_ops *ops, struct store_conn *c, cons
     enum gh_err rc = mail_build(to, subject, text, html, id, gh_now_s(), &msg, &len);
     if (rc) return rc;
     rc = vault_seal("mail_queue", "message_sealed", id, (const uint8_t *)msg, len, &sealed);
-    if (rc == GH_OK) rc = ops->mail_insert(c, id, to, sealed, gh_now_s());
+    if (rc == GH_OK) rc = ops->mail.insert(c, id, to, sealed, gh_now_s());
     gh_wipe(msg, len);
     free(msg);
     free(sealed);
@@ -392,7 +392,7 @@ void mail_deliver(const struct store_ops *ops, struct store_conn *c)
 {
     struct store_mail due[16];
     size_t n = 0;
-    if (ops->mail_due(c, gh_now_s(), due, 16, &n) != GH_OK) return;
+    if (ops->mail.due(c, gh_now_s(), due, 16, &n) != GH_OK) return;
     for (size_t i = 0; i < n; i++) {
         uint8_t *msg = NULL;
         size_t len = 0;
@@ -426,7 +426,7 @@ void mail_deliver(const struct store_ops *ops, struct store_conn *c)
         if (ok != 0)
             gh_log(attempts >= MAIL_MAX_ATTEMPTS ? GH_LOG_ERROR : GH_LOG_WARN,
                    "mail %s: delivery attempt %d failed: %s", due[i].id, attempts, err);
-        if (ops->mail_result(c, due[i].id, ok == 0, err, next) != GH_OK)
+        if (ops->mail.result(c, due[i].id, ok == 0, err, next) != GH_OK)
             gh_log(GH_LOG_ERROR, "mail %s: cannot record the delivery result", due[i].id);
     }
 }

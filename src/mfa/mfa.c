@@ -17,7 +17,7 @@ enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const
                         bool *on)
 {
     struct store_totp t;
-    enum gh_err rc = ops->totp_get(c, user_id, &t);
+    enum gh_err rc = ops->totp.get(c, user_id, &t);
     *on = rc == GH_OK && t.confirmed_at != 0;
     return rc == GH_ERR_NOT_FOUND ? GH_OK : rc;
 }
@@ -25,7 +25,7 @@ enum gh_err mfa_enabled(const struct store_ops *ops, struct store_conn *c, const
 enum gh_err mfa_may_enrol(const struct store_ops *ops, struct store_conn *c, const char *user_id)
 {
     struct store_user u;
-    enum gh_err rc = ops->user_by_id(c, user_id, &u);
+    enum gh_err rc = ops->users.by_id(c, user_id, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc == GH_ERR_NOT_FOUND) return GH_ERR_DENIED;
     if (rc) return rc;
@@ -81,7 +81,7 @@ enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, c
                             const char *code, const char **method)
 {
     struct store_totp t;
-    enum gh_err rc = ops->totp_get(c, user_id, &t);
+    enum gh_err rc = ops->totp.get(c, user_id, &t);
     if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && !t.confirmed_at)) return GH_ERR_DENIED;
     if (rc) return rc;
     size_t len = strlen(code);
@@ -101,14 +101,14 @@ enum gh_err mfa_verify_code(const struct store_ops *ops, struct store_conn *c, c
         vault_free(secret, slen);
         if (rc) return rc;
         /* Conditional on last_step: of two racing uses of one code, one wins. */
-        rc = ops->totp_use_step(c, user_id, step);
+        rc = ops->totp.use_step(c, user_id, step);
         if (rc == GH_ERR_CONFLICT) return GH_ERR_DENIED;
         if (rc == GH_OK) *method = "totp";
         return rc;
     }
     uint8_t h[32];
     if (!backup_hash(code, h)) return GH_ERR_DENIED;
-    rc = ops->backup_use(c, user_id, h, gh_now_s());
+    rc = ops->backup_codes.use(c, user_id, h, gh_now_s());
     if (rc == GH_OK) *method = "backup_code";
     return rc;
 }
@@ -127,7 +127,7 @@ enum gh_err mfa_challenge_start(const struct store_ops *ops, struct store_conn *
     ch.tokens_invalidated_at = u->tokens_invalidated_at;
     ch.expires_at = gh_now_s() + MFA_CHALLENGE_TTL;
     snprintf(ch.first_factor, sizeof ch.first_factor, "%s", first_factor);
-    return ops->challenge_create(c, h, &ch);
+    return ops->challenges.create(c, h, &ch);
 }
 
 bool mfa_policy_applies(const struct store_user *u)

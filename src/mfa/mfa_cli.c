@@ -70,7 +70,7 @@ int mfa_cli_reset_run(const struct store_ops *ops, struct store_conn *c,
 {
     struct store_user u;
     memset(&u, 0, sizeof u);
-    enum gh_err rc = ops->user_by_email_key(c, a->key, &u);
+    enum gh_err rc = ops->users.by_email_key(c, a->key, &u);
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc) {
         fprintf(stderr, "gatehouse: %s; nothing was changed\n",
@@ -89,7 +89,7 @@ int mfa_cli_reset_run(const struct store_ops *ops, struct store_conn *c,
     struct store_audit ev = {
         .actor = "system", .action = "mfa.reset", .target = u.id, .details = details};
     /* Every session ends: the ones of whoever enrolled the factor with it. */
-    rc = ops->totp_delete(c, u.id, NULL, gh_now_s(), audit_enabled() ? &ev : NULL);
+    rc = ops->totp.delete(c, u.id, NULL, gh_now_s(), audit_enabled() ? &ev : NULL);
     free(details);
     if (rc == GH_ERR_NOT_FOUND) {
         fprintf(stderr, "gatehouse: %s has no second factor; nothing was changed\n", a->email);

@@ -41,7 +41,7 @@ void mfa_http_totp_begin(struct gh_req *r, const struct store_ops *ops, struct s
     enum gh_err rc =
         vault_seal("mfa_totp", "secret_sealed", r->ident.user_id, secret, sizeof secret, &sealed);
     if (rc == GH_OK && strlen(sealed) > STORE_SEALED_MAX) rc = GH_ERR_INTERNAL;
-    if (rc == GH_OK) rc = ops->totp_begin(c, r->ident.user_id, sealed, gh_now_s());
+    if (rc == GH_OK) rc = ops->totp.begin(c, r->ident.user_id, sealed, gh_now_s());
     if (rc == GH_ERR_CONFLICT) {
         gh_fail(r, GH_E_MFA_ALREADY_ENABLED);
         goto out;
@@ -85,7 +85,7 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
          * wrong one counts toward it (password_guard.h). */
         struct store_user u;
         memset(&u, 0, sizeof u);
-        rc = ops->user_by_id(c, r->ident.user_id, &u);
+        rc = ops->users.by_id(c, r->ident.user_id, &u);
         if (rc == GH_OK && !password_guard_admit(r, u.email_key)) {
             gh_wipe(u.password_hash, sizeof u.password_hash);
             return -1; /* the MFA unit stays spent: a request was made */
@@ -132,7 +132,7 @@ static int check_recent_auth(struct gh_req *r, const struct store_ops *ops, stru
                              const char *pw, size_t pw_len)
 {
     struct store_session s;
-    enum gh_err rc = ops->session_get(c, r->ident.session_id, &s);
+    enum gh_err rc = ops->sessions.get(c, r->ident.session_id, &s);
     if (rc) {
         gh_reply_fail(r, rc == GH_ERR_NOT_FOUND ? GH_ERR_INTERNAL : rc);
         return -1;
@@ -159,7 +159,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     if (gh_body_fields(r, f, 2)) return;
     if (check_may_enrol(r, ops, c)) return;
     struct store_totp t;
-    enum gh_err rc = ops->totp_get(c, r->ident.user_id, &t);
+    enum gh_err rc = ops->totp.get(c, r->ident.user_id, &t);
     if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && t.confirmed_at)) {
         gh_fail(r, GH_E_NO_PENDING_ENROLMENT);
         return;
@@ -196,7 +196,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     struct store_audit ev;
     /* Like a password change (ASVS 7.4.3): sessions that never passed the
      * new factor end with its arrival; this one stays. */
-    rc = ops->totp_confirm(
+    rc = ops->totp.confirm(
         c, r->ident.user_id, step, (const uint8_t(*)[32])hashes, r->ident.session_id, gh_now_s(),
         gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id, r->ident.user_id,
                        "{\"factor\":\"totp\",\"other_sessions\":\"revoked\"}"));
@@ -209,7 +209,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     } else if (rc) {
         gh_reply_fail(r, rc);
     } else if (r->ident.restricted &&
-               (rc = ops->session_unrestrict(c, r->ident.session_id)) != GH_OK) {
+               (rc = ops->sessions.unrestrict(c, r->ident.session_id)) != GH_OK) {
         gh_reply_fail(r, rc);
     } else {
         /* The user proved the password and now the factor: a full session. */
@@ -247,7 +247,7 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
         gh_fail_msg(r, GH_E_NOT_FOUND, "No authenticator app is set up.");
         return -1;
     }
-    if (rc == GH_OK) rc = ops->user_by_id(c, r->ident.user_id, &u);
+    if (rc == GH_OK) rc = ops->users.by_id(c, r->ident.user_id, &u);
     bool has_pw = u.password_hash[0] && u.password_hash[0] != '!'; /* "!": magic links only */
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc) {
@@ -262,7 +262,7 @@ static int check_proof(struct gh_req *r, const struct store_ops *ops, struct sto
     }
     if (!has_pw) {
         struct store_session s;
-        if ((rc = ops->session_get(c, r->ident.session_id, &s))) {
+        if ((rc = ops->sessions.get(c, r->ident.session_id, &s))) {
             gh_reply_fail(r, rc == GH_ERR_NOT_FOUND ? GH_ERR_INTERNAL : rc);
             return -1;
         }
@@ -289,7 +289,7 @@ void mfa_http_totp_delete(struct gh_req *r, const struct store_ops *ops, struct 
     struct store_audit ev;
     /* A factor gone is a weaker account: sessions elsewhere (perhaps the
      * reason it was removed) end with it; this one stays. */
-    enum gh_err rc = ops->totp_delete(
+    enum gh_err rc = ops->totp.delete(
         c, r->ident.user_id, r->ident.session_id, gh_now_s(),
         gh_audit_event(r, &ev, "mfa.removed", r->ident.user_id, r->ident.user_id, details));
     if (rc && rc != GH_ERR_NOT_FOUND) {
@@ -324,9 +324,9 @@ void mfa_http_backup_codes(struct gh_req *r, const struct store_ops *ops, struct
     snprintf(details, sizeof details, "{\"factor\":\"backup_codes\",\"proof\":\"%s\"}", method);
     struct store_audit ev;
     enum gh_err rc =
-        ops->backup_replace(c, r->ident.user_id, (const uint8_t(*)[32])hashes,
-                            gh_audit_event(r, &ev, "mfa.backup_codes_regenerated", r->ident.user_id,
-                                           r->ident.user_id, details));
+        ops->backup_codes.replace(c, r->ident.user_id, (const uint8_t(*)[32])hashes,
+                                  gh_audit_event(r, &ev, "mfa.backup_codes_regenerated",
+                                                 r->ident.user_id, r->ident.user_id, details));
     if (rc == GH_ERR_NOT_FOUND) {
         gh_fail_msg(r, GH_E_NOT_FOUND, "No authenticator app is set up.");
     } else if (rc) {

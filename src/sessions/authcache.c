@@ -353,10 +353,10 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     uint64_t gen = authcache_generation();
     struct store_session s;
     struct store_user u;
-    enum gh_err rc = ops->session_get(conn, c.sid, &s);
+    enum gh_err rc = ops->sessions.get(conn, c.sid, &s);
     if (rc == GH_ERR_NOT_FOUND) return GH_ERR_DENIED;
     if (rc) return rc;
-    rc = ops->user_by_id(conn, s.user_id, &u);
+    rc = ops->users.by_id(conn, s.user_id, &u);
     if (rc == GH_ERR_NOT_FOUND) return GH_ERR_DENIED;
     if (rc) {
         gh_wipe(&u, sizeof u);

@@ -209,7 +209,7 @@ enum gh_err jwt_keys_load(const struct store_ops *ops, struct store_conn *c, boo
     struct store_signing_key *keys = calloc(JWT_MAX_KEYS, sizeof *keys);
     struct jring *r = calloc(1, sizeof *r);
     size_t n = 0;
-    enum gh_err rc = (keys && r) ? ops->signing_keys_list(c, keys, JWT_MAX_KEYS, &n) : GH_ERR_NOMEM;
+    enum gh_err rc = (keys && r) ? ops->signing_keys.list(c, keys, JWT_MAX_KEYS, &n) : GH_ERR_NOMEM;
     if (rc == GH_OK && n > 0) { /* the periodic reload: nothing changed, nothing to do */
         bool same = false;
         pthread_rwlock_rdlock(&ring_lock);
@@ -308,14 +308,14 @@ enum gh_err jwt_key_create(const struct store_ops *ops, struct store_conn *c, co
         rc = GH_ERR_NOMEM;
         goto out;
     }
-    rc = ops->signing_keys_list(c, all, JWT_MAX_KEYS, &n);
+    rc = ops->signing_keys.list(c, all, JWT_MAX_KEYS, &n);
     for (size_t i = 0; rc == GH_OK && i < n; i++)
         if (all[i].created_at >= k->created_at) k->created_at = all[i].created_at + 1;
     gh_wipe(all, JWT_MAX_KEYS * sizeof *all);
     free(all);
     if (rc) goto out;
     k->activates_at = activates_at;
-    rc = ops->signing_key_insert(c, k);
+    rc = ops->signing_keys.insert(c, k);
     if (rc == GH_OK || rc == GH_ERR_CONFLICT) memcpy(kid_out, k->kid, strlen(k->kid) + 1);
 out:
     if (jwk) cjose_jwk_release(jwk);

@@ -22,7 +22,7 @@ static int retire_signing_key(const struct store_ops *ops, struct store_conn *c,
     struct store_signing_key *sk = calloc(16, sizeof *sk);
     size_t ns = 0;
     int rc = 0;
-    if (!sk || ops->signing_keys_list(c, sk, 16, &ns) != GH_OK) {
+    if (!sk || ops->signing_keys.list(c, sk, 16, &ns) != GH_OK) {
         rc = cli_die("cannot list keys");
         goto out;
     }
@@ -46,13 +46,13 @@ static int retire_signing_key(const struct store_ops *ops, struct store_conn *c,
     char details[160];
     snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kid);
     struct store_audit ev = {.actor = "system", .action = "keys.retired", .details = details};
-    enum gh_err e = ops->begin(c);
-    if (!e) e = ops->signing_key_delete(c, kid);
-    if (!e && audit_enabled()) e = ops->audit_append(c, &ev);
+    enum gh_err e = ops->tx.begin_write(c);
+    if (!e) e = ops->signing_keys.delete(c, kid);
+    if (!e && audit_enabled()) e = ops->audit.append(c, &ev);
     if (!e)
-        e = ops->commit(c);
+        e = ops->tx.commit(c);
     else
-        ops->rollback(c);
+        ops->tx.rollback(c);
     if (e) {
         rc = cli_die("could not retire the key; nothing was changed");
         goto out;
@@ -95,8 +95,8 @@ static int list_keys(const struct store_ops *ops, struct store_conn *c)
     size_t nv = 0, ns = 0;
     char cur[VAULT_KID_LEN + 1], ts[GH_RFC3339_LEN + 1];
     vault_current_kid(cur);
-    if (!vk || !sk || ops->vault_keys_list(c, vk, VAULT_MAX_KEYS, &nv) ||
-        ops->signing_keys_list(c, sk, 16, &ns)) {
+    if (!vk || !sk || ops->vault_keys.list(c, vk, VAULT_MAX_KEYS, &nv) ||
+        ops->signing_keys.list(c, sk, 16, &ns)) {
         rc = cli_die("cannot list keys");
     } else {
         for (size_t i = 0; i < nv; i++) {

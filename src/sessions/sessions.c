@@ -92,7 +92,8 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
         sev.details = details;
     }
     /* Refused if the password changed since the caller verified it. */
-    if ((rc = ops->session_create(c, &s, h, u->tokens_invalidated_at, ev ? &sev : NULL))) goto fail;
+    if ((rc = ops->sessions.create(c, &s, h, u->tokens_invalidated_at, ev ? &sev : NULL)))
+        goto fail;
     authcache_put_session(&s, gen);
     memcpy(out->session_id, s.id, sizeof out->session_id);
     if (cookie) return GH_OK;
@@ -161,7 +162,7 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
     /* Two rounds at most: if our rotation loses a race, the winner's row
      * is read again and handled as a spent token (grace or reuse). */
     for (int round = 0; round < 2; round++) {
-        rc = ops->refresh_get(c, old_hash, rt);
+        rc = ops->refresh.get(c, old_hash, rt);
         if (rc == GH_ERR_NOT_FOUND) {
             rc = GH_OK;
             goto out;
@@ -196,13 +197,13 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
              * of a family already revoked are bounded like failures. */
             bool audit = reuse_ev != NULL;
             if (!rt->session_live && (rc = audit_failure_admit(ops, c, reuse_ev, &audit))) goto out;
-            if ((rc = ops->sessions_revoke_user(c, rt->user_id, now, audit ? reuse_ev : NULL)))
+            if ((rc = ops->sessions.revoke_user(c, rt->user_id, now, audit ? reuse_ev : NULL)))
                 goto out;
             authcache_revoke_user_sessions(rt->user_id, NULL);
             /* Past the grace the pair is never opened again. A failure here
              * is left to the hourly prune: the revocation is what counts. */
             if (rt->box_len > 0 &&
-                ops->refresh_forget_successors(c, old_hash,
+                ops->refresh.forget_successors(c, old_hash,
                                                now_us - gh_cfg.refresh_grace * 1000000) != GH_OK)
                 gh_log(GH_LOG_WARN, "could not drop a spent token's successor pair");
             gh_log(GH_LOG_WARN, "refresh token reuse detected for user %s: all sessions revoked",
@@ -214,7 +215,7 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
         /* The absolute lifetime, counted from sign-in; each refresh only
          * moves the idle expiry (GATEHOUSE_REFRESH_TTL). */
         if (gh_cfg.session_max_age > 0 && now - rt->session_created_at >= gh_cfg.session_max_age) {
-            rc = ops->session_revoke(c, rt->session_id, rt->user_id, now, NULL);
+            rc = ops->sessions.revoke(c, rt->session_id, rt->user_id, now, NULL);
             if (rc && rc != GH_ERR_NOT_FOUND) goto out;
             rc = GH_OK;
             authcache_revoke_session(rt->session_id);
@@ -237,7 +238,7 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
         size_t boxlen = 0;
         if (gh_cfg.refresh_grace > 0 && (rc = seal_pair(tok, out, box, &boxlen))) goto out;
         int64_t new_exp = now + gh_cfg.refresh_ttl;
-        rc = ops->refresh_rotate(c, old_hash, new_hash, boxlen ? box : NULL, boxlen, now_us,
+        rc = ops->refresh.rotate(c, old_hash, new_hash, boxlen ? box : NULL, boxlen, now_us,
                                  new_exp);
         if (rc == GH_OK) {
             *res = SESSIONS_REFRESHED;
@@ -273,7 +274,7 @@ enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn
     if (!rt) return GH_ERR_NOMEM;
     if (refresh_hash(tok, toklen, h) != GH_OK) goto out;
     uint64_t gen = authcache_generation(); /* before the reads: see authcache.h */
-    rc = ops->refresh_get(c, h, rt);
+    rc = ops->refresh.get(c, h, rt);
     if (rc == GH_ERR_NOT_FOUND) {
         rc = GH_OK;
         goto out;
@@ -292,16 +293,16 @@ enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn
         memcpy(rotated, pair.refresh, sizeof pair.refresh);
         if ((rc = refresh_hash(pair.refresh, REFRESH_TOKEN_LEN, nh))) goto out;
         gen = authcache_generation();
-        rc = ops->refresh_get(c, nh, rt);
+        rc = ops->refresh.get(c, nh, rt);
         if (rc == GH_ERR_NOT_FOUND) rc = GH_OK, rotated[0] = '\0';
         if (rc || !rotated[0]) goto out;
         memcpy(h, nh, sizeof h);
     }
     if (!rt->session_live || rt->expires_at <= now || rt->rotated_at_us != 0) goto out;
-    rc = ops->session_get(c, rt->session_id, &s);
+    rc = ops->sessions.get(c, rt->session_id, &s);
     if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
     if (rc) goto out;
-    rc = ops->user_by_id(c, rt->user_id, &u);
+    rc = ops->users.by_id(c, rt->user_id, &u);
     if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
     if (rc || !u.id[0]) goto out;
     authcache_put_session(&s, gen);

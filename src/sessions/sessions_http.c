@@ -71,7 +71,7 @@ void sessions_http_signout(struct gh_req *r, const struct store_ops *ops, struct
     struct store_audit ev;
     char details[96];
     snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", r->ident.session_id);
-    enum gh_err rc = ops->session_revoke(
+    enum gh_err rc = ops->sessions.revoke(
         c, r->ident.session_id, r->ident.user_id, gh_now_s(),
         gh_audit_event(r, &ev, "signout", r->ident.user_id, r->ident.user_id, details));
     if (rc && rc != GH_ERR_NOT_FOUND) {
@@ -91,7 +91,7 @@ void sessions_http_list(struct gh_req *r, const struct store_ops *ops, struct st
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;
     }
-    enum gh_err rc = ops->session_list(c, r->ident.user_id, gh_now_s(), s, SESSIONS_LIST_MAX, &n);
+    enum gh_err rc = ops->sessions.list(c, r->ident.user_id, gh_now_s(), s, SESSIONS_LIST_MAX, &n);
     json_t *arr = rc ? NULL : json_array();
     for (size_t i = 0; arr && i < n; i++) {
         char created[GH_RFC3339_LEN + 1], used[GH_RFC3339_LEN + 1];
@@ -120,13 +120,13 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
     struct store_audit ev;
     char details[128];
     snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", r->param);
-    enum gh_err rc = ops->session_revoke(
+    enum gh_err rc = ops->sessions.revoke(
         c, r->param, r->ident.user_id, gh_now_s(),
         gh_audit_event(r, &ev, "session.revoked", r->ident.user_id, r->ident.user_id, details));
     if (rc == GH_ERR_NOT_FOUND) { /* another user's session is audited, and answered alike */
         struct store_session other;
         enum gh_err arc = GH_OK;
-        if (ops->session_get(c, r->param, &other) == GH_OK &&
+        if (ops->sessions.get(c, r->param, &other) == GH_OK &&
             strcmp(other.user_id, r->ident.user_id) != 0)
             arc = gh_audit_denied(r, ops, c, "not_owner", other.user_id);
         if (arc)

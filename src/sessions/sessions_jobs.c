@@ -16,14 +16,14 @@
  * signing keys that no token can still need. */
 void sessions_job_prune(const struct store_ops *ops, struct store_conn *c)
 {
-    if (ops->prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
-    if (ops->refresh_forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
+    if (ops->upkeep.prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+    if (ops->refresh.forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
         GH_OK)
         gh_log(GH_LOG_WARN, "prune of successor pairs failed");
     char kids[8][JWT_KID_MAX + 1];
     size_t n = jwt_keys_unpublished(kids, 8);
     for (size_t i = 0; i < n; i++)
-        if (ops->signing_key_delete(c, kids[i]) == GH_OK) {
+        if (ops->signing_keys.delete(c, kids[i]) == GH_OK) {
             gh_log(GH_LOG_INFO, "signing key %s deleted: every token it signed has expired",
                    kids[i]);
             char details[512];

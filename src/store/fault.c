@@ -15,169 +15,169 @@
  * struct store_ops means editing this list only. */
 #define STORE_FAULT_OPS(X, V)                                                                      \
     X(pending_migrations, pending_migrations, (struct store_conn * c, int *n), (c, n), (void)0)    \
-    X(user_create, user_create,                                                                    \
+    X(user_create, users.create,                                                                   \
       (struct store_conn * c, const struct store_user *u, const struct store_audit *ev),           \
       (c, u, ev), (void)0)                                                                         \
-    X(user_by_email_key, user_by_email_key,                                                        \
+    X(user_by_email_key, users.by_email_key,                                                       \
       (struct store_conn * c, const char *email_key, struct store_user *out), (c, email_key, out), \
       (void)0)                                                                                     \
-    X(user_by_id, user_by_id, (struct store_conn * c, const char *id, struct store_user *out),     \
+    X(user_by_id, users.by_id, (struct store_conn * c, const char *id, struct store_user *out),    \
       (c, id, out), (void)0)                                                                       \
-    X(user_set_role, user_set_role,                                                                \
+    X(user_set_role, users.set_role,                                                               \
       (struct store_conn * c, const char *id, const char *role, const struct store_audit *ev),     \
       (c, id, role, ev), (void)0)                                                                  \
-    X(user_verify_email, user_verify_email,                                                        \
+    X(user_verify_email, users.verify_email,                                                       \
       (struct store_conn * c, const char *id, int64_t now, const struct store_audit *ev),          \
       (c, id, now, ev), (void)0)                                                                   \
-    X(user_reclaim, user_reclaim,                                                                  \
+    X(user_reclaim, users.reclaim,                                                                 \
       (struct store_conn * c, const char *id, int64_t tia, int64_t now,                            \
        const struct store_audit *ev),                                                              \
       (c, id, tia, now, ev), (void)0)                                                              \
-    X(user_rehash, user_rehash,                                                                    \
+    X(user_rehash, users.rehash,                                                                   \
       (struct store_conn * c, const char *id, const char *hash, int64_t now), (c, id, hash, now),  \
       (void)0)                                                                                     \
-    X(user_set_password, user_set_password,                                                        \
+    X(user_set_password, users.set_password,                                                       \
       (struct store_conn * c, const char *id, const char *hash, int64_t tia, const char *keep_sid, \
        int64_t now, const struct store_audit *ev),                                                 \
       (c, id, hash, tia, keep_sid, now, ev), (void)0)                                              \
-    X(session_create, session_create,                                                              \
+    X(session_create, sessions.create,                                                             \
       (struct store_conn * c, const struct store_session *s, const uint8_t token_hash[32],         \
        int64_t expect_tia, const struct store_audit *ev),                                          \
       (c, s, token_hash, expect_tia, ev), (void)0)                                                 \
-    X(session_get, session_get,                                                                    \
+    X(session_get, sessions.get,                                                                   \
       (struct store_conn * c, const char *id, struct store_session *out), (c, id, out), (void)0)   \
-    X(session_list, session_list,                                                                  \
+    X(session_list, sessions.list,                                                                 \
       (struct store_conn * c, const char *user_id, int64_t now, struct store_session *out,         \
        size_t max, size_t *n),                                                                     \
       (c, user_id, now, out, max, n), (void)0)                                                     \
-    X(session_revoke, session_revoke,                                                              \
+    X(session_revoke, sessions.revoke,                                                             \
       (struct store_conn * c, const char *id, const char *user_id, int64_t now,                    \
        const struct store_audit *ev),                                                              \
       (c, id, user_id, now, ev), (void)0)                                                          \
-    X(session_unrestrict, session_unrestrict, (struct store_conn * c, const char *id), (c, id),    \
+    X(session_unrestrict, sessions.unrestrict, (struct store_conn * c, const char *id), (c, id),   \
       (void)0)                                                                                     \
-    X(sessions_revoke_user, sessions_revoke_user,                                                  \
+    X(sessions_revoke_user, sessions.revoke_user,                                                  \
       (struct store_conn * c, const char *user_id, int64_t now, const struct store_audit *ev),     \
       (c, user_id, now, ev), (void)0)                                                              \
-    X(refresh_get, refresh_get,                                                                    \
+    X(refresh_get, refresh.get,                                                                    \
       (struct store_conn * c, const uint8_t token_hash[32], struct store_refresh *out),            \
       (c, token_hash, out), (void)0)                                                               \
-    X(refresh_rotate, refresh_rotate,                                                              \
+    X(refresh_rotate, refresh.rotate,                                                              \
       (struct store_conn * c, const uint8_t old_hash[32], const uint8_t new_hash[32],              \
        const uint8_t *box, size_t box_len, int64_t now_us, int64_t new_expires),                   \
       (c, old_hash, new_hash, box, box_len, now_us, new_expires), (void)0)                         \
-    X(refresh_forget_successors, refresh_forget_successors,                                        \
+    X(refresh_forget_successors, refresh.forget_successors,                                        \
       (struct store_conn * c, const uint8_t *token_hash, int64_t rotated_before_us),               \
       (c, token_hash, rotated_before_us), (void)0)                                                 \
-    X(vault_keys_list, vault_keys_list,                                                            \
+    X(vault_keys_list, vault_keys.list,                                                            \
       (struct store_conn * c, struct store_vault_key * out, size_t max, size_t * n),               \
       (c, out, max, n), (void)0)                                                                   \
-    X(vault_key_insert, vault_key_insert,                                                          \
+    X(vault_key_insert, vault_keys.insert,                                                         \
       (struct store_conn * c, const struct store_vault_key *k), (c, k), (void)0)                   \
-    X(vault_key_rewrap, vault_key_rewrap,                                                          \
+    X(vault_key_rewrap, vault_keys.rewrap,                                                         \
       (struct store_conn * c, const char *kid, const char *wrapped), (c, kid, wrapped), (void)0)   \
-    X(vault_key_delete, vault_key_delete, (struct store_conn * c, const char *kid), (c, kid),      \
+    X(vault_key_delete, vault_keys.delete, (struct store_conn * c, const char *kid), (c, kid),     \
       (void)0)                                                                                     \
-    X(signing_keys_list, signing_keys_list,                                                        \
+    X(signing_keys_list, signing_keys.list,                                                        \
       (struct store_conn * c, struct store_signing_key * out, size_t max, size_t * n),             \
       (c, out, max, n), (void)0)                                                                   \
-    X(signing_key_insert, signing_key_insert,                                                      \
+    X(signing_key_insert, signing_keys.insert,                                                     \
       (struct store_conn * c, const struct store_signing_key *k), (c, k), (void)0)                 \
-    X(signing_key_delete, signing_key_delete, (struct store_conn * c, const char *kid), (c, kid),  \
+    X(signing_key_delete, signing_keys.delete, (struct store_conn * c, const char *kid), (c, kid), \
       (void)0)                                                                                     \
-    X(sealed_list, sealed_list,                                                                    \
+    X(sealed_list, sealed.list,                                                                    \
       (struct store_conn * c, enum store_sealed_field f, const char *after,                        \
        struct store_sealed *out, size_t max, size_t *n),                                           \
       (c, f, after, out, max, n), (void)0)                                                         \
-    X(sealed_replace, sealed_replace,                                                              \
+    X(sealed_replace, sealed.replace,                                                              \
       (struct store_conn * c, enum store_sealed_field f, const char *id, const char *old,          \
        const char *value),                                                                         \
       (c, f, id, old, value), (void)0)                                                             \
-    X(begin, begin, (struct store_conn * c), (c), (void)0)                                         \
+    X(begin, tx.begin_write, (struct store_conn * c), (c), (void)0)                                \
     /* The store's commit rolls back itself when it fails. */                                      \
-    X(commit, commit, (struct store_conn * c), (c), fault.inner->rollback(c))                      \
-    V(rollback, rollback, (struct store_conn * c), (c))                                            \
-    X(audit_append, audit_append, (struct store_conn * c, const struct store_audit *ev), (c, ev),  \
+    X(commit, tx.commit, (struct store_conn * c), (c), fault.inner->tx.rollback(c))                \
+    V(rollback, tx.rollback, (struct store_conn * c), (c))                                         \
+    X(audit_append, audit.append, (struct store_conn * c, const struct store_audit *ev), (c, ev),  \
       (void)0)                                                                                     \
-    X(audit_list, audit_list,                                                                      \
+    X(audit_list, audit.list,                                                                      \
       (struct store_conn * c, const char *subject, int64_t before, struct store_audit_row *out,    \
        size_t max, size_t *n),                                                                     \
       (c, subject, before, out, max, n), (void)0)                                                  \
-    X(audit_scan, audit_scan,                                                                      \
+    X(audit_scan, audit.scan,                                                                      \
       (struct store_conn * c, int64_t after, int64_t upto, store_audit_scan_fn fn, void *arg),     \
       (c, after, upto, fn, arg), (void)0)                                                          \
-    V(tune_for_scan, tune_for_scan, (struct store_conn * c), (c))                                  \
-    X(audit_bounds, audit_bounds,                                                                  \
+    V(tune_for_scan, audit.tune_for_scan, (struct store_conn * c), (c))                            \
+    X(audit_bounds, audit.bounds,                                                                  \
       (struct store_conn * c, int64_t * min, int64_t * max, int64_t * count),                      \
       (c, min, max, count), (void)0)                                                               \
-    X(audit_prune, audit_prune,                                                                    \
+    X(audit_prune, audit.prune,                                                                    \
       (struct store_conn * c, const char *before, const struct store_audit *ev, int64_t *deleted), \
       (c, before, ev, deleted), (void)0)                                                           \
-    X(totp_get, totp_get, (struct store_conn * c, const char *user_id, struct store_totp *out),    \
+    X(totp_get, totp.get, (struct store_conn * c, const char *user_id, struct store_totp *out),    \
       (c, user_id, out), (void)0)                                                                  \
-    X(totp_begin, totp_begin,                                                                      \
+    X(totp_begin, totp.begin,                                                                      \
       (struct store_conn * c, const char *user_id, const char *sealed, int64_t now),               \
       (c, user_id, sealed, now), (void)0)                                                          \
-    X(totp_confirm, totp_confirm,                                                                  \
+    X(totp_confirm, totp.confirm,                                                                  \
       (struct store_conn * c, const char *user_id, int64_t step,                                   \
        const uint8_t hashes[STORE_BACKUP_CODES][32], const char *keep_sid, int64_t now,            \
        const struct store_audit *ev),                                                              \
       (c, user_id, step, hashes, keep_sid, now, ev), (void)0)                                      \
-    X(backup_replace, backup_replace,                                                              \
+    X(backup_replace, backup_codes.replace,                                                        \
       (struct store_conn * c, const char *user_id, const uint8_t hashes[STORE_BACKUP_CODES][32],   \
        const struct store_audit *ev),                                                              \
       (c, user_id, hashes, ev), (void)0)                                                           \
-    X(totp_use_step, totp_use_step, (struct store_conn * c, const char *user_id, int64_t step),    \
+    X(totp_use_step, totp.use_step, (struct store_conn * c, const char *user_id, int64_t step),    \
       (c, user_id, step), (void)0)                                                                 \
-    X(totp_delete, totp_delete,                                                                    \
+    X(totp_delete, totp.delete,                                                                    \
       (struct store_conn * c, const char *user_id, const char *keep_sid, int64_t now,              \
        const struct store_audit *ev),                                                              \
       (c, user_id, keep_sid, now, ev), (void)0)                                                    \
-    X(backup_use, backup_use,                                                                      \
+    X(backup_use, backup_codes.use,                                                                \
       (struct store_conn * c, const char *user_id, const uint8_t hash[32], int64_t now),           \
       (c, user_id, hash, now), (void)0)                                                            \
-    X(challenge_create, challenge_create,                                                          \
+    X(challenge_create, challenges.create,                                                         \
       (struct store_conn * c, const uint8_t hash[32], const struct store_challenge *ch),           \
       (c, hash, ch), (void)0)                                                                      \
-    X(challenge_attempt, challenge_attempt,                                                        \
+    X(challenge_attempt, challenges.attempt,                                                       \
       (struct store_conn * c, const uint8_t hash[32], int max, int64_t now,                        \
        struct store_challenge *out),                                                               \
       (c, hash, max, now, out), (void)0)                                                           \
-    X(challenge_consume, challenge_consume,                                                        \
+    X(challenge_consume, challenges.consume,                                                       \
       (struct store_conn * c, const uint8_t hash[32], int64_t now), (c, hash, now), (void)0)       \
-    X(mail_insert, mail_insert,                                                                    \
+    X(mail_insert, mail.insert,                                                                    \
       (struct store_conn * c, const char *id, const char *to_addr, const char *message_sealed,     \
        int64_t now),                                                                               \
       (c, id, to_addr, message_sealed, now), (void)0)                                              \
-    X(mail_due, mail_due,                                                                          \
+    X(mail_due, mail.due,                                                                          \
       (struct store_conn * c, int64_t now, struct store_mail * out, size_t max, size_t * n),       \
       (c, now, out, max, n), (void)0)                                                              \
-    X(mail_result, mail_result,                                                                    \
+    X(mail_result, mail.result,                                                                    \
       (struct store_conn * c, const char *id, bool sent, const char *error,                        \
        int64_t next_attempt_at),                                                                   \
       (c, id, sent, error, next_attempt_at), (void)0)                                              \
-    X(magic_create, magic_create,                                                                  \
+    X(magic_create, links.create,                                                                  \
       (struct store_conn * c, const uint8_t hash[32], const struct store_magic *m, int64_t now),   \
       (c, hash, m, now), (void)0)                                                                  \
-    X(magic_revoke_all, magic_revoke_all,                                                          \
+    X(magic_revoke_all, links.revoke_all,                                                          \
       (struct store_conn * c, const char *email_key, int64_t now), (c, email_key, now), (void)0)   \
-    X(magic_consume, magic_consume,                                                                \
+    X(magic_consume, links.consume,                                                                \
       (struct store_conn * c, const uint8_t hash[32], const char *purpose, int64_t now,            \
        struct store_magic *out),                                                                   \
       (c, hash, purpose, now, out), (void)0)                                                       \
-    X(magic_get, magic_get,                                                                        \
+    X(magic_get, links.get,                                                                        \
       (struct store_conn * c, const uint8_t hash[32], struct store_magic *out), (c, hash, out),    \
       (void)0)                                                                                     \
-    X(idem_claim, idem_claim,                                                                      \
+    X(idem_claim, idem.claim,                                                                      \
       (struct store_conn * c, const char *id, const uint8_t body_mac[32], int64_t now,             \
        struct store_idem *out),                                                                    \
       (c, id, body_mac, now, out), (void)0)                                                        \
-    X(idem_complete, idem_complete,                                                                \
+    X(idem_complete, idem.complete,                                                                \
       (struct store_conn * c, const char *id, int status, const char *response_sealed),            \
       (c, id, status, response_sealed), (void)0)                                                   \
-    X(idem_release, idem_release, (struct store_conn * c, const char *id), (c, id), (void)0)       \
-    X(prune, prune, (struct store_conn * c, int64_t before), (c, before), (void)0)                 \
-    X(health_probe, health_probe, (struct store_conn * c, int64_t now), (c, now), (void)0)
+    X(idem_release, idem.release, (struct store_conn * c, const char *id), (c, id), (void)0)       \
+    X(prune, upkeep.prune, (struct store_conn * c, int64_t before), (c, before), (void)0)          \
+    X(health_probe, health.probe, (struct store_conn * c, int64_t now), (c, now), (void)0)
 
 /* The fields the list does not name: name, open, close, migrate. Every
  * other field must be in the list (checked below), so a new operation

@@ -64,7 +64,7 @@ uint64_t store_health_failures_total(void)
 void store_health_probe(const struct store_ops *ops, struct store_conn *c)
 {
     if (!atomic_load(&failing)) return; /* only while failing: no write load otherwise */
-    if (ops->health_probe(c, gh_now_s()) != GH_OK) return;
+    if (ops->health.probe(c, gh_now_s()) != GH_OK) return;
     pthread_mutex_lock(&mu);
     bool was = atomic_exchange(&failing, false);
     int64_t s = since_s;

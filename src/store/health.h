@@ -30,7 +30,7 @@ uint64_t store_health_failures_total(void);
 /** The store lines of /metrics (Prometheus text) into buf; returns the
  *  length written (< cap, NUL-terminated). Any thread. */
 size_t store_health_metrics(char *buf, size_t cap);
-/** The periodic job: while failing, one real write (ops->health_probe);
+/** The periodic job: while failing, one real write (ops->health.probe);
  *  when it commits, the state clears and that is logged. */
 void store_health_probe(const struct store_ops *ops, struct store_conn *c);
 

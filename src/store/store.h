@@ -140,7 +140,7 @@ struct store_audit_row {
 };
 void store_audit_row_clear(struct store_audit_row *r);
 
-/* Called for each row by audit_scan, in id order; return non-zero to stop.
+/* Called for each row by audit.scan, in id order; return non-zero to stop.
  * The row's strings are valid only during the call. */
 typedef int (*store_audit_scan_fn)(void *arg, const struct store_audit_row *row);
 
@@ -169,7 +169,7 @@ struct store_challenge {
 struct store_mail {
     char id[STORE_ID_LEN + 1];
     char to_addr[STORE_EMAIL_MAX + 1];
-    char *message_sealed; /* heap, owned by the caller of mail_due; free() */
+    char *message_sealed; /* heap, owned by the caller of mail.due; free() */
     int attempts;
 };
 
@@ -184,6 +184,10 @@ struct store_magic {
 
 struct store_conn;
 
+/* The table a backend fills. Members are grouped by capability, one nested
+ * struct of plain function pointers per group, so a new capability adds a
+ * group (and a wrapper such as a fault injector walks them regularly).
+ * Every member must be set. */
 struct store_ops {
     const char *name;
     /** Opens a connection. *out is freed by close(). */
@@ -194,206 +198,251 @@ struct store_ops {
     /** Number of known migrations not yet applied (0 = up to date). */
     enum gh_err (*pending_migrations)(struct store_conn *c, int *n) GH_WUR;
 
-    /** Inserts a user. GH_ERR_CONFLICT if email_key exists. */
-    enum gh_err (*user_create)(struct store_conn *c, const struct store_user *u,
-                               const struct store_audit *ev) GH_WUR;
-    enum gh_err (*user_by_email_key)(struct store_conn *c, const char *email_key,
-                                     struct store_user *out) GH_WUR;
-    enum gh_err (*user_by_id)(struct store_conn *c, const char *id, struct store_user *out) GH_WUR;
-    /** Sets the user's role ("user" or "admin") and appends ev, in one
-     *  transaction (or the caller's). GH_ERR_NOT_FOUND if no such user. */
-    enum gh_err (*user_set_role)(struct store_conn *c, const char *id, const char *role,
-                                 const struct store_audit *ev) GH_WUR;
-    /** Marks the email verified (idempotent). */
-    enum gh_err (*user_verify_email)(struct store_conn *c, const char *id, int64_t now,
-                                     const struct store_audit *ev) GH_WUR;
-    /** The owner of the address of a never-verified account just proved it
-     *  (an emailed link): marks it verified, removes the password anyone
-     *  may have set before, and revokes every session (new
-     *  tokens_invalidated_at), in one transaction. A second factor stays:
-     *  it still guards the account against whoever holds the mailbox. */
-    enum gh_err (*user_reclaim)(struct store_conn *c, const char *id, int64_t tia, int64_t now,
+    /* A write transaction the caller groups several writes in. Each write
+     * function below runs in its own transaction unless one is open. */
+    struct {
+        /** Begins a write transaction: from here until commit or rollback
+         *  no other writer changes what this connection read (SQLite: it
+         *  holds the single write lock; another backend may lock rows and
+         *  answer GH_ERR_CONFLICT on a lost race instead). */
+        enum gh_err (*begin_write)(struct store_conn *c) GH_WUR;
+        /** Rolls back itself when it fails. */
+        enum gh_err (*commit)(struct store_conn *c) GH_WUR;
+        void (*rollback)(struct store_conn *c);
+    } tx;
+
+    struct {
+        /** Inserts a user. GH_ERR_CONFLICT if email_key exists. */
+        enum gh_err (*create)(struct store_conn *c, const struct store_user *u,
+                              const struct store_audit *ev) GH_WUR;
+        enum gh_err (*by_email_key)(struct store_conn *c, const char *email_key,
+                                    struct store_user *out) GH_WUR;
+        enum gh_err (*by_id)(struct store_conn *c, const char *id, struct store_user *out) GH_WUR;
+        /** Sets the user's role ("user" or "admin") and appends ev, in one
+         *  transaction (or the caller's). GH_ERR_NOT_FOUND if no such user. */
+        enum gh_err (*set_role)(struct store_conn *c, const char *id, const char *role,
                                 const struct store_audit *ev) GH_WUR;
-    /** Replaces the hash only (rehash on sign-in with raised parameters). */
-    enum gh_err (*user_rehash)(struct store_conn *c, const char *id, const char *hash,
-                               int64_t now) GH_WUR;
-    /** Password change, in one transaction: sets the hash and
-     *  tokens_invalidated_at, and revokes every session of the user except
-     *  keep_sid (NULL keeps none). */
-    enum gh_err (*user_set_password)(struct store_conn *c, const char *id, const char *hash,
-                                     int64_t tokens_invalidated_at, const char *keep_sid,
-                                     int64_t now, const struct store_audit *ev) GH_WUR;
-
-    /** Creates a session and its first refresh token (by hash) atomically.
-     *  When expect_tia >= 0, only if the user's tokens_invalidated_at still
-     *  equals it (no password change since the caller checked the password):
-     *  otherwise GH_ERR_CONFLICT and nothing is written. */
-    enum gh_err (*session_create)(struct store_conn *c, const struct store_session *s,
-                                  const uint8_t token_hash[32], int64_t expect_tia,
-                                  const struct store_audit *ev) GH_WUR;
-    enum gh_err (*session_get)(struct store_conn *c, const char *id,
-                               struct store_session *out) GH_WUR;
-    /** Live sessions of a user, newest first, at most max. *n receives the count. */
-    enum gh_err (*session_list)(struct store_conn *c, const char *user_id, int64_t now,
-                                struct store_session *out, size_t max, size_t *n) GH_WUR;
-    /** Revokes one live session owned by user_id. GH_ERR_NOT_FOUND if there
-     *  is no such live session for that user. */
-    enum gh_err (*session_revoke)(struct store_conn *c, const char *id, const char *user_id,
-                                  int64_t now, const struct store_audit *ev) GH_WUR;
-    /** Lifts a session's restriction (its user just enrolled a factor). */
-    enum gh_err (*session_unrestrict)(struct store_conn *c, const char *id) GH_WUR;
-    /** Revokes every live session of a user. */
-    enum gh_err (*sessions_revoke_user)(struct store_conn *c, const char *user_id, int64_t now,
-                                        const struct store_audit *ev) GH_WUR;
-
-    /** Looks a refresh token up by hash. GH_ERR_NOT_FOUND if unknown. */
-    enum gh_err (*refresh_get)(struct store_conn *c, const uint8_t token_hash[32],
-                               struct store_refresh *out) GH_WUR;
-    /** Spends old_hash and stores new_hash in its session, atomically, only
-     *  if old_hash is still current, unexpired and its session live;
-     *  otherwise GH_ERR_CONFLICT and nothing changes (exactly one of several
-     *  concurrent rotations wins). box is kept with the spent row. */
-    enum gh_err (*refresh_rotate)(struct store_conn *c, const uint8_t old_hash[32],
-                                  const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
-                                  int64_t now_us, int64_t new_expires) GH_WUR;
-    /** Drops the sealed successor pair of spent tokens rotated before
-     *  rotated_before_us: of token_hash alone, or of every token if it is
-     *  NULL. Once the reuse grace has passed the pair is never opened again,
-     *  and a copy of live tokens should not outlast its use. */
-    enum gh_err (*refresh_forget_successors)(struct store_conn *c, const uint8_t *token_hash,
-                                             int64_t rotated_before_us) GH_WUR;
-    /** Every data key of the vault, oldest first. */
-    enum gh_err (*vault_keys_list)(struct store_conn *c, struct store_vault_key *out, size_t max,
-                                   size_t *n) GH_WUR;
-    enum gh_err (*vault_key_insert)(struct store_conn *c, const struct store_vault_key *k) GH_WUR;
-    /** Replaces a data key's wrapping (master-key rotation). */
-    enum gh_err (*vault_key_rewrap)(struct store_conn *c, const char *kid,
-                                    const char *wrapped) GH_WUR;
-    /** Deletes a data key (after no sealed value uses it any more). */
-    enum gh_err (*vault_key_delete)(struct store_conn *c, const char *kid) GH_WUR;
-
-    /** Signing keys, oldest first. */
-    enum gh_err (*signing_keys_list)(struct store_conn *c, struct store_signing_key *out,
-                                     size_t max, size_t *n) GH_WUR;
-    /** GH_ERR_CONFLICT if the kid exists. */
-    enum gh_err (*signing_key_insert)(struct store_conn *c,
-                                      const struct store_signing_key *k) GH_WUR;
-    enum gh_err (*signing_key_delete)(struct store_conn *c, const char *kid) GH_WUR;
-
-    /** Up to max sealed values of field f with id > after (id order). */
-    enum gh_err (*sealed_list)(struct store_conn *c, enum store_sealed_field f, const char *after,
-                               struct store_sealed *out, size_t max, size_t *n) GH_WUR;
-    /** Replaces one sealed value if it still equals old (a concurrent writer
-     *  wins: GH_ERR_CONFLICT). */
-    enum gh_err (*sealed_replace)(struct store_conn *c, enum store_sealed_field f, const char *id,
-                                  const char *old, const char *value) GH_WUR;
-    enum gh_err (*begin)(struct store_conn *c) GH_WUR;
-    enum gh_err (*commit)(struct store_conn *c) GH_WUR;
-    void (*rollback)(struct store_conn *c);
-
-    /** Appends one audit row in its own transaction (or the caller's, if
-     *  one is open). */
-    enum gh_err (*audit_append)(struct store_conn *c, const struct store_audit *ev) GH_WUR;
-    /** Rows where actor or target is subject, id < before (0 = newest), newest
-     *  first, at most max. Clear each row. */
-    enum gh_err (*audit_list)(struct store_conn *c, const char *subject, int64_t before,
-                              struct store_audit_row *out, size_t max, size_t *n) GH_WUR;
-    /** Calls fn for every row with after < id <= upto (upto 0: no bound), in
-     *  id order. */
-    enum gh_err (*audit_scan)(struct store_conn *c, int64_t after, int64_t upto,
-                              store_audit_scan_fn fn, void *arg) GH_WUR;
-    /** Prepares a connection for long sequential reads (the audit verifier
-     *  command): memory-mapped reads, a larger page cache. Best effort. */
-    void (*tune_for_scan)(struct store_conn *c);
-    /** Smallest and largest row id and the number of rows. */
-    enum gh_err (*audit_bounds)(struct store_conn *c, int64_t *min, int64_t *max,
-                                int64_t *count) GH_WUR;
-    /** Retention: deletes rows with occurred_at < before from the oldest
-     *  end (never a row after a kept one) and appends a checkpoint row
-     *  ("audit.checkpoint", details with the hash the log continues from).
-     *  *deleted gets the count. */
-    enum gh_err (*audit_prune)(struct store_conn *c, const char *before,
-                               const struct store_audit *ev, int64_t *deleted) GH_WUR;
-
-    /** TOTP of a user. GH_ERR_NOT_FOUND if none. */
-    enum gh_err (*totp_get)(struct store_conn *c, const char *user_id,
-                            struct store_totp *out) GH_WUR;
-    /** Starts (or restarts) an unconfirmed enrolment. GH_ERR_CONFLICT if a
-     *  confirmed factor exists. */
-    enum gh_err (*totp_begin)(struct store_conn *c, const char *user_id, const char *sealed,
+        /** Marks the email verified (idempotent). */
+        enum gh_err (*verify_email)(struct store_conn *c, const char *id, int64_t now,
+                                    const struct store_audit *ev) GH_WUR;
+        /** The owner of the address of a never-verified account just proved it
+         *  (an emailed link): marks it verified, removes the password anyone
+         *  may have set before, and revokes every session (new
+         *  tokens_invalidated_at), in one transaction. A second factor stays:
+         *  it still guards the account against whoever holds the mailbox. */
+        enum gh_err (*reclaim)(struct store_conn *c, const char *id, int64_t tia, int64_t now,
+                               const struct store_audit *ev) GH_WUR;
+        /** Replaces the hash only (rehash on sign-in with raised parameters). */
+        enum gh_err (*rehash)(struct store_conn *c, const char *id, const char *hash,
                               int64_t now) GH_WUR;
-    /** Confirms the enrolment at step, replaces the backup codes (hashes)
-     *  and revokes every session of the user but keep_sid (NULL: all),
-     *  atomically. GH_ERR_CONFLICT if there is no unconfirmed enrolment. */
-    enum gh_err (*totp_confirm)(struct store_conn *c, const char *user_id, int64_t step,
-                                const uint8_t hashes[STORE_BACKUP_CODES][32], const char *keep_sid,
-                                int64_t now, const struct store_audit *ev) GH_WUR;
-    /** Replaces the backup codes of a confirmed factor (regeneration).
-     *  GH_ERR_NOT_FOUND if there is no confirmed factor. */
-    enum gh_err (*backup_replace)(struct store_conn *c, const char *user_id,
-                                  const uint8_t hashes[STORE_BACKUP_CODES][32],
-                                  const struct store_audit *ev) GH_WUR;
-    /** Records step as used if it is newer than the last used one;
-     *  GH_ERR_CONFLICT otherwise (a replay that raced). */
-    enum gh_err (*totp_use_step)(struct store_conn *c, const char *user_id, int64_t step) GH_WUR;
-    /** Removes the factor and its backup codes and revokes every session of
-     *  the user but keep_sid (NULL: all), in one transaction.
-     *  GH_ERR_NOT_FOUND (nothing changed) if there was no factor. */
-    enum gh_err (*totp_delete)(struct store_conn *c, const char *user_id, const char *keep_sid,
-                               int64_t now, const struct store_audit *ev) GH_WUR;
-    /** Spends an unused backup code. GH_ERR_DENIED if unknown or spent. */
-    enum gh_err (*backup_use)(struct store_conn *c, const char *user_id, const uint8_t hash[32],
-                              int64_t now) GH_WUR;
-    enum gh_err (*challenge_create)(struct store_conn *c, const uint8_t hash[32],
-                                    const struct store_challenge *ch) GH_WUR;
-    /** Counts an attempt on a live challenge (not used, not expired, fewer
-     *  than max attempts) and returns it. GH_ERR_DENIED otherwise. */
-    enum gh_err (*challenge_attempt)(struct store_conn *c, const uint8_t hash[32], int max,
-                                     int64_t now, struct store_challenge *out) GH_WUR;
-    /** Marks a challenge used; GH_ERR_DENIED if it already was. */
-    enum gh_err (*challenge_consume)(struct store_conn *c, const uint8_t hash[32],
-                                     int64_t now) GH_WUR;
+        /** Password change, in one transaction: sets the hash and
+         *  tokens_invalidated_at, and revokes every session of the user except
+         *  keep_sid (NULL keeps none). */
+        enum gh_err (*set_password)(struct store_conn *c, const char *id, const char *hash,
+                                    int64_t tokens_invalidated_at, const char *keep_sid,
+                                    int64_t now, const struct store_audit *ev) GH_WUR;
+    } users;
 
-    /** Queues a sealed message under a fresh random id. */
-    enum gh_err (*mail_insert)(struct store_conn *c, const char *id, const char *to_addr,
-                               const char *message_sealed, int64_t now) GH_WUR;
-    /** Up to max unsent messages due at now, oldest first. */
-    enum gh_err (*mail_due)(struct store_conn *c, int64_t now, struct store_mail *out, size_t max,
+    struct {
+        /** Creates a session and its first refresh token (by hash) atomically.
+         *  When expect_tia >= 0, only if the user's tokens_invalidated_at still
+         *  equals it (no password change since the caller checked the password):
+         *  otherwise GH_ERR_CONFLICT and nothing is written. */
+        enum gh_err (*create)(struct store_conn *c, const struct store_session *s,
+                              const uint8_t token_hash[32], int64_t expect_tia,
+                              const struct store_audit *ev) GH_WUR;
+        enum gh_err (*get)(struct store_conn *c, const char *id, struct store_session *out) GH_WUR;
+        /** Live sessions of a user, newest first, at most max. *n receives the count. */
+        enum gh_err (*list)(struct store_conn *c, const char *user_id, int64_t now,
+                            struct store_session *out, size_t max, size_t *n) GH_WUR;
+        /** Revokes one live session owned by user_id. GH_ERR_NOT_FOUND if there
+         *  is no such live session for that user. */
+        enum gh_err (*revoke)(struct store_conn *c, const char *id, const char *user_id,
+                              int64_t now, const struct store_audit *ev) GH_WUR;
+        /** Lifts a session's restriction (its user just enrolled a factor). */
+        enum gh_err (*unrestrict)(struct store_conn *c, const char *id) GH_WUR;
+        /** Revokes every live session of a user. */
+        enum gh_err (*revoke_user)(struct store_conn *c, const char *user_id, int64_t now,
+                                   const struct store_audit *ev) GH_WUR;
+    } sessions;
+
+    struct {
+        /** Looks a refresh token up by hash. GH_ERR_NOT_FOUND if unknown. */
+        enum gh_err (*get)(struct store_conn *c, const uint8_t token_hash[32],
+                           struct store_refresh *out) GH_WUR;
+        /** Spends old_hash and stores new_hash in its session, atomically, only
+         *  if old_hash is still current, unexpired and its session live;
+         *  otherwise GH_ERR_CONFLICT and nothing changes (exactly one of several
+         *  concurrent rotations wins). box is kept with the spent row. */
+        enum gh_err (*rotate)(struct store_conn *c, const uint8_t old_hash[32],
+                              const uint8_t new_hash[32], const uint8_t *box, size_t box_len,
+                              int64_t now_us, int64_t new_expires) GH_WUR;
+        /** Drops the sealed successor pair of spent tokens rotated before
+         *  rotated_before_us: of token_hash alone, or of every token if it is
+         *  NULL. Once the reuse grace has passed the pair is never opened again,
+         *  and a copy of live tokens should not outlast its use. */
+        enum gh_err (*forget_successors)(struct store_conn *c, const uint8_t *token_hash,
+                                         int64_t rotated_before_us) GH_WUR;
+    } refresh;
+
+    struct {
+        /** Every data key of the vault, oldest first. */
+        enum gh_err (*list)(struct store_conn *c, struct store_vault_key *out, size_t max,
                             size_t *n) GH_WUR;
-    /** Marks a message sent, or records a failure and the next attempt. */
-    enum gh_err (*mail_result)(struct store_conn *c, const char *id, bool sent, const char *error,
-                               int64_t next_attempt_at) GH_WUR;
-    /** Stores a link; the account's unused links of the same purpose are
-     *  spent (only the newest works). */
-    enum gh_err (*magic_create)(struct store_conn *c, const uint8_t hash[32],
-                                const struct store_magic *m, int64_t now) GH_WUR;
-    /** Spends every unused link of the account (after a password reset). */
-    enum gh_err (*magic_revoke_all)(struct store_conn *c, const char *email_key,
-                                    int64_t now) GH_WUR;
-    /** Spends a link of the given purpose: GH_OK with *out if it was unused
-     *  (expired ones are returned too: the caller tells them apart),
-     *  GH_ERR_DENIED if unknown, of another purpose, or already used. */
-    enum gh_err (*magic_consume)(struct store_conn *c, const uint8_t hash[32], const char *purpose,
-                                 int64_t now, struct store_magic *out) GH_WUR;
-    /** Reads a link without spending it. GH_ERR_NOT_FOUND if unknown. */
-    enum gh_err (*magic_get)(struct store_conn *c, const uint8_t hash[32],
-                             struct store_magic *out) GH_WUR;
+        enum gh_err (*insert)(struct store_conn *c, const struct store_vault_key *k) GH_WUR;
+        /** Replaces a data key's wrapping (master-key rotation). */
+        enum gh_err (*rewrap)(struct store_conn *c, const char *kid, const char *wrapped) GH_WUR;
+        /** Deletes a data key (after no sealed value uses it any more). */
+        enum gh_err (*delete)(struct store_conn *c, const char *kid) GH_WUR;
+    } vault_keys;
 
-    /** Claims id for a first request (GH_OK), or fills *out with the one
-     *  already there (GH_ERR_CONFLICT). A claim older than
-     *  STORE_IDEM_STALE_S that never completed is claimed anew. */
-    enum gh_err (*idem_claim)(struct store_conn *c, const char *id, const uint8_t body_mac[32],
-                              int64_t now, struct store_idem *out) GH_WUR;
-    /** Stores the first request's response. */
-    enum gh_err (*idem_complete)(struct store_conn *c, const char *id, int status,
-                                 const char *response_sealed) GH_WUR;
-    /** Forgets a claim (the first request failed: a retry may run again). */
-    enum gh_err (*idem_release)(struct store_conn *c, const char *id) GH_WUR;
-    /** Deletes refresh tokens, sessions, links and sign-in challenges that
-     *  expired before `before`, idempotency records older, and old mail. */
-    enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
-    /** One small real write that reaches the disk (store/health.h). */
-    enum gh_err (*health_probe)(struct store_conn *c, int64_t now) GH_WUR;
+    struct {
+        /** Signing keys, oldest first. */
+        enum gh_err (*list)(struct store_conn *c, struct store_signing_key *out, size_t max,
+                            size_t *n) GH_WUR;
+        /** GH_ERR_CONFLICT if the kid exists. */
+        enum gh_err (*insert)(struct store_conn *c, const struct store_signing_key *k) GH_WUR;
+        enum gh_err (*delete)(struct store_conn *c, const char *kid) GH_WUR;
+    } signing_keys;
+
+    struct {
+        /** Up to max sealed values of field f with id > after (id order). */
+        enum gh_err (*list)(struct store_conn *c, enum store_sealed_field f, const char *after,
+                            struct store_sealed *out, size_t max, size_t *n) GH_WUR;
+        /** Replaces one sealed value if it still equals old (a concurrent writer
+         *  wins: GH_ERR_CONFLICT). */
+        enum gh_err (*replace)(struct store_conn *c, enum store_sealed_field f, const char *id,
+                               const char *old, const char *value) GH_WUR;
+    } sealed;
+
+    struct {
+        /** Appends one audit row in its own transaction (or the caller's, if
+         *  one is open). */
+        enum gh_err (*append)(struct store_conn *c, const struct store_audit *ev) GH_WUR;
+        /** Rows where actor or target is subject, id < before (0 = newest), newest
+         *  first, at most max. Clear each row. */
+        enum gh_err (*list)(struct store_conn *c, const char *subject, int64_t before,
+                            struct store_audit_row *out, size_t max, size_t *n) GH_WUR;
+        /** Calls fn for every row with after < id <= upto (upto 0: no bound), in
+         *  id order. */
+        enum gh_err (*scan)(struct store_conn *c, int64_t after, int64_t upto,
+                            store_audit_scan_fn fn, void *arg) GH_WUR;
+        /** Prepares a connection for long sequential reads (the audit verifier
+         *  command): memory-mapped reads, a larger page cache. Best effort. */
+        void (*tune_for_scan)(struct store_conn *c);
+        /** Smallest and largest row id and the number of rows. */
+        enum gh_err (*bounds)(struct store_conn *c, int64_t *min, int64_t *max,
+                              int64_t *count) GH_WUR;
+        /** Retention: deletes rows with occurred_at < before from the oldest
+         *  end (never a row after a kept one) and appends a checkpoint row
+         *  ("audit.checkpoint", details with the hash the log continues from).
+         *  *deleted gets the count. */
+        enum gh_err (*prune)(struct store_conn *c, const char *before, const struct store_audit *ev,
+                             int64_t *deleted) GH_WUR;
+    } audit;
+
+    struct {
+        /** TOTP of a user. GH_ERR_NOT_FOUND if none. */
+        enum gh_err (*get)(struct store_conn *c, const char *user_id,
+                           struct store_totp *out) GH_WUR;
+        /** Starts (or restarts) an unconfirmed enrolment. GH_ERR_CONFLICT if a
+         *  confirmed factor exists. */
+        enum gh_err (*begin)(struct store_conn *c, const char *user_id, const char *sealed,
+                             int64_t now) GH_WUR;
+        /** Confirms the enrolment at step, replaces the backup codes (hashes)
+         *  and revokes every session of the user but keep_sid (NULL: all),
+         *  atomically. GH_ERR_CONFLICT if there is no unconfirmed enrolment. */
+        enum gh_err (*confirm)(struct store_conn *c, const char *user_id, int64_t step,
+                               const uint8_t hashes[STORE_BACKUP_CODES][32], const char *keep_sid,
+                               int64_t now, const struct store_audit *ev) GH_WUR;
+        /** Records step as used if it is newer than the last used one;
+         *  GH_ERR_CONFLICT otherwise (a replay that raced). */
+        enum gh_err (*use_step)(struct store_conn *c, const char *user_id, int64_t step) GH_WUR;
+        /** Removes the factor and its backup codes and revokes every session of
+         *  the user but keep_sid (NULL: all), in one transaction.
+         *  GH_ERR_NOT_FOUND (nothing changed) if there was no factor. */
+        enum gh_err (*delete)(struct store_conn *c, const char *user_id, const char *keep_sid,
+                              int64_t now, const struct store_audit *ev) GH_WUR;
+    } totp;
+
+    struct {
+        /** Replaces the backup codes of a confirmed factor (regeneration).
+         *  GH_ERR_NOT_FOUND if there is no confirmed factor. */
+        enum gh_err (*replace)(struct store_conn *c, const char *user_id,
+                               const uint8_t hashes[STORE_BACKUP_CODES][32],
+                               const struct store_audit *ev) GH_WUR;
+        /** Spends an unused backup code. GH_ERR_DENIED if unknown or spent. */
+        enum gh_err (*use)(struct store_conn *c, const char *user_id, const uint8_t hash[32],
+                           int64_t now) GH_WUR;
+    } backup_codes;
+
+    /* Pending second-factor steps of sign-ins. */
+    struct {
+        enum gh_err (*create)(struct store_conn *c, const uint8_t hash[32],
+                              const struct store_challenge *ch) GH_WUR;
+        /** Counts an attempt on a live challenge (not used, not expired, fewer
+         *  than max attempts) and returns it. GH_ERR_DENIED otherwise. */
+        enum gh_err (*attempt)(struct store_conn *c, const uint8_t hash[32], int max, int64_t now,
+                               struct store_challenge *out) GH_WUR;
+        /** Marks a challenge used; GH_ERR_DENIED if it already was. */
+        enum gh_err (*consume)(struct store_conn *c, const uint8_t hash[32], int64_t now) GH_WUR;
+    } challenges;
+
+    /* Magic links (sign-in and reset). */
+    struct {
+        /** Stores a link; the account's unused links of the same purpose are
+         *  spent (only the newest works). */
+        enum gh_err (*create)(struct store_conn *c, const uint8_t hash[32],
+                              const struct store_magic *m, int64_t now) GH_WUR;
+        /** Spends every unused link of the account (after a password reset). */
+        enum gh_err (*revoke_all)(struct store_conn *c, const char *email_key, int64_t now) GH_WUR;
+        /** Spends a link of the given purpose: GH_OK with *out if it was unused
+         *  (expired ones are returned too: the caller tells them apart),
+         *  GH_ERR_DENIED if unknown, of another purpose, or already used. */
+        enum gh_err (*consume)(struct store_conn *c, const uint8_t hash[32], const char *purpose,
+                               int64_t now, struct store_magic *out) GH_WUR;
+        /** Reads a link without spending it. GH_ERR_NOT_FOUND if unknown. */
+        enum gh_err (*get)(struct store_conn *c, const uint8_t hash[32],
+                           struct store_magic *out) GH_WUR;
+    } links;
+
+    /* The outgoing mail queue. */
+    struct {
+        /** Queues a sealed message under a fresh random id. */
+        enum gh_err (*insert)(struct store_conn *c, const char *id, const char *to_addr,
+                              const char *message_sealed, int64_t now) GH_WUR;
+        /** Up to max unsent messages due at now, oldest first. */
+        enum gh_err (*due)(struct store_conn *c, int64_t now, struct store_mail *out, size_t max,
+                           size_t *n) GH_WUR;
+        /** Marks a message sent, or records a failure and the next attempt. */
+        enum gh_err (*result)(struct store_conn *c, const char *id, bool sent, const char *error,
+                              int64_t next_attempt_at) GH_WUR;
+    } mail;
+
+    /* Idempotent requests. */
+    struct {
+        /** Claims id for a first request (GH_OK), or fills *out with the one
+         *  already there (GH_ERR_CONFLICT). A claim older than
+         *  STORE_IDEM_STALE_S that never completed is claimed anew. */
+        enum gh_err (*claim)(struct store_conn *c, const char *id, const uint8_t body_mac[32],
+                             int64_t now, struct store_idem *out) GH_WUR;
+        /** Stores the first request's response. */
+        enum gh_err (*complete)(struct store_conn *c, const char *id, int status,
+                                const char *response_sealed) GH_WUR;
+        /** Forgets a claim (the first request failed: a retry may run again). */
+        enum gh_err (*release)(struct store_conn *c, const char *id) GH_WUR;
+    } idem;
+
+    struct {
+        /** Deletes refresh tokens, sessions, links and sign-in challenges that
+         *  expired before `before`, idempotency records older, and old mail. */
+        enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
+    } upkeep;
+
+    struct {
+        /** One small real write that reaches the disk (store/health.h). */
+        enum gh_err (*probe)(struct store_conn *c, int64_t now) GH_WUR;
+    } health;
 };
 
 /** The SQLite backend. */

@@ -35,7 +35,7 @@ static enum gh_err pass(const struct store_ops *ops, struct store_conn *c, const
         char after[STORE_KID_MAX + 1] = "";
         for (;;) {
             size_t n = 0;
-            if ((rc = ops->sealed_list(c, fields[fi].f, after, rows, BATCH, &n))) break;
+            if ((rc = ops->sealed.list(c, fields[fi].f, after, rows, BATCH, &n))) break;
             if (n == 0) break;
             bool in_tx = false;
             for (size_t i = 0; rc == GH_OK && i < n; i++) {
@@ -57,11 +57,11 @@ static enum gh_err pass(const struct store_ops *ops, struct store_conn *c, const
                 rc = vault_seal(fields[fi].table, fields[fi].column, rows[i].id, pt, len, &fresh);
                 vault_free(pt, len);
                 if (rc == GH_OK && !in_tx) {
-                    rc = ops->begin(c);
+                    rc = ops->tx.begin_write(c);
                     in_tx = rc == GH_OK;
                 }
                 if (rc == GH_OK) {
-                    rc = ops->sealed_replace(c, fields[fi].f, rows[i].id, rows[i].value, fresh);
+                    rc = ops->sealed.replace(c, fields[fi].f, rows[i].id, rows[i].value, fresh);
                     if (rc == GH_OK) (*resealed)++;
                     if (rc == GH_ERR_CONFLICT) rc = GH_OK; /* changed meanwhile: next pass */
                 }
@@ -69,9 +69,9 @@ static enum gh_err pass(const struct store_ops *ops, struct store_conn *c, const
             }
             if (in_tx) {
                 if (rc == GH_OK)
-                    rc = ops->commit(c);
+                    rc = ops->tx.commit(c);
                 else
-                    ops->rollback(c);
+                    ops->tx.rollback(c);
             }
             memcpy(after, rows[n - 1].id, sizeof after);
             store_sealed_clear(rows, n);
@@ -91,12 +91,12 @@ static enum gh_err retire_unused(const struct store_ops *ops, struct store_conn 
     bool used[VAULT_MAX_KEYS] = {false};
     size_t nk = 0;
     enum gh_err rc =
-        (keys && rows) ? ops->vault_keys_list(c, keys, VAULT_MAX_KEYS, &nk) : GH_ERR_NOMEM;
+        (keys && rows) ? ops->vault_keys.list(c, keys, VAULT_MAX_KEYS, &nk) : GH_ERR_NOMEM;
     for (size_t fi = 0; rc == GH_OK && fi < NFIELDS; fi++) {
         char after[STORE_KID_MAX + 1] = "";
         for (;;) {
             size_t n = 0;
-            if ((rc = ops->sealed_list(c, fields[fi].f, after, rows, BATCH, &n)) || n == 0) break;
+            if ((rc = ops->sealed.list(c, fields[fi].f, after, rows, BATCH, &n)) || n == 0) break;
             for (size_t i = 0; i < n; i++) {
                 char vk[VAULT_KID_LEN + 1];
                 if (vault_sealed_kid(rows[i].value, vk)) continue;
@@ -110,7 +110,7 @@ static enum gh_err retire_unused(const struct store_ops *ops, struct store_conn 
     }
     for (size_t k = 0; rc == GH_OK && k < nk; k++) {
         if (used[k] || strcmp(keys[k].kid, current) == 0) continue;
-        if ((rc = ops->vault_key_delete(c, keys[k].kid)) == GH_OK) (*retired)++;
+        if ((rc = ops->vault_keys.delete(c, keys[k].kid)) == GH_OK) (*retired)++;
     }
     if (keys) gh_wipe(keys, VAULT_MAX_KEYS * sizeof *keys);
     free(keys);

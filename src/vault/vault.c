@@ -467,7 +467,7 @@ enum gh_err vault_load(const struct store_ops *ops, struct store_conn *c, bool c
     struct store_vault_key *keys = calloc(VAULT_MAX_KEYS, sizeof *keys);
     size_t n = 0;
     if (!keys) return GH_ERR_NOMEM;
-    enum gh_err rc = ops->vault_keys_list(c, keys, VAULT_MAX_KEYS, &n);
+    enum gh_err rc = ops->vault_keys.list(c, keys, VAULT_MAX_KEYS, &n);
     if (rc == GH_OK) {
         struct keyring *r = ring_acquire(true);
         if (!r) rc = GH_ERR_INTERNAL;
@@ -514,7 +514,7 @@ enum gh_err vault_add_key(const struct store_ops *ops, struct store_conn *c,
     if (rc) return rc;
     snprintf(k.wrapped, sizeof k.wrapped, "%s", wrapped);
     free(wrapped);
-    if ((rc = ops->vault_key_insert(c, &k))) return rc;
+    if ((rc = ops->vault_keys.insert(c, &k))) return rc;
     /* Load it back through the same path as every other key. */
     r = ring_acquire(true);
     rc = r ? unwrap(r, &k) : GH_ERR_INTERNAL;
@@ -550,12 +550,12 @@ enum gh_err vault_rewrap(const struct store_ops *ops, struct store_conn *c,
     *n = 0;
     struct keyring *r = ring_acquire(true);
     if (!r) return GH_ERR_INTERNAL;
-    enum gh_err rc = ops->begin(c);
+    enum gh_err rc = ops->tx.begin_write(c);
     for (int i = 0; rc == GH_OK && i < r->nkeys; i++) {
         char aad[256], *wrapped = NULL;
         size_t al = build_aad(aad, sizeof aad, "vault_keys", "wrapped", r->keys[i].kid, MASTER_KID);
         rc = gcm_seal(new_master, MASTER_KID, aad, al, r->keys[i].key, VAULT_KEYBYTES, &wrapped);
-        if (rc == GH_OK) rc = ops->vault_key_rewrap(c, r->keys[i].kid, wrapped);
+        if (rc == GH_OK) rc = ops->vault_keys.rewrap(c, r->keys[i].kid, wrapped);
         /* a key deleted meanwhile by a rotation is simply gone */
         if (rc == GH_ERR_NOT_FOUND)
             rc = GH_OK;
@@ -564,9 +564,9 @@ enum gh_err vault_rewrap(const struct store_ops *ops, struct store_conn *c,
         free(wrapped);
     }
     if (rc == GH_OK)
-        rc = ops->commit(c);
+        rc = ops->tx.commit(c);
     else
-        ops->rollback(c);
+        ops->tx.rollback(c);
     if (rc == GH_OK) memcpy(r->master, new_master, VAULT_KEYBYTES);
     ring_release(true);
     return rc;

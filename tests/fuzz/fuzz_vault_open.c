@@ -78,7 +78,7 @@ static void init_once(void)
     snprintf(k.kid, sizeof k.kid, "%s", FUZZ_KID);
     snprintf(k.wrapped, sizeof k.wrapped, "%s", FUZZ_WRAPPED);
     k.created_at = 1700000000;
-    if (ops->vault_key_insert(c, &k) != GH_OK) die("vault_key_insert");
+    if (ops->vault_keys.insert(c, &k) != GH_OK) die("vault_key_insert");
     if (vault_init(master) != GH_OK) die("vault_init");
     sodium_memzero(master, sizeof master);
     if (vault_load(ops, c, false) != GH_OK) die("vault_load");

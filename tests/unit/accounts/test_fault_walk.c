@@ -143,19 +143,19 @@ static const char *reply_str(const struct gh_req *r, const char *key)
 static bool live(struct store_conn *c, const char *sid)
 {
     struct store_session s;
-    return raw->session_get(c, sid, &s) == GH_OK && s.revoked_at == 0 && s.expires_at > gh_now_s();
+    return raw->sessions.get(c, sid, &s) == GH_OK && s.revoked_at == 0 && s.expires_at > gh_now_s();
 }
 
 static bool restricted(struct store_conn *c, const char *sid)
 {
     struct store_session s;
-    return raw->session_get(c, sid, &s) == GH_OK && s.restricted;
+    return raw->sessions.get(c, sid, &s) == GH_OK && s.restricted;
 }
 
 static bool password_is(struct store_conn *c, const char *email, const char *pw)
 {
     struct store_user u;
-    bool ok = raw->user_by_email_key(c, email, &u) == GH_OK &&
+    bool ok = raw->users.by_email_key(c, email, &u) == GH_OK &&
               password_verify(u.password_hash, pw, strlen(pw)) == GH_OK;
     gh_wipe(u.password_hash, sizeof u.password_hash);
     return ok;
@@ -165,7 +165,7 @@ static struct store_user user(struct store_conn *c, const char *id)
 {
     struct store_user u;
     memset(&u, 0, sizeof u);
-    assert_int_equal(raw->user_by_id(c, id, &u), GH_OK);
+    assert_int_equal(raw->users.by_id(c, id, &u), GH_OK);
     gh_wipe(u.password_hash, sizeof u.password_hash);
     return u;
 }
@@ -174,21 +174,21 @@ static bool link_unused(struct store_conn *c, const char *tok)
 {
     uint8_t h[32];
     struct store_magic m;
-    return gh_sha256(h, tok, 43) == GH_OK && raw->magic_get(c, h, &m) == GH_OK && m.used_at == 0;
+    return gh_sha256(h, tok, 43) == GH_OK && raw->links.get(c, h, &m) == GH_OK && m.used_at == 0;
 }
 
 static size_t live_sessions(struct store_conn *c, const char *uid)
 {
     struct store_session s[16];
     size_t n = 0;
-    assert_int_equal(raw->session_list(c, uid, gh_now_s(), s, 16, &n), GH_OK);
+    assert_int_equal(raw->sessions.list(c, uid, gh_now_s(), s, 16, &n), GH_OK);
     return n;
 }
 
 static bool totp_confirmed(struct store_conn *c)
 {
     struct store_totp t;
-    return raw->totp_get(c, T.u, &t) == GH_OK && t.confirmed_at != 0;
+    return raw->totp.get(c, T.u, &t) == GH_OK && t.confirmed_at != 0;
 }
 
 static bool backup_codes_shown(const struct gh_req *r)
@@ -214,7 +214,7 @@ static void signup_run(struct gh_req **rp, struct store_conn *c, const struct st
 static const char *signup_ok(struct store_conn *c, const struct gh_req *r)
 {
     struct store_user u;
-    EXPECT(raw->user_by_email_key(c, EMAIL_NEW, &u) == GH_OK, "no account after sign-up");
+    EXPECT(raw->users.by_email_key(c, EMAIL_NEW, &u) == GH_OK, "no account after sign-up");
     EXPECT(live_sessions(c, u.id) == 1, "not one session after sign-up");
     return NULL;
 }
@@ -222,7 +222,7 @@ static const char *signup_ok(struct store_conn *c, const struct gh_req *r)
 static const char *signup_failed(struct store_conn *c, const struct gh_req *r)
 {
     struct store_user u;
-    enum gh_err rc = raw->user_by_email_key(c, EMAIL_NEW, &u);
+    enum gh_err rc = raw->users.by_email_key(c, EMAIL_NEW, &u);
     EXPECT(rc == GH_ERR_NOT_FOUND,
            "the account was created although sign-up answered 5xx (a retry gets email_taken)");
     return NULL;
@@ -270,7 +270,7 @@ static const char *refresh_ok(struct store_conn *c, const struct gh_req *r)
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
     bool spent = refresh_hash(T.ref1, strlen(T.ref1), h) == GH_OK &&
-                 raw->refresh_get(c, h, rt) == GH_OK && rt->rotated_at_us != 0;
+                 raw->refresh.get(c, h, rt) == GH_OK && rt->rotated_at_us != 0;
     free(rt);
     EXPECT(spent, "the refresh token was not spent");
     EXPECT(live(c, T.s1), "refresh ended the session");
@@ -515,7 +515,7 @@ static void remove_run(struct gh_req **rp, struct store_conn *c, const struct st
 static bool w_factor_on(struct store_conn *c)
 {
     struct store_totp t;
-    return raw->totp_get(c, T.w, &t) == GH_OK && t.confirmed_at != 0;
+    return raw->totp.get(c, T.w, &t) == GH_OK && t.confirmed_at != 0;
 }
 
 static const char *remove_ok(struct store_conn *c, const struct gh_req *r)
@@ -582,9 +582,9 @@ static const struct flow flows[] = {
     {"refresh", refresh_run, 200, refresh_ok, refresh_failed, NULL},
     {"sign-out", signout_run, 204, signout_ok, signout_failed, NULL},
     {"password change", password_run, 204, password_ok, password_failed, NULL},
-    {"mfa confirm", confirm_run, 200, confirm_ok, confirm_failed, "mail_insert"},
+    {"mfa confirm", confirm_run, 200, confirm_ok, confirm_failed, "mail.insert"},
     {"mfa confirm (restricted session)", confirm_r_run, 200, confirm_r_ok, confirm_failed,
-     "mail_insert"},
+     "mail.insert"},
     {"password reset", reset_run, 204, reset_ok, reset_failed, NULL},
     {"sign-in, wrong password", signin_wrong_run, 401, signin_wrong_ok, signin_failed, NULL},
     {"password change, wrong current password", password_wrong_run, 403, password_wrong_ok,
@@ -592,7 +592,7 @@ static const struct flow flows[] = {
     {"refresh, reused token", reuse_run, 401, reuse_ok, reuse_failed, NULL},
     {"sign-in, second factor due", signin_w_run, 200, signin_w_ok, w_unchanged, NULL},
     {"sign-in, second step (TOTP)", signin_mfa_run, 200, signin_mfa_ok, w_unchanged, NULL},
-    {"mfa remove", remove_run, 204, remove_ok, remove_failed, "mail_insert"},
+    {"mfa remove", remove_run, 204, remove_ok, remove_failed, "mail.insert"},
     {"magic-link sign-in", magic_run, 200, magic_ok, signin_failed, NULL},
     {"session revoke", revoke_run, 204, revoke_ok, signout_failed, NULL},
 };
@@ -608,12 +608,12 @@ static const struct {
      * transaction; the session is a second one. A failing session_create
      * answers 500 with the account made: a retry gets 409 email_taken, the
      * person must sign in instead. */
-    {"sign-up", "session_create", "account created, sign-up answered 500"},
+    {"sign-up", "sessions.create", "account created, sign-up answered 500"},
     /* totp_confirm commits (factor on, backup codes replaced, other
      * sessions ended); session_unrestrict runs after it. When it fails the
      * reply is 500: the factor is on, but the backup codes were never
      * shown, and the confirm cannot be repeated (no_pending_enrolment). */
-    {"mfa confirm (restricted session)", "session_unrestrict",
+    {"mfa confirm (restricted session)", "sessions.unrestrict",
      "factor confirmed, backup codes lost, 500"},
 };
 
@@ -784,7 +784,7 @@ static void fail_by_name(void **state)
     (void)state;
     struct store_conn *c = fresh_copy();
     struct gh_req *r = NULL;
-    store_fault_fail_name("session_create");
+    store_fault_fail_name("sessions.create");
     signin_run(&r, c, faulty);
     assert_int_equal(r->status, 500);
     assert_string_equal(reply_code(r), "internal_error");
@@ -827,7 +827,7 @@ static void make_link(struct store_conn *c, const char *email, const char *purpo
     snprintf(m.email_key, sizeof m.email_key, "%s", email);
     snprintf(m.email, sizeof m.email, "%s", email);
     m.expires_at = gh_now_s() + 600;
-    assert_int_equal(raw->magic_create(c, h, &m, gh_now_s()), GH_OK);
+    assert_int_equal(raw->links.create(c, h, &m, gh_now_s()), GH_OK);
 }
 
 static void make_w(struct store_conn *c);
@@ -848,10 +848,10 @@ static void make_accounts(struct store_conn *c)
     assert_int_equal(res, SESSIONS_REFRESHED);
     sessions_pair_clear(&p);
     struct store_user u;
-    assert_int_equal(raw->user_by_email_key(c, EMAIL_U, &u), GH_OK);
+    assert_int_equal(raw->users.by_email_key(c, EMAIL_U, &u), GH_OK);
     memcpy(T.u, u.id, sizeof T.u);
     T.tia_u = u.tokens_invalidated_at;
-    assert_int_equal(raw->user_verify_email(c, u.id, gh_now_s(), NULL), GH_OK);
+    assert_int_equal(raw->users.verify_email(c, u.id, gh_now_s(), NULL), GH_OK);
     assert_int_equal(
         sessions_start(raw, c, &u, "192.0.2.7", "fault-walk", NULL, "password", true, false, &p),
         GH_OK);
@@ -865,12 +865,12 @@ static void make_accounts(struct store_conn *c)
     assert_int_equal(
         vault_seal("mfa_totp", "secret_sealed", T.u, T.totp_secret, sizeof T.totp_secret, &sealed),
         GH_OK);
-    assert_int_equal(raw->totp_begin(c, T.u, sealed, gh_now_s()), GH_OK);
+    assert_int_equal(raw->totp.begin(c, T.u, sealed, gh_now_s()), GH_OK);
     free(sealed);
 
     start_session(c, true, EMAIL_V, T.sv1, NULL, NULL);
     start_session(c, false, EMAIL_V, T.sv2, NULL, NULL);
-    assert_int_equal(raw->user_by_email_key(c, EMAIL_V, &u), GH_OK);
+    assert_int_equal(raw->users.by_email_key(c, EMAIL_V, &u), GH_OK);
     memcpy(T.v, u.id, sizeof T.v);
     T.tia_v = u.tokens_invalidated_at;
     gh_wipe(u.password_hash, sizeof u.password_hash);
@@ -887,19 +887,19 @@ static void make_w(struct store_conn *c)
     struct store_user u;
     char *sealed = NULL;
     start_session(c, true, EMAIL_W, T.sw1, NULL, NULL);
-    assert_int_equal(raw->user_by_email_key(c, EMAIL_W, &u), GH_OK);
+    assert_int_equal(raw->users.by_email_key(c, EMAIL_W, &u), GH_OK);
     memcpy(T.w, u.id, sizeof T.w);
     totp_new_secret(T.w_secret);
     assert_int_equal(
         vault_seal("mfa_totp", "secret_sealed", T.w, T.w_secret, sizeof T.w_secret, &sealed),
         GH_OK);
-    assert_int_equal(raw->totp_begin(c, T.w, sealed, gh_now_s()), GH_OK);
+    assert_int_equal(raw->totp.begin(c, T.w, sealed, gh_now_s()), GH_OK);
     free(sealed);
     char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1];
     uint8_t hashes[STORE_BACKUP_CODES][32];
     mfa_backup_codes(codes, hashes);
     assert_int_equal(
-        raw->totp_confirm(c, T.w, 0, (const uint8_t(*)[32])hashes, NULL, gh_now_s(), NULL), GH_OK);
+        raw->totp.confirm(c, T.w, 0, (const uint8_t(*)[32])hashes, NULL, gh_now_s(), NULL), GH_OK);
     struct sessions_pair p = {0};
     assert_int_equal(
         sessions_start(raw, c, &u, "192.0.2.8", "fault-walk", NULL, "password", false, false, &p),

@@ -90,8 +90,8 @@ static void add_user(struct store_conn *c, const char *email, bool verified, str
     sessions_new_id(u->id);
     assert_int_equal(password_hash(u->password_hash, good_pw, strlen(good_pw)), GH_OK);
     u->created_at = u->updated_at = gh_now_s();
-    assert_int_equal(ops->user_create(c, u, NULL), GH_OK);
-    if (verified) assert_int_equal(ops->user_verify_email(c, u->id, gh_now_s(), NULL), GH_OK);
+    assert_int_equal(ops->users.create(c, u, NULL), GH_OK);
+    if (verified) assert_int_equal(ops->users.verify_email(c, u->id, gh_now_s(), NULL), GH_OK);
 }
 
 struct rows {
@@ -116,7 +116,7 @@ static int collect(void *arg, const struct store_audit_row *row)
 static void rows_of(struct store_conn *c, struct rows *r)
 {
     memset(r, 0, sizeof *r);
-    assert_int_equal(ops->audit_scan(c, 0, INT64_MAX, collect, r), GH_OK);
+    assert_int_equal(ops->audit.scan(c, 0, INT64_MAX, collect, r), GH_OK);
 }
 
 static void test_unknown_and_wrong_password_alike(void **state)

@@ -1,5 +1,5 @@
 /* Unit tests for src/audit/audit.c: the chain verifier, over a temporary
- * SQLite store filled through the store's own audit_append / audit_prune.
+ * SQLite store filled through the store's own audit.append / audit.prune.
  *
  * Tampering goes through a second, raw sqlite3 connection on the same file
  * that first drops the append-only triggers (what an attacker with the
@@ -175,7 +175,7 @@ static void fill(struct fx *f, int n)
                 .actor = U2, .action = "session.revoke", .target = U1, .details = details};
             break;
         }
-        assert_int_equal(ops->audit_append(f->c, &ev), GH_OK);
+        assert_int_equal(ops->audit.append(f->c, &ev), GH_OK);
     }
 }
 
@@ -489,12 +489,12 @@ static void prune(void **state)
     int64_t deleted = -1;
 
     /* nothing older than 2000: nothing deleted, nothing appended */
-    assert_int_equal(ops->audit_prune(f->c, "2000-01-01T00:00:00.000000Z", &ev, &deleted), GH_OK);
+    assert_int_equal(ops->audit.prune(f->c, "2000-01-01T00:00:00.000000Z", &ev, &deleted), GH_OK);
     assert_int_equal(deleted, 0);
     assert_ok(f, 6, 6);
 
     /* everything is older than 9999, but the newest row stays */
-    assert_int_equal(ops->audit_prune(f->c, "9999-12-31T23:59:59.999999Z", &ev, &deleted), GH_OK);
+    assert_int_equal(ops->audit.prune(f->c, "9999-12-31T23:59:59.999999Z", &ev, &deleted), GH_OK);
     assert_int_equal(deleted, 5);
     assert_ok(f, 2, 7);
     char v[600];
@@ -515,7 +515,7 @@ static void prune(void **state)
     /* the log goes on, and can be pruned again */
     fill(f, 3);
     assert_ok(f, 5, 10);
-    assert_int_equal(ops->audit_prune(f->c, "9999-12-31T23:59:59.999999Z", &ev, &deleted), GH_OK);
+    assert_int_equal(ops->audit.prune(f->c, "9999-12-31T23:59:59.999999Z", &ev, &deleted), GH_OK);
     assert_int_equal(deleted, 4);
     assert_ok(f, 2, 11);
 
@@ -613,12 +613,12 @@ static void parallel_seams(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(ops->open(path, &b.extra[i]), GH_OK);
     /* one transaction for the whole fill */
-    assert_int_equal(ops->begin(f->c), GH_OK);
+    assert_int_equal(ops->tx.begin_write(f->c), GH_OK);
     for (int i = 0; i < BIG; i++) {
         struct store_audit ev = {.actor = "system", .action = "test.event", .request_id = "r"};
-        assert_int_equal(ops->audit_append(f->c, &ev), GH_OK);
+        assert_int_equal(ops->audit.append(f->c, &ev), GH_OK);
     }
-    assert_int_equal(ops->commit(f->c), GH_OK);
+    assert_int_equal(ops->tx.commit(f->c), GH_OK);
     char head[AUDIT_HASH_HEX + 1];
     raw_hash(f, BIG, head);
     assert_parallel(&b, BIG, head, true, 0);

@@ -370,11 +370,11 @@ static void check_store(void **state)
     mk_id(sid, 8, 2);
     mk_id(sid2, 8, 3);
     struct store_user u = user(uid, "hal@example.com");
-    assert_int_equal(ops->user_create(c, &u, NULL), GH_OK);
+    assert_int_equal(ops->users.create(c, &u, NULL), GH_OK);
     struct store_session s = sess(sid, uid);
     uint8_t h[32];
     assert_int_equal(gh_sha256(h, "x", 1), GH_OK);
-    assert_int_equal(ops->session_create(c, &s, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.create(c, &s, h, -1, NULL), GH_OK);
 
     char *tok = token(uid, sid, now, now + 600);
     struct authcache_identity id;
@@ -388,7 +388,7 @@ static void check_store(void **state)
     assert_int_equal(check(tok, now, NULL), AUTHCACHE_OK);
 
     /* revoked in the store (and the cache told): denied both ways */
-    assert_int_equal(ops->session_revoke(c, sid, uid, now, NULL), GH_OK);
+    assert_int_equal(ops->sessions.revoke(c, sid, uid, now, NULL), GH_OK);
     authcache_revoke_session(sid);
     assert_int_equal(check(tok, now, NULL), AUTHCACHE_DENY);
     assert_int_equal(authcache_check_store(ops, c, tok, strlen(tok), now, &id), GH_ERR_DENIED);

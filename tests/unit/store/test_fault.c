@@ -61,15 +61,15 @@ static void counts_and_forwards(void **state)
     assert_ptr_equal(f->open, raw->open); /* set-up passes straight through */
     assert_ptr_equal(f->migrate, raw->migrate);
     struct store_user u = new_user("a@example.com"), got;
-    assert_int_equal(f->user_create(c, &u, NULL), GH_OK);
-    assert_int_equal(f->user_by_id(c, u.id, &got), GH_OK);
+    assert_int_equal(f->users.create(c, &u, NULL), GH_OK);
+    assert_int_equal(f->users.by_id(c, u.id, &got), GH_OK);
     assert_string_equal(got.email, "a@example.com");
-    assert_int_equal(f->user_by_id(c, "no-such-user", &got), GH_ERR_NOT_FOUND);
-    f->rollback(c); /* cannot fail: not counted */
+    assert_int_equal(f->users.by_id(c, "no-such-user", &got), GH_ERR_NOT_FOUND);
+    f->tx.rollback(c); /* cannot fail: not counted */
     assert_int_equal(store_fault_calls(), 3);
     assert_int_equal(store_fault_injected(), 0);
-    assert_string_equal(store_fault_call_name(1), "user_create");
-    assert_string_equal(store_fault_call_name(3), "user_by_id");
+    assert_string_equal(store_fault_call_name(1), "users.create");
+    assert_string_equal(store_fault_call_name(3), "users.by_id");
     assert_null(store_fault_call_name(0));
     assert_null(store_fault_call_name(4));
     store_fault_reset();
@@ -83,11 +83,11 @@ static void fails_nth(void **state)
     const struct store_ops *f = store_fault_wrap(raw);
     struct store_user a = new_user("a@example.com"), b = new_user("bb@example.com"), got;
     store_fault_fail_nth(2);
-    assert_int_equal(f->user_create(c, &a, NULL), GH_OK);
-    assert_int_equal(f->user_create(c, &b, NULL), GH_ERR_INTERNAL);
-    assert_int_equal(f->user_by_id(c, a.id, &got), GH_OK);
+    assert_int_equal(f->users.create(c, &a, NULL), GH_OK);
+    assert_int_equal(f->users.create(c, &b, NULL), GH_ERR_INTERNAL);
+    assert_int_equal(f->users.by_id(c, a.id, &got), GH_OK);
     assert_int_equal(store_fault_injected(), 1);
-    assert_int_equal(raw->user_by_id(c, b.id, &got), GH_ERR_NOT_FOUND); /* never written */
+    assert_int_equal(raw->users.by_id(c, b.id, &got), GH_ERR_NOT_FOUND); /* never written */
     store_fault_reset();
 }
 
@@ -97,11 +97,11 @@ static void fails_by_name(void **state)
     struct store_conn *c = *state;
     const struct store_ops *f = store_fault_wrap(raw);
     struct store_user a = new_user("a@example.com"), got;
-    store_fault_fail_name("user_by_id");
-    assert_int_equal(f->user_create(c, &a, NULL), GH_OK);
-    assert_int_equal(f->user_by_id(c, a.id, &got), GH_ERR_INTERNAL);
-    assert_int_equal(f->user_by_id(c, a.id, &got), GH_ERR_INTERNAL);
-    assert_int_equal(f->user_by_email_key(c, a.email_key, &got), GH_OK);
+    store_fault_fail_name("users.by_id");
+    assert_int_equal(f->users.create(c, &a, NULL), GH_OK);
+    assert_int_equal(f->users.by_id(c, a.id, &got), GH_ERR_INTERNAL);
+    assert_int_equal(f->users.by_id(c, a.id, &got), GH_ERR_INTERNAL);
+    assert_int_equal(f->users.by_email_key(c, a.email_key, &got), GH_OK);
     assert_int_equal(store_fault_calls(), 4);
     assert_int_equal(store_fault_injected(), 2);
     store_fault_reset();
@@ -114,14 +114,14 @@ static void failed_commit_rolls_back(void **state)
     struct store_conn *c = *state;
     const struct store_ops *f = store_fault_wrap(raw);
     struct store_user a = new_user("a@example.com"), got;
-    store_fault_fail_name("commit");
-    assert_int_equal(f->begin(c), GH_OK);
-    assert_int_equal(f->user_create(c, &a, NULL), GH_OK);
-    assert_int_equal(f->commit(c), GH_ERR_INTERNAL);
+    store_fault_fail_name("tx.commit");
+    assert_int_equal(f->tx.begin_write(c), GH_OK);
+    assert_int_equal(f->users.create(c, &a, NULL), GH_OK);
+    assert_int_equal(f->tx.commit(c), GH_ERR_INTERNAL);
     store_fault_reset();
-    assert_int_equal(raw->user_by_id(c, a.id, &got), GH_ERR_NOT_FOUND);
-    assert_int_equal(raw->begin(c), GH_OK); /* no transaction was left open */
-    assert_int_equal(raw->commit(c), GH_OK);
+    assert_int_equal(raw->users.by_id(c, a.id, &got), GH_ERR_NOT_FOUND);
+    assert_int_equal(raw->tx.begin_write(c), GH_OK); /* no transaction was left open */
+    assert_int_equal(raw->tx.commit(c), GH_OK);
 }
 
 int main(void)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
+#include "store/migrations.h"
 #include "store/store.h"
 
 static const struct store_ops *ops = &store_sqlite;
@@ -116,8 +117,8 @@ static void add_users(struct fx *f)
 {
     struct store_user u1 = mk_user(U1, "Alice@example.com", f->now);
     struct store_user u2 = mk_user(U2, "bob@example.com", f->now);
-    assert_int_equal(ops->user_create(f->c, &u1, NULL), GH_OK);
-    assert_int_equal(ops->user_create(f->c, &u2, NULL), GH_OK);
+    assert_int_equal(ops->users.create(f->c, &u1, NULL), GH_OK);
+    assert_int_equal(ops->users.create(f->c, &u2, NULL), GH_OK);
 }
 
 static void add_session(struct fx *f, const char *sid, const char *uid, int64_t created,
@@ -126,7 +127,7 @@ static void add_session(struct fx *f, const char *sid, const char *uid, int64_t 
     struct store_session s = mk_session(sid, uid, created, f->now + 3600);
     uint8_t h[32];
     hash_of(h, tok_label);
-    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.create(f->c, &s, h, -1, NULL), GH_OK);
 }
 
 /* ---- migrations ---- */
@@ -153,12 +154,12 @@ static void migrations(void **state)
     assert_int_equal(n, 0);
     assert_int_equal(ops->migrate(c), GH_OK);
     struct store_user u = mk_user(U1, "a@example.com", 1);
-    assert_int_equal(ops->user_create(c, &u, NULL), GH_OK);
+    assert_int_equal(ops->users.create(c, &u, NULL), GH_OK);
     ops->close(c);
     assert_int_equal(ops->open(path, &c), GH_OK);
     assert_int_equal(ops->migrate(c), GH_OK);
     struct store_user out;
-    assert_int_equal(ops->user_by_id(c, U1, &out), GH_OK);
+    assert_int_equal(ops->users.by_id(c, U1, &out), GH_OK);
     ops->close(c);
     assert_string_equal(ops->name, "sqlite");
     assert_ptr_equal(store_backend(), &store_sqlite);
@@ -178,18 +179,18 @@ static void users(void **state)
 {
     struct fx *f = *state;
     struct store_user u = mk_user(U1, "Alice@example.com", f->now), out;
-    assert_int_equal(ops->user_create(f->c, &u, NULL), GH_OK);
+    assert_int_equal(ops->users.create(f->c, &u, NULL), GH_OK);
 
     /* the same email_key again (other id, other case in email) */
     struct store_user dup = mk_user(U2, "ALICE@example.com", f->now);
     assert_string_equal(dup.email_key, u.email_key);
-    assert_int_equal(ops->user_create(f->c, &dup, NULL), GH_ERR_CONFLICT);
+    assert_int_equal(ops->users.create(f->c, &dup, NULL), GH_ERR_CONFLICT);
     /* the same id again */
     struct store_user dupid = mk_user(U1, "carol@example.com", f->now);
-    assert_int_equal(ops->user_create(f->c, &dupid, NULL), GH_ERR_CONFLICT);
+    assert_int_equal(ops->users.create(f->c, &dupid, NULL), GH_ERR_CONFLICT);
 
     memset(&out, 0, sizeof out);
-    assert_int_equal(ops->user_by_email_key(f->c, "alice@example.com", &out), GH_OK);
+    assert_int_equal(ops->users.by_email_key(f->c, "alice@example.com", &out), GH_OK);
     assert_string_equal(out.id, U1);
     assert_string_equal(out.email, "Alice@example.com");
     assert_string_equal(out.email_key, "alice@example.com");
@@ -197,23 +198,23 @@ static void users(void **state)
     assert_int_equal(out.created_at, f->now);
     assert_int_equal(out.tokens_invalidated_at, 0);
     /* the key is exact: no case folding in the store */
-    assert_int_equal(ops->user_by_email_key(f->c, "Alice@example.com", &out), GH_ERR_NOT_FOUND);
-    assert_int_equal(ops->user_by_email_key(f->c, "nobody@example.com", &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->users.by_email_key(f->c, "Alice@example.com", &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->users.by_email_key(f->c, "nobody@example.com", &out), GH_ERR_NOT_FOUND);
     /* SQL metacharacters are data */
-    assert_int_equal(ops->user_by_email_key(f->c, "' OR '1'='1", &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->users.by_email_key(f->c, "' OR '1'='1", &out), GH_ERR_NOT_FOUND);
 
     memset(&out, 0, sizeof out);
-    assert_int_equal(ops->user_by_id(f->c, U1, &out), GH_OK);
+    assert_int_equal(ops->users.by_id(f->c, U1, &out), GH_OK);
     assert_string_equal(out.email_key, "alice@example.com");
-    assert_int_equal(ops->user_by_id(f->c, U2, &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->users.by_id(f->c, U2, &out), GH_ERR_NOT_FOUND);
 
     /* the second user was not created by the failed inserts */
-    assert_int_equal(ops->user_by_email_key(f->c, "carol@example.com", &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->users.by_email_key(f->c, "carol@example.com", &out), GH_ERR_NOT_FOUND);
 
     /* rehash replaces the hash only */
-    assert_int_equal(ops->user_rehash(f->c, U1, "$argon2id$v=19$m=19456,t=2,p=1$new", f->now + 5),
+    assert_int_equal(ops->users.rehash(f->c, U1, "$argon2id$v=19$m=19456,t=2,p=1$new", f->now + 5),
                      GH_OK);
-    assert_int_equal(ops->user_by_id(f->c, U1, &out), GH_OK);
+    assert_int_equal(ops->users.by_id(f->c, U1, &out), GH_OK);
     assert_string_equal(out.password_hash, "$argon2id$v=19$m=19456,t=2,p=1$new");
     assert_int_equal(out.updated_at, f->now + 5);
     assert_int_equal(out.tokens_invalidated_at, 0);
@@ -229,10 +230,10 @@ static void session_create_and_get(void **state)
     uint8_t h[32], other[32];
     hash_of(h, "token-1");
     hash_of(other, "token-unknown");
-    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.create(f->c, &s, h, -1, NULL), GH_OK);
 
     memset(&out, 0, sizeof out);
-    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &out), GH_OK);
     assert_string_equal(out.id, S1);
     assert_string_equal(out.user_id, U1);
     assert_int_equal(out.created_at, f->now);
@@ -240,11 +241,11 @@ static void session_create_and_get(void **state)
     assert_int_equal(out.revoked_at, 0);
     assert_string_equal(out.ip, "192.0.2.7");
     assert_string_equal(out.user_agent, "unit-test/1.0");
-    assert_int_equal(ops->session_get(f->c, S2, &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->sessions.get(f->c, S2, &out), GH_ERR_NOT_FOUND);
 
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
-    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h, rt), GH_OK);
     assert_string_equal(rt->session_id, S1);
     assert_string_equal(rt->user_id, U1);
     assert_int_equal(rt->expires_at, f->now + 3600);
@@ -254,7 +255,7 @@ static void session_create_and_get(void **state)
     assert_int_equal(rt->created_at, f->now);
     assert_false(rt->session_cookie);
     assert_false(out.cookie);
-    assert_int_equal(ops->refresh_get(f->c, other, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->refresh.get(f->c, other, rt), GH_ERR_NOT_FOUND);
 
     /* a cookie session keeps its mode (migration 13), seen by both reads */
     const char *sc_id = "dddddddd-dddd-4ddd-8ddd-dddddddddddd";
@@ -262,23 +263,23 @@ static void session_create_and_get(void **state)
     sc.cookie = true;
     uint8_t hc[32];
     hash_of(hc, "token-cookie");
-    assert_int_equal(ops->session_create(f->c, &sc, hc, -1, NULL), GH_OK);
-    assert_int_equal(ops->session_get(f->c, sc_id, &out), GH_OK);
+    assert_int_equal(ops->sessions.create(f->c, &sc, hc, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, sc_id, &out), GH_OK);
     assert_true(out.cookie);
-    assert_int_equal(ops->refresh_get(f->c, hc, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, hc, rt), GH_OK);
     assert_true(rt->session_cookie);
-    assert_int_equal(ops->session_revoke(f->c, sc_id, U1, f->now, NULL), GH_OK);
+    assert_int_equal(ops->sessions.revoke(f->c, sc_id, U1, f->now, NULL), GH_OK);
 
     /* a duplicate session id, or a token hash already in use, is refused
      * and leaves nothing behind (atomic) */
     struct store_session s2 = mk_session(S2, U1, f->now, f->now + 3600);
-    assert_int_equal(ops->session_create(f->c, &s2, h, -1, NULL), GH_ERR_CONFLICT);
-    assert_int_equal(ops->session_get(f->c, S2, &out), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->sessions.create(f->c, &s2, h, -1, NULL), GH_ERR_CONFLICT);
+    assert_int_equal(ops->sessions.get(f->c, S2, &out), GH_ERR_NOT_FOUND);
     /* a session for an unknown user is refused (foreign key) */
     struct store_session s3 = mk_session(S3, "no-such-user", f->now, f->now + 3600);
     hash_of(h, "token-3");
-    assert_int_not_equal(ops->session_create(f->c, &s3, h, -1, NULL), GH_OK);
-    assert_int_equal(ops->session_get(f->c, S3, &out), GH_ERR_NOT_FOUND);
+    assert_int_not_equal(ops->sessions.create(f->c, &s3, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S3, &out), GH_ERR_NOT_FOUND);
     free(rt);
 }
 
@@ -295,39 +296,39 @@ static void rotation_exactly_once(void **state)
     const uint8_t box[] = "sealed successor pair";
     int64_t now_us = gh_now_us();
 
-    assert_int_equal(ops->refresh_rotate(f->c, h0, h1, box, sizeof box, now_us, f->now + 7200),
+    assert_int_equal(ops->refresh.rotate(f->c, h0, h1, box, sizeof box, now_us, f->now + 7200),
                      GH_OK);
     /* a second rotation of the same old token loses, even to another successor */
-    assert_int_equal(ops->refresh_rotate(f->c, h0, h2, box, sizeof box, now_us + 1, f->now + 7200),
+    assert_int_equal(ops->refresh.rotate(f->c, h0, h2, box, sizeof box, now_us + 1, f->now + 7200),
                      GH_ERR_CONFLICT);
-    assert_int_equal(ops->refresh_rotate(f->c, h0, h1, box, sizeof box, now_us + 2, f->now + 7200),
+    assert_int_equal(ops->refresh.rotate(f->c, h0, h1, box, sizeof box, now_us + 2, f->now + 7200),
                      GH_ERR_CONFLICT);
 
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
     /* the spent token keeps its box and rotation time */
-    assert_int_equal(ops->refresh_get(f->c, h0, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h0, rt), GH_OK);
     assert_int_equal(rt->rotated_at_us, now_us);
     assert_int_equal(rt->box_len, sizeof box);
     assert_memory_equal(rt->box, box, sizeof box);
     /* the successor is current; the loser's successor never got stored */
-    assert_int_equal(ops->refresh_get(f->c, h1, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h1, rt), GH_OK);
     assert_int_equal(rt->rotated_at_us, 0);
     assert_string_equal(rt->session_id, S1);
     assert_int_equal(rt->expires_at, f->now + 7200);
     assert_true(rt->session_live);
-    assert_int_equal(ops->refresh_get(f->c, h2, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->refresh.get(f->c, h2, rt), GH_ERR_NOT_FOUND);
     /* the session's expiry follows its newest token */
     struct store_session s;
-    assert_int_equal(ops->session_get(f->c, S1, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &s), GH_OK);
     assert_int_equal(s.expires_at, f->now + 7200);
 
     /* the chain goes on from the successor; an empty box is fine */
-    assert_int_equal(ops->refresh_rotate(f->c, h1, h2, NULL, 0, now_us + 10, f->now + 7300), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, h1, rt), GH_OK);
+    assert_int_equal(ops->refresh.rotate(f->c, h1, h2, NULL, 0, now_us + 10, f->now + 7300), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h1, rt), GH_OK);
     assert_int_equal(rt->box_len, 0);
     /* an unknown token cannot be rotated */
-    assert_int_equal(ops->refresh_rotate(f->c, h3, h3, NULL, 0, now_us + 20, f->now + 7300),
+    assert_int_equal(ops->refresh.rotate(f->c, h3, h3, NULL, 0, now_us + 20, f->now + 7300),
                      GH_ERR_CONFLICT);
     free(rt);
 }
@@ -342,11 +343,11 @@ static void rotation_collision_is_atomic(void **state)
     hash_of(ha, "rt-a");
     hash_of(hb, "rt-b");
     /* successor hash collides with an existing token: refused, old not spent */
-    enum gh_err rc = ops->refresh_rotate(f->c, ha, hb, NULL, 0, gh_now_us(), f->now + 100);
+    enum gh_err rc = ops->refresh.rotate(f->c, ha, hb, NULL, 0, gh_now_us(), f->now + 100);
     assert_int_not_equal(rc, GH_OK);
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
-    assert_int_equal(ops->refresh_get(f->c, ha, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, ha, rt), GH_OK);
     assert_int_equal(rt->rotated_at_us, 0);
     free(rt);
 }
@@ -359,24 +360,24 @@ static void rotation_refused_when_revoked_or_expired(void **state)
     uint8_t h1[32], h1n[32], h2[32], h2n[32];
     hash_of(h1, "rt-1");
     hash_of(h1n, "rt-1-next");
-    assert_int_equal(ops->session_revoke(f->c, S1, U1, f->now, NULL), GH_OK);
-    assert_int_equal(ops->refresh_rotate(f->c, h1, h1n, NULL, 0, gh_now_us(), f->now + 100),
+    assert_int_equal(ops->sessions.revoke(f->c, S1, U1, f->now, NULL), GH_OK);
+    assert_int_equal(ops->refresh.rotate(f->c, h1, h1n, NULL, 0, gh_now_us(), f->now + 100),
                      GH_ERR_CONFLICT);
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
-    assert_int_equal(ops->refresh_get(f->c, h1, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h1, rt), GH_OK);
     assert_false(rt->session_live);
     assert_int_equal(rt->rotated_at_us, 0);
-    assert_int_equal(ops->refresh_get(f->c, h1n, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->refresh.get(f->c, h1n, rt), GH_ERR_NOT_FOUND);
 
     /* an expired token cannot be rotated either */
     struct store_session s = mk_session(S2, U1, f->now - 100, f->now - 1);
     hash_of(h2, "rt-2");
     hash_of(h2n, "rt-2-next");
-    assert_int_equal(ops->session_create(f->c, &s, h2, -1, NULL), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, h2, rt), GH_OK);
+    assert_int_equal(ops->sessions.create(f->c, &s, h2, -1, NULL), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h2, rt), GH_OK);
     assert_false(rt->session_live);
-    assert_int_equal(ops->refresh_rotate(f->c, h2, h2n, NULL, 0, gh_now_us(), f->now + 100),
+    assert_int_equal(ops->refresh.rotate(f->c, h2, h2n, NULL, 0, gh_now_us(), f->now + 100),
                      GH_ERR_CONFLICT);
     free(rt);
 }
@@ -391,43 +392,43 @@ static void session_list_and_revoke(void **state)
     struct store_session list[8];
     size_t n = 99;
 
-    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(ops->sessions.list(f->c, U1, f->now, list, 8, &n), GH_OK);
     assert_int_equal(n, 2);
     assert_string_equal(list[0].id, S2); /* newest first */
     assert_string_equal(list[1].id, S1);
     /* max is honoured */
-    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 1, &n), GH_OK);
+    assert_int_equal(ops->sessions.list(f->c, U1, f->now, list, 1, &n), GH_OK);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].id, S2);
     /* expired sessions are not listed */
-    assert_int_equal(ops->session_list(f->c, U1, f->now + 3600, list, 8, &n), GH_OK);
+    assert_int_equal(ops->sessions.list(f->c, U1, f->now + 3600, list, 8, &n), GH_OK);
     assert_int_equal(n, 0);
 
     /* revoking another user's session: not found, and it stays live */
-    assert_int_equal(ops->session_revoke(f->c, S3, U1, f->now, NULL), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->sessions.revoke(f->c, S3, U1, f->now, NULL), GH_ERR_NOT_FOUND);
     struct store_session s;
-    assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0);
-    assert_int_equal(ops->session_revoke(f->c, "no-such-session", U1, f->now, NULL),
+    assert_int_equal(ops->sessions.revoke(f->c, "no-such-session", U1, f->now, NULL),
                      GH_ERR_NOT_FOUND);
 
     /* revoke own session: excluded from the list, revoked_at recorded */
-    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 1, NULL), GH_OK);
-    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(ops->sessions.revoke(f->c, S2, U1, f->now + 1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.list(f->c, U1, f->now, list, 8, &n), GH_OK);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].id, S1);
-    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 1);
     /* revoking twice: the second finds no live session */
-    assert_int_equal(ops->session_revoke(f->c, S2, U1, f->now + 2, NULL), GH_ERR_NOT_FOUND);
-    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(ops->sessions.revoke(f->c, S2, U1, f->now + 2, NULL), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->sessions.get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 1);
 
     /* revoke all of U1: U2 untouched */
-    assert_int_equal(ops->sessions_revoke_user(f->c, U1, f->now + 3, NULL), GH_OK);
-    assert_int_equal(ops->session_list(f->c, U1, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(ops->sessions.revoke_user(f->c, U1, f->now + 3, NULL), GH_OK);
+    assert_int_equal(ops->sessions.list(f->c, U1, f->now, list, 8, &n), GH_OK);
     assert_int_equal(n, 0);
-    assert_int_equal(ops->session_list(f->c, U2, f->now, list, 8, &n), GH_OK);
+    assert_int_equal(ops->sessions.list(f->c, U2, f->now, list, 8, &n), GH_OK);
     assert_int_equal(n, 1);
     assert_string_equal(list[0].id, S3);
 }
@@ -440,45 +441,46 @@ static void set_password_revokes_others(void **state)
     add_session(f, S2, U1, f->now - 20, "t2");
     add_session(f, S3, U2, f->now - 10, "t3");
     const char *nh = "$argon2id$v=19$m=8192,t=1,p=1$changed";
-    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 7, S2, f->now + 8, NULL), GH_OK);
+    assert_int_equal(ops->users.set_password(f->c, U1, nh, f->now + 7, S2, f->now + 8, NULL),
+                     GH_OK);
 
     struct store_user u;
-    assert_int_equal(ops->user_by_id(f->c, U1, &u), GH_OK);
+    assert_int_equal(ops->users.by_id(f->c, U1, &u), GH_OK);
     assert_string_equal(u.password_hash, nh);
     assert_int_equal(u.tokens_invalidated_at, f->now + 7);
     assert_int_equal(u.updated_at, f->now + 8);
 
     struct store_session s;
-    assert_int_equal(ops->session_get(f->c, S1, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 8);
-    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0); /* kept */
-    assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0); /* other user */
 
-    /* refresh_get reports the new invalidation time and liveness */
+    /* refresh.get reports the new invalidation time and liveness */
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
     uint8_t h[32];
     hash_of(h, "t2");
-    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h, rt), GH_OK);
     assert_int_equal(rt->tokens_invalidated_at, f->now + 7);
     assert_true(rt->session_live);
     hash_of(h, "t1");
-    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h, rt), GH_OK);
     assert_false(rt->session_live);
     free(rt);
 
     /* keep_sid NULL keeps none */
-    assert_int_equal(ops->user_set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9, NULL),
+    assert_int_equal(ops->users.set_password(f->c, U1, nh, f->now + 9, NULL, f->now + 9, NULL),
                      GH_OK);
-    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S2, &s), GH_OK);
     assert_int_equal(s.revoked_at, f->now + 9);
-    assert_int_equal(ops->session_get(f->c, S3, &s), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S3, &s), GH_OK);
     assert_int_equal(s.revoked_at, 0);
 
     /* unknown user: not found, nothing changes */
-    assert_int_equal(ops->user_set_password(f->c, "nobody", nh, 1, NULL, 1, NULL),
+    assert_int_equal(ops->users.set_password(f->c, "nobody", nh, 1, NULL, 1, NULL),
                      GH_ERR_NOT_FOUND);
 }
 
@@ -489,17 +491,17 @@ static void prune(void **state)
     struct store_session old = mk_session(S1, U1, f->now - 1000, f->now - 500);
     uint8_t h_old[32], h_new[32];
     hash_of(h_old, "old");
-    assert_int_equal(ops->session_create(f->c, &old, h_old, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.create(f->c, &old, h_old, -1, NULL), GH_OK);
     add_session(f, S2, U1, f->now, "new");
     hash_of(h_new, "new");
-    assert_int_equal(ops->prune(f->c, f->now), GH_OK);
+    assert_int_equal(ops->upkeep.prune(f->c, f->now), GH_OK);
     struct store_session s;
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
-    assert_int_equal(ops->session_get(f->c, S1, &s), GH_ERR_NOT_FOUND);
-    assert_int_equal(ops->refresh_get(f->c, h_old, rt), GH_ERR_NOT_FOUND);
-    assert_int_equal(ops->session_get(f->c, S2, &s), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, h_new, rt), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &s), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->refresh.get(f->c, h_old, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->sessions.get(f->c, S2, &s), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h_new, rt), GH_OK);
     free(rt);
 }
 
@@ -516,29 +518,29 @@ static void forget_successors(void **state)
     hash_of(b1, "b1");
     const uint8_t box[] = "sealed successor pair";
     int64_t t = gh_now_us();
-    assert_int_equal(ops->refresh_rotate(f->c, a0, a1, box, sizeof box, t, f->now + 100), GH_OK);
-    assert_int_equal(ops->refresh_rotate(f->c, b0, b1, box, sizeof box, t + 10, f->now + 100),
+    assert_int_equal(ops->refresh.rotate(f->c, a0, a1, box, sizeof box, t, f->now + 100), GH_OK);
+    assert_int_equal(ops->refresh.rotate(f->c, b0, b1, box, sizeof box, t + 10, f->now + 100),
                      GH_OK);
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
 
     /* still inside the window: kept */
-    assert_int_equal(ops->refresh_forget_successors(f->c, a0, t), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, a0, rt), GH_OK);
+    assert_int_equal(ops->refresh.forget_successors(f->c, a0, t), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, a0, rt), GH_OK);
     assert_int_equal(rt->box_len, sizeof box);
     /* one token: only its pair goes; the rotation time stays (reuse is still detected) */
-    assert_int_equal(ops->refresh_forget_successors(f->c, a0, t + 1), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, a0, rt), GH_OK);
+    assert_int_equal(ops->refresh.forget_successors(f->c, a0, t + 1), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, a0, rt), GH_OK);
     assert_int_equal(rt->box_len, 0);
     assert_int_equal(rt->rotated_at_us, t);
-    assert_int_equal(ops->refresh_get(f->c, b0, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, b0, rt), GH_OK);
     assert_int_equal(rt->box_len, sizeof box);
     /* all: by rotation time */
-    assert_int_equal(ops->refresh_forget_successors(f->c, NULL, t + 10), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, b0, rt), GH_OK);
+    assert_int_equal(ops->refresh.forget_successors(f->c, NULL, t + 10), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, b0, rt), GH_OK);
     assert_int_equal(rt->box_len, sizeof box);
-    assert_int_equal(ops->refresh_forget_successors(f->c, NULL, t + 11), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, b0, rt), GH_OK);
+    assert_int_equal(ops->refresh.forget_successors(f->c, NULL, t + 11), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, b0, rt), GH_OK);
     assert_int_equal(rt->box_len, 0);
     assert_int_equal(rt->rotated_at_us, t + 10);
     free(rt);
@@ -556,12 +558,12 @@ static void two_connections(void **state)
     hash_of(h0, "r0");
     hash_of(h1, "r1");
     hash_of(h2, "r2");
-    assert_int_equal(ops->refresh_rotate(f->c, h0, h1, NULL, 0, gh_now_us(), f->now + 100), GH_OK);
-    assert_int_equal(ops->refresh_rotate(c2, h0, h2, NULL, 0, gh_now_us(), f->now + 100),
+    assert_int_equal(ops->refresh.rotate(f->c, h0, h1, NULL, 0, gh_now_us(), f->now + 100), GH_OK);
+    assert_int_equal(ops->refresh.rotate(c2, h0, h2, NULL, 0, gh_now_us(), f->now + 100),
                      GH_ERR_CONFLICT);
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
-    assert_int_equal(ops->refresh_get(c2, h1, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(c2, h1, rt), GH_OK);
     assert_int_equal(rt->rotated_at_us, 0);
     free(rt);
     ops->close(c2);
@@ -607,14 +609,14 @@ static void foreign_keys_on(void **state)
     struct store_session s = mk_session(S1, U1, f->now, f->now + 3600);
     uint8_t h[32];
     hash_of(h, "orphan");
-    assert_int_not_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    assert_int_not_equal(ops->sessions.create(f->c, &s, h, -1, NULL), GH_OK);
     /* nothing was written by the refused insert */
     struct store_refresh *rt = calloc(1, sizeof *rt);
     assert_non_null(rt);
     add_users(f);
-    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_ERR_NOT_FOUND);
-    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
-    assert_int_equal(ops->refresh_get(f->c, h, rt), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h, rt), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->sessions.create(f->c, &s, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->refresh.get(f->c, h, rt), GH_OK);
     free(rt);
 }
 
@@ -629,32 +631,53 @@ static void totp_confirm_revokes_others_and_mfa_at(void **state)
     s.mfa_at = f->now - 30;
     uint8_t h[32];
     hash_of(h, "t1");
-    assert_int_equal(ops->session_create(f->c, &s, h, -1, NULL), GH_OK);
+    assert_int_equal(ops->sessions.create(f->c, &s, h, -1, NULL), GH_OK);
     add_session(f, S2, U1, f->now - 20, "t2");
     add_session(f, S3, U2, f->now - 10, "t3");
     struct store_session out;
-    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &out), GH_OK);
     assert_int_equal(out.mfa_at, f->now - 30);
-    assert_int_equal(ops->session_get(f->c, S2, &out), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S2, &out), GH_OK);
     assert_int_equal(out.mfa_at, 0);
 
     uint8_t hashes[STORE_BACKUP_CODES][32];
     memset(hashes, 0, sizeof hashes);
     for (int i = 0; i < STORE_BACKUP_CODES; i++)
         hashes[i][0] = (uint8_t)(i + 1);
-    assert_int_equal(ops->totp_confirm(f->c, U1, 1, (const uint8_t(*)[32])hashes, S2, f->now, NULL),
+    assert_int_equal(ops->totp.confirm(f->c, U1, 1, (const uint8_t(*)[32])hashes, S2, f->now, NULL),
                      GH_ERR_CONFLICT); /* nothing to confirm: nothing revoked */
-    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &out), GH_OK);
     assert_int_equal(out.revoked_at, 0);
-    assert_int_equal(ops->totp_begin(f->c, U1, "v1.sealed", f->now), GH_OK);
+    assert_int_equal(ops->totp.begin(f->c, U1, "v1.sealed", f->now), GH_OK);
     assert_int_equal(
-        ops->totp_confirm(f->c, U1, 1, (const uint8_t(*)[32])hashes, S2, f->now + 5, NULL), GH_OK);
-    assert_int_equal(ops->session_get(f->c, S1, &out), GH_OK);
+        ops->totp.confirm(f->c, U1, 1, (const uint8_t(*)[32])hashes, S2, f->now + 5, NULL), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S1, &out), GH_OK);
     assert_int_equal(out.revoked_at, f->now + 5);
-    assert_int_equal(ops->session_get(f->c, S2, &out), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S2, &out), GH_OK);
     assert_int_equal(out.revoked_at, 0); /* the enrolling session */
-    assert_int_equal(ops->session_get(f->c, S3, &out), GH_OK);
+    assert_int_equal(ops->sessions.get(f->c, S3, &out), GH_OK);
     assert_int_equal(out.revoked_at, 0); /* another user */
+}
+
+/* The common part of a migration runs on every backend: no binary type
+ * or trigger of one backend in it. Each backend's part keeps to its own
+ * types, and a table SQLite creates in its part (BLOB) has a PostgreSQL
+ * counterpart (BYTEA). */
+static void migrations_per_backend(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < STORE_MIGRATION_COUNT; i++) {
+        const struct store_migration *m = &store_migrations[i];
+        assert_int_equal(m->version, (int)i + 1);
+        if (m->sql) {
+            assert_null(strstr(m->sql, "BLOB"));
+            assert_null(strstr(m->sql, "BYTEA"));
+            assert_null(strstr(m->sql, "TRIGGER"));
+        }
+        if (m->sqlite_sql) assert_null(strstr(m->sqlite_sql, "BYTEA"));
+        if (m->pg_sql) assert_null(strstr(m->pg_sql, "BLOB"));
+        if (m->sqlite_sql && strstr(m->sqlite_sql, "BLOB")) assert_non_null(m->pg_sql);
+    }
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -663,6 +686,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrations),
+        cmocka_unit_test(migrations_per_backend),
         cmocka_unit_test(open_fails_cleanly),
         T(wal_mode),
         T(foreign_keys_on),

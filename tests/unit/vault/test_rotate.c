@@ -46,7 +46,7 @@ static int group_teardown(void **state)
 
 static void list_sealed(struct fx *f, struct store_sealed *rows, size_t *n)
 {
-    assert_int_equal(ops->sealed_list(f->c, STORE_SEALED_SIGNING_KEY, "", rows, MAXROWS, n), GH_OK);
+    assert_int_equal(ops->sealed.list(f->c, STORE_SEALED_SIGNING_KEY, "", rows, MAXROWS, n), GH_OK);
 }
 
 static char *open_str(const struct store_sealed *row)
@@ -137,7 +137,7 @@ static void assert_only_key(struct fx *f, const char *kid)
 {
     struct store_vault_key keys[VAULT_MAX_KEYS];
     size_t n = 0;
-    assert_int_equal(ops->vault_keys_list(f->c, keys, VAULT_MAX_KEYS, &n), GH_OK);
+    assert_int_equal(ops->vault_keys.list(f->c, keys, VAULT_MAX_KEYS, &n), GH_OK);
     assert_int_equal(n, 1);
     assert_string_equal(keys[0].kid, kid);
 }
@@ -211,7 +211,7 @@ static void rotate_resumes_interrupted(void **state)
     struct store_sealed rows[MAXROWS];
     size_t n = 0;
     list_sealed(f, rows, &n);
-    assert_int_equal(ops->begin(f->c), GH_OK);
+    assert_int_equal(ops->tx.begin_write(f->c), GH_OK);
     for (size_t i = 1; i < 3; i++) {
         uint8_t *pt = NULL;
         size_t len = 0;
@@ -220,14 +220,14 @@ static void rotate_resumes_interrupted(void **state)
         assert_int_equal(vault_seal(T, C, rows[i].id, pt, len, &fresh), GH_OK);
         vault_free(pt, len);
         assert_int_equal(
-            ops->sealed_replace(f->c, STORE_SEALED_SIGNING_KEY, rows[i].id, rows[i].value, fresh),
+            ops->sealed.replace(f->c, STORE_SEALED_SIGNING_KEY, rows[i].id, rows[i].value, fresh),
             GH_OK);
         free(fresh);
     }
-    assert_int_equal(ops->commit(f->c), GH_OK);
+    assert_int_equal(ops->tx.commit(f->c), GH_OK);
     /* a stale expected value loses (a concurrent writer won) */
     assert_int_equal(
-        ops->sealed_replace(f->c, STORE_SEALED_SIGNING_KEY, rows[1].id, rows[1].value, "x"),
+        ops->sealed.replace(f->c, STORE_SEALED_SIGNING_KEY, rows[1].id, rows[1].value, "x"),
         GH_ERR_CONFLICT);
     store_sealed_clear(rows, n);
 
@@ -248,14 +248,14 @@ static void rotate_stops_on_unopenable(void **state)
     struct fx *f = *state;
     snapshot(f);
     /* row 2 gets row 0's value: moved, so it does not open where it is */
-    assert_int_equal(ops->sealed_replace(f->c, STORE_SEALED_SIGNING_KEY, f->before[2].id,
+    assert_int_equal(ops->sealed.replace(f->c, STORE_SEALED_SIGNING_KEY, f->before[2].id,
                                          f->before[2].value, f->before[0].value),
                      GH_OK);
     struct vault_rotation r;
     assert_int_equal(vault_rotate(ops, f->c, &r), GH_ERR_DENIED);
     struct store_vault_key keys[VAULT_MAX_KEYS];
     size_t nk = 0;
-    assert_int_equal(ops->vault_keys_list(f->c, keys, VAULT_MAX_KEYS, &nk), GH_OK);
+    assert_int_equal(ops->vault_keys.list(f->c, keys, VAULT_MAX_KEYS, &nk), GH_OK);
     bool have_first = false;
     for (size_t i = 0; i < nk; i++)
         if (strcmp(keys[i].kid, f->first_kid) == 0) have_first = true;

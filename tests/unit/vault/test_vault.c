@@ -118,7 +118,7 @@ static void assert_opens(const char *table, const char *column, const char *row,
 static size_t count_keys(struct fx *f, struct store_vault_key *keys)
 {
     size_t n = 0;
-    assert_int_equal(ops->vault_keys_list(f->c, keys, VAULT_MAX_KEYS, &n), GH_OK);
+    assert_int_equal(ops->vault_keys.list(f->c, keys, VAULT_MAX_KEYS, &n), GH_OK);
     return n;
 }
 
@@ -990,10 +990,10 @@ static void key_limit(void **state)
     for (int i = 1; i < VAULT_MAX_KEYS; i++)
         assert_int_equal(vault_add_key(ops, f->c, k), GH_OK);
     size_t n = 0;
-    assert_int_equal(ops->vault_keys_list(f->c, keys, VAULT_MAX_KEYS + 4, &n), GH_OK);
+    assert_int_equal(ops->vault_keys.list(f->c, keys, VAULT_MAX_KEYS + 4, &n), GH_OK);
     assert_int_equal(n, VAULT_MAX_KEYS);
     assert_int_not_equal(vault_add_key(ops, f->c, k), GH_OK);
-    assert_int_equal(ops->vault_keys_list(f->c, keys, VAULT_MAX_KEYS + 4, &n), GH_OK);
+    assert_int_equal(ops->vault_keys.list(f->c, keys, VAULT_MAX_KEYS + 4, &n), GH_OK);
     assert_int_equal(n, VAULT_MAX_KEYS);
 }
 
