@@ -117,17 +117,27 @@ enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
         res->outcome = ACCOUNTS_VERIFY_PENDING;
         return GH_OK;
     }
+    /* The account and its first session are one write: a failure between
+     * them must not leave an account the person was told was not made (a
+     * retry would read email_taken). */
+    if ((rc = ops->tx.begin_write(c))) return rc;
     struct store_audit ev;
     rc = ops->users.create(
         c, u, audit_event(in->audit, &ev, "signup", u->id, u->id, "{\"method\":\"password\"}"));
     if (rc == GH_ERR_CONFLICT) {
+        ops->tx.rollback(c);
         res->outcome = ACCOUNTS_EMAIL_TAKEN;
         return GH_OK;
     }
-    if (rc) return rc;
-    authcache_put_user(u, authcache_generation());
-    if (gh_cfg.email_verification) link_mail_queue(u->email, u->email_key, LINK_VERIFY);
     /* A new account has no second factor: under "all" it must enrol first. */
     res->restricted = gh_cfg.mfa_required == 2;
-    return signin_session_start(ops, c, in, "password", false, NULL, res);
+    if (rc == GH_OK) rc = signin_session_start(ops, c, in, "password", false, NULL, res);
+    if (rc == GH_OK) rc = ops->tx.commit(c); /* rolls back itself on failure */
+    if (rc) {
+        ops->tx.rollback(c);
+        return rc;
+    }
+    authcache_put_user(u, authcache_generation());
+    if (gh_cfg.email_verification) link_mail_queue(u->email, u->email_key, LINK_VERIFY);
+    return GH_OK;
 }

@@ -36,13 +36,18 @@ static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
     audit_config_load,    mail_config_load,     vault_config_load,
 };
 
+enum gh_err cli_config_read(char *err, size_t errlen)
+{
+    enum gh_err rc = config_load(err, errlen);
+    for (size_t i = 0; rc == GH_OK && i < sizeof module_config / sizeof module_config[0]; i++)
+        rc = module_config[i](err, errlen);
+    return rc == GH_OK ? config_check_production(err, errlen) : rc;
+}
+
 int cli_load_config(void)
 {
     char err[1400];
-    if (config_load(err, sizeof err) != GH_OK) return cli_die(err);
-    for (size_t i = 0; i < sizeof module_config / sizeof module_config[0]; i++)
-        if (module_config[i](err, sizeof err) != GH_OK) return cli_die(err);
-    if (config_check_production(err, sizeof err) != GH_OK) return cli_die(err);
+    if (cli_config_read(err, sizeof err) != GH_OK) return cli_die(err);
     if (mkdir(gh_cfg.data_dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, sizeof err, "cannot create GATEHOUSE_DATA_DIR %s: %s", gh_cfg.data_dir,
                  strerror(errno));

@@ -13,9 +13,13 @@
 /** Prints "gatehouse: <msg>" to stderr; returns the exit code 2. */
 int cli_die(const char *msg);
 
-/** Reads the configuration (core/config.c, then each module's settings)
- *  and creates the data directory (mode 0700). 0, or the exit code after
- *  printing the message that names the setting at fault. */
+/** Reads the configuration: core/config.c, then each module's settings,
+ *  then the production rules. GH_OK, or an error with err naming the
+ *  setting at fault. Nothing else (tests call it). */
+enum gh_err cli_config_read(char *err, size_t errlen) GH_WUR;
+
+/** Reads the configuration (cli_config_read) and creates the data directory (mode 0700). 0, or the
+ * exit code after printing the message that names the setting at fault. */
 int cli_load_config(void);
 
 /** Opens the database, checks the master key against the keys already

@@ -148,6 +148,27 @@ static int check_recent_auth(struct gh_req *r, const struct store_ops *ops, stru
     return proof_check(r, ops, c, NULL, pw, pw_len, &method);
 }
 
+/* The factor, its backup codes and (for a session restricted to enrolling)
+ * the session's release are one write: a failure in between must not turn
+ * the factor on with backup codes nobody saw. Like a password change (ASVS
+ * 7.4.3), sessions that never passed the new factor end with its arrival;
+ * this one stays. */
+static enum gh_err confirm_write(struct gh_req *r, const struct store_ops *ops,
+                                 struct store_conn *c, int64_t step, const uint8_t (*hashes)[32])
+{
+    enum gh_err rc = ops->tx.begin_write(c);
+    if (rc) return rc;
+    struct store_audit ev;
+    rc =
+        ops->totp.confirm(c, r->ident.user_id, step, hashes, r->ident.session_id, gh_now_s(),
+                          gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id, r->ident.user_id,
+                                         "{\"factor\":\"totp\",\"other_sessions\":\"revoked\"}"));
+    if (rc == GH_OK && r->ident.restricted) rc = ops->sessions.unrestrict(c, r->ident.session_id);
+    if (rc == GH_OK) rc = ops->tx.commit(c); /* rolls back itself on failure */
+    if (rc) ops->tx.rollback(c);
+    return rc;
+}
+
 /* POST /v1/mfa/totp/confirm {code[, password]}: activates the factor after
  * one valid code, and hands out the backup codes once. */
 void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
@@ -193,13 +214,7 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     char codes[STORE_BACKUP_CODES][MFA_BACKUP_LEN + 1];
     uint8_t hashes[STORE_BACKUP_CODES][32];
     mfa_backup_codes(codes, hashes);
-    struct store_audit ev;
-    /* Like a password change (ASVS 7.4.3): sessions that never passed the
-     * new factor end with its arrival; this one stays. */
-    rc = ops->totp.confirm(
-        c, r->ident.user_id, step, (const uint8_t(*)[32])hashes, r->ident.session_id, gh_now_s(),
-        gh_audit_event(r, &ev, "mfa.enrolled", r->ident.user_id, r->ident.user_id,
-                       "{\"factor\":\"totp\",\"other_sessions\":\"revoked\"}"));
+    rc = confirm_write(r, ops, c, step, (const uint8_t(*)[32])hashes);
     if (rc == GH_OK) { /* after the commit (architecture.md, "The auth cache") */
         authcache_revoke_user_sessions(r->ident.user_id, r->ident.session_id);
         mfa_notify(ops, c, r->ident.email, true);
@@ -207,9 +222,6 @@ void mfa_http_totp_confirm(struct gh_req *r, const struct store_ops *ops, struct
     if (rc == GH_ERR_CONFLICT) {
         gh_fail_msg(r, GH_E_NO_PENDING_ENROLMENT, "The enrolment was already confirmed.");
     } else if (rc) {
-        gh_reply_fail(r, rc);
-    } else if (r->ident.restricted &&
-               (rc = ops->sessions.unrestrict(c, r->ident.session_id)) != GH_OK) {
         gh_reply_fail(r, rc);
     } else {
         /* The user proved the password and now the factor: a full session. */

@@ -40,40 +40,42 @@ static enum gh_err insert_backup_codes(struct store_conn *c, const char *uid,
     return rc;
 }
 
+struct totp_confirm_args {
+    const char *uid;
+    int64_t step;
+    const uint8_t (*hashes)[32];
+    const char *keep_sid;
+    int64_t now;
+};
+
+static enum gh_err totp_confirm_fn(struct store_conn *c, const void *arg)
+{
+    const struct totp_confirm_args *a = arg;
+    sqlite3_stmt *s = sq_stmt(c, S_TOTP_CONFIRM);
+    if (!s) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->uid);
+    sqlite3_bind_int64(s, 2, a->step);
+    sqlite3_bind_int64(s, 3, a->now);
+    enum gh_err rc = sq_exec(c, s, "totp confirm");
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_CONFLICT;
+    if ((rc = insert_backup_codes(c, a->uid, a->hashes))) return rc;
+    /* A new factor ends the sessions that never had to pass it. */
+    if (!(s = sq_stmt(c, S_SESS_REVOKE_OTHERS))) return GH_ERR_INTERNAL;
+    bind_text(s, 1, a->uid);
+    bind_text(s, 2, a->keep_sid ? a->keep_sid : "");
+    sqlite3_bind_int64(s, 3, a->now);
+    return sq_exec(c, s, "revoke other sessions");
+}
+
+/* Its own write transaction, or the caller's when one is open (confirming
+ * from a restricted session also releases that session in the same one). */
 enum gh_err sq_totp_confirm(struct store_conn *c, const char *uid, int64_t step,
                             const uint8_t hashes[STORE_BACKUP_CODES][32], const char *keep_sid,
                             int64_t now, const struct store_audit *ev)
 {
-    enum gh_err rc = sq_tx(c, S_BEGIN);
-    if (rc) return rc;
-    sqlite3_stmt *s = sq_stmt(c, S_TOTP_CONFIRM);
-    if (!s) {
-        rc = GH_ERR_INTERNAL;
-        goto out;
-    }
-    bind_text(s, 1, uid);
-    sqlite3_bind_int64(s, 2, step);
-    sqlite3_bind_int64(s, 3, now);
-    if ((rc = sq_exec(c, s, "totp confirm"))) goto out;
-    if (sqlite3_changes(c->db) != 1) {
-        rc = GH_ERR_CONFLICT;
-        goto out;
-    }
-    if ((rc = insert_backup_codes(c, uid, hashes))) goto out;
-    /* A new factor ends the sessions that never had to pass it. */
-    if (!(s = sq_stmt(c, S_SESS_REVOKE_OTHERS))) {
-        rc = GH_ERR_INTERNAL;
-        goto out;
-    }
-    bind_text(s, 1, uid);
-    bind_text(s, 2, keep_sid ? keep_sid : "");
-    sqlite3_bind_int64(s, 3, now);
-    if ((rc = sq_exec(c, s, "revoke other sessions"))) goto out;
-    if (ev && (rc = sq_append_audit(c, ev))) goto out;
-    rc = sq_tx(c, S_COMMIT);
-out:
-    if (rc) sq_rollback(c);
-    return rc;
+    struct totp_confirm_args a = {uid, step, hashes, keep_sid, now};
+    return sq_in_tx(c, ev, totp_confirm_fn, &a);
 }
 
 enum gh_err sq_backup_replace(struct store_conn *c, const char *uid,

@@ -11,25 +11,27 @@ static enum gh_err insert_rt(struct store_conn *c, const uint8_t hash[32], const
                      SQ_INT(expires));
 }
 
-enum gh_err sq_session_create(struct store_conn *c, const struct store_session *ss,
-                              const uint8_t token_hash[32], int64_t expect_tia,
-                              const struct store_audit *ev)
+struct session_create_args {
+    const struct store_session *ss;
+    const uint8_t *token_hash;
+    int64_t expect_tia;
+};
+
+static enum gh_err session_create_fn(struct store_conn *c, const void *arg)
 {
-    enum gh_err rc = sq_tx(c, S_BEGIN);
-    if (rc) return rc;
-    if (expect_tia >= 0) {
+    const struct session_create_args *a = arg;
+    const struct store_session *ss = a->ss;
+    enum gh_err rc = GH_OK;
+    if (a->expect_tia >= 0) {
         struct store_user u;
         rc = sq_user_by_id(c, ss->user_id, &u);
         int64_t tia = u.tokens_invalidated_at;
         gh_wipe(u.password_hash, sizeof u.password_hash);
-        if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && tia != expect_tia)) rc = GH_ERR_CONFLICT;
-        if (rc) goto out;
+        if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && tia != a->expect_tia)) rc = GH_ERR_CONFLICT;
+        if (rc) return rc;
     }
     sqlite3_stmt *s = sq_stmt(c, S_SESS_INSERT);
-    if (!s) {
-        rc = GH_ERR_INTERNAL;
-        goto out;
-    }
+    if (!s) return GH_ERR_INTERNAL;
     bind_text(s, 1, ss->id);
     bind_text(s, 2, ss->user_id);
     sqlite3_bind_int64(s, 3, ss->created_at);
@@ -40,13 +42,18 @@ enum gh_err sq_session_create(struct store_conn *c, const struct store_session *
     sqlite3_bind_int(s, 8, ss->restricted ? 1 : 0);
     bind_text(s, 9, ss->cookie ? "cookie" : "bearer");
     sqlite3_bind_int64(s, 10, ss->mfa_at);
-    if ((rc = sq_exec(c, s, "session insert"))) goto out;
-    if ((rc = insert_rt(c, token_hash, ss->id, ss->created_at, ss->expires_at))) goto out;
-    if (ev && (rc = sq_append_audit(c, ev))) goto out;
-    rc = sq_tx(c, S_COMMIT);
-out:
-    if (rc) sq_rollback(c);
-    return rc;
+    if ((rc = sq_exec(c, s, "session insert"))) return rc;
+    return insert_rt(c, a->token_hash, ss->id, ss->created_at, ss->expires_at);
+}
+
+/* Its own write transaction, or the caller's when one is open (sign-up
+ * makes the account and its first session in one). */
+enum gh_err sq_session_create(struct store_conn *c, const struct store_session *ss,
+                              const uint8_t token_hash[32], int64_t expect_tia,
+                              const struct store_audit *ev)
+{
+    struct session_create_args a = {ss, token_hash, expect_tia};
+    return sq_in_tx(c, ev, session_create_fn, &a);
 }
 
 static void read_session(sqlite3_stmt *s, struct store_session *o)
