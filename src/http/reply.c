@@ -1,6 +1,7 @@
 /* Building and sending replies: the reply setters handlers call, the
  * security, CORS, cookie and rate-limit headers, the body, the per-status
- * counters, and finish() which sends, logs and puts the request back. */
+ * counters, finish() which sends, logs and puts the request back, and the
+ * JSON error replies built from the error table (gh_fail, gh_reply_fail). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <event2/buffer.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "guard/cors.h"
 #include "guard/guard.h"
@@ -366,4 +368,45 @@ void http_reply_no_memory(struct gh_loop *l, struct evhttp_request *ev, int64_t 
     conn_request_end(ev);
     evhttp_send_reply(ev, 503, reason(503), NULL);
     http_log_line(l, rid, method, "unmatched", 503, start_us, NULL, "overloaded");
+}
+
+/* ---- error replies, from the error table (errors.h) ---- */
+
+void gh_fail_msg(struct gh_req *r, enum gh_error e, const char *message)
+{
+    const struct gh_error_row *row = gh_error_row(e);
+    gh_reply(r, row->status,
+             json_pack("{s:{s:s,s:s}}", "error", "code", row->code, "message",
+                       message ? message : row->message));
+    r->error_code = row->code; /* for the log line */
+    r->reply_nhdr = 0;         /* an error reply carries no extra headers */
+    /* RFC 6750: the challenge belongs to bearer-protected resources. */
+    if (e == GH_E_INVALID_TOKEN && r->route && (r->route->flags & R_AUTH))
+        r->www_authenticate = true;
+}
+
+void gh_fail(struct gh_req *r, enum gh_error e)
+{
+    gh_fail_msg(r, e, NULL);
+}
+
+void gh_reply_limited(struct gh_req *r, enum limit_rule rule, const struct limit_result *res)
+{
+    r->rl_name = limit_rule_name(rule);
+    r->rl = *res;
+    if (res->unavailable) { /* the shared limiter is down and this rule fails closed */
+        gh_fail(r, GH_E_RATE_LIMITER_UNAVAILABLE);
+        return;
+    }
+    gh_fail(r, GH_E_RATE_LIMITED);
+}
+
+void gh_reply_fail(struct gh_req *r, enum gh_err e)
+{
+    if (e == GH_ERR_BUSY) {
+        gh_fail(r, GH_E_OVERLOADED);
+        return;
+    }
+    gh_log(GH_LOG_ERROR, "request %s failed: %s", r->request_id, gh_err_name(e));
+    gh_fail(r, GH_E_INTERNAL_ERROR);
 }

@@ -101,6 +101,7 @@ int serve_cmd(int argc, char **argv)
     server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(audit_job_verify, (int)gh_cfg.audit_verify_interval, true);
+    discovery_set_routes(gh_routes, gh_routes_count);
     discovery_log_start();
     store_health_watch();
     server_add_periodic(store_health_probe, 2, false);

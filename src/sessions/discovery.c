@@ -5,7 +5,18 @@
 
 #include "core/config.h"
 #include "core/log.h"
-#include "http/routes.h"
+#include "http/server.h"
+
+/* The route table, handed over at start (serve.c) rather than included,
+ * so that sessions/ does not depend on the table that lists its handlers. */
+static const struct gh_route *routes;
+static size_t nroutes;
+
+void discovery_set_routes(const struct gh_route *r, size_t n)
+{
+    routes = r;
+    nroutes = n;
+}
 
 void discovery_url(char *out, size_t outlen, const char *path)
 {
@@ -31,8 +42,8 @@ json_t *discovery_document(void)
         "subject_types_supported", "public", "id_token_signing_alg_values_supported", "ES256",
         "access_token_signing_alg_values_supported", "ES256", "gatehouse_audience",
         gh_cfg.audience);
-    for (size_t i = 0; eps && i < gh_routes_count; i++) {
-        const struct gh_route *rt = &gh_routes[i];
+    for (size_t i = 0; eps && i < nroutes; i++) {
+        const struct gh_route *rt = &routes[i];
         char key[160], url[700];
         snprintf(key, sizeof key, "%s %s", gh_method_name(rt->method),
                  rt->name ? rt->name : rt->path);

@@ -9,6 +9,11 @@
 
 #include <jansson.h>
 
+struct gh_route;
+
+/** The route table the document lists (static data that outlives every
+ *  request). Called once at start, before the loops run. */
+void discovery_set_routes(const struct gh_route *routes, size_t n);
 /** "<issuer without a trailing slash><path>" into out. */
 void discovery_url(char *out, size_t outlen, const char *path);
 /** The discovery document (new reference, NULL on out of memory). */

@@ -1,7 +1,7 @@
-/* What every backend shares (store.c), and the primitives a backend offers
+/* What every backend shares (backend.c), and the primitives a backend offers
  * it. Included by backends only, never by callers of the store.
  *
- * The rules that must not differ between backends live in store.c once:
+ * The rules that must not differ between backends live in backend.c once:
  *  - a write runs in the caller's transaction if one is open, else in its
  *    own (store_write);
  *  - an audit row's id, prev_hash, time and hash are computed from the
