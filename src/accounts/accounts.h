@@ -34,6 +34,7 @@ struct accounts_req {
 };
 
 enum accounts_outcome {
+    ACCOUNTS_NONE,            /* not set: a logic path that forgot answers 500, never "in" */
     ACCOUNTS_SIGNED_IN,       /* u, pair and restricted hold the new session */
     ACCOUNTS_MFA_REQUIRED,    /* the first factor held; mfa_token for the second step */
     ACCOUNTS_DONE,            /* the change is made (reset, verification) */

@@ -20,8 +20,8 @@
  * that session: a new sign-in never leaves the token it replaces alive
  * (no fixation, ASVS 7.2.4). Holding the cookie is proof enough to end its
  * session, whoever's it is. Best effort: a failure is only logged. */
-static void end_presented_session(const struct store_ops *ops, struct store_conn *c,
-                                  const struct accounts_req *in)
+void signin_end_presented(const struct store_ops *ops, struct store_conn *c,
+                          const struct accounts_req *in)
 {
     if (in->presented_len == 0) return;
     uint8_t h[32];
@@ -57,7 +57,7 @@ enum gh_err signin_session_start(const struct store_ops *ops, struct store_conn 
         res->restricted, in->cookie, &res->pair);
     if (rc) return rc;
     if (cache_gen) authcache_put_user(u, *cache_gen);
-    if (in->cookie) end_presented_session(ops, c, in);
+    if (in->cookie) signin_end_presented(ops, c, in);
     res->outcome = ACCOUNTS_SIGNED_IN;
     return GH_OK;
 }

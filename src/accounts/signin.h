@@ -55,4 +55,10 @@ enum gh_err signin_session_start(const struct store_ops *ops, struct store_conn 
                                  const struct accounts_req *in, const char *method, bool audit,
                                  const uint64_t *cache_gen, struct accounts_result *res) GH_WUR;
 
+/** Ends the session of the cookie a cookie sign-in sent along (none when
+ *  in->presented_len is 0), with its "signout" row, in its own write: run
+ *  it outside any open transaction. Best effort: a failure is logged. */
+void signin_end_presented(const struct store_ops *ops, struct store_conn *c,
+                          const struct accounts_req *in);
+
 #endif

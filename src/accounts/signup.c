@@ -131,13 +131,18 @@ enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
     }
     /* A new account has no second factor: under "all" it must enrol first. */
     res->restricted = gh_cfg.mfa_required == 2;
-    if (rc == GH_OK) rc = signin_session_start(ops, c, in, "password", false, NULL, res);
+    /* A session cookie sent along is ended after the commit, in its own
+     * write with its own audit row, as a sign-in does. */
+    struct accounts_req first = *in;
+    first.presented_len = 0;
+    if (rc == GH_OK) rc = signin_session_start(ops, c, &first, "password", false, NULL, res);
     if (rc == GH_OK) rc = ops->tx.commit(c); /* rolls back itself on failure */
     if (rc) {
         ops->tx.rollback(c);
         return rc;
     }
     authcache_put_user(u, authcache_generation());
+    signin_end_presented(ops, c, in);
     if (gh_cfg.email_verification) link_mail_queue(u->email, u->email_key, LINK_VERIFY);
     return GH_OK;
 }

@@ -53,6 +53,10 @@ static void *worker(void *arg)
         L->running++;
         pthread_mutex_unlock(&L->mu);
         j->fn(j->arg, pool_ops, wa->conn);
+        /* Writes join an open transaction (store_write): one a job left
+         * open by mistake must not swallow the next job's writes and hold
+         * the write lock. A no-op when none is open. */
+        if (wa->conn) pool_ops->tx.rollback(wa->conn);
         free(j);
         pthread_mutex_lock(&L->mu);
         L->running--;

@@ -51,21 +51,14 @@ struct totp_confirm_args {
 static enum gh_err totp_confirm_fn(struct store_conn *c, const void *arg)
 {
     const struct totp_confirm_args *a = arg;
-    sqlite3_stmt *s = sq_stmt(c, S_TOTP_CONFIRM);
-    if (!s) return GH_ERR_INTERNAL;
-    bind_text(s, 1, a->uid);
-    sqlite3_bind_int64(s, 2, a->step);
-    sqlite3_bind_int64(s, 3, a->now);
-    enum gh_err rc = sq_exec(c, s, "totp confirm");
+    enum gh_err rc =
+        SQ_RUN(c, S_TOTP_CONFIRM, "totp confirm", SQ_TEXT(a->uid), SQ_INT(a->step), SQ_INT(a->now));
     if (rc) return rc;
     if (sqlite3_changes(c->db) != 1) return GH_ERR_CONFLICT;
     if ((rc = insert_backup_codes(c, a->uid, a->hashes))) return rc;
     /* A new factor ends the sessions that never had to pass it. */
-    if (!(s = sq_stmt(c, S_SESS_REVOKE_OTHERS))) return GH_ERR_INTERNAL;
-    bind_text(s, 1, a->uid);
-    bind_text(s, 2, a->keep_sid ? a->keep_sid : "");
-    sqlite3_bind_int64(s, 3, a->now);
-    return sq_exec(c, s, "revoke other sessions");
+    return SQ_RUN(c, S_SESS_REVOKE_OTHERS, "revoke other sessions", SQ_TEXT(a->uid),
+                  SQ_TEXT(a->keep_sid ? a->keep_sid : ""), SQ_INT(a->now));
 }
 
 /* Its own write transaction, or the caller's when one is open (confirming

@@ -30,19 +30,11 @@ static enum gh_err session_create_fn(struct store_conn *c, const void *arg)
         if (rc == GH_ERR_NOT_FOUND || (rc == GH_OK && tia != a->expect_tia)) rc = GH_ERR_CONFLICT;
         if (rc) return rc;
     }
-    sqlite3_stmt *s = sq_stmt(c, S_SESS_INSERT);
-    if (!s) return GH_ERR_INTERNAL;
-    bind_text(s, 1, ss->id);
-    bind_text(s, 2, ss->user_id);
-    sqlite3_bind_int64(s, 3, ss->created_at);
-    sqlite3_bind_int64(s, 4, ss->last_used_at);
-    sqlite3_bind_int64(s, 5, ss->expires_at);
-    bind_text(s, 6, ss->ip);
-    bind_text(s, 7, ss->user_agent);
-    sqlite3_bind_int(s, 8, ss->restricted ? 1 : 0);
-    bind_text(s, 9, ss->cookie ? "cookie" : "bearer");
-    sqlite3_bind_int64(s, 10, ss->mfa_at);
-    if ((rc = sq_exec(c, s, "session insert"))) return rc;
+    rc = SQ_RUN(c, S_SESS_INSERT, "session insert", SQ_TEXT(ss->id), SQ_TEXT(ss->user_id),
+                SQ_INT(ss->created_at), SQ_INT(ss->last_used_at), SQ_INT(ss->expires_at),
+                SQ_TEXT(ss->ip), SQ_TEXT(ss->user_agent), SQ_INT(ss->restricted ? 1 : 0),
+                SQ_TEXT(ss->cookie ? "cookie" : "bearer"), SQ_INT(ss->mfa_at));
+    if (rc) return rc;
     return insert_rt(c, a->token_hash, ss->id, ss->created_at, ss->expires_at);
 }
 
