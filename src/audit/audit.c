@@ -257,6 +257,92 @@ static void *walk_part(void *arg)
 
 #define VERIFY_MAX_PARTS 8
 
+/* Merges the parts' results in id order: the first break wins, whether
+ * inside a part or at the seam between two parts. Returns the last part
+ * that had rows (NULL if none). */
+static struct walk *merge_parts(struct part *parts, int nparts, struct audit_verify_result *res)
+{
+    struct walk *prev = NULL;
+    for (int k = 0; k < nparts && res->ok; k++) {
+        struct walk *w = &parts[k].w;
+        if (parts[k].res.rows == 0 && parts[k].res.ok) continue;
+        if (prev && parts[k].res.rows > 0) {
+            long long pid = (long long)prev->last_id, fid = (long long)w->first_id;
+            int n = 0;
+            if (w->first_id != prev->last_id + 1)
+                n = snprintf(res->reason, sizeof res->reason,
+                             "row %lld: gap: rows after %lld are missing", fid, pid);
+            else if (strcmp(w->first_prev, prev->last_hash) != 0)
+                n = snprintf(res->reason, sizeof res->reason,
+                             "row %lld: chain broken: prev_hash is not row %lld's hash (rows "
+                             "removed, inserted or reordered)",
+                             fid, pid);
+            else if (strcmp(w->first_when, prev->last_when) < 0)
+                n = snprintf(res->reason, sizeof res->reason,
+                             "row %lld: reordered: it is older than row %lld", fid, pid);
+            if (n > 0) {
+                res->ok = false;
+                res->bad_id = w->first_id;
+                break;
+            }
+        }
+        res->rows += parts[k].res.rows;
+        if (!parts[k].res.ok) {
+            res->ok = false;
+            res->bad_id = parts[k].res.bad_id;
+            memcpy(res->reason, parts[k].res.reason, sizeof res->reason);
+            break;
+        }
+        if (parts[k].res.rows > 0) prev = w;
+    }
+    return prev;
+}
+
+/* The ends of a whole chain: an emptied log, a start after missing rows
+ * without a retention checkpoint, a tail cut before the recorded head. */
+static void check_ends(struct part *parts, int nparts, struct walk *prev, int64_t anchor_id,
+                       struct audit_verify_result *res)
+{
+    if (res->ok && !prev && anchor_id > 0) { /* every row gone */
+        res->ok = false;
+        res->bad_id = 1;
+        snprintf(res->reason, sizeof res->reason,
+                 "the log is empty but row %lld was recorded earlier; it was emptied",
+                 (long long)anchor_id);
+    }
+    if (!res->ok || !prev) return;
+    struct walk *first = NULL;
+    for (int k = 0; k < nparts && !first; k++)
+        if (parts[k].res.rows > 0) first = &parts[k].w;
+    int64_t cp_first = 0;
+    const char *cp_from = "";
+    for (int k = 0; k < nparts; k++)
+        if (parts[k].w.cp_first) {
+            cp_first = parts[k].w.cp_first;
+            cp_from = parts[k].w.cp_from;
+        }
+    res->head_id = prev->last_id;
+    memcpy(res->head_hash, prev->last_hash, sizeof res->head_hash);
+    /* A log that does not start at row 1 must continue from a checkpoint
+     * written by retention, naming that exact start. */
+    if (first->first_id != 1 &&
+        !(cp_first == first->first_id && strcmp(cp_from, first->first_prev) == 0)) {
+        res->ok = false;
+        res->bad_id = first->first_id;
+        snprintf(res->reason, sizeof res->reason,
+                 "row %lld: the log starts after missing rows and no retention checkpoint "
+                 "accounts for them",
+                 (long long)first->first_id);
+    } else if (anchor_id > prev->last_id) {
+        res->ok = false;
+        res->bad_id = prev->last_id + 1;
+        snprintf(res->reason, sizeof res->reason,
+                 "row %lld: missing: the log ends before the head recorded earlier (row %lld); "
+                 "its tail was removed",
+                 (long long)prev->last_id + 1, (long long)anchor_id);
+    }
+}
+
 enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn *c,
                                   struct store_conn *const *extra, int nextra, int64_t anchor_id,
                                   const char *anchor_hash, struct audit_verify_result *res)
@@ -304,79 +390,8 @@ enum gh_err audit_verify_parallel(const struct store_ops *ops, struct store_conn
     for (int k = 0; k < nparts; k++)
         if (parts[k].rc) return parts[k].rc;
 
-    /* Merge in id order: the first break wins, whether inside a part or at
-     * the seam between two parts. */
-    struct walk *prev = NULL;
-    for (int k = 0; k < nparts && res->ok; k++) {
-        struct walk *w = &parts[k].w;
-        if (parts[k].res.rows == 0 && parts[k].res.ok) continue;
-        if (prev && parts[k].res.rows > 0) {
-            long long pid = (long long)prev->last_id, fid = (long long)w->first_id;
-            int n = 0;
-            if (w->first_id != prev->last_id + 1)
-                n = snprintf(res->reason, sizeof res->reason,
-                             "row %lld: gap: rows after %lld are missing", fid, pid);
-            else if (strcmp(w->first_prev, prev->last_hash) != 0)
-                n = snprintf(res->reason, sizeof res->reason,
-                             "row %lld: chain broken: prev_hash is not row %lld's hash (rows "
-                             "removed, inserted or reordered)",
-                             fid, pid);
-            else if (strcmp(w->first_when, prev->last_when) < 0)
-                n = snprintf(res->reason, sizeof res->reason,
-                             "row %lld: reordered: it is older than row %lld", fid, pid);
-            if (n > 0) {
-                res->ok = false;
-                res->bad_id = w->first_id;
-                break;
-            }
-        }
-        res->rows += parts[k].res.rows;
-        if (!parts[k].res.ok) {
-            res->ok = false;
-            res->bad_id = parts[k].res.bad_id;
-            memcpy(res->reason, parts[k].res.reason, sizeof res->reason);
-            break;
-        }
-        if (parts[k].res.rows > 0) prev = w;
-    }
-    if (res->ok && !prev && anchor_id > 0) { /* every row gone */
-        res->ok = false;
-        res->bad_id = 1;
-        snprintf(res->reason, sizeof res->reason,
-                 "the log is empty but row %lld was recorded earlier; it was emptied",
-                 (long long)anchor_id);
-    }
-    if (!res->ok || !prev) return GH_OK;
-    struct walk *first = NULL;
-    for (int k = 0; k < nparts && !first; k++)
-        if (parts[k].res.rows > 0) first = &parts[k].w;
-    int64_t cp_first = 0;
-    const char *cp_from = "";
-    for (int k = 0; k < nparts; k++)
-        if (parts[k].w.cp_first) {
-            cp_first = parts[k].w.cp_first;
-            cp_from = parts[k].w.cp_from;
-        }
-    res->head_id = prev->last_id;
-    memcpy(res->head_hash, prev->last_hash, sizeof res->head_hash);
-    /* A log that does not start at row 1 must continue from a checkpoint
-     * written by retention, naming that exact start. */
-    if (first->first_id != 1 &&
-        !(cp_first == first->first_id && strcmp(cp_from, first->first_prev) == 0)) {
-        res->ok = false;
-        res->bad_id = first->first_id;
-        snprintf(res->reason, sizeof res->reason,
-                 "row %lld: the log starts after missing rows and no retention checkpoint "
-                 "accounts for them",
-                 (long long)first->first_id);
-    } else if (anchor_id > prev->last_id) {
-        res->ok = false;
-        res->bad_id = prev->last_id + 1;
-        snprintf(res->reason, sizeof res->reason,
-                 "row %lld: missing: the log ends before the head recorded earlier (row %lld); "
-                 "its tail was removed",
-                 (long long)prev->last_id + 1, (long long)anchor_id);
-    }
+    struct walk *prev = merge_parts(parts, nparts, res);
+    check_ends(parts, nparts, prev, anchor_id, res);
     return GH_OK;
 }
 

@@ -142,6 +142,37 @@ static enum gh_err open_pair(const char *old, const struct store_refresh *rt,
     return rc;
 }
 
+/* A spent token came back: the family leaked. Revokes every session of
+ * the account (the first return always audited; replays of a family
+ * already revoked are bounded like failures). */
+static enum gh_err revoke_family(const struct store_ops *ops, struct store_conn *c,
+                                 const struct store_refresh *rt, const uint8_t old_hash[32],
+                                 int64_t now_us, struct store_audit *reuse_ev)
+{
+    enum gh_err rc = GH_OK;
+    int64_t now = now_us / 1000000;
+    char details[96];
+    snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", rt->session_id);
+    if (reuse_ev) {
+        reuse_ev->target = rt->user_id;
+        reuse_ev->details = details;
+    }
+    /* Its first return (session live) always gets a row; replays
+     * of a family already revoked are bounded like failures. */
+    bool audit = reuse_ev != NULL;
+    if (!rt->session_live && (rc = audit_failure_admit(ops, c, reuse_ev, &audit))) return rc;
+    if ((rc = ops->sessions.revoke_user(c, rt->user_id, now, audit ? reuse_ev : NULL))) return rc;
+    authcache_revoke_user_sessions(rt->user_id, NULL);
+    /* Past the grace the pair is never opened again. A failure here
+     * is left to the hourly prune: the revocation is what counts. */
+    if (rt->box_len > 0 && ops->refresh.forget_successors(
+                               c, old_hash, now_us - gh_cfg.refresh_grace * 1000000) != GH_OK)
+        gh_log(GH_LOG_WARN, "could not drop a spent token's successor pair");
+    gh_log(GH_LOG_WARN, "refresh token reuse detected for user %s: all sessions revoked",
+           rt->user_id);
+    return GH_OK;
+}
+
 enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, const char *tok,
                              size_t toklen, bool cookie, struct store_audit *reuse_ev,
                              enum sessions_refresh_result *res, struct limit_result *lim,
@@ -186,28 +217,7 @@ enum gh_err sessions_refresh(const struct store_ops *ops, struct store_conn *c, 
                 if (rc != GH_ERR_DENIED) goto out; /* our failure: 500, revoke nothing */
                 rc = GH_OK;
             }
-            /* A spent token came back: the family leaked. Revoke everything. */
-            char details[96];
-            snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", rt->session_id);
-            if (reuse_ev) {
-                reuse_ev->target = rt->user_id;
-                reuse_ev->details = details;
-            }
-            /* Its first return (session live) always gets a row; replays
-             * of a family already revoked are bounded like failures. */
-            bool audit = reuse_ev != NULL;
-            if (!rt->session_live && (rc = audit_failure_admit(ops, c, reuse_ev, &audit))) goto out;
-            if ((rc = ops->sessions.revoke_user(c, rt->user_id, now, audit ? reuse_ev : NULL)))
-                goto out;
-            authcache_revoke_user_sessions(rt->user_id, NULL);
-            /* Past the grace the pair is never opened again. A failure here
-             * is left to the hourly prune: the revocation is what counts. */
-            if (rt->box_len > 0 &&
-                ops->refresh.forget_successors(c, old_hash,
-                                               now_us - gh_cfg.refresh_grace * 1000000) != GH_OK)
-                gh_log(GH_LOG_WARN, "could not drop a spent token's successor pair");
-            gh_log(GH_LOG_WARN, "refresh token reuse detected for user %s: all sessions revoked",
-                   rt->user_id);
+            if ((rc = revoke_family(ops, c, rt, old_hash, now_us, reuse_ev))) goto out;
             *res = SESSIONS_REUSED;
             goto out;
         }
