@@ -4,7 +4,7 @@
  * instance's own settings and enforces the production rules; each module
  * parses and checks its own settings with the helpers below (guard/,
  * vault/, mail/, sessions/, audit/, accounts/ *_config.c), called in turn
- * by cli/startup.c (decision 0019). Settings of plain C types stay in
+ * by cli/startup.c (decision 0022). Settings of plain C types stay in
  * gh_cfg, the one place the rest of the code reads them; a module's own
  * types (CIDR lists, origins, the Redis target) stay in the module
  * (guard/guard_config.h). Filled once at start and then read-only, so every
