@@ -293,7 +293,7 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
         r->origin_ok = cookie_request_origin_ok(evhttp_find_header(in, "Origin"),
                                                 evhttp_find_header(in, "Sec-Fetch-Site"));
 
-    /* The session a cookie sign-in replaces (accounts_http.c ends it). */
+    /* The session a cookie sign-in replaces (accounts/signin.c ends it). */
     if ((flags & R_SIGNIN) && cookie_available()) http_signin_cookie(r, in);
 
     return !(flags & R_AUTH) || http_credentials_check(r, in);

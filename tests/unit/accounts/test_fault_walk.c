@@ -9,7 +9,7 @@
  * old password works, no session ended or started, the link unspent...).
  *
  * The flows go through the real handlers with a struct gh_req built here,
- * as server.c's worker would run them: sign-up, sign-in (with a password
+ * as http/intake.c's worker would run them: sign-up, sign-in (with a password
  * alone, a wrong one, one that calls for a second factor, and that second
  * step with a TOTP code), magic-link sign-in, refresh (and a reused
  * refresh token), sign-out, ending another session, password change (and a
@@ -88,7 +88,7 @@ static const struct gh_route *route(int method, const char *path_)
     return NULL;
 }
 
-/* A request as server.c hands it to a worker; body is stolen. */
+/* A request as http/intake.c hands it to a worker; body is stolen. */
 static struct gh_req *req_new(int method, const char *path_, json_t *body)
 {
     static unsigned seq;
@@ -107,7 +107,7 @@ static struct gh_req *req_new(int method, const char *path_, json_t *body)
     return r;
 }
 
-/* The bearer check of server.c's worker, on the unwrapped store. */
+/* The bearer check of http/credentials.c's worker step, on the unwrapped store. */
 static void req_auth(struct gh_req *r, struct store_conn *c, const char *access)
 {
     r->token_len = strlen(access);
@@ -905,7 +905,7 @@ static void make_w(struct store_conn *c)
     gh_wipe(u.password_hash, sizeof u.password_hash);
 }
 
-/* What serve does before it takes requests (main.c, open_keys and
+/* What serve does before it takes requests (cli/startup.c, cli_open_keys and
  * cmd_serve), on a template database every run copies. */
 static int group_setup(void **state)
 {
