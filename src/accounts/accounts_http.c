@@ -191,7 +191,14 @@ static void answer(struct gh_req *r, enum gh_err rc, struct accounts_result *res
     accounts_result_clear(res);
 }
 
-void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+/* Sign-up and sign-in take the same body {email, password[, mode]}. */
+typedef enum gh_err (*email_password_fn)(const struct store_ops *ops, struct store_conn *c,
+                                         const struct accounts_req *in, const char *email,
+                                         size_t email_len, const char *pw, size_t pw_len,
+                                         struct accounts_result *res);
+
+static void email_password(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                           email_password_fn fn, int signed_in_status)
 {
     const char *email, *pw;
     size_t email_len, pw_len;
@@ -205,28 +212,19 @@ void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct 
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc = signup_password(ops, c, request_of(r, &in, &base, cookie), email, email_len,
-                                     pw, pw_len, &res);
-    answer(r, rc, &res, 201, cookie);
+    enum gh_err rc =
+        fn(ops, c, request_of(r, &in, &base, cookie), email, email_len, pw, pw_len, &res);
+    answer(r, rc, &res, signed_in_status, cookie);
+}
+
+void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    email_password(r, ops, c, signup_password, 201);
 }
 
 void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    const char *email, *pw;
-    size_t email_len, pw_len;
-    const char *mode_in;
-    const struct gh_field f[] = {{"email", true, &email, &email_len},
-                                 {"password", true, &pw, &pw_len},
-                                 {"mode", false, &mode_in, NULL}};
-    if (gh_body_fields(r, f, 3)) return;
-    int cookie = signin_mode(r, mode_in);
-    if (cookie < 0) return;
-    struct accounts_req in;
-    struct store_audit base;
-    struct accounts_result res;
-    enum gh_err rc = signin_password(ops, c, request_of(r, &in, &base, cookie), email, email_len,
-                                     pw, pw_len, &res);
-    answer(r, rc, &res, 200, cookie);
+    email_password(r, ops, c, signin_password, 200);
 }
 
 /* POST /v1/signin/mfa {mfa_token, code}: the second step of a sign-in. */
