@@ -8,6 +8,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "gate/regex_check.h"
+
 struct rules {
     struct rule *v;
     size_t n;
@@ -239,42 +241,13 @@ static bool parse_prefix(struct parser *p, struct rule *rule, const char *s, siz
     return true;
 }
 
-/* Whether every ')' of an extended regex closes a '(' (glibc takes a lone
- * ')' as a literal, which would end our "^(" wrapper early and unanchor the
- * rest). Skips escapes and bracket expressions. */
-static bool parens_balanced(const char *s)
-{
-    int depth = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c == '\\') {
-            if (!*++c) return false;
-        } else if (*c == '[') {
-            c++;
-            if (*c == '^') c++;
-            if (*c == ']') c++;
-            for (; *c && *c != ']'; c++)
-                if (*c == '[' && (c[1] == ':' || c[1] == '.' || c[1] == '=')) {
-                    char end = c[1];
-                    for (c += 2; *c && !(*c == end && c[1] == ']'); c++)
-                        ;
-                    if (!*c) return false;
-                    c++;
-                }
-            if (!*c) return false;
-        } else if (*c == '(') {
-            depth++;
-        } else if (*c == ')') {
-            if (--depth < 0) return false;
-        }
-    }
-    return depth == 0;
-}
-
 static bool parse_regex(struct parser *p, struct rule *rule, const char *s, size_t line)
 {
     size_t len = strlen(s);
     if (len == 0) return fail(p, line, "path_regex is empty");
     if (len > RULES_PATH_MAX) return fail(p, line, "path_regex is longer than %d", RULES_PATH_MAX);
+    const char *why_shape = regex_check_shape(s);
+    if (why_shape) return fail(p, line, "path_regex %s", why_shape);
     regex_t *re = malloc(sizeof *re);
     if (!re) return oom(p);
     int rc = regcomp(re, s, REG_EXTENDED | REG_NOSUB);
@@ -285,10 +258,6 @@ static bool parse_regex(struct parser *p, struct rule *rule, const char *s, size
         return fail(p, line, "path_regex does not compile: %s", why);
     }
     regfree(re);
-    if (!parens_balanced(s)) {
-        free(re);
-        return fail(p, line, "path_regex has an unmatched ')'");
-    }
     char wrapped[RULES_PATH_MAX + 4];
     snprintf(wrapped, sizeof wrapped, "^(%s)", s);
     if (regcomp(re, wrapped, REG_EXTENDED | REG_NOSUB)) {

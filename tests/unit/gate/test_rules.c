@@ -149,6 +149,11 @@ static void test_regex_anchoring(void **state)
     assert_false(rules_is_default(r, m(r, "GET", NULL, "/b/x")));
     assert_true(rules_is_default(r, m(r, "GET", NULL, "/x/b")));
     rules_free(r);
+    r = load("rules:\n  - path_regex: '/v(1|2){1,3}/[a-z]+(/[0-9]{2,4})?/?$'\n    policy: deny\n");
+    assert_int_equal(m(r, "GET", NULL, "/v12/users/2024")->policy, RULES_DENY);
+    assert_true(rules_is_default(r, m(r, "GET", NULL, "/v3/users")));
+    assert_true(rules_is_default(r, m(r, "GET", NULL, "/v1/users/1")));
+    rules_free(r);
     r = load("rules:\n  - path_regex: \"/exact$\"\n    policy: public\n"
              "  - path_regex: '[)]x'\n    policy: mfa\n");
     assert_false(rules_is_default(r, m(r, "GET", NULL, "/exact")));
@@ -168,9 +173,18 @@ static void test_refused(void **state)
     bad("default: allow\n", 1, "unknown policy");
     bad("rules:\n  - policy: public\n  - path: /ops\n    policy: role:ops\n", 4,
         "unknown role \"ops\"");
-    bad("rules:\n  - path_regex: '/a(['\n    policy: deny\n", 2, "does not compile");
-    bad("rules:\n  - path_regex: '/a)|(/b'\n    policy: deny\n", 2, "does not compile");
+    bad("rules:\n  - path_regex: '/a(['\n    policy: deny\n", 2, "unterminated [");
+    bad("rules:\n  - path_regex: '/a[[:foo:]]'\n    policy: deny\n", 2, "does not compile");
+    bad("rules:\n  - path_regex: '/a)|(/b'\n    policy: deny\n", 2, "unmatched ')'");
     bad("rules:\n  - path_regex: '/a)|/b'\n    policy: deny\n", 2, "unmatched");
+    bad("rules:\n  - path_regex: '/a(/b'\n    policy: deny\n", 2, "unmatched '('");
+    bad("rules:\n  - path_regex: '/(a)\\1'\n    policy: deny\n", 2, "back-reference");
+    bad("rules:\n  - path_regex: '/a++'\n    policy: deny\n", 2, "repeats a repetition");
+    bad("rules:\n  - path_regex: '/(a{100}){20}'\n    policy: deny\n", 2, "repeats too much");
+    bad("rules:\n  - path_regex: '/((((((((((a+)+)+)+)+)+)+)+)+)+)+'\n    policy: deny\n", 2,
+        "repeats too much");
+    bad("rules:\n  - path_regex: '/a{300}'\n    policy: deny\n", 2, "repeats too much");
+    bad("rules:\n  - path_regex: '/a{2'\n    policy: deny\n", 2, "malformed");
     bad("rules:\n  - path: /x\n    path: /y\n    policy: deny\n", 3, "path is given twice");
     bad("default: deny\nrules: []\ndefault: public\n", 3, "default is given twice");
     bad("rules: public\n", 1, "rules must be a list");
