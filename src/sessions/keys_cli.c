@@ -126,7 +126,9 @@ int keys_cli(int argc, char **argv)
     int rotate_sig = !strcmp(sub, "rotate") && !strcmp(opt, "--signing") && argc == 4;
     int rotate_master = !strcmp(sub, "rotate") && !strcmp(opt, "--master") && argc == 4;
     int list = !strcmp(sub, "list") && argc == 3;
-    int retire = !strcmp(sub, "retire") && argc == 4 && opt[0] != '-';
+    /* A kid is base64url and may start with '-': it is not an option here
+     * (--help was answered before any command runs). */
+    int retire = !strcmp(sub, "retire") && argc == 4 && opt[0] != '\0';
     if (!rotate_enc && !rotate_sig && !rotate_master && !list && !retire) {
         fprintf(stderr, "gatehouse: usage: gatehouse keys list | keys rotate --encryption | "
                         "keys rotate --signing | keys rotate --master | keys retire <kid>\n");

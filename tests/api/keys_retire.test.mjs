@@ -31,6 +31,10 @@ test('retiring a signing key drops it from the JWKS and rejects its tokens at on
     r = cli('retire', 'no-such-kid');
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /no signing key has that kid/);
+    // A kid is base64url: one in 64 starts with '-', and it must still be retirable.
+    r = cli('retire', '-no-such-kid');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /no signing key has that kid/);
     assert.equal(sql(srv.dbPath, "SELECT count(*) FROM audit_log WHERE action = 'keys.retired';"), '0');
 
     r = cli('rotate', '--signing');
