@@ -23,16 +23,6 @@ static const struct store_ops *ops = &store_sqlite;
 static char dir[512], path[600];
 static const char *const good_pw = "correct horse battery staple 42";
 
-static void rm_db(void)
-{
-    char p[700];
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -41,9 +31,7 @@ static int group_setup(void **state)
     gh_cfg.audit_failure_window = 60;
     if (password_init() != GH_OK || limit_init() != GH_OK || authcache_init(64, 64, 64) != GH_OK)
         return -1;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/gh_signin_XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) return -1;
+    if (test_mkdtemp(dir, sizeof dir, "gh_signin_")) return -1;
     snprintf(path, sizeof path, "%s/test.db", dir);
     return 0;
 }
@@ -52,14 +40,14 @@ static int group_teardown(void **state)
 {
     (void)state;
     authcache_shutdown();
-    rm_db();
+    test_rm_db(path);
     rmdir(dir);
     return 0;
 }
 
 static int setup(void **state)
 {
-    rm_db();
+    test_rm_db(path);
     audit_failures_reset();
     gh_cfg.email_verification = 0;
     struct store_conn *c = NULL;
@@ -71,7 +59,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     ops->close(*state);
-    rm_db();
+    test_rm_db(path);
     return 0;
 }
 

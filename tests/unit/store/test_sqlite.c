@@ -19,16 +19,6 @@ struct fx {
     int64_t now;
 };
 
-static void rm_db(void)
-{
-    char p[700];
-    const char *sfx[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s%s", path, sfx[i]);
-        unlink(p);
-    }
-}
-
 static int group_setup(void **state)
 {
     (void)state;
@@ -43,7 +33,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    rm_db();
+    test_rm_db(path);
     rmdir(dir);
     return 0;
 }
@@ -51,7 +41,7 @@ static int group_teardown(void **state)
 /* Each test gets a fresh, migrated database. */
 static int setup(void **state)
 {
-    rm_db();
+    test_rm_db(path);
     struct fx *f = calloc(1, sizeof *f);
     if (!f) return -1;
     if (ops->open(path, &f->c) != GH_OK || ops->migrate(f->c) != GH_OK) {
@@ -68,7 +58,7 @@ static int teardown(void **state)
     struct fx *f = *state;
     ops->close(f->c);
     free(f);
-    rm_db();
+    test_rm_db(path);
     return 0;
 }
 
@@ -135,7 +125,7 @@ static void add_session(struct fx *f, const char *sid, const char *uid, int64_t 
 static void migrations(void **state)
 {
     (void)state;
-    rm_db();
+    test_rm_db(path);
     struct store_conn *c = NULL;
     int n = -1;
     assert_int_equal(ops->open(path, &c), GH_OK);
