@@ -28,11 +28,13 @@ struct node {
         struct {
             char uid[STORE_ID_LEN + 1];
             int64_t expires_at;
+            int64_t mfa_at;
             bool live;
             bool restricted;
         } sess;
         struct {
             char email[STORE_EMAIL_MAX + 1];
+            char role[STORE_ROLE_MAX + 1];
             int64_t created_at;
             int64_t tia;
         } user;
@@ -145,6 +147,7 @@ void authcache_put_session(const struct store_session *s, uint64_t gen)
             n->v.sess.expires_at = s->expires_at;
             n->v.sess.live = s->revoked_at == 0;
             n->v.sess.restricted = s->restricted;
+            n->v.sess.mfa_at = s->mfa_at;
         }
     }
     pthread_rwlock_unlock(&lock);
@@ -159,6 +162,7 @@ void authcache_put_user(const struct store_user *u, uint64_t gen)
             memcpy(n->v.user.email, u->email, sizeof n->v.user.email);
             n->v.user.created_at = u->created_at;
             n->v.user.tia = u->tokens_invalidated_at;
+            memcpy(n->v.user.role, u->role, sizeof n->v.user.role);
         }
     }
     pthread_rwlock_unlock(&lock);
@@ -191,6 +195,24 @@ void authcache_unrestrict_session(const char *sid)
     pthread_rwlock_wrlock(&lock);
     struct node *n = find(&sessions, sid, strlen(sid));
     if (n) n->v.sess.restricted = false;
+    atomic_fetch_add(&generation, 1);
+    pthread_rwlock_unlock(&lock);
+}
+
+void authcache_set_session_mfa(const char *sid, int64_t mfa_at)
+{
+    pthread_rwlock_wrlock(&lock);
+    struct node *n = find(&sessions, sid, strlen(sid));
+    if (n) n->v.sess.mfa_at = mfa_at;
+    atomic_fetch_add(&generation, 1);
+    pthread_rwlock_unlock(&lock);
+}
+
+void authcache_set_user_role(const char *uid, const char *role)
+{
+    pthread_rwlock_wrlock(&lock);
+    struct node *n = find(&users, uid, strlen(uid));
+    if (n) snprintf(n->v.user.role, sizeof n->v.user.role, "%s", role);
     atomic_fetch_add(&generation, 1);
     pthread_rwlock_unlock(&lock);
 }
@@ -272,6 +294,8 @@ enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now
                     out->iat = t->v.ck.created_at;
                     out->exp = t->v.ck.expires_at;
                     out->restricted = s->v.sess.restricted;
+                    out->mfa_at = s->v.sess.mfa_at;
+                    memcpy(out->role, u->v.user.role, sizeof out->role);
                     res = AUTHCACHE_OK;
                 }
             }
@@ -335,6 +359,8 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
                 } else {
                     fill(out, &c, u->v.user.email, u->v.user.created_at);
                     out->restricted = s->v.sess.restricted;
+                    out->mfa_at = s->v.sess.mfa_at;
+                    memcpy(out->role, u->v.user.role, sizeof out->role);
                     res = AUTHCACHE_OK;
                 }
             }
@@ -371,6 +397,8 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     else {
         fill(out, &c, u.email, u.created_at);
         out->restricted = s.restricted;
+        out->mfa_at = s.mfa_at;
+        memcpy(out->role, u.role, sizeof out->role);
     }
     gh_wipe(u.password_hash, sizeof u.password_hash);
     return rc;

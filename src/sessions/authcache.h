@@ -30,7 +30,9 @@ struct authcache_identity {
     int64_t created_at; /* the user's */
     int64_t iat;
     int64_t exp;
-    bool restricted; /* the session may only enrol a second factor */
+    bool restricted;               /* the session may only enrol a second factor */
+    char role[STORE_ROLE_MAX + 1]; /* the user's ("user", "admin") */
+    int64_t mfa_at; /* the session's last second factor (sign-in or step-up); 0 = none */
 };
 
 enum authcache_result { AUTHCACHE_OK, AUTHCACHE_DENY, AUTHCACHE_MISS };
@@ -80,5 +82,9 @@ void authcache_set_user_tia(const char *uid, int64_t tia);
 void authcache_clear_tokens(void);
 /** The session's restriction was lifted (after its commit). */
 void authcache_unrestrict_session(const char *sid);
+/** The session passed a second factor at mfa_at (a step-up; after its commit). */
+void authcache_set_session_mfa(const char *sid, int64_t mfa_at);
+/** The user's role changed (after its commit). */
+void authcache_set_user_role(const char *uid, const char *role);
 
 #endif

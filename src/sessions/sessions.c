@@ -326,6 +326,8 @@ enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn
     out->iat = rt->created_at;
     out->exp = rt->expires_at;
     out->restricted = s.restricted;
+    out->mfa_at = s.mfa_at;
+    memcpy(out->role, u.role, sizeof out->role);
     *res = SESSIONS_REFRESHED;
 out:
     if (rc || *res != SESSIONS_REFRESHED) gh_wipe(rotated, REFRESH_TOKEN_LEN + 1);

@@ -458,10 +458,47 @@ static void cookie_tokens(void **state)
     assert_int_equal(authcache_check_cookie(h2, now, now - 60, &id), AUTHCACHE_DENY);
 }
 
+/* The identity carries the user's role and the session's last second
+ * factor; the setters change them for the very next check (the gate's
+ * role and step-up rules read them). */
+static void role_and_mfa_at(void **state)
+{
+    (void)state;
+    char uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    mk_id(uid, 9, 1);
+    mk_id(sid, 9, 2);
+    char *tok = token(uid, sid, now, now + 600);
+    struct store_session s = sess(sid, uid);
+    s.mfa_at = now - 100;
+    struct store_user u = user(uid, "role@example.com");
+    snprintf(u.role, sizeof u.role, "user");
+    uint64_t g = authcache_generation();
+    authcache_put_session(&s, g);
+    authcache_put_user(&u, g);
+    struct authcache_identity id;
+    assert_int_equal(check(tok, now, &id), AUTHCACHE_OK);
+    assert_string_equal(id.role, "user");
+    assert_int_equal(id.mfa_at, now - 100);
+    authcache_set_user_role(uid, "admin");
+    authcache_set_session_mfa(sid, now);
+    assert_int_equal(check(tok, now, &id), AUTHCACHE_OK);
+    assert_string_equal(id.role, "admin");
+    assert_int_equal(id.mfa_at, now);
+    /* a setter moves the generation: a read that started before it is dropped */
+    uint64_t before = authcache_generation();
+    authcache_set_user_role(uid, "user");
+    u.role[0] = 'x';
+    authcache_put_user(&u, before);
+    assert_int_equal(check(tok, now, &id), AUTHCACHE_OK);
+    assert_string_equal(id.role, "user");
+    free(tok);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ok_then_revoked),
+        cmocka_unit_test(role_and_mfa_at),
         cmocka_unit_test(bad_tokens_denied),
         cmocka_unit_test(session_of_another_user),
         cmocka_unit_test(stale_generation_dropped),
