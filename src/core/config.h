@@ -86,6 +86,10 @@ struct gh_config {
      * development only, public URL on loopback; cookies lose Secure and the
      * __Host- prefix (sessions/cookie.h). */
     bool insecure_dev_cookies;
+    /* GATEHOUSE_COOKIE_DOMAIN: the parent domain the session cookie is
+     * shared under ("example.com", lower case, no leading dot); "" = none
+     * (a host-only __Host- cookie). Checked by sessions_config.c. */
+    char cookie_domain[254];
     /* Connection cap (http/conn.c); 0 = derived from RLIMIT_NOFILE. */
     int max_connections; /* GATEHOUSE_MAX_CONNECTIONS */
 };

@@ -2,8 +2,56 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
+
+/* GATEHOUSE_COOKIE_DOMAIN: a DNS name of at least two LDH labels (a leading
+ * dot is dropped, case folded) that is the public URL's host or one of its
+ * parents, or a browser would refuse a cookie with that Domain. */
+static enum gh_err load_cookie_domain(char *err, size_t errlen)
+{
+    const char *v = config_env("GATEHOUSE_COOKIE_DOMAIN");
+    gh_cfg.cookie_domain[0] = '\0';
+    if (!v || !*v) return GH_OK;
+    if (*v == '.') v++;
+    size_t n = strlen(v), label = 0;
+    bool ok = n > 0 && n < sizeof gh_cfg.cookie_domain && strchr(v, '.') != NULL;
+    for (size_t i = 0; ok && i <= n; i++) {
+        char ch = v[i];
+        if (ch == '.' || ch == '\0') {
+            ok = label > 0 && label <= 63 && v[i - 1] != '-';
+            label = 0;
+        } else {
+            ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 (ch == '-' && label > 0);
+            label++;
+        }
+    }
+    if (!ok) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_COOKIE_DOMAIN must be a domain name such as example.com (letters, "
+                 "digits, hyphens, at least two labels)");
+        return GH_ERR_CONFIG;
+    }
+    for (size_t i = 0; i <= n; i++)
+        gh_cfg.cookie_domain[i] = (char)(v[i] >= 'A' && v[i] <= 'Z' ? v[i] + 32 : v[i]);
+    /* The public URL's host must be the domain or under it. */
+    const char *h = strstr(gh_cfg.public_url, "://");
+    h = h ? h + 3 : "";
+    size_t hl = strcspn(h, ":/?#");
+    bool under = hl >= n && strncasecmp(h + hl - n, gh_cfg.cookie_domain, n) == 0 &&
+                 (hl == n || h[hl - n - 1] == '.');
+    if (!under) {
+        snprintf(err, errlen,
+                 "GATEHOUSE_COOKIE_DOMAIN=%s must be the host of GATEHOUSE_PUBLIC_URL or a parent "
+                 "of it (a browser refuses a cookie for another domain)",
+                 gh_cfg.cookie_domain);
+        gh_cfg.cookie_domain[0] = '\0';
+        return GH_ERR_CONFIG;
+    }
+    return GH_OK;
+}
 
 /* How long tokens and sessions live. */
 static enum gh_err load_lifetimes(char *err, size_t errlen)
@@ -39,6 +87,7 @@ enum gh_err sessions_config_load(char *err, size_t errlen)
     enum gh_err rc;
     int64_t v;
     if ((rc = load_lifetimes(err, errlen))) return rc;
+    if ((rc = load_cookie_domain(err, errlen))) return rc;
     if ((rc = config_env_int("GATEHOUSE_SIGNING_KEY_ACTIVATION_DELAY", 600, 0, 30 * 86400, &v, err,
                              errlen)))
         return rc;

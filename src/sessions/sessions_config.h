@@ -3,7 +3,9 @@
  * (GATEHOUSE_ACCESS_TTL, _REFRESH_TTL, _REFRESH_REUSE_GRACE,
  * _SESSION_MAX_AGE), clock skew, the signing keys (GATEHOUSE_SIGNING_KEY(_FILE),
  * _SIGNING_KEY_ACTIVATION_DELAY) and cookie mode over plain HTTP
- * (GATEHOUSE_INSECURE_DEV_COOKIES). */
+ * (GATEHOUSE_INSECURE_DEV_COOKIES), and the cookie domain shared by hosts
+ * behind the gate (GATEHOUSE_COOKIE_DOMAIN: read here; the cookie module
+ * uses it). */
 #ifndef GH_SESSIONS_SESSIONS_CONFIG_H
 #define GH_SESSIONS_SESSIONS_CONFIG_H
 

@@ -569,6 +569,16 @@ describe('cookie mode configuration', () => {
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /must be on or off/);
   });
+
+  test('GATEHOUSE_COOKIE_DOMAIN must be a domain the public URL is under', async () => {
+    const port = await freePort();
+    const base = { GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: mkTempDir(), GATEHOUSE_PUBLIC_URL: 'https://auth.example.com' };
+    for (const d of ['com', 'example..com', '-example.com', 'example-.com', 'exa mple.com', 'example.com/', 'evil.com', 'xample.com', 'auth.example.com.evil', 'ample.com']) {
+      const r = runCli(['serve'], { env: { ...base, GATEHOUSE_COOKIE_DOMAIN: d } });
+      assert.notEqual(r.code, 0, d);
+      assert.match(r.stderr, /GATEHOUSE_COOKIE_DOMAIN/, d);
+    }
+  });
 });
 
 // Issue 9 item 2, the whole class: a made-up session cookie is not in the
