@@ -78,6 +78,7 @@ static enum gh_err magic_account(const struct store_ops *ops, struct store_conn 
         memcpy(u->email_key, m->email_key, sizeof u->email_key);
         memcpy(u->password_hash, "!", 2); /* no password: password sign-in always fails */
         u->created_at = u->updated_at = gh_now_s();
+        snprintf(u->role, sizeof u->role, "user"); /* the column's default, for the cache */
         struct store_audit ev;
         rc = ops->users.create(
             c, u,

@@ -110,6 +110,9 @@ enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
     if (rc) return rc;
     sessions_new_id(u->id);
     u->created_at = u->updated_at = gh_now_s();
+    /* The column's default, also in the copy the auth cache gets (/v1/me,
+     * the gate's role rules). */
+    snprintf(u->role, sizeof u->role, "user");
     if (gh_cfg.email_verification == 2) { /* no session, and no word on whether it existed */
         bool created = false;
         if ((rc = signup_unconfirmed(ops, c, in->audit, u, &created))) return rc;
