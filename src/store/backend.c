@@ -1,10 +1,14 @@
 /* What every backend shares (backend.h): the write-transaction rule, the
- * audit-chain append, and freeing the rows the store hands out. */
+ * audit-chain append, freeing the rows the store hands out, and the names
+ * and origin of change events. */
 #include "store/backend.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/util.h"
 
 void store_audit_row_clear(struct store_audit_row *r)
 {
@@ -70,6 +74,47 @@ enum gh_err store_write(const struct store_prims *p, struct store_conn *c,
         if (rc) p->tx_rollback(c);
     }
     return rc;
+}
+
+/* Stored names: stable across versions (an older server reads a newer
+ * kind as unknown and skips it), so never rename one. */
+static const char *const event_names[STORE_EV_KIND_COUNT] = {
+    [STORE_EV_UNKNOWN] = "unknown",
+    [STORE_EV_ROLE_CHANGED] = "role_changed",
+    [STORE_EV_SESSION_REVOKED] = "session_revoked",
+    [STORE_EV_USER_SESSIONS_REVOKED] = "user_sessions_revoked",
+    [STORE_EV_TOKENS_INVALIDATED] = "tokens_invalidated",
+    [STORE_EV_SESSION_UNRESTRICTED] = "session_unrestricted",
+    [STORE_EV_SESSION_MFA] = "session_mfa",
+    [STORE_EV_SIGNING_KEYS_CHANGED] = "signing_keys_changed",
+};
+
+const char *store_event_kind_name(enum store_event_kind k)
+{
+    return (unsigned)k < STORE_EV_KIND_COUNT ? event_names[k] : event_names[STORE_EV_UNKNOWN];
+}
+
+enum store_event_kind store_event_kind_parse(const char *name)
+{
+    for (int k = 1; name && k < STORE_EV_KIND_COUNT; k++)
+        if (strcmp(name, event_names[k]) == 0) return (enum store_event_kind)k;
+    return STORE_EV_UNKNOWN;
+}
+
+static char origin[STORE_ORIGIN_LEN + 1];
+static pthread_once_t origin_once = PTHREAD_ONCE_INIT;
+
+static void origin_make(void)
+{
+    uint8_t raw[STORE_ORIGIN_LEN / 2];
+    gh_random(raw, sizeof raw);
+    gh_hex(origin, raw, sizeof raw);
+}
+
+const char *store_origin(void)
+{
+    pthread_once(&origin_once, origin_make);
+    return origin;
 }
 
 const struct store_ops *store_backend(void)

@@ -177,7 +177,14 @@
       (c, id, status, response_sealed), (void)0)                                                   \
     X(idem_release, idem.release, (struct store_conn * c, const char *id), (c, id), (void)0)       \
     X(prune, upkeep.prune, (struct store_conn * c, int64_t before), (c, before), (void)0)          \
-    X(health_probe, health.probe, (struct store_conn * c, int64_t now), (c, now), (void)0)
+    X(health_probe, health.probe, (struct store_conn * c, int64_t now), (c, now), (void)0)         \
+    X(event_append, events.append, (struct store_conn * c, const struct store_event *e), (c, e),   \
+      (void)0)                                                                                     \
+    X(events_since, events.since,                                                                  \
+      (struct store_conn * c, int64_t after, struct store_event * out, size_t max, size_t * n),    \
+      (c, after, out, max, n), (void)0)                                                            \
+    X(events_max_seq, events.max_seq, (struct store_conn * c, int64_t * seq), (c, seq), (void)0)   \
+    X(events_prune, events.prune, (struct store_conn * c, int64_t before), (c, before), (void)0)
 
 /* The fields the list does not name: name, open, close, migrate. Every
  * other field must be in the list (checked below), so a new operation

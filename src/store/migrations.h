@@ -61,6 +61,20 @@ struct store_migration {
 #define GH_MIG15_PROBE(BIN)                                                                        \
     "CREATE TABLE health_probe (id INTEGER PRIMARY KEY CHECK (id = 1),"                            \
     " written_at BIGINT NOT NULL, pad " BIN " NOT NULL);"
+/* The change feed (sessions/changes.h). SEQ is the backend's increasing
+ * key that is never reused, even after the newest rows are pruned (SQLite:
+ * AUTOINCREMENT; PostgreSQL: an identity column). */
+#define GH_MIG16_EVENTS(SEQ)                                                                       \
+    "CREATE TABLE change_events ("                                                                 \
+    " seq " SEQ ","                                                                                \
+    " kind TEXT NOT NULL,"                                                                         \
+    " user_id TEXT NOT NULL DEFAULT '',"                                                           \
+    " session_id TEXT NOT NULL DEFAULT '',"                                                        \
+    " text_value TEXT NOT NULL DEFAULT '',"                                                        \
+    " int_value BIGINT NOT NULL DEFAULT 0,"                                                        \
+    " origin TEXT NOT NULL,"                                                                       \
+    " created_at BIGINT NOT NULL);"                                                                \
+    "CREATE INDEX change_events_created ON change_events(created_at);"
 
 static const struct store_migration store_migrations[] = {
     {1, "accounts and sessions",
@@ -168,6 +182,11 @@ static const struct store_migration store_migrations[] = {
     /* One row, rewritten by the readiness probe while writes fail
      * (store/health.h): a real write, not one rolled back. */
     {15, "health probe", NULL, GH_MIG15_PROBE("BLOB"), GH_MIG15_PROBE("BYTEA")},
+    /* What changed the auth cache's state, appended in the same transaction
+     * as the change: a running server applies what the CLI (and later other
+     * replicas) did (docs/decisions/0025-feed-change-events.md). */
+    {16, "change events", NULL, GH_MIG16_EVENTS("INTEGER PRIMARY KEY AUTOINCREMENT"),
+     GH_MIG16_EVENTS("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

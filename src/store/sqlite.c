@@ -384,4 +384,8 @@ const struct store_ops store_sqlite = {
     .idem.release = sq_idem_release,
     .upkeep.prune = sq_prune,
     .health.probe = sq_health_probe,
+    .events.append = sq_event_append,
+    .events.since = sq_events_since,
+    .events.max_seq = sq_events_max_seq,
+    .events.prune = sq_events_prune,
 };

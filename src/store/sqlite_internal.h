@@ -98,6 +98,10 @@ enum stmt_id {
     S_PRUNE_RT,
     S_PRUNE_SESS,
     S_HEALTH_PROBE,
+    S_EVENT_INSERT,
+    S_EVENT_SINCE,
+    S_EVENT_MAX,
+    S_EVENT_PRUNE,
     S_COUNT
 };
 
@@ -219,6 +223,10 @@ enum gh_err sq_refresh_rotate(struct store_conn *c, const uint8_t old_hash[32],
 
 /** Revokes every live session of a->uid (a store_write_fn). */
 enum gh_err sq_revoke_user_fn(struct store_conn *c, const void *arg);
+/** Revokes every live session of uid but keep_sid (NULL: none), with its
+ *  change event; inside an open write transaction. */
+enum gh_err sq_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,
+                             int64_t now);
 
 /* ---- sqlite_keys.c ---- */
 enum gh_err sq_vault_keys_list(struct store_conn *c, struct store_vault_key *out, size_t max,
@@ -281,6 +289,17 @@ enum gh_err sq_magic_revoke_all(struct store_conn *c, const char *email_key, int
 enum gh_err sq_magic_get(struct store_conn *c, const uint8_t hash[32], struct store_magic *out);
 enum gh_err sq_magic_consume(struct store_conn *c, const uint8_t hash[32], const char *purpose,
                              int64_t now, struct store_magic *out);
+
+/* ---- sqlite_events.c ---- */
+/** Appends e inside the open write transaction (the writes that change
+ *  what an auth cache holds call it before their commit). */
+enum gh_err sq_event_add(struct store_conn *c, enum store_event_kind kind, const char *uid,
+                         const char *sid, const char *text, int64_t value);
+enum gh_err sq_event_append(struct store_conn *c, const struct store_event *e);
+enum gh_err sq_events_since(struct store_conn *c, int64_t after, struct store_event *out,
+                            size_t max, size_t *n);
+enum gh_err sq_events_max_seq(struct store_conn *c, int64_t *seq);
+enum gh_err sq_events_prune(struct store_conn *c, int64_t before);
 
 /* ---- sqlite_idem.c ---- */
 enum gh_err sq_health_probe(struct store_conn *c, int64_t now);

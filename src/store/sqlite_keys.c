@@ -65,15 +65,34 @@ enum gh_err sq_signing_keys_list(struct store_conn *c, struct store_signing_key 
     return GH_OK;
 }
 
+/* Every server reloads its signing keys on this event (sessions/changes.h)
+ * instead of waiting for the next periodic reload. */
+static enum gh_err signing_key_insert_fn(struct store_conn *c, const void *arg)
+{
+    const struct store_signing_key *k = arg;
+    enum gh_err rc =
+        SQ_INSERT(c, S_SK_INSERT, "signing key insert", SQ_TEXT(k->kid), SQ_TEXT(k->private_sealed),
+                  SQ_INT(k->created_at), SQ_INT(k->activates_at));
+    if (rc) return rc;
+    return sq_event_add(c, STORE_EV_SIGNING_KEYS_CHANGED, NULL, NULL, k->kid, 0);
+}
+
 enum gh_err sq_signing_key_insert(struct store_conn *c, const struct store_signing_key *k)
 {
-    return SQ_INSERT(c, S_SK_INSERT, "signing key insert", SQ_TEXT(k->kid),
-                     SQ_TEXT(k->private_sealed), SQ_INT(k->created_at), SQ_INT(k->activates_at));
+    return sq_in_tx(c, NULL, signing_key_insert_fn, k);
+}
+
+static enum gh_err signing_key_delete_fn(struct store_conn *c, const void *arg)
+{
+    const char *kid = arg;
+    enum gh_err rc = sq_delete_by_id(c, S_SK_DELETE, kid);
+    if (rc || sqlite3_changes(c->db) == 0) return rc;
+    return sq_event_add(c, STORE_EV_SIGNING_KEYS_CHANGED, NULL, NULL, kid, 0);
 }
 
 enum gh_err sq_signing_key_delete(struct store_conn *c, const char *kid)
 {
-    return sq_delete_by_id(c, S_SK_DELETE, kid);
+    return sq_in_tx(c, NULL, signing_key_delete_fn, kid);
 }
 
 /* A switch, not a table: a field left out must fail, not map to

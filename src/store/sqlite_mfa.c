@@ -57,8 +57,7 @@ static enum gh_err totp_confirm_fn(struct store_conn *c, const void *arg)
     if (sqlite3_changes(c->db) != 1) return GH_ERR_CONFLICT;
     if ((rc = insert_backup_codes(c, a->uid, a->hashes))) return rc;
     /* A new factor ends the sessions that never had to pass it. */
-    return SQ_RUN(c, S_SESS_REVOKE_OTHERS, "revoke other sessions", SQ_TEXT(a->uid),
-                  SQ_TEXT(a->keep_sid ? a->keep_sid : ""), SQ_INT(a->now));
+    return sq_revoke_others(c, a->uid, a->keep_sid, a->now);
 }
 
 /* Its own write transaction, or the caller's when one is open (confirming
@@ -112,8 +111,7 @@ static enum gh_err totp_delete_fn(struct store_conn *c, const void *arg)
     if (rc) return rc;
     if ((rc = sq_delete_by_id(c, S_TOTP_DELETE, a->uid))) return rc;
     if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
-    return SQ_RUN(c, S_SESS_REVOKE_OTHERS, "revoke other sessions", SQ_TEXT(a->uid),
-                  SQ_TEXT(a->id ? a->id : ""), SQ_INT(a->now));
+    return sq_revoke_others(c, a->uid, a->id, a->now);
 }
 
 enum gh_err sq_totp_delete(struct store_conn *c, const char *uid, const char *keep_sid, int64_t now,

@@ -98,7 +98,8 @@ static enum gh_err session_revoke_fn(struct store_conn *c, const void *arg)
     enum gh_err rc =
         SQ_RUN(c, S_SESS_REVOKE, "session revoke", SQ_TEXT(a->id), SQ_TEXT(a->uid), SQ_INT(a->now));
     if (rc) return rc;
-    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
+    return sq_event_add(c, STORE_EV_SESSION_REVOKED, a->uid, a->id, NULL, 0);
 }
 
 enum gh_err sq_session_revoke(struct store_conn *c, const char *id, const char *uid, int64_t now,
@@ -111,12 +112,32 @@ enum gh_err sq_session_revoke(struct store_conn *c, const char *id, const char *
 enum gh_err sq_revoke_user_fn(struct store_conn *c, const void *arg)
 {
     const struct revoke_args *a = arg;
-    return SQ_RUN(c, S_SESS_REVOKE_USER, "revoke user sessions", SQ_TEXT(a->uid), SQ_INT(a->now));
+    enum gh_err rc =
+        SQ_RUN(c, S_SESS_REVOKE_USER, "revoke user sessions", SQ_TEXT(a->uid), SQ_INT(a->now));
+    if (rc) return rc;
+    return sq_event_add(c, STORE_EV_USER_SESSIONS_REVOKED, a->uid, NULL, NULL, 0);
+}
+
+enum gh_err sq_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,
+                             int64_t now)
+{
+    enum gh_err rc = SQ_RUN(c, S_SESS_REVOKE_OTHERS, "revoke other sessions", SQ_TEXT(uid),
+                            SQ_TEXT(keep_sid ? keep_sid : ""), SQ_INT(now));
+    if (rc) return rc;
+    return sq_event_add(c, STORE_EV_USER_SESSIONS_REVOKED, uid, keep_sid, NULL, 0);
+}
+
+static enum gh_err session_unrestrict_fn(struct store_conn *c, const void *arg)
+{
+    const char *id = arg;
+    enum gh_err rc = SQ_RUN(c, S_SESS_UNRESTRICT, "session unrestrict", SQ_TEXT(id));
+    if (rc || sqlite3_changes(c->db) == 0) return rc;
+    return sq_event_add(c, STORE_EV_SESSION_UNRESTRICTED, NULL, id, NULL, 0);
 }
 
 enum gh_err sq_session_unrestrict(struct store_conn *c, const char *id)
 {
-    return SQ_RUN(c, S_SESS_UNRESTRICT, "session unrestrict", SQ_TEXT(id));
+    return sq_in_tx(c, NULL, session_unrestrict_fn, id);
 }
 
 enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,

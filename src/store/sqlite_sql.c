@@ -167,4 +167,10 @@ const char *const stmt_sql[S_COUNT] = {
     /* A page of fresh bytes: the WAL must grow and be synced to the disk. */
     [S_HEALTH_PROBE] = "INSERT OR REPLACE INTO health_probe (id, written_at, pad)"
                        " VALUES (1, ?1, randomblob(4096))",
+    [S_EVENT_INSERT] = "INSERT INTO change_events (kind, user_id, session_id, text_value,"
+                       " int_value, origin, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [S_EVENT_SINCE] = "SELECT seq, kind, user_id, session_id, text_value, int_value, origin,"
+                      " created_at FROM change_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [S_EVENT_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM change_events",
+    [S_EVENT_PRUNE] = "DELETE FROM change_events WHERE created_at < ?1",
 };

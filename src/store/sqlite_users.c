@@ -52,7 +52,8 @@ static enum gh_err user_set_role_fn(struct store_conn *c, const void *arg)
     enum gh_err rc = SQ_RUN(c, S_USER_SET_ROLE, "user set role", SQ_TEXT(a->id), SQ_TEXT(a->role),
                             SQ_INT(gh_now_s()));
     if (rc) return rc;
-    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
+    return sq_event_add(c, STORE_EV_ROLE_CHANGED, a->id, NULL, a->role, 0);
 }
 
 enum gh_err sq_user_set_role(struct store_conn *c, const char *id, const char *role,
@@ -113,8 +114,8 @@ static enum gh_err set_password_fn(struct store_conn *c, const void *arg)
                             SQ_TEXT(a->hash), SQ_INT(a->tia), SQ_INT(a->now));
     if (rc) return rc;
     if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
-    return SQ_RUN(c, S_SESS_REVOKE_OTHERS, "revoke other sessions", SQ_TEXT(a->id),
-                  SQ_TEXT(a->keep_sid ? a->keep_sid : ""), SQ_INT(a->now));
+    if ((rc = sq_event_add(c, STORE_EV_TOKENS_INVALIDATED, a->id, NULL, NULL, a->tia))) return rc;
+    return sq_revoke_others(c, a->id, a->keep_sid, a->now);
 }
 
 /* Its own transaction, or the caller's (a reset spends its link in it). */
@@ -141,6 +142,7 @@ static enum gh_err user_reclaim_fn(struct store_conn *c, const void *arg)
     rc = SQ_RUN(c, S_USER_SET_PASSWORD, "reclaim: password", SQ_TEXT(a->id), SQ_TEXT("!"),
                 SQ_INT(a->tia), SQ_INT(a->now));
     if (rc) return rc;
+    if ((rc = sq_event_add(c, STORE_EV_TOKENS_INVALIDATED, a->id, NULL, NULL, a->tia))) return rc;
     struct revoke_args r = {NULL, a->id, a->now};
     return sq_revoke_user_fn(c, &r);
 }

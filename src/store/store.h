@@ -182,6 +182,50 @@ struct store_magic {
     int64_t used_at;
 };
 
+/* A change to what a server's auth cache holds (sessions/changes.h),
+ * recorded in the same transaction as the change so other processes (the
+ * CLI's changes reaching a running server; later other replicas) apply it
+ * too. The backend appends these itself in every write that changes such
+ * state (listed at each kind); events.append records one a caller makes
+ * outside those writes. Kinds are stored by name (store_event_kind_name):
+ * a kind a newer version wrote reads as STORE_EV_UNKNOWN. */
+enum store_event_kind {
+    STORE_EV_UNKNOWN = 0,
+    STORE_EV_ROLE_CHANGED,          /* user_id, text: the new role (users.set_role) */
+    STORE_EV_SESSION_REVOKED,       /* session_id, user_id (sessions.revoke) */
+    STORE_EV_USER_SESSIONS_REVOKED, /* user_id, session_id: the one kept, "" none
+                                     * (sessions.revoke_user, users.set_password,
+                                     * users.reclaim, totp.confirm, totp.delete) */
+    STORE_EV_TOKENS_INVALIDATED,    /* user_id, value: tokens_invalidated_at
+                                     * (users.set_password, users.reclaim) */
+    STORE_EV_SESSION_UNRESTRICTED,  /* session_id (sessions.unrestrict) */
+    STORE_EV_SESSION_MFA,           /* session_id, value: mfa_at (a step-up) */
+    STORE_EV_SIGNING_KEYS_CHANGED,  /* text: the kid (signing_keys.insert, .delete) */
+    STORE_EV_KIND_COUNT
+};
+
+#define STORE_ORIGIN_LEN 16 /* hex: a random id per process */
+
+struct store_event {
+    int64_t seq; /* increasing, never reused; set by append */
+    enum store_event_kind kind;
+    char user_id[STORE_ID_LEN + 1];
+    char session_id[STORE_ID_LEN + 1];
+    char text[STORE_KID_MAX + 1]; /* a role or a kid */
+    int64_t value;
+    char origin[STORE_ORIGIN_LEN + 1]; /* the writing process (store_origin); set by append */
+    int64_t created_at;                /* set by append */
+};
+
+/** The kind's stored name ("role_changed", ...); "unknown" for others. */
+const char *store_event_kind_name(enum store_event_kind k);
+/** The kind of a stored name; STORE_EV_UNKNOWN if none matches. */
+enum store_event_kind store_event_kind_parse(const char *name);
+/** This process's origin id (random, made on first use; static storage).
+ *  A server skips the events of its own origin: it applied them to its
+ *  cache right after their commit. */
+const char *store_origin(void);
+
 struct store_conn;
 
 /* The table a backend fills. Members are grouped by capability, one nested
@@ -432,6 +476,21 @@ struct store_ops {
         /** Forgets a claim (the first request failed: a retry may run again). */
         enum gh_err (*release)(struct store_conn *c, const char *id) GH_WUR;
     } idem;
+
+    /* Change events (see struct store_event): the feed a server's auth
+     * cache follows. */
+    struct {
+        /** Appends e (kind, subjects and value; seq, origin and created_at
+         *  are set here) in its own transaction or the caller's. */
+        enum gh_err (*append)(struct store_conn *c, const struct store_event *e) GH_WUR;
+        /** Up to max events with seq > after, in seq order; *n the count. */
+        enum gh_err (*since)(struct store_conn *c, int64_t after, struct store_event *out,
+                             size_t max, size_t *n) GH_WUR;
+        /** The newest seq (0: no event yet, or all pruned). */
+        enum gh_err (*max_seq)(struct store_conn *c, int64_t *seq) GH_WUR;
+        /** Deletes events created before `before` (seqs are never reused). */
+        enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
+    } events;
 
     struct {
         /** Deletes refresh tokens, sessions, links and sign-in challenges that
