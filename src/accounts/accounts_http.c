@@ -260,6 +260,11 @@ void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struc
 void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     json_t *u = user_json(r->ident.user_id, r->ident.email, r->ident.created_at);
+    /* From the auth cache: a role changed by the CLI shows within a second. */
+    if (u && json_object_set_new(u, "role", json_string(r->ident.role)) != 0) {
+        json_decref(u);
+        u = NULL;
+    }
     if (!u) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return;

@@ -12,7 +12,10 @@
 
 /* users role <email> <user|admin>: the only way to make an admin until an
  * admin API exists. Audited as role.changed with the change in one
- * transaction. Applies from the account's next sign-in. */
+ * transaction; the store appends its change event in the same one, so
+ * running servers apply the role within about a second
+ * (sessions/changes.h). GATEHOUSE_MFA_REQUIRED=admins applies from the
+ * account's next sign-in. */
 int users_cli(int argc, char **argv)
 {
     const struct store_ops *ops = store_backend();
@@ -57,7 +60,7 @@ int users_cli(int argc, char **argv)
         if (ops->users.set_role(c, u.id, role, audit_enabled() ? &ev : NULL) != GH_OK)
             rc = cli_die("could not change the role; nothing was changed");
         else
-            printf("%s is now %s (from its next sign-in)\n", email, role);
+            printf("%s is now %s (running servers apply it within about a second)\n", email, role);
     }
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (c) ops->close(c);

@@ -17,6 +17,7 @@
 #include "mail/mail.h"
 #include "mfa/totp.h"
 #include "sessions/authcache.h"
+#include "sessions/changes.h"
 #include "sessions/cookie.h"
 #include "sessions/discovery.h"
 #include "sessions/sessions_jobs.h"
@@ -45,7 +46,14 @@ int serve_cmd(int argc, char **argv)
         goto out;
     }
     if ((rc = cli_open_keys(!gh_cfg.production, &c))) goto out;
+    /* The change feed's position before anything is cached: no change made
+     * from now on by another process is missed. */
+    enum gh_err frc = changes_init(store_backend(), c);
     store_backend()->close(c);
+    if (frc != GH_OK) {
+        rc = cli_die("cannot read the change events; see the log");
+        goto out;
+    }
     if (lrc != GH_OK) {
         rc = cli_die("cannot lock the database; see the log");
         goto out;
@@ -98,6 +106,7 @@ int serve_cmd(int argc, char **argv)
                         true); /* at start too: restarts must not starve it */
     audit_head_load();
     server_add_periodic(sessions_job_reload_keys, 2, false);
+    server_add_periodic(changes_job_poll, 1, false); /* the CLI's changes reach the cache */
     server_add_periodic(mail_deliver, 1, true);
     if (gh_cfg.audit_verify_interval > 0)
         server_add_periodic(audit_job_verify, (int)gh_cfg.audit_verify_interval, true);

@@ -11,12 +11,15 @@
 #include "sessions/jwt.h"
 #include "vault/vault.h"
 
-/* Drops sessions and refresh tokens a day after they expired, the sealed
- * successor pairs of tokens spent longer ago than the reuse grace, and
- * signing keys that no token can still need. */
+/* Drops sessions and refresh tokens a day after they expired, change
+ * events a day old, the sealed successor pairs of tokens spent longer ago
+ * than the reuse grace, and signing keys that no token can still need. */
 void sessions_job_prune(const struct store_ops *ops, struct store_conn *c)
 {
     if (ops->upkeep.prune(c, gh_now_s() - 86400) != GH_OK) gh_log(GH_LOG_WARN, "prune failed");
+    /* Change events are read within seconds (sessions/changes.h). */
+    if (ops->events.prune(c, gh_now_s() - 86400) != GH_OK)
+        gh_log(GH_LOG_WARN, "prune of change events failed");
     if (ops->refresh.forget_successors(c, NULL, gh_now_us() - gh_cfg.refresh_grace * 1000000) !=
         GH_OK)
         gh_log(GH_LOG_WARN, "prune of successor pairs failed");

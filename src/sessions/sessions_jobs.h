@@ -7,13 +7,16 @@
 #include "store/store.h"
 
 /** Hourly (and at start): drops sessions and refresh tokens a day after
- *  they expired, the sealed successor pairs of tokens spent longer ago than
- *  the reuse grace, and signing keys no token can still need (audited as
- *  keys.deleted). Failures are logged; the next run tries again. */
+ *  they expired, change events a day old, the sealed successor pairs of
+ *  tokens spent longer ago than the reuse grace, and signing keys no token
+ *  can still need (audited as keys.deleted). Failures are logged; the next
+ *  run tries again. */
 void sessions_job_prune(const struct store_ops *ops, struct store_conn *c);
 
 /** Every 2 s: picks up keys added by `gatehouse keys rotate` (or another
- *  replica) and drops cached tokens when the signing keys changed. */
+ *  replica) and drops cached tokens when the signing keys changed. The
+ *  change feed (sessions/changes.h) also runs it at once on a
+ *  signing-key event; two runs at once are safe (each swaps whole sets). */
 void sessions_job_reload_keys(const struct store_ops *ops, struct store_conn *c);
 
 #endif

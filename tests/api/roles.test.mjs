@@ -36,7 +36,7 @@ test('admins must enrol a second factor under GATEHOUSE_MFA_REQUIRED=admins; use
     assert.match(r.stdout, /is now admin/);
     assert.equal(sql(srv.dbPath, `SELECT actor || '|' || details FROM audit_log WHERE action = 'role.changed' AND target = '${a.user.id}';`),
       'system|{"from":"user","to":"admin"}');
-    assert.equal((await me(srv, a.access)).status, 200, 'sessions from before keep working: the role applies from the next sign-in');
+    assert.equal((await me(srv, a.access)).status, 200, 'sessions from before keep working: the MFA requirement applies from the next sign-in');
 
     const s = await signin(a);
     assert.equal(s.status, 200, s.text);

@@ -1,0 +1,45 @@
+/* The change feed's reader: applies to this server's auth cache the
+ * changes other processes wrote to the database (a `gatehouse users role`,
+ * `users mfa-reset` or `keys retire` run beside a running server; later
+ * other replicas, issue 14), so they take effect within about a second
+ * without a restart (docs/decisions/0025-feed-change-events.md).
+ *
+ * Every write that changes what the cache holds appends a struct
+ * store_event in the same transaction (the store does it: store.h). This
+ * module owns only the position in that feed (the last seq applied) and
+ * the mapping of each kind to the cache's public setters
+ * (sessions/authcache.h); a signing-key change reloads the keys
+ * (sessions/sessions_jobs.h). Events of this process's own origin are
+ * skipped: they were applied right after their commit. */
+#ifndef GH_SESSIONS_CHANGES_H
+#define GH_SESSIONS_CHANGES_H
+
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+/* Events read per store call; a run reads at most CHANGES_MAX_PAGES of
+ * them and leaves the rest to the next run. */
+#define CHANGES_PAGE 32
+#define CHANGES_MAX_PAGES 32
+
+/** At start, before serving: the feed position is the newest event now
+ *  (the cache is empty; whatever happened before is in the database).
+ *  GH_ERR_INTERNAL when the store cannot be read (serve stops). */
+enum gh_err changes_init(const struct store_ops *ops, struct store_conn *c) GH_WUR;
+
+/** Every second on a worker (server_add_periodic): reads the events after
+ *  the last one applied and applies each, in order. A failed read keeps
+ *  the position and is retried by the next run (logged once per outage). */
+void changes_job_poll(const struct store_ops *ops, struct store_conn *c);
+
+/** Applies one event to the cache, whatever its origin (the poll and the
+ *  unit tests). An unknown kind (written by a newer version) is logged and
+ *  skipped. */
+void changes_apply(const struct store_ops *ops, struct store_conn *c, const struct store_event *e);
+
+/** The seq of the last event applied (or skipped as this process's own). */
+int64_t changes_position(void);
+
+#endif
