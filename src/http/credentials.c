@@ -5,7 +5,8 @@
  * credential was presented decides alone: an Authorization header is never
  * overruled by a cookie, not even when it is bad (decision 0011). A new kind
  * (API keys) is one more row. Also the checks that need the identity: the
- * CSRF rule for cookies and the MFA-enrolment restriction. */
+ * CSRF rule for cookies (the token from X-CSRF-Token, or on a page from
+ * its form's "csrf" field) and the MFA-enrolment restriction. */
 #include <string.h>
 #include <strings.h>
 
@@ -28,13 +29,17 @@ bool http_restricted_denied(struct gh_req *r)
 
 /* A state-changing request authenticated by cookie needs an Origin /
  * Sec-Fetch-Site that is ours or allowlisted (r->origin_ok) and the CSRF
- * token of its session in X-CSRF-Token. Needs r->ident. */
+ * token of its session in X-CSRF-Token (a page: its form's "csrf" field).
+ * Needs r->ident. */
 bool http_csrf_denied(struct gh_req *r)
 {
     if (!r->cookie_auth || r->method == GH_GET) return false;
     if (r->origin_ok && cookie_csrf_valid(r->ident.session_id, r->csrf, r->csrf_len)) return false;
     gh_log(GH_LOG_WARN, "request %s: CSRF check failed (%s) for session %s", r->request_id,
-           r->origin_ok ? "X-CSRF-Token" : "Origin/Sec-Fetch-Site", r->ident.session_id);
+           !r->origin_ok                ? "Origin/Sec-Fetch-Site"
+           : (r->route->flags & R_PAGE) ? "the form's csrf field"
+                                        : "X-CSRF-Token",
+           r->ident.session_id);
     gh_count_csrf_failed();
     gh_fail(r, GH_E_CSRF_FAILED);
     return true;
@@ -104,16 +109,27 @@ static bool bearer(const char *value, struct gh_req *r)
     return true;
 }
 
-/* The session cookie from every Cookie header: 1 with r->token set, 0 if
- * absent, 2 if sent more than once, -1 if not shaped like a token. */
-static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
+/* The cookie called name over every Cookie header (reqparse_cookies_result). */
+static int named_cookie(struct evkeyvalq *in, const char *name, const char **val, size_t *len)
 {
-    const char *name = cookie_session_name(), *val;
     struct reqparse_cookies s = {0};
     for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
         if (strcasecmp(kv->key, "Cookie") == 0) reqparse_cookies_add(&s, kv->value, name);
+    return reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, val, len);
+}
+
+/* The session cookie from every Cookie header: 1 with r->token set, 0 if
+ * absent, 2 if sent more than once, -1 if not shaped like a token. With a
+ * cookie domain, a __Host- cookie of before it is read only when the new
+ * name is absent: when both are sent the new one decides alone (the old
+ * one is expired by the reply that sets the new one, so a browser holding
+ * both is mid-upgrade, and one name must decide, never a mix). */
+static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
+{
+    const char *val, *legacy = cookie_legacy_session_name();
     size_t len;
-    int got = reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, &val, &len);
+    int got = named_cookie(in, cookie_session_name(), &val, &len);
+    if (got == 0 && legacy) got = named_cookie(in, legacy, &val, &len);
     if (got != 1) return got;
     memcpy(r->token, val, len);
     r->token[len] = '\0';
@@ -217,7 +233,11 @@ bool http_credentials_check(struct gh_req *r, struct evkeyvalq *in)
     res = r->cred->memory(r);
     if (res == GH_CRED_REFUSED) return false;
     r->authed = res == GH_CRED_OK;
-    if (r->cookie_auth && r->method != GH_GET) {
+    if (r->cookie_auth && r->method != GH_GET && (r->route->flags & R_PAGE)) {
+        /* A page's form carries its token (http_form_csrf, once the body
+         * is read; settled on the worker): the origin now. */
+        if (!r->origin_ok && http_csrf_denied(r)) return false;
+    } else if (r->cookie_auth && r->method != GH_GET) {
         const char *ct = evhttp_find_header(in, "X-CSRF-Token");
         size_t cl = ct ? strlen(ct) : 0;
         if (cl > 0 && cl <= COOKIE_CSRF_LEN) {
@@ -229,6 +249,23 @@ bool http_credentials_check(struct gh_req *r, struct evkeyvalq *in)
         if ((!r->origin_ok || r->authed) && http_csrf_denied(r)) return false;
     }
     return true;
+}
+
+bool http_form_csrf(struct gh_req *r)
+{
+    json_t *v = r->body ? json_object_get(r->body, "csrf") : NULL;
+    const char *t = json_is_string(v) ? json_string_value(v) : NULL;
+    size_t n = t ? json_string_length(v) : 0;
+    r->csrf[0] = '\0';
+    r->csrf_len = 0;
+    if (n > 0 && n <= COOKIE_CSRF_LEN) {
+        memcpy(r->csrf, t, n);
+        r->csrf[n] = '\0';
+        r->csrf_len = n;
+    }
+    if (r->body) json_object_del(r->body, "csrf"); /* the handler's fields are its own */
+    /* Settled from memory: checked now (else on the worker, in work()). */
+    return !(r->authed && r->cookie_auth && http_csrf_denied(r));
 }
 
 bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

@@ -18,6 +18,7 @@
 #include "http/conn.h"
 #include "http/framing.h"
 #include "http/internal.h"
+#include "pages/pages_http.h"
 
 void gh_reply(struct gh_req *r, int status, json_t *body)
 {
@@ -240,11 +241,29 @@ static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
     evhttp_add_header(h, "X-Request-Id", request_id);
 }
 
+/* With a cookie domain, the __Host- cookies of before it are expired
+ * whenever ours are set or cleared: a rotation moves a browser onto the
+ * new names, and a sign-out leaves neither behind. */
+static void expire_legacy_cookies(struct evkeyvalq *h)
+{
+    char v[COOKIE_HEADER_MAX];
+    const char *ls = cookie_legacy_session_name(), *lc = cookie_legacy_csrf_name();
+    if (ls) {
+        cookie_format(v, sizeof v, ls, "", 0, true);
+        evhttp_add_header(h, "Set-Cookie", v);
+    }
+    if (lc) {
+        cookie_format(v, sizeof v, lc, "", 0, false);
+        evhttp_add_header(h, "Set-Cookie", v);
+    }
+}
+
 /* Set-Cookie for cookie mode: a new or rotated session cookie with its
  * CSRF cookie, or both expired. */
 static void set_cookies(struct gh_req *r, struct evkeyvalq *h)
 {
     char v[COOKIE_HEADER_MAX], csrf[COOKIE_CSRF_LEN + 1];
+    if (r->clear_cookies || r->set_session[0]) expire_legacy_cookies(h);
     if (r->clear_cookies) {
         cookie_format(v, sizeof v, cookie_session_name(), "", 0, true);
         evhttp_add_header(h, "Set-Cookie", v);
@@ -292,6 +311,9 @@ void http_finish(struct gh_req *r)
     struct evhttp_request *ev = r->ev;
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     if (r->status == 0) gh_fail_msg(r, GH_E_INTERNAL_ERROR, "Internal error.");
+    /* A page's error is a page (same status and code), not JSON. */
+    if (r->error_code && r->resp && gh_route_profile(r->route) == GH_PROFILE_PAGE)
+        pages_http_error(r);
 
     add_security_headers(h,
                          (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)

@@ -254,6 +254,17 @@ static void test_writes_append(void **state)
     assert_string_equal(e.session_id, SID);
     at = e.seq;
 
+    /* A step-up. */
+    assert_int_equal(ops->sessions.set_mfa_at(c, SID, 4242, NULL), GH_OK);
+    e = newest(c, at, 1);
+    assert_int_equal(e.kind, STORE_EV_SESSION_MFA);
+    assert_string_equal(e.session_id, SID);
+    assert_int_equal(e.value, 4242);
+    at = e.seq;
+    assert_int_equal(ops->sessions.set_mfa_at(c, "nosuchsession000000000000", 1, NULL),
+                     GH_ERR_NOT_FOUND);
+    assert_int_equal(max_seq(c), at);
+
     assert_int_equal(ops->users.set_password(c, UID, "$argon2id$new", 777, SID, gh_now_s(), NULL),
                      GH_OK);
     struct store_event out[64];
