@@ -32,7 +32,8 @@
 #      SETUP_CONCURRENCY=16 (parallel API calls of tokens.py), SETUP_TMPDIR=/dev/shm,
 #      AUTH_CACHE_MB=64 (GATEHOUSE_AUTH_CACHE_MB of the measured server when the binary
 #      has that setting; "default": leave it unset), ACCESS_TTL=7200 (GATEHOUSE_ACCESS_TTL,
-#      seconds: the tokens must outlive the run).
+#      seconds: the tokens must outlive the run), VERIFY_HEADERS=original (direct /v1/verify
+#      with nginx's X-Original-URL/-Method; "forwarded": Caddy's/Traefik's X-Forwarded-*).
 # Server settings used (both servers): GATEHOUSE_ENV=development,
 #      GATEHOUSE_RATE_LIMITS=off (no budget: api_user, signup_ip, signin_*, refresh_*
 #      would refuse the load), GATEHOUSE_TRUSTED_PROXIES=127.0.0.1 and
@@ -54,6 +55,7 @@ SETUP_CONCURRENCY=${SETUP_CONCURRENCY:-16}
 SETUP_TMPDIR=${SETUP_TMPDIR:-/dev/shm}
 AUTH_CACHE_MB=${AUTH_CACHE_MB:-64}
 ACCESS_TTL=${ACCESS_TTL:-7200}
+VERIFY_HEADERS=${VERIFY_HEADERS:-original}
 CORES=$(nproc)
 ARGON2_KIB=19456 # Gatehouse defaults (src/core/config.c); the measured server sets no GATEHOUSE_ARGON2_*
 ARGON2_T=2
@@ -70,6 +72,7 @@ log() { echo "== $*" >&2; }
 for v in RUNS NGINX_WORKERS TOKEN_USERS TOKEN_SESSIONS TOKEN_PER_SESSION SETUP_CONCURRENCY ACCESS_TTL; do
     [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"
 done
+[[ "$VERIFY_HEADERS" =~ ^(original|forwarded)$ ]] || die "VERIFY_HEADERS must be original or forwarded"
 [[ "$AUTH_CACHE_MB" =~ ^([1-9][0-9]*|default)$ ]] || die "AUTH_CACHE_MB must be a positive integer or 'default'"
 [ -x "$BIN" ] || die "$BIN not found: run 'make build-release' first"
 [ -x "$NGINX" ] || die "nginx not found: run './scripts/deps.sh --bench'"
@@ -245,7 +248,13 @@ log "signed up $EMAIL"
 # ---------------------------------------------------------------- /v1/verify present?
 # Sent as nginx's auth_request sends it: from loopback (a trusted proxy), the
 # original request in X-Original-URL and X-Original-Method.
-VERIFY_HDRS=(-H "X-Original-URL: $ORIG_URL" -H "X-Original-Method: GET")
+# VERIFY_HEADERS=forwarded sends Caddy's and Traefik's X-Forwarded-* instead.
+if [ "$VERIFY_HEADERS" = forwarded ]; then
+    VERIFY_HDRS=(-H "X-Forwarded-Method: GET" -H "X-Forwarded-Proto: ${ORIG_URL%%://*}"
+        -H "X-Forwarded-Host: $(cut -d/ -f3 <<<"$ORIG_URL")" -H "X-Forwarded-Uri: /$(cut -d/ -f4- <<<"$ORIG_URL")")
+else
+    VERIFY_HDRS=(-H "X-Original-URL: $ORIG_URL" -H "X-Original-Method: GET")
+fi
 code=$(curl -sS -o "$TMP/verify.body" -D "$TMP/verify.hdrs" -w '%{http_code}' \
     -H "Authorization: Bearer $TOKEN" "${VERIFY_HDRS[@]}" "$GH_URL/v1/verify")
 if [ "$code" = 404 ]; then
@@ -509,7 +518,7 @@ NR="route not present"
     echo "wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --latency (after -d2s) for every HTTP target; wrk -t2 -c8 for signin"
     echo "nginx: worker_processes $NGINX_WORKERS (ceiling return 204; upstream return 200; proxies with keepalive 64)"
     echo "gatehouse: ${GH_ENV[*]}; $CACHE_NOTE; default Argon2id"
-    echo "/v1/verify: $([ "$VERIFY" = 1 ] && echo "X-Original-URL: $ORIG_URL, X-Original-Method: GET, rules: / signed_in" || echo "$NR (404): skipped")"
+    echo "/v1/verify: $([ "$VERIFY" = 1 ] && echo "direct with ${VERIFY_HDRS[*]//-H /}; rules: / signed_in" || echo "$NR (404): skipped")"
     echo "tokens: $NTOK = $TOKEN_USERS users x $TOKEN_SESSIONS sessions x $TOKEN_PER_SESSION tokens, made in $SETUP_SECS s" \
         "($SETUP_API_SECS s of API calls at concurrency $SETUP_CONCURRENCY, Argon2id m=$SETUP_ARGON2_KIB KiB t=$SETUP_ARGON2_T; db $SETUP_DB_MIB MiB)"
     sed 's/^ *tokens.py: /  setup /' "$TMP/setup.log"
