@@ -160,6 +160,17 @@ wait_http() { # wait_http URL EXPECTED_CODE PID
     die "$1 did not answer $2 within 10 s (last: $code)"
 }
 has_setting() { grep -aq "$1" "$BIN"; } # does the binary read this environment variable at all
+# Gatehouse's /metrics (loopback may read it): a snapshot to a file, one value,
+# and the change of a counter over a run_wrk OUTFILE (empty when not exposed,
+# e.g. the auth cache's counters before issue 11).
+metrics() { curl -s --max-time 2 "$GH_URL/metrics" >"$1" 2>/dev/null || : >"$1"; }
+metric() { awk -v n="$2" '$1 == n {print $2}' "$1"; }
+mdelta() {
+    local a b
+    a=$(metric "$1.m0" "$2")
+    b=$(metric "$1.m1" "$2")
+    if [ -n "$a" ] && [ -n "$b" ]; then calc "$b - $a" .0f; fi
+}
 
 # ---------------------------------------------------------------- the 100k tokens
 # A setup server (cheap Argon2id, data on tmpfs) makes them through the API.
@@ -313,11 +324,13 @@ run_wrk() {
     read -r -a pids <<<"$2"
     shift 3
     wrk -d2s "${WRK_SET[@]}" "$@" "$url" >/dev/null
+    metrics "$out.m0"
     thread_ticks "${pids[@]}" >"$out.t0"
     c0=$(cpu_ticks "${pids[@]}")
     timeout 120 wrk -d"$DURATION" --latency "${WRK_SET[@]}" "$@" "$url" >"$out"
     c1=$(cpu_ticks "${pids[@]}")
     thread_ticks "${pids[@]}" >"$out.t1"
+    metrics "$out.m1"
     calc "($c1 - $c0) / $(getconf CLK_TCK)" .2f >"$out.cpu"
     [ -n "$(wrk_rps "$out")" ] || die "could not parse wrk output $out: $(cat "$out")"
     n=$(wrk_non2xx "$out")
@@ -340,6 +353,26 @@ runs_median() { # runs_median PREFIX FUNC: median of FUNC over PREFIX_1.txt .. P
 show() { # show NAME RUN: one line per measured target
     local f="$TMP/${1}_$2.txt"
     echo "   $1: $(wrk_rps "$f") req/s, p99 $(wrk_p99_ms "$f") ms, CPU $(cpu_pct "$f") % [$(thread_pcts "$f")], $(cpu_us_per_req "$f") us/req $(wrk_errors "$f")" >&2
+}
+# cache_line OUTFILE: what the auth cache did during a run_wrk (its /metrics counters)
+cache_line() {
+    local m e
+    m=$(mdelta "$1" 'gatehouse_authcache_misses_total{table="tokens"}')
+    e=$(mdelta "$1" 'gatehouse_authcache_evictions_total{table="tokens"}')
+    if [ -z "$m" ]; then
+        echo "auth cache counters not in /metrics"
+        return
+    fi
+    echo "auth cache during the run: token misses +$m, token evictions +$e; now $(metric "$1.m1" 'gatehouse_authcache_entries{table="tokens"}') tokens," \
+        "$(metric "$1.m1" 'gatehouse_authcache_entries{table="sessions"}') sessions, $(metric "$1.m1" 'gatehouse_authcache_entries{table="users"}') users," \
+        "$(calc "$(metric "$1.m1" gatehouse_authcache_bytes) / 1048576" .1f) of $(calc "$(metric "$1.m1" gatehouse_authcache_budget_bytes) / 1048576" .0f) MiB"
+}
+# gate_calls OUTFILE: Gatehouse's 2xx replies per request wrk completed (1.00:
+# every gated request asked the gate once)
+gate_calls() {
+    local d
+    d=$(mdelta "$1" 'gatehouse_http_requests_total{class="2xx"}')
+    if [ -n "$d" ]; then calc "$d / $(wrk_requests "$1")" .2f; else echo "?"; fi
 }
 # warm_pass NAME URL [wrk args...]: every one of the many tokens once (tokens.lua's
 # warm-up mode: thread k sends its slice once, then stops); prints the rate of this
@@ -390,6 +423,11 @@ for r in $(seq "$RUNS"); do
     if [ "$VERIFY" = 1 ]; then
         run_wrk "$TMP/gated_$r.txt" "$GH_AND_NGX" "$GATED_URL" "${ME_H[@]}"
         show gated "$r"
+        GC=$(gate_calls "$TMP/gated_$r.txt")
+        echo "   gated: Gatehouse 2xx replies per gated request: $GC" >&2
+        if [ "$GC" != "?" ] && [ "$(calc "$GC < 0.9" d)" = 1 ]; then
+            die "the gated runs did not ask Gatehouse for each request ($GC replies per request)"
+        fi
     else skip gated; fi
     # The baselines of the 100k ratios: the same Lua script with one token.
     export TOKENS_FILE="$TMP/token1.txt"
@@ -411,11 +449,13 @@ for r in $(seq "$RUNS"); do
     export TOKENS_FILE="$TOKENS_MANY"
     run_wrk "$TMP/meN_$r.txt" "$GH_PID" "$GH_URL/v1/me" -s "$BENCH/tokens.lua"
     show meN "$r"
+    echo "   meN: $(cache_line "$TMP/meN_$r.txt")" >&2
     if [ "$VERIFY" = 1 ]; then
         warm_pass verify "$GH_URL/v1/verify" "${VERIFY_HDRS[@]}"
         export TOKENS_FILE="$TOKENS_MANY"
         run_wrk "$TMP/verifyN_$r.txt" "$GH_PID" "$GH_URL/v1/verify" -s "$BENCH/tokens.lua" "${VERIFY_HDRS[@]}"
         show verifyN "$r"
+        echo "   verifyN: $(cache_line "$TMP/verifyN_$r.txt")" >&2
     else skip verifyN; fi
 done
 sleep 1
@@ -434,13 +474,16 @@ ME_PCT=$(runs_median me cpu_pct)
 ME_RATIO=$(calc "$ME_RPS / $NGX_RPS" .3f)
 UNG_RPS=$(runs_median ungated wrk_rps)
 UNG_P99=$(runs_median ungated wrk_p99_ms)
+UNG_US=$(runs_median ungated cpu_us_per_req)
+ME1_US=$(runs_median me1 cpu_us_per_req)
+MEN_US=$(runs_median meN cpu_us_per_req)
 ME1_RPS=$(runs_median me1 wrk_rps)
 MEN_RPS=$(runs_median meN wrk_rps)
 MEN_P99=$(runs_median meN wrk_p99_ms)
 ME1_P99=$(runs_median me1 wrk_p99_ms)
 MEN_RATIO=$(calc "$MEN_RPS / $ME1_RPS" .3f)
 VER_RPS=- VER_P99=- VER_RATIO=- VER_US=- GATED_RPS=- GATED_P99=- GATED_RATIO=-
-VER1_RPS=- VER1_P99=- VERN_RPS=- VERN_P99=- VERN_RATIO=-
+VER1_RPS=- VER1_P99=- VERN_RPS=- VERN_P99=- VERN_RATIO=- GATED_US=- VER1_US=- VERN_US=-
 if [ "$VERIFY" = 1 ]; then
     VER_RPS=$(runs_median verify wrk_rps)
     VER_P99=$(runs_median verify wrk_p99_ms)
@@ -454,7 +497,11 @@ if [ "$VERIFY" = 1 ]; then
     VERN_RPS=$(runs_median verifyN wrk_rps)
     VERN_P99=$(runs_median verifyN wrk_p99_ms)
     VERN_RATIO=$(calc "$VERN_RPS / $VER1_RPS" .3f)
+    GATED_US=$(runs_median gated cpu_us_per_req)
+    VER1_US=$(runs_median verify1 cpu_us_per_req)
+    VERN_US=$(runs_median verifyN cpu_us_per_req)
 fi
+us_ratio() { if [ "$2" = - ]; then echo -; else calc "$1 / $2" .3f; fi; } # baseline / ours
 
 # ---------------------------------------------------------------- sign-in
 log "timing Argon2id m=$ARGON2_KIB KiB t=$ARGON2_T p=1 ($(psi))"
@@ -518,7 +565,13 @@ NR="route not present"
     echo "wrk -t$WRK_THREADS -c$WRK_CONNS -d$DURATION --latency (after -d2s) for every HTTP target; wrk -t2 -c8 for signin"
     echo "nginx: worker_processes $NGINX_WORKERS (ceiling return 204; upstream return 200; proxies with keepalive 64)"
     echo "gatehouse: ${GH_ENV[*]}; $CACHE_NOTE; default Argon2id"
-    echo "/v1/verify: $([ "$VERIFY" = 1 ] && echo "direct with ${VERIFY_HDRS[*]//-H /}; rules: / signed_in" || echo "$NR (404): skipped")"
+    if [ "$VERIFY" = 1 ]; then
+        printf '/v1/verify: direct with'
+        for h in "${VERIFY_HDRS[@]}"; do if [ "$h" != -H ]; then printf ' "%s"' "$h"; fi; done
+        echo "; rules file: default deny, path / signed_in"
+    else
+        echo "/v1/verify: $NR (404): skipped"
+    fi
     echo "tokens: $NTOK = $TOKEN_USERS users x $TOKEN_SESSIONS sessions x $TOKEN_PER_SESSION tokens, made in $SETUP_SECS s" \
         "($SETUP_API_SECS s of API calls at concurrency $SETUP_CONCURRENCY, Argon2id m=$SETUP_ARGON2_KIB KiB t=$SETUP_ARGON2_T; db $SETUP_DB_MIB MiB)"
     sed 's/^ *tokens.py: /  setup /' "$TMP/setup.log"
@@ -555,7 +608,12 @@ NR="route not present"
     row "RSS after signin MiB" "$(mib "$RSS_SIGNIN")" "$ANON_LABEL $(mib "$ANON_SIGNIN")" "-" "-"
     row "RSS peak (VmHWM) MiB" "$(mib "$RSS_PEAK")" "-" "-" "Argon2: 19 MiB per hash in flight"
     row "CPU us per /v1/me request" "$ME_US" "$NGX_US (nginx workers)" "$(calc "$NGX_US / $ME_US" .3f)" "-"
-    row "CPU us per /v1/verify req" "$VER_US" "$NGX_US (nginx workers)" "-" "-"
+    # The same comparisons by CPU time per request (wrk's own excluded): less
+    # moved by other jobs on the machine than req/s. Ratio = baseline / ours.
+    row "CPU us/req /v1/verify" "$VER_US" "$NGX_US (nginx 204)" "$(us_ratio "$NGX_US" "$VER_US")" "-"
+    row "CPU us/req gated (ngx+gh)" "$GATED_US" "$UNG_US (ungated, nginx)" "$(us_ratio "$UNG_US" "$GATED_US")" "-"
+    row "CPU us/req /v1/me $NTOK tok" "$MEN_US" "$ME1_US (1 token, Lua)" "$(us_ratio "$ME1_US" "$MEN_US")" "-"
+    row "CPU us/req /v1/verify $NTOK" "$VERN_US" "$VER1_US (1 token, Lua)" "$(us_ratio "$VER1_US" "$VERN_US")" "-"
     row "CPU % during /v1/me" "$ME_PCT" "$NGX_PCT (nginx workers)" "-" "100 = one core"
     row "CPU % during signin" "$SIGNIN_PCT" "$((CORES * 100)) (all cores)" "$(calc "$SIGNIN_PCT / ($CORES * 100)" .3f)" "-"
     # noise-robust view: sign-ins per CPU-second gatehouse actually got vs hashes per CPU-second
@@ -575,6 +633,11 @@ NR="route not present"
     verdict "/v1/verify $NTOK tokens / 1 token >= 0.8" "$VERN_RATIO" "$VERN_RATIO >= 0.8" \
         "$VERN_RATIO = $VERN_RPS / $VER1_RPS req/s (p99 $VERN_P99 vs $VER1_P99 ms)"
     echo "RSS MiB: idle $(mib "$RSS_IDLE"), after 1-token runs $(mib "$RSS_LOAD"), after $NTOK tokens $(mib "$RSS_MANY") ($CACHE_NOTE)"
+    echo "/v1/me $NTOK tokens (last run): $(cache_line "$TMP/meN_$RUNS.txt")"
+    if [ "$VERIFY" = 1 ]; then
+        echo "/v1/verify $NTOK tokens (last run): $(cache_line "$TMP/verifyN_$RUNS.txt")"
+        echo "gated (last run): Gatehouse 2xx replies per gated request $(gate_calls "$TMP/gated_$RUNS.txt")"
+    fi
     echo
     echo "Per-run req/s / p99 ms:"
     for r in $(seq "$RUNS"); do
