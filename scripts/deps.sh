@@ -1,6 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages Gatehouse needs to build, run and test.
 # Used by both `make run` and `make test`; does nothing when all are present.
+# nginx-light and caddy are for the proxy tests (tests/proxy/), which start
+# their own instances on loopback; the system services the packages set up
+# are neither needed nor used (Debian's caddy starts one on port 80 where
+# services run; the tests never touch it).
 set -eu
 PKGS="build-essential cmake pkg-config
 libevent-dev libjansson-dev libssl-dev libsodium-dev libcjose-dev
@@ -8,7 +12,8 @@ libsqlite3-dev sqlite3 libzxcvbn-dev libcmocka-dev libcrypt-dev libyaml-dev
 liboath-dev libqrencode-dev oathtool libcurl4-openssl-dev python3-aiosmtpd openssl
 python3-jwt python3-cryptography
 libhiredis-dev redis-server
-nodejs curl jq clang-format"
+nodejs curl jq clang-format
+nginx-light caddy"
 case "${1:-}" in
 --bench) PKGS="$PKGS wrk nginx-light" ;;
 --fuzz) PKGS="$PKGS clang" ;;
