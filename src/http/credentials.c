@@ -104,16 +104,27 @@ static bool bearer(const char *value, struct gh_req *r)
     return true;
 }
 
-/* The session cookie from every Cookie header: 1 with r->token set, 0 if
- * absent, 2 if sent more than once, -1 if not shaped like a token. */
-static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
+/* The cookie called name over every Cookie header (reqparse_cookies_result). */
+static int named_cookie(struct evkeyvalq *in, const char *name, const char **val, size_t *len)
 {
-    const char *name = cookie_session_name(), *val;
     struct reqparse_cookies s = {0};
     for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
         if (strcasecmp(kv->key, "Cookie") == 0) reqparse_cookies_add(&s, kv->value, name);
+    return reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, val, len);
+}
+
+/* The session cookie from every Cookie header: 1 with r->token set, 0 if
+ * absent, 2 if sent more than once, -1 if not shaped like a token. With a
+ * cookie domain, a __Host- cookie of before it is read only when the new
+ * name is absent: when both are sent the new one decides alone (the old
+ * one is expired by the reply that sets the new one, so a browser holding
+ * both is mid-upgrade, and one name must decide, never a mix). */
+static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
+{
+    const char *val, *legacy = cookie_legacy_session_name();
     size_t len;
-    int got = reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, &val, &len);
+    int got = named_cookie(in, cookie_session_name(), &val, &len);
+    if (got == 0 && legacy) got = named_cookie(in, legacy, &val, &len);
     if (got != 1) return got;
     memcpy(r->token, val, len);
     r->token[len] = '\0';

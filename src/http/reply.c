@@ -240,11 +240,29 @@ static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
     evhttp_add_header(h, "X-Request-Id", request_id);
 }
 
+/* With a cookie domain, the __Host- cookies of before it are expired
+ * whenever ours are set or cleared: a rotation moves a browser onto the
+ * new names, and a sign-out leaves neither behind. */
+static void expire_legacy_cookies(struct evkeyvalq *h)
+{
+    char v[COOKIE_HEADER_MAX];
+    const char *ls = cookie_legacy_session_name(), *lc = cookie_legacy_csrf_name();
+    if (ls) {
+        cookie_format(v, sizeof v, ls, "", 0, true);
+        evhttp_add_header(h, "Set-Cookie", v);
+    }
+    if (lc) {
+        cookie_format(v, sizeof v, lc, "", 0, false);
+        evhttp_add_header(h, "Set-Cookie", v);
+    }
+}
+
 /* Set-Cookie for cookie mode: a new or rotated session cookie with its
  * CSRF cookie, or both expired. */
 static void set_cookies(struct gh_req *r, struct evkeyvalq *h)
 {
     char v[COOKIE_HEADER_MAX], csrf[COOKIE_CSRF_LEN + 1];
+    if (r->clear_cookies || r->set_session[0]) expire_legacy_cookies(h);
     if (r->clear_cookies) {
         cookie_format(v, sizeof v, cookie_session_name(), "", 0, true);
         evhttp_add_header(h, "Set-Cookie", v);

@@ -98,14 +98,33 @@ bool cookie_secure(void)
     return secure;
 }
 
+/* A cookie domain turns the __Host- names (which forbid Domain) into
+ * __Secure- ones; the old names stay readable (cookie_legacy_*). */
+static bool domain_set(void)
+{
+    return gh_cfg.cookie_domain[0] != '\0';
+}
+
 const char *cookie_session_name(void)
 {
-    return secure ? "__Host-gh_session" : "gh_session";
+    if (!secure) return "gh_session";
+    return domain_set() ? "__Secure-gh_session" : "__Host-gh_session";
 }
 
 const char *cookie_csrf_name(void)
 {
-    return secure ? "__Host-gh_csrf" : "gh_csrf";
+    if (!secure) return "gh_csrf";
+    return domain_set() ? "__Secure-gh_csrf" : "__Host-gh_csrf";
+}
+
+const char *cookie_legacy_session_name(void)
+{
+    return secure && domain_set() ? "__Host-gh_session" : NULL;
+}
+
+const char *cookie_legacy_csrf_name(void)
+{
+    return secure && domain_set() ? "__Host-gh_csrf" : NULL;
 }
 
 const char *cookie_own_origin(void)
@@ -277,6 +296,8 @@ bool cookie_csrf_valid(const char *session_id, const char *presented, size_t len
 void cookie_format(char *out, size_t cap, const char *name, const char *value, int64_t max_age,
                    bool http_only)
 {
-    snprintf(out, cap, "%s=%s; Path=/; Max-Age=%lld%s%s; SameSite=Lax", name, value,
-             (long long)max_age, secure ? "; Secure" : "", http_only ? "; HttpOnly" : "");
+    bool domain = domain_set() && strncmp(name, "__Host-", 7) != 0;
+    snprintf(out, cap, "%s=%s; Path=/; Max-Age=%lld%s%s%s%s; SameSite=Lax", name, value,
+             (long long)max_age, domain ? "; Domain=" : "", domain ? gh_cfg.cookie_domain : "",
+             secure ? "; Secure" : "", http_only ? "; HttpOnly" : "");
 }

@@ -36,10 +36,19 @@ void cookie_shutdown(void);
 bool cookie_available(void);
 /** Cookies carry Secure and the __Host- prefix. */
 bool cookie_secure(void);
-/** "__Host-gh_session" / "__Host-gh_csrf", or "gh_session" / "gh_csrf"
- *  with insecure development cookies. */
+/** The names cookies are set under: "__Host-gh_session" /
+ *  "__Host-gh_csrf"; with GATEHOUSE_COOKIE_DOMAIN "__Secure-gh_session" /
+ *  "__Secure-gh_csrf" (sent with Domain=, so every host under the domain
+ *  gets them); "gh_session" / "gh_csrf" with insecure development cookies. */
 const char *cookie_session_name(void);
 const char *cookie_csrf_name(void);
+/** With GATEHOUSE_COOKIE_DOMAIN (and Secure cookies): the names of before
+ *  it, "__Host-gh_session" / "__Host-gh_csrf", which a browser may still
+ *  hold: the session cookie is read under it when the new name is absent,
+ *  and both are expired whenever a cookie is set or cleared. NULL
+ *  otherwise. */
+const char *cookie_legacy_session_name(void);
+const char *cookie_legacy_csrf_name(void);
 /** The origin of GATEHOUSE_PUBLIC_URL ("" if it has none). */
 const char *cookie_own_origin(void);
 
@@ -71,8 +80,10 @@ enum gh_err cookie_csrf_token(const char *session_id, char out[COOKIE_CSRF_LEN +
 /** Whether presented is the CSRF token of session_id (constant time). */
 bool cookie_csrf_valid(const char *session_id, const char *presented, size_t len);
 
-/** A Set-Cookie value: name=value; Path=/; Max-Age=max_age; [Secure;]
- *  [HttpOnly;] SameSite=Lax. max_age 0 with value "" deletes it. */
+/** A Set-Cookie value: name=value; Path=/; Max-Age=max_age;
+ *  [Domain=<GATEHOUSE_COOKIE_DOMAIN>;] [Secure;] [HttpOnly;] SameSite=Lax.
+ *  The Domain goes with every name but a "__Host-" one (which a browser
+ *  refuses with a Domain). max_age 0 with value "" deletes it. */
 void cookie_format(char *out, size_t cap, const char *name, const char *value, int64_t max_age,
                    bool http_only);
 

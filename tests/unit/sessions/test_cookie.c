@@ -2,6 +2,7 @@
  * parser, URL origins and the Origin / Sec-Fetch-Site rule. */
 #include "testutil.h"
 
+#include "core/config.h"
 #include "sessions/cookie.h"
 
 static int find(const char *hdr, const char *name, char *out, size_t cap)
@@ -65,6 +66,25 @@ static void origin_is(const char *url, const char *want)
     }
     assert_true(cookie_origin_of(url, out, sizeof out));
     assert_string_equal(out, want);
+}
+
+/* A cookie domain adds Domain= to every name but a __Host- one (a browser
+ * refuses a __Host- cookie with a Domain). No cookie_init: not Secure. */
+static void test_format_domain(void **state)
+{
+    (void)state;
+    char v[COOKIE_HEADER_MAX];
+    gh_cfg.cookie_domain[0] = '\0';
+    cookie_format(v, sizeof v, "gh_session", "t", 60, true);
+    assert_string_equal(v, "gh_session=t; Path=/; Max-Age=60; HttpOnly; SameSite=Lax");
+    snprintf(gh_cfg.cookie_domain, sizeof gh_cfg.cookie_domain, "example.com");
+    cookie_format(v, sizeof v, "gh_session", "t", 60, true);
+    assert_string_equal(
+        v, "gh_session=t; Path=/; Max-Age=60; Domain=example.com; HttpOnly; SameSite=Lax");
+    cookie_format(v, sizeof v, "__Host-gh_csrf", "", 0, false);
+    assert_string_equal(v, "__Host-gh_csrf=; Path=/; Max-Age=0; SameSite=Lax");
+    assert_null(cookie_legacy_session_name()); /* not Secure: no __Host- names to read */
+    gh_cfg.cookie_domain[0] = '\0';
 }
 
 static void test_origin_of(void **state)
@@ -133,6 +153,7 @@ int main(void)
         cmocka_unit_test(test_find),
         cmocka_unit_test(test_origin_of),
         cmocka_unit_test(test_origin_rule),
+        cmocka_unit_test(test_format_domain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
