@@ -15,7 +15,7 @@ test('gatehouse_rate_limited_total: one line per rule, each 429 counted once und
   const srv = await startServer({ env: { GATEHOUSE_LIMIT_SIGNUP_IP: '2/3600', GATEHOUSE_LOCKOUT_THRESHOLD: '2' } });
   try {
     const zero = await counts(srv);
-    for (const rule of ['signin_ip_account', 'signin_ip', 'signup_ip', 'refresh_session', 'email_account', 'email_ip', 'mfa', 'api_user', 'link_ip', 'mfa_ip', 'refresh_ip', 'signin_lockout']) {
+    for (const rule of ['signin_ip_account', 'signin_ip', 'signup_ip', 'refresh_session', 'email_account', 'email_ip', 'mfa', 'api_user', 'link_ip', 'mfa_ip', 'refresh_ip', 'verify_ip', 'signin_lockout']) {
       assert.equal(zero[rule], 0, rule);
     }
     const a = await signup(srv);
