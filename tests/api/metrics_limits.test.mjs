@@ -38,7 +38,7 @@ test('gatehouse_rate_limited_total: one line per rule, each 429 counted once und
     assert.equal(after.signin_lockout, locked);
     assert.equal(after.signin_ip, 0);
     const text = (await api(srv.url, 'GET', '/metrics')).text;
-    assert.equal(text.match(/^gatehouse_rate_limited_total/gm).length, 12);
+    assert.equal(text.match(/^gatehouse_rate_limited_total/gm).length, 13);
     assert.match(text, /^gatehouse_redis_up -1$/m, 'no Redis configured');
   } finally {
     await srv.stop();
