@@ -58,6 +58,8 @@
       "An authenticator app is already set up; remove it first.")                                  \
     X(NO_PENDING_ENROLMENT, "no_pending_enrolment", 409,                                           \
       "Start with POST /v1/mfa/totp; there is nothing to confirm.")                                \
+    X(MFA_NOT_ENABLED, "mfa_not_enabled", 409,                                                     \
+      "This account has no second factor to confirm; set one up first (POST /v1/mfa/totp).")       \
     X(IDEMPOTENCY_IN_PROGRESS, "idempotency_in_progress", 409,                                     \
       "A request with this Idempotency-Key is still running; retry shortly.")                      \
     X(BODY_TOO_LARGE, "body_too_large", 413, "The request body is too large.")                     \

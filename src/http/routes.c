@@ -32,6 +32,7 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY | R_HASH | R_MFA_SETUP,
      mfa_http_totp_confirm, GUARD_NONE},
     {GH_DELETE, "/v1/mfa/totp", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_totp_delete, GUARD_NONE},
+    {GH_POST, "/v1/mfa/step-up", NULL, R_AUTH | R_BODY, mfa_http_step_up, GUARD_NONE},
     {GH_POST, "/v1/mfa/backup-codes", NULL, R_AUTH | R_BODY | R_HASH, mfa_http_backup_codes,
      GUARD_NONE},
     {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token, GUARD_REFRESH},

@@ -353,3 +353,48 @@ void mfa_http_backup_codes(struct gh_req *r, const struct store_ops *ops, struct
     gh_wipe(codes, sizeof codes);
     gh_wipe(hashes, sizeof hashes);
 }
+
+void mfa_http_step_up_reply(struct gh_req *r, enum mfa_stepup_outcome o,
+                            const struct limit_result *lim)
+{
+    switch (o) {
+    case MFA_STEPUP_OK:
+        gh_reply(r, 204, NULL);
+        break;
+    case MFA_STEPUP_WRONG:
+        gh_fail_msg(r, GH_E_CODE_MISMATCH,
+                    "The code is not valid: a current code from the authenticator app, or an "
+                    "unused backup code.");
+        break;
+    case MFA_STEPUP_LIMITED:
+        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, lim);
+        break;
+    case MFA_STEPUP_NO_FACTOR:
+        gh_fail(r, GH_E_MFA_NOT_ENABLED);
+        break;
+    case MFA_STEPUP_SESSION_GONE:
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This session has ended; sign in again.");
+        break;
+    }
+}
+
+/* POST /v1/mfa/step-up {code}: the session proves its second factor again
+ * (sessions.mfa_at = now), for access rules that want a recent one. */
+void mfa_http_step_up(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *code;
+    size_t code_len;
+    const struct gh_field f[] = {{"code", true, &code, &code_len}};
+    if (gh_body_fields(r, f, 1)) return;
+    struct store_audit base;
+    struct limit_result lim;
+    enum mfa_stepup_outcome o;
+    int64_t at;
+    enum gh_err rc = mfa_step_up(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                 r->ident.user_id, r->ident.session_id, code, &o, &at, &lim);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    mfa_http_step_up_reply(r, o, &lim);
+}

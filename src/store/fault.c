@@ -56,6 +56,9 @@
       (c, id, user_id, now, ev), (void)0)                                                          \
     X(session_unrestrict, sessions.unrestrict, (struct store_conn * c, const char *id), (c, id),   \
       (void)0)                                                                                     \
+    X(session_set_mfa_at, sessions.set_mfa_at,                                                     \
+      (struct store_conn * c, const char *id, int64_t at, const struct store_audit *ev),           \
+      (c, id, at, ev), (void)0)                                                                    \
     X(sessions_revoke_user, sessions.revoke_user,                                                  \
       (struct store_conn * c, const char *user_id, int64_t now, const struct store_audit *ev),     \
       (c, user_id, now, ev), (void)0)                                                              \

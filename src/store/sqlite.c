@@ -341,6 +341,7 @@ const struct store_ops store_sqlite = {
     .sessions.revoke = sq_session_revoke,
     .sessions.revoke_user = sq_sessions_revoke_user,
     .sessions.unrestrict = sq_session_unrestrict,
+    .sessions.set_mfa_at = sq_session_set_mfa_at,
     .refresh.get = sq_refresh_get,
     .refresh.rotate = sq_refresh_rotate,
     .refresh.forget_successors = sq_refresh_forget_successors,

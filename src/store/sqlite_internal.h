@@ -36,6 +36,7 @@ enum stmt_id {
     S_SESS_REVOKE,
     S_SESS_REVOKE_USER,
     S_SESS_UNRESTRICT,
+    S_SESS_SET_MFA_AT,
     S_RT_GET,
     S_RT_SPEND,
     S_RT_FORGET_ONE,
@@ -208,6 +209,8 @@ enum gh_err sq_session_list(struct store_conn *c, const char *uid, int64_t now,
 enum gh_err sq_session_revoke(struct store_conn *c, const char *id, const char *uid, int64_t now,
                               const struct store_audit *ev);
 enum gh_err sq_session_unrestrict(struct store_conn *c, const char *id);
+enum gh_err sq_session_set_mfa_at(struct store_conn *c, const char *id, int64_t at,
+                                  const struct store_audit *ev);
 enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,
                                     const struct store_audit *ev);
 enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32], struct store_refresh *o);

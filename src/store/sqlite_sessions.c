@@ -119,6 +119,27 @@ enum gh_err sq_session_unrestrict(struct store_conn *c, const char *id)
     return SQ_RUN(c, S_SESS_UNRESTRICT, "session unrestrict", SQ_TEXT(id));
 }
 
+struct set_mfa_args {
+    const char *id;
+    int64_t at;
+};
+
+static enum gh_err session_set_mfa_fn(struct store_conn *c, const void *arg)
+{
+    const struct set_mfa_args *a = arg;
+    enum gh_err rc =
+        SQ_RUN(c, S_SESS_SET_MFA_AT, "session set mfa_at", SQ_TEXT(a->id), SQ_INT(a->at));
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_NOT_FOUND;
+}
+
+enum gh_err sq_session_set_mfa_at(struct store_conn *c, const char *id, int64_t at,
+                                  const struct store_audit *ev)
+{
+    struct set_mfa_args a = {id, at};
+    return sq_in_tx(c, ev, session_set_mfa_fn, &a);
+}
+
 enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,
                                     const struct store_audit *ev)
 {

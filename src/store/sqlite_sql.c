@@ -41,6 +41,7 @@ const char *const stmt_sql[S_COUNT] = {
     [S_SESS_REVOKE] = "UPDATE sessions SET revoked_at = ?3 WHERE id = ?1 AND user_id = ?2"
                       " AND revoked_at IS NULL",
     [S_SESS_UNRESTRICT] = "UPDATE sessions SET restricted = 0 WHERE id = ?1",
+    [S_SESS_SET_MFA_AT] = "UPDATE sessions SET mfa_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [S_SESS_REVOKE_USER] = "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1"
                            " AND revoked_at IS NULL",
     [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"

@@ -261,6 +261,11 @@ struct store_ops {
                               int64_t now, const struct store_audit *ev) GH_WUR;
         /** Lifts a session's restriction (its user just enrolled a factor). */
         enum gh_err (*unrestrict)(struct store_conn *c, const char *id) GH_WUR;
+        /** A step-up: the live session id passed a second factor at `at`
+         *  (sessions.mfa_at), with the audit row ev (`mfa.step_up`), in one
+         *  transaction. GH_ERR_NOT_FOUND if the session is not live. */
+        enum gh_err (*set_mfa_at)(struct store_conn *c, const char *id, int64_t at,
+                                  const struct store_audit *ev) GH_WUR;
         /** Revokes every live session of a user. */
         enum gh_err (*revoke_user)(struct store_conn *c, const char *user_id, int64_t now,
                                    const struct store_audit *ev) GH_WUR;
