@@ -77,9 +77,10 @@ export function authApi(d) {
       const r = await call('POST', '/v1/signin', { json: { email, password, mode: 'cookie' }, headers: { Origin: `https://${APP_HOST}` } });
       assert.equal(r.status, 200, `cookie signin: ${r.status} ${r.body.slice(0, 300)}`);
       const lines = r.rawHead.split('\r\n').filter((l) => /^set-cookie:/i.test(l)).map((l) => l.slice(l.indexOf(':') + 1).trim());
-      const sess = lines.find((l) => /^(__Secure-|__Host-)?gh_session=/.test(l));
+      // (a sign-in also expires the names the cookie had before: skip those)
+      const sess = lines.find((l) => /^(__Secure-|__Host-)?gh_session=[^;]/.test(l));
       assert.ok(sess, `a session cookie is set: ${lines.join(' | ')}`);
-      const csrf = lines.find((l) => /^(__Secure-|__Host-)?gh_csrf=/.test(l));
+      const csrf = lines.find((l) => /^(__Secure-|__Host-)?gh_csrf=[^;]/.test(l));
       return { cookie: sess.split(';')[0], csrfCookie: csrf && csrf.split(';')[0], setCookie: lines, json: r.json };
     },
   };
