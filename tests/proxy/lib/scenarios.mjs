@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { startEcho, APP_HOST, PUBLIC_URL, SIGNIN_URL } from './proxies.mjs';
 import { startGate, authApi, enrolTotp, oathtool } from './gate.mjs';
 import { allTricks, assertNoOpenRedirect } from './tricks.mjs';
+import { runCli } from '../../api/lib/harness.mjs';
 
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 const API = 'application/json';
@@ -211,10 +212,30 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
       assert.equal((await app('/billing', bearer(bob.access))).status, 200, 'after step-up');
     });
 
-    test('a role rule refuses a user without the role (403)', async () => {
-      const r = await app('/admin/users', bearer(alice.access));
+    test('a role rule refuses a user without the role (403); after gatehouse users role and a sign-in it passes', async () => {
+      const carol = await a.signup();
+      const r = await app('/admin/users', bearer(carol.access));
       assert.equal(r.status, 403, r.body.slice(0, 200));
       assert.equal(r.echo, null);
+      const cli = runCli(['users', 'role', carol.email, 'admin'], { env: { GATEHOUSE_DATA_DIR: gate.dataDir } });
+      assert.equal(cli.code, 0, cli.stderr);
+      const s2 = await a.signin(carol.email, carol.password);
+      const r2 = await app('/admin/users', bearer(s2.access_token));
+      assert.equal(r2.status, 200, `after the role change and a sign-in: ${r2.status} ${r2.body.slice(0, 200)}`);
+      assert.equal(r2.echo.headers['x-gatehouse-roles'], 'admin');
+    });
+
+    // The issue asks that a role change apply on the next request. The CLI
+    // runs in another process and the running server's auth cache keeps the
+    // old role until the account signs in again (or the entry is reloaded).
+    if (nginx) test('a role change by the CLI applies to a live session on its next request', {
+      todo: 'gatehouse users role does not reach a running server\'s auth cache (reported)',
+    }, async () => {
+      const dave = await a.signup();
+      assert.equal((await app('/admin', bearer(dave.access))).status, 403);
+      const cli = runCli(['users', 'role', dave.email, 'admin'], { env: { GATEHOUSE_DATA_DIR: gate.dataDir } });
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.equal((await app('/admin', bearer(dave.access))).status, 200);
     });
 
     test('open-redirect tricks never yield a Location outside the allowed hosts', async () => {
