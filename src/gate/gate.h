@@ -88,6 +88,8 @@ struct gate_answer {
     bool rd_refused;                      /* the original URL was not allowed as rd= */
     unsigned rule_line;                   /* the rule that matched; 0: the default */
     enum rules_policy policy;
+    char role[RULES_ROLE_MAX + 1]; /* RULES_ROLE: its role */
+    unsigned max_age_minutes;      /* RULES_MFA: its max age (0: any) */
 };
 
 /** What the gate decides about one request: the original request, the

@@ -132,6 +132,8 @@ void gate_decide(const struct gate_set *s, const struct gate_request *g,
         rules_match(s->rules, g->req.method, g->req.host, g->req.path, g->req.path_len);
     out->rule_line = rule->line;
     out->policy = rule->policy;
+    out->max_age_minutes = rule->max_age_minutes;
+    memcpy(out->role, rule->role, sizeof out->role);
     if (rule->policy == RULES_PUBLIC) { /* a restricted session is not signed in here */
         verdict(out, GATE_PASS, 200, ident && !ident->restricted);
         return;
