@@ -4,6 +4,7 @@
 // as for nginx and Caddy run here; then raw checks of the auth request.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { startEcho, APP_HOST } from './lib/proxies.mjs';
 import { traefikModel } from './lib/traefik.mjs';
 import { startGate } from './lib/gate.mjs';
@@ -25,7 +26,11 @@ describe('traefik: the auth request itself', { concurrency: false }, () => {
     echo = await startEcho();
     m = traefikModel({ gatehousePort: gate.port, appPort: echo.port });
   });
-  after(async () => { await echo?.stop(); await gate?.stop(); });
+  after(async () => {
+    await echo?.stop();
+    await gate?.stop();
+    if (gate) fs.rmSync(gate.dataDir, { recursive: true, force: true });
+  });
 
   test('carries only the allowed client headers and the X-Forwarded-* Traefik sets', () => {
     const hs = m.authHeaders({

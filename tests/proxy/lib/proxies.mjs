@@ -73,6 +73,27 @@ export function makeCert(dir) {
     '-keyout', path.join(dir, 'privkey.pem'), '-out', path.join(dir, 'fullchain.pem')], { stdio: 'ignore' });
 }
 
+// Process groups still running; killed when this test process exits, so a
+// failed or interrupted test leaves no proxy behind.
+const live = new Set();
+const liveDirs = new Set();
+process.on('exit', () => {
+  for (const pid of live) { try { process.kill(-pid, 'SIGKILL'); } catch { /* gone */ } }
+  for (const d of liveDirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory for one proxy, removed when it stops (or at exit). */
+function proxyDir(prefix) {
+  const d = mkTempDir(prefix);
+  liveDirs.add(d);
+  return d;
+}
+
+function removeDir(d) {
+  fs.rmSync(d, { recursive: true, force: true });
+  liveDirs.delete(d);
+}
+
 /**
  * Spawns a long-running process in its own process group; returns a handle
  * whose stop() signals the whole group and waits (then SIGKILLs it).
@@ -82,6 +103,7 @@ function spawnGroup(cmd, args, { env, cwd, logFile }) {
   const child = spawn(cmd, args, { env, cwd, detached: true, stdio: ['ignore', out, out] });
   fs.closeSync(out);
   let exit = null;
+  live.add(child.pid);
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => { exit = { code, signal }; resolve(exit); }));
   child.on('error', (e) => { exit = { code: -1, signal: null, error: e }; });
   const kill = (sig) => { try { process.kill(-child.pid, sig); } catch { /* gone */ } };
@@ -96,6 +118,7 @@ function spawnGroup(cmd, args, { env, cwd, logFile }) {
         clearTimeout(t);
       }
       kill('SIGKILL'); // any worker left in the group
+      live.delete(child.pid);
       return exit;
     },
   };
@@ -130,7 +153,7 @@ export async function startEcho() {
  * @returns {{https:number, http:number, dir:string, log:()=>string, stop:()=>Promise}}
  */
 export async function startNginx({ gatehousePort, appPort }) {
-  const dir = mkTempDir('gatehouse-nginx-');
+  const dir = proxyDir('gatehouse-nginx-');
   fs.chmodSync(dir, 0o755); // workers run as nobody when the test runs as root
   makeCert(dir);
   const [httpsPort, httpPort] = [await freePort(), await freePort()];
@@ -165,10 +188,10 @@ export async function startNginx({ gatehousePort, appPort }) {
   try {
     await waitPort(httpsPort, { isDead });
     await waitPort(httpPort, { isDead });
-  } catch (e) { await p.stop(); throw e; }
+  } catch (e) { await p.stop(); removeDir(dir); throw e; }
   return {
     https: httpsPort, http: httpPort, dir, log,
-    async stop() { await p.stop('SIGQUIT'); fs.rmSync(dir, { recursive: true, force: true }); },
+    async stop() { await p.stop('SIGQUIT'); removeDir(dir); },
   };
 }
 
@@ -178,7 +201,7 @@ export async function startNginx({ gatehousePort, appPort }) {
  * directory and no admin endpoint.
  */
 export async function startCaddy({ gatehousePort, appPort }) {
-  const dir = mkTempDir('gatehouse-caddy-');
+  const dir = proxyDir('gatehouse-caddy-');
   const [httpsPort, httpPort] = [await freePort(), await freePort()];
   const example = fs.readFileSync(path.join(EXAMPLES, 'caddy', 'Caddyfile'), 'utf8');
   const site = substitute(example, [
@@ -216,10 +239,10 @@ export async function startCaddy({ gatehousePort, appPort }) {
     // the certificates of the local CA are made after the listener opens
     await waitTls(httpsPort, APP_HOST, { isDead });
     await waitTls(httpsPort, AUTH_HOST, { isDead });
-  } catch (e) { await p.stop(); throw e; }
+  } catch (e) { await p.stop(); removeDir(dir); throw e; }
   return {
     https: httpsPort, http: httpPort, dir, log,
-    async stop() { await p.stop('SIGTERM'); fs.rmSync(dir, { recursive: true, force: true }); },
+    async stop() { await p.stop('SIGTERM'); removeDir(dir); },
   };
 }
 

@@ -6,6 +6,7 @@
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { startEcho, APP_HOST, PUBLIC_URL, SIGNIN_URL } from './proxies.mjs';
 import { startGate, authApi, enrolTotp, oathtool } from './gate.mjs';
 import { allTricks, assertNoOpenRedirect } from './tricks.mjs';
@@ -78,6 +79,7 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
       try { await px?.stop(); } finally {
         await echo?.stop();
         await gate?.stop();
+        if (gate) fs.rmSync(gate.dataDir, { recursive: true, force: true });
       }
     });
 
