@@ -183,6 +183,11 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
       assert.equal(del.status, 204, del.body);
       const r2 = await app('/dashboard?after=revoke', [['Cookie', c.cookie], ['Accept', BROWSER]]);
       assertSigninRedirect(r2, `https://${APP_HOST}/dashboard?after=revoke`, 302, 'revoked cookie');
+      // the gate clears no cookie either (only the pages and the API do)
+      assert.doesNotMatch(r2.rawHead, /^set-cookie:/im, 'no Set-Cookie from the gate');
+      const made = await app('/dashboard', [['Cookie', `${c.cookie.split('=')[0]}=${'A'.repeat(43)}`], ['Accept', BROWSER]]);
+      assert.equal(made.status, 302, 'a made-up cookie is not signed in');
+      assert.doesNotMatch(made.rawHead, /^set-cookie:/im, 'no Set-Cookie from the gate');
     });
 
     test('a step-up rule sends a session without a recent second factor to the step-up page', async () => {
