@@ -369,13 +369,16 @@ void http_finish(struct gh_req *r)
         }
     }
 
-    /* The body goes straight into the request's own output buffer. */
+    /* The body goes straight into the request's own output buffer; never
+     * for HEAD (libevent would send it after the headers anyway, and the
+     * client would read it as the start of the next response). */
     struct evbuffer *buf = evhttp_request_get_output_buffer(ev);
+    bool head = evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD;
     if (r->resp_text || r->resp_type) {
-        if (r->resp_len) evbuffer_add(buf, r->resp_text, r->resp_len);
+        if (r->resp_len && !head) evbuffer_add(buf, r->resp_text, r->resp_len);
         evhttp_add_header(h, "Content-Type", r->resp_type ? r->resp_type : "text/plain");
     } else if (r->resp) {
-        size_t n = json_dumpb(r->resp, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        size_t n = head ? 0 : json_dumpb(r->resp, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
         struct evbuffer_iovec v;
         if (n > 0 && evbuffer_reserve_space(buf, (ev_ssize_t)n, &v, 1) == 1 && v.iov_len >= n &&
             json_dumpb(r->resp, v.iov_base, n, JSON_COMPACT | JSON_PRESERVE_ORDER) == n) {
