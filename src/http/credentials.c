@@ -5,7 +5,8 @@
  * credential was presented decides alone: an Authorization header is never
  * overruled by a cookie, not even when it is bad (decision 0011). A new kind
  * (API keys) is one more row. Also the checks that need the identity: the
- * CSRF rule for cookies and the MFA-enrolment restriction. */
+ * CSRF rule for cookies (the token from X-CSRF-Token, or on a page from
+ * its form's "csrf" field) and the MFA-enrolment restriction. */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -30,7 +31,8 @@ bool http_restricted_denied(struct gh_req *r)
 
 /* A state-changing request authenticated by cookie needs an Origin /
  * Sec-Fetch-Site that is ours or allowlisted (r->origin_ok) and the CSRF
- * token of its session in X-CSRF-Token. Needs r->ident. */
+ * token of its session in X-CSRF-Token (a page: its form's "csrf" field).
+ * Needs r->ident. */
 bool http_csrf_denied(struct gh_req *r)
 {
     if (!r->cookie_auth || r->method == GH_GET) return false;
@@ -230,7 +232,11 @@ bool http_credentials_check(struct gh_req *r, struct evkeyvalq *in)
     res = r->cred->memory(r);
     if (res == GH_CRED_REFUSED) return false;
     r->authed = res == GH_CRED_OK;
-    if (r->cookie_auth && r->method != GH_GET) {
+    if (r->cookie_auth && r->method != GH_GET && (r->route->flags & R_PAGE)) {
+        /* A page's form carries its token (http_form_csrf, once the body
+         * is read; settled on the worker): the origin now. */
+        if (!r->origin_ok && http_csrf_denied(r)) return false;
+    } else if (r->cookie_auth && r->method != GH_GET) {
         const char *ct = evhttp_find_header(in, "X-CSRF-Token");
         size_t cl = ct ? strlen(ct) : 0;
         if (cl > 0 && cl <= COOKIE_CSRF_LEN) {
@@ -242,6 +248,23 @@ bool http_credentials_check(struct gh_req *r, struct evkeyvalq *in)
         if ((!r->origin_ok || r->authed) && http_csrf_denied(r)) return false;
     }
     return true;
+}
+
+bool http_form_csrf(struct gh_req *r)
+{
+    json_t *v = r->body ? json_object_get(r->body, "csrf") : NULL;
+    const char *t = json_is_string(v) ? json_string_value(v) : NULL;
+    size_t n = t ? json_string_length(v) : 0;
+    r->csrf[0] = '\0';
+    r->csrf_len = 0;
+    if (n > 0 && n <= COOKIE_CSRF_LEN) {
+        memcpy(r->csrf, t, n);
+        r->csrf[n] = '\0';
+        r->csrf_len = n;
+    }
+    if (r->body) json_object_del(r->body, "csrf"); /* the handler's fields are its own */
+    /* Settled from memory: checked now (else on the worker, in work()). */
+    return !(r->authed && r->cookie_auth && http_csrf_denied(r));
 }
 
 bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

@@ -337,6 +337,7 @@ static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
         gh_reply_fail(r, GH_ERR_NOMEM);
         return false;
     }
+    if (res == REQPARSE_BODY_OK && form && !http_form_csrf(r)) return false;
     if (res != REQPARSE_BODY_OK) {
         if (form)
             gh_fail_msg(r, GH_E_INVALID_FIELD,

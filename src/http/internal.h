@@ -124,6 +124,11 @@ bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, stru
 /** R_SIGNIN routes: reads the session cookie a sign-in replaces into
  *  r->token (wiped when there is none or it is not well-formed). */
 void http_signin_cookie(struct gh_req *r, struct evkeyvalq *in);
+/** Loop, a page's form body just read: moves its "csrf" field out of
+ *  r->body into r->csrf (the token a cookie request is checked against),
+ *  and checks it when the credential is already settled. false: r's reply
+ *  is set (403 csrf_failed). */
+bool http_form_csrf(struct gh_req *r);
 /** A cookie request that changes state without a good Origin and CSRF
  *  token: answers 403 csrf_failed and returns true. Needs r->ident. */
 bool http_csrf_denied(struct gh_req *r);

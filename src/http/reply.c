@@ -18,6 +18,7 @@
 #include "http/conn.h"
 #include "http/framing.h"
 #include "http/internal.h"
+#include "pages/pages_http.h"
 
 void gh_reply(struct gh_req *r, int status, json_t *body)
 {
@@ -328,6 +329,9 @@ void http_finish(struct gh_req *r)
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     if (r->status == 0) gh_fail_msg(r, GH_E_INTERNAL_ERROR, "Internal error.");
     bool gate = gate_minimal(r);
+    /* A page's error is a page (same status and code), not JSON. */
+    if (r->error_code && r->resp && gh_route_profile(r->route) == GH_PROFILE_PAGE)
+        pages_http_error(r);
 
     if (!gate)
         add_security_headers(h,

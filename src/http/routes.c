@@ -6,6 +6,7 @@
 #include "guard/guard.h"
 #include "http/health.h"
 #include "mfa/mfa_http.h"
+#include "pages/pages_http.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
@@ -43,6 +44,16 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list, GUARD_NONE},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
     {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},
+    /* Pages (R_PAGE: HTML, forms, the page CSP): docs/api.md "Pages". */
+    {GH_GET, "/assets/gatehouse.css", NULL, R_LOOP | R_CACHEABLE | R_PAGE, pages_http_stylesheet,
+     GUARD_NONE},
+    {GH_GET, "/step-up", NULL, R_AUTH | R_PAGE, pages_http_step_up_form, GUARD_NONE},
+    {GH_POST, "/step-up", NULL, R_AUTH | R_BODY | R_PAGE, pages_http_step_up, GUARD_NONE},
+    {GH_GET, "/step-up/done", NULL, R_LOOP | R_PAGE, pages_http_stepped_up, GUARD_NONE},
+    {GH_GET, "/signout", NULL, R_AUTH | R_MFA_SETUP | R_PAGE, pages_http_signout_form, GUARD_NONE},
+    {GH_POST, "/signout", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE, pages_http_signout,
+     GUARD_NONE},
+    {GH_GET, "/signout/done", NULL, R_LOOP | R_PAGE, pages_http_signed_out, GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

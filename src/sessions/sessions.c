@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit/audit.h"
 #include "audit/failures.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -39,6 +40,21 @@ int64_t sessions_next_tia(int64_t current)
 {
     int64_t now = gh_now_s();
     return now > current ? now : current + 1;
+}
+
+enum gh_err sessions_signout(const struct store_ops *ops, struct store_conn *c,
+                             const struct store_audit *base, const char *user_id,
+                             const char *session_id)
+{
+    struct store_audit ev;
+    char details[96];
+    snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", session_id);
+    enum gh_err rc =
+        ops->sessions.revoke(c, session_id, user_id, gh_now_s(),
+                             audit_event(base, &ev, "signout", user_id, user_id, details));
+    if (rc && rc != GH_ERR_NOT_FOUND) return rc;
+    authcache_revoke_session(session_id);
+    return GH_OK;
 }
 
 /* iat is the signing time, never later (standard libraries refuse a

@@ -49,6 +49,15 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
  *  iat is ever set from it (decision 0004). */
 int64_t sessions_next_tia(int64_t current);
 
+/** Signs session_id of user_id out: revokes it with a `signout` audit row
+ *  (base: the request's audit fields, NULL when auditing is off; details
+ *  {"session_id"}) and drops it from the auth cache. A session already
+ *  ended is not an error. The one logic of POST /v1/signout and the
+ *  sign-out page. GH_ERR_* on store failure (nothing changed). */
+enum gh_err sessions_signout(const struct store_ops *ops, struct store_conn *c,
+                             const struct store_audit *base, const char *user_id,
+                             const char *session_id) GH_WUR;
+
 enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
     SESSIONS_INVALID,   /* unknown, expired or revoked */

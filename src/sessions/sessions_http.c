@@ -68,17 +68,13 @@ void sessions_http_token(struct gh_req *r, const struct store_ops *ops, struct s
 
 void sessions_http_signout(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    struct store_audit ev;
-    char details[96];
-    snprintf(details, sizeof details, "{\"session_id\":\"%s\"}", r->ident.session_id);
-    enum gh_err rc = ops->sessions.revoke(
-        c, r->ident.session_id, r->ident.user_id, gh_now_s(),
-        gh_audit_event(r, &ev, "signout", r->ident.user_id, r->ident.user_id, details));
-    if (rc && rc != GH_ERR_NOT_FOUND) {
+    struct store_audit base;
+    enum gh_err rc = sessions_signout(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                      r->ident.user_id, r->ident.session_id);
+    if (rc) {
         gh_reply_fail(r, rc);
         return;
     }
-    authcache_revoke_session(r->ident.session_id);
     if (r->cookie_auth) r->clear_cookies = true;
     gh_reply(r, 204, NULL);
 }

@@ -52,7 +52,8 @@ export function operationErrors(op) {
   const out = {};
   for (const [status, resp] of Object.entries(op.responses ?? {})) {
     const schema = resp?.content?.['application/json']?.schema;
-    const codes = schema?.properties?.error?.properties?.code?.enum;
+    // a page's errors are HTML pages: their codes are listed in x-error-codes
+    const codes = schema?.properties?.error?.properties?.code?.enum ?? resp?.['x-error-codes'];
     if (codes) out[status] = codes;
   }
   return out;

@@ -17,6 +17,10 @@ static const struct {
     {GH_GET, "/metrics"},
     {GH_GET, "/.well-known/jwks.json"},
     {GH_GET, "/.well-known/openid-configuration"},
+    /* the pages' static parts: the stylesheet and two fixed messages */
+    {GH_GET, "/assets/gatehouse.css"},
+    {GH_GET, "/step-up/done"},
+    {GH_GET, "/signout/done"},
 };
 
 static bool exempt(const struct gh_route *r)

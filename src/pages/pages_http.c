@@ -1,0 +1,255 @@
+#include "pages/pages_http.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/util.h"
+#include "http/reqparse.h"
+#include "mfa/mfa.h"
+#include "mfa/stepup.h"
+#include "pages/pages.h"
+#include "sessions/sessions.h"
+
+#define HTML "text/html; charset=utf-8"
+
+/* Sends a rendered page, or 500 when it could not be built. */
+static void send_page(struct gh_req *r, int status, const char *title, const char *body,
+                      const struct page_var *vars, size_t n)
+{
+    struct page_buf b = {0};
+    enum gh_err rc = pages_render(&b, title, body, vars, n);
+    if (rc) {
+        page_buf_free(&b);
+        gh_reply_fail(r, rc == GH_ERR_NOMEM ? GH_ERR_NOMEM : GH_ERR_INTERNAL);
+        return;
+    }
+    gh_reply_body(r, status, HTML, b.data, b.len); /* the server frees it */
+}
+
+/* The return URL of r, checked: the form's "rd" on a POST, else the
+ * query's. out "" when absent or refused (then our own page follows; the
+ * raw value is never used). A query the request struct had to cut is not
+ * read. */
+static void return_url(struct gh_req *r, char out[REDIRECT_OUT_MAX])
+{
+    out[0] = '\0';
+    json_t *v = r->body ? json_object_get(r->body, "rd") : NULL;
+    if (json_is_string(v)) {
+        pages_return_url(json_string_value(v), json_string_length(v), out);
+        return;
+    }
+    size_t ql = strlen(r->query);
+    json_t *q = NULL;
+    if (ql == 0 || ql >= sizeof r->query - 1 ||
+        reqparse_form_body(r->query, ql, &q) != REQPARSE_BODY_OK)
+        return;
+    v = json_object_get(q, "rd");
+    if (json_is_string(v)) pages_return_url(json_string_value(v), json_string_length(v), out);
+    json_decref(q);
+}
+
+/* 303 See Other to url (checked, or our own page). */
+static void see_other(struct gh_req *r, const char *url)
+{
+    gh_reply(r, 303, NULL);
+    if (gh_reply_header(r, "Location", url) != GH_OK) gh_reply_fail(r, GH_ERR_INTERNAL);
+}
+
+/* The session's CSRF token for the form ("" for a bearer request, which
+ * needs none). */
+static bool form_csrf(struct gh_req *r, char out[COOKIE_CSRF_LEN + 1])
+{
+    out[0] = '\0';
+    if (!r->cookie_auth) return true;
+    if (cookie_csrf_token(r->ident.session_id, out) == GH_OK) return true;
+    gh_reply_fail(r, GH_ERR_INTERNAL);
+    return false;
+}
+
+void pages_http_stylesheet(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    (void)ops;
+    (void)c;
+    size_t n;
+    const char *css = pages_stylesheet(&n);
+    char *copy = malloc(n + 1);
+    if (!copy) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    memcpy(copy, css, n + 1);
+    gh_reply_body(r, 200, "text/css; charset=utf-8", copy, n);
+}
+
+/* The step-up form, with error ("" for none) shown and announced. */
+static void step_up_form(struct gh_req *r, int status, const char *error, const char *rd)
+{
+    char csrf[COOKIE_CSRF_LEN + 1];
+    if (!form_csrf(r, csrf)) return;
+    const struct page_var v[] = {{"error", error}, {"csrf", csrf}, {"rd", rd}};
+    send_page(r, status, "Confirm it's you", PAGES_STEP_UP, v, 3);
+    gh_wipe(csrf, sizeof csrf);
+}
+
+void pages_http_step_up_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    bool on = false;
+    enum gh_err rc = mfa_enabled(ops, c, r->ident.user_id, &on);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    if (!on) {
+        gh_fail(r, GH_E_MFA_NOT_ENABLED);
+        return;
+    }
+    char rd[REDIRECT_OUT_MAX];
+    return_url(r, rd);
+    step_up_form(r, 200, "", rd);
+}
+
+void pages_http_step_up(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *code = NULL, *rdv = NULL;
+    size_t code_len = 0, rd_len = 0;
+    const struct gh_field f[] = {{"code", false, &code, &code_len}, {"rd", false, &rdv, &rd_len}};
+    if (gh_body_fields(r, f, 2)) return;
+    char rd[REDIRECT_OUT_MAX];
+    return_url(r, rd);
+    if (!code || code_len == 0) {
+        step_up_form(r, 422, "Enter the code.", rd);
+        r->error_code = "missing_field";
+        return;
+    }
+    struct store_audit base;
+    struct limit_result lim;
+    enum mfa_stepup_outcome o;
+    int64_t at;
+    enum gh_err rc = mfa_step_up(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                 r->ident.user_id, r->ident.session_id, code, &o, &at, &lim);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    switch (o) {
+    case MFA_STEPUP_OK: {
+        char done[REDIRECT_OUT_MAX];
+        pages_url(done, "/step-up/done");
+        see_other(r, rd[0] ? rd : done);
+        break;
+    }
+    case MFA_STEPUP_WRONG:
+        step_up_form(r, 422,
+                     "That code is not valid. Enter the current code from your authenticator "
+                     "app, or an unused backup code.",
+                     rd);
+        r->error_code = "code_mismatch"; /* for the request log */
+        break;
+    case MFA_STEPUP_LIMITED:
+        gh_reply_limited(r, LIMIT_MFA_ACCOUNT, &lim);
+        break;
+    case MFA_STEPUP_NO_FACTOR:
+        gh_fail(r, GH_E_MFA_NOT_ENABLED);
+        break;
+    case MFA_STEPUP_SESSION_GONE:
+        r->clear_cookies = r->cookie_auth;
+        gh_fail_msg(r, GH_E_INVALID_TOKEN, "This session has ended; sign in again.");
+        break;
+    }
+}
+
+void pages_http_stepped_up(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    (void)ops;
+    (void)c;
+    send_page(r, 200, "Confirmed", PAGES_STEPPED_UP, NULL, 0);
+}
+
+void pages_http_signout_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    (void)ops;
+    (void)c;
+    char rd[REDIRECT_OUT_MAX], csrf[COOKIE_CSRF_LEN + 1];
+    return_url(r, rd);
+    if (!form_csrf(r, csrf)) return;
+    const struct page_var v[] = {{"csrf", csrf}, {"rd", rd}};
+    send_page(r, 200, "Sign out", PAGES_SIGN_OUT, v, 2);
+    gh_wipe(csrf, sizeof csrf);
+}
+
+void pages_http_signout(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    const char *rdv = NULL;
+    size_t rd_len = 0;
+    const struct gh_field f[] = {{"rd", false, &rdv, &rd_len}};
+    if (gh_body_fields(r, f, 1)) return;
+    struct store_audit base;
+    enum gh_err rc = sessions_signout(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                                      r->ident.user_id, r->ident.session_id);
+    if (rc) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    if (r->cookie_auth) r->clear_cookies = true;
+    char rd[REDIRECT_OUT_MAX], done[REDIRECT_OUT_MAX];
+    return_url(r, rd);
+    pages_url(done, "/signout/done");
+    see_other(r, rd[0] ? rd : done);
+}
+
+void pages_http_signed_out(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    (void)ops;
+    (void)c;
+    char signin[2048];
+    pages_signin_link(signin, sizeof signin, NULL);
+    const struct page_var v[] = {{"signin", signin}};
+    send_page(r, 200, "Signed out", PAGES_SIGNED_OUT, v, 1);
+}
+
+/* What an error page says: a heading and, for some codes, our own words
+ * (the table's message otherwise). */
+static const char *error_heading(const char *code, int status, const char **message)
+{
+    if (strcmp(code, "invalid_token") == 0 || strcmp(code, "session_expired") == 0 ||
+        strcmp(code, "token_reused") == 0) {
+        *message = "Sign in first, then come back to this page.";
+        return "You are not signed in";
+    }
+    if (strcmp(code, "csrf_failed") == 0) {
+        *message = "This form could not be checked: it may have expired or come from another "
+                   "site. Go back, reload the page and try again.";
+        return "Please try again";
+    }
+    if (strcmp(code, "mfa_not_enabled") == 0) {
+        *message = "Your account has no authenticator app or backup codes to confirm with. Set "
+                   "one up first.";
+        return "No second factor";
+    }
+    if (status == 429) return "Too many attempts";
+    if (status == 403) return "Not allowed";
+    if (status >= 500) return "Something went wrong";
+    return "This did not work";
+}
+
+void pages_http_error(struct gh_req *r)
+{
+    const char *code = r->error_code;
+    int status = r->status;
+    json_t *m = json_object_get(json_object_get(r->resp, "error"), "message");
+    const char *message = json_is_string(m) ? json_string_value(m) : "";
+    const char *heading = error_heading(code, status, &message);
+    char signin[2048] = "", rd[REDIRECT_OUT_MAX];
+    if (status == 401) {
+        return_url(r, rd);
+        pages_signin_link(signin, sizeof signin, rd);
+    }
+    const struct page_var v[] = {{"heading", heading}, {"message", message}, {"signin", signin}};
+    struct page_buf b = {0};
+    if (pages_render(&b, heading, PAGES_ERROR, v, 3) != GH_OK) {
+        page_buf_free(&b);
+        return; /* the JSON reply stays */
+    }
+    gh_reply_body(r, status, HTML, b.data, b.len);
+    r->error_code = code; /* the log names the error as for the API */
+}
