@@ -86,12 +86,19 @@ export function authApi(d) {
   };
 }
 
-/** Enrols TOTP for an account (its address marked proved first); returns {secret, backup}. */
-export async function enrolTotp(gate, a, acct) {
+/**
+ * Enrols TOTP for an account (its address marked proved first); returns
+ * {secret, backup}. The confirming session stays (every other one ends):
+ * with cookie (from authApi.signinCookie) it is that cookie session.
+ */
+export async function enrolTotp(gate, a, acct, cookie) {
   markVerified(gate, acct.user.id);
-  const b = await a.call('POST', '/v1/mfa/totp', { token: acct.access });
+  const as = cookie
+    ? { headers: { Cookie: cookie.cookie, 'X-CSRF-Token': cookie.csrfCookie.split('=')[1], Origin: PUBLIC_URL } }
+    : { token: acct.access };
+  const b = await a.call('POST', '/v1/mfa/totp', as);
   assert.equal(b.status, 200, b.body);
-  const c = await a.call('POST', '/v1/mfa/totp/confirm', { token: acct.access, json: { code: oathtool(b.json.secret) } });
+  const c = await a.call('POST', '/v1/mfa/totp/confirm', { ...as, json: { code: oathtool(b.json.secret) } });
   assert.equal(c.status, 200, c.body);
   return { secret: b.json.secret, backup: c.json.backup_codes };
 }

@@ -7,7 +7,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { startEcho, APP_HOST, PUBLIC_URL, SIGNIN_URL } from './proxies.mjs';
+import { startEcho, APP_HOST, AUTH_HOST, PUBLIC_URL, SIGNIN_URL } from './proxies.mjs';
 import { startGate, authApi, enrolTotp, oathtool } from './gate.mjs';
 import { allTricks, assertNoOpenRedirect } from './tricks.mjs';
 import { runCli } from '../../api/lib/harness.mjs';
@@ -217,6 +217,47 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
       const up = await a.call('POST', '/v1/mfa/step-up', { token: bob.access, json: { code: backup[0] } });
       assert.equal(up.status, 204, up.body);
       assert.equal((await app('/billing', bearer(bob.access))).status, 200, 'after step-up');
+    });
+
+    test('a browser steps up on Gatehouse\'s page and signs out by the documented link, through the proxy', async () => {
+      const SAME = [['Origin', PUBLIC_URL], ['Sec-Fetch-Site', 'same-origin'], ['Content-Type', 'application/x-www-form-urlencoded']];
+      const hidden = (html, name) => (new RegExp(`name="${name}" value="([^"]*)"`).exec(html) || [])[1];
+      const form = (o) => new URLSearchParams(o).toString();
+      const erin = await a.signup();
+      const c = await a.signinCookie(erin.email, erin.password);
+      const { backup } = await enrolTotp(gate, a, erin, c); // the factor set up in this session: not used to sign in
+      const jar = [['Cookie', c.cookie], ['Accept', BROWSER]];
+      // the gate sends the browser to the step-up page...
+      const r1 = await app('/billing?id=3', jar);
+      assert.equal(r1.status, 302, r1.body.slice(0, 200));
+      const step = new URL(r1.headers.location);
+      assert.equal(step.origin + step.pathname, `${PUBLIC_URL}/step-up`);
+      // ...which asks for the code again, then returns to rd
+      const page = await send({ host: AUTH_HOST, path: step.pathname + step.search, headers: jar });
+      assert.equal(page.status, 200, page.body.slice(0, 300));
+      const csrf = hidden(page.body, 'csrf');
+      assert.ok(csrf, 'the form carries the CSRF token');
+      const post = await send({ host: AUTH_HOST, method: 'POST', path: '/step-up', headers: [...jar, ...SAME],
+        body: form({ code: backup[0], csrf, rd: hidden(page.body, 'rd') ?? step.searchParams.get('rd') }) });
+      assert.equal(post.status, 303, post.body.slice(0, 300));
+      assert.equal(post.headers.location, `https://${APP_HOST}/billing?id=3`);
+      const r2 = await app('/billing?id=3', jar);
+      assert.equal(r2.status, 200, 'after the step-up');
+      assert.equal(r2.echo.headers['x-gatehouse-user-id'], erin.user.id);
+      // the app's sign-out link: a confirmation page, then a POST that ends the session
+      const rd = `https://${APP_HOST}/`;
+      const out = await send({ host: AUTH_HOST, path: `/signout?rd=${encodeURIComponent(rd)}`, headers: jar });
+      assert.equal(out.status, 200, out.body.slice(0, 300));
+      assert.equal((await app('/dashboard', jar)).status, 200, 'showing the page signs nobody out');
+      const bye = await send({ host: AUTH_HOST, method: 'POST', path: '/signout', headers: [...jar, ...SAME],
+        body: form({ csrf: hidden(out.body, 'csrf'), rd: hidden(out.body, 'rd') ?? rd }) });
+      assert.equal(bye.status, 303, bye.body.slice(0, 300));
+      assert.equal(bye.headers.location, rd);
+      const expired = bye.rawHead.split('\r\n').find((l) => /^set-cookie: __Secure-gh_session=;/i.test(l)) || '';
+      assert.match(expired, /;\s*Max-Age=0/i, `the cookie is expired: ${expired}`);
+      assert.match(expired, /;\s*Domain=example\.com/i, `for the domain: ${expired}`);
+      const r3 = await app('/dashboard?after=signout', jar);
+      assertSigninRedirect(r3, `https://${APP_HOST}/dashboard?after=signout`, 302, 'after the sign-out page');
     });
 
     test('a role rule refuses a user without the role (403); after gatehouse users role and a sign-in it passes', async () => {
