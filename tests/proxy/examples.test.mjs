@@ -1,10 +1,13 @@
-// docs/examples/rules.yml loads in the real binary and means what its
-// comments say: `gatehouse rules test` (the quickstarts' way to check a
-// rule) names the rule each kind of request meets.
+// The quickstarts' Gatehouse files work in the real binary:
+// docs/examples/rules.yml loads and means what its comments say
+// (`gatehouse rules test`, the quickstarts' way to check a rule, names the
+// rule each kind of request meets), and docs/examples/gatehouse.env starts
+// a production server.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { runCli, mkTempDir } from '../api/lib/harness.mjs';
+import crypto from 'node:crypto';
+import { runCli, mkTempDir, startServer } from '../api/lib/harness.mjs';
 import { exampleEnv, RULES_FILE } from './lib/gate.mjs';
 
 /** The line a rule is reported at: the first line of the list item that holds needle (or needle's own line outside the list). */
@@ -44,6 +47,34 @@ test('gatehouse rules test names the example rule each request meets', () => {
     assert.match(anon.stdout, /an anonymous browser: 302 .*Location: https:\/\/app\.example\.com\/login\?rd=https/, anon.stdout);
     assert.match(anon.stdout, /an anonymous API client: 401/, anon.stdout);
   } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('docs/examples/gatehouse.env starts a production server as the service does (migrate, then serve)', async () => {
+  const dir = mkTempDir();
+  fs.chmodSync(dir, 0o700);
+  const key = `${dir}/master.key`;
+  fs.writeFileSync(key, crypto.randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+  // every line of the file, with only its paths and address made local
+  const env = {
+    ...exampleEnv(),
+    GATEHOUSE_ENV: 'production',
+    GATEHOUSE_MASTER_KEY_FILE: key,
+    GATEHOUSE_DATA_DIR: dir,
+    GATEHOUSE_ARGON2_MEMORY_KIB: null, // the harness's cheap test values are refused in production
+    GATEHOUSE_ARGON2_ITERATIONS: null,
+  };
+  let srv;
+  try {
+    const m = runCli(['migrate'], { env });
+    assert.equal(m.code, 0, m.stderr);
+    srv = await startServer({ dataDir: dir, env });
+    const r = await fetch(`${srv.url}/healthz`);
+    assert.equal(r.status, 200);
+    assert.doesNotMatch(srv.stderr(), /"level":"(warn|error)"/, `no warning at start:\n${srv.stderr()}`);
+  } finally {
+    await srv?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
