@@ -14,7 +14,9 @@
 //   nginx:   "listen 443" / "listen 80" -> "listen 127.0.0.1:<free port>",
 //            127.0.0.1:8080 (Gatehouse) and 127.0.0.1:3000 (the app) -> the
 //            test's ports, /etc/letsencrypt/live/app.example.com/ -> a
-//            temporary directory holding a self-signed certificate.
+//            temporary directory holding a self-signed certificate; it is
+//            included by Debian's own /etc/nginx/nginx.conf, as the
+//            quickstart has it, with that file's paths moved (mainConf).
 //   Caddy:   127.0.0.1:8080 and 127.0.0.1:3000 as above; a global options
 //            block is put before the file (loopback ports, local
 //            certificates not installed in any trust store, no admin API).
@@ -149,6 +151,36 @@ export async function startEcho() {
 }
 
 /**
+ * The main nginx.conf: Debian's own /etc/nginx/nginx.conf as the package
+ * installs it (the quickstart puts the example in sites-enabled), with its
+ * paths moved into dir, no `user` (workers run as the default user when
+ * the test runs as root) and the example in place of sites-enabled and
+ * conf.d; a minimal one when that file is not Debian's.
+ */
+function mainConf(dir) {
+  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `\t${t}_temp_path ${dir}/${t};`);
+  let debian = '';
+  try { debian = fs.readFileSync('/etc/nginx/nginx.conf', 'utf8'); } catch { /* not there */ }
+  const edits = [
+    [/^user [^;]*;\n/m, ''],
+    [/^pid [^;]*;/m, `pid ${dir}/nginx.pid;`],
+    [/^error_log [^;]*;/m, `error_log ${dir}/error.log notice;`],
+    [/^(\s*)access_log [^;]*;/m, `$1access_log ${dir}/access.log;`],
+    [/^\s*include \/etc\/nginx\/conf\.d\/\*\.conf;\n/m, ''],
+    [/^\s*include \/etc\/nginx\/sites-enabled\/\*;/m, `${temps.join('\n')}\n\tinclude ${dir}/gatehouse.conf;`],
+  ];
+  if (debian && edits.every(([re]) => re.test(debian))) {
+    for (const [re, to] of edits) debian = debian.replace(re, to);
+    // modules-enabled loads modules by paths relative to the prefix
+    if (fs.existsSync('/usr/share/nginx/modules')) fs.symlinkSync('/usr/share/nginx/modules', path.join(dir, 'modules'));
+    return debian;
+  }
+  return ['worker_processes 1;', `pid ${dir}/nginx.pid;`, `error_log ${dir}/error.log notice;`,
+    'events { worker_connections 512; }', 'http {', `\taccess_log ${dir}/access.log;`, ...temps,
+    `\tinclude ${dir}/gatehouse.conf;`, '}', ''].join('\n');
+}
+
+/**
  * nginx from docs/examples/nginx/gatehouse.conf, on free loopback ports.
  * @returns {{https:number, http:number, dir:string, log:()=>string, stop:()=>Promise}}
  */
@@ -166,19 +198,7 @@ export async function startNginx({ gatehousePort, appPort }) {
     ['/etc/letsencrypt/live/app.example.com/', `${dir}/`],
   ], 'nginx');
   fs.writeFileSync(path.join(dir, 'gatehouse.conf'), site);
-  const temps = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'];
-  fs.writeFileSync(path.join(dir, 'nginx.conf'), [
-    'worker_processes 1;',
-    `pid ${dir}/nginx.pid;`,
-    `error_log ${dir}/error.log notice;`,
-    'events { worker_connections 512; }',
-    'http {',
-    `  access_log ${dir}/access.log;`,
-    ...temps.map((t) => `  ${t}_temp_path ${dir}/${t};`),
-    `  include ${dir}/gatehouse.conf;`,
-    '}',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), mainConf(dir));
   const p = spawnGroup('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-g', 'daemon off;'],
     { env: process.env, cwd: dir, logFile: path.join(dir, 'stderr.log') });
   const log = () => ['stderr.log', 'error.log'].map((f) => {
