@@ -74,6 +74,7 @@ api: build-asan
 # node_modules (the yaml package and the harness are shared); its servers'
 # error codes count for api-coverage too.
 proxy: build-asan
+	@./scripts/deps.sh --proxy
 	cd tests/proxy && GH_API_ERRORS_DIR=$(API_ERRORS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)
