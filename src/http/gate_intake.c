@@ -71,7 +71,7 @@ bool http_gate_intake(struct gh_req *r, struct evkeyvalq *in)
         gh_fail(r, GH_E_UNTRUSTED_PROXY);
         return false;
     }
-    r->gate = malloc(sizeof *r->gate);
+    if (!r->gate) r->gate = malloc(sizeof *r->gate); /* kept with r across reuse */
     if (!r->gate) {
         gh_reply_fail(r, GH_ERR_NOMEM);
         return false;

@@ -53,8 +53,6 @@ static void req_clear(struct gh_req *r)
     if (r->body) json_decref(r->body);
     if (r->resp) json_decref(r->resp);
     free(r->resp_text);
-    free(r->gate);
-    r->gate = NULL;
     r->resp_text = NULL;
     r->body = r->resp = NULL;
     if (r->reply_hdr_used) gh_wipe(r->reply_hdr, r->reply_hdr_used);
@@ -64,6 +62,7 @@ void http_req_free(struct gh_req *r)
 {
     gh_wipe(r->token, sizeof r->token);
     req_clear(r);
+    free(r->gate);
     free(r);
 }
 
@@ -87,6 +86,7 @@ void http_req_put(struct gh_req *r)
     struct gh_loop *l = r->loop;
     req_clear(r);
     if (l->nspare >= SPARE_MAX) {
+        free(r->gate);
         free(r);
         return;
     }
@@ -338,6 +338,7 @@ static void loop_teardown(struct gh_loop *l)
     l->inbox = NULL;
     while (l->spare) {
         struct gh_req *nx = l->spare->next;
+        free(l->spare->gate);
         free(l->spare);
         l->spare = nx;
     }

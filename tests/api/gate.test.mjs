@@ -416,3 +416,24 @@ test('a cookie due for rotation passes without Set-Cookie and is not rotated; a 
     await srv.stop();
   }
 });
+
+test('at start: a bad rules file or sign-in URL stops the server naming it; no file means signed_in everywhere', async () => {
+  const bad = rulesFile('default: deny\nrules:\n  - path: /x\n    policy: role:root\n');
+  await assert.rejects(startServer({ env: common(bad) }), (e) => {
+    assert.match(e.message, /server exited during startup/);
+    assert.match(e.message, /rules\.yaml:4: .*root/);
+    return true;
+  });
+  await assert.rejects(startServer({ env: { ...common(rulesFile()), GATEHOUSE_SIGNIN_URL: 'http://login.example.test/in' } }),
+    /GATEHOUSE_SIGNIN_URL must be an https URL/);
+  const srv = await startServer({ env: { ...common(null), GATEHOUSE_ACCESS_RULES: null, GATEHOUSE_SIGNIN_URL: null } });
+  try {
+    assert.match(srv.stderr(), /GATEHOUSE_ACCESS_RULES is not set: every request needs signed_in/);
+    assert.match(srv.stderr(), /GATEHOUSE_SIGNIN_URL is not set: browsers that are not signed in get 401 too/);
+    assertCode(await verify(srv, { ...BROWSER, ...fwd('/anything') }), 401, 'signin_required', 'a browser without a sign-in URL');
+    const a = await signup(srv);
+    assertPass(await verify(srv, { Authorization: `Bearer ${a.access}`, ...fwd('/anything') }), 'signed in');
+  } finally {
+    await srv.stop();
+  }
+});
