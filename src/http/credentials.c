@@ -38,7 +38,10 @@ bool http_csrf_denied(struct gh_req *r)
     if (!r->cookie_auth || r->method == GH_GET) return false;
     if (r->origin_ok && cookie_csrf_valid(r->ident.session_id, r->csrf, r->csrf_len)) return false;
     gh_log(GH_LOG_WARN, "request %s: CSRF check failed (%s) for session %s", r->request_id,
-           r->origin_ok ? "X-CSRF-Token" : "Origin/Sec-Fetch-Site", r->ident.session_id);
+           !r->origin_ok                ? "Origin/Sec-Fetch-Site"
+           : (r->route->flags & R_PAGE) ? "the form's csrf field"
+                                        : "X-CSRF-Token",
+           r->ident.session_id);
     gh_count_csrf_failed();
     gh_fail(r, GH_E_CSRF_FAILED);
     return true;

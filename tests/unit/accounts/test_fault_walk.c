@@ -533,6 +533,37 @@ static const char *remove_failed(struct store_conn *c, const struct gh_req *r)
     return NULL;
 }
 
+/* W's session proves its factor again (POST /v1/mfa/step-up). A failure
+ * after the code was spent leaves it spent (the person types the next). */
+static void step_up_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    char code[TOTP_DIGITS + 1];
+    assert_int_equal(totp_code_at(T.w_secret, gh_now_s() / TOTP_STEP, code), GH_OK);
+    *rp = req_new(GH_POST, "/v1/mfa/step-up", json_pack("{s:s}", "code", code));
+    req_auth(*rp, c, T.acc_w);
+    mfa_http_step_up(*rp, ops, c);
+}
+
+static int64_t w_mfa_at(struct store_conn *c)
+{
+    struct store_session s;
+    return raw->sessions.get(c, T.sw2, &s) == GH_OK ? s.mfa_at : -1;
+}
+
+static const char *step_up_ok(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(w_mfa_at(c) > 0 && gh_now_s() - w_mfa_at(c) < 60, "mfa_at is not now");
+    EXPECT(live(c, T.sw2), "the step-up ended the session");
+    return NULL;
+}
+
+static const char *step_up_failed(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(w_mfa_at(c) == 0, "a failed step-up set mfa_at");
+    EXPECT(live(c, T.sw2), "a failed step-up ended the session");
+    return NULL;
+}
+
 /* U signs in with an emailed link. A failure after the link was spent
  * leaves it spent: the person asks for another (not checked here). */
 static void magic_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
@@ -594,6 +625,7 @@ static const struct flow flows[] = {
     {"sign-in, second factor due", signin_w_run, 200, signin_w_ok, w_unchanged, NULL},
     {"sign-in, second step (TOTP)", signin_mfa_run, 200, signin_mfa_ok, w_unchanged, NULL},
     {"mfa remove", remove_run, 204, remove_ok, remove_failed, "mail.insert"},
+    {"step-up", step_up_run, 204, step_up_ok, step_up_failed, NULL},
     {"magic-link sign-in", magic_run, 200, magic_ok, signin_failed, NULL},
     {"session revoke", revoke_run, 204, revoke_ok, signout_failed, NULL},
 };
