@@ -9,7 +9,7 @@ API_ERRORS := $(CURDIR)/build/api-errors
 # tests/tsan.supp lists only uninstrumented system libraries, each with why.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api tsan fuzz bench fmt clean
+.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api proxy tsan fuzz bench fmt clean
 
 run: deps build-release
 	@./$(REL)/gatehouse migrate
@@ -19,7 +19,7 @@ run: deps build-release
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
 # check-format first: it takes seconds and fails before a long build.
-test: deps check-format check-docs build-asan build-release unit api api-coverage tsan lint-layout
+test: deps check-format check-docs build-asan build-release unit api proxy api-coverage tsan lint-layout
 
 deps:
 	@./scripts/deps.sh
@@ -63,6 +63,19 @@ api: build-asan
 	@# so older nodes run the files one by one.
 	@rm -rf $(API_ERRORS)
 	cd tests/api && GH_API_ERRORS_DIR=$(API_ERRORS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
+	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
+	  $$(ls *.test.mjs)
+
+# The gate through the real proxies (tests/proxy/): nginx and Caddy from
+# Debian's packages, started as the current user on free loopback ports
+# with the quickstarts' own example files, in front of a small app that
+# echoes the headers it receives; Traefik (not in Debian) as a raw model of
+# its ForwardAuth. Runs after `api`, which installed tests/api's
+# node_modules (the yaml package and the harness are shared); its servers'
+# error codes count for api-coverage too.
+proxy: build-asan
+	@./scripts/deps.sh --proxy
+	cd tests/proxy && GH_API_ERRORS_DIR=$(API_ERRORS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)
 

@@ -15,6 +15,7 @@
 #include "cli/startup.h"
 #include "core/cli_help.h"
 #include "core/log.h"
+#include "gate/rules_cli.h"
 #include "http/serve.h"
 #include "sessions/keys_cli.h"
 #include "store/store_cli.h"
@@ -56,6 +57,9 @@ static const struct command {
      "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
      "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
      "                           end, leaving a checkpoint row\n"},
+    {"rules", rules_cli, true,
+     "  rules test <url> [--user <email>] [--method M]  which access rule of\n"
+     "                           GATEHOUSE_ACCESS_RULES matches, and the gate's answer\n"},
     {"version", version_cmd, true,
      "  version                  print the version and the commit it was built from\n"},
     {"help", NULL, true,

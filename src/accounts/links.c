@@ -74,6 +74,7 @@ static enum gh_err magic_account(const struct store_ops *ops, struct store_conn 
         *created = true;
         memset(u, 0, sizeof *u);
         sessions_new_id(u->id);
+        snprintf(u->role, sizeof u->role, "user"); /* the column's default, for the cache */
         memcpy(u->email, m->email, sizeof u->email);
         memcpy(u->email_key, m->email_key, sizeof u->email_key);
         memcpy(u->password_hash, "!", 2); /* no password: password sign-in always fails */

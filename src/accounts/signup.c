@@ -109,6 +109,9 @@ enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
     enum gh_err rc = password_hash(u->password_hash, pw, pw_len);
     if (rc) return rc;
     sessions_new_id(u->id);
+    /* The column's default, here too: the auth cache holds the role the
+     * gate's role rules read from the first request on. */
+    snprintf(u->role, sizeof u->role, "user");
     u->created_at = u->updated_at = gh_now_s();
     /* The column's default, also in the copy the auth cache gets (/v1/me,
      * the gate's role rules). */

@@ -108,6 +108,9 @@ static int route_rules(const struct guard_request *q, struct subjects *s, enum l
     case GUARD_REFRESH:
         rules[n] = LIMIT_REFRESH_IP, subjects[n++] = s->ip;
         break;
+    case GUARD_VERIFY:
+        rules[n] = LIMIT_VERIFY_IP, subjects[n++] = s->ip;
+        break;
     default:
         break;
     }

@@ -18,12 +18,13 @@
 /** Which budgets a route spends (gh_route.guard). */
 enum guard_class {
     GUARD_NONE = 0,
-    GUARD_SIGNIN, /* per IP + address, per IP */
-    GUARD_SIGNUP, /* per IP */
-    GUARD_EMAIL,  /* per address, per IP: mail goes out */
-    GUARD_LINK,   /* per IP: redeeming an emailed link (made-up tokens cost a row) */
-    GUARD_MFA,    /* per IP: the second sign-in step (per account on the worker) */
-    GUARD_REFRESH /* per IP: refresh (per session on the worker) */
+    GUARD_SIGNIN,  /* per IP + address, per IP */
+    GUARD_SIGNUP,  /* per IP */
+    GUARD_EMAIL,   /* per address, per IP: mail goes out */
+    GUARD_LINK,    /* per IP: redeeming an emailed link (made-up tokens cost a row) */
+    GUARD_MFA,     /* per IP: the second sign-in step (per account on the worker) */
+    GUARD_REFRESH, /* per IP: refresh (per session on the worker) */
+    GUARD_VERIFY   /* per IP: a gate check not answered from memory as signed in */
 };
 
 /** The guard's answer. Refused: rule and res are the rule that refused

@@ -29,6 +29,7 @@ static const struct {
     {LIMIT_LINK_IP, "GATEHOUSE_LIMIT_LINK_IP", 30, 900},
     {LIMIT_MFA_IP, "GATEHOUSE_LIMIT_MFA_IP", 30, 900},
     {LIMIT_REFRESH_IP, "GATEHOUSE_LIMIT_REFRESH_IP", 600, 60},
+    {LIMIT_VERIFY_IP, "GATEHOUSE_LIMIT_VERIFY_IP", 3000, 60},
 };
 
 static enum gh_err load_limits(char *err, size_t errlen)

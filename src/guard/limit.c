@@ -24,6 +24,7 @@ static const char *const names[LIMIT__COUNT] = {
     [LIMIT_LINK_IP] = "link_ip",
     [LIMIT_MFA_IP] = "mfa_ip",
     [LIMIT_REFRESH_IP] = "refresh_ip",
+    [LIMIT_VERIFY_IP] = "verify_ip",
 };
 
 const char *limit_rule_name(enum limit_rule rule)
@@ -200,7 +201,8 @@ bool limit_unavailable(void)
  * is down. Lockout (LOCKOUT_RULE) goes with sign-in. */
 static bool fails_closed(unsigned rule)
 {
-    return rule == LIMIT_API_USER || rule == LIMIT_REFRESH_SESSION || rule == LIMIT_REFRESH_IP
+    return rule == LIMIT_API_USER || rule == LIMIT_REFRESH_SESSION || rule == LIMIT_REFRESH_IP ||
+                   rule == LIMIT_VERIFY_IP
                ? limit_redis_cfg.closed_api
                : limit_redis_cfg.closed_signin;
 }

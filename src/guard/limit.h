@@ -34,6 +34,7 @@ enum limit_rule {
     LIMIT_LINK_IP,           /* emailed links redeemed per client IP: 30 per 15 min */
     LIMIT_MFA_IP,            /* second sign-in steps per client IP: 30 per 15 min */
     LIMIT_REFRESH_IP,        /* refreshes per client IP: 600 per min */
+    LIMIT_VERIFY_IP,         /* gate checks not answered from memory as signed in: 3000 per min */
     LIMIT__COUNT
 };
 

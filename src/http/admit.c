@@ -10,6 +10,12 @@
  * asked for (once per request, loop or worker). */
 static struct guard_request ask_of(struct gh_req *r, bool mark)
 {
+    /* The gate spends its per-IP budget only when it was not answered from
+     * memory as signed in (no credential, or one that costs a worker); a
+     * signed-in check spends nothing, not even the user's API budget (a
+     * page behind the gate asks once per asset). */
+    if (r->route->flags & R_GATE)
+        return (struct guard_request){.cls = r->authed ? GUARD_NONE : r->route->guard, .ip = r->ip};
     bool api = r->authed && !r->api_admitted;
     if (api && mark) r->api_admitted = true;
     return (struct guard_request){.cls = r->route->guard,

@@ -7,6 +7,7 @@
  * (API keys) is one more row. Also the checks that need the identity: the
  * CSRF rule for cookies (the token from X-CSRF-Token, or on a page from
  * its form's "csrf" field) and the MFA-enrolment restriction. */
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -22,7 +23,8 @@
  * factor may only enrol one (and sign out). */
 bool http_restricted_denied(struct gh_req *r)
 {
-    if (!r->authed || !r->ident.restricted || (r->route->flags & R_MFA_SETUP)) return false;
+    if (!r->authed || !r->ident.restricted || (r->route->flags & (R_MFA_SETUP | R_GATE)))
+        return false; /* the gate decides itself: a restricted session passes public rules */
     gh_fail(r, GH_E_MFA_ENROLMENT_REQUIRED);
     return true;
 }
@@ -286,4 +288,55 @@ void http_signin_cookie(struct gh_req *r, struct evkeyvalq *in)
         gh_wipe(r->token, sizeof r->token);
         r->token_len = 0;
     }
+}
+
+/* ---- the gate (R_GATE, GET /v1/verify) ----
+ * The gate never sets, rotates or clears a cookie: nginx auth_request and
+ * Caddy forward_auth drop the Set-Cookie of a 200, so a rotated cookie
+ * would never reach the browser, which would keep sending the old value;
+ * after the grace window that reads as reuse and signs the user out
+ * everywhere. So a cached live token that is merely due for rotation is
+ * good here, a cache miss is settled without rotating
+ * (sessions_cookie_peek), and a token that is spent or unknown is simply
+ * not signed in: reuse is judged only where rotation happens. No CSRF
+ * check either: the proxy asks with a GET of its own. */
+
+void http_gate_credentials(struct gh_req *r, struct evkeyvalq *in)
+{
+    const char *auth = evhttp_find_header(in, "Authorization");
+    enum authcache_result ar = AUTHCACHE_DENY;
+    if (auth) { /* decides alone, as on every route (decision 0011) */
+        if (!bearer(auth, r)) return;
+        ar = authcache_check(r->token, r->token_len, gh_now_s(), &r->ident);
+    } else if (cookie_available() && session_cookie(in, r) == 1) {
+        uint8_t h[32];
+        r->cookie_auth = true;
+        if (refresh_hash(r->token, r->token_len, h) == GH_OK)
+            ar = authcache_check_cookie(h, gh_now_s(), INT64_MIN, &r->ident);
+    } else {
+        return;
+    }
+    r->authed = ar == AUTHCACHE_OK;
+    r->cred_pending = ar == AUTHCACHE_MISS;
+    if (ar == AUTHCACHE_DENY) memset(&r->ident, 0, sizeof r->ident);
+}
+
+bool http_gate_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    if (!r->cred_pending) return true;
+    enum gh_err rc;
+    if (r->cookie_auth) {
+        bool found = false;
+        rc = sessions_cookie_peek(ops, c, r->token, r->token_len, &found, &r->ident);
+        if (rc == GH_OK && !found) rc = GH_ERR_DENIED;
+    } else {
+        rc = authcache_check_store(ops, c, r->token, r->token_len, gh_now_s(), &r->ident);
+    }
+    r->authed = rc == GH_OK;
+    if (rc == GH_OK || rc == GH_ERR_DENIED) {
+        if (!r->authed) memset(&r->ident, 0, sizeof r->ident);
+        return true;
+    }
+    gh_reply_fail(r, rc); /* the store failed: never a pass, never "not signed in" */
+    return false;
 }

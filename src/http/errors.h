@@ -22,6 +22,11 @@
       "Cookie mode needs an https GATEHOUSE_PUBLIC_URL (in development over http on loopback: "    \
       "GATEHOUSE_INSECURE_DEV_COOKIES=on).")                                                       \
     X(UNSUPPORTED_GRANT_TYPE, "unsupported_grant_type", 400, "grant_type must be refresh_token.")  \
+    X(ORIGINAL_REQUEST_MISSING, "original_request_missing", 400,                                   \
+      "The proxy did not say which request to check: X-Forwarded-Method, -Proto, -Host and -Uri, " \
+      "or X-Original-Method and X-Original-URL.")                                                  \
+    X(ORIGINAL_REQUEST_INVALID, "original_request_invalid", 400,                                   \
+      "The original request cannot be read one way only (see docs/api.md, The gate).")             \
     X(INVALID_CREDENTIALS, "invalid_credentials", 401, "Email or password is incorrect.")          \
     X(INVALID_CODE, "invalid_code", 401, "The code is not valid.")                                 \
     X(INVALID_TOKEN, "invalid_token", 401, "The access token is missing or invalid.")              \
@@ -30,6 +35,9 @@
       "This token was already replaced; every session of the account has been signed out.")        \
     X(SESSION_EXPIRED, "session_expired", 401,                                                     \
       "This session reached its maximum age; sign in again.")                                      \
+    X(SIGNIN_REQUIRED, "signin_required", 401, "Sign in to reach this page.")                      \
+    X(STEP_UP_REQUIRED, "step_up_required", 401,                                                   \
+      "Confirm your second factor again to reach this page.")                                      \
     X(PROOF_FAILED, "proof_failed", 403, "That does not prove it is you.")                         \
     X(REAUTH_REQUIRED, "reauth_required", 403, "Sign in again to do this.")                        \
     X(EMAIL_NOT_VERIFIED, "email_not_verified", 403, "Confirm your email address first.")          \
@@ -41,6 +49,8 @@
     X(ORIGIN_NOT_ALLOWED, "origin_not_allowed", 403,                                               \
       "This origin is not in GATEHOUSE_CORS_ORIGINS.")                                             \
     X(FORBIDDEN, "forbidden", 403, "Not allowed.")                                                 \
+    X(UNTRUSTED_PROXY, "untrusted_proxy", 403,                                                     \
+      "Only a proxy in GATEHOUSE_TRUSTED_PROXIES may ask /v1/verify.")                             \
     X(NOT_FOUND, "not_found", 404, "No such endpoint.")                                            \
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "Method not allowed here.")                   \
     X(EMAIL_TAKEN, "email_taken", 409, "An account with this email already exists.")               \

@@ -38,6 +38,11 @@ void http_intake_setup(const struct gh_route *rts, size_t nrts, const struct sto
 static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
 {
     struct gh_req *r = arg;
+    if (r->route->flags & R_GATE) { /* no CSRF, no restriction, no user budget: see below */
+        if (http_gate_settle(r, ops, c)) r->route->fn(r, ops, c);
+        http_post_back(r);
+        return;
+    }
     if ((r->route->flags & R_AUTH) && !http_credentials_settle(r, ops, c)) {
         http_post_back(r);
         return;
@@ -96,7 +101,7 @@ static const struct gh_route *match(const char *path, int method, char *param, b
         }
         if (!hit) continue;
         *path_known = true;
-        if (rt->method & method) return rt;
+        if ((rt->method & method) || (rt->flags & R_GATE)) return rt; /* the gate: any method */
     }
     return NULL;
 }
@@ -183,12 +188,14 @@ static void preflight(struct gh_req *r, const char *path, const char *origin, co
     gh_reply(r, 204, NULL);
 }
 
-/* After the guard: the loop runs the handler, or a worker does. */
+/* After the guard: the loop runs the handler, or a worker does. The gate
+ * runs on the loop unless its credential needs the store. */
 static void admitted(struct gh_req *r, bool ok)
 {
     unsigned flags = r->route->flags;
     if (!ok) goto reply;
-    if ((flags & R_LOOP) && (!(flags & R_AUTH) || r->authed)) {
+    bool on_loop = (flags & R_GATE) ? !r->cred_pending : !(flags & R_AUTH) || r->authed;
+    if ((flags & R_LOOP) && on_loop) {
         r->route->fn(r, store_ops, NULL);
         goto reply;
     }
@@ -267,7 +274,10 @@ static bool intake_route(struct gh_req *r, struct evkeyvalq *in)
     if (evhttp_request_get_command(ev) == EVHTTP_REQ_OPTIONS) {
         const char *origin = evhttp_find_header(in, "Origin");
         const char *want = evhttp_find_header(in, "Access-Control-Request-Method");
-        if (origin && want) {
+        /* A proxy that forwards the original method sends the gate a
+         * browser's preflight as it is: the gate answers it, not CORS. */
+        const struct gh_route *gate = match(path, GH_OPTIONS, r->param, &known);
+        if (origin && want && !(gate && (gate->flags & R_GATE))) {
             preflight(r, path, origin, want);
             return false;
         }
@@ -289,6 +299,7 @@ static bool intake_route(struct gh_req *r, struct evkeyvalq *in)
 static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
 {
     unsigned flags = r->route->flags;
+    if (flags & R_GATE) return http_gate_intake(r, in); /* gate_intake.c */
     if (r->method != GH_GET && cookie_available())
         r->origin_ok = cookie_request_origin_ok(evhttp_find_header(in, "Origin"),
                                                 evhttp_find_header(in, "Sec-Fetch-Site"));

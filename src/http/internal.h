@@ -136,6 +136,24 @@ bool http_csrf_denied(struct gh_req *r);
  *  answers 403 mfa_enrolment_required and returns true. */
 bool http_restricted_denied(struct gh_req *r);
 
+/* ---- gate_intake.c and credentials.c: the forward-auth check (R_GATE) ---- */
+
+/** Loop: refuses a peer that is not a trusted proxy (403 untrusted_proxy)
+ *  and an original request that is missing or unparsable (400); reads it
+ *  into r->gate, then the credential (http_gate_credentials). false: r's
+ *  reply is set. */
+bool http_gate_intake(struct gh_req *r, struct evkeyvalq *in);
+/** Loop: reads a bearer token or the session cookie and checks it from
+ *  memory without any cookie rule of the API (a token due for rotation is
+ *  good; nothing is ever set or cleared). Absent or refused: not signed in
+ *  (r->authed false), never an error reply; r->cred_pending when only the
+ *  store can tell. */
+void http_gate_credentials(struct gh_req *r, struct evkeyvalq *in);
+/** Worker: settles a pending gate credential (sessions_cookie_peek for a
+ *  cookie: no rotation, no reuse detection). false: a backend failure, r's
+ *  reply is set (500). */
+bool http_gate_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
 /* ---- reply.c ---- */
 
 /** Sends r's reply with every header, logs it and puts r back. Loop thread;

@@ -62,6 +62,7 @@ void http_req_free(struct gh_req *r)
 {
     gh_wipe(r->token, sizeof r->token);
     req_clear(r);
+    free(r->gate);
     free(r);
 }
 
@@ -85,6 +86,7 @@ void http_req_put(struct gh_req *r)
     struct gh_loop *l = r->loop;
     req_clear(r);
     if (l->nspare >= SPARE_MAX) {
+        free(r->gate);
         free(r);
         return;
     }
@@ -196,6 +198,23 @@ static void on_periodic(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* SIGHUP: each reload job once, on a worker (never two runs of one). */
+#define MAX_RELOAD 4
+static struct periodic reload_jobs[MAX_RELOAD];
+static int nreload;
+
+void server_on_reload(gh_periodic_fn fn)
+{
+    if (nreload < MAX_RELOAD) reload_jobs[nreload++] = (struct periodic){fn, 0, false, NULL, false};
+}
+
+static void on_sighup(evutil_socket_t sig, short what, void *arg)
+{
+    gh_log(GH_LOG_INFO, "signal %d: reloading", (int)sig);
+    for (int i = 0; i < nreload; i++)
+        on_periodic(-1, 0, &reload_jobs[i]);
+}
+
 /* Graceful stop: stop accepting, answer new requests on open connections
  * with 503, let every queued job finish and its reply go out, then exit.
  * (Jobs already queued commit their work, so their replies must be sent:
@@ -295,6 +314,9 @@ static enum gh_err loop_setup(struct gh_loop *l, int idx, int *port)
                                    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
                                    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH | GH_EVHTTP_REQ_UNKNOWN);
     evhttp_set_gencb(l->http, http_on_request, l);
+    /* No "text/html; charset=ISO-8859-1" on a reply without a body (the
+     * gate's pass): every reply with a body sets its own type. */
+    evhttp_set_default_content_type(l->http, NULL);
     l->fd = listen_socket(gh_cfg.listen_host, port);
     if (l->fd < 0) return GH_ERR_CONFIG;
     l->conn = conn_loop_new(l->base, l->http, l->fd);
@@ -316,6 +338,7 @@ static void loop_teardown(struct gh_loop *l)
     l->inbox = NULL;
     while (l->spare) {
         struct gh_req *nx = l->spare->next;
+        free(l->spare->gate);
         free(l->spare);
         l->spare = nx;
     }
@@ -348,7 +371,7 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     for (int i = 0; rc == GH_OK && i < nloops; i++)
         rc = loop_setup(&loops[i], i, &port);
 
-    struct event *sigterm = NULL, *sigint = NULL;
+    struct event *sigterm = NULL, *sigint = NULL, *sighup = NULL;
     for (int i = 0; rc == GH_OK && i < nperiodic; i++) {
         struct timeval iv = {.tv_sec = periodic[i].interval};
         periodic[i].ev = event_new(loops[0].base, -1, EV_PERSIST, on_periodic, &periodic[i]);
@@ -362,6 +385,9 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
         sigint = evsignal_new(loops[0].base, SIGINT, on_signal, NULL);
         if (!sigterm || !sigint || evsignal_add(sigterm, NULL) || evsignal_add(sigint, NULL))
             rc = GH_ERR_INTERNAL;
+        /* Always caught: SIGHUP's default would end the server. */
+        sighup = evsignal_new(loops[0].base, SIGHUP, on_sighup, NULL);
+        if (!sighup || evsignal_add(sighup, NULL)) rc = GH_ERR_INTERNAL;
     }
     int started = 0;
     if (rc == GH_OK) {
@@ -384,6 +410,7 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     }
     if (sigterm) event_free(sigterm);
     if (sigint) event_free(sigint);
+    if (sighup) event_free(sighup);
     if (drain_ev) event_free(drain_ev);
     drain_ev = NULL;
     for (int i = 0; i < nperiodic; i++)

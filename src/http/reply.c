@@ -205,6 +205,10 @@ const char *gh_method_name(int m)
         return "PUT";
     case GH_PATCH:
         return "PATCH";
+    case GH_HEAD:
+        return "HEAD";
+    case GH_OPTIONS:
+        return "OPTIONS";
     default:
         return "OTHER";
     }
@@ -223,6 +227,10 @@ int http_method_of(struct evhttp_request *ev)
         return GH_PUT;
     case EVHTTP_REQ_PATCH:
         return GH_PATCH;
+    case EVHTTP_REQ_HEAD:
+        return GH_HEAD;
+    case EVHTTP_REQ_OPTIONS:
+        return GH_OPTIONS;
     default:
         return 0;
     }
@@ -306,28 +314,47 @@ static void add_cors_headers(struct gh_req *r, struct evkeyvalq *h)
     }
 }
 
+/* The gate's replies (R_GATE) are read by a proxy, not a browser, and
+ * every header costs on the hot path: no security headers, CSP, CORS or
+ * cookies; a pass carries only its identity headers (and an empty body),
+ * anything else also X-Request-Id, no-store and the RateLimit fields. */
+static bool gate_minimal(const struct gh_req *r)
+{
+    return r->route && (r->route->flags & R_GATE);
+}
+
 void http_finish(struct gh_req *r)
 {
     struct evhttp_request *ev = r->ev;
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     if (r->status == 0) gh_fail_msg(r, GH_E_INTERNAL_ERROR, "Internal error.");
+    bool gate = gate_minimal(r);
     /* A page's error is a page (same status and code), not JSON. */
     if (r->error_code && r->resp && gh_route_profile(r->route) == GH_PROFILE_PAGE)
         pages_http_error(r);
 
-    add_security_headers(h,
-                         (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
-                             ? "public, max-age=300"
-                             : "no-store",
-                         r->request_id, gh_profile_of(gh_route_profile(r->route))->csp);
+    if (!gate)
+        add_security_headers(h,
+                             (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
+                                 ? "public, max-age=300"
+                                 : "no-store",
+                             r->request_id, gh_profile_of(gh_route_profile(r->route))->csp);
+    else if (r->status != 200) {
+        evhttp_add_header(h, "Cache-Control", "no-store");
+        evhttp_add_header(h, "X-Request-Id", r->request_id);
+    }
     for (int i = 0; i < r->reply_nhdr; i++) /* validated by gh_reply_header */
         evhttp_add_header(h, r->reply_hdr + r->reply_hdr_at[i][0],
                           r->reply_hdr + r->reply_hdr_at[i][1]);
     if (r->www_authenticate) evhttp_add_header(h, "WWW-Authenticate", "Bearer");
-    set_cookies(r, h);
-    add_cors_headers(r, h);
+    if (!gate) {
+        set_cookies(r, h);
+        add_cors_headers(r, h);
+    }
     if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
-    if (r->rl_name && r->rl.unavailable) { /* no budget is known: Retry-After alone */
+    if (gate && r->status == 200) {
+        /* a pass: the RateLimit fields are for clients, not the proxy */
+    } else if (r->rl_name && r->rl.unavailable) { /* no budget is known: Retry-After alone */
         char v[32];
         snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
         evhttp_add_header(h, "Retry-After", v);
@@ -346,13 +373,16 @@ void http_finish(struct gh_req *r)
         }
     }
 
-    /* The body goes straight into the request's own output buffer. */
+    /* The body goes straight into the request's own output buffer; never
+     * for HEAD (libevent would send it after the headers anyway, and the
+     * client would read it as the start of the next response). */
     struct evbuffer *buf = evhttp_request_get_output_buffer(ev);
+    bool head = evhttp_request_get_command(ev) == EVHTTP_REQ_HEAD;
     if (r->resp_text || r->resp_type) {
-        if (r->resp_len) evbuffer_add(buf, r->resp_text, r->resp_len);
+        if (r->resp_len && !head) evbuffer_add(buf, r->resp_text, r->resp_len);
         evhttp_add_header(h, "Content-Type", r->resp_type ? r->resp_type : "text/plain");
     } else if (r->resp) {
-        size_t n = json_dumpb(r->resp, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        size_t n = head ? 0 : json_dumpb(r->resp, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
         struct evbuffer_iovec v;
         if (n > 0 && evbuffer_reserve_space(buf, (ev_ssize_t)n, &v, 1) == 1 && v.iov_len >= n &&
             json_dumpb(r->resp, v.iov_base, n, JSON_COMPACT | JSON_PRESERVE_ORDER) == n) {

@@ -2,6 +2,7 @@
 
 #include "accounts/accounts_http.h"
 #include "accounts/audit_http.h"
+#include "gate/gate_http.h"
 #include "guard/guard.h"
 #include "http/health.h"
 #include "mfa/mfa_http.h"
@@ -38,6 +39,8 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/token", NULL, R_BODY, sessions_http_token, GUARD_REFRESH},
     {GH_POST, "/v1/signout", NULL, R_AUTH | R_MFA_SETUP, sessions_http_signout, GUARD_NONE},
     {GH_GET, "/v1/me", NULL, R_AUTH | R_LOOP, accounts_http_me, GUARD_NONE},
+    /* Every method (R_GATE): a proxy may forward the original one. */
+    {GH_GET, "/v1/verify", NULL, R_GATE | R_LOOP, gate_http_verify, GUARD_VERIFY},
     {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list, GUARD_NONE},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
     {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},

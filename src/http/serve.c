@@ -11,6 +11,8 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "credentials/password.h"
+#include "gate/gate.h"
+#include "gate/gate_http.h"
 #include "guard/limit.h"
 #include "http/routes.h"
 #include "http/server.h"
@@ -90,6 +92,11 @@ int serve_cmd(int argc, char **argv)
         rc = cli_die(cerr);
         goto out;
     }
+    if (gate_init(cerr, sizeof cerr) != GH_OK) { /* a bad rules file names file:line */
+        rc = cli_die(cerr);
+        goto out;
+    }
+    server_on_reload(gate_http_reload);
     if (!gh_cfg.rate_limits)
         gh_log(GH_LOG_WARN, "GATEHOUSE_RATE_LIMITS=off: no rate limits (load tests only)");
     if (gh_cfg.production && gh_cfg.issuer_defaulted)
@@ -122,6 +129,7 @@ int serve_cmd(int argc, char **argv)
     totp_shutdown();
     mail_shutdown();
 out:
+    gate_shutdown();
     cli_teardown();
     return rc;
 }

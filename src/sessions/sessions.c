@@ -282,6 +282,46 @@ out:
     return rc;
 }
 
+/* The identity of a current cookie token rt (hash h): its live session and
+ * user, read from the store and put into the auth cache (gen: the
+ * generation read before rt). *ok false when the token, session or user is
+ * not good (nothing to change); an error only when the store failed. */
+static enum gh_err cookie_identity(const struct store_ops *ops, struct store_conn *c,
+                                   const struct store_refresh *rt, const uint8_t h[32],
+                                   uint64_t gen, int64_t now, bool *ok,
+                                   struct authcache_identity *out)
+{
+    struct store_session s;
+    struct store_user u;
+    enum gh_err rc = GH_OK;
+    memset(&u, 0, sizeof u);
+    *ok = false;
+    if (!rt->session_live || rt->expires_at <= now || rt->rotated_at_us != 0) goto out;
+    rc = ops->sessions.get(c, rt->session_id, &s);
+    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
+    if (rc) goto out;
+    rc = ops->users.by_id(c, rt->user_id, &u);
+    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
+    if (rc || !u.id[0]) goto out;
+    authcache_put_session(&s, gen);
+    authcache_put_user(&u, gen);
+    if (s.revoked_at != 0 || strcmp(s.user_id, rt->user_id) != 0) goto out;
+    authcache_put_cookie(h, rt->user_id, rt->session_id, rt->created_at, rt->expires_at, gen);
+    memcpy(out->user_id, rt->user_id, sizeof out->user_id);
+    memcpy(out->session_id, rt->session_id, sizeof out->session_id);
+    snprintf(out->email, sizeof out->email, "%s", u.email);
+    out->created_at = u.created_at;
+    out->iat = rt->created_at;
+    out->exp = rt->expires_at;
+    out->restricted = s.restricted;
+    out->mfa_at = s.mfa_at;
+    memcpy(out->role, u.role, sizeof out->role);
+    *ok = true;
+out:
+    gh_wipe(u.password_hash, sizeof u.password_hash);
+    return rc;
+}
+
 enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn *c,
                                   const char *tok, size_t toklen, struct store_audit *reuse_ev,
                                   enum sessions_refresh_result *res, struct limit_result *lim,
@@ -291,10 +331,7 @@ enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn
     uint8_t h[32], nh[32];
     struct store_refresh *rt = calloc(1, sizeof *rt);
     struct sessions_pair pair = {0};
-    struct store_session s;
-    struct store_user u;
     enum gh_err rc = GH_OK;
-    memset(&u, 0, sizeof u);
     rotated[0] = '\0';
     *res = SESSIONS_INVALID;
     if (!rt) return GH_ERR_NOMEM;
@@ -324,31 +361,37 @@ enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn
         if (rc || !rotated[0]) goto out;
         memcpy(h, nh, sizeof h);
     }
-    if (!rt->session_live || rt->expires_at <= now || rt->rotated_at_us != 0) goto out;
-    rc = ops->sessions.get(c, rt->session_id, &s);
-    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
-    if (rc) goto out;
-    rc = ops->users.by_id(c, rt->user_id, &u);
-    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
-    if (rc || !u.id[0]) goto out;
-    authcache_put_session(&s, gen);
-    authcache_put_user(&u, gen);
-    if (s.revoked_at != 0 || strcmp(s.user_id, rt->user_id) != 0) goto out;
-    authcache_put_cookie(h, rt->user_id, rt->session_id, rt->created_at, rt->expires_at, gen);
-    memcpy(out->user_id, rt->user_id, sizeof out->user_id);
-    memcpy(out->session_id, rt->session_id, sizeof out->session_id);
-    snprintf(out->email, sizeof out->email, "%s", u.email);
-    out->created_at = u.created_at;
-    out->iat = rt->created_at;
-    out->exp = rt->expires_at;
-    out->restricted = s.restricted;
-    out->mfa_at = s.mfa_at;
-    memcpy(out->role, u.role, sizeof out->role);
-    *res = SESSIONS_REFRESHED;
+    bool ok = false;
+    rc = cookie_identity(ops, c, rt, h, gen, now, &ok, out);
+    if (ok) *res = SESSIONS_REFRESHED;
 out:
     if (rc || *res != SESSIONS_REFRESHED) gh_wipe(rotated, REFRESH_TOKEN_LEN + 1);
     sessions_pair_clear(&pair);
-    gh_wipe(u.password_hash, sizeof u.password_hash);
+    gh_wipe(rt, sizeof *rt);
+    free(rt);
+    return rc;
+}
+
+enum gh_err sessions_cookie_peek(const struct store_ops *ops, struct store_conn *c, const char *tok,
+                                 size_t toklen, bool *found, struct authcache_identity *out)
+{
+    uint8_t h[32];
+    *found = false;
+    struct store_refresh *rt = calloc(1, sizeof *rt);
+    if (!rt) return GH_ERR_NOMEM;
+    enum gh_err rc = GH_OK;
+    if (refresh_hash(tok, toklen, h) != GH_OK) goto out;
+    uint64_t gen = authcache_generation(); /* before the reads: see authcache.h */
+    rc = ops->refresh.get(c, h, rt);
+    if (rc == GH_ERR_NOT_FOUND) rc = GH_OK;
+    if (rc || !rt->session_cookie) goto out;
+    int64_t now = gh_now_s();
+    /* Past GATEHOUSE_SESSION_MAX_AGE: refused here; ending it is the API's
+     * (the next rotation does). */
+    if (gh_cfg.session_max_age > 0 && now - rt->session_created_at >= gh_cfg.session_max_age)
+        goto out;
+    rc = cookie_identity(ops, c, rt, h, gen, now, found, out);
+out:
     gh_wipe(rt, sizeof *rt);
     free(rt);
     return rc;

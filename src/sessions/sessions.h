@@ -91,4 +91,13 @@ enum gh_err sessions_cookie_check(const struct store_ops *ops, struct store_conn
                                   char rotated[REFRESH_TOKEN_LEN + 1],
                                   struct authcache_identity *out) GH_WUR;
 
+/** The gate's cookie check (GET /v1/verify) on a worker: never rotates,
+ *  never revokes. A current cookie token of a live session (due for
+ *  rotation or not) gives *found true and out, and fills the auth cache;
+ *  a token that is unknown, spent (rotated), expired, of a bearer session,
+ *  revoked, or past GATEHOUSE_SESSION_MAX_AGE gives *found false and
+ *  changes nothing. GH_ERR_INTERNAL (or NOMEM) when the store failed. */
+enum gh_err sessions_cookie_peek(const struct store_ops *ops, struct store_conn *c, const char *tok,
+                                 size_t toklen, bool *found, struct authcache_identity *out) GH_WUR;
+
 #endif

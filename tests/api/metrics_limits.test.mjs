@@ -15,7 +15,7 @@ test('gatehouse_rate_limited_total: one line per rule, each 429 counted once und
   const srv = await startServer({ env: { GATEHOUSE_LIMIT_SIGNUP_IP: '2/3600', GATEHOUSE_LOCKOUT_THRESHOLD: '2' } });
   try {
     const zero = await counts(srv);
-    for (const rule of ['signin_ip_account', 'signin_ip', 'signup_ip', 'refresh_session', 'email_account', 'email_ip', 'mfa', 'api_user', 'link_ip', 'mfa_ip', 'refresh_ip', 'signin_lockout']) {
+    for (const rule of ['signin_ip_account', 'signin_ip', 'signup_ip', 'refresh_session', 'email_account', 'email_ip', 'mfa', 'api_user', 'link_ip', 'mfa_ip', 'refresh_ip', 'verify_ip', 'signin_lockout']) {
       assert.equal(zero[rule], 0, rule);
     }
     const a = await signup(srv);
@@ -38,7 +38,7 @@ test('gatehouse_rate_limited_total: one line per rule, each 429 counted once und
     assert.equal(after.signin_lockout, locked);
     assert.equal(after.signin_ip, 0);
     const text = (await api(srv.url, 'GET', '/metrics')).text;
-    assert.equal(text.match(/^gatehouse_rate_limited_total/gm).length, 12);
+    assert.equal(text.match(/^gatehouse_rate_limited_total/gm).length, 13);
     assert.match(text, /^gatehouse_redis_up -1$/m, 'no Redis configured');
   } finally {
     await srv.stop();
