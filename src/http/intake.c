@@ -38,7 +38,7 @@ void http_intake_setup(const struct gh_route *rts, size_t nrts, const struct sto
 static void work(void *arg, const struct store_ops *ops, struct store_conn *c)
 {
     struct gh_req *r = arg;
-    if (r->route->flags & R_GATE) { /* no CSRF, no restriction, no user budget: see below */
+    if (r->route->flags & R_GATE) { /* no CSRF, restriction or user budget (credentials.c) */
         if (http_gate_settle(r, ops, c)) r->route->fn(r, ops, c);
         http_post_back(r);
         return;
