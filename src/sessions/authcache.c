@@ -72,11 +72,17 @@ static bool id_pack(uint8_t out[16], const char *id)
     return true;
 }
 
+/* On every hit, so no snprintf. */
 static void id_unpack(char out[STORE_ID_LEN + 1], const uint8_t in[16])
 {
-    char h[33];
-    gh_hex(h, in, 16);
-    snprintf(out, STORE_ID_LEN + 1, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = digits[in[i] >> 4];
+        out[o++] = digits[in[i] & 15];
+    }
+    out[o] = '\0';
 }
 
 enum gh_err authcache_init(size_t budget_bytes)
@@ -303,16 +309,21 @@ enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now
 
 /* Claims of a token: from the cache, or verified now (outside any lock)
  * and remembered. *packed: the claims' ids in cache form (false when they
- * are not canonical: then nothing about this token is cached). */
-static enum gh_err token_claims(const char *token, size_t len, int64_t now, struct jwt_claims *out,
-                                struct tok_body *tb, bool *packed)
+ * are not canonical: then nothing about this token is cached). From the
+ * cache, out's sub and sid are filled only when ids asks for them (the
+ * hot path reads the packed ones). */
+static enum gh_err token_claims(const char *token, size_t len, int64_t now, bool ids,
+                                struct jwt_claims *out, struct tok_body *tb, bool *packed)
 {
     uint8_t th[32];
     if (len > JWT_MAX_LEN || gh_sha256(th, token, len)) return GH_ERR_DENIED;
     if (cache && actab_get(cache, ACTAB_TOKEN, th, tb, sizeof *tb, NULL, 0, NULL)) {
-        memset(out, 0, sizeof *out);
-        id_unpack(out->sub, tb->sub);
-        id_unpack(out->sid, tb->sid);
+        out->sub[0] = out->sid[0] = out->jti[0] = '\0';
+        out->restricted = false;
+        if (ids) {
+            id_unpack(out->sub, tb->sub);
+            id_unpack(out->sid, tb->sid);
+        }
         out->iat = tb->iat;
         out->exp = tb->exp;
         out->rev = tb->rev;
@@ -348,7 +359,7 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
     struct jwt_claims c;
     struct tok_body tb;
     bool packed;
-    if (token_claims(token, len, now, &c, &tb, &packed)) return AUTHCACHE_DENY;
+    if (token_claims(token, len, now, false, &c, &tb, &packed)) return AUTHCACHE_DENY;
     if (!packed || !cache) return AUTHCACHE_MISS;
     int64_t tia;
     enum authcache_result res = session_user(tb.sid, tb.sub, out, &tia);
@@ -366,7 +377,7 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     struct jwt_claims c;
     struct tok_body tb;
     bool packed;
-    if (token_claims(token, len, now, &c, &tb, &packed)) return GH_ERR_DENIED;
+    if (token_claims(token, len, now, true, &c, &tb, &packed)) return GH_ERR_DENIED;
     uint64_t gen = authcache_generation();
     struct store_session s;
     struct store_user u;

@@ -33,7 +33,14 @@ struct shard {
     size_t bytes, share;
     size_t count[ACTAB_KINDS];
     uint64_t evictions[ACTAB_KINDS];
-    _Atomic uint64_t hits[ACTAB_KINDS], misses[ACTAB_KINDS]; /* bumped under the read lock */
+} __attribute__((aligned(64)));
+
+/* Hit and miss counters, one set per thread (up to COUNTER_SETS, then
+ * shared): two loops hitting the same entry do not bounce a counter's
+ * cache line between them on every lookup. */
+#define COUNTER_SETS 16
+struct counters {
+    _Atomic uint64_t hits[ACTAB_KINDS], misses[ACTAB_KINDS];
 } __attribute__((aligned(64)));
 
 struct actab {
@@ -41,7 +48,17 @@ struct actab {
     size_t budget;
     uint8_t hkey[crypto_shorthash_KEYBYTES];
     struct shard *shards;
+    struct counters *counters; /* COUNTER_SETS of them */
 };
+
+static _Atomic unsigned counter_next;
+static _Thread_local int counter_set = -1;
+
+static struct counters *my_counters(const struct actab *t)
+{
+    if (counter_set < 0) counter_set = (int)(atomic_fetch_add(&counter_next, 1) % COUNTER_SETS);
+    return &t->counters[counter_set];
+}
 
 /* Keyed (SipHash): nobody can aim entries at one shard or bucket. */
 static uint64_t hash_key(const struct actab *t, enum actab_kind kind, const uint8_t *key)
@@ -267,11 +284,15 @@ struct actab *actab_new(size_t budget, unsigned nshards)
     struct actab *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     t->shards = aligned_alloc(64, nshards * sizeof *t->shards);
-    if (!t->shards) {
+    t->counters = aligned_alloc(64, COUNTER_SETS * sizeof *t->counters);
+    if (!t->shards || !t->counters) {
+        free(t->shards);
+        free(t->counters);
         free(t);
         return NULL;
     }
     memset(t->shards, 0, nshards * sizeof *t->shards);
+    memset(t->counters, 0, COUNTER_SETS * sizeof *t->counters);
     t->nshards = nshards;
     t->budget = budget;
     crypto_shorthash_keygen(t->hkey);
@@ -294,6 +315,7 @@ void actab_free(struct actab *t)
         pthread_rwlock_destroy(&s->lock);
     }
     free(t->shards);
+    free(t->counters);
     sodium_memzero(t->hkey, sizeof t->hkey);
     free(t);
 }
@@ -330,11 +352,10 @@ bool actab_get(struct actab *t, enum actab_kind kind, const uint8_t key[ACTAB_KE
          * write lock; loading first keeps a hot entry's line clean. */
         if (!atomic_load_explicit(&e->ref, memory_order_relaxed))
             atomic_store_explicit(&e->ref, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&s->hits[kind], 1, memory_order_relaxed);
-    } else {
-        atomic_fetch_add_explicit(&s->misses[kind], 1, memory_order_relaxed);
     }
     pthread_rwlock_unlock(&s->lock);
+    struct counters *c = my_counters(t);
+    atomic_fetch_add_explicit(l ? &c->hits[kind] : &c->misses[kind], 1, memory_order_relaxed);
     return l != 0;
 }
 
@@ -410,9 +431,12 @@ void actab_stats(struct actab *t, struct actab_stats *out)
         for (int k = 0; k < ACTAB_KINDS; k++) {
             out->entries[k] += s->count[k];
             out->evictions[k] += s->evictions[k];
-            out->hits[k] += atomic_load_explicit(&s->hits[k], memory_order_relaxed);
-            out->misses[k] += atomic_load_explicit(&s->misses[k], memory_order_relaxed);
         }
         pthread_rwlock_unlock(&s->lock);
     }
+    for (int i = 0; i < COUNTER_SETS; i++)
+        for (int k = 0; k < ACTAB_KINDS; k++) {
+            out->hits[k] += atomic_load_explicit(&t->counters[i].hits[k], memory_order_relaxed);
+            out->misses[k] += atomic_load_explicit(&t->counters[i].misses[k], memory_order_relaxed);
+        }
 }
