@@ -266,9 +266,12 @@ void authcache_forget_cookie(const uint8_t hash[32])
 
 /* The session and user of a token (packed ids), as the cache holds them:
  * MISS when either is not cached, DENY when the session is dead or not
- * sub's; else fills the identity's session and user fields. */
+ * uid's, or when the access token c (NULL for a cookie) was issued before
+ * the user's tokens_invalidated_at; else (only then) fills the identity's
+ * session and user fields. */
 static enum authcache_result session_user(const uint8_t sid[16], const uint8_t uid[16],
-                                          struct authcache_identity *out, int64_t *tia)
+                                          const struct jwt_claims *c,
+                                          struct authcache_identity *out)
 {
     struct sess_body s;
     struct user_body u;
@@ -278,6 +281,7 @@ static enum authcache_result session_user(const uint8_t sid[16], const uint8_t u
     if (!s.live || memcmp(s.uid, uid, 16) != 0) return AUTHCACHE_DENY;
     if (!actab_get(cache, ACTAB_USER, uid, &u, sizeof u, email, STORE_EMAIL_MAX, &elen))
         return AUTHCACHE_MISS;
+    if (c && !jwt_current(c, u.tia)) return AUTHCACHE_DENY;
     email[elen] = '\0';
     id_unpack(out->user_id, uid);
     id_unpack(out->session_id, sid);
@@ -286,7 +290,6 @@ static enum authcache_result session_user(const uint8_t sid[16], const uint8_t u
     out->restricted = s.restricted;
     out->mfa_at = s.mfa_at;
     memcpy(out->role, u.role, sizeof out->role);
-    *tia = u.tia;
     return AUTHCACHE_OK;
 }
 
@@ -298,8 +301,7 @@ enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now
         return AUTHCACHE_MISS;
     /* Spent, expired or due for rotation: the worker decides (store.h). */
     if (c.expires_at <= now || c.created_at < rotate_before) return AUTHCACHE_MISS;
-    int64_t tia;
-    enum authcache_result res = session_user(c.sid, c.uid, out, &tia);
+    enum authcache_result res = session_user(c.sid, c.uid, NULL, out);
     if (res == AUTHCACHE_OK) {
         out->iat = c.created_at;
         out->exp = c.expires_at;
@@ -361,10 +363,8 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
     bool packed;
     if (token_claims(token, len, now, false, &c, &tb, &packed)) return AUTHCACHE_DENY;
     if (!packed || !cache) return AUTHCACHE_MISS;
-    int64_t tia;
-    enum authcache_result res = session_user(tb.sid, tb.sub, out, &tia);
+    enum authcache_result res = session_user(tb.sid, tb.sub, &c, out);
     if (res != AUTHCACHE_OK) return res;
-    if (!jwt_current(&c, tia)) return AUTHCACHE_DENY;
     out->iat = c.iat;
     out->exp = c.exp;
     return AUTHCACHE_OK;
