@@ -8,8 +8,8 @@
  * body (a user's email) go into continuation slots chained from it. Slots
  * live in pages of 64 (5 KiB) that a shard allocates as entries arrive and
  * keeps until actab_free; buckets are 4-byte slot indices, one or two per
- * slot. A token entry costs ~86 bytes with its buckets (1,000,000 tokens:
- * ~86 MB, measured by tests/unit/sessions/test_authcache_table.c).
+ * slot. An entry costs 84.5 to ~88 bytes with its buckets (1,000,000
+ * tokens: 84.5 MB, measured by tests/unit/sessions/test_authcache_table.c).
  *
  * Budget. Each shard may hold budget / nshards bytes (pages, buckets, page
  * list): when a new entry finds no free slot and another page would pass
