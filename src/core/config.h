@@ -90,6 +90,9 @@ struct gh_config {
      * shared under ("example.com", lower case, no leading dot); "" = none
      * (a host-only __Host- cookie). Checked by sessions_config.c. */
     char cookie_domain[254];
+    /* GATEHOUSE_AUTH_CACHE_MB: the auth cache's memory budget, every table
+     * together (sessions/authcache.h). Read by sessions_config.c. */
+    int64_t auth_cache_mb;
     /* Connection cap (http/conn.c); 0 = derived from RLIMIT_NOFILE. */
     int max_connections; /* GATEHOUSE_MAX_CONNECTIONS */
 };

@@ -8,12 +8,13 @@
 #include "guard/guard.h"
 #include "guard/proxy.h"
 #include "http/conn.h"
+#include "sessions/authcache.h"
 #include "store/health.h"
 
 /* Every module's metric lines, in the order /metrics shows them. */
 static const gh_metrics_fn metric_sources[] = {
-    audit_metrics,     http_requests_metrics, guard_metrics,
-    http_csrf_metrics, store_health_metrics,  conn_metrics,
+    audit_metrics,        http_requests_metrics, guard_metrics,     http_csrf_metrics,
+    store_health_metrics, conn_metrics,          authcache_metrics,
 };
 
 #define METRICS_MAX 8192

@@ -77,7 +77,7 @@ int serve_cmd(int argc, char **argv)
         rc = cli_die("cannot hash with the configured Argon2id parameters (memory?)");
         goto out;
     }
-    if (authcache_init(20000, 50000, 50000) != GH_OK) {
+    if (authcache_init((size_t)gh_cfg.auth_cache_mb << 20) != GH_OK) {
         rc = cli_die("out of memory");
         goto out;
     }

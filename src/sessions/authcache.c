@@ -1,135 +1,101 @@
 #include "sessions/authcache.h"
 
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "core/util.h"
+#include "sessions/authcache_table.h"
 #include "sessions/jwt.h"
 
-/* A minimal chained hash table; keys are at most 40 bytes. */
-struct node {
-    struct node *next;
-    uint64_t h;
-    uint8_t klen;
-    uint8_t key[40];
-    union {
-        struct jwt_claims tok;
-        struct { /* a cookie session token (key: 'C' + its SHA-256) */
-            char uid[STORE_ID_LEN + 1];
-            char sid[STORE_ID_LEN + 1];
-            int64_t created_at;
-            int64_t expires_at;
-        } ck;
-        struct {
-            char uid[STORE_ID_LEN + 1];
-            int64_t expires_at;
-            int64_t mfa_at;
-            bool live;
-            bool restricted;
-        } sess;
-        struct {
-            char email[STORE_EMAIL_MAX + 1];
-            char role[STORE_ROLE_MAX + 1];
-            int64_t created_at;
-            int64_t tia;
-        } user;
-    } v;
-};
+/* The shards: enough that two to a few dozen loops rarely meet on one
+ * (decision 0029). */
+#define SHARDS 64
+_Static_assert(AUTHCACHE_MIN_BYTES == SHARDS * ACTAB_MIN_BYTES_PER_SHARD, "the smallest budget");
 
-struct table {
-    struct node **b;
-    size_t nb, count, max;
+/* Entry bodies (authcache_table.h lays them in 56 bytes). Ids are kept as
+ * the 16 bytes of their canonical UUID text; a token keyed by the first 16
+ * bytes of its SHA-256 (see the header). */
+struct tok_body {
+    uint8_t sub[16], sid[16];
+    int64_t iat, exp, rev;
 };
+struct cookie_body {
+    uint8_t uid[16], sid[16];
+    int64_t created_at, expires_at;
+};
+struct sess_body {
+    uint8_t uid[16];
+    int64_t mfa_at;
+    uint8_t live, restricted;
+};
+struct user_body { /* extra: the email */
+    int64_t created_at, tia;
+    char role[STORE_ROLE_MAX + 1];
+};
+_Static_assert(sizeof(struct tok_body) <= ACTAB_BODY, "token body");
+_Static_assert(sizeof(struct cookie_body) <= ACTAB_BODY, "cookie body");
+_Static_assert(sizeof(struct sess_body) <= ACTAB_BODY, "session body");
+_Static_assert(sizeof(struct user_body) <= ACTAB_BODY - 4, "user body");
 
-static struct table tokens, sessions, users;
-static pthread_rwlock_t lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct actab *cache;
 static _Atomic uint64_t generation = 1;
-static uint8_t hkey[crypto_shorthash_KEYBYTES];
+/* Moved by authcache_clear_tokens: a token verified under the old keys is
+ * not inserted after the clear. */
+static _Atomic uint64_t token_epoch = 1;
 
-static uint64_t hash(const void *k, size_t n)
+static int hexval(char c)
 {
-    uint8_t out[crypto_shorthash_BYTES];
-    crypto_shorthash(out, k, n, hkey); /* keyed: no hash flooding */
-    uint64_t h;
-    memcpy(&h, out, sizeof h);
-    return h;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-static enum gh_err table_init(struct table *t, size_t max)
+/* Canonical UUID text (36 characters, lower-case hex, dashes at 8, 13, 18
+ * and 23, as sessions_new_id writes) to its 16 bytes. Anything else is
+ * never cached: such a token or session always goes to the store. */
+static bool id_pack(uint8_t out[16], const char *id)
 {
-    t->nb = 64;
-    while (t->nb < max)
-        t->nb <<= 1;
-    t->b = calloc(t->nb, sizeof *t->b);
-    t->max = max;
-    t->count = 0;
-    return t->b ? GH_OK : GH_ERR_NOMEM;
-}
-
-static void table_clear(struct table *t)
-{
-    for (size_t i = 0; i < t->nb; i++) {
-        struct node *n = t->b[i];
-        while (n) {
-            struct node *nx = n->next;
-            free(n);
-            n = nx;
+    if (strnlen(id, STORE_ID_LEN + 1) != STORE_ID_LEN) return false;
+    size_t j = 0;
+    for (size_t i = 0; i < STORE_ID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (id[i] != '-') return false;
+            continue;
         }
-        t->b[i] = NULL;
+        int v = hexval(id[i]);
+        if (v < 0) return false;
+        if (j % 2 == 0)
+            out[j / 2] = (uint8_t)(v << 4);
+        else
+            out[j / 2] |= (uint8_t)v;
+        j++;
     }
-    t->count = 0;
+    return true;
 }
 
-static struct node *find(struct table *t, const void *k, size_t kl)
+/* On every hit, so no snprintf. */
+static void id_unpack(char out[STORE_ID_LEN + 1], const uint8_t in[16])
 {
-    uint64_t h = hash(k, kl);
-    for (struct node *n = t->b[h & (t->nb - 1)]; n; n = n->next)
-        if (n->h == h && n->klen == kl && memcmp(n->key, k, kl) == 0) return n;
-    return NULL;
+    static const char digits[] = "0123456789abcdef";
+    size_t o = 0;
+    for (size_t i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[o++] = '-';
+        out[o++] = digits[in[i] >> 4];
+        out[o++] = digits[in[i] & 15];
+    }
+    out[o] = '\0';
 }
 
-/* Existing or new node for k; NULL on OOM or oversize key. Caller holds wrlock. */
-static struct node *upsert(struct table *t, const void *k, size_t kl)
+enum gh_err authcache_init(size_t budget_bytes)
 {
-    if (kl > sizeof((struct node *)0)->key) return NULL;
-    struct node *n = find(t, k, kl);
-    if (n) return n;
-    if (t->count >= t->max) table_clear(t);
-    n = calloc(1, sizeof *n);
-    if (!n) return NULL;
-    n->h = hash(k, kl);
-    n->klen = (uint8_t)kl;
-    memcpy(n->key, k, kl);
-    size_t i = n->h & (t->nb - 1);
-    n->next = t->b[i];
-    t->b[i] = n;
-    t->count++;
-    return n;
-}
-
-enum gh_err authcache_init(size_t max_tokens, size_t max_sessions, size_t max_users)
-{
-    crypto_shorthash_keygen(hkey);
-    if (table_init(&tokens, max_tokens) || table_init(&sessions, max_sessions) ||
-        table_init(&users, max_users))
-        return GH_ERR_NOMEM;
-    return GH_OK;
+    actab_free(cache);
+    cache = actab_new(budget_bytes, SHARDS);
+    return cache ? GH_OK : budget_bytes < AUTHCACHE_MIN_BYTES ? GH_ERR_CONFIG : GH_ERR_NOMEM;
 }
 
 void authcache_shutdown(void)
 {
-    struct table *ts[] = {&tokens, &sessions, &users};
-    for (size_t i = 0; i < 3; i++) {
-        if (!ts[i]->b) continue;
-        table_clear(ts[i]);
-        free(ts[i]->b);
-        ts[i]->b = NULL;
-    }
+    actab_free(cache);
+    cache = NULL;
 }
 
 uint64_t authcache_generation(void)
@@ -139,191 +105,240 @@ uint64_t authcache_generation(void)
 
 void authcache_put_session(const struct store_session *s, uint64_t gen)
 {
-    pthread_rwlock_wrlock(&lock);
-    if (gen == atomic_load(&generation)) {
-        struct node *n = upsert(&sessions, s->id, strlen(s->id));
-        if (n) {
-            memcpy(n->v.sess.uid, s->user_id, sizeof n->v.sess.uid);
-            n->v.sess.expires_at = s->expires_at;
-            n->v.sess.live = s->revoked_at == 0;
-            n->v.sess.restricted = s->restricted;
-            n->v.sess.mfa_at = s->mfa_at;
-        }
-    }
-    pthread_rwlock_unlock(&lock);
+    uint8_t key[16];
+    struct sess_body b;
+    memset(&b, 0, sizeof b);
+    if (!cache || !id_pack(key, s->id) || !id_pack(b.uid, s->user_id)) return;
+    b.mfa_at = s->mfa_at;
+    b.live = s->revoked_at == 0;
+    b.restricted = s->restricted;
+    actab_put(cache, ACTAB_SESSION, key, &b, sizeof b, NULL, 0, &generation, gen);
 }
 
 void authcache_put_user(const struct store_user *u, uint64_t gen)
 {
-    pthread_rwlock_wrlock(&lock);
-    if (gen == atomic_load(&generation)) {
-        struct node *n = upsert(&users, u->id, strlen(u->id));
-        if (n) {
-            memcpy(n->v.user.email, u->email, sizeof n->v.user.email);
-            n->v.user.created_at = u->created_at;
-            n->v.user.tia = u->tokens_invalidated_at;
-            memcpy(n->v.user.role, u->role, sizeof n->v.user.role);
-        }
-    }
-    pthread_rwlock_unlock(&lock);
+    uint8_t key[16];
+    struct user_body b;
+    memset(&b, 0, sizeof b);
+    if (!cache || !id_pack(key, u->id)) return;
+    b.created_at = u->created_at;
+    b.tia = u->tokens_invalidated_at;
+    memcpy(b.role, u->role, sizeof b.role);
+    b.role[sizeof b.role - 1] = '\0';
+    actab_put(cache, ACTAB_USER, key, &b, sizeof b, u->email, strnlen(u->email, STORE_EMAIL_MAX),
+              &generation, gen);
+}
+
+/* A change to one session or user, applied under its shard's lock after
+ * the generation moved (so a read begun before it is never inserted). */
+static void update(enum actab_kind kind, const char *id, void (*fn)(uint8_t *, void *), void *arg)
+{
+    uint8_t key[16];
+    if (cache && id_pack(key, id))
+        actab_update(cache, kind, key, fn, arg, &generation);
+    else
+        atomic_fetch_add(&generation, 1); /* an id never cached: nothing to change */
+}
+
+static void sess_dead(uint8_t *body, void *arg)
+{
+    (void)arg;
+    struct sess_body b;
+    memcpy(&b, body, sizeof b);
+    b.live = 0;
+    memcpy(body, &b, sizeof b);
 }
 
 void authcache_revoke_session(const char *sid)
 {
-    pthread_rwlock_wrlock(&lock);
-    struct node *n = find(&sessions, sid, strlen(sid));
-    if (n) n->v.sess.live = false;
-    atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    update(ACTAB_SESSION, sid, sess_dead, NULL);
+}
+
+struct revoke_arg {
+    uint8_t uid[16], except[16];
+    bool has_except;
+};
+
+static enum actab_visit revoke_visit(const uint8_t *key, uint8_t *body, void *arg)
+{
+    const struct revoke_arg *a = arg;
+    struct sess_body b;
+    memcpy(&b, body, sizeof b);
+    if (memcmp(b.uid, a->uid, 16) == 0 && !(a->has_except && memcmp(key, a->except, 16) == 0))
+        sess_dead(body, NULL);
+    return ACTAB_KEEP;
 }
 
 void authcache_revoke_user_sessions(const char *uid, const char *except_sid)
 {
-    size_t el = except_sid ? strlen(except_sid) : 0;
-    pthread_rwlock_wrlock(&lock);
-    for (size_t i = 0; i < sessions.nb; i++)
-        for (struct node *n = sessions.b[i]; n; n = n->next)
-            if (strcmp(n->v.sess.uid, uid) == 0 &&
-                !(except_sid && n->klen == el && memcmp(n->key, except_sid, el) == 0))
-                n->v.sess.live = false;
+    /* First the generation, then shard by shard: a put that checked the
+     * old generation did so under a shard lock the scan takes after it. */
     atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    struct revoke_arg a;
+    if (!cache || !id_pack(a.uid, uid)) return; /* no cached session names it */
+    a.has_except = except_sid && id_pack(a.except, except_sid);
+    actab_scan(cache, 1u << ACTAB_SESSION, revoke_visit, &a);
+}
+
+static void sess_unrestrict(uint8_t *body, void *arg)
+{
+    (void)arg;
+    struct sess_body b;
+    memcpy(&b, body, sizeof b);
+    b.restricted = 0;
+    memcpy(body, &b, sizeof b);
 }
 
 void authcache_unrestrict_session(const char *sid)
 {
-    pthread_rwlock_wrlock(&lock);
-    struct node *n = find(&sessions, sid, strlen(sid));
-    if (n) n->v.sess.restricted = false;
-    atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    update(ACTAB_SESSION, sid, sess_unrestrict, NULL);
+}
+
+static void sess_mfa(uint8_t *body, void *arg)
+{
+    struct sess_body b;
+    memcpy(&b, body, sizeof b);
+    b.mfa_at = *(const int64_t *)arg;
+    memcpy(body, &b, sizeof b);
 }
 
 void authcache_set_session_mfa(const char *sid, int64_t mfa_at)
 {
-    pthread_rwlock_wrlock(&lock);
-    struct node *n = find(&sessions, sid, strlen(sid));
-    if (n) n->v.sess.mfa_at = mfa_at;
-    atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    update(ACTAB_SESSION, sid, sess_mfa, &mfa_at);
+}
+
+static void user_role(uint8_t *body, void *arg)
+{
+    struct user_body b;
+    memcpy(&b, body, sizeof b);
+    snprintf(b.role, sizeof b.role, "%s", (const char *)arg);
+    memcpy(body, &b, sizeof b);
 }
 
 void authcache_set_user_role(const char *uid, const char *role)
 {
-    pthread_rwlock_wrlock(&lock);
-    struct node *n = find(&users, uid, strlen(uid));
-    if (n) snprintf(n->v.user.role, sizeof n->v.user.role, "%s", role);
-    atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    update(ACTAB_USER, uid, user_role, (void *)role);
+}
+
+static void user_tia(uint8_t *body, void *arg)
+{
+    struct user_body b;
+    memcpy(&b, body, sizeof b);
+    b.tia = *(const int64_t *)arg;
+    memcpy(body, &b, sizeof b);
 }
 
 void authcache_set_user_tia(const char *uid, int64_t tia)
 {
-    pthread_rwlock_wrlock(&lock);
-    struct node *n = find(&users, uid, strlen(uid));
-    if (n) n->v.user.tia = tia;
-    atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    update(ACTAB_USER, uid, user_tia, &tia);
+}
+
+static enum actab_visit remove_visit(const uint8_t *key, uint8_t *body, void *arg)
+{
+    (void)key, (void)body, (void)arg;
+    return ACTAB_REMOVE;
 }
 
 void authcache_clear_tokens(void)
 {
-    pthread_rwlock_wrlock(&lock);
-    table_clear(&tokens);
-    pthread_rwlock_unlock(&lock);
-}
-
-/* Cookie tokens share the tokens table; their 33-byte key cannot meet a
- * JWT's 32-byte one. */
-static void cookie_key(uint8_t k[33], const uint8_t hash[32])
-{
-    k[0] = 'C';
-    memcpy(k + 1, hash, 32);
+    atomic_fetch_add(&token_epoch, 1);
+    if (cache) actab_scan(cache, 1u << ACTAB_TOKEN | 1u << ACTAB_COOKIE, remove_visit, NULL);
 }
 
 void authcache_put_cookie(const uint8_t hash[32], const char *uid, const char *sid,
                           int64_t created_at, int64_t expires_at, uint64_t gen)
 {
-    uint8_t k[33];
-    cookie_key(k, hash);
-    pthread_rwlock_wrlock(&lock);
-    if (gen == atomic_load(&generation)) {
-        struct node *n = upsert(&tokens, k, sizeof k);
-        if (n) {
-            snprintf(n->v.ck.uid, sizeof n->v.ck.uid, "%s", uid);
-            snprintf(n->v.ck.sid, sizeof n->v.ck.sid, "%s", sid);
-            n->v.ck.created_at = created_at;
-            n->v.ck.expires_at = expires_at;
-        }
-    }
-    pthread_rwlock_unlock(&lock);
+    struct cookie_body b;
+    memset(&b, 0, sizeof b);
+    if (!cache || !id_pack(b.uid, uid) || !id_pack(b.sid, sid)) return;
+    b.created_at = created_at;
+    b.expires_at = expires_at;
+    actab_put(cache, ACTAB_COOKIE, hash, &b, sizeof b, NULL, 0, &generation, gen);
 }
 
 void authcache_forget_cookie(const uint8_t hash[32])
 {
-    uint8_t k[33];
-    cookie_key(k, hash);
-    pthread_rwlock_wrlock(&lock);
-    struct node *n = find(&tokens, k, sizeof k);
-    if (n) n->v.ck.expires_at = 0; /* unlinking is not worth it: it is never OK again */
+    /* The generation first: a put that read it before is dropped, one that
+     * checked it earlier is in the table and removed here. */
     atomic_fetch_add(&generation, 1);
-    pthread_rwlock_unlock(&lock);
+    if (cache) actab_delete(cache, ACTAB_COOKIE, hash);
+}
+
+/* The session and user of a token (packed ids), as the cache holds them:
+ * MISS when either is not cached, DENY when the session is dead or not
+ * uid's, or when the access token c (NULL for a cookie) was issued before
+ * the user's tokens_invalidated_at; else (only then) fills the identity's
+ * session and user fields. */
+static enum authcache_result session_user(const uint8_t sid[16], const uint8_t uid[16],
+                                          const struct jwt_claims *c,
+                                          struct authcache_identity *out)
+{
+    struct sess_body s;
+    struct user_body u;
+    char email[STORE_EMAIL_MAX + 1];
+    size_t elen = 0;
+    if (!actab_get(cache, ACTAB_SESSION, sid, &s, sizeof s, NULL, 0, NULL)) return AUTHCACHE_MISS;
+    if (!s.live || memcmp(s.uid, uid, 16) != 0) return AUTHCACHE_DENY;
+    if (!actab_get(cache, ACTAB_USER, uid, &u, sizeof u, email, STORE_EMAIL_MAX, &elen))
+        return AUTHCACHE_MISS;
+    if (c && !jwt_current(c, u.tia)) return AUTHCACHE_DENY;
+    email[elen] = '\0';
+    id_unpack(out->user_id, uid);
+    id_unpack(out->session_id, sid);
+    memcpy(out->email, email, elen + 1);
+    out->created_at = u.created_at;
+    out->restricted = s.restricted;
+    out->mfa_at = s.mfa_at;
+    memcpy(out->role, u.role, sizeof out->role);
+    return AUTHCACHE_OK;
 }
 
 enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now,
                                              int64_t rotate_before, struct authcache_identity *out)
 {
-    uint8_t k[33];
-    cookie_key(k, hash);
-    enum authcache_result res = AUTHCACHE_MISS;
-    pthread_rwlock_rdlock(&lock);
-    struct node *t = find(&tokens, k, sizeof k);
+    struct cookie_body c;
+    if (!cache || !actab_get(cache, ACTAB_COOKIE, hash, &c, sizeof c, NULL, 0, NULL))
+        return AUTHCACHE_MISS;
     /* Spent, expired or due for rotation: the worker decides (store.h). */
-    if (t && t->v.ck.expires_at > now && t->v.ck.created_at >= rotate_before) {
-        struct node *s = find(&sessions, t->v.ck.sid, strlen(t->v.ck.sid));
-        if (s) {
-            if (!s->v.sess.live || strcmp(s->v.sess.uid, t->v.ck.uid) != 0) {
-                res = AUTHCACHE_DENY;
-            } else {
-                struct node *u = find(&users, t->v.ck.uid, strlen(t->v.ck.uid));
-                if (u) {
-                    memcpy(out->user_id, t->v.ck.uid, sizeof out->user_id);
-                    memcpy(out->session_id, t->v.ck.sid, sizeof out->session_id);
-                    snprintf(out->email, sizeof out->email, "%s", u->v.user.email);
-                    out->created_at = u->v.user.created_at;
-                    out->iat = t->v.ck.created_at;
-                    out->exp = t->v.ck.expires_at;
-                    out->restricted = s->v.sess.restricted;
-                    out->mfa_at = s->v.sess.mfa_at;
-                    memcpy(out->role, u->v.user.role, sizeof out->role);
-                    res = AUTHCACHE_OK;
-                }
-            }
-        }
+    if (c.expires_at <= now || c.created_at < rotate_before) return AUTHCACHE_MISS;
+    enum authcache_result res = session_user(c.sid, c.uid, NULL, out);
+    if (res == AUTHCACHE_OK) {
+        out->iat = c.created_at;
+        out->exp = c.expires_at;
     }
-    pthread_rwlock_unlock(&lock);
     return res;
 }
 
-/* Claims of a token: from the cache, or verified now and remembered. */
-static enum gh_err token_claims(const char *token, size_t len, int64_t now, struct jwt_claims *out)
+/* Claims of a token: from the cache, or verified now (outside any lock)
+ * and remembered. *packed: the claims' ids in cache form (false when they
+ * are not canonical: then nothing about this token is cached). From the
+ * cache, out's sub and sid are filled only when ids asks for them (the
+ * hot path reads the packed ones). */
+static enum gh_err token_claims(const char *token, size_t len, int64_t now, bool ids,
+                                struct jwt_claims *out, struct tok_body *tb, bool *packed)
 {
     uint8_t th[32];
     if (len > JWT_MAX_LEN || gh_sha256(th, token, len)) return GH_ERR_DENIED;
-    bool hit = false;
-    pthread_rwlock_rdlock(&lock);
-    struct node *n = find(&tokens, th, sizeof th);
-    if (n) {
-        *out = n->v.tok;
-        hit = true;
-    }
-    pthread_rwlock_unlock(&lock);
-    if (!hit) {
+    if (cache && actab_get(cache, ACTAB_TOKEN, th, tb, sizeof *tb, NULL, 0, NULL)) {
+        out->sub[0] = out->sid[0] = out->jti[0] = '\0';
+        out->restricted = false;
+        if (ids) {
+            id_unpack(out->sub, tb->sub);
+            id_unpack(out->sid, tb->sid);
+        }
+        out->iat = tb->iat;
+        out->exp = tb->exp;
+        out->rev = tb->rev;
+        *packed = true;
+    } else {
+        uint64_t epoch = atomic_load(&token_epoch);
         if (jwt_verify(token, len, now, out) != GH_OK) return GH_ERR_DENIED;
-        pthread_rwlock_wrlock(&lock);
-        n = upsert(&tokens, th, sizeof th);
-        if (n) n->v.tok = *out;
-        pthread_rwlock_unlock(&lock);
+        *packed = id_pack(tb->sub, out->sub) && id_pack(tb->sid, out->sid);
+        tb->iat = out->iat;
+        tb->exp = out->exp;
+        tb->rev = out->rev;
+        if (*packed && cache)
+            actab_put(cache, ACTAB_TOKEN, th, tb, sizeof *tb, NULL, 0, &token_epoch, epoch);
     }
     if (out->exp <= now) return GH_ERR_DENIED;
     return GH_OK;
@@ -344,30 +359,15 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
                                       struct authcache_identity *out)
 {
     struct jwt_claims c;
-    if (token_claims(token, len, now, &c)) return AUTHCACHE_DENY;
-    enum authcache_result res = AUTHCACHE_MISS;
-    pthread_rwlock_rdlock(&lock);
-    struct node *s = find(&sessions, c.sid, strlen(c.sid));
-    if (s) {
-        if (!s->v.sess.live || strcmp(s->v.sess.uid, c.sub) != 0) {
-            res = AUTHCACHE_DENY;
-        } else {
-            struct node *u = find(&users, c.sub, strlen(c.sub));
-            if (u) {
-                if (!jwt_current(&c, u->v.user.tia)) {
-                    res = AUTHCACHE_DENY;
-                } else {
-                    fill(out, &c, u->v.user.email, u->v.user.created_at);
-                    out->restricted = s->v.sess.restricted;
-                    out->mfa_at = s->v.sess.mfa_at;
-                    memcpy(out->role, u->v.user.role, sizeof out->role);
-                    res = AUTHCACHE_OK;
-                }
-            }
-        }
-    }
-    pthread_rwlock_unlock(&lock);
-    return res;
+    struct tok_body tb;
+    bool packed;
+    if (token_claims(token, len, now, false, &c, &tb, &packed)) return AUTHCACHE_DENY;
+    if (!packed || !cache) return AUTHCACHE_MISS;
+    enum authcache_result res = session_user(tb.sid, tb.sub, &c, out);
+    if (res != AUTHCACHE_OK) return res;
+    out->iat = c.iat;
+    out->exp = c.exp;
+    return AUTHCACHE_OK;
 }
 
 enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn *conn,
@@ -375,7 +375,9 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
                                   struct authcache_identity *out)
 {
     struct jwt_claims c;
-    if (token_claims(token, len, now, &c)) return GH_ERR_DENIED;
+    struct tok_body tb;
+    bool packed;
+    if (token_claims(token, len, now, true, &c, &tb, &packed)) return GH_ERR_DENIED;
     uint64_t gen = authcache_generation();
     struct store_session s;
     struct store_user u;
@@ -402,4 +404,87 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
     }
     gh_wipe(u.password_hash, sizeof u.password_hash);
     return rc;
+}
+
+/* Table order of struct authcache_stats. */
+static const enum actab_kind table_kind[AUTHCACHE_TABLES] = {ACTAB_TOKEN, ACTAB_COOKIE,
+                                                             ACTAB_SESSION, ACTAB_USER};
+static const char *const table_name[AUTHCACHE_TABLES] = {"tokens", "cookies", "sessions", "users"};
+
+void authcache_stats(struct authcache_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!cache) return;
+    struct actab_stats st;
+    actab_stats(cache, &st);
+    for (int i = 0; i < AUTHCACHE_TABLES; i++) {
+        enum actab_kind k = table_kind[i];
+        out->entries[i] = st.entries[k];
+        out->hits[i] = st.hits[k];
+        out->misses[i] = st.misses[k];
+        out->evictions[i] = st.evictions[k];
+    }
+    out->email_slots = st.entries[ACTAB_EXT];
+    out->bytes = st.bytes;
+    out->budget = st.budget;
+}
+
+/* One labelled line per table. */
+static size_t series(char *buf, size_t cap, const char *name, const uint64_t v[AUTHCACHE_TABLES])
+{
+    size_t o = 0;
+    for (int i = 0; i < AUTHCACHE_TABLES && o < cap; i++) {
+        int n = snprintf(buf + o, cap - o, "%s{table=\"%s\"} %llu\n", name, table_name[i],
+                         (unsigned long long)v[i]);
+        if (n < 0 || (size_t)n >= cap - o) return cap - 1; /* truncated */
+        o += (size_t)n;
+    }
+    return o;
+}
+
+size_t authcache_metrics(char *buf, size_t cap)
+{
+    if (cap == 0) return 0;
+    struct authcache_stats st;
+    authcache_stats(&st);
+    uint64_t entries[AUTHCACHE_TABLES];
+    for (int i = 0; i < AUTHCACHE_TABLES; i++)
+        entries[i] = st.entries[i];
+    static const char *const head[] = {
+        "# HELP gatehouse_authcache_entries Entries in the auth cache, by table.\n"
+        "# TYPE gatehouse_authcache_entries gauge\n",
+        "# HELP gatehouse_authcache_hits_total Lookups that found their entry, by table.\n"
+        "# TYPE gatehouse_authcache_hits_total counter\n",
+        "# HELP gatehouse_authcache_misses_total Lookups that did not (a token then has its "
+        "signature verified, a session or user is read by a worker), by table.\n"
+        "# TYPE gatehouse_authcache_misses_total counter\n",
+        "# HELP gatehouse_authcache_evictions_total Entries evicted to stay inside the budget, by "
+        "table.\n"
+        "# TYPE gatehouse_authcache_evictions_total counter\n",
+    };
+    const uint64_t *vals[] = {entries, st.hits, st.misses, st.evictions};
+    const char *names[] = {"gatehouse_authcache_entries", "gatehouse_authcache_hits_total",
+                           "gatehouse_authcache_misses_total",
+                           "gatehouse_authcache_evictions_total"};
+    size_t o = 0;
+    for (int i = 0; i < 4 && o + 1 < cap; i++) {
+        int n = snprintf(buf + o, cap - o, "%s", head[i]);
+        o = n < 0 || (size_t)n >= cap - o ? cap - 1 : o + (size_t)n;
+        if (o + 1 < cap) o += series(buf + o, cap - o, names[i], vals[i]);
+    }
+    if (o + 1 < cap) {
+        int n = snprintf(buf + o, cap - o,
+                         "# HELP gatehouse_authcache_bytes Memory the auth cache holds (slot "
+                         "pages and buckets, all tables).\n"
+                         "# TYPE gatehouse_authcache_bytes gauge\n"
+                         "gatehouse_authcache_bytes %zu\n"
+                         "# HELP gatehouse_authcache_budget_bytes Its ceiling "
+                         "(GATEHOUSE_AUTH_CACHE_MB).\n"
+                         "# TYPE gatehouse_authcache_budget_bytes gauge\n"
+                         "gatehouse_authcache_budget_bytes %zu\n",
+                         st.bytes, st.budget);
+        o = n < 0 || (size_t)n >= cap - o ? cap - 1 : o + (size_t)n;
+    }
+    buf[o < cap ? o : cap - 1] = '\0';
+    return o;
 }

@@ -2,17 +2,33 @@
  * path never leaves its event loop (docs/architecture.md, "The auth cache").
  *
  * Three tables: verified tokens (keyed by SHA-256 of the token, holding the
- * claims), sessions (live flag, owner, expiry) and users (email, created_at,
- * tokens_invalidated_at). A token's signature is verified once; every use
- * re-checks exp, the session and the user, so a revocation recorded here is
- * seen by the very next request.
+ * claims), sessions (live flag, owner, restriction, last second factor) and
+ * users (email, role, created_at, tokens_invalidated_at). A token's
+ * signature is verified once; every use re-checks exp, the session and the
+ * user, so a revocation recorded here is seen by the very next request.
  *
  * Coherence: revocations are applied here right after their database commit
  * and bump a generation counter; a worker that read a session or user from
  * the database passes the generation it saw *before* reading, and its insert
  * is dropped if a revocation happened meanwhile (no stale "live" entry).
- * Tables are bounded; when one fills it is emptied (entries are reloaded on
- * demand). All functions are thread-safe. */
+ *
+ * Size (decision 0029): the three tables share one memory budget
+ * (GATEHOUSE_AUTH_CACHE_MB), allocated in 5 KiB pages of 80-byte slots as
+ * entries arrive (sessions/authcache_table.h). Bytes per entry, buckets
+ * included: a token or cookie ~86, a session ~86, a user ~86 plus 86 per 56
+ * bytes of email past its first 20 (1,000,000 tokens: 84.5 MB, measured by
+ * tests/unit/sessions/test_authcache_table.c). Ids are kept
+ * as the 16 bytes of their UUID; a token is keyed by the first 16 bytes of
+ * its SHA-256: finding another token with the same 128 bits is a second
+ * preimage on 128 bits of SHA-256 (2^128 work, and the victim's hash is
+ * never shown), and tokens we sign meet by chance with odds of n^2 / 2^129.
+ * When full, one entry at a time is evicted by recency (CLOCK), never a whole
+ * table; an evicted session or user is read again by a worker on its next
+ * use, so eviction never turns DENY into OK.
+ *
+ * Locks: 64 shards by keyed hash, each with its own read-write lock; a hit
+ * takes only its shard's read lock. JWT verification runs outside every
+ * lock. All functions are thread-safe. */
 #ifndef GH_SESSIONS_AUTHCACHE_H
 #define GH_SESSIONS_AUTHCACHE_H
 
@@ -37,7 +53,13 @@ struct authcache_identity {
 
 enum authcache_result { AUTHCACHE_OK, AUTHCACHE_DENY, AUTHCACHE_MISS };
 
-enum gh_err authcache_init(size_t max_tokens, size_t max_sessions, size_t max_users) GH_WUR;
+/** The smallest budget authcache_init accepts (a page per shard). */
+#define AUTHCACHE_MIN_BYTES (64 * 8192)
+
+/** Sets up an empty cache that never holds more than budget_bytes (drops
+ *  a previous one). GH_ERR_CONFIG below AUTHCACHE_MIN_BYTES, GH_ERR_NOMEM. */
+enum gh_err authcache_init(size_t budget_bytes) GH_WUR;
+/** Frees the cache; calls after it answer MISS and cache nothing. */
 void authcache_shutdown(void);
 
 /** Checks a bearer token from memory only (event-loop safe; may verify an
@@ -86,5 +108,29 @@ void authcache_unrestrict_session(const char *sid);
 void authcache_set_session_mfa(const char *sid, int64_t mfa_at);
 /** The user's role changed (after its commit). */
 void authcache_set_user_role(const char *uid, const char *role);
+
+enum authcache_table {
+    AUTHCACHE_TOKENS,
+    AUTHCACHE_COOKIES,
+    AUTHCACHE_SESSIONS,
+    AUTHCACHE_USERS,
+    AUTHCACHE_TABLES
+};
+
+struct authcache_stats {
+    size_t entries[AUTHCACHE_TABLES];
+    size_t email_slots; /* continuation slots holding long emails */
+    size_t bytes;       /* slot pages, buckets and page lists, every table */
+    size_t budget;
+    uint64_t hits[AUTHCACHE_TABLES], misses[AUTHCACHE_TABLES], evictions[AUTHCACHE_TABLES];
+};
+
+/** Totals now (each shard read under its lock; zeros before init). */
+void authcache_stats(struct authcache_stats *out);
+
+/** The auth cache's lines of /metrics (a gh_metrics_fn, http/health.c):
+ *  entries, hits, misses and evictions by table, bytes and budget. Returns
+ *  the length written (at most cap - 1). */
+size_t authcache_metrics(char *buf, size_t cap);
 
 #endif

@@ -92,6 +92,10 @@ enum gh_err sessions_config_load(char *err, size_t errlen)
                              errlen)))
         return rc;
     gh_cfg.signing_activation_delay = v;
+    /* 64 MiB holds ~700,000 tokens, or 100,000 users each with a session
+     * and a token several times over (decision 0029). */
+    if ((rc = config_env_int("GATEHOUSE_AUTH_CACHE_MB", 64, 1, 65536, &v, err, errlen))) return rc;
+    gh_cfg.auth_cache_mb = v;
     const char *idc = config_env("GATEHOUSE_INSECURE_DEV_COOKIES");
     if (idc && strcmp(idc, "on") != 0 && strcmp(idc, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_INSECURE_DEV_COOKIES must be on or off");

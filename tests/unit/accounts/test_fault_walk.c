@@ -673,7 +673,7 @@ static struct store_conn *fresh_copy(void)
     copy_file(tmpl, path);
     /* Every run starts from an empty cache, as after a restart. */
     authcache_shutdown();
-    assert_int_equal(authcache_init(1024, 1024, 1024), GH_OK);
+    assert_int_equal(authcache_init(AUTHCACHE_MIN_BYTES), GH_OK);
     assert_int_equal(raw->open(path, &c), GH_OK);
     return c;
 }
@@ -970,7 +970,7 @@ static int group_setup(void **state)
         vault_load(raw, c, true) != GH_OK || audit_init(true) != GH_OK ||
         jwt_key_create(raw, c, NULL, gh_now_s(), kid) != GH_OK ||
         jwt_keys_load(raw, c, NULL) != GH_OK || totp_init() != GH_OK || password_init() != GH_OK ||
-        authcache_init(1024, 1024, 1024) != GH_OK || limit_init() != GH_OK)
+        authcache_init(AUTHCACHE_MIN_BYTES) != GH_OK || limit_init() != GH_OK)
         return -1;
     gh_wipe(master, sizeof master);
     make_accounts(c);

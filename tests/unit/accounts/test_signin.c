@@ -29,7 +29,8 @@ static int group_setup(void **state)
     test_config();
     gh_cfg.audit_failure_rows = 100;
     gh_cfg.audit_failure_window = 60;
-    if (password_init() != GH_OK || limit_init() != GH_OK || authcache_init(64, 64, 64) != GH_OK)
+    if (password_init() != GH_OK || limit_init() != GH_OK ||
+        authcache_init(AUTHCACHE_MIN_BYTES) != GH_OK)
         return -1;
     if (test_mkdtemp(dir, sizeof dir, "gh_signin_")) return -1;
     snprintf(path, sizeof path, "%s/test.db", dir);

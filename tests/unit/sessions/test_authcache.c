@@ -2,6 +2,8 @@
  * jwt_sign; the store-backed path runs on a temporary SQLite file. */
 #include "testutil.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@ static int setup(void **state)
     pem = test_p256_pem();
     now = gh_now_s();
     if (jwt_init(pem) != GH_OK) return -1;
-    return authcache_init(1024, 1024, 1024) == GH_OK ? 0 : -1;
+    return authcache_init(4u << 20) == GH_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -63,8 +65,8 @@ static struct store_session sess(const char *sid, const char *uid)
 {
     struct store_session s;
     memset(&s, 0, sizeof s);
-    snprintf(s.id, sizeof s.id, "%s", sid);
-    snprintf(s.user_id, sizeof s.user_id, "%s", uid);
+    snprintf(s.id, sizeof s.id, "%.36s", sid);
+    snprintf(s.user_id, sizeof s.user_id, "%.36s", uid);
     s.created_at = s.last_used_at = now;
     s.expires_at = now + 3600;
     return s;
@@ -315,39 +317,200 @@ static void tokens_invalidated_by_rev(void **state)
     free(legacy);
 }
 
-static void table_full_is_emptied(void **state)
+/* A full cache evicts one entry at a time, the coldest: a token, session
+ * and user used all along survive a flood twenty times the cache's size,
+ * one used once goes (and its next check is a MISS, settled by the store). */
+static void evicts_coldest_keeps_recent(void **state)
 {
     (void)state;
-    /* Re-initialise with tiny tables (runs last in the group). */
+    /* Re-initialise with the smallest cache (4096 slots; runs late). */
     authcache_shutdown();
-    assert_int_equal(authcache_init(4, 2, 2), GH_OK);
-    char uid[STORE_ID_LEN + 1], sids[3][STORE_ID_LEN + 1];
+    assert_int_equal(authcache_init(AUTHCACHE_MIN_BYTES), GH_OK);
+    char uid[STORE_ID_LEN + 1], hot[STORE_ID_LEN + 1], cold[STORE_ID_LEN + 1],
+        dead[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
     mk_id(uid, 7, 1);
-    for (unsigned i = 0; i < 3; i++)
-        mk_id(sids[i], 7, 10 + i);
-    char *toks[3];
-    for (unsigned i = 0; i < 3; i++)
-        toks[i] = token(uid, sids[i], now, now + 600);
-    put_both(uid, sids[0], "gus@example.com");
-    put_both(uid, sids[1], "gus@example.com");
-    assert_int_equal(check(toks[0], now, NULL), AUTHCACHE_OK);
-    assert_int_equal(check(toks[1], now, NULL), AUTHCACHE_OK);
-    /* a third session overflows: the table is emptied, entries reload on demand */
-    struct store_session s = sess(sids[2], uid);
-    authcache_put_session(&s, authcache_generation());
-    assert_int_equal(check(toks[2], now, NULL), AUTHCACHE_OK);
-    assert_int_equal(check(toks[0], now, NULL), AUTHCACHE_MISS);
+    mk_id(hot, 7, 10);
+    mk_id(cold, 7, 11);
+    mk_id(dead, 7, 12);
+    char *hot_t = token(uid, hot, now, now + 600), *cold_t = token(uid, cold, now, now + 600),
+         *dead_t = token(uid, dead, now, now + 600);
+    put_both(uid, hot, "gus@example.com");
+    put_both(uid, cold, "gus@example.com");
+    put_both(uid, dead, "gus@example.com");
+    assert_int_equal(check(hot_t, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(cold_t, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(dead_t, now, NULL), AUTHCACHE_OK);
+    for (unsigned i = 0; i < 80000; i++) {
+        mk_id(sid, 70, i);
+        struct store_session s = sess(sid, uid);
+        authcache_put_session(&s, authcache_generation());
+        if (i % 8 == 0) assert_int_equal(check(hot_t, now, NULL), AUTHCACHE_OK);
+    }
+    struct authcache_stats st;
+    authcache_stats(&st);
+    assert_true(st.evictions[AUTHCACHE_SESSIONS] > 70000);
+    assert_true(st.entries[AUTHCACHE_SESSIONS] > 1000);
+    assert_true(st.bytes <= st.budget);
+    assert_int_equal(st.budget, AUTHCACHE_MIN_BYTES);
+    assert_int_equal(check(hot_t, now, NULL), AUTHCACHE_OK);
+    assert_int_equal(check(cold_t, now, NULL), AUTHCACHE_MISS);
     /* a revoked session that was evicted is a MISS (store decides), never OK */
-    authcache_revoke_session(sids[1]);
-    assert_int_equal(check(toks[1], now, NULL), AUTHCACHE_MISS);
-    /* many tokens through a 4-entry token table */
+    authcache_revoke_session(dead);
+    assert_int_equal(check(dead_t, now, NULL), AUTHCACHE_MISS);
+    /* many new tokens through the full cache */
     for (int i = 0; i < 20; i++) {
-        char *t = token(uid, sids[2], now, now + 600);
+        char *t = token(uid, hot, now, now + 600);
         assert_int_equal(check(t, now, NULL), AUTHCACHE_OK);
         free(t);
     }
-    for (unsigned i = 0; i < 3; i++)
-        free(toks[i]);
+    free(hot_t);
+    free(cold_t);
+    free(dead_t);
+}
+
+/* Users with the longest emails, far past a small budget: the bytes stay
+ * under it, and a 254-byte email reads back whole. */
+static void budget_with_long_emails(void **state)
+{
+    (void)state;
+    authcache_shutdown();
+    assert_int_equal(authcache_init(2 * AUTHCACHE_MIN_BYTES), GH_OK);
+    char email[STORE_EMAIL_MAX + 1], uid[STORE_ID_LEN + 1], sid[STORE_ID_LEN + 1];
+    memset(email, 'a', STORE_EMAIL_MAX);
+    memcpy(email + STORE_EMAIL_MAX - 12, "@example.com", 12);
+    email[STORE_EMAIL_MAX] = '\0';
+    for (unsigned i = 0; i < 20000; i++) {
+        mk_id(uid, 71, i);
+        mk_id(sid, 72, i);
+        email[0] = (char)('a' + i % 26);
+        put_both(uid, sid, email);
+    }
+    struct authcache_stats st;
+    authcache_stats(&st);
+    assert_true(st.bytes <= 2 * AUTHCACHE_MIN_BYTES);
+    assert_true(st.evictions[AUTHCACHE_USERS] > 0);
+    assert_true(st.email_slots > 0);
+    mk_id(uid, 73, 1);
+    mk_id(sid, 73, 2);
+    put_both(uid, sid, email);
+    char *tok = token(uid, sid, now, now + 600);
+    struct authcache_identity id;
+    assert_int_equal(check(tok, now, &id), AUTHCACHE_OK);
+    assert_string_equal(id.email, email);
+    free(tok);
+    /* below the smallest budget: refused */
+    authcache_shutdown();
+    assert_int_equal(authcache_init(AUTHCACHE_MIN_BYTES - 1), GH_ERR_CONFIG);
+    assert_int_equal(authcache_check_cookie((const uint8_t *)email, now, 0, &id), AUTHCACHE_MISS);
+    assert_int_equal(authcache_init(4u << 20), GH_OK);
+}
+
+/* ---- threads: loops hitting, a worker inserting, a revoker ---- */
+
+#define POOL 32
+#define REVOKES 150
+static char pool_uid[STORE_ID_LEN + 1], pool_sid[POOL][STORE_ID_LEN + 1], *pool_tok[POOL];
+static char rev_uid[STORE_ID_LEN + 1], rev_sid[REVOKES][STORE_ID_LEN + 1], *rev_tok[REVOKES];
+static _Atomic int thread_failures;
+static _Atomic bool revoker_done;
+
+static void *loop_thread(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    while (!atomic_load(&revoker_done)) {
+        seed = seed * 1103515245u + 12345u;
+        struct authcache_identity id;
+        enum authcache_result r = check(pool_tok[(seed >> 8) % POOL], now, &id);
+        if (r == AUTHCACHE_OK && strcmp(id.user_id, pool_uid) != 0)
+            atomic_fetch_add(&thread_failures, 1);
+        if (r == AUTHCACHE_DENY) atomic_fetch_add(&thread_failures, 1); /* never revoked */
+        uint8_t h[32];
+        memset(h, (int)(seed >> 16), sizeof h);
+        (void)authcache_check_cookie(h, now, 0, &id);
+    }
+    return NULL;
+}
+
+static void *worker_thread(void *arg)
+{
+    (void)arg;
+    char sid[STORE_ID_LEN + 1];
+    for (unsigned i = 0; !atomic_load(&revoker_done); i++) {
+        uint64_t g = authcache_generation();
+        struct store_session s = sess(pool_sid[i % POOL], pool_uid);
+        struct store_user u = user(pool_uid, "pool@example.com");
+        authcache_put_session(&s, g);
+        authcache_put_user(&u, g);
+        mk_id(sid, 74, i); /* and a flood that keeps the hands moving */
+        s = sess(sid, pool_uid);
+        authcache_put_session(&s, g);
+        uint8_t h[32];
+        memset(h, (int)i, sizeof h);
+        authcache_put_cookie(h, pool_uid, sid, now, now + 600, g);
+        if (i % 64 == 0) authcache_set_user_role(pool_uid, i % 128 ? "admin" : "user");
+    }
+    return NULL;
+}
+
+/* Revocation is seen by the very next check, whatever the others do. */
+static void *revoker_thread(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < REVOKES; i++) {
+        uint64_t before = authcache_generation();
+        struct store_session s = sess(rev_sid[i], rev_uid);
+        struct store_user u = user(rev_uid, "rev@example.com");
+        authcache_put_session(&s, before);
+        authcache_put_user(&u, before);
+        if (check(rev_tok[i], now, NULL) == AUTHCACHE_DENY) atomic_fetch_add(&thread_failures, 1);
+        authcache_revoke_session(rev_sid[i]);
+        if (check(rev_tok[i], now, NULL) == AUTHCACHE_OK) atomic_fetch_add(&thread_failures, 1);
+        authcache_put_session(&s, before); /* a stale "live" read */
+        if (check(rev_tok[i], now, NULL) == AUTHCACHE_OK) atomic_fetch_add(&thread_failures, 1);
+        if (i % 50 == 49) authcache_clear_tokens();
+    }
+    atomic_store(&revoker_done, true);
+    return NULL;
+}
+
+static void threads_hit_insert_revoke(void **state)
+{
+    (void)state;
+    authcache_shutdown();
+    assert_int_equal(authcache_init(AUTHCACHE_MIN_BYTES), GH_OK); /* evictions all along */
+    mk_id(pool_uid, 75, 0);
+    mk_id(rev_uid, 76, 0);
+    for (unsigned i = 0; i < POOL; i++) {
+        mk_id(pool_sid[i], 75, i + 1);
+        pool_tok[i] = token(pool_uid, pool_sid[i], now, now + 600);
+    }
+    for (unsigned i = 0; i < REVOKES; i++) {
+        mk_id(rev_sid[i], 76, i + 1);
+        rev_tok[i] = token(rev_uid, rev_sid[i], now, now + 600);
+    }
+    pthread_t th[4];
+    assert_int_equal(pthread_create(&th[0], NULL, loop_thread, (void *)1), 0);
+    assert_int_equal(pthread_create(&th[1], NULL, loop_thread, (void *)2), 0);
+    assert_int_equal(pthread_create(&th[2], NULL, worker_thread, NULL), 0);
+    assert_int_equal(pthread_create(&th[3], NULL, revoker_thread, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&thread_failures), 0);
+    struct authcache_stats st;
+    authcache_stats(&st);
+    assert_true(st.bytes <= st.budget);
+    assert_true(st.hits[AUTHCACHE_TOKENS] > 0);
+    char m[4096];
+    size_t n = authcache_metrics(m, sizeof m);
+    assert_true(n > 0 && n < sizeof m);
+    assert_non_null(strstr(m, "gatehouse_authcache_hits_total{table=\"tokens\"} "));
+    assert_non_null(strstr(m, "gatehouse_authcache_budget_bytes 524288\n"));
+    assert_int_equal(authcache_metrics(m, 10), 9); /* truncated, still a string */
+    assert_int_equal(strlen(m), 9);
+    for (unsigned i = 0; i < POOL; i++)
+        free(pool_tok[i]);
+    for (unsigned i = 0; i < REVOKES; i++)
+        free(rev_tok[i]);
 }
 
 /* ---- authcache_check_store on SQLite ---- */
@@ -506,8 +669,10 @@ int main(void)
         cmocka_unit_test(tokens_invalidated_at),
         cmocka_unit_test(tokens_invalidated_by_rev),
         cmocka_unit_test(check_store),
-        cmocka_unit_test(table_full_is_emptied),
+        cmocka_unit_test(evicts_coldest_keeps_recent), /* re-initialises: before cookie_tokens */
         cmocka_unit_test(cookie_tokens),
+        cmocka_unit_test(budget_with_long_emails),
+        cmocka_unit_test(threads_hit_insert_revoke),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -58,7 +58,7 @@ static int setup(void **state)
     if (test_mkdtemp(dir, sizeof dir, "gh_changes_")) return -1;
     snprintf(path, sizeof path, "%s/test.db", dir);
     if (ops->open(path, &c) != GH_OK || ops->migrate(c) != GH_OK) return -1;
-    if (authcache_init(1024, 1024, 1024) != GH_OK) return -1;
+    if (authcache_init(AUTHCACHE_MIN_BYTES) != GH_OK) return -1;
     cache_entries();
     return changes_init(ops, c) == GH_OK ? 0 : -1;
 }
