@@ -10,12 +10,18 @@
  * asked for (once per request, loop or worker). */
 static struct guard_request ask_of(struct gh_req *r, bool mark)
 {
-    /* The gate spends its per-IP budget only when it was not answered from
-     * memory as signed in (no credential, or one that costs a worker); a
-     * signed-in check spends nothing, not even the user's API budget (a
-     * page behind the gate asks once per asset). */
-    if (r->route->flags & R_GATE)
-        return (struct guard_request){.cls = r->authed ? GUARD_NONE : r->route->guard, .ip = r->ip};
+    /* The gate spends its per-IP budget only for a credential that was
+     * presented and not answered from memory as signed in: one that costs
+     * a signature check or a worker, or a guess. A check without any
+     * credential is a rules match answered from memory, and a signed-in
+     * one spends nothing either, not even the user's API budget: a page
+     * behind the gate asks once per asset, and a public site's visitors
+     * behind one NAT address must not run out (through nginx a 429 becomes
+     * a 500). */
+    if (r->route->flags & R_GATE) {
+        bool costly = r->token_len > 0 && !r->authed;
+        return (struct guard_request){.cls = costly ? r->route->guard : GUARD_NONE, .ip = r->ip};
+    }
     bool api = r->authed && !r->api_admitted;
     if (api && mark) r->api_admitted = true;
     return (struct guard_request){.cls = r->route->guard,

@@ -299,8 +299,10 @@ enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now
     struct cookie_body c;
     if (!cache || !actab_get(cache, ACTAB_COOKIE, hash, &c, sizeof c, NULL, 0, NULL))
         return AUTHCACHE_MISS;
-    /* Spent, expired or due for rotation: the worker decides (store.h). */
-    if (c.expires_at <= now || c.created_at < rotate_before) return AUTHCACHE_MISS;
+    /* Spent, expired or due for rotation: the worker decides (store.h).
+     * Due means at or before rotate_before, the worker's own rule: an
+     * entry of exactly that age answered OK here would not rotate. */
+    if (c.expires_at <= now || c.created_at <= rotate_before) return AUTHCACHE_MISS;
     enum authcache_result res = session_user(c.sid, c.uid, NULL, out);
     if (res == AUTHCACHE_OK) {
         out->iat = c.created_at;

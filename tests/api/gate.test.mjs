@@ -326,16 +326,20 @@ test('ASVS 4.1.3: from a peer that is not a trusted proxy the headers are ignore
   }
 });
 
-test('the per-IP budget: checks not answered from memory as signed in spend verify_ip', async () => {
+test('the per-IP budget: a credential not answered from memory as signed in spends verify_ip; none and a signed-in one spend nothing', async () => {
   const srv = await startServer({ env: { ...common(rulesFile()), GATEHOUSE_LIMIT_VERIFY_IP: '3/60' } });
   try {
     const a = await signup(srv);
     const auth = { Authorization: `Bearer ${a.access}` };
     for (let i = 0; i < 10; i++) assertPass(await verify(srv, { ...auth, ...fwd('/app') }), 'signed in from memory: free');
-    for (let i = 0; i < 3; i++) assert.equal((await verify(srv, { ...API, ...fwd('/app') })).status, 401);
-    const r = await verify(srv, { ...API, ...fwd('/app') });
-    assertCode(r, 429, 'rate_limited', 'the fourth anonymous check');
+    for (let i = 0; i < 10; i++) assert.equal((await verify(srv, { ...API, ...fwd('/app') })).status, 401, 'no credential: free');
+    const made_up = { Authorization: 'Bearer eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' };
+    for (let i = 0; i < 3; i++) assert.equal((await verify(srv, { ...API, ...made_up, ...fwd('/app') })).status, 401);
+    const r = await verify(srv, { ...API, ...made_up, ...fwd('/app') });
+    assertCode(r, 429, 'rate_limited', 'the fourth made-up token');
     assert.match(r.headers['ratelimit-policy'], /"verify_ip";q=3;w=60/);
+    assertCode(await verify(srv, { ...API, Cookie: '__Host-gh_session=' + 'A'.repeat(43), ...fwd('/app') }), 429, 'rate_limited', 'a made-up cookie too');
+    assert.equal((await verify(srv, { ...API, ...fwd('/app') })).status, 401, 'still no credential: answered');
     assertPass(await verify(srv, { ...auth, ...fwd('/app') }), 'signed in still passes');
   } finally {
     await srv.stop();

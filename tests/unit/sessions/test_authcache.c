@@ -601,6 +601,10 @@ static void cookie_tokens(void **state)
     assert_int_equal(id.exp, now + 600);
     /* due for rotation (issued before rotate_before): MISS, not OK */
     assert_int_equal(authcache_check_cookie(h, now, now + 1, &id), AUTHCACHE_MISS);
+    /* exactly at rotate_before is due too (the worker rotates a token whose
+     * created_at <= now - access TTL): MISS */
+    assert_int_equal(authcache_check_cookie(h, now, now, &id), AUTHCACHE_MISS);
+    assert_int_equal(authcache_check_cookie(h, now, now - 1, &id), AUTHCACHE_OK);
     /* expired: MISS (the worker answers) */
     assert_int_equal(authcache_check_cookie(h, now + 600, now - 60, &id), AUTHCACHE_MISS);
     /* a cookie entry is not a JWT entry and the other way round */
