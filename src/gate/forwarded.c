@@ -20,6 +20,15 @@ static bool is_unreserved(unsigned char c)
     return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* The other characters a path segment may hold unescaped (RFC 3986 pchar:
+ * sub-delims, ':' and '@'; ';' is refused either way). They are decoded
+ * like unreserved ones: apps that route on the decoded path read "%40" as
+ * '@', so a rule written "/@admin" must meet "/%40admin" too. */
+static bool is_path_delim(unsigned char c)
+{
+    return c != 0 && strchr("!$&'()*+,=:@", c) != NULL;
+}
+
 static int hexval(unsigned char c)
 {
     if (is_digit(c)) return c - '0';
@@ -140,8 +149,9 @@ bool forwarded_path(const char *uri, size_t len, char *out, size_t cap, size_t *
             if (hi < 0 || lo < 0) return false;
             unsigned char d = (unsigned char)(hi * 16 + lo);
             i += 2;
-            if (d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '%') return false;
-            if (is_unreserved(d)) {
+            if (d < 0x20 || d == 0x7f || d == '/' || d == '\\' || d == '%' || d == ';')
+                return false;
+            if (is_unreserved(d) || is_path_delim(d)) {
                 c = d; /* decoded, then checked as if sent plain */
             } else {
                 static const char hex[] = "0123456789ABCDEF";

@@ -10,7 +10,7 @@
  *   X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Uri (the path and
  *   query as sent), all four required.
  * - nginx (auth_request): X-Original-Method and X-Original-URL, both
- *   required; the URL must be absolute, `$scheme://$http_host$request_uri`.
+ *   required; the URL must be absolute, `$scheme://$host$request_uri`.
  *   A path alone is refused: the subrequest's own Host is Gatehouse's, so
  *   host rules would have nothing true to match.
  * A request carrying X-Original-URL or X-Original-Method together with
@@ -27,10 +27,13 @@
  * any byte outside printable ASCII (space, controls, DEL, bytes >= 0x80:
  * send them percent-encoded), '#', and in the path: a backslash, "//", a
  * "." or ".." segment (also as %2e), ';' (servlet containers drop path
- * parameters), an escape of '/', '\', '%' (double encoding) or of any
- * control byte (%00..%1f, %7f), a malformed escape. Escapes of unreserved
- * characters (ALPHA DIGIT - . _ ~) are decoded, other escapes kept with
- * upper-case hex. The query is kept as sent for the return URL and never
+ * parameters), an escape of '/', '\', '%' (double encoding), ';' or of
+ * any control byte (%00..%1f, %7f), a malformed escape. Escapes of
+ * unreserved characters (ALPHA DIGIT - . _ ~) and of the other characters
+ * a path may hold as they are (! $ & ' ( ) * + , = : @) are decoded, so a
+ * rule meets the path however the client escaped them; other escapes are
+ * kept with upper-case hex (a rule's path must be written in this same
+ * form: rules.c refuses one that is not). The query is kept as sent for the return URL and never
  * matched. Nothing is allocated. */
 #ifndef GH_GATE_FORWARDED_H
 #define GH_GATE_FORWARDED_H

@@ -105,4 +105,11 @@ void gate_decide(const struct gate_set *s, const struct gate_request *g,
 bool gate_return_url(const struct gate_set *s, const struct fwd_request *req, char *out,
                      size_t cap);
 
+/** The same rule for a return URL a page was handed (rd=): url (len
+ *  bytes) against the current set's hosts, the cookie domain, the public
+ *  URL and (outside production) loopback http. Enters and leaves the set
+ *  itself (never call it between gate_enter and gate_leave); before
+ *  gate_init there are no rule hosts. out "" when refused. Any thread. */
+bool gate_rd_check(const char *url, size_t len, char *out, size_t cap);
+
 #endif

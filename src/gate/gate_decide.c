@@ -39,6 +39,22 @@ bool gate_return_url(const struct gate_set *s, const struct fwd_request *req, ch
     return false;
 }
 
+bool gate_rd_check(const char *url, size_t len, char *out, size_t cap)
+{
+    const struct gate_set *s = gate_enter();
+    struct redirect_policy p = {
+        .hosts = s ? (const char *const *)s->hosts : NULL,
+        .nhosts = s ? s->nhosts : 0,
+        .cookie_domain = gh_cfg.cookie_domain,
+        .dev_loopback_http = !gh_cfg.production,
+        .public_base = gh_cfg.public_url,
+    };
+    bool ok = url && len > 0 && redirect_check(&p, url, len, out, cap) == GH_OK;
+    gate_leave();
+    if (!ok && cap) out[0] = '\0';
+    return ok;
+}
+
 /* Appends s percent-encoded for a query value: unreserved characters and
  * '/' ':' stay, everything else is %XX. false: it does not fit. */
 static bool append_encoded(char *out, size_t cap, size_t *o, const char *s)

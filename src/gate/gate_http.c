@@ -1,5 +1,7 @@
 #include "gate/gate_http.h"
 
+#include <stdatomic.h>
+
 #include "core/log.h"
 #include "core/util.h"
 #include "gate/gate.h"
@@ -23,6 +25,19 @@ static bool identity_headers(struct gh_req *r)
     return rc == GH_OK;
 }
 
+/* At most one line a second: any browser can ask for a host that is not
+ * an allowed return URL, and each line is a write on the event loop. */
+static void log_rd_refused(const struct gh_req *r)
+{
+    static _Atomic int64_t last_s;
+    int64_t now = gh_mono_us() / 1000000, prev = atomic_load(&last_s);
+    if (now == prev || !atomic_compare_exchange_strong(&last_s, &prev, now)) return;
+    gh_log(GH_LOG_WARN,
+           "request %s: gate: %s is not an allowed return URL host (rules, cookie domain, "
+           "public URL); redirecting without rd (at most one such line a second)",
+           r->request_id, r->gate->req.authority);
+}
+
 /* A redirect (302/303) without a body, or nginx's 401 carrying Location. */
 static void redirect(struct gh_req *r, const struct gate_answer *a, enum gh_error e)
 {
@@ -44,11 +59,7 @@ void gate_http_verify(struct gh_req *r, const struct store_ops *ops, struct stor
         gh_reply_fail(r, GH_ERR_INTERNAL);
         return;
     }
-    if (a.rd_refused)
-        gh_log(GH_LOG_WARN,
-               "request %s: gate: %s is not an allowed return URL host (rules, cookie domain, "
-               "public URL); redirecting without rd",
-               r->request_id, r->gate->req.authority);
+    if (a.rd_refused) log_rd_refused(r);
     switch (a.verdict) {
     case GATE_PASS:
         gh_reply_body(r, 200, NULL, NULL, 0);

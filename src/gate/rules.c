@@ -1,5 +1,7 @@
 #include "gate/rules.h"
 
+#include "gate/forwarded.h"
+
 #include <regex.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -235,6 +237,17 @@ static bool parse_prefix(struct parser *p, struct rule *rule, const char *s, siz
     if (len > RULES_PATH_MAX) return fail(p, line, "path is longer than %d", RULES_PATH_MAX);
     if (!path_chars_ok(s))
         return fail(p, line, "path holds a space, control character, '?' or '#'");
+    /* The gate compares the request's path in its one normal form
+     * (gate/forwarded.h); a prefix in any other form would never match. */
+    char norm[RULES_PATH_MAX + 1];
+    size_t nlen = 0;
+    if (!forwarded_path(s, len, norm, sizeof norm, &nlen))
+        return fail(p, line,
+                    "path holds what no request path the gate accepts can hold (\"//\", a "
+                    "dot segment, a backslash, ';' or an escape of '/', '\\', '%%', ';' or a "
+                    "control character)");
+    if (nlen != len || memcmp(norm, s, len) != 0)
+        return fail(p, line, "path must be written in the form the gate compares: %.200s", norm);
     rule->path_prefix = strdup(s);
     if (!rule->path_prefix) return oom(p);
     rule->path_len = len;

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "gate/gate.h"
 
 /* ---- templates ---- */
 
@@ -138,17 +139,11 @@ enum gh_err pages_render(struct page_buf *out, const char *title, const char *bo
     return rc;
 }
 
+/* The gate's own rule: where the gate may send a person back to, a page
+ * may too (the hosts its rules name as well). */
 bool pages_return_url(const char *rd, size_t len, char out[REDIRECT_OUT_MAX])
 {
-    const struct redirect_policy p = {
-        .hosts = NULL,
-        .nhosts = 0,
-        .cookie_domain = gh_cfg.cookie_domain,
-        .dev_loopback_http = !gh_cfg.production,
-        .public_base = gh_cfg.public_url,
-    };
-    out[0] = '\0';
-    return rd && len > 0 && redirect_check(&p, rd, len, out, REDIRECT_OUT_MAX) == GH_OK;
+    return gate_rd_check(rd, len, out, REDIRECT_OUT_MAX);
 }
 
 void pages_url(char out[REDIRECT_OUT_MAX], const char *path)

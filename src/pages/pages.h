@@ -38,10 +38,11 @@ const char *pages_stylesheet(size_t *len);
 enum gh_err pages_render(struct page_buf *out, const char *title, const char *body,
                          const struct page_var *vars, size_t n) GH_WUR;
 
-/** Checks a return URL (len bytes, not NUL-terminated) with redirect_check:
- *  allowed are GATEHOUSE_PUBLIC_URL's origin and relative paths on it, the
- *  cookie domain and its subdomains, and (outside production) http on
- *  loopback. true: out holds the normalised URL; false: out is "". */
+/** Checks a return URL (len bytes, not NUL-terminated) by the gate's rule
+ *  (gate_rd_check): allowed are the hosts the access rules name,
+ *  GATEHOUSE_PUBLIC_URL's origin and relative paths on it, the cookie
+ *  domain and its subdomains, and (outside production) http on loopback. true: out holds the
+ * normalised URL; false: out is "". */
 bool pages_return_url(const char *rd, size_t len, char out[REDIRECT_OUT_MAX]);
 
 /** The absolute URL of our page at path ("/step-up/done") under

@@ -306,13 +306,19 @@ static enum gh_err cookie_identity(const struct store_ops *ops, struct store_con
     authcache_put_session(&s, gen);
     authcache_put_user(&u, gen);
     if (s.revoked_at != 0 || strcmp(s.user_id, rt->user_id) != 0) goto out;
-    authcache_put_cookie(h, rt->user_id, rt->session_id, rt->created_at, rt->expires_at, gen);
+    /* The memory answers until the idle expiry or the session's maximum age,
+     * whichever comes first: the gate never rotates, so nothing else would
+     * end a cached cookie at its maximum age. */
+    int64_t until = rt->expires_at;
+    if (gh_cfg.session_max_age > 0 && rt->session_created_at + gh_cfg.session_max_age < until)
+        until = rt->session_created_at + gh_cfg.session_max_age;
+    authcache_put_cookie(h, rt->user_id, rt->session_id, rt->created_at, until, gen);
     memcpy(out->user_id, rt->user_id, sizeof out->user_id);
     memcpy(out->session_id, rt->session_id, sizeof out->session_id);
     snprintf(out->email, sizeof out->email, "%s", u.email);
     out->created_at = u.created_at;
     out->iat = rt->created_at;
-    out->exp = rt->expires_at;
+    out->exp = until;
     out->restricted = s.restricted;
     out->mfa_at = s.mfa_at;
     memcpy(out->role, u.role, sizeof out->role);

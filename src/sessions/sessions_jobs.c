@@ -1,5 +1,6 @@
 #include "sessions/sessions_jobs.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -35,12 +36,19 @@ void sessions_job_prune(const struct store_ops *ops, struct store_conn *c)
         }
 }
 
-/* Picks up keys added by `gatehouse keys rotate` (or another replica). */
+/* Picks up keys added by `gatehouse keys rotate` (or another replica).
+ * Two reloads run one after the other (the 2 s job and the change feed's
+ * signing-key event, on two workers): otherwise the one that read the
+ * database first could install its older key set last, and a retired
+ * key's tokens would verify again until the next reload. */
 void sessions_job_reload_keys(const struct store_ops *ops, struct store_conn *c)
 {
+    static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
     bool changed = false;
+    pthread_mutex_lock(&one_at_a_time);
     if (vault_load(ops, c, 0) != GH_OK || jwt_keys_load(ops, c, &changed) != GH_OK)
         gh_log(GH_LOG_ERROR, "key reload failed; serving with the keys already loaded");
     else if (changed)
         authcache_clear_tokens(); /* a removed key's tokens must not stay accepted */
+    pthread_mutex_unlock(&one_at_a_time);
 }

@@ -421,6 +421,27 @@ test('a cookie due for rotation passes without Set-Cookie and is not rotated; a 
   }
 });
 
+// ASVS 7.3.2: the gate never rotates, so a cookie it keeps answering from
+// memory must still end at GATEHOUSE_SESSION_MAX_AGE.
+test('a cookie the gate answers from memory ends at the session maximum age', async () => {
+  const srv = await startServer({ env: { ...common(rulesFile()), GATEHOUSE_SESSION_MAX_AGE: '3' } });
+  try {
+    const email = uniqueEmail(), password = strongPassword();
+    await signup(srv, email, password);
+    const si = await rawRequest(srv.port, { method: 'POST', path: '/v1/signin', headers: { 'Content-Type': 'application/json', Origin: PUBLIC },
+      body: JSON.stringify({ email, password, mode: 'cookie' }) });
+    assert.equal(si.status, 200, si.text);
+    const session = /__Host-gh_session=([^;]+)/.exec(si.headers['set-cookie'].join('\n'))[1];
+    const cookie = { Cookie: `__Host-gh_session=${session}` };
+    assertPass(await verify(srv, { ...cookie, ...fwd('/app') }), 'young');
+    await sleep(3300);
+    const r = await verify(srv, { ...cookie, ...API, ...fwd('/app') });
+    assertCode(r, 401, 'signin_required', 'past the maximum age, though cached and used all along');
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('at start: a bad rules file or sign-in URL stops the server naming it; no file means signed_in everywhere', async () => {
   const bad = rulesFile('default: deny\nrules:\n  - path: /x\n    policy: role:root\n');
   await assert.rejects(startServer({ env: common(bad) }), (e) => {

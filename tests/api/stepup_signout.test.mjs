@@ -344,3 +344,33 @@ describe('pages: /step-up and /signout', () => {
     assert.match(css.text, /prefers-color-scheme:dark/);
   });
 });
+
+// Without a cookie domain, the pages send a person back only where the gate
+// would: the hosts the access rules name (and our own origin), never others.
+describe('pages: rd allowed by the access rules\' hosts', () => {
+  let srv;
+  before(async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const rules = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'gh-rules-')), 'rules.yml');
+    fs.writeFileSync(rules, 'default: deny\nrules:\n  - host: app.example.net\n    policy: signed_in\n  - host: "*.apps.example.org"\n    policy: public\n');
+    srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_ACCESS_RULES: rules, GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1' } });
+  });
+  after(async () => { await srv?.stop(); });
+
+  test('a rule host and a wildcard rule host are allowed; any other host is dropped', async () => {
+    const a = await signup(srv);
+    const r = await req(srv, 'POST', '/v1/signin', { json: { email: a.email, password: a.password, mode: 'cookie' }, headers: SAME });
+    assert.equal(r.status, 200, r.text);
+    const cookie = `${SESSION}=${cookiesOf(r)[SESSION].value}`;
+    for (const [rd, want] of [['https://app.example.net/x?y=1', 'https://app.example.net/x?y=1'],
+      ['https://a.apps.example.org/', 'https://a.apps.example.org/'], [`${PUBLIC}/z`, `${PUBLIC}/z`],
+      ['https://evil.example.net/', ''], ['https://apps.example.org/', ''], ['https://app.example.net.evil.com/', ''],
+      ['https://app.example.net:8443/', ''], ['http://app.example.net/', '']]) {
+      const g = await req(srv, 'GET', `/signout?rd=${encodeURIComponent(rd)}`, { cookie });
+      assert.equal(g.status, 200, g.text);
+      assert.equal(hidden(g.text, 'rd'), want, rd);
+    }
+  });
+});

@@ -101,6 +101,7 @@ static const char *const bad_uris[] = {
     "/a%2fb", "/a%2Fb",  "/a%5cb",      "/a\\b",       "/a%00b",       "/a%0ab",
     "/a%7fb", "/a%2561", "/a%",         "/a%4",        "/a%zz",        "/admin;jsessionid=1",
     "/a b",   "/a\tb",   "/a#frag",     "/a?b#c",      "/caf\xc3\xa9", "/a\x7f",
+    "/a%3bb", "/a%3B",
 };
 
 static void test_bad_paths(void **state)
@@ -174,6 +175,13 @@ static void test_path_normal_form(void **state)
     assert_string_equal(out, "/admin/~-_.");
     assert_true(forwarded_path("/a%20b%3f?x=/../", 16, out, sizeof out, &n));
     assert_string_equal(out, "/a%20b%3F");
+    /* the characters a path may hold as they are: decoded like unreserved
+     * ones, so "/%40admin" meets a rule written "/@admin" */
+    assert_true(
+        forwarded_path("/%40admin/%3a%21%24%26%27%28%29%2a%2b%2c%3d", 43, out, sizeof out, &n));
+    assert_string_equal(out, "/@admin/:!$&'()*+,=");
+    assert_true(forwarded_path("/%5b%5d%22", 10, out, sizeof out, &n)); /* others: kept */
+    assert_string_equal(out, "/%5B%5D%22");
     assert_true(forwarded_path("/a/", 3, out, sizeof out, &n));
     assert_string_equal(out, "/a/");
     assert_true(forwarded_path("/...", 4, out, sizeof out, &n)); /* not a dot segment */

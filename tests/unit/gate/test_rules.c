@@ -169,6 +169,13 @@ static void test_refused(void **state)
     (void)state;
     bad("default: deny\nrules:\n  - path: /x\n    polcy: public\n", 4, "unknown key \"polcy\"");
     bad("defaults: deny\n", 1, "unknown key");
+    /* a prefix must be in the form the gate compares request paths in */
+    bad("rules:\n  - path: /%40admin\n    policy: deny\n", 2,
+        "written in the form the gate compares: /@admin");
+    bad("rules:\n  - path: /caf%c3%a9\n    policy: deny\n", 2, "compares: /caf%C3%A9");
+    bad("rules:\n  - path: /a//b\n    policy: deny\n", 2, "no request path the gate accepts");
+    bad("rules:\n  - path: /a/../b\n    policy: deny\n", 2, "no request path the gate accepts");
+    bad("rules:\n  - path: /a;b\n    policy: deny\n", 2, "no request path the gate accepts");
     bad("rules:\n  - path: /x\n    policy: open\n", 3, "unknown policy");
     bad("default: allow\n", 1, "unknown policy");
     bad("rules:\n  - policy: public\n  - path: /ops\n    policy: role:ops\n", 4,
