@@ -76,10 +76,11 @@ enum gh_err authcache_check_store(const struct store_ops *ops, struct store_conn
 
 /** Checks a cookie session token by its SHA-256, from memory only. MISS
  *  also when the token is not cached, expired in the cache, or was issued
- *  at or before rotate_before (due for rotation, the worker's rule): the worker then settles it with
- *  sessions_cookie_check. The session and user rules are those of bearer
- *  tokens (live session of that user); a cookie token has no iat to hold
- *  against tokens_invalidated_at, like a refresh token. */
+ *  at or before rotate_before (due for rotation, the worker's own rule):
+ *  the worker then settles it with sessions_cookie_check. The session and
+ *  user rules are those of bearer tokens (live session of that user); a
+ *  cookie token has no iat to hold against tokens_invalidated_at, like a
+ *  refresh token. */
 enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now,
                                              int64_t rotate_before, struct authcache_identity *out);
 /** Remembers a current cookie token (dropped if the generation moved). */
