@@ -21,7 +21,7 @@ static const char LAYOUT_HEAD[] =
     "<link rel=\"stylesheet\" href=\"{{base}}/assets/gatehouse.css\">\n"
     "</head>\n"
     "<body>\n"
-    "<main class=\"card\">\n"
+    "<main class=\"card{{#wide}} wide{{/wide}}\">\n"
     "<p class=\"brand\">{{brand}}</p>\n";
 
 static const char LAYOUT_TAIL[] = "</main>\n"
@@ -77,6 +77,7 @@ static const char STYLESHEET[] =
     "Roboto,sans-serif;padding:1rem}\n"
     ".card{width:100%;max-width:26rem;margin-top:10vh;background:var(--card);border:1px solid "
     "var(--line);border-radius:.75rem;padding:1.5rem}\n"
+    ".card.wide{max-width:48rem}\n"
     ".brand{margin:0 0 1rem;color:var(--muted);font-size:.9rem;font-weight:600}\n"
     "h1{font-size:1.4rem;line-height:1.25;margin:0 0 .75rem}\n"
     "p{margin:0 0 1rem}\n"
@@ -123,20 +124,27 @@ static void setup(void)
         snprintf(signin_url, sizeof signin_url, "%s", s);
 }
 
-enum gh_err pages_render(struct page_buf *out, const char *title, const char *body,
-                         const struct page_var *vars, size_t n)
+enum gh_err pages_render_width(struct page_buf *out, bool wide, const char *title, const char *body,
+                               const struct page_var *vars, size_t n)
 {
     pthread_once(&once, setup);
-    struct page_var all[24];
-    if (n > sizeof all / sizeof all[0] - 3) return GH_ERR_INVALID;
+    struct page_var all[32];
+    if (n > sizeof all / sizeof all[0] - 4) return GH_ERR_INVALID;
     all[0] = (struct page_var){"title", title};
     all[1] = (struct page_var){"brand", gh_cfg.brand};
     all[2] = (struct page_var){"base", base_path};
-    if (n) memcpy(all + 3, vars, n * sizeof *vars);
-    enum gh_err rc = page_fill(out, LAYOUT_HEAD, all, n + 3);
-    if (rc == GH_OK) rc = page_fill(out, body, all, n + 3);
-    if (rc == GH_OK) rc = page_fill(out, LAYOUT_TAIL, all, n + 3);
+    all[3] = (struct page_var){"wide", wide ? "1" : ""};
+    if (n) memcpy(all + 4, vars, n * sizeof *vars);
+    enum gh_err rc = page_fill(out, LAYOUT_HEAD, all, n + 4);
+    if (rc == GH_OK) rc = page_fill(out, body, all, n + 4);
+    if (rc == GH_OK) rc = page_fill(out, LAYOUT_TAIL, all, n + 4);
     return rc;
+}
+
+enum gh_err pages_render(struct page_buf *out, const char *title, const char *body,
+                         const struct page_var *vars, size_t n)
+{
+    return pages_render_width(out, false, title, body, vars, n);
 }
 
 /* The gate's own rule: where the gate may send a person back to, a page

@@ -23,7 +23,7 @@
 #include "pages/page.h"
 
 /* The body templates (variables in each comment; the layout adds title,
- * brand, base: the public URL's path, "" at the root). */
+ * brand, base: the public URL's path, "" at the root, wide). */
 extern const char PAGES_STEP_UP[];    /* error, csrf, rd */
 extern const char PAGES_STEPPED_UP[]; /* (none) */
 extern const char PAGES_SIGN_OUT[];   /* csrf, rd */
@@ -37,6 +37,9 @@ const char *pages_stylesheet(size_t *len);
  *  value escaped (page.h). vars are the body's variables. */
 enum gh_err pages_render(struct page_buf *out, const char *title, const char *body,
                          const struct page_var *vars, size_t n) GH_WUR;
+/** The same in a wide card (lists, tables) when wide; at most 28 vars. */
+enum gh_err pages_render_width(struct page_buf *out, bool wide, const char *title, const char *body,
+                               const struct page_var *vars, size_t n) GH_WUR;
 
 /** Checks a return URL (len bytes, not NUL-terminated) by the gate's rule
  *  (gate_rd_check): allowed are the hosts the access rules name,

@@ -8,63 +8,8 @@
 #include "mfa/mfa.h"
 #include "mfa/stepup.h"
 #include "pages/pages.h"
+#include "pages/pages_reply.h"
 #include "sessions/sessions.h"
-
-#define HTML "text/html; charset=utf-8"
-
-/* Sends a rendered page, or 500 when it could not be built. */
-static void send_page(struct gh_req *r, int status, const char *title, const char *body,
-                      const struct page_var *vars, size_t n)
-{
-    struct page_buf b = {0};
-    enum gh_err rc = pages_render(&b, title, body, vars, n);
-    if (rc) {
-        page_buf_free(&b);
-        gh_reply_fail(r, rc == GH_ERR_NOMEM ? GH_ERR_NOMEM : GH_ERR_INTERNAL);
-        return;
-    }
-    gh_reply_body(r, status, HTML, b.data, b.len); /* the server frees it */
-}
-
-/* The return URL of r, checked: the form's "rd" on a POST, else the
- * query's. out "" when absent or refused (then our own page follows; the
- * raw value is never used). A query the request struct had to cut is not
- * read. */
-static void return_url(struct gh_req *r, char out[REDIRECT_OUT_MAX])
-{
-    out[0] = '\0';
-    json_t *v = r->body ? json_object_get(r->body, "rd") : NULL;
-    if (json_is_string(v)) {
-        pages_return_url(json_string_value(v), json_string_length(v), out);
-        return;
-    }
-    size_t ql = strlen(r->query);
-    json_t *q = NULL;
-    if (ql == 0 || ql >= sizeof r->query - 1 ||
-        reqparse_form_body(r->query, ql, &q) != REQPARSE_BODY_OK)
-        return;
-    v = json_object_get(q, "rd");
-    if (json_is_string(v)) pages_return_url(json_string_value(v), json_string_length(v), out);
-    json_decref(q);
-}
-
-/* 303 See Other to url (checked, or our own page). */
-static void see_other(struct gh_req *r, const char *url)
-{
-    gh_reply(r, 303, NULL);
-    if (gh_reply_header(r, "Location", url) != GH_OK) gh_reply_fail(r, GH_ERR_INTERNAL);
-}
-
-/* The session's CSRF token for the form ("" for a bearer request, which
- * needs none). */
-static bool form_csrf(struct gh_req *r, char out[COOKIE_CSRF_LEN + 1])
-{
-    out[0] = '\0';
-    if (!r->cookie_auth) return true;
-    if (cookie_csrf_token(r->ident.session_id, out) == GH_OK) return true;
-    gh_reply_fail(r, GH_ERR_INTERNAL);
-    return false;
-}
 
 void pages_http_stylesheet(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
@@ -85,9 +30,9 @@ void pages_http_stylesheet(struct gh_req *r, const struct store_ops *ops, struct
 static void step_up_form(struct gh_req *r, int status, const char *error, const char *rd)
 {
     char csrf[COOKIE_CSRF_LEN + 1];
-    if (!form_csrf(r, csrf)) return;
+    if (!pages_session_csrf(r, csrf)) return;
     const struct page_var v[] = {{"error", error}, {"csrf", csrf}, {"rd", rd}};
-    send_page(r, status, "Confirm it's you", PAGES_STEP_UP, v, 3);
+    pages_send(r, status, "Confirm it's you", PAGES_STEP_UP, v, 3);
     gh_wipe(csrf, sizeof csrf);
 }
 
@@ -104,7 +49,7 @@ void pages_http_step_up_form(struct gh_req *r, const struct store_ops *ops, stru
         return;
     }
     char rd[REDIRECT_OUT_MAX];
-    return_url(r, rd);
+    pages_rd(r, rd);
     step_up_form(r, 200, "", rd);
 }
 
@@ -115,7 +60,7 @@ void pages_http_step_up(struct gh_req *r, const struct store_ops *ops, struct st
     const struct gh_field f[] = {{"code", false, &code, &code_len}, {"rd", false, &rdv, &rd_len}};
     if (gh_body_fields(r, f, 2)) return;
     char rd[REDIRECT_OUT_MAX];
-    return_url(r, rd);
+    pages_rd(r, rd);
     if (!code || code_len == 0) {
         step_up_form(r, 422, "Enter the code.", rd);
         r->error_code = "missing_field";
@@ -135,7 +80,7 @@ void pages_http_step_up(struct gh_req *r, const struct store_ops *ops, struct st
     case MFA_STEPUP_OK: {
         char done[REDIRECT_OUT_MAX];
         pages_url(done, "/step-up/done");
-        see_other(r, rd[0] ? rd : done);
+        pages_see_other(r, rd[0] ? rd : done);
         break;
     }
     case MFA_STEPUP_WRONG:
@@ -162,7 +107,7 @@ void pages_http_stepped_up(struct gh_req *r, const struct store_ops *ops, struct
 {
     (void)ops;
     (void)c;
-    send_page(r, 200, "Confirmed", PAGES_STEPPED_UP, NULL, 0);
+    pages_send(r, 200, "Confirmed", PAGES_STEPPED_UP, NULL, 0);
 }
 
 void pages_http_signout_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
@@ -170,10 +115,10 @@ void pages_http_signout_form(struct gh_req *r, const struct store_ops *ops, stru
     (void)ops;
     (void)c;
     char rd[REDIRECT_OUT_MAX], csrf[COOKIE_CSRF_LEN + 1];
-    return_url(r, rd);
-    if (!form_csrf(r, csrf)) return;
+    pages_rd(r, rd);
+    if (!pages_session_csrf(r, csrf)) return;
     const struct page_var v[] = {{"csrf", csrf}, {"rd", rd}};
-    send_page(r, 200, "Sign out", PAGES_SIGN_OUT, v, 2);
+    pages_send(r, 200, "Sign out", PAGES_SIGN_OUT, v, 2);
     gh_wipe(csrf, sizeof csrf);
 }
 
@@ -192,9 +137,9 @@ void pages_http_signout(struct gh_req *r, const struct store_ops *ops, struct st
     }
     if (r->cookie_auth) r->clear_cookies = true;
     char rd[REDIRECT_OUT_MAX], done[REDIRECT_OUT_MAX];
-    return_url(r, rd);
+    pages_rd(r, rd);
     pages_url(done, "/signout/done");
-    see_other(r, rd[0] ? rd : done);
+    pages_see_other(r, rd[0] ? rd : done);
 }
 
 void pages_http_signed_out(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
@@ -204,7 +149,7 @@ void pages_http_signed_out(struct gh_req *r, const struct store_ops *ops, struct
     char signin[2048];
     pages_signin_link(signin, sizeof signin, NULL);
     const struct page_var v[] = {{"signin", signin}};
-    send_page(r, 200, "Signed out", PAGES_SIGNED_OUT, v, 1);
+    pages_send(r, 200, "Signed out", PAGES_SIGNED_OUT, v, 1);
 }
 
 /* What an error page says: a heading and, for some codes, our own words
@@ -241,7 +186,7 @@ void pages_http_error(struct gh_req *r)
     const char *heading = error_heading(code, status, &message);
     char signin[2048] = "", rd[REDIRECT_OUT_MAX];
     if (status == 401) {
-        return_url(r, rd);
+        pages_rd(r, rd);
         pages_signin_link(signin, sizeof signin, rd);
     }
     const struct page_var v[] = {{"heading", heading}, {"message", message}, {"signin", signin}};
@@ -250,6 +195,6 @@ void pages_http_error(struct gh_req *r)
         page_buf_free(&b);
         return; /* the JSON reply stays */
     }
-    gh_reply_body(r, status, HTML, b.data, b.len);
+    gh_reply_body(r, status, PAGES_HTML, b.data, b.len);
     r->error_code = code; /* the log names the error as for the API */
 }
