@@ -306,9 +306,9 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
 
     /* The session a cookie sign-in replaces (accounts/signin.c ends it). */
     if ((flags & R_SIGNIN) && cookie_available()) http_signin_cookie(r, in);
-    /* A page's form-token cookie (pages/form_token.h): made, reused or
-     * checked (R_FORM, with the body) from it. */
-    if ((flags & R_PAGE) && cookie_available()) http_form_cookie(r, in);
+    /* A page's form-token cookie (pages/form_token.h: made, reused or
+     * checked with the body, R_FORM) and a page sign-in's mfa cookie. */
+    if ((flags & R_PAGE) && cookie_available()) http_page_cookies(r, in);
 
     return !(flags & R_AUTH) || http_credentials_check(r, in);
 }
