@@ -251,6 +251,24 @@ describe('sign-up with verification required', () => {
   });
 });
 
+describe('lockout on the page', () => {
+  test('a locked address: the form again, 429 with Retry-After and the wait in words', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_LOCKOUT_THRESHOLD: '2', GATEHOUSE_LOCKOUT_MAX_DELAY: '600' } });
+    try {
+      const a = await signup(srv);
+      const f = await formOf(srv, '/signin');
+      const tryWith = (password) => post(srv, '/signin', { csrf: f.token, email: a.email, password, rd: '' }, { cookie: f.cookie });
+      for (let i = 0; i < 2; i++) assert.equal((await tryWith('wrong password here')).status, 401);
+      const r = await tryWith(a.password);
+      assert.equal(r.status, 429, r.text);
+      assert.equal(r.headers['retry-after'], '1');
+      assert.equal(alertOf(r.text), 'Too many failed attempts for this address. Try again in 1 second.');
+      assert.match(r.text, /<form method="post" action="\/signin">/);
+      assert.equal(cookiesOf(r)[SESSION], undefined);
+    } finally { await srv.stop(); }
+  });
+});
+
 describe('cookie mode', () => {
   test('unavailable (an http public URL off loopback): the page says so; a POST is refused', async () => {
     const srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: 'http://auth.example.test' } });
