@@ -111,6 +111,11 @@ describe('sign-in pages', () => {
     const r2 = await post(srv, '/signin', { csrf: g.token, email: a.email, password: a.password, rd: `${PUBLIC}/app/page?x=1` }, { cookie: f.cookie });
     assert.equal(r2.headers.location, `${PUBLIC}/app/page?x=1`);
 
+    const long = `${PUBLIC}/${'a'.repeat(1100)}`;
+    const lr = await post(srv, '/signin', { csrf: f.token, email: a.email, password: a.password, rd: long }, { cookie: f.cookie });
+    assert.equal(lr.status, 303, 'an rd too long for a Location header is dropped, not a 500');
+    assert.equal(lr.headers.location, `${PUBLIC}/account`);
+
     for (const evil of ['https://evil.example/x', '//evil.example', 'javascript:alert(1)', '/\\evil.example']) {
       const p = await req(srv, 'GET', `/signin?rd=${encodeURIComponent(evil)}`, { cookie: f.cookie });
       assert.equal(p.status, 200);
