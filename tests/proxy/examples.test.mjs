@@ -28,7 +28,6 @@ test('gatehouse rules test names the example rule each request meets', () => {
     const m = runCli(['migrate'], { env });
     assert.equal(m.code, 0, m.stderr);
     const cases = [
-      ['GET', 'https://app.example.com/login?rd=x', 'path: /login', 'public'],
       ['GET', 'https://app.example.com/static/app.css', 'path: /static/', 'public'],
       ['POST', 'https://app.example.com/static/app.css', 'policy: signed_in', 'signed_in'],
       ['GET', 'https://app.example.com/admin/users', 'path: /admin', 'role'],
@@ -44,7 +43,7 @@ test('gatehouse rules test names the example rule each request meets', () => {
         `${method} ${url}:\n${r.stdout}`);
     }
     const anon = runCli(['rules', 'test', 'https://app.example.com/billing'], { env });
-    assert.match(anon.stdout, /an anonymous browser: 302 .*Location: https:\/\/app\.example\.com\/login\?rd=https/, anon.stdout);
+    assert.match(anon.stdout, /an anonymous browser: 302 .*Location: https:\/\/auth\.example\.com\/signin\?rd=https/, anon.stdout);
     assert.match(anon.stdout, /an anonymous API client: 401/, anon.stdout);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -36,7 +36,7 @@ describe('traefik: the auth request itself', { concurrency: false }, () => {
     const hs = m.authHeaders({
       method: 'POST', host: APP_HOST, path: '/a?b=1',
       headers: [['Accept', 'text/html'], ['Cookie', 'x=1'], ['X-Original-URL', 'https://evil.com/'],
-        ['X-Forwarded-Host', 'evil.com'], ['X-Forwarded-Uri', '/login'], ['X-Gatehouse-User-Id', 'forged'], ['Forwarded', 'host=evil.com']],
+        ['X-Forwarded-Host', 'evil.com'], ['X-Forwarded-Uri', '/static/app.css'], ['X-Gatehouse-User-Id', 'forged'], ['Forwarded', 'host=evil.com']],
     });
     assert.deepEqual(hs.map(([k]) => k), ['Host', 'User-Agent', 'Accept', 'Cookie', 'X-Forwarded-For', 'X-Forwarded-Method',
       'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Forwarded-Uri', 'Accept-Encoding']);
@@ -47,11 +47,11 @@ describe('traefik: the auth request itself', { concurrency: false }, () => {
   });
 
   test('from a peer not in GATEHOUSE_TRUSTED_PROXIES the check is refused (403), whatever it says', async () => {
-    const r = await m.check({ method: 'GET', host: APP_HOST, path: '/login', headers: [['Accept', 'application/json']] }, { localAddress: '127.0.0.2' });
+    const r = await m.check({ method: 'GET', host: APP_HOST, path: '/static/app.css', headers: [['Accept', 'application/json']] }, { localAddress: '127.0.0.2' });
     assert.equal(r.status, 403, r.body);
     assert.equal(JSON.parse(r.body).error.code, 'untrusted_proxy');
     assert.match(gate.stderr(), /127\.0\.0\.2/, 'a log line names the peer');
-    const ok = await m.check({ method: 'GET', host: APP_HOST, path: '/login', headers: [] });
+    const ok = await m.check({ method: 'GET', host: APP_HOST, path: '/static/app.css', headers: [] });
     assert.equal(ok.status, 200, 'the same from the trusted proxy passes (a public rule)');
   });
 

@@ -29,7 +29,7 @@ export function exampleEnv() {
     delete env[k];
   }
   assert.equal(env.GATEHOUSE_PUBLIC_URL, PUBLIC_URL);
-  assert.equal(env.GATEHOUSE_SIGNIN_URL, SIGNIN_URL);
+  assert.equal(env.GATEHOUSE_SIGNIN_URL, undefined, 'the examples use Gatehouse\'s own sign-in page');
   assert.equal(env.GATEHOUSE_CORS_ORIGINS, `https://${APP_HOST}`);
   assert.ok(env.GATEHOUSE_ACCESS_RULES, 'gatehouse.env names the rules file');
   env.GATEHOUSE_ACCESS_RULES = RULES_FILE;

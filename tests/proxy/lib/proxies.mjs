@@ -40,7 +40,8 @@ export const EXAMPLES = path.join(REPO_ROOT, 'docs', 'examples');
 export const APP_HOST = 'app.example.com';
 export const AUTH_HOST = 'auth.example.com';
 export const PUBLIC_URL = `https://${AUTH_HOST}`;
-export const SIGNIN_URL = `https://${APP_HOST}/login`;
+// Gatehouse's own sign-in page: the examples set no GATEHOUSE_SIGNIN_URL.
+export const SIGNIN_URL = `${PUBLIC_URL}/signin`;
 
 /** Replaces every `from` with `to` in text; throws when `from` is not there. */
 export function substitute(text, pairs, what) {

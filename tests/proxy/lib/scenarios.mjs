@@ -101,7 +101,7 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
     });
 
     test('public rules pass without a session, with no identity headers, forged ones dropped', async () => {
-      for (const p of ['/login', '/static/app.css']) {
+      for (const p of ['/static/app.css', '/static/logo.png']) {
         const r = await app(p, [['Accept', BROWSER], ...FORGED]);
         assert.equal(r.status, 200, `${p}: ${r.status} ${r.body.slice(0, 200)}`);
         assert.ok(r.echo, `${p} reached the app`);
@@ -156,8 +156,8 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
       // The other proxies' way of naming the original request, sent by the
       // client, does not open a gated path: the proxy drops it (so the
       // answer is the plain 401, not Gatehouse's 400 for two families).
-      const spoof = [['X-Original-URL', `https://${APP_HOST}/login`], ['X-Original-Method', 'GET'],
-        ['X-Forwarded-Uri', '/login'], ['X-Forwarded-Host', APP_HOST], ['X-Forwarded-Method', 'GET'], ['X-Forwarded-Proto', 'https']];
+      const spoof = [['X-Original-URL', `https://${APP_HOST}/static/app.css`], ['X-Original-Method', 'GET'],
+        ['X-Forwarded-Uri', '/static/app.css'], ['X-Forwarded-Host', APP_HOST], ['X-Forwarded-Method', 'GET'], ['X-Forwarded-Proto', 'https']];
       for (const hs of [spoof.slice(0, 2), spoof.slice(2), spoof]) {
         const r = await app('/dashboard', [['Accept', API], ...hs]);
         assert.equal(r.echo, null, `spoofed original request ${JSON.stringify(hs)}: ${r.status}`);
