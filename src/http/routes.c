@@ -42,6 +42,7 @@ const struct gh_route gh_routes[] = {
     /* Every method (R_GATE): a proxy may forward the original one. */
     {GH_GET, "/v1/verify", NULL, R_GATE | R_LOOP, gate_http_verify, GUARD_VERIFY},
     {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list, GUARD_NONE},
+    {GH_POST, "/v1/sessions/revoke-others", NULL, R_AUTH, sessions_http_revoke_others, GUARD_NONE},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
     {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},
     /* Pages (R_PAGE: HTML, forms, the page CSP): docs/api.md "Pages". */
