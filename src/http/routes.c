@@ -6,7 +6,10 @@
 #include "guard/guard.h"
 #include "http/health.h"
 #include "mfa/mfa_http.h"
+#include "pages/account_pages.h"
+#include "pages/factor_pages.h"
 #include "pages/pages_http.h"
+#include "pages/sessions_pages.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
@@ -55,6 +58,29 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/signout", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE, pages_http_signout,
      GUARD_NONE},
     {GH_GET, "/signout/done", NULL, R_LOOP | R_PAGE, pages_http_signed_out, GUARD_NONE},
+    /* The signed-in account (docs/api.md "Pages"): each calls its JSON twin's logic. */
+    {GH_GET, "/account", NULL, R_AUTH | R_MFA_SETUP | R_PAGE, account_pages_show, GUARD_NONE},
+    {GH_POST, "/account/password", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE, account_pages_password,
+     GUARD_NONE},
+    {GH_POST, "/account/resend-confirmation", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE,
+     account_pages_resend, GUARD_NONE},
+    {GH_GET, "/account/totp", NULL, R_AUTH | R_MFA_SETUP | R_PAGE, factor_pages_start_form,
+     GUARD_NONE},
+    {GH_POST, "/account/totp/start", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE,
+     factor_pages_start, GUARD_NONE},
+    {GH_GET, "/account/totp/confirm", NULL, R_AUTH | R_MFA_SETUP | R_PAGE,
+     factor_pages_confirm_form, GUARD_NONE},
+    {GH_POST, "/account/totp/confirm", NULL, R_AUTH | R_BODY | R_HASH | R_MFA_SETUP | R_PAGE,
+     factor_pages_confirm, GUARD_NONE},
+    {GH_POST, "/account/backup-codes", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE,
+     factor_pages_backup_codes, GUARD_NONE},
+    {GH_POST, "/account/totp/remove", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE, factor_pages_remove,
+     GUARD_NONE},
+    {GH_GET, "/account/sessions", NULL, R_AUTH | R_PAGE, sessions_pages_list, GUARD_NONE},
+    {GH_POST, "/account/sessions/revoke", NULL, R_AUTH | R_BODY | R_PAGE, sessions_pages_revoke,
+     GUARD_NONE},
+    {GH_POST, "/account/sessions/revoke-others", NULL, R_AUTH | R_BODY | R_PAGE,
+     sessions_pages_revoke_others, GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];
