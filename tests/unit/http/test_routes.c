@@ -21,6 +21,8 @@ static const struct {
     {GH_GET, "/assets/gatehouse.css"},
     {GH_GET, "/step-up/done"},
     {GH_GET, "/signout/done"},
+    {GH_GET, "/account/email/sent"},
+    {GH_GET, "/email-change/done"},
 };
 
 static bool exempt(const struct gh_route *r)
