@@ -65,7 +65,8 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/account/email/sent", NULL, R_LOOP | R_PAGE, email_pages_sent, GUARD_NONE},
     /* The emailed link's landing: the GET reads it, only the POST spends it. */
     {GH_GET, "/email-change", NULL, R_PAGE, email_pages_landing, GUARD_LINK},
-    {GH_POST, "/email-change", NULL, R_BODY | R_SIGNIN | R_PAGE, email_pages_confirm, GUARD_LINK},
+    {GH_POST, "/email-change", NULL, R_FORM | R_BODY | R_SIGNIN | R_PAGE, email_pages_confirm,
+     GUARD_LINK},
     {GH_GET, "/email-change/done", NULL, R_LOOP | R_PAGE, email_pages_done, GUARD_NONE},
 };
 

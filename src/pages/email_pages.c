@@ -5,6 +5,7 @@
 #include "accounts/email_change.h"
 #include "accounts/email_change_http.h"
 #include "core/util.h"
+#include "pages/form_token.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
 
@@ -221,9 +222,12 @@ void email_pages_landing(struct gh_req *r, const struct store_ops *ops, struct s
     } else if (res.outcome != EMAIL_CHANGE_PENDING) {
         link_error(r, &res);
     } else {
-        const char *csrf = ""; /* the pre-session form token: pages/form_token.h */
-        const struct page_var v[] = {{"new_email", res.email}, {"token", tok}, {"csrf", csrf}};
-        pages_send(r, 200, "Confirm your new email address", EMAIL_LANDING, v, 3);
+        char csrf[PAGES_FORM_TOKEN_LEN + 1]; /* no session yet: the form token */
+        if (pages_form_token(r, csrf)) {
+            const struct page_var v[] = {{"new_email", res.email}, {"token", tok}, {"csrf", csrf}};
+            pages_send(r, 200, "Confirm your new email address", EMAIL_LANDING, v, 3);
+        }
+        gh_wipe(csrf, sizeof csrf);
     }
     gh_wipe(tok, sizeof tok);
 }

@@ -21,7 +21,8 @@ void email_pages_sent(struct gh_req *r, const struct store_ops *ops, struct stor
 /** GET /email-change?token=: "Confirm your new email address" with the new
  *  address and a Confirm button; spends nothing. */
 void email_pages_landing(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
-/** POST /email-change (token, csrf): spends the link; 303 to
+/** POST /email-change (token, csrf: the form token of pages/form_token.h,
+ *  checked by the HTTP layer, R_FORM): spends the link; 303 to
  *  /account?email=changed when a session cookie came along, else to
  *  /email-change/done. */
 void email_pages_confirm(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);

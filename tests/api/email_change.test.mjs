@@ -175,7 +175,7 @@ describe('changing the email address', () => {
     assert.match(sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = 'email.change_failure' AND target = '${a.user.id}';`), /email_taken/);
   });
 
-  test('links of other purposes are refused both ways and stay usable', async () => {
+  test("links of other purposes are refused both ways (and not spent); the old address's links die with the change", async () => {
     const a = await signup(srv);
     const r = await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
     assert.equal(r.status, 202);
@@ -235,12 +235,30 @@ describe('changing the email address', () => {
     assert.equal(dead.status, 401);
     assert.match(dead.text, /<h1>This link has expired or was already used<\/h1>/);
 
+    // The POST needs the page's form token (cookie and field) and our origin.
+    const landed = await req(srv, 'GET', `/email-change?token=${token}`);
+    const formCk = cookiesOf(landed)['__Host-gh_form'];
+    assert.ok(formCk, 'the landing sets the form cookie');
+    assert.match(formCk.line, /HttpOnly/);
+    const field = /name="csrf" value="([^"]+)"/.exec(landed.text)[1];
+    const formCookie = `__Host-gh_form=${formCk.value}`;
+    for (const [what, opts] of [
+      ['no form cookie', { headers: SAME, form: { csrf: field, token } }],
+      ['no field', { cookie: formCookie, headers: SAME, form: { token } }],
+      ['a wrong field', { cookie: formCookie, headers: SAME, form: { csrf: 'x'.repeat(43), token } }],
+      ['another site', { cookie: formCookie, headers: { Origin: 'https://evil.example' }, form: { csrf: field, token } }],
+    ]) {
+      const r = await req(srv, 'POST', '/email-change', opts);
+      assert.equal(r.status, 403, what);
+      assert.match(r.text, /Please try again/, what);
+    }
+    assert.equal(sql(srv.dbPath, `SELECT COALESCE(used_at, 0) FROM magic_links WHERE purpose = 'email_change' AND new_email = '${next}';`), '0', 'refused forms spend nothing');
     const conf = await confirmPage(srv, token, cookie);
     assert.equal(conf.status, 303, conf.text);
     assert.equal(conf.headers.location, `${PUBLIC}/account?email=changed`);
     assert.equal((await me(srv, a.access)).json.email, next);
-    const again = await confirmPage(srv, token, '');
-    assert.equal(again.status, 401);
+    const again = await req(srv, 'GET', `/email-change?token=${token}`);
+    assert.equal(again.status, 401, 'a used link');
     assert.match(again.text, /This link has expired or was already used/);
   });
 
