@@ -88,6 +88,7 @@ describe('changing the email address', () => {
       env: {
         GATEHOUSE_SMTP_URL: smtp.url, GATEHOUSE_SMTP_STARTTLS: 'off', GATEHOUSE_PUBLIC_URL: PUBLIC,
         GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1', GATEHOUSE_LIMIT_VERIFY_IP: '1000000/60',
+        GATEHOUSE_MAGIC_LINK_SIGNUP: 'on',
       },
     });
   });
@@ -129,6 +130,8 @@ describe('changing the email address', () => {
     assert.equal(m.status, 200);
     assert.equal(m.json.email, next);
     assert.equal(await gateEmail(srv, a.access), next, 'X-Gatehouse-Email follows');
+    assert.equal(sql(db, `SELECT count(*) FROM change_events WHERE kind = 'user_changed' AND user_id = '${a.user.id}';`), '1',
+      'other processes hear of it through the change feed');
 
     assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } }), 401, 'invalid_credentials', 'the old address');
     const s = await api(srv.url, 'POST', '/v1/signin', { json: { email: next, password: a.password } });
@@ -262,6 +265,27 @@ describe('changing the email address', () => {
     assert.match(again.text, /This link has expired or was already used/);
   });
 
+  test('an account without a password changes its address right after a link sign-in, without a password; the page asks for none', async () => {
+    const email = uniqueEmail();
+    assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email } })).status, 202);
+    const link = signinLink(await waitFor(() => smtp.messages().filter(to(email)).find(signinLink)));
+    const v = await req(srv, 'POST', '/v1/magic-link/verify', { json: { token: link, mode: 'cookie' }, headers: SAME });
+    assert.equal(v.status, 200, v.text);
+    const ck = cookiesOf(v);
+    const cookie = `${SESSION}=${ck[SESSION].value}; ${CSRF}=${ck[CSRF].value}`;
+    const form = await req(srv, 'GET', '/account/email', { cookie });
+    assert.equal(form.status, 200, form.text);
+    assert.doesNotMatch(form.text, /Current password/);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(form.text)[1];
+    const next = uniqueEmail();
+    const ok = await req(srv, 'POST', '/account/email', { cookie, headers: SAME, form: { csrf, new_email: next } });
+    assert.equal(ok.status, 303, ok.text);
+    const token = changeLink(await waitFor(() => smtp.messages().find(to(next))));
+    assert.match(sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = 'email.change_requested' ORDER BY id DESC LIMIT 1;`), /recent_signin/);
+    const c = await api(srv.url, 'POST', '/v1/email/change/confirm', { json: { token } });
+    assert.equal(c.status, 200, c.text);
+  });
+
   test('pages: without a session the confirmation lands on the done page', async () => {
     const a = await signup(srv);
     const next = uniqueEmail();
@@ -283,3 +307,25 @@ async function confirmPage(srv, token, cookie) {
   const jar = [cookie, ...Object.entries(set).map(([k, v]) => `${k}=${v.value}`)].filter(Boolean).join('; ');
   return req(srv, 'POST', '/email-change', { cookie: jar || undefined, headers: SAME, form: { csrf, token } });
 }
+
+describe('changing the email address: an account without a password, after the re-authentication window', () => {
+  test('403 reauth_required, nothing sent', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_MAGIC_LINK_SIGNUP: 'on', GATEHOUSE_REAUTH_WINDOW: '0' } });
+    try {
+      const email = uniqueEmail();
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email } })).status, 202);
+      let token;
+      for (let i = 0; i < 80 && !token; i++) {
+        await sleep(100);
+        token = /signin link for \S+: \S+token=([A-Za-z0-9_-]{43})/.exec(srv.stderr())?.[1];
+      }
+      assert.ok(token, 'the development log names the link');
+      const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+      assert.equal(v.status, 200, v.text);
+      await sleep(1100);
+      assertError(await api(srv.url, 'POST', '/v1/email/change', { token: v.json.access_token, json: { new_email: uniqueEmail() } }), 403, 'reauth_required');
+      assertError(await api(srv.url, 'POST', '/v1/email/change', { token: v.json.access_token, json: { new_email: uniqueEmail(), password: 'anything at all 1' } }), 403, 'reauth_required', 'a password proves nothing here');
+      assert.equal(sql(srv.dbPath, "SELECT count(*) FROM magic_links WHERE purpose = 'email_change';"), '0');
+    } finally { await srv.stop(); }
+  });
+});
