@@ -28,6 +28,8 @@ static const struct {
     {GH_GET, "/signin/check-email"},
     {GH_GET, "/signup"},
     {GH_GET, "/signup/check-email"},
+    {GH_GET, "/account/email/sent"},
+    {GH_GET, "/email-change/done"},
 };
 
 static bool exempt(const struct gh_route *r)
