@@ -19,6 +19,7 @@
 #include "http/internal.h"
 #include "http/reqparse.h"
 #include "pages/form_token.h"
+#include "pages/signin_pages.h"
 #include "sessions/sessions.h"
 
 /* A session made under GATEHOUSE_MFA_REQUIRED for a user without a second
@@ -297,14 +298,22 @@ bool http_form_token_denied(struct gh_req *r)
     return true;
 }
 
-void http_form_cookie(struct gh_req *r, struct evkeyvalq *in)
+/* The cookie called name, of exactly cap - 1 token characters, into out
+ * ("" when absent, sent twice or not so shaped). */
+static void page_cookie(struct evkeyvalq *in, const char *name, char *out, size_t cap)
 {
     const char *val;
     size_t len;
-    r->form_cookie[0] = '\0';
-    if (named_cookie(in, pages_form_cookie_name(), &val, &len, PAGES_FORM_COOKIE_LEN) != 1) return;
-    memcpy(r->form_cookie, val, len);
-    r->form_cookie[len] = '\0';
+    out[0] = '\0';
+    if (named_cookie(in, name, &val, &len, cap - 1) != 1) return;
+    memcpy(out, val, len);
+    out[len] = '\0';
+}
+
+void http_page_cookies(struct gh_req *r, struct evkeyvalq *in)
+{
+    page_cookie(in, pages_form_cookie_name(), r->form_cookie, sizeof r->form_cookie);
+    page_cookie(in, pages_mfa_cookie_name(), r->mfa_cookie, sizeof r->mfa_cookie);
 }
 
 bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

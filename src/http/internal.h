@@ -131,8 +131,9 @@ void http_signin_cookie(struct gh_req *r, struct evkeyvalq *in);
  *  reply is set (403 csrf_failed). */
 bool http_form_csrf(struct gh_req *r);
 /** Loop, R_PAGE routes: reads the form-token cookie into r->form_cookie
- *  ("" when absent, sent twice or not shaped like one). */
-void http_form_cookie(struct gh_req *r, struct evkeyvalq *in);
+ *  and a page sign-in's mfa cookie into r->mfa_cookie (each "" when
+ *  absent, sent twice or not shaped like one). */
+void http_page_cookies(struct gh_req *r, struct evkeyvalq *in);
 /** A POST on an R_FORM route without a valid form cookie, its matching
  *  "csrf" field (r->csrf) and a good Origin: logs and counts it, answers
  *  403 csrf_failed and returns true. */

@@ -61,6 +61,7 @@ static void req_clear(struct gh_req *r)
     for (int i = 0; i < r->set_cookie_n; i++)
         gh_wipe(r->set_cookie[i], sizeof r->set_cookie[i]);
     gh_wipe(r->form_cookie, sizeof r->form_cookie);
+    gh_wipe(r->mfa_cookie, sizeof r->mfa_cookie);
 }
 
 void http_req_free(struct gh_req *r)

@@ -104,6 +104,9 @@ const struct gh_profile_info *gh_profile_of(int profile);
 /* A form-token cookie's length (PAGES_FORM_COOKIE_LEN, pages/form_token.h,
  * which includes this header and checks that they agree). */
 #define GH_FORM_COOKIE_LEN 75
+/* The mfa_token a page sign-in keeps in a cookie (MFA_TOKEN_LEN, mfa/mfa.h;
+ * pages/signin_pages.h checks that they agree). */
+#define GH_MFA_COOKIE_LEN 43
 
 #define GH_PARAM_MAX 64
 #define GH_TOKEN_MAX 2048
@@ -135,6 +138,9 @@ struct gh_req {
     /* R_PAGE routes: the form-token cookie as sent ("" if absent, sent
      * twice or not shaped like one; pages/form_token.h). */
     char form_cookie[GH_FORM_COOKIE_LEN + 1];
+    /* R_PAGE routes: a sign-in's mfa_token from its cookie, the same way
+     * (pages/signin_pages.h); wiped at the end. */
+    char mfa_cookie[GH_MFA_COOKIE_LEN + 1];
 
     /* Reply. */
     int status;

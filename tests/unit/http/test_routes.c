@@ -26,6 +26,13 @@ static const struct {
     {GH_GET, "/verify-email/done"},
     {GH_GET, "/forgot-password"},
     {GH_GET, "/forgot-password/sent"},
+    /* the sign-in and sign-up forms and their fixed messages: a template
+     * and at most two HMACs for the form token (pages/form_token.h) */
+    {GH_GET, "/signin"},
+    {GH_GET, "/signin/mfa"},
+    {GH_GET, "/signin/check-email"},
+    {GH_GET, "/signup"},
+    {GH_GET, "/signup/check-email"},
 };
 
 static bool exempt(const struct gh_route *r)
