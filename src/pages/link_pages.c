@@ -12,6 +12,7 @@
 #include "pages/form_token.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
+#include "pages/signin_pages.h"
 #include "sessions/cookie.h"
 #include "sessions/sessions.h"
 
@@ -260,17 +261,18 @@ static void signed_in(struct gh_req *r, const struct accounts_result *res)
     pages_see_other(r, url);
 }
 
-/* The account has a second factor: the sign-in goes on with the code. */
+/* The account has a second factor: the sign-in goes on at the page sign-in's
+ * second step (/signin/mfa), its mfa_token in that step's HttpOnly cookie
+ * (pages/signin_pages.h), never in the page. */
 static void second_factor(struct gh_req *r, const struct accounts_result *res)
 {
-    (void)res;
-    static const char body[] =
-        "<h1>Two-step verification is on</h1>\n"
-        "<p>Your account asks for a code from your authenticator app, so this link cannot "
-        "sign you in by itself. Sign in with your password and the code instead.</p>\n"
-        "<p class=\"actions\"><a class=\"button\" href=\"{{base}}/signin\">Go to sign "
-        "in</a></p>\n";
-    pages_send(r, 200, "Two-step verification", body, NULL, 0);
+    if (gh_reply_cookie(r, pages_mfa_cookie_name(), res->mfa_token, MFA_CHALLENGE_TTL)) {
+        gh_reply_fail(r, GH_ERR_INTERNAL);
+        return;
+    }
+    char url[REDIRECT_OUT_MAX];
+    pages_url(url, "/signin/mfa");
+    pages_see_other(r, url);
 }
 
 void link_pages_magic(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

@@ -22,7 +22,8 @@
 /** GET /magic-link?token=: "Sign in as <email>?" and the button "Sign in". */
 void link_pages_magic_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** POST /magic-link (token, csrf): signs in like POST /v1/magic-link/verify
- *  in cookie mode, then 303 to /account (or the second-factor step). */
+ *  in cookie mode, then 303 to /account; for an account with a second
+ *  factor, 303 to /signin/mfa with the sign-in's mfa cookie. */
 void link_pages_magic(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 /** GET /reset-password?token=: "Choose a new password". */
