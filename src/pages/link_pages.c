@@ -73,10 +73,10 @@ static const char VERIFIED[] =
     "<p class=\"notice\" role=\"status\">Thank you: your address is confirmed.</p>\n"
     "<p class=\"actions\"><a class=\"button\" href=\"{{base}}/signin\">Sign in</a></p>\n";
 
-/* minutes, next, path, action */
+/* life, next, path, action */
 static const char EXPIRED[] =
     "<h1>This link has expired or was already used</h1>\n"
-    "<p>A link from our emails works once, and for {{minutes}} minutes.</p>\n"
+    "<p>A link from our emails works once, and for {{life}}.</p>\n"
     "<p>{{next}}</p>\n"
     "<p class=\"actions\"><a class=\"button\" href=\"{{base}}{{path}}\">{{action}}</a></p>\n";
 
@@ -106,13 +106,21 @@ static const struct {
  * value is read (and refused) rather than cut into a valid-looking one. */
 #define LP_TOKEN_CAP 64
 
+void link_pages_life(char *out, size_t cap)
+{
+    long long ttl = (long long)gh_cfg.magic_link_ttl;
+    long long n = ttl >= 3600 && ttl % 3600 == 0 ? ttl / 3600 : ttl / 60;
+    const char *unit = ttl >= 3600 && ttl % 3600 == 0 ? "hour" : "minute";
+    snprintf(out, cap, "%lld %s%s", n, unit, n == 1 ? "" : "s");
+}
+
 /* The expired-or-used page: 401 with the API's code for the same link
  * (invalid_token, or token_expired for a real link past its time). */
 static void expired_page(struct gh_req *r, enum lp_kind k, bool expired)
 {
-    char minutes[24];
-    snprintf(minutes, sizeof minutes, "%lld", (long long)(gh_cfg.magic_link_ttl / 60));
-    const struct page_var v[] = {{"minutes", minutes},
+    char life[32];
+    link_pages_life(life, sizeof life);
+    const struct page_var v[] = {{"life", life},
                                  {"next", kinds[k].next},
                                  {"path", kinds[k].path},
                                  {"action", kinds[k].action}};

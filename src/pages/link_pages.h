@@ -17,6 +17,8 @@
 #ifndef GH_PAGES_LINK_PAGES_H
 #define GH_PAGES_LINK_PAGES_H
 
+#include <stddef.h>
+
 #include "http/server.h"
 
 /** GET /magic-link?token=: "Sign in as <email>?" and the button "Sign in". */
@@ -41,5 +43,9 @@ void link_pages_verify_form(struct gh_req *r, const struct store_ops *ops, struc
 void link_pages_verify(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** GET /verify-email/done: "Your email address is confirmed" (static). */
 void link_pages_verified(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
+/** How long an emailed link lives, in words ("10 minutes", "1 hour"), into
+ *  out (cap bytes; 32 is enough). */
+void link_pages_life(char *out, size_t cap);
 
 #endif

@@ -385,13 +385,14 @@ describe('magic link of an account with a second factor', () => {
 });
 
 describe('budgets', () => {
-  test('the GET of a link page spends link_ip, shared with its POST and the API route; past it, a 429 page', async () => {
-    const srv = await startServer({ env: { GATEHOUSE_INSECURE_DEV_COOKIES: 'on', GATEHOUSE_LIMIT_LINK_IP: '4/900' } });
+  test('the GET of a link page spends link_ip, shared with its POST and the API route; past it, a 429 page (and the life of a link in words)', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_INSECURE_DEV_COOKIES: 'on', GATEHOUSE_LIMIT_LINK_IP: '4/900', GATEHOUSE_MAGIC_LINK_TTL: '3600' } });
     try {
       const t = 'a'.repeat(43);
       const g = await req(srv, 'GET', `/magic-link?token=${t}`);
       assert.match(g.headers['ratelimit-policy'], /"link_ip";q=4;w=900/);
       assert.match(g.headers.ratelimit, /"link_ip";r=3;/);
+      assert.match(g.text, /works once, and for 1 hour\./, 'the life in words');
       assert.equal((await req(srv, 'GET', `/verify-email?token=${t}`)).status, 401);
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: t } })).status, 401);
       assert.equal((await req(srv, 'GET', `/reset-password?token=${t}`)).status, 401);
