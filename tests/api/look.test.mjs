@@ -105,6 +105,24 @@ describe('the built-in look', () => {
     assert.ok(!bare.text.includes('Go back'));
   });
 
+  test('an unknown page for a browser is a "Page not found" page; the API\'s 404s stay JSON', async () => {
+    const html = { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    const r = await req(srv, 'GET', '/acount?x=1', { headers: html });
+    assert.equal(r.status, 404);
+    assert.equal(r.headers['content-type'], 'text/html; charset=utf-8');
+    assert.equal(r.headers['content-security-policy'], PAGE_CSP);
+    assert.match(r.text, /<title>Page not found - Acme<\/title>/);
+    assert.match(r.text, /<h1>Page not found<\/h1>/);
+    for (const [p, h] of [['/acount', {}], ['/v1/nope', html], ['/.well-known/nope', html]]) {
+      const j = await req(srv, 'GET', p, { headers: h });
+      assert.equal(j.status, 404, p);
+      assert.equal(j.json?.error?.code, 'not_found', `${p}: JSON`);
+    }
+    const post = await req(srv, 'POST', '/acount', { headers: html, form: { a: '1' } });
+    assert.equal(post.status, 404);
+    assert.equal(post.json?.error?.code, 'not_found', 'a POST keeps the JSON 404');
+  });
+
   test('401 without an rd: the sign-in link brings the person back to this page', async () => {
     const r = await req(srv, 'GET', '/step-up');
     assert.equal(r.status, 401);
