@@ -314,6 +314,18 @@ static void test_style_guide(void **state)
         fclose(f);
     }
     page_buf_free(&b);
+    /* an error page: the wait in words, the request id to quote */
+    const struct page_var e[] = {{"heading", "Something went wrong"},
+                                 {"message", "Nothing was changed."},
+                                 {"wait", "Try again in 2 minutes."},
+                                 {"signin", ""},
+                                 {"request_id", "abc123"}};
+    assert_int_equal(pages_render(&b, "Something went wrong", PAGES_ERROR, e, 5), GH_OK);
+    assert_non_null(strstr(b.data, "<p role=\"alert\">Nothing was changed. Try again in 2 "
+                                   "minutes.</p>\n"));
+    assert_non_null(strstr(b.data, "quote this reference: <code>abc123</code></p>"));
+    assert_null(strstr(b.data, "Sign in</a>"));
+    page_buf_free(&b);
     assert_int_equal(pages_render(&b, "Narrow", "<h1>x</h1>", NULL, 0), GH_OK);
     assert_non_null(strstr(b.data, "<body>\n"));
     assert_non_null(strstr(b.data, "<main class=\"card\">"));
