@@ -69,6 +69,12 @@ static const struct gh_profile_info profiles[] = {
                          "application/x-www-form-urlencoded",
                          "Send the form as Content-Type: application/x-www-form-urlencoded.",
                          "same-origin"},
+    /* An image of ours (the logo): an SVG opened directly renders in a
+     * sandbox with its own inline style only, never a script or a fetch. */
+    [GH_PROFILE_ASSET] = {"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                          "frame-ancestors 'none'; sandbox",
+                          "application/json", "Send the body as Content-Type: application/json.",
+                          "no-referrer"},
 };
 
 const struct gh_profile_info *gh_profile_of(int profile)

@@ -49,6 +49,7 @@ enum gh_route_flags {
     R_FORM = 512,     /* a page's form used before sign-in: a POST needs the form token
                        * (pages/form_token.h) in field "csrf" and a good Origin, else
                        * 403 csrf_failed; set with R_PAGE | R_BODY */
+    R_ASSET = 1024,   /* an image of ours (the logo): profile GH_PROFILE_ASSET */
 };
 
 struct gh_req;
@@ -65,6 +66,7 @@ typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops, str
 enum gh_profile {
     GH_PROFILE_API = 0, /* the JSON API (the default): application/json bodies */
     GH_PROFILE_PAGE,    /* HTML pages with forms: application/x-www-form-urlencoded bodies */
+    GH_PROFILE_ASSET,   /* an image (the logo, maybe SVG): a CSP that runs nothing */
 };
 
 struct gh_route {
@@ -79,6 +81,7 @@ struct gh_route {
 /** rt's profile (enum gh_profile); NULL (no route matched): the API's. */
 static inline int gh_route_profile(const struct gh_route *rt)
 {
+    if (rt && (rt->flags & R_ASSET)) return GH_PROFILE_ASSET;
     return rt && (rt->flags & R_PAGE) ? GH_PROFILE_PAGE : GH_PROFILE_API;
 }
 

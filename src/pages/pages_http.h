@@ -11,6 +11,14 @@
 
 /** GET /assets/gatehouse.css (on the loop, cacheable). */
 void pages_http_stylesheet(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+/** GET /assets/logo: GATEHOUSE_BRAND_LOGO's bytes (image/png or
+ *  image/svg+xml; cacheable; the asset CSP, so an SVG opened directly runs
+ *  no script); 404 when no logo is configured. */
+void pages_http_logo(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+/** GET /denied?rd=: "You don't have access" (403), the page a proxy shows
+ *  when the gate refuses a signed-in person; "Go back" to the checked rd,
+ *  and sign in with another account (/signout?rd=). */
+void pages_http_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** GET /step-up?rd=: the form asking for the code again. */
 void pages_http_step_up_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** POST /step-up (code, csrf, rd): 303 to rd (or /step-up/done); a wrong
@@ -25,6 +33,13 @@ void pages_http_signout_form(struct gh_req *r, const struct store_ops *ops, stru
 void pages_http_signout(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** GET /signout/done: "You are signed out" (static). */
 void pages_http_signed_out(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
+/** For a request no route matched: a route that makes its 404 a page
+ *  ("Page not found"), when it looks like a person's browser asking for a
+ *  page (GET, Accept naming text/html, not under /v1/ or /.well-known/);
+ *  NULL (the API's JSON 404) otherwise. The route is logged as
+ *  "unmatched" and has no handler. Pure. */
+const struct gh_route *pages_not_found_route(int method, const char *path, const char *accept);
 
 /** Called by http_finish for a JSON error reply on an R_PAGE route: turns
  *  it into an HTML page with the same status and error code (for the log),
