@@ -101,8 +101,10 @@ static bool cookie_mode_missing(struct gh_req *r)
                     "cookie over https. The operator must set GATEHOUSE_PUBLIC_URL to the https "
                     "address people use (or, for development on this machine only, set "
                     "GATEHOUSE_INSECURE_DEV_COOKIES=on with a loopback http address)."},
-        {"signin", ""}};
-    pages_send(r, 400, "Sign-in is not available here", PAGES_ERROR, v, 3);
+        {"signin", ""},
+        {"wait", ""},
+        {"request_id", ""}};
+    pages_send(r, 400, "Sign-in is not available here", PAGES_ERROR, v, 5);
     r->error_code = "cookie_mode_unavailable";
     return true;
 }

@@ -44,6 +44,8 @@ json_t *discovery_document(void)
         gh_cfg.audience);
     for (size_t i = 0; eps && i < nroutes; i++) {
         const struct gh_route *rt = &routes[i];
+        /* The logo is an image (404 unless one is configured), no endpoint. */
+        if (rt->flags & R_ASSET) continue;
         char key[160], url[700];
         snprintf(key, sizeof key, "%s %s", gh_method_name(rt->method),
                  rt->name ? rt->name : rt->path);

@@ -327,7 +327,7 @@ export async function me(srv, token) {
 
 /** Runs a query with the sqlite3 CLI against the server's DB; returns trimmed stdout. */
 export function sql(dbPath, query) {
-  const r = spawnSync('sqlite3', ['-batch', '-noheader', dbPath, query], { encoding: 'utf8', timeout: 10000 });
+  const r = spawnSync('sqlite3', ['-batch', '-noheader', '-cmd', '.timeout 5000', dbPath, query], { encoding: 'utf8', timeout: 10000 });
   if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
   return r.stdout.trim();
 }
