@@ -1,0 +1,245 @@
+// Headless Debian Chromium (/usr/bin/chromium) driven by playwright-core,
+// with the checks every page of the browser tests passes:
+//   - a console listener: any console error fails the test (Chromium's
+//     "Failed to load resource" for a top-level page of ours that answered
+//     an error status on purpose, a 401 or 422 page, is allowed; the same
+//     message for a stylesheet or an image is not);
+//   - CSP: Chromium's "Refused to ..." console messages, a
+//     `securitypolicyviolation` listener put into every document by
+//     context.addInitScript (reported to node at once and kept in
+//     window.__ghCsp, read again by check()), and every top-level page of
+//     ours must carry the page CSP header;
+//   - page.on('pageerror') fails too.
+// Problems are collected and thrown by check(), which every test calls at
+// its end (and shot() calls for the pages it mirrors).
+//
+// shot(page, name) saves what the page shows now: a full-page PNG at
+// desktop width (1280x800) from the page itself, and the same document
+// (its current DOM, served again to a page of another context) at phone width (390x844, isMobile, deviceScaleFactor 2), in dark
+// mode when asked, and through axe-core in a context with bypassCSP (the
+// test's own contexts keep the CSP on). Files go to SHOTS_DIR
+// (build/browser-shots/); lib/report.mjs writes the index and the
+// accessibility summary from the fragments each test file leaves there.
+//
+// Playwright's own browser download is never used (it cannot work here).
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+import { REPO_ROOT } from '../../api/lib/harness.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+export const CHROMIUM = process.env.GH_CHROMIUM || '/usr/bin/chromium';
+export const SHOTS_DIR = process.env.GH_BROWSER_SHOTS || path.join(REPO_ROOT, 'build', 'browser-shots');
+export const CHROMIUM_ARGS = Object.freeze(['--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--no-first-run']);
+
+export const DESKTOP = Object.freeze({ viewport: { width: 1280, height: 800 } });
+export const PHONE = Object.freeze({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+
+/** The directives every page of ours must send (docs/api.md "Pages"). */
+export const PAGE_CSP = Object.freeze(["default-src 'none'", "style-src 'self'", "img-src 'self' data:",
+  "form-action 'self'", "frame-ancestors 'none'"]);
+
+/** axe impacts that fail a test; the others are reported only. */
+const FAILING_IMPACTS = new Set(['critical', 'serious']);
+
+// Put into every document before its own content (CDP, so the page CSP does
+// not apply to it): violations go to node at once and stay in window.__ghCsp.
+function cspInitScript() {
+  window.__ghCsp = [];
+  document.addEventListener('securitypolicyviolation', (e) => {
+    const v = { directive: e.violatedDirective, blocked: e.blockedURI, source: e.sourceFile, line: e.lineNumber, sample: e.sample };
+    window.__ghCsp.push(v);
+    try { window.__ghCspReport(v); } catch { /* the binding is not there in a mirror */ }
+  }, true);
+}
+
+/**
+ * Starts Chromium for one test file.
+ * @param {object} o
+ * @param {string} o.tag           prefix of this file's screenshot names ("account")
+ * @param {string[]} o.ourOrigins  origins whose top-level pages must carry the page CSP
+ * @param {string} [o.hostRules]   --host-resolver-rules (names of the nginx test to loopback)
+ * @param {boolean} [o.ignoreHTTPSErrors] the nginx test's self-signed certificate
+ */
+export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTPSErrors = false }) {
+  const args = [...CHROMIUM_ARGS];
+  if (hostRules) args.push(`--host-resolver-rules=${hostRules}`);
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args, headless: true });
+  fs.mkdirSync(SHOTS_DIR, { recursive: true });
+  const origins = new Set(ourOrigins.map((o) => new URL(o).origin));
+  const pages = []; // the index fragment: one entry per shot
+  const a11y = []; // axe findings per shot
+  const problems = [];
+  const names = new Set();
+  let mirrors = null;
+
+  /** Attaches the listeners to a context; problems go to list. */
+  async function watch(context, list, { mirror = false, label = 'test' } = {}) {
+    if (!mirror) {
+      await context.exposeBinding('__ghCspReport', (_src, v) => {
+        list.push(`CSP violation: ${v.directive} blocked ${v.blocked || '(inline)'} at ${v.source}:${v.line} ${v.sample || ''}`);
+      });
+    }
+    await context.addInitScript(cspInitScript);
+    const docStatus = new Map(); // top-level URLs of ours -> status
+    context.on('response', (res) => {
+      const req = res.request();
+      if (!req.isNavigationRequest() || req.frame().parentFrame()) return;
+      const u = new URL(res.url());
+      if (!origins.has(u.origin)) return;
+      docStatus.set(res.url(), res.status());
+      // a 303's body is never shown; a copy is served by shot() itself
+      if ((res.status() >= 300 && res.status() < 400) || mirror) return;
+      const csp = res.headers()['content-security-policy'] || '';
+      const have = csp.split(';').map((d) => d.trim().replace(/\s+/g, ' '));
+      for (const d of PAGE_CSP) {
+        if (!have.includes(d)) list.push(`${res.url()} (${res.status()}): the Content-Security-Policy lacks "${d}" (it is "${csp}")`);
+      }
+    });
+    const attach = (page) => {
+      page.on('console', (msg) => {
+        const text = msg.text();
+        const where = msg.location()?.url || '';
+        if (msg.type() !== 'error' && !/Refused to /.test(text)) return;
+        // a page of ours answered 4xx on purpose (a form error, the 401
+        // page): the status is the test's to check, the console's line is noise
+        const failedLoad = /^Failed to load resource: the server responded with a status of \d{3}/.test(text);
+        if (failedLoad && docStatus.has(where) && docStatus.get(where) >= 400) return;
+        // Chromium asks every origin for /favicon.ico by itself; the pages
+        // name no icon (noted in the report, not a failure of a page)
+        if (failedLoad && new URL(where || 'about:blank', 'http://x').pathname === '/favicon.ico') return;
+        list.push(`console ${msg.type()} (${label} page) on ${page.url()}: ${text}${where ? ` (${where})` : ''}`);
+      });
+      page.on('pageerror', (e) => list.push(`page error (${label} page) on ${page.url()}: ${e.message}`));
+    };
+    context.on('page', attach);
+    for (const p of context.pages()) attach(p);
+  }
+
+  /** A context of the test (desktop, CSP on) with every listener. */
+  async function newContext(opts = {}) {
+    const context = await browser.newContext({ ...DESKTOP, ignoreHTTPSErrors, ...opts });
+    await watch(context, problems);
+    return context;
+  }
+
+  async function mirrorContexts() {
+    if (mirrors) return mirrors;
+    const phone = await browser.newContext({ ...PHONE, ignoreHTTPSErrors });
+    const dark = await browser.newContext({ ...DESKTOP, colorScheme: 'dark', ignoreHTTPSErrors });
+    const axe = await browser.newContext({ ...DESKTOP, bypassCSP: true, ignoreHTTPSErrors });
+    await watch(phone, problems, { mirror: true, label: 'phone copy' });
+    await watch(dark, problems, { mirror: true, label: 'dark copy' });
+    mirrors = { phone, dark, axe };
+    return mirrors;
+  }
+
+  /** Opens html at url in context (the document only is served from here; its stylesheet and images load as usual). */
+  async function mirror(context, url, html, csp) {
+    const p = await context.newPage();
+    await p.route((u) => u.href === url, (route) => route.fulfill({
+      status: 200,
+      headers: { 'content-type': 'text/html; charset=utf-8', ...(csp ? { 'content-security-policy': csp } : {}) },
+      body: html,
+    }));
+    await p.goto(url, { waitUntil: 'load' });
+    return p;
+  }
+
+  /**
+   * Screenshots of what page shows now (desktop from the page, phone and
+   * optionally dark from a copy of its document) and axe-core's findings.
+   * @returns the entry written to the index
+   */
+  async function shot(page, name, { dark = false } = {}) {
+    const base = `${tag}-${name}`;
+    if (names.has(base)) throw new Error(`shot name ${base} used twice`);
+    names.add(base);
+    await page.waitForLoadState('load');
+    const url = page.url();
+    const files = { desktop: `${base}.desktop.png`, phone: `${base}.phone.png` };
+    await page.screenshot({ path: path.join(SHOTS_DIR, files.desktop), fullPage: true });
+    const html = await page.content();
+    const main = await page.evaluate(() => ({
+      title: document.title,
+      h1: [...document.querySelectorAll('h1')].map((h) => h.textContent.trim()),
+      lang: document.documentElement.lang,
+    }));
+    // The copies are served without the CSP: the page itself was checked
+    // with it, and Chromium reports an empty inline style in a document
+    // that Playwright fulfils under a style-src CSP (not in the same
+    // document fetched from the server).
+    const csp = null;
+    const m = await mirrorContexts();
+    const phone = await mirror(m.phone, url, html, csp);
+    await phone.screenshot({ path: path.join(SHOTS_DIR, files.phone), fullPage: true });
+    await phone.close();
+    if (dark) {
+      files.dark = `${base}.dark.png`;
+      const d = await mirror(m.dark, url, html, csp);
+      await d.screenshot({ path: path.join(SHOTS_DIR, files.dark), fullPage: true });
+      await d.close();
+    }
+    const a = await mirror(m.axe, url, html, null);
+    await a.addScriptTag({ content: AXE_SOURCE });
+    const result = await a.evaluate(async () => {
+      // eslint-disable-next-line no-undef
+      const r = await axe.run(document, { resultTypes: ['violations', 'incomplete'] });
+      const slim = (list) => list.map((v) => ({
+        id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+        nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html.slice(0, 200), summary: n.failureSummary })),
+      }));
+      return { violations: slim(r.violations), incomplete: slim(r.incomplete), passes: r.passes.length };
+    });
+    await a.close();
+    const entry = { name: base, url, ...main, files, a11y: result };
+    pages.push({ name: base, url, ...main, files });
+    a11y.push({ name: base, url, h1: main.h1, ...result });
+    for (const v of result.violations) {
+      if (FAILING_IMPACTS.has(v.impact)) {
+        problems.push(`accessibility (${v.impact}) on ${base} ${url}: ${v.id}: ${v.help}: ${v.nodes.map((n) => n.target).join(', ')}`);
+      }
+    }
+    writeFragment();
+    return entry;
+  }
+
+  function writeFragment() {
+    const f = path.join(SHOTS_DIR, `fragment-${tag}.json`);
+    fs.writeFileSync(f + '.tmp', JSON.stringify({ tag, pages, a11y }, null, 1));
+    fs.renameSync(f + '.tmp', f);
+  }
+
+  /** Throws every problem seen so far (and the CSP reports kept in pages' documents); clears them. */
+  async function check(...openPages) {
+    for (const p of openPages) {
+      if (p.isClosed()) continue;
+      const kept = await p.evaluate(() => window.__ghCsp || []).catch(() => []);
+      for (const v of kept) {
+        const line = `CSP violation: ${v.directive} blocked ${v.blocked || '(inline)'} at ${v.source}:${v.line} ${v.sample || ''}`;
+        if (!problems.includes(line)) problems.push(line);
+      }
+    }
+    if (problems.length) {
+      const all = problems.splice(0);
+      throw new Error(`the browser saw ${all.length} problem(s):\n  ${all.join('\n  ')}`);
+    }
+  }
+
+  return {
+    browser,
+    newContext,
+    shot,
+    check,
+    problems,
+    async close() {
+      writeFragment();
+      await browser.close();
+    },
+  };
+}
