@@ -128,27 +128,26 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     return context;
   }
 
-  async function mirrorContexts() {
+  // One page in each copy context (phone, dark, axe), kept for the whole
+  // file: a new context's first page costs seconds. Each serves the
+  // document in `served` at its URL; its stylesheet and images load as usual.
+  const served = { url: null, html: '' };
+  async function mirrorPages() {
     if (mirrors) return mirrors;
-    const phone = await browser.newContext({ ...PHONE, ignoreHTTPSErrors });
-    const dark = await browser.newContext({ ...DESKTOP, colorScheme: 'dark', ignoreHTTPSErrors });
-    const axe = await browser.newContext({ ...DESKTOP, bypassCSP: true, ignoreHTTPSErrors });
-    await watch(phone, problems, { mirror: true, label: 'phone copy' });
-    await watch(dark, problems, { mirror: true, label: 'dark copy' });
+    const make = async (opts, label) => {
+      const c = await browser.newContext({ ...opts, ignoreHTTPSErrors });
+      if (label) await watch(c, problems, { mirror: true, label });
+      else await c.addInitScript({ content: AXE_SOURCE });
+      const p = await c.newPage();
+      await p.route((u) => u.href === served.url, (route) => route.fulfill({
+        status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: served.html,
+      }));
+      return p;
+    };
+    const [phone, dark, axe] = await Promise.all([make(PHONE, 'phone copy'),
+      make({ ...DESKTOP, colorScheme: 'dark' }, 'dark copy'), make({ ...DESKTOP, bypassCSP: true }, null)]);
     mirrors = { phone, dark, axe };
     return mirrors;
-  }
-
-  /** Opens html at url in context (the document only is served from here; its stylesheet and images load as usual). */
-  async function mirror(context, url, html, csp) {
-    const p = await context.newPage();
-    await p.route((u) => u.href === url, (route) => route.fulfill({
-      status: 200,
-      headers: { 'content-type': 'text/html; charset=utf-8', ...(csp ? { 'content-security-policy': csp } : {}) },
-      body: html,
-    }));
-    await p.goto(url, { waitUntil: 'load' });
-    return p;
   }
 
   /**
@@ -174,29 +173,30 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     // with it, and Chromium reports an empty inline style in a document
     // that Playwright fulfils under a style-src CSP (not in the same
     // document fetched from the server).
-    const csp = null;
-    const m = await mirrorContexts();
-    const phone = await mirror(m.phone, url, html, csp);
-    await phone.screenshot({ path: path.join(SHOTS_DIR, files.phone), fullPage: true });
-    await phone.close();
-    if (dark) {
-      files.dark = `${base}.dark.png`;
-      const d = await mirror(m.dark, url, html, csp);
-      await d.screenshot({ path: path.join(SHOTS_DIR, files.dark), fullPage: true });
-      await d.close();
-    }
-    const a = await mirror(m.axe, url, html, null);
-    await a.addScriptTag({ content: AXE_SOURCE });
-    const result = await a.evaluate(async () => {
-      // eslint-disable-next-line no-undef
-      const r = await axe.run(document, { resultTypes: ['violations', 'incomplete'] });
-      const slim = (list) => list.map((v) => ({
-        id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
-        nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html.slice(0, 200), summary: n.failureSummary })),
-      }));
-      return { violations: slim(r.violations), incomplete: slim(r.incomplete), passes: r.passes.length };
-    });
-    await a.close();
+    const m = await mirrorPages();
+    served.url = url;
+    served.html = html;
+    const copy = async (p, file) => {
+      await p.goto(url, { waitUntil: 'load' });
+      await p.screenshot({ path: path.join(SHOTS_DIR, file), fullPage: true });
+    };
+    if (dark) files.dark = `${base}.dark.png`;
+    const [result] = await Promise.all([
+      (async () => {
+        await m.axe.goto(url, { waitUntil: 'load' });
+        return m.axe.evaluate(async () => {
+          // eslint-disable-next-line no-undef
+          const r = await axe.run(document, { resultTypes: ['violations', 'incomplete'] });
+          const slim = (list) => list.map((v) => ({
+            id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+            nodes: v.nodes.map((n) => ({ target: n.target.join(' '), html: n.html.slice(0, 200), summary: n.failureSummary })),
+          }));
+          return { violations: slim(r.violations), incomplete: slim(r.incomplete), passes: r.passes.length };
+        });
+      })(),
+      copy(m.phone, files.phone),
+      dark ? copy(m.dark, files.dark) : null,
+    ]);
     const entry = { name: base, url, ...main, files, a11y: result };
     pages.push({ name: base, url, ...main, files });
     a11y.push({ name: base, url, h1: main.h1, ...result });

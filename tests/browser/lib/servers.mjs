@@ -29,7 +29,7 @@ export async function startMailSink() {
     '-c', 'aiosmtpd.handlers.Mailbox', path.join(dir, 'Maildir')], { stdio: 'ignore' });
   for (let i = 0; i < 50; i++) {
     try {
-      execFileSync('/usr/bin/python3', ['-c', `import socket; socket.create_connection(("127.0.0.1", ${port}), 1)`]);
+      execFileSync("/usr/bin/python3", ["-c", `import socket; socket.create_connection(("127.0.0.1", ${port}), 1)`], { stdio: "ignore" });
       break;
     } catch { await sleep(100); }
   }
