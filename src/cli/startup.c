@@ -15,6 +15,7 @@
 #include "guard/guard_config.h"
 #include "guard/limit.h"
 #include "mail/mail_config.h"
+#include "pages/pages_config.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
 #include "sessions/jwt.h"
@@ -34,7 +35,7 @@ int cli_die(const char *msg)
  * bad setting is the one named). */
 static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
     sessions_config_load, accounts_config_load, guard_config_load, audit_config_load,
-    mail_config_load,     vault_config_load,    gate_config_load,
+    mail_config_load,     vault_config_load,    gate_config_load,  pages_config_load,
 };
 
 enum gh_err cli_config_read(char *err, size_t errlen)

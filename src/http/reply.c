@@ -60,6 +60,11 @@ static const struct gh_profile_info profiles[] = {
                          "form-action 'self'; frame-ancestors 'none'",
                          "application/x-www-form-urlencoded",
                          "Send the form as Content-Type: application/x-www-form-urlencoded."},
+    /* An image of ours (the logo): an SVG opened directly renders in a
+     * sandbox with its own inline style only, never a script or a fetch. */
+    [GH_PROFILE_ASSET] = {"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                          "frame-ancestors 'none'; sandbox",
+                          "application/json", "Send the body as Content-Type: application/json."},
 };
 
 const struct gh_profile_info *gh_profile_of(int profile)

@@ -47,6 +47,8 @@ const struct gh_route gh_routes[] = {
     /* Pages (R_PAGE: HTML, forms, the page CSP): docs/api.md "Pages". */
     {GH_GET, "/assets/gatehouse.css", NULL, R_LOOP | R_CACHEABLE | R_PAGE, pages_http_stylesheet,
      GUARD_NONE},
+    {GH_GET, "/assets/logo", NULL, R_LOOP | R_CACHEABLE | R_ASSET, pages_http_logo, GUARD_NONE},
+    {GH_GET, "/denied", NULL, R_LOOP | R_PAGE, pages_http_denied, GUARD_NONE},
     {GH_GET, "/step-up", NULL, R_AUTH | R_PAGE, pages_http_step_up_form, GUARD_NONE},
     {GH_POST, "/step-up", NULL, R_AUTH | R_BODY | R_PAGE, pages_http_step_up, GUARD_NONE},
     {GH_GET, "/step-up/done", NULL, R_LOOP | R_PAGE, pages_http_stepped_up, GUARD_NONE},

@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "mail/mail.h"
 #include "mfa/totp.h"
+#include "pages/pages_config.h"
 #include "sessions/authcache.h"
 #include "sessions/changes.h"
 #include "sessions/cookie.h"
@@ -96,6 +97,10 @@ int serve_cmd(int argc, char **argv)
         rc = cli_die(cerr);
         goto out;
     }
+    if (pages_assets_init(cerr, sizeof cerr) != GH_OK) { /* the logo, the stylesheet */
+        rc = cli_die(cerr);
+        goto out;
+    }
     server_on_reload(gate_http_reload);
     if (!gh_cfg.rate_limits)
         gh_log(GH_LOG_WARN, "GATEHOUSE_RATE_LIMITS=off: no rate limits (load tests only)");
@@ -129,6 +134,7 @@ int serve_cmd(int argc, char **argv)
     totp_shutdown();
     mail_shutdown();
 out:
+    pages_assets_free();
     gate_shutdown();
     cli_teardown();
     return rc;

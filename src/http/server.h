@@ -46,6 +46,7 @@ enum gh_route_flags {
     R_PAGE = 128,     /* profile GH_PROFILE_PAGE (without it: GH_PROFILE_API) */
     R_GATE = 256,     /* the forward-auth check: any method, trusted proxies only, its own
                        * credential rules (never a cookie set), the minimal reply */
+    R_ASSET = 512,    /* an image of ours (the logo): profile GH_PROFILE_ASSET */
 };
 
 struct gh_req;
@@ -62,6 +63,7 @@ typedef void (*gh_handler_fn)(struct gh_req *r, const struct store_ops *ops, str
 enum gh_profile {
     GH_PROFILE_API = 0, /* the JSON API (the default): application/json bodies */
     GH_PROFILE_PAGE,    /* HTML pages with forms: application/x-www-form-urlencoded bodies */
+    GH_PROFILE_ASSET,   /* an image (the logo, maybe SVG): a CSP that runs nothing */
 };
 
 struct gh_route {
@@ -76,6 +78,7 @@ struct gh_route {
 /** rt's profile (enum gh_profile); NULL (no route matched): the API's. */
 static inline int gh_route_profile(const struct gh_route *rt)
 {
+    if (rt && (rt->flags & R_ASSET)) return GH_PROFILE_ASSET;
     return rt && (rt->flags & R_PAGE) ? GH_PROFILE_PAGE : GH_PROFILE_API;
 }
 

@@ -7,9 +7,14 @@
 
 #include "core/config.h"
 #include "gate/gate.h"
+#include "pages/pages_config.h"
 
 /* ---- templates ---- */
 
+/* The layout: the brand above the card (the logo, when configured, beside
+ * the name: alt="" since the name is right there), the card (narrow for
+ * forms, wide for account pages), a small footer. No script; the only
+ * focusable things are the page's own links and fields, in reading order. */
 static const char LAYOUT_HEAD[] =
     "<!doctype html>\n"
     "<html lang=\"en\">\n"
@@ -17,14 +22,21 @@ static const char LAYOUT_HEAD[] =
     "<meta charset=\"utf-8\">\n"
     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
     "<meta name=\"robots\" content=\"noindex\">\n"
+    "<meta name=\"color-scheme\" content=\"light dark\">\n"
     "<title>{{title}} - {{brand}}</title>\n"
     "<link rel=\"stylesheet\" href=\"{{base}}/assets/gatehouse.css\">\n"
     "</head>\n"
-    "<body>\n"
-    "<main class=\"card{{#wide}} wide{{/wide}}\">\n"
-    "<p class=\"brand\">{{brand}}</p>\n";
+    "<body{{#wide}} class=\"wide\"{{/wide}}>\n"
+    "<header class=\"site\">\n"
+    "<p class=\"brand\">{{#logo}}<img src=\"{{base}}/assets/logo\" alt=\"\" height=\"36\">"
+    "{{/logo}}{{brand}}</p>\n"
+    "</header>\n"
+    "<main class=\"card{{#wide}} wide{{/wide}}\">\n";
 
 static const char LAYOUT_TAIL[] = "</main>\n"
+                                  "<footer class=\"site\">\n"
+                                  "<p>Secured by Gatehouse</p>\n"
+                                  "</footer>\n"
                                   "</body>\n"
                                   "</html>\n";
 
@@ -60,44 +72,23 @@ const char PAGES_SIGNED_OUT[] = "<h1>You are signed out</h1>\n"
 
 const char PAGES_ERROR[] =
     "<h1>{{heading}}</h1>\n"
-    "<p role=\"alert\">{{message}}</p>\n"
-    "{{#signin}}<p><a class=\"button\" href=\"{{signin}}\">Sign in</a></p>\n{{/signin}}";
+    "<p role=\"alert\">{{message}}{{#wait}} {{wait}}{{/wait}}</p>\n"
+    "{{#signin}}<p><a class=\"button\" href=\"{{signin}}\">Sign in</a></p>\n{{/signin}}"
+    "{{#request_id}}<p class=\"muted\">If this keeps happening, tell the people who run this "
+    "site and quote this reference: <code>{{request_id}}</code></p>\n{{/request_id}}";
 
-/* Plain, readable, phone-sized; light and dark. Served as a file: the page
- * CSP allows style-src 'self' only. */
-static const char STYLESHEET[] =
-    ":root{color-scheme:light dark;--bg:#f4f5f7;--fg:#1d2330;--muted:#5a6272;--card:#fff;"
-    "--line:#c9ced8;--accent:#1f5fbf;--accent-fg:#fff;--alert-bg:#fdecea;--alert-fg:#8a1c12}\n"
-    "@media (prefers-color-scheme:dark){:root{--bg:#14171c;--fg:#e6e9ef;--muted:#a3abba;"
-    "--card:#1e232b;--line:#3a4250;--accent:#6ea0ff;--accent-fg:#0b1220;--alert-bg:#3a1d1a;"
-    "--alert-fg:#ffb4a9}}\n"
-    "*{box-sizing:border-box}\n"
-    "body{margin:0;min-height:100vh;display:flex;align-items:flex-start;justify-content:center;"
-    "background:var(--bg);color:var(--fg);font:16px/1.5 system-ui,-apple-system,\"Segoe UI\","
-    "Roboto,sans-serif;padding:1rem}\n"
-    ".card{width:100%;max-width:26rem;margin-top:10vh;background:var(--card);border:1px solid "
-    "var(--line);border-radius:.75rem;padding:1.5rem}\n"
-    ".card.wide{max-width:48rem}\n"
-    ".brand{margin:0 0 1rem;color:var(--muted);font-size:.9rem;font-weight:600}\n"
-    "h1{font-size:1.4rem;line-height:1.25;margin:0 0 .75rem}\n"
-    "p{margin:0 0 1rem}\n"
-    "label{display:block;font-weight:600;margin:0 0 .35rem}\n"
-    "input[type=text]{display:block;width:100%;font:inherit;font-size:1.1rem;padding:.6rem .7rem;"
-    "border:1px solid var(--line);border-radius:.5rem;background:transparent;color:inherit;"
-    "margin:0 0 1rem;letter-spacing:.05em}\n"
-    "input[aria-invalid=true]{border-color:var(--alert-fg)}\n"
-    "button,.button{display:inline-block;font:inherit;font-weight:600;padding:.65rem 1.2rem;"
-    "border:0;border-radius:.5rem;background:var(--accent);color:var(--accent-fg);"
-    "text-decoration:none;cursor:pointer;min-height:2.75rem}\n"
-    "button{width:100%}\n"
-    ":focus-visible{outline:3px solid var(--accent);outline-offset:2px}\n"
-    ".alert{background:var(--alert-bg);color:var(--alert-fg);border-radius:.5rem;"
-    "padding:.6rem .8rem}\n";
+const char PAGES_DENIED[] =
+    "<h1>You don't have access</h1>\n"
+    "<p class=\"lead\">You are signed in, but not with an account that may open this page. If "
+    "you think it should, ask the people who run this site.</p>\n"
+    "<div class=\"actions\">\n"
+    "{{#back}}<a class=\"button\" href=\"{{back}}\">Go back</a>\n{{/back}}"
+    "<a class=\"button secondary\" href=\"{{signout}}\">Sign in with another account</a>\n"
+    "</div>\n";
 
 const char *pages_stylesheet(size_t *len)
 {
-    *len = sizeof STYLESHEET - 1;
-    return STYLESHEET;
+    return pages_assets_css(len);
 }
 
 /* ---- settings, read once ---- */
@@ -124,20 +115,25 @@ static void setup(void)
         snprintf(signin_url, sizeof signin_url, "%s", s);
 }
 
+#define LAYOUT_VARS 5 /* title, brand, base, wide, logo */
+
 enum gh_err pages_render_width(struct page_buf *out, bool wide, const char *title, const char *body,
                                const struct page_var *vars, size_t n)
 {
     pthread_once(&once, setup);
-    struct page_var all[32];
-    if (n > sizeof all / sizeof all[0] - 4) return GH_ERR_INVALID;
+    struct page_var all[PAGES_VARS_MAX + LAYOUT_VARS];
+    if (n > PAGES_VARS_MAX) return GH_ERR_INVALID;
     all[0] = (struct page_var){"title", title};
     all[1] = (struct page_var){"brand", gh_cfg.brand};
     all[2] = (struct page_var){"base", base_path};
     all[3] = (struct page_var){"wide", wide ? "1" : ""};
-    if (n) memcpy(all + 4, vars, n * sizeof *vars);
-    enum gh_err rc = page_fill(out, LAYOUT_HEAD, all, n + 4);
-    if (rc == GH_OK) rc = page_fill(out, body, all, n + 4);
-    if (rc == GH_OK) rc = page_fill(out, LAYOUT_TAIL, all, n + 4);
+    size_t logo_len;
+    const char *type;
+    all[4] = (struct page_var){"logo", pages_assets_logo(&logo_len, &type) ? "1" : ""};
+    if (n) memcpy(all + LAYOUT_VARS, vars, n * sizeof *vars);
+    enum gh_err rc = page_fill(out, LAYOUT_HEAD, all, n + LAYOUT_VARS);
+    if (rc == GH_OK) rc = page_fill(out, body, all, n + LAYOUT_VARS);
+    if (rc == GH_OK) rc = page_fill(out, LAYOUT_TAIL, all, n + LAYOUT_VARS);
     return rc;
 }
 
@@ -182,6 +178,16 @@ static bool pct_encode(char *out, size_t cap, const char *s)
     return true;
 }
 
+void pages_url_rd(char *out, size_t cap, const char *path, const char *rd)
+{
+    char url[REDIRECT_OUT_MAX], enc[3 * REDIRECT_OUT_MAX];
+    pages_url(url, path);
+    int n = rd && rd[0] && pct_encode(enc, sizeof enc, rd)
+                ? snprintf(out, cap, "%s?rd=%s", url, enc)
+                : snprintf(out, cap, "%s", url);
+    if (n < 0 || (size_t)n >= cap) snprintf(out, cap, "%s", url);
+}
+
 void pages_signin_link(char *out, size_t cap, const char *rd)
 {
     pthread_once(&once, setup);
@@ -195,4 +201,28 @@ void pages_signin_link(char *out, size_t cap, const char *rd)
     if (!pct_encode(enc, sizeof enc, rd)) return;
     int n = snprintf(out, cap, "%s%crd=%s", signin_url, strchr(signin_url, '?') ? '&' : '?', enc);
     if (n < 0 || (size_t)n >= cap) out[0] = '\0';
+}
+
+void pages_wait_words(int64_t s, char *out, size_t cap)
+{
+    static const struct {
+        int64_t secs;
+        const char *one, *many;
+    } units[] = {{86400, "day", "days"}, {3600, "hour", "hours"}, {60, "minute", "minutes"}};
+    if (s <= 0) {
+        snprintf(out, cap, "Try again in a moment.");
+        return;
+    }
+    /* The largest unit that fits twice (or exactly once), rounded up: never
+     * sooner than the server allows, and never off by more than half (119 s
+     * is "119 seconds", 120 s "2 minutes", 3601 s "61 minutes"). */
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        int64_t n = (s + units[i].secs - 1) / units[i].secs;
+        if (s >= 2 * units[i].secs || s == units[i].secs) {
+            snprintf(out, cap, "Try again in %lld %s.", (long long)n,
+                     n == 1 ? units[i].one : units[i].many);
+            return;
+        }
+    }
+    snprintf(out, cap, "Try again in %lld %s.", (long long)s, s == 1 ? "second" : "seconds");
 }

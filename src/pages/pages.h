@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "gate/redirect.h"
@@ -28,16 +29,21 @@ extern const char PAGES_STEP_UP[];    /* error, csrf, rd */
 extern const char PAGES_STEPPED_UP[]; /* (none) */
 extern const char PAGES_SIGN_OUT[];   /* csrf, rd */
 extern const char PAGES_SIGNED_OUT[]; /* signin */
-extern const char PAGES_ERROR[];      /* heading, message, signin */
+extern const char PAGES_ERROR[];      /* heading, message, wait, signin, request_id */
+extern const char PAGES_DENIED[];     /* back, signout */
 
-/** The stylesheet (static text); *len its length. */
+/* A body may use at most this many variables of its own. */
+#define PAGES_VARS_MAX 28
+
+/** The stylesheet to serve (pages_config.h pages_assets_css); *len its
+ *  length. */
 const char *pages_stylesheet(size_t *len);
 
 /** Renders a whole page: the layout around body (a template above), every
  *  value escaped (page.h). vars are the body's variables. */
 enum gh_err pages_render(struct page_buf *out, const char *title, const char *body,
                          const struct page_var *vars, size_t n) GH_WUR;
-/** The same in a wide card (lists, tables) when wide; at most 28 vars. */
+/** The same in a wide card (lists, tables) when wide; at most PAGES_VARS_MAX vars. */
 enum gh_err pages_render_width(struct page_buf *out, bool wide, const char *title, const char *body,
                                const struct page_var *vars, size_t n) GH_WUR;
 
@@ -52,8 +58,18 @@ bool pages_return_url(const char *rd, size_t len, char out[REDIRECT_OUT_MAX]);
  *  GATEHOUSE_PUBLIC_URL. Fits REDIRECT_OUT_MAX. */
 void pages_url(char out[REDIRECT_OUT_MAX], const char *path);
 
+/** Our page at path with "?rd=" the (checked) return URL rd
+ *  percent-encoded; without rd (NULL or "", or when it does not fit in
+ *  cap) just the page's URL. */
+void pages_url_rd(char *out, size_t cap, const char *path, const char *rd);
+
 /** GATEHOUSE_SIGNIN_URL with rd= the (checked) return URL when there is
  *  one, into out; "" when no sign-in URL is configured or it does not fit. */
 void pages_signin_link(char *out, size_t cap, const char *rd);
+
+/** "Try again in 2 minutes." for a wait of s seconds (Retry-After), in
+ *  words, rounded up: seconds under a minute, then minutes, hours, days
+ *  ("in a moment" for s <= 0). Into out (cap bytes; 64 is enough). */
+void pages_wait_words(int64_t s, char *out, size_t cap);
 
 #endif

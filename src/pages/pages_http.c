@@ -8,6 +8,7 @@
 #include "mfa/mfa.h"
 #include "mfa/stepup.h"
 #include "pages/pages.h"
+#include "pages/pages_config.h"
 #include "pages/pages_reply.h"
 #include "sessions/sessions.h"
 
@@ -152,29 +153,88 @@ void pages_http_signed_out(struct gh_req *r, const struct store_ops *ops, struct
     pages_send(r, 200, "Signed out", PAGES_SIGNED_OUT, v, 1);
 }
 
-/* What an error page says: a heading and, for some codes, our own words
- * (the table's message otherwise). */
+void pages_http_logo(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    (void)ops;
+    (void)c;
+    size_t n;
+    const char *type;
+    const unsigned char *logo = pages_assets_logo(&n, &type);
+    if (!logo) {
+        gh_fail(r, GH_E_NOT_FOUND);
+        return;
+    }
+    char *copy = malloc(n);
+    if (!copy) {
+        gh_reply_fail(r, GH_ERR_NOMEM);
+        return;
+    }
+    memcpy(copy, logo, n);
+    gh_reply_body(r, 200, type, copy, n);
+}
+
+void pages_http_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
+{
+    (void)ops;
+    (void)c;
+    char rd[REDIRECT_OUT_MAX], signout[4 * REDIRECT_OUT_MAX];
+    pages_rd(r, rd);
+    pages_url_rd(signout, sizeof signout, "/signout", rd);
+    const struct page_var v[] = {{"back", rd}, {"signout", signout}};
+    pages_send(r, 403, "You don't have access", PAGES_DENIED, v, 2);
+}
+
+/* What an error page says: a heading and, for some codes, our own calm
+ * words (the table's message otherwise). */
 static const char *error_heading(const char *code, int status, const char **message)
 {
-    if (strcmp(code, "invalid_token") == 0 || strcmp(code, "session_expired") == 0 ||
-        strcmp(code, "token_reused") == 0) {
+    static const struct {
+        const char *code, *heading, *message;
+    } words[] = {
+        {"token_expired", "This link has expired or was already used",
+         "Links we email work once and for a short time. Ask for a new one."},
+        {"csrf_failed", "Please try again",
+         "This form could not be checked: it may have expired or come from another site. Go "
+         "back, reload the page and try again."},
+        {"mfa_not_enabled", "No second factor",
+         "Your account has no authenticator app or backup codes to confirm with. Set one up "
+         "first."},
+        {"reauth_required", "Sign in again", "For your safety, sign in again to do this."},
+        {"forbidden", "You don't have access", "Your account may not open this page."},
+        {"not_found", "Page not found",
+         "There is no page at this address. Check the link, or go back."},
+        {"rate_limited", "Too many attempts", "You have tried this too many times."},
+        {"rate_limiter_unavailable", "Please try again shortly",
+         "Part of the service is unavailable, so nothing was attempted."},
+        {"internal_error", "Something went wrong",
+         "Something went wrong on our side and nothing was changed. Please try again."},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(code, words[i].code) == 0) {
+            *message = words[i].message;
+            return words[i].heading;
+        }
+    if (status == 401) {
         *message = "Sign in first, then come back to this page.";
         return "You are not signed in";
     }
-    if (strcmp(code, "csrf_failed") == 0) {
-        *message = "This form could not be checked: it may have expired or come from another "
-                   "site. Go back, reload the page and try again.";
-        return "Please try again";
-    }
-    if (strcmp(code, "mfa_not_enabled") == 0) {
-        *message = "Your account has no authenticator app or backup codes to confirm with. Set "
-                   "one up first.";
-        return "No second factor";
-    }
     if (status == 429) return "Too many attempts";
-    if (status == 403) return "Not allowed";
-    if (status >= 500) return "Something went wrong";
+    if (status == 403) return "You don't have access";
+    if (status >= 500) return "Please try again shortly";
     return "This did not work";
+}
+
+/* Where a 401 page's sign-in link brings the person back to: the checked
+ * rd when the request names one (a refused one: nowhere), else, on a GET,
+ * this page of ours (its path only: a query may hold a link's token). */
+static void return_here(struct gh_req *r, char rd[REDIRECT_OUT_MAX])
+{
+    pages_rd(r, rd);
+    bool named = rd[0] || strstr(r->query, "rd=") || (r->body && json_object_get(r->body, "rd"));
+    if (named || r->method != GH_GET || !r->route || strchr(r->route->path, '*')) return;
+    char here[REDIRECT_OUT_MAX];
+    pages_url(here, r->route->path);
+    pages_return_url(here, strlen(here), rd);
 }
 
 void pages_http_error(struct gh_req *r)
@@ -184,14 +244,21 @@ void pages_http_error(struct gh_req *r)
     json_t *m = json_object_get(json_object_get(r->resp, "error"), "message");
     const char *message = json_is_string(m) ? json_string_value(m) : "";
     const char *heading = error_heading(code, status, &message);
-    char signin[2048] = "", rd[REDIRECT_OUT_MAX];
+    char signin[2048] = "", rd[REDIRECT_OUT_MAX], wait[64] = "";
     if (status == 401) {
-        pages_rd(r, rd);
+        return_here(r, rd);
         pages_signin_link(signin, sizeof signin, rd);
     }
-    const struct page_var v[] = {{"heading", heading}, {"message", message}, {"signin", signin}};
+    /* The wait Retry-After will name (http_finish), in words. */
+    if (r->rl_name && (r->rl.unavailable || !r->rl.allowed) && (status == 429 || status == 503))
+        pages_wait_words(r->rl.retry_after_s, wait, sizeof wait);
+    const struct page_var v[] = {{"heading", heading},
+                                 {"message", message},
+                                 {"wait", wait},
+                                 {"signin", signin},
+                                 {"request_id", status >= 500 ? r->request_id : ""}};
     struct page_buf b = {0};
-    if (pages_render(&b, heading, PAGES_ERROR, v, 3) != GH_OK) {
+    if (pages_render(&b, heading, PAGES_ERROR, v, 5) != GH_OK) {
         page_buf_free(&b);
         return; /* the JSON reply stays */
     }

@@ -11,6 +11,14 @@
 
 /** GET /assets/gatehouse.css (on the loop, cacheable). */
 void pages_http_stylesheet(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+/** GET /assets/logo: GATEHOUSE_BRAND_LOGO's bytes (image/png or
+ *  image/svg+xml; cacheable; the asset CSP, so an SVG opened directly runs
+ *  no script); 404 when no logo is configured. */
+void pages_http_logo(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+/** GET /denied?rd=: "You don't have access" (403), the page a proxy shows
+ *  when the gate refuses a signed-in person; "Go back" to the checked rd,
+ *  and sign in with another account (/signout?rd=). */
+void pages_http_denied(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** GET /step-up?rd=: the form asking for the code again. */
 void pages_http_step_up_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** POST /step-up (code, csrf, rd): 303 to rd (or /step-up/done); a wrong

@@ -5,6 +5,7 @@ import { gateSuite } from './lib/scenarios.mjs';
 
 gateSuite('caddy', {
   remoteHeaders: false,
+  deniedPage: true,
   async start(ports) {
     const px = await startCaddy(ports);
     return { ...px, send: (o) => send(px.https, o) };

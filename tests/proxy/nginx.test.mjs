@@ -5,6 +5,7 @@ import { gateSuite } from './lib/scenarios.mjs';
 
 gateSuite('nginx', {
   nginx: true,
+  deniedPage: true,
   remoteHeaders: true,
   async start(ports) {
     const px = await startNginx(ports);

@@ -59,8 +59,9 @@ function assertSigninRedirect(r, original, status, what) {
  * @param {(ports:{gatehousePort:number, appPort:number}) => Promise<{send:Function, stop:Function, log?:Function}>} o.start
  * @param {boolean} o.nginx  the browser redirect is nginx's 302 from the 401's Location (also for POST)
  * @param {boolean} o.remoteHeaders  run the gate with GATEHOUSE_GATE_REMOTE_HEADERS=on
+ * @param {boolean} o.deniedPage  the example sends a refused browser to /denied
  */
-export function gateSuite(name, { start, nginx = false, remoteHeaders = false }) {
+export function gateSuite(name, { start, nginx = false, remoteHeaders = false, deniedPage = false }) {
   describe(`${name}: the gate through the proxy`, { concurrency: false }, () => {
     let gate, echo, px, a, alice;
     const send = (o) => px.send(o);
@@ -272,6 +273,27 @@ export function gateSuite(name, { start, nginx = false, remoteHeaders = false })
       assert.equal(r2.status, 200, `after the role change and a sign-in: ${r2.status} ${r2.body.slice(0, 200)}`);
       assert.equal(r2.echo.headers['x-gatehouse-roles'], 'admin');
     });
+
+    if (deniedPage) {
+      test('a refused browser is sent to Gatehouse\'s /denied page (rd: the app\'s home); an API client keeps the 403', async () => {
+        const frank = await a.signup();
+        const c = await a.signinCookie(frank.email, frank.password);
+        const jar = [['Cookie', c.cookie], ['Accept', BROWSER]];
+        const r = await app('/admin/users', jar);
+        assert.equal(r.status, 302, r.body.slice(0, 200));
+        assert.equal(r.echo, null, 'the app was not reached');
+        const loc = new URL(r.headers.location);
+        assert.equal(loc.origin + loc.pathname, `https://${AUTH_HOST}/denied`);
+        assert.equal(loc.searchParams.get('rd'), `https://${APP_HOST}/`);
+        const page = await send({ host: AUTH_HOST, path: loc.pathname + loc.search, headers: jar });
+        assert.equal(page.status, 403, page.body.slice(0, 300));
+        assert.match(page.body, /<h1>You don't have access<\/h1>/);
+        assert.ok(page.body.includes(`href="https://${APP_HOST}/">Go back</a>`), page.body);
+        assert.ok(page.body.includes(`href="${PUBLIC_URL}/signout?rd=${encodeURIComponent(`https://${APP_HOST}/`)}"`), page.body);
+        const api = await app('/admin/users', [['Cookie', c.cookie], ['Accept', API]]);
+        assert.equal(api.status, 403);
+      });
+    }
 
     // The issue asks that a role change apply on the next request. The CLI
     // runs in another process; the server's change feed (decision 0025)

@@ -17,8 +17,11 @@ static const struct {
     {GH_GET, "/metrics"},
     {GH_GET, "/.well-known/jwks.json"},
     {GH_GET, "/.well-known/openid-configuration"},
-    /* the pages' static parts: the stylesheet and two fixed messages */
+    /* the pages' static parts: the stylesheet, the logo, and fixed
+     * messages (/denied only checks its rd, in memory) */
     {GH_GET, "/assets/gatehouse.css"},
+    {GH_GET, "/assets/logo"},
+    {GH_GET, "/denied"},
     {GH_GET, "/step-up/done"},
     {GH_GET, "/signout/done"},
 };
