@@ -6,7 +6,8 @@
 // on loopback through --host-resolver-rules (nothing is looked up) and
 // accepts the test's self-signed certificate. A visit to a protected URL
 // lands on /signin with rd, signing in comes back to that URL, and the app
-// sees X-Gatehouse-Email; signing out shuts the app again.
+// sees X-Gatehouse-Email; a page a rule refuses goes to /denied; signing
+// out shuts the app again.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startNginx, APP_HOST, AUTH_HOST, PUBLIC_URL } from '../proxy/lib/proxies.mjs';
@@ -61,6 +62,12 @@ describe('the gate through nginx, in a browser', () => {
     assert.equal(last.headers['x-gatehouse-email'], a.email);
     assert.equal(last.url, '/reports/2026?q=a%20b');
     await b.shot(page, 'app-signed-in');
+    // a rule refuses this account (/admin wants role:admin): nginx sends the
+    // browser to our /denied page (docs/examples/nginx, error_page 403)
+    await page.goto(`${APP}/admin`);
+    assert.equal(`${new URL(page.url()).origin}${new URL(page.url()).pathname}`, `${PUBLIC_URL}/denied`, page.url());
+    await heading(page, "You don't have access");
+    await b.shot(page, 'denied-from-gate');
     // the sign-out link an app gives: back to the app is back to sign-in
     await page.goto(`${PUBLIC_URL}/signout?rd=${encodeURIComponent(`${APP}/`)}`);
     await submit(page, page, 'Sign out');
