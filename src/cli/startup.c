@@ -15,6 +15,7 @@
 #include "guard/guard_config.h"
 #include "guard/limit.h"
 #include "mail/mail_config.h"
+#include "pages/form_token.h"
 #include "pages/pages_config.h"
 #include "sessions/authcache.h"
 #include "sessions/cookie.h"
@@ -148,6 +149,7 @@ void cli_teardown(void)
     audit_shutdown();
     authcache_shutdown();
     cookie_shutdown();
+    pages_form_token_shutdown();
     jwt_shutdown();
     vault_shutdown();
     guard_config_free();

@@ -6,7 +6,8 @@
  * overruled by a cookie, not even when it is bad (decision 0011). A new kind
  * (API keys) is one more row. Also the checks that need the identity: the
  * CSRF rule for cookies (the token from X-CSRF-Token, or on a page from
- * its form's "csrf" field) and the MFA-enrolment restriction. */
+ * its form's "csrf" field), the form token of pages used before sign-in
+ * (R_FORM) and the MFA-enrolment restriction. */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +18,8 @@
 #include "core/util.h"
 #include "http/internal.h"
 #include "http/reqparse.h"
+#include "pages/form_token.h"
+#include "pages/signin_pages.h"
 #include "sessions/sessions.h"
 
 /* A session made under GATEHOUSE_MFA_REQUIRED for a user without a second
@@ -112,12 +115,13 @@ static bool bearer(const char *value, struct gh_req *r)
 }
 
 /* The cookie called name over every Cookie header (reqparse_cookies_result). */
-static int named_cookie(struct evkeyvalq *in, const char *name, const char **val, size_t *len)
+static int named_cookie(struct evkeyvalq *in, const char *name, const char **val, size_t *len,
+                        size_t want_len)
 {
     struct reqparse_cookies s = {0};
     for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
         if (strcasecmp(kv->key, "Cookie") == 0) reqparse_cookies_add(&s, kv->value, name);
-    return reqparse_cookies_result(&s, REFRESH_TOKEN_LEN, val, len);
+    return reqparse_cookies_result(&s, want_len, val, len);
 }
 
 /* The session cookie from every Cookie header: 1 with r->token set, 0 if
@@ -130,8 +134,8 @@ static int session_cookie(struct evkeyvalq *in, struct gh_req *r)
 {
     const char *val, *legacy = cookie_legacy_session_name();
     size_t len;
-    int got = named_cookie(in, cookie_session_name(), &val, &len);
-    if (got == 0 && legacy) got = named_cookie(in, legacy, &val, &len);
+    int got = named_cookie(in, cookie_session_name(), &val, &len, REFRESH_TOKEN_LEN);
+    if (got == 0 && legacy) got = named_cookie(in, legacy, &val, &len, REFRESH_TOKEN_LEN);
     if (got != 1) return got;
     memcpy(r->token, val, len);
     r->token[len] = '\0';
@@ -266,8 +270,50 @@ bool http_form_csrf(struct gh_req *r)
         r->csrf_len = n;
     }
     if (r->body) json_object_del(r->body, "csrf"); /* the handler's fields are its own */
+    if (r->route->flags & R_FORM) return !http_form_token_denied(r);
     /* Settled from memory: checked now (else on the worker, in work()). */
     return !(r->authed && r->cookie_auth && http_csrf_denied(r));
+}
+
+_Static_assert(PAGES_FORM_TOKEN_LEN <= COOKIE_CSRF_LEN, "r->csrf holds a form token");
+
+/* A form used before sign-in (R_FORM): the form-token cookie, its field in
+ * r->csrf, and the origin, all three (pages/form_token.h). */
+bool http_form_token_denied(struct gh_req *r)
+{
+    if (r->method == GH_GET || !(r->route->flags & R_FORM)) return false;
+    enum pages_form_result res = pages_form_request_check(r);
+    if (r->origin_ok && res == PAGES_FORM_OK) return false;
+    static const char *const why[] = {
+        [PAGES_FORM_OK] = "Origin/Sec-Fetch-Site",
+        [PAGES_FORM_NO_COOKIE] = "no form cookie",
+        [PAGES_FORM_BAD_COOKIE] = "a forged form cookie",
+        [PAGES_FORM_EXPIRED] = "an expired form cookie",
+        [PAGES_FORM_BAD_FIELD] = "the form's csrf field",
+    };
+    gh_log(GH_LOG_WARN, "request %s: form token check failed (%s) on %s", r->request_id,
+           !r->origin_ok ? why[PAGES_FORM_OK] : why[res], r->route->path);
+    gh_count_csrf_failed();
+    gh_fail(r, GH_E_CSRF_FAILED);
+    return true;
+}
+
+/* The cookie called name, of exactly cap - 1 token characters, into out
+ * ("" when absent, sent twice or not so shaped). */
+static void page_cookie(struct evkeyvalq *in, const char *name, char *out, size_t cap)
+{
+    const char *val;
+    size_t len;
+    out[0] = '\0';
+    if (named_cookie(in, name, &val, &len, cap - 1) != 1) return;
+    memcpy(out, val, len);
+    out[len] = '\0';
+}
+
+void http_page_cookies(struct gh_req *r, struct evkeyvalq *in)
+{
+    page_cookie(in, pages_form_cookie_name(), r->form_cookie, sizeof r->form_cookie);
+    page_cookie(in, pages_mfa_cookie_name(), r->mfa_cookie, sizeof r->mfa_cookie);
 }
 
 bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

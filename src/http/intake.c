@@ -306,6 +306,9 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
 
     /* The session a cookie sign-in replaces (accounts/signin.c ends it). */
     if ((flags & R_SIGNIN) && cookie_available()) http_signin_cookie(r, in);
+    /* A page's form-token cookie (pages/form_token.h: made, reused or
+     * checked with the body, R_FORM) and a page sign-in's mfa cookie. */
+    if ((flags & R_PAGE) && cookie_available()) http_page_cookies(r, in);
 
     return !(flags & R_AUTH) || http_credentials_check(r, in);
 }
@@ -316,7 +319,7 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
  * set. */
 static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
 {
-    if (!(r->route->flags & R_BODY)) return true;
+    if (!(r->route->flags & R_BODY)) return !http_form_token_denied(r); /* no field: refused */
     const struct gh_profile_info *prof = gh_profile_of(gh_route_profile(r->route));
     if (!reqparse_content_type_is(evhttp_find_header(in, "Content-Type"), prof->body_type)) {
         gh_fail_msg(r, GH_E_UNSUPPORTED_MEDIA_TYPE, prof->body_type_message);

@@ -126,9 +126,18 @@ bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, stru
 void http_signin_cookie(struct gh_req *r, struct evkeyvalq *in);
 /** Loop, a page's form body just read: moves its "csrf" field out of
  *  r->body into r->csrf (the token a cookie request is checked against),
- *  and checks it when the credential is already settled. false: r's reply
- *  is set (403 csrf_failed). */
+ *  and checks it when the credential is already settled, or on an R_FORM
+ *  route against the form cookie (http_form_token_denied). false: r's
+ *  reply is set (403 csrf_failed). */
 bool http_form_csrf(struct gh_req *r);
+/** Loop, R_PAGE routes: reads the form-token cookie into r->form_cookie
+ *  and a page sign-in's mfa cookie into r->mfa_cookie (each "" when
+ *  absent, sent twice or not shaped like one). */
+void http_page_cookies(struct gh_req *r, struct evkeyvalq *in);
+/** A POST on an R_FORM route without a valid form cookie, its matching
+ *  "csrf" field (r->csrf) and a good Origin: logs and counts it, answers
+ *  403 csrf_failed and returns true. */
+bool http_form_token_denied(struct gh_req *r);
 /** A cookie request that changes state without a good Origin and CSRF
  *  token: answers 403 csrf_failed and returns true. Needs r->ident. */
 bool http_csrf_denied(struct gh_req *r);

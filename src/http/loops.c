@@ -56,6 +56,10 @@ static void req_clear(struct gh_req *r)
     r->resp_text = NULL;
     r->body = r->resp = NULL;
     if (r->reply_hdr_used) gh_wipe(r->reply_hdr, r->reply_hdr_used);
+    for (int i = 0; i < r->set_cookie_n; i++)
+        gh_wipe(r->set_cookie[i], sizeof r->set_cookie[i]);
+    gh_wipe(r->form_cookie, sizeof r->form_cookie);
+    gh_wipe(r->mfa_cookie, sizeof r->mfa_cookie);
 }
 
 void http_req_free(struct gh_req *r)

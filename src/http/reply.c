@@ -132,6 +132,33 @@ enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *valu
     return GH_OK;
 }
 
+/* [A-Za-z0-9_-], 1 to max characters. */
+static bool cookie_chars_ok(const char *s, size_t min, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        if (n >= max || !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                          (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    }
+    return n >= min;
+}
+
+enum gh_err gh_reply_cookie(struct gh_req *r, const char *name, const char *value, int64_t max_age)
+{
+    bool host = strncmp(name, "__Host-", 7) == 0;
+    if (r->set_cookie_n >= GH_SET_COOKIES_MAX || host != cookie_secure() ||
+        !cookie_chars_ok(name + (host ? 7 : 0), 1, 64) || !cookie_chars_ok(value, 0, 200) ||
+        max_age < 0 || strcmp(name, cookie_session_name()) == 0 ||
+        strcmp(name, cookie_csrf_name()) == 0)
+        return GH_ERR_INVALID;
+    cookie_format(r->set_cookie[r->set_cookie_n], sizeof r->set_cookie[0], name, value, max_age,
+                  true);
+    r->set_cookie_n++;
+    return GH_OK;
+}
+
 static _Atomic uint64_t requests_by_class[6];
 
 uint64_t gh_requests_total(int cls)
@@ -293,6 +320,8 @@ static void set_cookies(struct gh_req *r, struct evkeyvalq *h)
         gh_wipe(csrf, sizeof csrf);
     }
     gh_wipe(r->set_session, sizeof r->set_session);
+    for (int i = 0; i < r->set_cookie_n; i++) /* checked by gh_reply_cookie */
+        evhttp_add_header(h, "Set-Cookie", r->set_cookie[i]);
 }
 
 #define CORS_ALLOW_HEADERS                                                                         \

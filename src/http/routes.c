@@ -7,6 +7,7 @@
 #include "http/health.h"
 #include "mfa/mfa_http.h"
 #include "pages/pages_http.h"
+#include "pages/signin_pages.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
@@ -56,6 +57,22 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/signout", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE, pages_http_signout,
      GUARD_NONE},
     {GH_GET, "/signout/done", NULL, R_LOOP | R_PAGE, pages_http_signed_out, GUARD_NONE},
+    /* Signing in and up (R_FORM: the pre-session form token); each POST has
+     * its JSON twin's flags and budget. */
+    {GH_GET, "/signin", NULL, R_LOOP | R_PAGE, signin_pages_form, GUARD_NONE},
+    {GH_POST, "/signin", NULL, R_FORM | R_PAGE | R_BODY | R_HASH | R_SIGNIN, signin_pages_signin,
+     GUARD_SIGNIN},
+    {GH_GET, "/signin/mfa", NULL, R_LOOP | R_PAGE, signin_pages_mfa_form, GUARD_NONE},
+    {GH_POST, "/signin/mfa", NULL, R_FORM | R_PAGE | R_BODY | R_SIGNIN, signin_pages_mfa,
+     GUARD_MFA},
+    {GH_POST, "/signin/magic-link", NULL, R_FORM | R_PAGE | R_BODY, signin_pages_magic_link,
+     GUARD_EMAIL},
+    {GH_GET, "/signin/check-email", NULL, R_LOOP | R_PAGE, signin_pages_check_email, GUARD_NONE},
+    {GH_GET, "/signup", NULL, R_LOOP | R_PAGE, signin_pages_signup_form, GUARD_NONE},
+    {GH_POST, "/signup", NULL, R_FORM | R_PAGE | R_BODY | R_HASH | R_SIGNIN, signin_pages_signup,
+     GUARD_SIGNUP},
+    {GH_GET, "/signup/check-email", NULL, R_LOOP | R_PAGE, signin_pages_signup_check_email,
+     GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "mail/mail.h"
 #include "mfa/totp.h"
+#include "pages/form_token.h"
 #include "pages/pages_config.h"
 #include "sessions/authcache.h"
 #include "sessions/changes.h"
@@ -89,7 +90,7 @@ int serve_cmd(int argc, char **argv)
         goto out;
     }
     char cerr[512] = "";
-    if (cookie_init(cerr, sizeof cerr) != GH_OK) {
+    if (cookie_init(cerr, sizeof cerr) != GH_OK || pages_form_token_init(cerr, sizeof cerr)) {
         rc = cli_die(cerr);
         goto out;
     }

@@ -47,6 +47,9 @@ enum gh_route_flags {
     R_GATE = 256,     /* the forward-auth check: any method, trusted proxies only, its own
                        * credential rules (never a cookie set), the minimal reply */
     R_ASSET = 512,    /* an image of ours (the logo): profile GH_PROFILE_ASSET */
+    R_FORM = 1024,    /* a page's form used before sign-in: a POST needs the form token
+                       * (pages/form_token.h) in field "csrf" and a good Origin, else
+                       * 403 csrf_failed; set with R_PAGE | R_BODY */
 };
 
 struct gh_req;
@@ -97,6 +100,16 @@ const struct gh_profile_info *gh_profile_of(int profile);
 #define GH_REPLY_HEADERS_MAX 8
 #define GH_REPLY_HEADER_BYTES 2048
 
+/* Cookies of a page's own (gh_reply_cookie) one reply may set. */
+#define GH_SET_COOKIES_MAX 2
+
+/* A form-token cookie's length (PAGES_FORM_COOKIE_LEN, pages/form_token.h,
+ * which includes this header and checks that they agree). */
+#define GH_FORM_COOKIE_LEN 75
+/* The mfa_token a page sign-in keeps in a cookie (MFA_TOKEN_LEN, mfa/mfa.h;
+ * pages/signin_pages.h checks that they agree). */
+#define GH_MFA_COOKIE_LEN 43
+
 #define GH_PARAM_MAX 64
 #define GH_TOKEN_MAX 2048
 #define GH_REQUEST_ID_MAX 64
@@ -124,6 +137,12 @@ struct gh_req {
     bool origin_ok;   /* not GET: Origin / Sec-Fetch-Site are ours or allowlisted */
     char csrf[COOKIE_CSRF_LEN + 1]; /* X-CSRF-Token as sent ("" if none or too long) */
     size_t csrf_len;
+    /* R_PAGE routes: the form-token cookie as sent ("" if absent, sent
+     * twice or not shaped like one; pages/form_token.h). */
+    char form_cookie[GH_FORM_COOKIE_LEN + 1];
+    /* R_PAGE routes: a sign-in's mfa_token from its cookie, the same way
+     * (pages/signin_pages.h); wiped at the end. */
+    char mfa_cookie[GH_MFA_COOKIE_LEN + 1];
 
     /* Reply. */
     int status;
@@ -154,9 +173,13 @@ struct gh_req {
     uint16_t reply_hdr_at[GH_REPLY_HEADERS_MAX][2];
     uint16_t reply_hdr_used; /* bytes of reply_hdr in use */
     uint8_t reply_nhdr;
+    uint8_t set_cookie_n; /* entries of set_cookie in use */
     /* Last: not zeroed when the struct is reused (only the first
      * reply_hdr_used bytes mean anything; they are wiped at the end). */
     char reply_hdr[GH_REPLY_HEADER_BYTES];
+    /* Set-Cookie values of gh_reply_cookie (the first set_cookie_n mean
+     * anything; wiped at the end: one may hold a secret). */
+    char set_cookie[GH_SET_COOKIES_MAX][COOKIE_HEADER_MAX];
     /* R_GATE: the original request, written whole by the gate's intake
      * before anything reads it. Heap, kept with the struct across reuse
      * (a 9 KiB malloc per check showed in perf) and freed with it. Holds
@@ -188,6 +211,16 @@ bool gh_reply_header_ok(const char *name, const char *value);
  *  gh_reply_header_ok refuses them or the list is full. An error reply
  *  (gh_fail) drops the extra headers already added. */
 enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *value) GH_WUR;
+/** Adds a Set-Cookie for one of a page's own cookies (the form token, a
+ *  pending sign-in): name=value; Path=/; Max-Age=max_age; [Secure;]
+ *  HttpOnly; SameSite=Lax (cookie_format; never a Domain: name must start
+ *  "__Host-" when cookies are Secure, and is then kept to this host).
+ *  name: [A-Za-z0-9_-] after the prefix, never the session or CSRF
+ *  cookie's (set_session / clear_cookies set those); value: up to 200
+ *  characters of [A-Za-z0-9_-]; max_age 0 with value "" deletes. Kept on
+ *  an error reply. GH_ERR_INVALID (nothing added) when refused or full. */
+enum gh_err gh_reply_cookie(struct gh_req *r, const char *name, const char *value,
+                            int64_t max_age) GH_WUR;
 /** Requests answered so far by status class (1..5 for 1xx..5xx). */
 uint64_t gh_requests_total(int cls);
 /** Counts a request refused with 403 csrf_failed (for /metrics). */

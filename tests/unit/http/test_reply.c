@@ -158,12 +158,40 @@ static void test_header_list(void **state)
     free(r);
 }
 
+/* A page's own cookies (gh_reply_cookie): without cookie_init cookies are
+ * not Secure, so names carry no prefix; the session's are refused. */
+static void test_reply_cookie(void **state)
+{
+    (void)state;
+    struct gh_req *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(gh_reply_cookie(r, "__Host-gh_form", "v", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "gh_session", "v", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "gh_csrf", "v", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "gh form", "v", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "", "v", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "gh_form", "a;b", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "gh_form", "a\r\nb", 60), GH_ERR_INVALID);
+    assert_int_equal(gh_reply_cookie(r, "gh_form", "v", -1), GH_ERR_INVALID);
+    assert_int_equal(r->set_cookie_n, 0);
+    assert_int_equal(gh_reply_cookie(r, "gh_form", "abc-_9", 7200), GH_OK);
+    assert_string_equal(r->set_cookie[0], "gh_form=abc-_9; Path=/; Max-Age=7200; HttpOnly; "
+                                          "SameSite=Lax");
+    assert_int_equal(gh_reply_cookie(r, "gh_mfa", "", 0), GH_OK);
+    assert_int_equal(gh_reply_cookie(r, "gh_more", "x", 1), GH_ERR_INVALID); /* bounded */
+    /* kept on an error reply */
+    gh_fail(r, GH_E_INTERNAL_ERROR);
+    assert_int_equal(r->set_cookie_n, 2);
+    json_decref(r->resp);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_profiles),    cmocka_unit_test(test_body_types),
         cmocka_unit_test(test_form_body),   cmocka_unit_test(test_header_ok),
-        cmocka_unit_test(test_header_list),
+        cmocka_unit_test(test_header_list), cmocka_unit_test(test_reply_cookie),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,13 @@ static const struct {
     {GH_GET, "/denied"},
     {GH_GET, "/step-up/done"},
     {GH_GET, "/signout/done"},
+    /* the sign-in and sign-up forms and their fixed messages: a template
+     * and at most two HMACs for the form token (pages/form_token.h) */
+    {GH_GET, "/signin"},
+    {GH_GET, "/signin/mfa"},
+    {GH_GET, "/signin/check-email"},
+    {GH_GET, "/signup"},
+    {GH_GET, "/signup/check-email"},
 };
 
 static bool exempt(const struct gh_route *r)
