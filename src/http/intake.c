@@ -304,11 +304,13 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
         r->origin_ok = cookie_request_origin_ok(evhttp_find_header(in, "Origin"),
                                                 evhttp_find_header(in, "Sec-Fetch-Site"));
 
+    /* A page's form-token cookie (pages/form_token.h: made, reused or
+     * checked with the body, R_FORM) and a page sign-in's mfa cookie. Read
+     * first: reading the session cookie wipes its bytes in the Cookie
+     * header, which ends the header's string there for every later read. */
+    if ((flags & R_PAGE) && cookie_available()) http_page_cookies(r, in);
     /* The session a cookie sign-in replaces (accounts/signin.c ends it). */
     if ((flags & R_SIGNIN) && cookie_available()) http_signin_cookie(r, in);
-    /* A page's form-token cookie (pages/form_token.h: made, reused or
-     * checked with the body, R_FORM) and a page sign-in's mfa cookie. */
-    if ((flags & R_PAGE) && cookie_available()) http_page_cookies(r, in);
 
     return !(flags & R_AUTH) || http_credentials_check(r, in);
 }

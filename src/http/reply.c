@@ -24,6 +24,8 @@ void gh_reply(struct gh_req *r, int status, json_t *body)
 {
     if (r->resp) json_decref(r->resp);
     if (r->resp_text || r->resp_type) { /* the last reply set wins */
+        /* a page may hold tokens */
+        if (r->resp_text) gh_wipe(r->resp_text, r->resp_len);
         free(r->resp_text);
         r->resp_text = NULL;
         r->resp_len = 0;
@@ -38,6 +40,7 @@ void gh_reply_body(struct gh_req *r, int status, const char *type, char *body, s
 {
     if (r->resp) json_decref(r->resp);
     r->resp = NULL;
+    if (r->resp_text) gh_wipe(r->resp_text, r->resp_len); /* a page may hold tokens */
     free(r->resp_text);
     r->status = status;
     r->resp_text = body;
@@ -53,18 +56,25 @@ void gh_reply_text(struct gh_req *r, int status, const char *type, char *text)
 
 /* ---- profiles and extra headers ---- */
 
+/* A page's Referrer-Policy is same-origin: an emailed link's page has its
+ * token in the URL, and no other site may see it in a Referer. Not
+ * no-referrer: under it a browser sends "Origin: null" with the page's own
+ * form POST, which the Origin check refuses (decision 0030-links). */
 static const struct gh_profile_info profiles[] = {
     [GH_PROFILE_API] = {"default-src 'none'; frame-ancestors 'none'", "application/json",
-                        "Send the body as Content-Type: application/json."},
+                        "Send the body as Content-Type: application/json.",
+                        "strict-origin-when-cross-origin"},
     [GH_PROFILE_PAGE] = {"default-src 'none'; style-src 'self'; img-src 'self' data:; "
                          "form-action 'self'; frame-ancestors 'none'",
                          "application/x-www-form-urlencoded",
-                         "Send the form as Content-Type: application/x-www-form-urlencoded."},
+                         "Send the form as Content-Type: application/x-www-form-urlencoded.",
+                         "same-origin"},
     /* An image of ours (the logo): an SVG opened directly renders in a
      * sandbox with its own inline style only, never a script or a fetch. */
     [GH_PROFILE_ASSET] = {"default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                           "frame-ancestors 'none'; sandbox",
-                          "application/json", "Send the body as Content-Type: application/json."},
+                          "application/json", "Send the body as Content-Type: application/json.",
+                          "same-origin"},
 };
 
 const struct gh_profile_info *gh_profile_of(int profile)
@@ -269,13 +279,13 @@ int http_method_of(struct evhttp_request *ev)
 }
 
 static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
-                                 const char *request_id, const char *csp)
+                                 const char *request_id, const struct gh_profile_info *p)
 {
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
-    evhttp_add_header(h, "Referrer-Policy", "strict-origin-when-cross-origin");
+    evhttp_add_header(h, "Referrer-Policy", p->referrer_policy);
     evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
-    evhttp_add_header(h, "Content-Security-Policy", csp);
+    evhttp_add_header(h, "Content-Security-Policy", p->csp);
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     evhttp_add_header(h, "Cache-Control", cache_control);
     evhttp_add_header(h, "X-Request-Id", request_id);
@@ -372,7 +382,7 @@ void http_finish(struct gh_req *r)
                              (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
                                  ? "public, max-age=300"
                                  : "no-store",
-                             r->request_id, gh_profile_of(gh_route_profile(r->route))->csp);
+                             r->request_id, gh_profile_of(gh_route_profile(r->route)));
     else if (r->status != 200) {
         evhttp_add_header(h, "Cache-Control", "no-store");
         evhttp_add_header(h, "X-Request-Id", r->request_id);
@@ -445,7 +455,7 @@ void http_reply_no_memory(struct gh_loop *l, struct evhttp_request *ev, int64_t 
     char rid[GH_REQUEST_ID_MAX + 1];
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     http_request_id_of(l, evhttp_request_get_input_headers(ev), rid, sizeof rid);
-    add_security_headers(h, "no-store", rid, gh_profile_of(GH_PROFILE_API)->csp);
+    add_security_headers(h, "no-store", rid, gh_profile_of(GH_PROFILE_API));
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Connection", "close");
     evbuffer_add(evhttp_request_get_output_buffer(ev), body, sizeof body - 1);

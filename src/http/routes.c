@@ -6,6 +6,8 @@
 #include "guard/guard.h"
 #include "http/health.h"
 #include "mfa/mfa_http.h"
+#include "pages/forgot_pages.h"
+#include "pages/link_pages.h"
 #include "pages/pages_http.h"
 #include "pages/signin_pages.h"
 #include "sessions/sessions_http.h"
@@ -73,6 +75,21 @@ const struct gh_route gh_routes[] = {
      GUARD_SIGNUP},
     {GH_GET, "/signup/check-email", NULL, R_LOOP | R_PAGE, signin_pages_signup_check_email,
      GUARD_NONE},
+    /* Emailed links land here: the GET reads the link (spends nothing), the
+     * POST spends it like its /v1 twin, on the same budget. */
+    {GH_GET, "/magic-link", NULL, R_PAGE, link_pages_magic_form, GUARD_LINK},
+    {GH_POST, "/magic-link", NULL, R_FORM | R_PAGE | R_BODY | R_SIGNIN, link_pages_magic,
+     GUARD_LINK},
+    {GH_GET, "/reset-password", NULL, R_PAGE, link_pages_reset_form, GUARD_LINK},
+    {GH_POST, "/reset-password", NULL, R_FORM | R_PAGE | R_BODY | R_HASH, link_pages_reset,
+     GUARD_LINK},
+    {GH_GET, "/verify-email", NULL, R_PAGE, link_pages_verify_form, GUARD_LINK},
+    {GH_POST, "/verify-email", NULL, R_FORM | R_PAGE | R_BODY | R_SIGNIN, link_pages_verify,
+     GUARD_LINK},
+    {GH_GET, "/verify-email/done", NULL, R_LOOP | R_PAGE, link_pages_verified, GUARD_NONE},
+    {GH_GET, "/forgot-password", NULL, R_LOOP | R_PAGE, forgot_pages_form, GUARD_NONE},
+    {GH_POST, "/forgot-password", NULL, R_FORM | R_PAGE | R_BODY, forgot_pages_send, GUARD_EMAIL},
+    {GH_GET, "/forgot-password/sent", NULL, R_LOOP | R_PAGE, forgot_pages_sent, GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

@@ -90,6 +90,7 @@ struct gh_profile_info {
     const char *csp;               /* Content-Security-Policy of every reply */
     const char *body_type;         /* the one Content-Type an R_BODY route accepts */
     const char *body_type_message; /* the 415 message naming it */
+    const char *referrer_policy;   /* Referrer-Policy of every reply */
 };
 
 /** The choices of profile (enum gh_profile); an unknown one gets the API's. */

@@ -14,7 +14,8 @@
  * step with a TOTP code), magic-link sign-in, refresh (and a reused
  * refresh token), sign-out, ending another session, password change (and a
  * wrong current password), TOTP confirm (from a full and from a restricted
- * session), removing the factor, and password reset. Refusals are
+ * session), removing the factor, and password reset; and the pages emailed
+ * links land on (the GET that only reads, the POSTs). Refusals are
  * walked too: a wrong secret may be named only when the store worked.
  * Cases that fail today are listed in known[] (the test fails once one is
  * fixed, so that its entry goes with the fix). The state they start from is
@@ -39,7 +40,10 @@
 #include "mfa/mfa.h"
 #include "mfa/mfa_http.h"
 #include "mfa/totp.h"
+#include "pages/form_token.h"
+#include "pages/link_pages.h"
 #include "sessions/authcache.h"
+#include "sessions/cookie.h"
 #include "sessions/jwt.h"
 #include "sessions/sessions.h"
 #include "sessions/sessions_http.h"
@@ -596,6 +600,51 @@ static const char *revoke_ok(struct store_conn *c, const struct gh_req *r)
     return NULL;
 }
 
+/* The pages emailed links land on (pages/link_pages.c): the GET reads the
+ * link and must change nothing, even when the store fails; the POSTs call
+ * the API's logic and answer 303. */
+static void page_peek_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    *rp = req_new(GH_GET, "/magic-link", NULL);
+    snprintf((*rp)->query, sizeof(*rp)->query, "token=%s", T.magic_u);
+    link_pages_magic_form(*rp, ops, c);
+}
+
+static const char *page_peek_ok(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(r->resp_text && strstr(r->resp_text, EMAIL_U), "the page does not name the account");
+    EXPECT(link_unused(c, T.magic_u), "a GET spent the link");
+    EXPECT(live_sessions(c, T.u) == 3, "a GET changed the sessions");
+    return NULL;
+}
+
+static const char *page_peek_failed(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(link_unused(c, T.magic_u), "a failed GET spent the link");
+    return signin_failed(c, r);
+}
+
+static void page_magic_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    *rp = req_new(GH_POST, "/magic-link", json_pack("{s:s}", "token", T.magic_u));
+    link_pages_magic(*rp, ops, c);
+}
+
+static const char *page_magic_ok(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(r->set_session[0], "no session cookie");
+    EXPECT(live_sessions(c, T.u) == 4, "the link did not start one session");
+    EXPECT(!link_unused(c, T.magic_u), "the link still works");
+    return NULL;
+}
+
+static void page_reset_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    *rp = req_new(GH_POST, "/reset-password",
+                  json_pack("{s:s,s:s}", "token", T.reset_tok, "new_password", PW2));
+    link_pages_reset(*rp, ops, c);
+}
+
 struct flow {
     const char *name;
     void (*run)(struct gh_req **r, struct store_conn *c, const struct store_ops *ops);
@@ -628,6 +677,9 @@ static const struct flow flows[] = {
     {"step-up", step_up_run, 204, step_up_ok, step_up_failed, NULL},
     {"magic-link sign-in", magic_run, 200, magic_ok, signin_failed, NULL},
     {"session revoke", revoke_run, 204, revoke_ok, signout_failed, NULL},
+    {"page: magic-link landing (GET)", page_peek_run, 200, page_peek_ok, page_peek_failed, NULL},
+    {"page: magic-link sign-in (POST)", page_magic_run, 303, page_magic_ok, signin_failed, NULL},
+    {"page: password reset (POST)", page_reset_run, 303, reset_ok, reset_failed, NULL},
 };
 
 /* Cases that fail today: a failure at this operation in this flow leaves a
@@ -703,7 +755,7 @@ static const char *judge(const struct flow *f, struct store_conn *c, const struc
     static char why[256];
     const char *p;
     if (store_fault_injected() != 1) return "no call failed";
-    if (r->status >= 200 && r->status < 300) {
+    if (r->status >= 200 && r->status < 400) { /* a page's success is a 303 */
         if (!(f->best_effort && strcmp(op, f->best_effort) == 0)) {
             snprintf(why, sizeof why, "answered %d after a backend failure", r->status);
             return why;
@@ -803,6 +855,9 @@ WALK(walk_signin_mfa, 12)
 WALK(walk_remove, 13)
 WALK(walk_magic, 14)
 WALK(walk_revoke, 15)
+WALK(walk_page_peek, 16)
+WALK(walk_page_magic, 17)
+WALK(walk_page_reset, 18)
 
 /* The other mode: every call of one operation fails. */
 static void fail_by_name(void **state)
@@ -956,6 +1011,7 @@ static int group_setup(void **state)
     setenv("GATEHOUSE_RATE_LIMITS", "off", 1);
     setenv("GATEHOUSE_EMAIL_VERIFICATION", "off", 1);
     setenv("GATEHOUSE_REFRESH_REUSE_GRACE", "0", 1);
+    setenv("GATEHOUSE_INSECURE_DEV_COOKIES", "on", 1); /* the pages sign in by cookie */
     char err[1400];
     if (cli_config_read(err, sizeof err) != GH_OK) {
         print_error("cli_config_read: %s\n", err);
@@ -970,8 +1026,11 @@ static int group_setup(void **state)
         vault_load(raw, c, true) != GH_OK || audit_init(true) != GH_OK ||
         jwt_key_create(raw, c, NULL, gh_now_s(), kid) != GH_OK ||
         jwt_keys_load(raw, c, NULL) != GH_OK || totp_init() != GH_OK || password_init() != GH_OK ||
-        authcache_init(AUTHCACHE_MIN_BYTES) != GH_OK || limit_init() != GH_OK)
+        authcache_init(AUTHCACHE_MIN_BYTES) != GH_OK || limit_init() != GH_OK ||
+        cookie_init(err, sizeof err) != GH_OK || pages_form_token_init(err, sizeof err) != GH_OK) {
+        print_error("setup: %s\n", err);
         return -1;
+    }
     gh_wipe(master, sizeof master);
     make_accounts(c);
     raw->close(c);
@@ -982,6 +1041,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
+    pages_form_token_shutdown();
+    cookie_shutdown();
     limit_shutdown();
     authcache_shutdown();
     totp_shutdown();
@@ -1020,6 +1081,9 @@ int main(void)
         cmocka_unit_test(walk_remove),
         cmocka_unit_test(walk_magic),
         cmocka_unit_test(walk_revoke),
+        cmocka_unit_test(walk_page_peek),
+        cmocka_unit_test(walk_page_magic),
+        cmocka_unit_test(walk_page_reset),
         cmocka_unit_test(fail_by_name),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

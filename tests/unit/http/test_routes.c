@@ -31,6 +31,11 @@ static const struct {
     {GH_GET, "/signin/check-email"},
     {GH_GET, "/signup"},
     {GH_GET, "/signup/check-email"},
+    /* the link pages' fixed messages, and the forgot-password form (its
+     * form token is made in memory) */
+    {GH_GET, "/verify-email/done"},
+    {GH_GET, "/forgot-password"},
+    {GH_GET, "/forgot-password/sent"},
 };
 
 static bool exempt(const struct gh_route *r)
@@ -95,11 +100,41 @@ static void test_named_routes(void **state)
     }
 }
 
+/* The pages emailed links land on spend their API twins' budgets, the GET
+ * that only reads the link too (anyone can call it with made-up tokens). */
+static void test_link_pages(void **state)
+{
+    (void)state;
+    static const struct {
+        int method;
+        const char *path;
+        int guard;
+    } want[] = {
+        {GH_GET, "/magic-link", GUARD_LINK},        {GH_POST, "/magic-link", GUARD_LINK},
+        {GH_GET, "/reset-password", GUARD_LINK},    {GH_POST, "/reset-password", GUARD_LINK},
+        {GH_GET, "/verify-email", GUARD_LINK},      {GH_POST, "/verify-email", GUARD_LINK},
+        {GH_POST, "/forgot-password", GUARD_EMAIL},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        bool found = false;
+        for (size_t i = 0; i < gh_routes_count; i++)
+            if (gh_routes[i].method == want[k].method &&
+                strcmp(gh_routes[i].path, want[k].path) == 0) {
+                assert_int_equal(gh_routes[i].guard, want[k].guard);
+                assert_true(gh_routes[i].flags & R_PAGE);
+                assert_false(gh_routes[i].flags & R_LOOP); /* a worker reads the store */
+                found = true;
+            }
+        assert_true(found);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_open_route_has_a_budget),
         cmocka_unit_test(test_named_routes),
+        cmocka_unit_test(test_link_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
