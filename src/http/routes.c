@@ -10,6 +10,9 @@
 #include "pages/link_pages.h"
 #include "pages/pages_http.h"
 #include "pages/signin_pages.h"
+#include "pages/account_pages.h"
+#include "pages/factor_pages.h"
+#include "pages/sessions_pages.h"
 #include "sessions/sessions_http.h"
 
 const struct gh_route gh_routes[] = {
@@ -45,6 +48,7 @@ const struct gh_route gh_routes[] = {
     /* Every method (R_GATE): a proxy may forward the original one. */
     {GH_GET, "/v1/verify", NULL, R_GATE | R_LOOP, gate_http_verify, GUARD_VERIFY},
     {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list, GUARD_NONE},
+    {GH_POST, "/v1/sessions/revoke-others", NULL, R_AUTH, sessions_http_revoke_others, GUARD_NONE},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
     {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},
     /* Pages (R_PAGE: HTML, forms, the page CSP): docs/api.md "Pages". */
@@ -90,6 +94,29 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/forgot-password", NULL, R_LOOP | R_PAGE, forgot_pages_form, GUARD_NONE},
     {GH_POST, "/forgot-password", NULL, R_FORM | R_PAGE | R_BODY, forgot_pages_send, GUARD_EMAIL},
     {GH_GET, "/forgot-password/sent", NULL, R_LOOP | R_PAGE, forgot_pages_sent, GUARD_NONE},
+    /* The signed-in account (docs/api.md "Pages"): each calls its JSON twin's logic. */
+    {GH_GET, "/account", NULL, R_AUTH | R_MFA_SETUP | R_PAGE, account_pages_show, GUARD_NONE},
+    {GH_POST, "/account/password", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE, account_pages_password,
+     GUARD_NONE},
+    {GH_POST, "/account/resend-confirmation", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE,
+     account_pages_resend, GUARD_NONE},
+    {GH_GET, "/account/totp", NULL, R_AUTH | R_MFA_SETUP | R_PAGE, factor_pages_start_form,
+     GUARD_NONE},
+    {GH_POST, "/account/totp/start", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE,
+     factor_pages_start, GUARD_NONE},
+    {GH_GET, "/account/totp/confirm", NULL, R_AUTH | R_MFA_SETUP | R_PAGE,
+     factor_pages_confirm_form, GUARD_NONE},
+    {GH_POST, "/account/totp/confirm", NULL, R_AUTH | R_BODY | R_HASH | R_MFA_SETUP | R_PAGE,
+     factor_pages_confirm, GUARD_NONE},
+    {GH_POST, "/account/backup-codes", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE,
+     factor_pages_backup_codes, GUARD_NONE},
+    {GH_POST, "/account/totp/remove", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE, factor_pages_remove,
+     GUARD_NONE},
+    {GH_GET, "/account/sessions", NULL, R_AUTH | R_PAGE, sessions_pages_list, GUARD_NONE},
+    {GH_POST, "/account/sessions/revoke", NULL, R_AUTH | R_BODY | R_PAGE, sessions_pages_revoke,
+     GUARD_NONE},
+    {GH_POST, "/account/sessions/revoke-others", NULL, R_AUTH | R_BODY | R_PAGE,
+     sessions_pages_revoke_others, GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

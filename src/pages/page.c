@@ -70,6 +70,25 @@ static const struct page_var *lookup(const struct page_var *vars, size_t nv, con
     return NULL;
 }
 
+/* {{{name}}} starting at name (after the three braces): puts the value
+ * as it is and sets *next past the closing braces. */
+static enum gh_err verbatim(struct page_buf *out, const char *name, const char *end,
+                            const struct page_var *vars, size_t nv, const char **next)
+{
+    const char *close = NULL;
+    for (const char *p = name; p + 2 < end; p++)
+        if (p[0] == '}' && p[1] == '}' && p[2] == '}') {
+            close = p;
+            break;
+        }
+    if (!close) return GH_ERR_INVALID;
+    size_t n = (size_t)(close - name);
+    const struct page_var *v = n && n <= PAGE_NAME_MAX ? lookup(vars, nv, name, n) : NULL;
+    if (!v) return GH_ERR_INVALID;
+    *next = close + 3;
+    return v->value ? put(out, v->value, strlen(v->value)) : GH_OK;
+}
+
 /* Fills tmpl[0..len) (sections may nest, by different names). */
 static enum gh_err fill(struct page_buf *out, const char *t, size_t len,
                         const struct page_var *vars, size_t nv, int depth)
@@ -86,6 +105,10 @@ static enum gh_err fill(struct page_buf *out, const char *t, size_t len,
         if (!open) return put(out, t, (size_t)(end - t));
         enum gh_err rc = put(out, t, (size_t)(open - t));
         if (rc) return rc;
+        if (open + 2 < end && open[2] == '{') { /* {{{name}}}: verbatim (page.h) */
+            if ((rc = verbatim(out, open + 3, end, vars, nv, &t))) return rc;
+            continue;
+        }
         const char *close = NULL;
         for (const char *p = open + 2; p + 1 < end; p++)
             if (p[0] == '}' && p[1] == '}') {

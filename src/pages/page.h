@@ -10,6 +10,12 @@
  *   {{name}}             the value of name, escaped
  *   {{#name}}...{{/name}} the part between, only when name is non-empty
  *   {{^name}}...{{/name}} the part between, only when name is empty
+ *   {{{name}}}           the value of name VERBATIM, not escaped. ONLY for
+ *                        text that is itself page_fill output: rows of a
+ *                        list or table, each rendered by page_fill from a
+ *                        trusted template with its values escaped, then
+ *                        joined (templates have no loops). Never a value
+ *                        from a request, the store or the configuration.
  * A name the variable list lacks, an unclosed tag or section, or a
  * document past PAGE_MAX_BYTES fails: a template bug is never half a page.
  *

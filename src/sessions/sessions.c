@@ -57,6 +57,30 @@ enum gh_err sessions_signout(const struct store_ops *ops, struct store_conn *c,
     return GH_OK;
 }
 
+enum gh_err sessions_revoke_others(const struct store_ops *ops, struct store_conn *c,
+                                   const struct store_audit *base, const char *user_id,
+                                   const char *keep_sid, size_t *n)
+{
+    *n = 0;
+    enum gh_err rc = ops->tx.begin_write(c);
+    if (rc) return rc;
+    rc = ops->sessions.revoke_others(c, user_id, keep_sid, gh_now_s(), n);
+    struct store_audit ev;
+    char details[64];
+    snprintf(details, sizeof details, "{\"count\":%zu}", *n);
+    const struct store_audit *e =
+        audit_event(base, &ev, "session.revoke_others", user_id, user_id, details);
+    if (rc == GH_OK && e) rc = ops->audit.append(c, e);
+    if (rc == GH_OK) rc = ops->tx.commit(c); /* rolls back itself on failure */
+    if (rc) {
+        ops->tx.rollback(c);
+        *n = 0;
+        return rc;
+    }
+    authcache_revoke_user_sessions(user_id, keep_sid); /* after the commit */
+    return GH_OK;
+}
+
 /* iat is the signing time, never later (standard libraries refuse a
  * future iat); "rev" carries the user's tokens_invalidated_at as read with
  * the session, which is what revocation compares (decision 0004). */

@@ -58,6 +58,17 @@ enum gh_err sessions_signout(const struct store_ops *ops, struct store_conn *c,
                              const struct store_audit *base, const char *user_id,
                              const char *session_id) GH_WUR;
 
+/** Signs every other session of user_id out (POST
+ *  /v1/sessions/revoke-others, the sessions page's "Sign out everywhere
+ *  else"): revokes them all but keep_sid with one `session.revoke_others`
+ *  audit row ({"count"}) in one transaction, then drops them from this
+ *  process's auth cache (other processes follow the change event). *n:
+ *  how many ended (0 is fine). GH_ERR_* on store failure (nothing
+ *  changed). Worker. */
+enum gh_err sessions_revoke_others(const struct store_ops *ops, struct store_conn *c,
+                                   const struct store_audit *base, const char *user_id,
+                                   const char *keep_sid, size_t *n) GH_WUR;
+
 enum sessions_refresh_result {
     SESSIONS_REFRESHED, /* out holds the successor pair (new, or the same again within grace) */
     SESSIONS_INVALID,   /* unknown, expired or revoked */

@@ -140,6 +140,20 @@ void sessions_http_revoke(struct gh_req *r, const struct store_ops *ops, struct 
     gh_reply(r, 204, NULL);
 }
 
+void sessions_http_revoke_others(struct gh_req *r, const struct store_ops *ops,
+                                 struct store_conn *c)
+{
+    struct store_audit base;
+    size_t n;
+    enum gh_err rc =
+        sessions_revoke_others(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
+                               r->ident.user_id, r->ident.session_id, &n);
+    if (rc)
+        gh_reply_fail(r, rc);
+    else
+        gh_reply(r, 204, NULL);
+}
+
 void sessions_http_jwks(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     json_t *doc = jwt_jwks();

@@ -340,6 +340,7 @@ const struct store_ops store_sqlite = {
     .sessions.list = sq_session_list,
     .sessions.revoke = sq_session_revoke,
     .sessions.revoke_user = sq_sessions_revoke_user,
+    .sessions.revoke_others = sq_sessions_revoke_others,
     .sessions.unrestrict = sq_session_unrestrict,
     .sessions.set_mfa_at = sq_session_set_mfa_at,
     .refresh.get = sq_refresh_get,

@@ -217,6 +217,8 @@ enum gh_err sq_session_set_mfa_at(struct store_conn *c, const char *id, int64_t 
                                   const struct store_audit *ev);
 enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,
                                     const struct store_audit *ev);
+enum gh_err sq_sessions_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,
+                                      int64_t now, size_t *n);
 enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32], struct store_refresh *o);
 enum gh_err sq_refresh_forget_successors(struct store_conn *c, const uint8_t *token_hash,
                                          int64_t rotated_before_us);

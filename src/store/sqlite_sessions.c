@@ -127,6 +127,30 @@ enum gh_err sq_revoke_others(struct store_conn *c, const char *uid, const char *
     return sq_event_add(c, STORE_EV_USER_SESSIONS_REVOKED, uid, keep_sid, NULL, 0);
 }
 
+struct revoke_others_args {
+    const char *uid, *keep_sid;
+    int64_t now;
+    size_t *n;
+};
+
+static enum gh_err revoke_others_fn(struct store_conn *c, const void *arg)
+{
+    const struct revoke_others_args *a = arg;
+    enum gh_err rc = SQ_RUN(c, S_SESS_REVOKE_OTHERS, "revoke other sessions", SQ_TEXT(a->uid),
+                            SQ_TEXT(a->keep_sid), SQ_INT(a->now));
+    if (rc) return rc;
+    *a->n = (size_t)sqlite3_changes(c->db); /* before the event's own insert */
+    return sq_event_add(c, STORE_EV_USER_SESSIONS_REVOKED, a->uid, a->keep_sid, NULL, 0);
+}
+
+enum gh_err sq_sessions_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,
+                                      int64_t now, size_t *n)
+{
+    struct revoke_others_args a = {uid, keep_sid, now, n};
+    *n = 0;
+    return sq_in_tx(c, NULL, revoke_others_fn, &a);
+}
+
 static enum gh_err session_unrestrict_fn(struct store_conn *c, const void *arg)
 {
     const char *id = arg;

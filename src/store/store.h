@@ -194,7 +194,8 @@ enum store_event_kind {
     STORE_EV_ROLE_CHANGED,          /* user_id, text: the new role (users.set_role) */
     STORE_EV_SESSION_REVOKED,       /* session_id, user_id (sessions.revoke) */
     STORE_EV_USER_SESSIONS_REVOKED, /* user_id, session_id: the one kept, "" none
-                                     * (sessions.revoke_user, users.set_password,
+                                     * (sessions.revoke_user, .revoke_others,
+                                     * users.set_password,
                                      * users.reclaim, totp.confirm, totp.delete) */
     STORE_EV_TOKENS_INVALIDATED,    /* user_id, value: tokens_invalidated_at
                                      * (users.set_password, users.reclaim) */
@@ -313,6 +314,12 @@ struct store_ops {
         /** Revokes every live session of a user. */
         enum gh_err (*revoke_user)(struct store_conn *c, const char *user_id, int64_t now,
                                    const struct store_audit *ev) GH_WUR;
+        /** Revokes every session of user_id not yet revoked except keep_sid,
+         *  with its change event (STORE_EV_USER_SESSIONS_REVOKED), in its own
+         *  transaction or the caller's (which appends the audit row: it names
+         *  the count). *n: how many were revoked (0 is not an error). */
+        enum gh_err (*revoke_others)(struct store_conn *c, const char *user_id,
+                                     const char *keep_sid, int64_t now, size_t *n) GH_WUR;
     } sessions;
 
     struct {

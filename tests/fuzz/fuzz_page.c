@@ -3,7 +3,8 @@
  * value holds none of < > " ' ` and every & starts one of our entities, and
  * decoding them gives the value back (nothing lost or added); a whole page
  * with the value in every variable has exactly as many '<' as with empty
- * values (no markup from a value). */
+ * values (no markup from a value); rows filled one by one and joined into
+ * a list through {{{rows}}} carry exactly the list's own markup. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                without = page_lts(bodies[i], value[0] ? "x" : "");
         if (with != (size_t)-1) FUZZ_CHECK(with == without);
     }
+    /* A list the way the account pages build one: each row escaped, the
+     * joined rows put verbatim. Two rows: the markup is the template's. */
+    struct page_buf rows = {0};
+    bool ok = true;
+    for (int i = 0; i < 2 && ok; i++)
+        ok = page_fill(&rows, "<li><code>{{v}}</code></li>", v, 1) == GH_OK;
+    if (ok) {
+        const struct page_var lv[] = {{"rows", rows.data}};
+        struct page_buf list = {0};
+        FUZZ_CHECK(page_fill(&list, "<ol>{{{rows}}}</ol>", lv, 1) == GH_OK);
+        FUZZ_CHECK(count_lt(list.data) == 2 + 2 * 4);
+        page_buf_free(&list);
+    }
+    page_buf_free(&rows);
     free(value);
     return 0;
 }

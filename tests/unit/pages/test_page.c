@@ -58,12 +58,36 @@ static void test_template_errors(void **state)
     page_buf_free(&out);
 }
 
+/* {{{name}}} puts rows that page_fill already escaped, as they are; the
+ * rows' own values stay escaped. */
+static void test_verbatim(void **state)
+{
+    (void)state;
+    struct page_buf rows = {0};
+    const char *items[] = {"<b>1</b>", "a&b"};
+    for (size_t i = 0; i < 2; i++) {
+        const struct page_var r[] = {{"item", items[i]}};
+        assert_int_equal(page_fill(&rows, "<li>{{item}}</li>", r, 1), GH_OK);
+    }
+    const struct page_var v[] = {{"rows", rows.data}, {"none", NULL}, {"x", "<i>"}};
+    assert_string_equal(filled("<ol>{{{rows}}}</ol>", v, 3, GH_OK),
+                        "<ol><li>&lt;b&gt;1&lt;/b&gt;</li><li>a&amp;b</li></ol>");
+    assert_string_equal(filled("[{{{none}}}]{{x}}", v, 3, GH_OK), "[]&lt;i&gt;");
+    assert_string_equal(filled("{{#rows}}<ol>{{{rows}}}</ol>{{/rows}}", v, 1, GH_OK),
+                        "<ol><li>&lt;b&gt;1&lt;/b&gt;</li><li>a&amp;b</li></ol>");
+    page_buf_free(&rows);
+    filled("{{{rows}}", v, 3, GH_ERR_INVALID); /* unclosed */
+    filled("{{{y}}}", v, 3, GH_ERR_INVALID);   /* unknown name */
+    filled("{{{}}}", v, 3, GH_ERR_INVALID);    /* no name */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape),
         cmocka_unit_test(test_sections),
         cmocka_unit_test(test_template_errors),
+        cmocka_unit_test(test_verbatim),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
