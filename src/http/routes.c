@@ -2,12 +2,14 @@
 
 #include "accounts/accounts_http.h"
 #include "accounts/audit_http.h"
+#include "accounts/email_change_http.h"
 #include "gate/gate_http.h"
 #include "guard/guard.h"
 #include "http/health.h"
 #include "mfa/mfa_http.h"
 #include "pages/forgot_pages.h"
 #include "pages/link_pages.h"
+#include "pages/email_pages.h"
 #include "pages/pages_http.h"
 #include "pages/signin_pages.h"
 #include "pages/account_pages.h"
@@ -34,6 +36,9 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/email/verify", NULL, R_BODY, accounts_http_email_verify, GUARD_LINK},
     {GH_POST, "/v1/email/verify/resend", NULL, R_AUTH | R_MFA_SETUP, accounts_http_email_resend,
      GUARD_NONE},
+    {GH_POST, "/v1/email/change", NULL, R_AUTH | R_BODY | R_HASH, email_change_http_request,
+     GUARD_NONE},
+    {GH_POST, "/v1/email/change/confirm", NULL, R_BODY, email_change_http_confirm, GUARD_LINK},
     {GH_POST, "/v1/signin/mfa", NULL, R_BODY | R_SIGNIN, accounts_http_signin_mfa, GUARD_MFA},
     {GH_POST, "/v1/mfa/totp", NULL, R_AUTH | R_MFA_SETUP, mfa_http_totp_begin, GUARD_NONE},
     {GH_POST, "/v1/mfa/totp/confirm", NULL, R_AUTH | R_BODY | R_HASH | R_MFA_SETUP,
@@ -117,6 +122,15 @@ const struct gh_route gh_routes[] = {
      GUARD_NONE},
     {GH_POST, "/account/sessions/revoke-others", NULL, R_AUTH | R_BODY | R_PAGE,
      sessions_pages_revoke_others, GUARD_NONE},
+    {GH_GET, "/account/email", NULL, R_AUTH | R_PAGE, email_pages_form, GUARD_NONE},
+    {GH_POST, "/account/email", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE, email_pages_request,
+     GUARD_NONE},
+    {GH_GET, "/account/email/sent", NULL, R_LOOP | R_PAGE, email_pages_sent, GUARD_NONE},
+    /* The emailed link's landing: the GET reads it, only the POST spends it. */
+    {GH_GET, "/email-change", NULL, R_PAGE, email_pages_landing, GUARD_LINK},
+    {GH_POST, "/email-change", NULL, R_FORM | R_BODY | R_SIGNIN | R_PAGE, email_pages_confirm,
+     GUARD_LINK},
+    {GH_GET, "/email-change/done", NULL, R_LOOP | R_PAGE, email_pages_done, GUARD_NONE},
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];

@@ -233,6 +233,14 @@ void authcache_set_user_tia(const char *uid, int64_t tia)
     update(ACTAB_USER, uid, user_tia, &tia);
 }
 
+void authcache_forget_user(const char *uid)
+{
+    /* The generation first: a worker's read begun before it is dropped. */
+    atomic_fetch_add(&generation, 1);
+    uint8_t key[16];
+    if (cache && id_pack(key, uid)) actab_delete(cache, ACTAB_USER, key);
+}
+
 static enum actab_visit remove_visit(const uint8_t *key, uint8_t *body, void *arg)
 {
     (void)key, (void)body, (void)arg;

@@ -109,6 +109,10 @@ void authcache_unrestrict_session(const char *sid);
 void authcache_set_session_mfa(const char *sid, int64_t mfa_at);
 /** The user's role changed (after its commit). */
 void authcache_set_user_role(const char *uid, const char *role);
+/** The user's row changed in a way no setter covers (its email, after
+ *  the commit): the cached user is dropped, and the next check of any of
+ *  its tokens reads it again from the store. Its sessions stay. */
+void authcache_forget_user(const char *uid);
 
 enum authcache_table {
     AUTHCACHE_TOKENS,

@@ -51,6 +51,9 @@ void changes_apply(const struct store_ops *ops, struct store_conn *c, const stru
     case STORE_EV_SESSION_MFA:
         if (sid[0]) authcache_set_session_mfa(sid, e->value);
         break;
+    case STORE_EV_USER_CHANGED:
+        if (uid[0]) authcache_forget_user(uid);
+        break;
     case STORE_EV_SIGNING_KEYS_CHANGED:
         /* The same reload as the periodic one: a removed key's tokens are
          * dropped from the cache, a new key is published. */

@@ -87,6 +87,7 @@ static const char *const event_names[STORE_EV_KIND_COUNT] = {
     [STORE_EV_SESSION_UNRESTRICTED] = "session_unrestricted",
     [STORE_EV_SESSION_MFA] = "session_mfa",
     [STORE_EV_SIGNING_KEYS_CHANGED] = "signing_keys_changed",
+    [STORE_EV_USER_CHANGED] = "user_changed",
 };
 
 const char *store_event_kind_name(enum store_event_kind k)

@@ -40,6 +40,10 @@
       (struct store_conn * c, const char *id, const char *hash, int64_t tia, const char *keep_sid, \
        int64_t now, const struct store_audit *ev),                                                 \
       (c, id, hash, tia, keep_sid, now, ev), (void)0)                                              \
+    X(user_set_email, users.set_email,                                                             \
+      (struct store_conn * c, const char *id, const char *email, const char *key, int64_t now,     \
+       const struct store_audit *ev),                                                              \
+      (c, id, email, key, now, ev), (void)0)                                                       \
     X(session_create, sessions.create,                                                             \
       (struct store_conn * c, const struct store_session *s, const uint8_t token_hash[32],         \
        int64_t expect_tia, const struct store_audit *ev),                                          \

@@ -187,6 +187,12 @@ static const struct store_migration store_migrations[] = {
      * replicas) did (docs/decisions/0025-feed-change-events.md). */
     {16, "change events", NULL, GH_MIG16_EVENTS("INTEGER PRIMARY KEY AUTOINCREMENT"),
      GH_MIG16_EVENTS("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY")},
+    /* An "email_change" link carries the address the account changes to
+     * (as typed, domain lower-cased), in plain text like users.email and
+     * magic_links.email: it becomes users.email once confirmed
+     * (docs/decisions/0030-email-email-change.md). '' for other links. */
+    {17, "email change links",
+     "ALTER TABLE magic_links ADD COLUMN new_email TEXT NOT NULL DEFAULT '';", NULL, NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -335,6 +335,7 @@ const struct store_ops store_sqlite = {
     .users.set_role = sq_user_set_role,
     .users.reclaim = sq_user_reclaim,
     .users.set_password = sq_user_set_password,
+    .users.set_email = sq_user_set_email,
     .sessions.create = sq_session_create,
     .sessions.get = sq_session_get,
     .sessions.list = sq_session_list,

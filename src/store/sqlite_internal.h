@@ -28,6 +28,7 @@ enum stmt_id {
     S_USER_VERIFY,
     S_USER_SET_ROLE,
     S_USER_SET_PASSWORD,
+    S_USER_SET_EMAIL,
     S_SESS_REVOKE_OTHERS,
     S_SESS_INSERT,
     S_RT_INSERT,
@@ -200,6 +201,8 @@ enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *has
 enum gh_err sq_user_set_password(struct store_conn *c, const char *id, const char *hash,
                                  int64_t tia, const char *keep_sid, int64_t now,
                                  const struct store_audit *ev);
+enum gh_err sq_user_set_email(struct store_conn *c, const char *id, const char *email,
+                              const char *key, int64_t now, const struct store_audit *ev);
 enum gh_err sq_user_reclaim(struct store_conn *c, const char *id, int64_t tia, int64_t now,
                             const struct store_audit *ev);
 

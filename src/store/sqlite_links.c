@@ -1,4 +1,5 @@
-/* SQLite backend: magic links (sign-in and reset). */
+/* SQLite backend: the emailed links (sign-in, reset, verification, email
+ * change). */
 #include "store/sqlite_internal.h"
 
 #include <string.h>
@@ -19,7 +20,8 @@ static enum gh_err magic_create_fn(struct store_conn *c, const void *arg)
                             SQ_TEXT(purpose), SQ_INT(a->now));
     if (rc) return rc;
     return SQ_RUN(c, S_MAGIC_INSERT, "magic insert", SQ_BLOB(a->hash, 32), SQ_TEXT(a->m->email_key),
-                  SQ_TEXT(a->m->email), SQ_INT(a->now), SQ_INT(a->m->expires_at), SQ_TEXT(purpose));
+                  SQ_TEXT(a->m->email), SQ_INT(a->now), SQ_INT(a->m->expires_at), SQ_TEXT(purpose),
+                  SQ_TEXT(a->m->new_email));
 }
 
 enum gh_err sq_magic_create(struct store_conn *c, const uint8_t hash[32],
@@ -45,6 +47,7 @@ enum gh_err sq_magic_get(struct store_conn *c, const uint8_t hash[32], struct st
         out->expires_at = sqlite3_column_int64(s, 2);
         out->used_at = sqlite3_column_int64(s, 3);
         col_text(s, 4, out->purpose, sizeof out->purpose);
+        col_text(s, 5, out->new_email, sizeof out->new_email);
     }
     done(s);
     if (r == SQLITE_DONE) return GH_ERR_NOT_FOUND;

@@ -18,6 +18,8 @@ const char *const stmt_sql[S_COUNT] = {
     [S_USER_SET_ROLE] = "UPDATE users SET role = ?2, updated_at = ?3 WHERE id = ?1",
     [S_USER_VERIFY] = "UPDATE users SET email_verified_at = COALESCE(email_verified_at, ?2)"
                       " WHERE id = ?1",
+    [S_USER_SET_EMAIL] = "UPDATE users SET email = ?2, email_key = ?3, email_verified_at = ?4,"
+                         " updated_at = ?4 WHERE id = ?1",
     [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
     [S_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2, tokens_invalidated_at = ?3,"
                             " updated_at = ?4 WHERE id = ?1",
@@ -133,11 +135,11 @@ const char *const stmt_sql[S_COUNT] = {
     [S_MAIL_FAILED] = "UPDATE mail_queue SET attempts = attempts + 1, last_error = ?2,"
                       " next_attempt_at = ?3 WHERE id = ?1",
     [S_MAGIC_INSERT] = "INSERT INTO magic_links (token_hash, email_key, email, created_at,"
-                       " expires_at, purpose) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                       " expires_at, purpose, new_email) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [S_MAGIC_CONSUME] = "UPDATE magic_links SET used_at = ?2 WHERE token_hash = ?1"
                         " AND used_at IS NULL AND purpose = ?3",
-    [S_MAGIC_GET] = "SELECT email_key, email, expires_at, COALESCE(used_at, 0), purpose"
-                    " FROM magic_links WHERE token_hash = ?1",
+    [S_MAGIC_GET] = "SELECT email_key, email, expires_at, COALESCE(used_at, 0), purpose,"
+                    " new_email FROM magic_links WHERE token_hash = ?1",
     [S_SEALED_MAIL_LIST] = "SELECT id, message_sealed FROM mail_queue WHERE id > ?1"
                            " ORDER BY id LIMIT ?2",
     [S_SEALED_MAIL_REPLACE] = "UPDATE mail_queue SET message_sealed = ?3 WHERE id = ?1"

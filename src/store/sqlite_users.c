@@ -1,5 +1,5 @@
 /* SQLite backend: users (create, lookups, role, verification, reclaim,
- * password). */
+ * password, email change). */
 #include "store/sqlite_internal.h"
 
 #include <string.h>
@@ -152,4 +152,28 @@ enum gh_err sq_user_reclaim(struct store_conn *c, const char *id, int64_t tia, i
 {
     struct reclaim_args a = {id, now, tia};
     return sq_in_tx(c, ev, user_reclaim_fn, &a);
+}
+
+struct set_email_args {
+    const char *id, *email, *key;
+    int64_t now;
+};
+
+static enum gh_err set_email_fn(struct store_conn *c, const void *arg)
+{
+    const struct set_email_args *a = arg;
+    /* A clash on users.email_key: another account has the address. */
+    enum gh_err rc = SQ_INSERT(c, S_USER_SET_EMAIL, "set email", SQ_TEXT(a->id), SQ_TEXT(a->email),
+                               SQ_TEXT(a->key), SQ_INT(a->now));
+    if (rc) return rc;
+    if (sqlite3_changes(c->db) != 1) return GH_ERR_NOT_FOUND;
+    return sq_event_add(c, STORE_EV_USER_CHANGED, a->id, NULL, NULL, 0);
+}
+
+/* Its own transaction, or the caller's (the link is spent in it). */
+enum gh_err sq_user_set_email(struct store_conn *c, const char *id, const char *email,
+                              const char *key, int64_t now, const struct store_audit *ev)
+{
+    struct set_email_args a = {id, email, key, now};
+    return sq_in_tx(c, ev, set_email_fn, &a);
 }

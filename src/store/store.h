@@ -175,9 +175,14 @@ struct store_mail {
 
 /* A magic link: single use, stored by hash. */
 struct store_magic {
-    char purpose[16]; /* "signin" or "reset": a link works only for its own */
-    char email_key[STORE_EMAIL_MAX + 1];
+    /* "signin", "reset", "verify" or "email_change": a link works only for
+     * its own */
+    char purpose[16];
+    char email_key[STORE_EMAIL_MAX + 1]; /* the account's address (its key) */
     char email[STORE_EMAIL_MAX + 1];
+    /* "email_change": the address the account changes to, normalised
+     * (accounts/email.h); "" for the other purposes */
+    char new_email[STORE_EMAIL_MAX + 1];
     int64_t expires_at;
     int64_t used_at;
 };
@@ -202,6 +207,8 @@ enum store_event_kind {
     STORE_EV_SESSION_UNRESTRICTED,  /* session_id (sessions.unrestrict) */
     STORE_EV_SESSION_MFA,           /* session_id, value: mfa_at (a step-up) */
     STORE_EV_SIGNING_KEYS_CHANGED,  /* text: the kid (signing_keys.insert, .delete) */
+    STORE_EV_USER_CHANGED,          /* user_id: the cached user row is stale, read it
+                                     * again (users.set_email) */
     STORE_EV_KIND_COUNT
 };
 
@@ -286,6 +293,13 @@ struct store_ops {
         enum gh_err (*set_password)(struct store_conn *c, const char *id, const char *hash,
                                     int64_t tokens_invalidated_at, const char *keep_sid,
                                     int64_t now, const struct store_audit *ev) GH_WUR;
+        /** Changes the account's address to email (key: its lookup key,
+         *  accounts/email.h), marks it verified at now (the owner just proved
+         *  it) and appends ev and a STORE_EV_USER_CHANGED event, in one
+         *  transaction (or the caller's). GH_ERR_CONFLICT if another account
+         *  has key (nothing changes); GH_ERR_NOT_FOUND if no such user. */
+        enum gh_err (*set_email)(struct store_conn *c, const char *id, const char *email,
+                                 const char *key, int64_t now, const struct store_audit *ev) GH_WUR;
     } users;
 
     struct {
@@ -444,7 +458,7 @@ struct store_ops {
         enum gh_err (*consume)(struct store_conn *c, const uint8_t hash[32], int64_t now) GH_WUR;
     } challenges;
 
-    /* Magic links (sign-in and reset). */
+    /* Emailed links (sign-in, reset, verification, email change). */
     struct {
         /** Stores a link; the account's unused links of the same purpose are
          *  spent (only the newest works). */

@@ -14,8 +14,9 @@
  * step with a TOTP code), magic-link sign-in, refresh (and a reused
  * refresh token), sign-out, ending another session, password change (and a
  * wrong current password), TOTP confirm (from a full and from a restricted
- * session), removing the factor, and password reset; and the pages emailed
- * links land on (the GET that only reads, the POSTs). Refusals are
+ * session), removing the factor, password reset, asking for and confirming
+ * an email change; and the pages emailed links land on (the GET that only
+ * reads, the POSTs). Refusals are
  * walked too: a wrong secret may be named only when the store worked.
  * Cases that fail today are listed in known[] (the test fails once one is
  * fixed, so that its entry goes with the fix). The state they start from is
@@ -31,6 +32,7 @@
 #include <sys/stat.h>
 
 #include "accounts/accounts_http.h"
+#include "accounts/email_change_http.h"
 #include "audit/audit.h"
 #include "cli/startup.h"
 #include "core/util.h"
@@ -58,6 +60,8 @@
 #define EMAIL_NEW "newcomer@example.com"
 #define EMAIL_W "twofactor@example.com"
 #define PW_WRONG "not the password, not at all 7"
+#define EMAIL_ASKED "asked-for@example.com"
+#define EMAIL_MOVED "moved@example.com"
 
 static const struct store_ops *raw = &store_sqlite;
 static const struct store_ops *faulty;
@@ -77,6 +81,8 @@ static struct {
     char mfa_tok[MFA_TOKEN_LEN + 1];                          /* W's sign-in challenge */
     char sw2[STORE_ID_LEN + 1], acc_w[2048];                  /* W's session after it */
     char magic_u[44];                                         /* U's sign-in link */
+    char change_u[44];                                        /* U's email change link */
+    size_t mails;                                             /* queued by the template */
     uint8_t w_secret[TOTP_SECRET_BYTES];
     int64_t tia_u, tia_v;
 } T;
@@ -645,6 +651,84 @@ static void page_reset_run(struct gh_req **rp, struct store_conn *c, const struc
     link_pages_reset(*rp, ops, c);
 }
 
+/* Rows of action about uid (the audit log). */
+static size_t audit_rows(struct store_conn *c, const char *uid, const char *action)
+{
+    struct store_audit_row rows[32];
+    size_t n = 0, hits = 0;
+    assert_int_equal(raw->audit.list(c, uid, 0, rows, 32, &n), GH_OK);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].action, action) == 0) hits++;
+        store_audit_row_clear(&rows[i]);
+    }
+    return hits;
+}
+
+/* Messages waiting in the mail queue. */
+static size_t queued_mails(struct store_conn *c)
+{
+    struct store_mail m[32];
+    size_t n = 0;
+    assert_int_equal(raw->mail.due(c, gh_now_s() + 60, m, 32, &n), GH_OK);
+    for (size_t i = 0; i < n; i++)
+        free(m[i].message_sealed);
+    return n;
+}
+
+/* U asks to change its address (POST /v1/email/change): the audit row,
+ * the link and both emails are one write. */
+static void change_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    *rp = req_new(GH_POST, "/v1/email/change",
+                  json_pack("{s:s,s:s}", "new_email", EMAIL_ASKED, "password", PW));
+    req_auth(*rp, c, T.acc1);
+    email_change_http_request(*rp, ops, c);
+}
+
+static const char *change_ok(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(audit_rows(c, T.u, "email.change_requested") == 1, "no email.change_requested row");
+    EXPECT(queued_mails(c) == T.mails + 2, "not two emails queued");
+    EXPECT(strcmp(user(c, T.u).email, EMAIL_U) == 0, "the request changed the address");
+    return NULL;
+}
+
+static const char *change_failed(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(audit_rows(c, T.u, "email.change_requested") == 0, "a failed request was audited");
+    EXPECT(queued_mails(c) == T.mails, "a failed request queued mail");
+    EXPECT(strcmp(user(c, T.u).email, EMAIL_U) == 0, "a failed request changed the address");
+    return NULL;
+}
+
+/* U's email change link is followed (POST /v1/email/change/confirm). */
+static void moved_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    *rp = req_new(GH_POST, "/v1/email/change/confirm", json_pack("{s:s}", "token", T.change_u));
+    email_change_http_confirm(*rp, ops, c);
+}
+
+static const char *moved_ok(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(strcmp(user(c, T.u).email, EMAIL_MOVED) == 0, "the address did not change");
+    EXPECT(user(c, T.u).email_verified_at != 0, "the new address is not verified");
+    EXPECT(!link_unused(c, T.change_u), "the link still works");
+    EXPECT(!link_unused(c, T.magic_u), "the old address's sign-in link still works");
+    EXPECT(live_sessions(c, T.u) == 3, "the change ended sessions");
+    EXPECT(queued_mails(c) == T.mails + 1, "the old address was not told");
+    return NULL;
+}
+
+static const char *moved_failed(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(strcmp(user(c, T.u).email, EMAIL_U) == 0, "a failed change changed the address");
+    EXPECT(link_unused(c, T.change_u), "a failed change spent its link");
+    EXPECT(link_unused(c, T.magic_u), "a failed change spent the other links");
+    EXPECT(audit_rows(c, T.u, "email.changed") == 0, "a failed change was audited");
+    EXPECT(queued_mails(c) == T.mails, "a failed change queued mail");
+    return NULL;
+}
+
 struct flow {
     const char *name;
     void (*run)(struct gh_req **r, struct store_conn *c, const struct store_ops *ops);
@@ -680,6 +764,8 @@ static const struct flow flows[] = {
     {"page: magic-link landing (GET)", page_peek_run, 200, page_peek_ok, page_peek_failed, NULL},
     {"page: magic-link sign-in (POST)", page_magic_run, 303, page_magic_ok, signin_failed, NULL},
     {"page: password reset (POST)", page_reset_run, 303, reset_ok, reset_failed, NULL},
+    {"email change request", change_run, 202, change_ok, change_failed, NULL},
+    {"email change confirm", moved_run, 200, moved_ok, moved_failed, NULL},
 };
 
 /* Cases that fail today: a failure at this operation in this flow leaves a
@@ -858,6 +944,8 @@ WALK(walk_revoke, 15)
 WALK(walk_page_peek, 16)
 WALK(walk_page_magic, 17)
 WALK(walk_page_reset, 18)
+WALK(walk_email_change, 19)
+WALK(walk_email_moved, 20)
 
 /* The other mode: every call of one operation fails. */
 static void fail_by_name(void **state)
@@ -907,6 +995,8 @@ static void make_link(struct store_conn *c, const char *email, const char *purpo
     snprintf(m.purpose, sizeof m.purpose, "%s", purpose);
     snprintf(m.email_key, sizeof m.email_key, "%s", email);
     snprintf(m.email, sizeof m.email, "%s", email);
+    if (strcmp(purpose, "email_change") == 0)
+        snprintf(m.new_email, sizeof m.new_email, "%s", EMAIL_MOVED);
     m.expires_at = gh_now_s() + 600;
     assert_int_equal(raw->links.create(c, h, &m, gh_now_s()), GH_OK);
 }
@@ -958,6 +1048,7 @@ static void make_accounts(struct store_conn *c)
     make_link(c, EMAIL_V, "reset", T.reset_tok);
     make_link(c, EMAIL_V, "signin", T.signin_tok);
     make_link(c, EMAIL_U, "signin", T.magic_u);
+    make_link(c, EMAIL_U, "email_change", T.change_u);
     make_w(c);
 }
 
@@ -1033,6 +1124,7 @@ static int group_setup(void **state)
     }
     gh_wipe(master, sizeof master);
     make_accounts(c);
+    T.mails = queued_mails(c);
     raw->close(c);
     faulty = store_fault_wrap(raw);
     return 0;
@@ -1084,6 +1176,8 @@ int main(void)
         cmocka_unit_test(walk_page_peek),
         cmocka_unit_test(walk_page_magic),
         cmocka_unit_test(walk_page_reset),
+        cmocka_unit_test(walk_email_change),
+        cmocka_unit_test(walk_email_moved),
         cmocka_unit_test(fail_by_name),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

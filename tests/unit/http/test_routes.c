@@ -36,6 +36,8 @@ static const struct {
     {GH_GET, "/verify-email/done"},
     {GH_GET, "/forgot-password"},
     {GH_GET, "/forgot-password/sent"},
+    {GH_GET, "/account/email/sent"},
+    {GH_GET, "/email-change/done"},
 };
 
 static bool exempt(const struct gh_route *r)

@@ -151,6 +151,18 @@ static void test_session_events(void **state)
     assert_int_not_equal(check(h1, &id), AUTHCACHE_OK);
 }
 
+/* Another process changed the user's email: the cached user is dropped,
+ * so the next check reads it again (MISS), and the session stays live. */
+static void test_user_changed_drops_user(void **state)
+{
+    (void)state;
+    struct authcache_identity id;
+    assert_int_equal(check(h1, &id), AUTHCACHE_OK);
+    foreign("user_changed", UID, NULL, NULL, 0);
+    changes_job_poll(ops, c);
+    assert_int_equal(check(h1, &id), AUTHCACHE_MISS);
+}
+
 /* This process's own writes were applied after their commit: skipped. */
 static void test_own_events_skipped(void **state)
 {
@@ -226,6 +238,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_role_change_reaches_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_session_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_changed_drops_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_own_events_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_read_retries, setup, teardown),
