@@ -20,6 +20,7 @@
 #include "http/internal.h"
 #include "http/pool.h"
 #include "http/reqparse.h"
+#include "pages/pages_http.h"
 #include "sessions/cookie.h"
 
 static const struct gh_route *routes;
@@ -284,10 +285,13 @@ static bool intake_route(struct gh_req *r, struct evkeyvalq *in)
     }
     r->route = match(path, r->method, r->param, &known);
     if (!r->route) {
-        if (known)
+        if (known) {
             gh_fail(r, GH_E_METHOD_NOT_ALLOWED);
-        else
+        } else {
+            /* a browser's mistyped page gets a page (pages_http.h) */
+            r->route = pages_not_found_route(r->method, path, evhttp_find_header(in, "Accept"));
             gh_fail(r, GH_E_NOT_FOUND);
+        }
         return false;
     }
     return true;

@@ -42,31 +42,36 @@ static const char LAYOUT_TAIL[] = "</main>\n"
 
 const char PAGES_STEP_UP[] =
     "<h1>Confirm it's you</h1>\n"
-    "<p>Enter a code from your authenticator app, or one of your backup codes.</p>\n"
+    "<p class=\"lead\">Enter a code from your authenticator app, or one of your backup "
+    "codes.</p>\n"
     "{{#error}}<p class=\"alert\" role=\"alert\" id=\"code-error\">{{error}}</p>\n{{/error}}"
     "<form method=\"post\" action=\"{{base}}/step-up\">\n"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n"
     "<input type=\"hidden\" name=\"rd\" value=\"{{rd}}\">\n"
+    "<div class=\"field\">\n"
     "<label for=\"code\">Authenticator or backup code</label>\n"
     "<input id=\"code\" name=\"code\" type=\"text\" autocomplete=\"one-time-code\" "
     "autocapitalize=\"none\" spellcheck=\"false\" maxlength=\"64\" required autofocus"
     "{{#error}} aria-invalid=\"true\" aria-describedby=\"code-error\"{{/error}}>\n"
+    "</div>\n"
     "<button type=\"submit\">Confirm</button>\n"
     "</form>\n";
 
-const char PAGES_STEPPED_UP[] = "<h1>Confirmed</h1>\n"
-                                "<p>Thank you. You can go back to what you were doing.</p>\n";
+const char PAGES_STEPPED_UP[] =
+    "<h1>Confirmed</h1>\n"
+    "<p class=\"lead\">Thank you. You can go back to what you were doing.</p>\n";
 
-const char PAGES_SIGN_OUT[] = "<h1>Sign out?</h1>\n"
-                              "<p>You will be signed out of {{brand}} on this device.</p>\n"
-                              "<form method=\"post\" action=\"{{base}}/signout\">\n"
-                              "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n"
-                              "<input type=\"hidden\" name=\"rd\" value=\"{{rd}}\">\n"
-                              "<button type=\"submit\">Sign out</button>\n"
-                              "</form>\n";
+const char PAGES_SIGN_OUT[] =
+    "<h1>Sign out?</h1>\n"
+    "<p class=\"lead\">You will be signed out of {{brand}} on this device.</p>\n"
+    "<form method=\"post\" action=\"{{base}}/signout\">\n"
+    "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n"
+    "<input type=\"hidden\" name=\"rd\" value=\"{{rd}}\">\n"
+    "<button type=\"submit\">Sign out</button>\n"
+    "</form>\n";
 
 const char PAGES_SIGNED_OUT[] = "<h1>You are signed out</h1>\n"
-                                "<p>You can close this page.</p>\n"
+                                "<p class=\"lead\">You can close this page.</p>\n"
                                 "{{#signin}}<p><a class=\"button\" href=\"{{signin}}\">Sign in "
                                 "again</a></p>\n{{/signin}}";
 

@@ -6,6 +6,7 @@
 #include "core/util.h"
 #include "http/reqparse.h"
 #include "mfa/mfa.h"
+#include "guard/guard.h"
 #include "mfa/stepup.h"
 #include "pages/pages.h"
 #include "pages/pages_config.h"
@@ -182,6 +183,19 @@ void pages_http_denied(struct gh_req *r, const struct store_ops *ops, struct sto
     pages_url_rd(signout, sizeof signout, "/signout", rd);
     const struct page_var v[] = {{"back", rd}, {"signout", signout}};
     pages_send(r, 403, "You don't have access", PAGES_DENIED, v, 2);
+}
+
+/* No route of ours: logged as "unmatched" like any other miss. */
+static const struct gh_route not_found_route = {GH_GET, "/*", "unmatched",
+                                                R_PAGE, NULL, GUARD_NONE};
+
+const struct gh_route *pages_not_found_route(int method, const char *path, const char *accept)
+{
+    if (method != GH_GET || !path || !accept || !strstr(accept, "text/html")) return NULL;
+    if (strncmp(path, "/v1/", 4) == 0 || strcmp(path, "/v1") == 0 ||
+        strncmp(path, "/.well-known/", 13) == 0)
+        return NULL;
+    return &not_found_route;
 }
 
 /* What an error page says: a heading and, for some codes, our own calm

@@ -34,6 +34,13 @@ void pages_http_signout(struct gh_req *r, const struct store_ops *ops, struct st
 /** GET /signout/done: "You are signed out" (static). */
 void pages_http_signed_out(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
+/** For a request no route matched: a route that makes its 404 a page
+ *  ("Page not found"), when it looks like a person's browser asking for a
+ *  page (GET, Accept naming text/html, not under /v1/ or /.well-known/);
+ *  NULL (the API's JSON 404) otherwise. The route is logged as
+ *  "unmatched" and has no handler. Pure. */
+const struct gh_route *pages_not_found_route(int method, const char *path, const char *accept);
+
 /** Called by http_finish for a JSON error reply on an R_PAGE route: turns
  *  it into an HTML page with the same status and error code (for the log),
  *  keeping its other headers (Retry-After, cookies). Leaves the JSON reply

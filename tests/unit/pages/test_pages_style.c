@@ -247,9 +247,18 @@ static const char STYLE_GUIDE[] =
     "<img class=\"qr\" alt=\"QR code\" src=\"{{qr}}\">\n"
     "<p>Or type this key into the app:</p>\n"
     "<code class=\"secret\" id=\"totp-secret\">JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP</code>\n"
-    "<ol class=\"codes\" id=\"backup-codes\"><li>4f7k-2m9q</li><li>8d3x-7p2c</li>"
-    "<li>q2w8-n5h3</li><li>z7c4-6v1b</li><li>m3k9-2j8f</li><li>t6r2-9y4u</li>"
-    "<li>h8g5-3d7s</li><li>a1s9-8d2f</li><li>w4e6-r2t8</li><li>y7u3-i5o1</li></ol>\n"
+    "<ol class=\"codes\" id=\"backup-codes\">"
+    "<li>pzi5-c355-e6yk-wrx3-uf3p-wt3c</li>"
+    "<li>5duz-rtev-elon-lecf-ec4g-dh5h</li>"
+    "<li>ot35-g2oy-dazx-qgu4-mb7n-k2pa</li>"
+    "<li>w3rb-n6xt-qa2m-h7ke-p4zc-9dvu</li>"
+    "<li>c8mf-2hq5-rj3x-vt6n-y4wb-e7ka</li>"
+    "<li>k5ny-u3pd-9qzw-m2ct-x8re-f6hb</li>"
+    "<li>t2vg-h9ka-6xmw-q3uf-b7zd-n4pe</li>"
+    "<li>r6ce-y2mt-k8xb-w4qa-h3nf-5zuv</li>"
+    "<li>m9wd-a5rk-2tyc-e8hx-u6qn-b3pg</li>"
+    "<li>f4hu-x7nb-q2ke-c9ta-w5my-r8dz</li>"
+    "</ol>\n"
     "<p class=\"muted\">Each code works once.</p>\n"
     "</section>\n"
     "<section><h2>Sessions</h2>\n"
@@ -304,6 +313,18 @@ static void test_style_guide(void **state)
         fwrite(b.data, 1, b.len, f);
         fclose(f);
     }
+    page_buf_free(&b);
+    /* an error page: the wait in words, the request id to quote */
+    const struct page_var e[] = {{"heading", "Something went wrong"},
+                                 {"message", "Nothing was changed."},
+                                 {"wait", "Try again in 2 minutes."},
+                                 {"signin", ""},
+                                 {"request_id", "abc123"}};
+    assert_int_equal(pages_render(&b, "Something went wrong", PAGES_ERROR, e, 5), GH_OK);
+    assert_non_null(strstr(b.data, "<p role=\"alert\">Nothing was changed. Try again in 2 "
+                                   "minutes.</p>\n"));
+    assert_non_null(strstr(b.data, "quote this reference: <code>abc123</code></p>"));
+    assert_null(strstr(b.data, "Sign in</a>"));
     page_buf_free(&b);
     assert_int_equal(pages_render(&b, "Narrow", "<h1>x</h1>", NULL, 0), GH_OK);
     assert_non_null(strstr(b.data, "<body>\n"));
