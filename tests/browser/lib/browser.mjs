@@ -74,7 +74,16 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
   const origins = new Set(ourOrigins.map((o) => new URL(o).origin));
   const pages = []; // the index fragment: one entry per shot
   const a11y = []; // axe findings per shot
-  const problems = [];
+  // Problems per context of the test (a failed test's leftovers never reach
+  // the next one); the copies of shot() report into the shot page's list.
+  const lists = new Map();
+  const listOf = (page) => {
+    const c = page.context();
+    if (!lists.has(c)) lists.set(c, []);
+    return lists.get(c);
+  };
+  let current = [];
+  const copySink = { push: (x) => current.push(x) };
   const names = new Set();
   let mirrors = null;
 
@@ -124,7 +133,9 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
   /** A context of the test (desktop, CSP on) with every listener. */
   async function newContext(opts = {}) {
     const context = await browser.newContext({ ...DESKTOP, ignoreHTTPSErrors, ...opts });
-    await watch(context, problems);
+    const list = [];
+    lists.set(context, list);
+    await watch(context, list);
     return context;
   }
 
@@ -136,7 +147,7 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     if (mirrors) return mirrors;
     const make = async (opts, label) => {
       const c = await browser.newContext({ ...opts, ignoreHTTPSErrors });
-      if (label) await watch(c, problems, { mirror: true, label });
+      if (label) await watch(c, copySink, { mirror: true, label });
       else await c.addInitScript({ content: AXE_SOURCE });
       const p = await c.newPage();
       await p.route((u) => u.href === served.url, (route) => route.fulfill({
@@ -174,6 +185,7 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     // that Playwright fulfils under a style-src CSP (not in the same
     // document fetched from the server).
     const m = await mirrorPages();
+    current = listOf(page);
     served.url = url;
     served.html = html;
     const copy = async (p, file) => {
@@ -202,7 +214,7 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     a11y.push({ name: base, url, h1: main.h1, ...result });
     for (const v of result.violations) {
       if (FAILING_IMPACTS.has(v.impact)) {
-        problems.push(`accessibility (${v.impact}) on ${base} ${url}: ${v.id}: ${v.help}: ${v.nodes.map((n) => n.target).join(', ')}`);
+        listOf(page).push(`accessibility (${v.impact}) on ${base} ${url}: ${v.id}: ${v.help}: ${v.nodes.map((n) => n.target).join(', ')}`);
       }
     }
     writeFragment();
@@ -215,20 +227,32 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     fs.renameSync(f + '.tmp', f);
   }
 
-  /** Throws every problem seen so far (and the CSP reports kept in pages' documents); clears them. */
-  async function check(...openPages) {
-    for (const p of openPages) {
-      if (p.isClosed()) continue;
-      const kept = await p.evaluate(() => window.__ghCsp || []).catch(() => []);
-      for (const v of kept) {
-        const line = `CSP violation: ${v.directive} blocked ${v.blocked || '(inline)'} at ${v.source}:${v.line} ${v.sample || ''}`;
-        if (!problems.includes(line)) problems.push(line);
+  /**
+   * Throws every problem the contexts of these pages saw (and the CSP
+   * reports kept in their documents), then forgets them. A last argument
+   * { allow: RegExp } lets problems matching it through (named in the test,
+   * which reports them with t.diagnostic); returns those.
+   */
+  async function check(...args) {
+    const opts = args.length && !(typeof args.at(-1)?.context === 'function') ? args.pop() : {};
+    const seen = new Set();
+    const all = [];
+    for (const p of args) {
+      const list = listOf(p);
+      if (!p.isClosed()) {
+        const kept = await p.evaluate(() => window.__ghCsp || []).catch(() => []);
+        for (const v of kept) {
+          const line = `CSP violation: ${v.directive} blocked ${v.blocked || '(inline)'} at ${v.source}:${v.line} ${v.sample || ''}`;
+          if (!list.includes(line)) list.push(line);
+        }
       }
+      if (seen.has(list)) continue;
+      seen.add(list);
+      all.push(...list.splice(0));
     }
-    if (problems.length) {
-      const all = problems.splice(0);
-      throw new Error(`the browser saw ${all.length} problem(s):\n  ${all.join('\n  ')}`);
-    }
+    const bad = opts.allow ? all.filter((x) => !opts.allow.test(x)) : all;
+    if (bad.length) throw new Error(`the browser saw ${bad.length} problem(s):\n  ${bad.join('\n  ')}`);
+    return all.filter((x) => !bad.includes(x)); // the allowed ones, for the test to report
   }
 
   return {
@@ -236,7 +260,6 @@ export async function startBrowser({ tag, ourOrigins = [], hostRules, ignoreHTTP
     newContext,
     shot,
     check,
-    problems,
     async close() {
       writeFragment();
       await browser.close();
