@@ -11,10 +11,13 @@ TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 su
 
 .PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api proxy browser tsan fuzz bench fmt clean
 
+# Development on this machine: the pages sign in over plain http on
+# loopback only with GATEHOUSE_INSECURE_DEV_COOKIES=on (the server refuses
+# it in production, over https or off loopback; set it to off to opt out).
 run: deps build-release
 	@./$(REL)/gatehouse migrate
-	@echo "Gatehouse: point a browser or curl at http://$${GATEHOUSE_LISTEN:-127.0.0.1:8080}/healthz (API under /v1, see README.md)"
-	exec ./$(REL)/gatehouse serve
+	@echo "Gatehouse: sign in at $${GATEHOUSE_PUBLIC_URL:-http://$${GATEHOUSE_LISTEN:-127.0.0.1:8080}}/signin (API under /v1, health at /healthz, see README.md)"
+	GATEHOUSE_INSECURE_DEV_COOKIES=$${GATEHOUSE_INSECURE_DEV_COOKIES:-on} exec ./$(REL)/gatehouse serve
 
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.

@@ -153,9 +153,14 @@ enum gh_err gate_init(char *err, size_t errlen)
     else
         gh_log(GH_LOG_INFO, "gate: GATEHOUSE_ACCESS_RULES is not set: every request needs "
                             "signed_in");
-    if (!gate_cfg.signin_url[0])
-        gh_log(GH_LOG_INFO, "gate: GATEHOUSE_SIGNIN_URL is not set: browsers that are not "
-                            "signed in get 401 too");
+    if (gate_cfg.signin_default)
+        gh_log(GH_LOG_INFO,
+               "gate: GATEHOUSE_SIGNIN_URL is not set: browsers that are not signed in go to "
+               "Gatehouse's own sign-in page, %s",
+               gate_cfg.signin_url);
+    else if (!gate_cfg.signin_url[0])
+        gh_log(GH_LOG_INFO, "gate: GATEHOUSE_SIGNIN_URL is not set and GATEHOUSE_PUBLIC_URL "
+                            "gives no sign-in page: browsers that are not signed in get 401 too");
     if (proxy_cfg.ntrusted_proxies == 0)
         gh_log(GH_LOG_WARN, "gate: GATEHOUSE_TRUSTED_PROXIES is empty: /v1/verify refuses "
                             "every caller (403 untrusted_proxy)");

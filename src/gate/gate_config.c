@@ -36,6 +36,27 @@ bool gate_signin_url_ok(const char *url, bool dev_http)
     return hlen > 0 && hlen <= alen && loopback(a, hlen);
 }
 
+bool gate_default_signin_url(const char *public_url, char *out, size_t cap)
+{
+    char u[GATE_URL_MAX + 1];
+    out[0] = '\0';
+    size_t n = public_url ? strlen(public_url) : 0;
+    while (n && public_url[n - 1] == '/')
+        n--;
+    if (n == 0 || n + sizeof "/signin" > sizeof u) return false;
+    memcpy(u, public_url, n);
+    memcpy(u + n, "/signin", sizeof "/signin");
+    /* The public URL's own shape: any http(s) host. Over http off loopback
+     * our page itself tells the operator why nobody can sign in there. */
+    bool http = strncasecmp(u, "http://", 7) == 0;
+    char probe[GATE_URL_MAX + 2];
+    if (http) snprintf(probe, sizeof probe, "https://%s", u + 7);
+    if (strchr(u, '?') || !gate_signin_url_ok(http ? probe : u, false)) return false;
+    if (strlen(u) >= cap) return false;
+    memcpy(out, u, strlen(u) + 1);
+    return true;
+}
+
 enum gh_err gate_config_load(char *err, size_t errlen)
 {
     enum gh_err rc;
@@ -51,7 +72,11 @@ enum gh_err gate_config_load(char *err, size_t errlen)
                  GATE_URL_MAX);
         return GH_ERR_CONFIG;
     }
-    if (s) snprintf(gate_cfg.signin_url, sizeof gate_cfg.signin_url, "%s", s);
+    if (s)
+        snprintf(gate_cfg.signin_url, sizeof gate_cfg.signin_url, "%s", s);
+    else
+        gate_cfg.signin_default = gate_default_signin_url(gh_cfg.public_url, gate_cfg.signin_url,
+                                                          sizeof gate_cfg.signin_url);
     const char *rh = config_env("GATEHOUSE_GATE_REMOTE_HEADERS");
     if (rh && strcmp(rh, "on") != 0 && strcmp(rh, "off") != 0) {
         snprintf(err, errlen, "GATEHOUSE_GATE_REMOTE_HEADERS must be on or off");

@@ -118,6 +118,9 @@ static void setup(void)
     if (s && (strncasecmp(s, "https://", 8) == 0 || strncasecmp(s, "http://", 7) == 0) &&
         strlen(s) < sizeof signin_url && !strpbrk(s, " \t\r\n\"'<>`"))
         snprintf(signin_url, sizeof signin_url, "%s", s);
+    else if (!s && (strncasecmp(public_root, "https://", 8) == 0 ||
+                    strncasecmp(public_root, "http://", 7) == 0))
+        snprintf(signin_url, sizeof signin_url, "%s/signin", public_root); /* our own page */
 }
 
 #define LAYOUT_VARS 5 /* title, brand, base, wide, logo */

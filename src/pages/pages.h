@@ -10,8 +10,9 @@
  *
  * Settings are read once, on first use (pthread_once): GATEHOUSE_PUBLIC_URL
  * (gh_cfg), GATEHOUSE_COOKIE_DOMAIN (gh_cfg) and GATEHOUSE_SIGNIN_URL (the
- * link a "not signed in" page offers; only an http(s) URL is used). All
- * strings returned are static; any thread. */
+ * link a "not signed in" page offers; only an http(s) URL is used; unset:
+ * our own <public URL>/signin). All strings returned are static; any
+ * thread. */
 #ifndef GH_PAGES_PAGES_H
 #define GH_PAGES_PAGES_H
 
@@ -63,8 +64,9 @@ void pages_url(char out[REDIRECT_OUT_MAX], const char *path);
  *  cap) just the page's URL. */
 void pages_url_rd(char *out, size_t cap, const char *path, const char *rd);
 
-/** GATEHOUSE_SIGNIN_URL with rd= the (checked) return URL when there is
- *  one, into out; "" when no sign-in URL is configured or it does not fit. */
+/** GATEHOUSE_SIGNIN_URL (unset: our /signin) with rd= the (checked)
+ *  return URL when there is one, into out; "" when there is no sign-in
+ *  URL (the public URL is not http(s)) or it does not fit. */
 void pages_signin_link(char *out, size_t cap, const char *rd);
 
 /** "Try again in 2 minutes." for a wait of s seconds (Retry-After), in

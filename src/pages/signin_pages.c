@@ -55,16 +55,21 @@ static void rd_query(char out[3 * REDIRECT_OUT_MAX], const char *rd)
     if (!rd[0] || !pct_encode(out, 3 * REDIRECT_OUT_MAX, rd)) out[0] = '\0';
 }
 
-/* Our page at path, with ?rd=<checked rd> when there is one and it fits a
- * Location header. */
+/* A Location header holds at most this much (gh_reply_header_ok). */
+#define LOCATION_MAX 1023
+
+/* Our page at path, with ?rd=<checked rd> when there is one and the whole
+ * still fits a Location header (else without it). */
 static void page_url_rd(char out[REDIRECT_OUT_MAX], const char *path, const char *rd)
 {
     char q[3 * REDIRECT_OUT_MAX], p[REDIRECT_OUT_MAX];
     rd_query(q, rd);
     int n = snprintf(p, sizeof p, "%s%s%s", path, q[0] ? "?rd=" : "", q);
-    if (n < 0 || (size_t)n >= sizeof p || strlen(path) + (size_t)n >= 1000)
-        snprintf(p, sizeof p, "%s", path);
-    pages_url(out, p);
+    if (n > 0 && (size_t)n < sizeof p) {
+        pages_url(out, p);
+        if (strlen(out) <= LOCATION_MAX) return;
+    }
+    pages_url(out, path);
 }
 
 /* "2 minutes", "30 seconds", "3 hours": a wait in words, rounded up. */
@@ -129,7 +134,7 @@ static void signed_in(struct gh_req *r, const struct accounts_result *res, const
     char to[REDIRECT_OUT_MAX];
     if (res->restricted)
         pages_url(to, "/account/totp");
-    else if (rd[0])
+    else if (rd[0] && strlen(rd) <= LOCATION_MAX)
         snprintf(to, sizeof to, "%s", rd);
     else
         pages_url(to, "/account");

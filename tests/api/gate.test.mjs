@@ -442,7 +442,7 @@ test('a cookie the gate answers from memory ends at the session maximum age', as
   }
 });
 
-test('at start: a bad rules file or sign-in URL stops the server naming it; no file means signed_in everywhere', async () => {
+test('at start: a bad rules file or sign-in URL stops the server naming it; no file means signed_in everywhere; no sign-in URL means our /signin', async () => {
   const bad = rulesFile('default: deny\nrules:\n  - path: /x\n    policy: role:root\n');
   await assert.rejects(startServer({ env: common(bad) }), (e) => {
     assert.match(e.message, /server exited during startup/);
@@ -454,8 +454,12 @@ test('at start: a bad rules file or sign-in URL stops the server naming it; no f
   const srv = await startServer({ env: { ...common(null), GATEHOUSE_ACCESS_RULES: null, GATEHOUSE_SIGNIN_URL: null } });
   try {
     assert.match(srv.stderr(), /GATEHOUSE_ACCESS_RULES is not set: every request needs signed_in/);
-    assert.match(srv.stderr(), /GATEHOUSE_SIGNIN_URL is not set: browsers that are not signed in get 401 too/);
-    assertCode(await verify(srv, { ...BROWSER, ...fwd('/anything') }), 401, 'signin_required', 'a browser without a sign-in URL');
+    // no GATEHOUSE_SIGNIN_URL: Gatehouse's own sign-in page
+    assert.ok(srv.stderr().includes(`GATEHOUSE_SIGNIN_URL is not set: browsers that are not signed in go to Gatehouse's own sign-in page, ${PUBLIC}/signin`), srv.stderr());
+    const r = await verify(srv, { ...BROWSER, ...fwd('/anything') });
+    assert.equal(r.status, 302, r.text);
+    assert.ok(r.headers.location.startsWith(`${PUBLIC}/signin`), r.headers.location);
+    assertCode(await verify(srv, { ...API, ...fwd('/anything') }), 401, 'signin_required', 'an API client still gets 401');
     const a = await signup(srv);
     assertPass(await verify(srv, { Authorization: `Bearer ${a.access}`, ...fwd('/anything') }), 'signed in');
   } finally {

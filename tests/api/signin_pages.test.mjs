@@ -111,6 +111,11 @@ describe('sign-in pages', () => {
     const r2 = await post(srv, '/signin', { csrf: g.token, email: a.email, password: a.password, rd: `${PUBLIC}/app/page?x=1` }, { cookie: f.cookie });
     assert.equal(r2.headers.location, `${PUBLIC}/app/page?x=1`);
 
+    const long = `${PUBLIC}/${'a'.repeat(1100)}`;
+    const lr = await post(srv, '/signin', { csrf: f.token, email: a.email, password: a.password, rd: long }, { cookie: f.cookie });
+    assert.equal(lr.status, 303, 'an rd too long for a Location header is dropped, not a 500');
+    assert.equal(lr.headers.location, `${PUBLIC}/account`);
+
     for (const evil of ['https://evil.example/x', '//evil.example', 'javascript:alert(1)', '/\\evil.example']) {
       const p = await req(srv, 'GET', `/signin?rd=${encodeURIComponent(evil)}`, { cookie: f.cookie });
       assert.equal(p.status, 200);
@@ -248,6 +253,24 @@ describe('sign-up with verification required', () => {
     const s = await post(srv, '/signin', { csrf: f.token, email, password, rd: '' }, { cookie: f.cookie });
     assert.equal(s.status, 403);
     assert.match(alertOf(s.text), /Confirm your email address first/);
+  });
+});
+
+describe('lockout on the page', () => {
+  test('a locked address: the form again, 429 with Retry-After and the wait in words', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_LOCKOUT_THRESHOLD: '2', GATEHOUSE_LOCKOUT_MAX_DELAY: '600' } });
+    try {
+      const a = await signup(srv);
+      const f = await formOf(srv, '/signin');
+      const tryWith = (password) => post(srv, '/signin', { csrf: f.token, email: a.email, password, rd: '' }, { cookie: f.cookie });
+      for (let i = 0; i < 2; i++) assert.equal((await tryWith('wrong password here')).status, 401);
+      const r = await tryWith(a.password);
+      assert.equal(r.status, 429, r.text);
+      assert.equal(r.headers['retry-after'], '1');
+      assert.equal(alertOf(r.text), 'Too many failed attempts for this address. Try again in 1 second.');
+      assert.match(r.text, /<form method="post" action="\/signin">/);
+      assert.equal(cookiesOf(r)[SESSION], undefined);
+    } finally { await srv.stop(); }
   });
 });
 

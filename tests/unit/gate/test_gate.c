@@ -258,6 +258,35 @@ static void test_signin_url_check(void **state)
     assert_false(gate_signin_url_ok("https://a b/", false));
 }
 
+/* Without GATEHOUSE_SIGNIN_URL the gate sends browsers to our own page. */
+static void test_default_signin_url(void **state)
+{
+    (void)state;
+    char out[GATE_URL_MAX + 1];
+    assert_true(gate_default_signin_url("https://auth.example.com", out, sizeof out));
+    assert_string_equal(out, "https://auth.example.com/signin");
+    assert_true(gate_default_signin_url("https://example.com/auth//", out, sizeof out));
+    assert_string_equal(out, "https://example.com/auth/signin");
+    assert_true(gate_default_signin_url("http://127.0.0.1:8080", out, sizeof out));
+    assert_string_equal(out, "http://127.0.0.1:8080/signin");
+    /* over http off loopback too: the page says why nobody can sign in */
+    assert_true(gate_default_signin_url("http://auth.example.com/", out, sizeof out));
+    assert_string_equal(out, "http://auth.example.com/signin");
+    assert_false(gate_default_signin_url("", out, sizeof out));
+    assert_string_equal(out, "");
+    assert_false(gate_default_signin_url(NULL, out, sizeof out));
+    assert_false(gate_default_signin_url("ftp://auth.example.com", out, sizeof out));
+    assert_false(gate_default_signin_url("https://a@evil.example", out, sizeof out));
+    assert_false(gate_default_signin_url("https://auth.example.com/?x=1", out, sizeof out));
+    assert_false(gate_default_signin_url("https://auth.example.com/#x", out, sizeof out));
+    assert_false(gate_default_signin_url("https://auth.example.com", out, 10));
+    char long_url[GATE_URL_MAX + 8];
+    memset(long_url, 'a', sizeof long_url - 1);
+    memcpy(long_url, "https://", 8);
+    long_url[sizeof long_url - 1] = '\0';
+    assert_false(gate_default_signin_url(long_url, out, sizeof out));
+}
+
 /* Readers match while another thread swaps the rule set again and again:
  * every answer comes from a whole set (one or the other, never freed
  * memory; TSan and ASan watch). */
@@ -314,6 +343,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_pages_configured, setup, teardown),
         cmocka_unit_test_setup_teardown(test_return_url, setup, teardown),
         cmocka_unit_test(test_signin_url_check),
+        cmocka_unit_test(test_default_signin_url),
         cmocka_unit_test(test_reload_while_matching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
