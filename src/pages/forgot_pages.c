@@ -1,13 +1,12 @@
 #include "pages/forgot_pages.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "accounts/email.h"
 #include "accounts/link_mail.h"
-#include "core/config.h"
 #include "core/util.h"
 #include "pages/form_token.h"
+#include "pages/link_pages.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
 
@@ -30,12 +29,12 @@ static const char FORGOT_FORM[] =
     "</form>\n"
     "<p class=\"links\"><a href=\"{{base}}/signin\">Back to sign in</a></p>\n";
 
-/* minutes */
+/* life */
 static const char FORGOT_SENT[] =
     "<h1>Check your email</h1>\n"
     "<p class=\"notice\" role=\"status\">If an account exists for that address, a link to "
     "choose a new password is on its way.</p>\n"
-    "<p>The link works once, for {{minutes}} minutes. Nothing arrived? Look in your spam "
+    "<p>The link works once, for {{life}}. Nothing arrived? Look in your spam "
     "folder, or ask again.</p>\n"
     "<p class=\"links\"><a href=\"{{base}}/forgot-password\">Send another link</a> "
     "<a href=\"{{base}}/signin\">Back to sign in</a></p>\n";
@@ -86,8 +85,8 @@ void forgot_pages_sent(struct gh_req *r, const struct store_ops *ops, struct sto
 {
     (void)ops;
     (void)c;
-    char minutes[24];
-    snprintf(minutes, sizeof minutes, "%lld", (long long)(gh_cfg.magic_link_ttl / 60));
-    const struct page_var v[] = {{"minutes", minutes}};
+    char life[32];
+    link_pages_life(life, sizeof life);
+    const struct page_var v[] = {{"life", life}};
     pages_send(r, 200, "Check your email", FORGOT_SENT, v, 1);
 }

@@ -12,6 +12,7 @@
 #include "pages/form_token.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
+#include "pages/signin_pages.h"
 #include "sessions/cookie.h"
 #include "sessions/sessions.h"
 
@@ -72,10 +73,10 @@ static const char VERIFIED[] =
     "<p class=\"notice\" role=\"status\">Thank you: your address is confirmed.</p>\n"
     "<p class=\"actions\"><a class=\"button\" href=\"{{base}}/signin\">Sign in</a></p>\n";
 
-/* minutes, next, path, action */
+/* life, next, path, action */
 static const char EXPIRED[] =
     "<h1>This link has expired or was already used</h1>\n"
-    "<p>A link from our emails works once, and for {{minutes}} minutes.</p>\n"
+    "<p>A link from our emails works once, and for {{life}}.</p>\n"
     "<p>{{next}}</p>\n"
     "<p class=\"actions\"><a class=\"button\" href=\"{{base}}{{path}}\">{{action}}</a></p>\n";
 
@@ -105,13 +106,21 @@ static const struct {
  * value is read (and refused) rather than cut into a valid-looking one. */
 #define LP_TOKEN_CAP 64
 
+void link_pages_life(char *out, size_t cap)
+{
+    long long ttl = (long long)gh_cfg.magic_link_ttl;
+    long long n = ttl >= 3600 && ttl % 3600 == 0 ? ttl / 3600 : ttl / 60;
+    const char *unit = ttl >= 3600 && ttl % 3600 == 0 ? "hour" : "minute";
+    snprintf(out, cap, "%lld %s%s", n, unit, n == 1 ? "" : "s");
+}
+
 /* The expired-or-used page: 401 with the API's code for the same link
  * (invalid_token, or token_expired for a real link past its time). */
 static void expired_page(struct gh_req *r, enum lp_kind k, bool expired)
 {
-    char minutes[24];
-    snprintf(minutes, sizeof minutes, "%lld", (long long)(gh_cfg.magic_link_ttl / 60));
-    const struct page_var v[] = {{"minutes", minutes},
+    char life[32];
+    link_pages_life(life, sizeof life);
+    const struct page_var v[] = {{"life", life},
                                  {"next", kinds[k].next},
                                  {"path", kinds[k].path},
                                  {"action", kinds[k].action}};
@@ -260,17 +269,18 @@ static void signed_in(struct gh_req *r, const struct accounts_result *res)
     pages_see_other(r, url);
 }
 
-/* The account has a second factor: the sign-in goes on with the code. */
+/* The account has a second factor: the sign-in goes on at the page sign-in's
+ * second step (/signin/mfa), its mfa_token in that step's HttpOnly cookie
+ * (pages/signin_pages.h), never in the page. */
 static void second_factor(struct gh_req *r, const struct accounts_result *res)
 {
-    (void)res;
-    static const char body[] =
-        "<h1>Two-step verification is on</h1>\n"
-        "<p>Your account asks for a code from your authenticator app, so this link cannot "
-        "sign you in by itself. Sign in with your password and the code instead.</p>\n"
-        "<p class=\"actions\"><a class=\"button\" href=\"{{base}}/signin\">Go to sign "
-        "in</a></p>\n";
-    pages_send(r, 200, "Two-step verification", body, NULL, 0);
+    if (gh_reply_cookie(r, pages_mfa_cookie_name(), res->mfa_token, MFA_CHALLENGE_TTL)) {
+        gh_reply_fail(r, GH_ERR_INTERNAL);
+        return;
+    }
+    char url[REDIRECT_OUT_MAX];
+    pages_url(url, "/signin/mfa");
+    pages_see_other(r, url);
 }
 
 void link_pages_magic(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

@@ -17,12 +17,15 @@
 #ifndef GH_PAGES_LINK_PAGES_H
 #define GH_PAGES_LINK_PAGES_H
 
+#include <stddef.h>
+
 #include "http/server.h"
 
 /** GET /magic-link?token=: "Sign in as <email>?" and the button "Sign in". */
 void link_pages_magic_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** POST /magic-link (token, csrf): signs in like POST /v1/magic-link/verify
- *  in cookie mode, then 303 to /account (or the second-factor step). */
+ *  in cookie mode, then 303 to /account; for an account with a second
+ *  factor, 303 to /signin/mfa with the sign-in's mfa cookie. */
 void link_pages_magic(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 
 /** GET /reset-password?token=: "Choose a new password". */
@@ -40,5 +43,9 @@ void link_pages_verify_form(struct gh_req *r, const struct store_ops *ops, struc
 void link_pages_verify(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** GET /verify-email/done: "Your email address is confirmed" (static). */
 void link_pages_verified(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
+
+/** How long an emailed link lives, in words ("10 minutes", "1 hour"), into
+ *  out (cap bytes; 32 is enough). */
+void link_pages_life(char *out, size_t cap);
 
 #endif

@@ -282,6 +282,8 @@ describe('reset and forgot-password pages', () => {
     const ok = await submit(srv, '/reset-password', { ...g, csrf: hidden(weak.text, 'csrf') ?? g.csrf, cookie: withCookies(g.cookie, weak) }, { token, new_password: newPw });
     assert.equal(ok.status, 303, ok.text);
     assert.equal(ok.headers.location, `${srv.url}/signin?reset=done`);
+    const landed = await req(srv, 'GET', '/signin?reset=done');
+    assert.match(landed.text, /Your password was changed/, 'the sign-in page says so');
     assert.ok(!ok.setCookie.some((c) => c.startsWith('gh_session=') && !c.startsWith('gh_session=;')), 'a reset signs nobody in');
     assert.equal(liveSessions(srv, a.user.id), 0, 'every session revoked');
     assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: newPw } })).status, 200);
@@ -345,7 +347,7 @@ describe('verify-email pages', () => {
 });
 
 describe('magic link of an account with a second factor', () => {
-  test('the POST spends the link and goes on to the second step', async () => {
+  test('the POST spends the link and goes on to /signin/mfa (the mfa cookie); the code signs in', async () => {
     const srv = await startServer({ env: { GATEHOUSE_INSECURE_DEV_COOKIES: 'on' } });
     try {
       const a = await signup(srv);
@@ -360,7 +362,22 @@ describe('magic link of an account with a second factor', () => {
       const post = await submit(srv, '/magic-link', g, { token });
       assert.ok(!post.setCookie.some((c) => c.startsWith('gh_session=') && !c.startsWith('gh_session=;')), 'no session before the code');
       assert.equal(linkRow(srv, token), 'signin|1');
-      assert.ok(post.status === 200 || post.status === 303, post.text);
+      assert.equal(post.status, 303, post.text);
+      assert.equal(post.headers.location, `${srv.url}/signin/mfa`);
+      assert.ok(!post.text.includes(token));
+      const mfa = cookiesOf(post).gh_mfa;
+      assert.ok(mfa?.value, 'the sign-in step waits in the mfa cookie');
+      assert.ok(mfa.attrs.includes('HttpOnly'));
+      // the second step of the page sign-in finishes it
+      const step = await openPage(srv, '/signin/mfa', withCookies(g.cookie, post));
+      assert.equal(step.res.status, 200, step.res.text);
+      const next = execFileSync('oathtool', ['--totp', '-b', b.json.secret, '-N', `@${Math.floor(Date.now() / 1000) + 30}`], { encoding: 'utf8' }).trim();
+      const done = await submit(srv, '/signin/mfa', step, { code: next });
+      assert.equal(done.status, 303, done.text);
+      assert.equal(done.headers.location, `${srv.url}/account`);
+      assert.ok(cookiesOf(done).gh_session?.value, 'signed in after the code');
+      assert.match(sql(srv.dbPath, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success' ORDER BY id DESC LIMIT 1;`),
+        /"method":"magic_link\+totp"/);
     } finally {
       await srv.stop();
     }
@@ -368,13 +385,14 @@ describe('magic link of an account with a second factor', () => {
 });
 
 describe('budgets', () => {
-  test('the GET of a link page spends link_ip, shared with its POST and the API route; past it, a 429 page', async () => {
-    const srv = await startServer({ env: { GATEHOUSE_INSECURE_DEV_COOKIES: 'on', GATEHOUSE_LIMIT_LINK_IP: '4/900' } });
+  test('the GET of a link page spends link_ip, shared with its POST and the API route; past it, a 429 page (and the life of a link in words)', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_INSECURE_DEV_COOKIES: 'on', GATEHOUSE_LIMIT_LINK_IP: '4/900', GATEHOUSE_MAGIC_LINK_TTL: '3600' } });
     try {
       const t = 'a'.repeat(43);
       const g = await req(srv, 'GET', `/magic-link?token=${t}`);
       assert.match(g.headers['ratelimit-policy'], /"link_ip";q=4;w=900/);
       assert.match(g.headers.ratelimit, /"link_ip";r=3;/);
+      assert.match(g.text, /works once, and for 1 hour\./, 'the life in words');
       assert.equal((await req(srv, 'GET', `/verify-email?token=${t}`)).status, 401);
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: t } })).status, 401);
       assert.equal((await req(srv, 'GET', `/reset-password?token=${t}`)).status, 401);
