@@ -52,7 +52,8 @@ static void req_clear(struct gh_req *r)
     gh_json_wipe(r->resp);
     if (r->body) json_decref(r->body);
     if (r->resp) json_decref(r->resp);
-    /* a page's body may hold a form token, an emailed link's token, codes */
+    /* a page's body may hold a form token, an emailed link's token, codes,
+     * a TOTP key */
     if (r->resp_text) gh_wipe(r->resp_text, r->resp_len);
     free(r->resp_text);
     r->resp_text = NULL;

@@ -28,7 +28,10 @@ const char ACCOUNT_PAGE[] =
     "<section aria-labelledby=\"password-heading\">\n"
     "<h2 id=\"password-heading\">Password</h2>\n"
     "{{#pw_error}}<p class=\"alert\" role=\"alert\" id=\"password-error\">{{pw_error}}</p>\n"
-    "{{/pw_error}}<form method=\"post\" action=\"{{base}}/account/password\">\n"
+    "{{/pw_error}}{{^has_pw}}<p>Your account has no password: you sign in with links we email "
+    "you.</p>\n"
+    "<p class=\"links\"><a href=\"{{base}}/forgot-password\">Set a password</a></p>\n"
+    "{{/has_pw}}{{#has_pw}}<form method=\"post\" action=\"{{base}}/account/password\">\n"
     "<input type=\"hidden\" name=\"csrf\" value=\"{{csrf}}\">\n"
     "<div class=\"field\">\n"
     "<label for=\"current-password\">Current password</label>\n"
@@ -46,6 +49,7 @@ const char ACCOUNT_PAGE[] =
     "</div>\n"
     "<button type=\"submit\">Change password</button>\n"
     "</form>\n"
+    "{{/has_pw}}"
     "</section>\n"
     "<section aria-labelledby=\"mfa-heading\">\n"
     "<h2 id=\"mfa-heading\">Two-step verification</h2>\n"
@@ -62,11 +66,11 @@ const char ACCOUNT_PAGE[] =
     "autocomplete=\"one-time-code\" required{{#codes_error}} aria-invalid=\"true\" "
     "aria-describedby=\"codes-error\"{{/codes_error}}>\n"
     "</div>\n"
-    "<div class=\"field\">\n"
+    "{{#has_pw}}<div class=\"field\">\n"
     "<label for=\"codes-password\">Password</label>\n"
     "<input type=\"password\" id=\"codes-password\" name=\"password\" "
     "autocomplete=\"current-password\">\n"
-    "</div>\n"
+    "</div>\n{{/has_pw}}"
     "<button type=\"submit\" class=\"secondary\">Get new backup codes</button>\n"
     "</form>\n"
     "{{#remove_error}}<p class=\"alert\" role=\"alert\" id=\"remove-error\">{{remove_error}}</p>\n"
@@ -78,11 +82,11 @@ const char ACCOUNT_PAGE[] =
     "autocomplete=\"one-time-code\" required{{#remove_error}} aria-invalid=\"true\" "
     "aria-describedby=\"remove-error\"{{/remove_error}}>\n"
     "</div>\n"
-    "<div class=\"field\">\n"
+    "{{#has_pw}}<div class=\"field\">\n"
     "<label for=\"remove-password\">Password</label>\n"
     "<input type=\"password\" id=\"remove-password\" name=\"password\" "
     "autocomplete=\"current-password\">\n"
-    "</div>\n"
+    "</div>\n{{/has_pw}}"
     "<button type=\"submit\" class=\"danger\">Turn off two-step verification</button>\n"
     "</form>\n"
     "{{/mfa_on}}{{^mfa_on}}<p><span class=\"tag\">Off</span> Add a code from an authenticator app "
@@ -130,6 +134,7 @@ void account_pages_render(struct gh_req *r, const struct store_ops *ops, struct 
     memset(&u, 0, sizeof u);
     bool on = false;
     enum gh_err rc = ops->users.by_id(c, r->ident.user_id, &u);
+    bool has_pw = u.password_hash[0] && u.password_hash[0] != '!'; /* "!": email links only */
     gh_wipe(u.password_hash, sizeof u.password_hash);
     if (rc == GH_OK) rc = mfa_enabled(ops, c, r->ident.user_id, &on);
     if (rc) {
@@ -153,6 +158,7 @@ void account_pages_render(struct gh_req *r, const struct store_ops *ops, struct 
         {"mfa_on", on ? set : ""},
         {"codes_error", v->codes_error},
         {"remove_error", v->remove_error},
+        {"has_pw", has_pw ? set : ""},
     };
     pages_send_width(r, status, PAGES_WIDE, "Your account", ACCOUNT_PAGE, vars,
                      sizeof vars / sizeof vars[0]);

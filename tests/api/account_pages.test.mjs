@@ -123,6 +123,15 @@ describe('account pages', () => {
     for (let i = 0; i < 50 && mails() === before; i++) await sleep(100);
     assert.equal(mails(), before + 1, 'one more confirmation mail');
 
+    // an account that signs in by email links only ("!" for a password)
+    const h = sql(srv.dbPath, `SELECT password_hash FROM users WHERE id = '${u.uid}';`).trim();
+    sql(srv.dbPath, `UPDATE users SET password_hash = '!' WHERE id = '${u.uid}';`);
+    const np = await get(u, '/account');
+    assert.match(np.text, /Your account has no password/);
+    assert.match(np.text, /<a href="\/forgot-password">Set a password<\/a>/);
+    assert.ok(!np.text.includes('id="current-password"'));
+    sql(srv.dbPath, `UPDATE users SET password_hash = '${h}' WHERE id = '${u.uid}';`);
+
     markVerified(srv, u.uid);
     const v = await get(u, '/account?verified=1');
     assert.match(v.text, /<span class="tag">Confirmed<\/span>/);

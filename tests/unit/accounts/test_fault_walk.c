@@ -729,6 +729,29 @@ static const char *moved_failed(struct store_conn *c, const struct gh_req *r)
     return NULL;
 }
 
+/* S1 ends every other session of U (POST /v1/sessions/revoke-others). */
+static void revoke_others_run(struct gh_req **rp, struct store_conn *c, const struct store_ops *ops)
+{
+    *rp = req_new(GH_POST, "/v1/sessions/revoke-others", NULL);
+    req_auth(*rp, c, T.acc1);
+    sessions_http_revoke_others(*rp, ops, c);
+}
+
+static const char *revoke_others_ok(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(!live(c, T.s2) && !live(c, T.s3), "another session is still live");
+    EXPECT(live(c, T.s1), "the caller's session ended");
+    return NULL;
+}
+
+/* All of them or none: one transaction. */
+static const char *revoke_others_failed(struct store_conn *c, const struct gh_req *r)
+{
+    EXPECT(live(c, T.s1) && live(c, T.s2) && live(c, T.s3),
+           "a failed sign-out everywhere else ended a session");
+    return NULL;
+}
+
 struct flow {
     const char *name;
     void (*run)(struct gh_req **r, struct store_conn *c, const struct store_ops *ops);
@@ -766,6 +789,8 @@ static const struct flow flows[] = {
     {"page: password reset (POST)", page_reset_run, 303, reset_ok, reset_failed, NULL},
     {"email change request", change_run, 202, change_ok, change_failed, NULL},
     {"email change confirm", moved_run, 200, moved_ok, moved_failed, NULL},
+    {"sessions revoke others", revoke_others_run, 204, revoke_others_ok, revoke_others_failed,
+     NULL},
 };
 
 /* Cases that fail today: a failure at this operation in this flow leaves a
@@ -939,13 +964,15 @@ WALK(walk_reuse, 10)
 WALK(walk_signin_w, 11)
 WALK(walk_signin_mfa, 12)
 WALK(walk_remove, 13)
-WALK(walk_magic, 14)
-WALK(walk_revoke, 15)
-WALK(walk_page_peek, 16)
-WALK(walk_page_magic, 17)
-WALK(walk_page_reset, 18)
-WALK(walk_email_change, 19)
-WALK(walk_email_moved, 20)
+WALK(walk_step_up, 14)
+WALK(walk_magic, 15)
+WALK(walk_revoke, 16)
+WALK(walk_page_peek, 17)
+WALK(walk_page_magic, 18)
+WALK(walk_page_reset, 19)
+WALK(walk_email_change, 20)
+WALK(walk_email_moved, 21)
+WALK(walk_revoke_others, 22)
 
 /* The other mode: every call of one operation fails. */
 static void fail_by_name(void **state)
@@ -1171,6 +1198,7 @@ int main(void)
         cmocka_unit_test(walk_signin_w),
         cmocka_unit_test(walk_signin_mfa),
         cmocka_unit_test(walk_remove),
+        cmocka_unit_test(walk_step_up),
         cmocka_unit_test(walk_magic),
         cmocka_unit_test(walk_revoke),
         cmocka_unit_test(walk_page_peek),
@@ -1178,6 +1206,7 @@ int main(void)
         cmocka_unit_test(walk_page_reset),
         cmocka_unit_test(walk_email_change),
         cmocka_unit_test(walk_email_moved),
+        cmocka_unit_test(walk_revoke_others),
         cmocka_unit_test(fail_by_name),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
