@@ -315,6 +315,37 @@ static void test_writes_append(void **state)
     assert_string_equal(e.session_id, "");
 }
 
+/* users.set_email: the address, its key and the verification change
+ * together with a user_changed event; a key another account has is a
+ * conflict that changes nothing and appends nothing. */
+static void test_set_email(void **state)
+{
+    struct store_conn *c = *state;
+    static const char *OTHER = "00000000-0000-4000-8000-000000000002";
+    mk_user(c, UID, "ada@example.com");
+    mk_user(c, OTHER, "bob@example.com");
+    int64_t at = max_seq(c);
+    assert_int_equal(ops->users.set_email(c, UID, "Ada@new.example", "ada@new.example", 777, NULL),
+                     GH_OK);
+    struct store_event e = newest(c, at, 1);
+    assert_int_equal(e.kind, STORE_EV_USER_CHANGED);
+    assert_string_equal(e.user_id, UID);
+    at = e.seq;
+    struct store_user u;
+    assert_int_equal(ops->users.by_email_key(c, "ada@new.example", &u), GH_OK);
+    assert_string_equal(u.id, UID);
+    assert_string_equal(u.email, "Ada@new.example");
+    assert_int_equal(u.email_verified_at, 777);
+    assert_int_equal(ops->users.by_email_key(c, "ada@example.com", &u), GH_ERR_NOT_FOUND);
+    assert_int_equal(ops->users.set_email(c, UID, "bob@example.com", "bob@example.com", 778, NULL),
+                     GH_ERR_CONFLICT);
+    assert_int_equal(ops->users.by_id(c, UID, &u), GH_OK);
+    assert_string_equal(u.email_key, "ada@new.example");
+    assert_int_equal(ops->users.set_email(c, "nobody", "x@new.example", "x@new.example", 779, NULL),
+                     GH_ERR_NOT_FOUND);
+    assert_int_equal(max_seq(c), at);
+}
+
 static void test_signing_keys_append(void **state)
 {
     struct store_conn *c = *state;
@@ -361,6 +392,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_kind, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_set_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signing_keys_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_event_rolls_back, setup, teardown),
     };
