@@ -66,6 +66,9 @@ static const char SHEET[] =
     "color:var(--accent-fg);background:var(--accent);border:1px solid var(--accent);"
     "border-radius:.5rem}\n"
     "button{width:100%}\n"
+    /* the wide card (account pages): buttons to their text, fields a form's width */
+    "main.card.wide button{width:auto;min-width:10rem}\n"
+    "main.card.wide .field{max-width:27rem}\n"
     "button:hover,a.button:hover{filter:brightness(1.1)}\n"
     "button.secondary,a.button.secondary{color:var(--fg);background:transparent;"
     "border-color:var(--field)}\n"
@@ -75,10 +78,11 @@ static const char SHEET[] =
     "form+form,form+.actions{margin-top:1rem}\n"
     ".actions{display:flex;flex-wrap:wrap;align-items:center;gap:.75rem;margin:1.25rem 0 0}\n"
     ".actions>*{flex:1 1 auto;width:auto;margin:0}\n"
-    ".actions>a:not(.button){flex:0 1 auto}\n"
+    ".actions>a:not(.button),main.card.wide .actions>*{flex:0 1 auto}\n"
     ".links{display:flex;flex-wrap:wrap;justify-content:space-between;gap:.5rem 1rem;"
     "margin:1.25rem 0 0;padding:0;list-style:none;font-size:.9375rem}\n"
     ".links li{margin:0}\n"
+    ".links a{display:inline-block;padding:.3rem 0}\n"
     ".divider{display:flex;align-items:center;gap:.75rem;margin:1.5rem 0;color:var(--muted);"
     "font-size:.875rem}\n"
     ".divider::before,.divider::after{content:\"\";flex:1;border-top:1px solid var(--line)}\n"
@@ -120,7 +124,8 @@ static const char SHEET[] =
     "font-weight:600;line-height:1.5;vertical-align:.1em;color:var(--tag-fg);"
     "background:var(--tag-bg);border-radius:999px}\n"
     "form.inline{display:inline-block;margin:0}\n"
-    "form.inline button{width:auto;font-size:.9375rem;padding:.4rem .9rem}\n"
+    "form.inline button,main.card.wide form.inline button{width:auto;min-width:0;"
+    "font-size:.9375rem;padding:.4rem .9rem}\n"
     "@media (forced-colors:active){button,a.button,.tag{border:1px solid}}\n";
 
 bool pages_color_parse(const char *s, uint8_t rgb[3])

@@ -244,7 +244,7 @@ static const char STYLE_GUIDE[] =
     "<div class=\"actions\"><button type=\"submit\" class=\"secondary\">Email me a sign-in "
     "link</button><a class=\"button\" href=\"{{base}}/account\">Continue</a></div>\n"
     "<section><h2>Two-step verification</h2>\n"
-    "<img class=\"qr\" alt=\"QR code\" src=\"{{qr}}\">\n"
+    "<img class=\"qr\" alt=\"QR code\" width=\"240\" height=\"240\" src=\"{{qr}}\">\n"
     "<p>Or type this key into the app:</p>\n"
     "<code class=\"secret\" id=\"totp-secret\">JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP</code>\n"
     "<ol class=\"codes\" id=\"backup-codes\">"
