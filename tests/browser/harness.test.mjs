@@ -103,6 +103,10 @@ describe('the pages of main: step-up, sign-out, error pages', () => {
     const r = await page.goto(`${srv.url}/step-up?rd=/account`);
     assert.equal(r.status(), 401);
     await assert.doesNotReject(page.getByRole('heading', { level: 1, name: 'You are not signed in' }).waitFor());
+    // a way on: "Sign in", keeping where the person was going
+    const signin = page.getByRole('link', { name: 'Sign in', exact: true });
+    await signin.waitFor();
+    assert.match(await signin.getAttribute('href'), /\/signin\?rd=/);
     await b.shot(page, 'error-401-not-signed-in', { dark: true });
     await page.goto(`${srv.url}/signout/done`);
     await page.getByRole('heading', { level: 1 }).waitFor();
