@@ -9,7 +9,7 @@ API_ERRORS := $(CURDIR)/build/api-errors
 # tests/tsan.supp lists only uninstrumented system libraries, each with why.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api proxy tsan fuzz bench fmt clean
+.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api proxy browser tsan fuzz bench fmt clean
 
 # Development on this machine: the pages sign in over plain http on
 # loopback only with GATEHOUSE_INSECURE_DEV_COOKIES=on (the server refuses
@@ -22,7 +22,7 @@ run: deps build-release
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
 # check-format first: it takes seconds and fails before a long build.
-test: deps check-format check-docs build-asan build-release unit api proxy api-coverage tsan lint-layout
+test: deps check-format check-docs build-asan build-release unit api proxy browser api-coverage tsan lint-layout
 
 deps:
 	@./scripts/deps.sh
@@ -81,6 +81,23 @@ proxy: build-asan
 	cd tests/proxy && GH_API_ERRORS_DIR=$(API_ERRORS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)
+
+# The pages in a real browser (tests/browser/): Debian's Chromium driven by
+# playwright-core (exact versions in tests/browser/package-lock.json, from
+# `npm ci`; never Playwright's own browser download), against the ASan
+# server, its mail in a real SMTP sink, and the gate flow through the real
+# nginx of the quickstart. Every test fails on a console error, a CSP
+# violation or a serious accessibility finding (axe-core). Screenshots of
+# every page (desktop, phone, some dark), index.md (which file shows which
+# page) and a11y.md land in build/browser-shots/, also when a test fails.
+BROWSER_SHOTS := $(CURDIR)/build/browser-shots
+browser: build-asan
+	@./scripts/deps.sh --browser
+	cd tests/browser && npm ci --no-audit --no-fund --silent
+	@rm -rf $(BROWSER_SHOTS)
+	cd tests/browser && GH_BROWSER_SHOTS=$(BROWSER_SHOTS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
+	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=2")') \
+	  $$(ls *.test.mjs); rc=$$?; node lib/report.mjs $(BROWSER_SHOTS); exit $$rc
 
 # Every (route, method, error code) the servers logged during `make api` is
 # listed for that route in docs/openapi.yaml (tests/api/openapi.test.mjs

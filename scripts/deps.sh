@@ -3,6 +3,9 @@
 # Used by both `make run` and `make test`; does nothing when all are present.
 # --proxy adds nginx and caddy for the proxy tests (tests/proxy/, `make
 # proxy`), which start their own instances on loopback as the current user.
+# --browser adds Debian's Chromium and a font for the browser tests
+# (tests/browser/, `make browser`; playwright-core drives /usr/bin/chromium,
+# never a browser of its own download), and nginx for their gate flow.
 set -eu
 PKGS="build-essential cmake pkg-config
 libevent-dev libjansson-dev libssl-dev libsodium-dev libcjose-dev
@@ -15,6 +18,7 @@ case "${1:-}" in
 --bench) PKGS="$PKGS wrk nginx-light" ;;
 --fuzz) PKGS="$PKGS clang" ;;
 --proxy) PKGS="$PKGS nginx caddy" ;;
+--browser) PKGS="$PKGS chromium fonts-dejavu-core nginx" ;;
 esac
 missing=""
 for p in $PKGS; do
@@ -30,13 +34,13 @@ SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null || true
-# The proxy tests need the nginx and caddy programs, not their services:
+# The proxy and browser tests need the nginx and caddy programs, not their services:
 # where services run, both packages would start one on port 80 at install
 # (the second failing, and Caddy's welcome page open to the network). A
 # policy-rc.d that says "no" holds every service of this install from
 # starting; it is removed after. An existing policy-rc.d is left alone.
-if [ "${1:-}" = --proxy ] && [ ! -e /usr/sbin/policy-rc.d ]; then
-  printf '#!/bin/sh\n# deps.sh --proxy: no service starts during this install\nexit 101\n' |
+if { [ "${1:-}" = --proxy ] || [ "${1:-}" = --browser ]; } && [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\n# deps.sh %s: no service starts during this install\nexit 101\n' "$1" |
     $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod 0755 /usr/sbin/policy-rc.d
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT

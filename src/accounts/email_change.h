@@ -8,7 +8,7 @@
  * session within GATEHOUSE_REAUTH_WINDOW, as enrolling a factor does. It
  * then stores a single-use link of purpose "email_change" that carries the
  * new address (magic_links.new_email, plain like every stored address:
- * decision 0030-email-email-change), mails the new address the link
+ * decision 0033-email-email-change), mails the new address the link
  * <GATEHOUSE_PUBLIC_URL>/email-change?token=... and the old one a notice
  * without a link, naming the new address partly masked. Whether the new
  * address has an account is not looked at: the answer is the same
@@ -17,7 +17,7 @@
  * Confirming spends the link and changes users.email (marked verified: the
  * owner just proved it) in one transaction with the audit row, the end of
  * the old address's other links and a notice to the old address; the
- * account's sessions stay (decision 0030), and every process's auth cache
+ * account's sessions stay (decision 0033), and every process's auth cache
  * reads the user again (STORE_EV_USER_CHANGED), so X-Gatehouse-Email and
  * /v1/me show the new address at the next check.
  *

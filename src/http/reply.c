@@ -59,7 +59,7 @@ void gh_reply_text(struct gh_req *r, int status, const char *type, char *text)
 /* A page's Referrer-Policy is same-origin: an emailed link's page has its
  * token in the URL, and no other site may see it in a Referer. Not
  * no-referrer: under it a browser sends "Origin: null" with the page's own
- * form POST, which the Origin check refuses (decision 0030-links). */
+ * form POST, which the Origin check refuses (decision 0031). */
 static const struct gh_profile_info profiles[] = {
     [GH_PROFILE_API] = {"default-src 'none'; frame-ancestors 'none'", "application/json",
                         "Send the body as Content-Type: application/json.",
@@ -278,14 +278,28 @@ int http_method_of(struct evhttp_request *ev)
     }
 }
 
+/* The page CSP with form_origin added to form-action (pages_rd checked
+ * it: an origin the gate may send a person back to, of URL characters
+ * only), into out; NULL when it does not fit (then the plain CSP: the
+ * redirect is refused by the browser, never a looser policy). */
+static const char *page_csp_with(char *out, size_t cap, const char *form_origin)
+{
+    int n = snprintf(out, cap,
+                     "default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                     "form-action 'self' %s; frame-ancestors 'none'",
+                     form_origin);
+    return n > 0 && (size_t)n < cap ? out : NULL;
+}
+
 static void add_security_headers(struct evkeyvalq *h, const char *cache_control,
-                                 const char *request_id, const struct gh_profile_info *p)
+                                 const char *request_id, const struct gh_profile_info *p,
+                                 const char *csp)
 {
     evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(h, "X-Frame-Options", "DENY");
     evhttp_add_header(h, "Referrer-Policy", p->referrer_policy);
     evhttp_add_header(h, "Permissions-Policy", "camera=(), microphone=(), geolocation=()");
-    evhttp_add_header(h, "Content-Security-Policy", p->csp);
+    evhttp_add_header(h, "Content-Security-Policy", csp ? csp : p->csp);
     evhttp_add_header(h, "Strict-Transport-Security", "max-age=31536000; includeSubDomains");
     evhttp_add_header(h, "Cache-Control", cache_control);
     evhttp_add_header(h, "X-Request-Id", request_id);
@@ -377,12 +391,17 @@ void http_finish(struct gh_req *r)
     if (r->error_code && r->resp && gh_route_profile(r->route) == GH_PROFILE_PAGE)
         pages_http_error(r);
 
+    char csp_buf[512];
+    int profile = gh_route_profile(r->route);
+    const char *csp = profile == GH_PROFILE_PAGE && r->form_origin[0]
+                          ? page_csp_with(csp_buf, sizeof csp_buf, r->form_origin)
+                          : NULL;
     if (!gate)
         add_security_headers(h,
                              (r->route && (r->route->flags & R_CACHEABLE) && r->status == 200)
                                  ? "public, max-age=300"
                                  : "no-store",
-                             r->request_id, gh_profile_of(gh_route_profile(r->route)));
+                             r->request_id, gh_profile_of(profile), csp);
     else if (r->status != 200) {
         evhttp_add_header(h, "Cache-Control", "no-store");
         evhttp_add_header(h, "X-Request-Id", r->request_id);
@@ -455,7 +474,7 @@ void http_reply_no_memory(struct gh_loop *l, struct evhttp_request *ev, int64_t 
     char rid[GH_REQUEST_ID_MAX + 1];
     struct evkeyvalq *h = evhttp_request_get_output_headers(ev);
     http_request_id_of(l, evhttp_request_get_input_headers(ev), rid, sizeof rid);
-    add_security_headers(h, "no-store", rid, gh_profile_of(GH_PROFILE_API));
+    add_security_headers(h, "no-store", rid, gh_profile_of(GH_PROFILE_API), NULL);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Connection", "close");
     evbuffer_add(evhttp_request_get_output_buffer(ev), body, sizeof body - 1);

@@ -112,6 +112,7 @@ const struct gh_profile_info *gh_profile_of(int profile);
 #define GH_MFA_COOKIE_LEN 43
 
 #define GH_PARAM_MAX 64
+#define GH_FORM_ORIGIN_MAX 256 /* scheme://host:port of a return URL */
 #define GH_TOKEN_MAX 2048
 #define GH_REQUEST_ID_MAX 64
 
@@ -129,7 +130,12 @@ struct gh_req {
     char ip[STORE_IP_MAX + 1];
     char user_agent[STORE_UA_MAX + 1];
     char request_id[GH_REQUEST_ID_MAX + 1];
-    char query[512];              /* raw query string ("" if none; longer ones are cut) */
+    char query[512]; /* raw query string ("" if none; longer ones are cut) */
+    /* A page whose form leads (by a 303 after its POST) to a checked return
+     * URL on another origin: that origin, added to the page CSP's
+     * form-action, which browsers apply to the redirects after a form's
+     * POST too ("" for none; pages/pages_reply.h pages_rd sets it). */
+    char form_origin[GH_FORM_ORIGIN_MAX];
     char token[GH_TOKEN_MAX + 1]; /* bearer token or cookie session token; wiped at the end */
     size_t token_len;
     bool authed;

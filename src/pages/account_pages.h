@@ -9,7 +9,7 @@
  * handlers, sessions_http_list and _revoke. Their reply (a JSON body or
  * error) is then read and replaced by a page: a 303, the form again with
  * the error next to its field, or, left as it is, an error that
- * pages_http_error turns into an error page (decision 0030-account). The
+ * pages_http_error turns into an error page (decision 0032). The
  * routes are R_AUTH | R_PAGE (R_BODY on POSTs, R_HASH where a password is
  * checked); the http layer checked the session, its CSRF field and Origin.
  * Handlers run on workers; templates are static text. */

@@ -1,6 +1,8 @@
 #include "pages/pages_reply.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "core/util.h"
@@ -43,17 +45,49 @@ static json_t *query_of(struct gh_req *r)
     return q;
 }
 
+/* The origin (scheme://host[:port]) of an absolute URL into out; false
+ * when it has none, does not fit, or holds a character that could end a
+ * CSP source (only URL host characters pass). */
+static bool origin_of(const char *url, char *out, size_t cap)
+{
+    const char *h = strstr(url, "://");
+    if (!h) return false;
+    size_t n = (size_t)(h + 3 - url) + strcspn(h + 3, "/?#");
+    if (n >= cap) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (!isalnum(c) && !strchr(".-:/[]", c)) return false;
+    }
+    memcpy(out, url, n);
+    out[n] = '\0';
+    return true;
+}
+
+/* A checked return URL on another origin than ours: the page's form leads
+ * there by a 303 after its POST, and browsers hold that redirect to the
+ * page CSP's form-action, so the origin is added to it (http/reply.c). */
+static void allow_form_origin(struct gh_req *r, const char *rd)
+{
+    char ours[REDIRECT_OUT_MAX], o[GH_FORM_ORIGIN_MAX], mine[GH_FORM_ORIGIN_MAX];
+    pages_url(ours, "/");
+    if (!origin_of(rd, o, sizeof o)) return;
+    if (origin_of(ours, mine, sizeof mine) && strcasecmp(o, mine) == 0) return;
+    memcpy(r->form_origin, o, strlen(o) + 1);
+}
+
 void pages_rd(struct gh_req *r, char out[REDIRECT_OUT_MAX])
 {
     out[0] = '\0';
     json_t *v = r->body ? json_object_get(r->body, "rd") : NULL;
     if (json_is_string(v)) {
-        pages_return_url(json_string_value(v), json_string_length(v), out);
+        if (pages_return_url(json_string_value(v), json_string_length(v), out))
+            allow_form_origin(r, out);
         return;
     }
     json_t *q = query_of(r);
     v = json_object_get(q, "rd");
-    if (json_is_string(v)) pages_return_url(json_string_value(v), json_string_length(v), out);
+    if (json_is_string(v) && pages_return_url(json_string_value(v), json_string_length(v), out))
+        allow_form_origin(r, out);
     json_decref(q);
 }
 

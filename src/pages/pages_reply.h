@@ -34,7 +34,9 @@ void pages_see_other(struct gh_req *r, const char *url);
 /** The return URL of r, checked: the form's "rd" on a POST, else the
  *  query's. out "" when absent or refused (then the page's own success
  *  page follows; the raw value is never used). A query the request struct
- *  had to cut is not read. */
+ *  had to cut is not read. A checked URL on another origin than ours is
+ *  added to this reply's CSP form-action (r->form_origin): browsers apply
+ *  form-action to the 303 after the page's POST as well. */
 void pages_rd(struct gh_req *r, char out[REDIRECT_OUT_MAX]);
 
 /** A query parameter of r (a GET page's ?token=, ?rd=...) into out (cap

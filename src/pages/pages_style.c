@@ -27,6 +27,9 @@ static const struct pages_color PALETTE[] = {
  * image to fetch. Readable without it: the pages are ordinary HTML. */
 static const char SHEET[] =
     "*,*::before,*::after{box-sizing:border-box}\n"
+    /* hidden wins over the display the rules below give inputs (the
+     * reset page's username field for password managers) */
+    "[hidden]{display:none!important}\n"
     "html{-webkit-text-size-adjust:100%;text-size-adjust:100%}\n"
     "body{margin:0;min-height:100vh;display:flex;flex-direction:column;align-items:center;"
     "padding:0 1rem 1.5rem;background:var(--bg);color:var(--fg);"

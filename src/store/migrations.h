@@ -190,7 +190,7 @@ static const struct store_migration store_migrations[] = {
     /* An "email_change" link carries the address the account changes to
      * (as typed, domain lower-cased), in plain text like users.email and
      * magic_links.email: it becomes users.email once confirmed
-     * (docs/decisions/0030-email-email-change.md). '' for other links. */
+     * (docs/decisions/0033-email-email-change.md). '' for other links. */
     {17, "email change links",
      "ALTER TABLE magic_links ADD COLUMN new_email TEXT NOT NULL DEFAULT '';", NULL, NULL},
 };

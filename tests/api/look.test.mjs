@@ -1,4 +1,4 @@
-// The pages' look and branding (docs/api.md "Pages", decision 0030): the
+// The pages' look and branding (docs/api.md "Pages", decision 0034): the
 // brand colour generated into the stylesheet (a bad one stops the start),
 // the logo at /assets/logo (content type, cache, its own CSP, the size cap
 // and kind checked at start), an operator's stylesheet replacing ours, the

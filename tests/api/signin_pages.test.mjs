@@ -305,3 +305,21 @@ describe('cookie mode', () => {
     } finally { await srv.stop(); }
   });
 });
+
+describe('the page CSP and a return URL on another host', () => {
+  // Browsers hold the 303 after a form's POST to the page's form-action
+  // too: a sign-in page whose rd is an app on another host names that
+  // origin there, and nothing else.
+  test('form-action names the checked rd origin only', async () => {
+    const srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_COOKIE_DOMAIN: 'example.test' } });
+    try {
+      const csp = async (rd) => (await req(srv, 'GET', `/signin?rd=${encodeURIComponent(rd)}`)).headers['content-security-policy'];
+      assert.match(await csp('https://app.example.test/reports?q=1'), /form-action 'self' https:\/\/app\.example\.test; frame-ancestors/);
+      for (const rd of ['https://evil.test/', '/account', `${PUBLIC}/account`, 'https://app.example.test;script-src *']) {
+        assert.match(await csp(rd), /form-action 'self'; frame-ancestors/, rd);
+      }
+      const st = await req(srv, 'GET', `/signout/done?rd=${encodeURIComponent('https://app.example.test/')}`);
+      assert.match(st.headers['content-security-policy'], /form-action 'self'; /, 'a page that reads no rd adds nothing');
+    } finally { await srv.stop(); }
+  });
+});
