@@ -50,6 +50,7 @@ static const char SHEET[] =
     "footer.site{padding:0 1.25rem}}\n"
     "h1{font-size:1.5rem;line-height:1.25;margin:0 0 .75rem;overflow-wrap:anywhere}\n"
     "h2{font-size:1.125rem;line-height:1.3;margin:0 0 .6rem}\n"
+    "h3{font-size:1rem;line-height:1.3;margin:1.25rem 0 .5rem}\n"
     "p,ul,ol,dl{margin:0 0 1rem}\n"
     "p.lead,.muted{color:var(--muted)}\n"
     "a{color:var(--link);text-underline-offset:.15em}\n"

@@ -31,8 +31,9 @@ const char SESSIONS_PAGE[] =
 
 const char SESSIONS_ROW[] =
     "<tr><td>{{device}}{{#app}} <span class=\"muted\">(app)</span>{{/app}}{{#current}} <span "
-    "class=\"tag\">This device</span>{{/current}}</td><td>{{ip}}</td><td><time "
-    "datetime=\"{{created}}\">{{created_h}}</time></td><td><time "
+    "class=\"tag\">This device</span>{{/current}}</td><td data-label=\"IP address\">{{ip}}</td><td "
+    "data-label=\"Signed in\"><time datetime=\"{{created}}\">{{created_h}}</time></td><td "
+    "data-label=\"Last active\"><time "
     "datetime=\"{{used}}\">{{used_h}}</time></td><td>{{^current}}<form class=\"inline\" "
     "method=\"post\" action=\"{{action}}\"><input type=\"hidden\" name=\"csrf\" "
     "value=\"{{csrf}}\"><input type=\"hidden\" name=\"id\" value=\"{{id}}\"><button "
