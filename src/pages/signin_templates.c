@@ -94,7 +94,7 @@ const char PAGES_SIGN_UP[] =
     "</div>\n"
     "<button type=\"submit\">Create account</button>\n"
     "</form>\n"
-    "<p class=\"links\">Already have an account? <a href=\"{{base}}/signin{{#rdq}}?rd={{rdq}}"
+    "<p class=\"muted\">Already have an account? <a href=\"{{base}}/signin{{#rdq}}?rd={{rdq}}"
     "{{/rdq}}\">Sign in</a></p>\n";
 
 const char PAGES_CHECK_EMAIL[] =
