@@ -393,7 +393,7 @@ static void budget_with_long_emails(void **state)
     /* A full cache may evict even a fresh entry: the hash key is random per
      * run, and an insert (a user takes several slots here) evicts by CLOCK
      * in whichever shard it lands. So a few fresh pairs, and at least one
-     * must read back whole (one alone failed about once in a few hundred). */
+     * must read back whole (one alone failed once under make test). */
     struct authcache_identity id;
     bool read_back = false;
     for (unsigned k = 0; k < 4 && !read_back; k++) {
