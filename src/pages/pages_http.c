@@ -180,6 +180,7 @@ void pages_http_denied(struct gh_req *r, const struct store_ops *ops, struct sto
     (void)c;
     char rd[REDIRECT_OUT_MAX], signout[4 * REDIRECT_OUT_MAX];
     pages_rd(r, rd);
+    r->form_origin[0] = '\0'; /* links only: no form leads to rd */
     pages_url_rd(signout, sizeof signout, "/signout", rd);
     const struct page_var v[] = {{"back", rd}, {"signout", signout}};
     pages_send(r, 403, "You don't have access", PAGES_DENIED, v, 2);
@@ -277,5 +278,6 @@ void pages_http_error(struct gh_req *r)
         return; /* the JSON reply stays */
     }
     gh_reply_body(r, status, PAGES_HTML, b.data, b.len);
-    r->error_code = code; /* the log names the error as for the API */
+    r->form_origin[0] = '\0'; /* an error page has no form */
+    r->error_code = code;     /* the log names the error as for the API */
 }
