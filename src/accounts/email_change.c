@@ -188,6 +188,16 @@ enum gh_err email_change_request(struct gh_req *r, const struct store_ops *ops,
         res->outcome = EMAIL_CHANGE_SAME;
         goto out;
     }
+    /* Only a proved address may be moved. Otherwise someone who signed up
+     * with another person's address (verification off) asks for a change
+     * to their own inbox, the owner proves the address by a link (which
+     * reclaims the account), and the pending link then moves the
+     * reclaimed account to the attacker (as for TOTP enrolment, decision
+     * 0006). */
+    if (!u.email_verified_at) {
+        res->outcome = EMAIL_CHANGE_NOT_VERIFIED;
+        goto out;
+    }
     if ((rc = check_proof(r, ops, c, &u, pw, pw_len, &proof, res)) || !proof) goto out;
     /* Mail goes out: the budgets /v1/magic-link spends, for the new
      * address (whoever owns it is not flooded) and this client. */

@@ -46,6 +46,7 @@ enum email_change_outcome {
     EMAIL_CHANGE_BAD_PASSWORD,  /* request: wrong password (403 proof_failed; audited) */
     EMAIL_CHANGE_REAUTH,        /* request: no password, and the sign-in is too old (403) */
     EMAIL_CHANGE_GONE,          /* request: the account is gone (401) */
+    EMAIL_CHANGE_NOT_VERIFIED,  /* request: the current address is not proved (403) */
     EMAIL_CHANGE_LINK_INVALID,  /* unknown, used, or of another purpose (401) */
     EMAIL_CHANGE_LINK_EXPIRED,  /* a real link, expired (401) */
     EMAIL_CHANGE_LINK_GONE,     /* its account is gone or changed address since (401) */

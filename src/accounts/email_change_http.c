@@ -12,6 +12,11 @@ void email_change_http_refused(struct gh_req *r, const struct email_change_resul
     case EMAIL_CHANGE_INVALID_EMAIL:
         gh_fail(r, GH_E_INVALID_EMAIL);
         break;
+    case EMAIL_CHANGE_NOT_VERIFIED:
+        gh_fail_msg(r, GH_E_EMAIL_NOT_VERIFIED,
+                    "Confirm the account's current email address first (POST "
+                    "/v1/email/verify/resend sends the link).");
+        break;
     case EMAIL_CHANGE_SAME:
         gh_fail_msg(r, GH_E_INVALID_FIELD, "That already is the account's email address.");
         break;

@@ -46,9 +46,18 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
     /* Every token issued so far carries an older "rev" (decision 0004). */
     int64_t now = gh_now_s(), tia = sessions_next_tia(u.tokens_invalidated_at);
     struct store_audit ev;
+    if ((rc = ops->tx.begin_write(c))) goto fail;
     rc = ops->users.set_password(
         c, u.id, h, tia, r->ident.session_id, now,
         gh_audit_event(r, &ev, "password.changed", u.id, u.id, "{\"other_sessions\":\"revoked\"}"));
+    /* Every emailed link still out dies with the old password, as with a
+     * reset: above all a pending email change, which the notice to the old
+     * address tells its owner to stop by changing the password. */
+    if (rc == GH_OK) rc = ops->links.revoke_all(c, u.email_key, now);
+    if (rc == GH_OK)
+        rc = ops->tx.commit(c); /* rolls back itself on failure */
+    else
+        ops->tx.rollback(c);
     if (rc) goto fail;
     authcache_revoke_user_sessions(u.id, r->ident.session_id);
     authcache_set_user_tia(u.id, tia);

@@ -125,6 +125,11 @@ static bool form_refusal(const struct email_change_result *res, struct form_stat
         *status = 422, *code = "invalid_email";
         st->email_error = "Enter an email address like name@example.com.";
         return true;
+    case EMAIL_CHANGE_NOT_VERIFIED:
+        *status = 403, *code = "email_not_verified";
+        st->error = "Confirm your current email address first: your account page can send "
+                    "the confirmation email again.";
+        return true;
     case EMAIL_CHANGE_SAME:
         *status = 422, *code = "invalid_field";
         st->email_error = "That already is your email address.";

@@ -11,10 +11,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import {
-  startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail,
+  startServer, api, signup, markVerified, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail,
   rawRequest, assertNotInDb,
 } from './lib/harness.mjs';
 import { req, cookiesOf } from './lib/browser.mjs';
+
+// Only a proved address may be moved (the pre-hijack of decision 0033):
+// the accounts here have confirmed theirs.
+async function verifiedSignup(srv) {
+  const a = await signup(srv);
+  markVerified(srv, a.user.id);
+  return a;
+}
 
 const PUBLIC = 'https://auth.example.test';
 const SAME = { Origin: PUBLIC };
@@ -95,7 +103,7 @@ describe('changing the email address', () => {
   after(async () => { await srv?.stop(); smtp?.stop(); });
 
   test('both emails arrive; the link changes the address once; old email no longer signs in, the new one does; the gate follows', async () => {
-    const a = await signup(srv);
+    const a = await verifiedSignup(srv);
     const next = uniqueEmail();
     assert.equal(await gateEmail(srv, a.access), a.email, 'cached before the change');
     const token = await requestChange(srv, smtp, a, next);
@@ -144,7 +152,7 @@ describe('changing the email address', () => {
   });
 
   test('a wrong password is 403 proof_failed, audited, and mails nothing; bad input is 422', async () => {
-    const a = await signup(srv);
+    const a = await verifiedSignup(srv);
     const next = uniqueEmail();
     const before = smtp.messages().length;
     assertError(await api(srv.url, 'POST', '/v1/email/change', { token: a.access, json: { new_email: next, password: 'wrong password!' } }), 403, 'proof_failed');
@@ -159,9 +167,33 @@ describe('changing the email address', () => {
     assert.equal(sql(srv.dbPath, "SELECT count(*) FROM magic_links WHERE purpose = 'email_change' AND new_email = '" + next + "';"), '0');
   });
 
-  test('a taken address: the same 202; at confirmation 409 email_taken and nothing changes', async () => {
+  test('an address not confirmed yet cannot be moved: 403 email_not_verified, nothing sent (the pre-hijack)', async () => {
+    // Someone signs up with another person's address (verification off) and
+    // asks to move the account to their own inbox: were it allowed, the
+    // owner's later link sign-in would reclaim the account and the pending
+    // link would then hand the reclaimed account to the attacker.
     const a = await signup(srv);
-    const b = await signup(srv);
+    const next = uniqueEmail();
+    assertError(await api(srv.url, 'POST', '/v1/email/change', { token: a.access, json: { new_email: next, password: a.password } }), 403, 'email_not_verified');
+    await sleep(1000);
+    assert.ok(!smtp.messages().some(to(next)), 'no link was sent');
+    assert.equal(sql(srv.dbPath, `SELECT count(*) FROM magic_links WHERE purpose = 'email_change' AND new_email = '${next}';`), '0');
+  });
+
+  test('a password change ends a pending email change (the notice tells the owner to change the password)', async () => {
+    const a = await verifiedSignup(srv);
+    const next = uniqueEmail();
+    const token = await requestChange(srv, smtp, a, next);
+    const pw = `${a.password}-changed`;
+    const r = await api(srv.url, 'POST', '/v1/password', { token: a.access, json: { current_password: a.password, new_password: pw } });
+    assert.equal(r.status, 204, r.text);
+    assertError(await api(srv.url, 'POST', '/v1/email/change/confirm', { json: { token } }), 401, 'invalid_token', 'the link died with the old password');
+    assert.equal(sql(srv.dbPath, `SELECT email FROM users WHERE id = '${a.user.id}';`), a.email, 'the address stayed');
+  });
+
+  test('a taken address: the same 202; at confirmation 409 email_taken and nothing changes', async () => {
+    const a = await verifiedSignup(srv);
+    const b = await verifiedSignup(srv);
     const free = await api(srv.url, 'POST', '/v1/email/change', { token: a.access, json: { new_email: uniqueEmail(), password: a.password } });
     const token = await requestChange(srv, smtp, a, b.email);
     const taken = smtp.messages().find(to(b.email));
@@ -179,7 +211,7 @@ describe('changing the email address', () => {
   });
 
   test("links of other purposes are refused both ways (and not spent); the old address's links die with the change", async () => {
-    const a = await signup(srv);
+    const a = await verifiedSignup(srv);
     const r = await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
     assert.equal(r.status, 202);
     const signin = signinLink(await waitFor(() => smtp.messages().filter(to(a.email)).find(signinLink)));
@@ -195,7 +227,7 @@ describe('changing the email address', () => {
   });
 
   test('pages: the form, the sent page, the landing that spends nothing, and the confirmation', async () => {
-    const a = await signup(srv);
+    const a = await verifiedSignup(srv);
     const s = await req(srv, 'POST', '/v1/signin', { json: { email: a.email, password: a.password, mode: 'cookie' }, headers: SAME });
     assert.equal(s.status, 200, s.text);
     const ck = cookiesOf(s);
@@ -287,7 +319,7 @@ describe('changing the email address', () => {
   });
 
   test('pages: without a session the confirmation lands on the done page', async () => {
-    const a = await signup(srv);
+    const a = await verifiedSignup(srv);
     const next = uniqueEmail();
     const token = await requestChange(srv, smtp, a, next);
     const conf = await confirmPage(srv, token, '');
