@@ -222,6 +222,7 @@ void email_pages_landing(struct gh_req *r, const struct store_ops *ops, struct s
     enum gh_err rc = GH_OK;
     if (pages_query_param(r, "token", tok, sizeof tok))
         rc = email_change_peek(ops, c, tok, strlen(tok), &res);
+    gh_wipe(r->query, sizeof r->query); /* the token's other copy */
     if (rc) {
         gh_reply_fail(r, rc);
     } else if (res.outcome != EMAIL_CHANGE_PENDING) {

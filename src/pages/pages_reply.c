@@ -75,6 +75,16 @@ static void allow_form_origin(struct gh_req *r, const char *rd)
     memcpy(r->form_origin, o, strlen(o) + 1);
 }
 
+/* A checked rd longer than a Location header may be (gh_reply_header
+ * refuses more than 1023 bytes) is dropped like a refused one: the page's
+ * own success page follows, never a 500 after the change was made. */
+static void cap_location(struct gh_req *r, char out[REDIRECT_OUT_MAX])
+{
+    if (strlen(out) <= 1023) return;
+    out[0] = '\0';
+    r->form_origin[0] = '\0';
+}
+
 void pages_rd(struct gh_req *r, char out[REDIRECT_OUT_MAX])
 {
     out[0] = '\0';
@@ -82,6 +92,7 @@ void pages_rd(struct gh_req *r, char out[REDIRECT_OUT_MAX])
     if (json_is_string(v)) {
         if (pages_return_url(json_string_value(v), json_string_length(v), out))
             allow_form_origin(r, out);
+        cap_location(r, out);
         return;
     }
     json_t *q = query_of(r);
@@ -89,6 +100,7 @@ void pages_rd(struct gh_req *r, char out[REDIRECT_OUT_MAX])
     if (json_is_string(v) && pages_return_url(json_string_value(v), json_string_length(v), out))
         allow_form_origin(r, out);
     json_decref(q);
+    cap_location(r, out);
 }
 
 bool pages_query_param(struct gh_req *r, const char *name, char *out, size_t cap)
@@ -98,6 +110,7 @@ bool pages_query_param(struct gh_req *r, const char *name, char *out, size_t cap
     json_t *v = json_object_get(q, name);
     bool ok = json_is_string(v) && json_string_length(v) < cap;
     if (ok) memcpy(out, json_string_value(v), json_string_length(v) + 1);
+    gh_json_wipe(q); /* a parameter may be an emailed link's token */
     json_decref(q);
     return ok;
 }

@@ -325,6 +325,13 @@ describe('pages: /step-up and /signout', () => {
     const s2 = await session(a);
     const p2 = await req(srv, 'POST', '/signout', { form: { csrf: s2.csrf }, cookie: s2.cookie, headers: SAME });
     assert.equal(p2.headers.location, `${PUBLIC}/signout/done`);
+    // an rd too long for a Location header: dropped, never a 500 after the
+    // sign-out was made
+    const s3 = await session(a);
+    const long = `https://app.example.test/${'a'.repeat(1100)}`;
+    const p3 = await req(srv, 'POST', '/signout', { form: { csrf: s3.csrf, rd: long }, cookie: s3.cookie, headers: SAME });
+    assert.equal(p3.status, 303, p3.text.slice(0, 200));
+    assert.equal(p3.headers.location, `${PUBLIC}/signout/done`);
   });
 
   test('reflected values are escaped: rd in the hidden field, the brand everywhere', async () => {
