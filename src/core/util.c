@@ -181,6 +181,30 @@ enum gh_err gh_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return GH_OK;
 }
 
+bool gh_pct_append(char *out, size_t cap, size_t *o, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (cap == 0 || *o >= cap) return false;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool k = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_' || c == '~' || (keep && strchr(keep, c));
+        if (*o + (k ? 1 : 3) >= cap) {
+            out[*o] = '\0';
+            return false;
+        }
+        if (k) {
+            out[(*o)++] = (char)c;
+        } else {
+            out[(*o)++] = '%';
+            out[(*o)++] = hex[c >> 4];
+            out[(*o)++] = hex[c & 15];
+        }
+    }
+    out[*o] = '\0';
+    return true;
+}
+
 bool gh_utf8_valid(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s, *e = p + len;

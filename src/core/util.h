@@ -66,6 +66,12 @@ void gh_rfc3339(char out[GH_RFC3339_LEN + 1], int64_t t);
 /** Parses a whole decimal string into [min,max]. GH_ERR_INVALID otherwise. */
 enum gh_err gh_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out) GH_WUR;
 
+/** Appends s percent-encoded (RFC 3986: the unreserved characters and
+ *  those in keep stay, every other byte is %XX) at out + *o, NUL-terminated,
+ *  advancing *o. false when it does not fit: out then ends where the last
+ *  whole character fitted (the callers drop it, or take the cut). */
+bool gh_pct_append(char *out, size_t cap, size_t *o, const char *s, const char *keep);
+
 /** True if s (len bytes) is valid UTF-8 without NUL or overlong forms. */
 bool gh_utf8_valid(const char *s, size_t len);
 

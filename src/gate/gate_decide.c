@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/config.h"
+#include "core/util.h"
 #include "core/log.h"
 #include "gate/gate.h"
 #include "gate/gate_config.h"
@@ -55,28 +56,6 @@ bool gate_rd_check(const char *url, size_t len, char *out, size_t cap)
     return ok;
 }
 
-/* Appends s percent-encoded for a query value: unreserved characters and
- * '/' ':' stay, everything else is %XX. false: it does not fit. */
-static bool append_encoded(char *out, size_t cap, size_t *o, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == '~' || c == '/' || c == ':';
-        if (*o + (keep ? 1 : 3) >= cap) return false;
-        if (keep) {
-            out[(*o)++] = (char)c;
-        } else {
-            out[(*o)++] = '%';
-            out[(*o)++] = hex[c >> 4];
-            out[(*o)++] = hex[c & 15];
-        }
-    }
-    out[*o] = '\0';
-    return true;
-}
-
 /* base + "?rd=" (or "&rd=") + the encoded return URL into out; base alone
  * when there is no return URL or it does not fit. */
 static void with_rd(char *out, size_t cap, const char *base, const char *rd, bool *dropped)
@@ -91,7 +70,8 @@ static void with_rd(char *out, size_t cap, const char *base, const char *rd, boo
     int w = snprintf(out + o, cap - o, "%srd=", strchr(base, '?') ? "&" : "?");
     if (w > 0 && o + (size_t)w < cap) {
         o += (size_t)w;
-        if (append_encoded(out, cap, &o, rd)) return;
+        /* unreserved characters and "/" ":" stay, the rest is %XX */
+        if (gh_pct_append(out, cap, &o, rd, "/:")) return;
     }
     out[n] = '\0'; /* too long: no rd at all, never a cut one */
     *dropped = true;

@@ -45,23 +45,12 @@ enum gh_err totp_base32(const uint8_t secret[TOTP_SECRET_BYTES], char out[TOTP_B
     return rc;
 }
 
-/* RFC 3986 percent-encoding of everything but the unreserved characters. */
+/* RFC 3986 percent-encoding of everything but the unreserved characters;
+ * cut where it no longer fits. */
 static size_t pct(char *out, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
-    for (; *s && o + 4 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
+    (void)gh_pct_append(out, cap, &o, s, NULL);
     return o;
 }
 

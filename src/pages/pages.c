@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "core/util.h"
 #include "gate/gate.h"
 #include "pages/pages_config.h"
 
@@ -164,26 +165,12 @@ void pages_url(char out[REDIRECT_OUT_MAX], const char *path)
     snprintf(out, REDIRECT_OUT_MAX, "%s%s", public_root, path);
 }
 
-/* Percent-encodes s for a query value (RFC 3986 unreserved kept). */
+/* Percent-encodes s for a query value (RFC 3986 unreserved kept). false
+ * when it does not fit. */
 static bool pct_encode(char *out, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == '~';
-        if (o + (keep ? 1 : 3) >= cap) return false;
-        if (keep) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return true;
+    return gh_pct_append(out, cap, &o, s, NULL);
 }
 
 void pages_url_rd(char *out, size_t cap, const char *path, const char *rd)

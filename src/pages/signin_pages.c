@@ -29,23 +29,8 @@ const char *pages_mfa_cookie_name(void)
  * when it does not fit. */
 static bool pct_encode(char *out, size_t cap, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '.' || c == '_' || c == '~';
-        if (o + (keep ? 1 : 3) >= cap) return false;
-        if (keep) {
-            out[o++] = (char)c;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
-        }
-    }
-    out[o] = '\0';
-    return true;
+    return gh_pct_append(out, cap, &o, s, NULL);
 }
 
 /* The checked rd, percent-encoded for a link's query ("" when none or it

@@ -386,6 +386,32 @@ static void unhex_every_byte(void **state)
     assert_int_equal(gh_unhex(out, 2, "00ff9a5b", 8), GH_ERR_INVALID);
 }
 
+/* Percent-encoding for query values: unreserved kept, the keep set kept,
+ * every other byte %XX; a value that does not fit is false, out ends at
+ * the last whole character and stays terminated. */
+static void pct_append(void **state)
+{
+    (void)state;
+    char out[32];
+    size_t o = 0;
+    assert_true(gh_pct_append(out, sizeof out, &o, "a b/c:~\xc3\xa9", NULL));
+    assert_string_equal(out, "a%20b%2Fc%3A~%C3%A9");
+    assert_int_equal(o, strlen(out));
+    o = 0;
+    assert_true(gh_pct_append(out, sizeof out, &o, "https://x/y?z", "/:"));
+    assert_string_equal(out, "https://x/y%3Fz");
+    o = 3;
+    memcpy(out, "rd=", 3);
+    assert_true(gh_pct_append(out, sizeof out, &o, "&", NULL));
+    assert_string_equal(out, "rd=%26");
+    char small[6];
+    o = 0;
+    assert_false(gh_pct_append(small, sizeof small, &o, "ab cd", NULL));
+    assert_string_equal(small, "ab%20"); /* "c" no longer fits */
+    o = 0;
+    assert_false(gh_pct_append(small, 0, &o, "a", NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -407,6 +433,7 @@ int main(void)
         cmocka_unit_test(rfc3339_always_terminated),
         cmocka_unit_test(clocks),
         cmocka_unit_test(err_names),
+        cmocka_unit_test(pct_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
