@@ -53,8 +53,8 @@ static int signin_mode(struct gh_req *r, const char *mode)
 }
 
 /* What the logic needs to know about r (accounts/accounts.h). */
-static const struct accounts_req *request_of(struct gh_req *r, struct accounts_req *in,
-                                             struct store_audit *base, bool cookie)
+const struct accounts_req *accounts_http_request(struct gh_req *r, struct accounts_req *in,
+                                                 struct store_audit *base, bool cookie)
 {
     *in = (struct accounts_req){.ip = r->ip,
                                 .user_agent = r->user_agent,
@@ -212,8 +212,8 @@ static void email_password(struct gh_req *r, const struct store_ops *ops, struct
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc =
-        fn(ops, c, request_of(r, &in, &base, cookie), email, email_len, pw, pw_len, &res);
+    enum gh_err rc = fn(ops, c, accounts_http_request(r, &in, &base, cookie), email, email_len, pw,
+                        pw_len, &res);
     answer(r, rc, &res, signed_in_status, cookie);
 }
 
@@ -242,8 +242,8 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc =
-        signin_mfa(ops, c, request_of(r, &in, &base, cookie), tok, tok_len, code, code_len, &res);
+    enum gh_err rc = signin_mfa(ops, c, accounts_http_request(r, &in, &base, cookie), tok, tok_len,
+                                code, code_len, &res);
     answer(r, rc, &res, 200, cookie);
 }
 
@@ -323,8 +323,8 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc =
-        links_magic_verify(ops, c, request_of(r, &in, &base, cookie), tok, tok_len, &res);
+    enum gh_err rc = links_magic_verify(ops, c, accounts_http_request(r, &in, &base, cookie), tok,
+                                        tok_len, &res);
     answer(r, rc, &res, 200, cookie);
 }
 
@@ -342,8 +342,8 @@ void accounts_http_password_reset(struct gh_req *r, const struct store_ops *ops,
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc = links_password_reset(ops, c, request_of(r, &in, &base, false), tok, tok_len,
-                                          pw, pw_len, &res);
+    enum gh_err rc = links_password_reset(ops, c, accounts_http_request(r, &in, &base, false), tok,
+                                          tok_len, pw, pw_len, &res);
     answer(r, rc, &res, 200, false);
 }
 
@@ -358,7 +358,7 @@ void accounts_http_email_verify(struct gh_req *r, const struct store_ops *ops, s
     struct store_audit base;
     struct accounts_result res;
     enum gh_err rc =
-        links_email_verify(ops, c, request_of(r, &in, &base, false), tok, tok_len, &res);
+        links_email_verify(ops, c, accounts_http_request(r, &in, &base, false), tok, tok_len, &res);
     answer(r, rc, &res, 200, false);
 }
 

@@ -2,7 +2,17 @@
 #ifndef GH_ACCOUNTS_HTTP_H
 #define GH_ACCOUNTS_HTTP_H
 
+#include <stdbool.h>
+
+#include "accounts/accounts.h"
 #include "http/server.h"
+
+/** What the accounts logic needs to know about r (ip, user agent, audit
+ *  fields, the session cookie sent along), into in; cookie: a cookie-mode
+ *  sign-in. Shared by the JSON handlers and the pages. base is the audit
+ *  event's storage; both are the caller's. */
+const struct accounts_req *accounts_http_request(struct gh_req *r, struct accounts_req *in,
+                                                 struct store_audit *base, bool cookie);
 
 void accounts_http_signup(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 void accounts_http_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "accounts/accounts.h"
+#include "accounts/accounts_http.h"
 #include "accounts/link_peek.h"
 #include "accounts/links.h"
 #include "core/config.h"
@@ -206,19 +207,6 @@ void link_pages_verify_form(struct gh_req *r, const struct store_ops *ops, struc
 
 /* ---- the POSTs: the API's logic, then 303 ---- */
 
-/* What the logic needs to know about r (as accounts_http.c's). */
-static const struct accounts_req *request_of(struct gh_req *r, struct accounts_req *in,
-                                             struct store_audit *base, bool cookie)
-{
-    *in = (struct accounts_req){.ip = r->ip,
-                                .user_agent = r->user_agent,
-                                .audit = gh_audit_event(r, base, NULL, NULL, NULL, NULL),
-                                .cookie = cookie,
-                                .presented = r->token,
-                                .presented_len = r->token_len};
-    return in;
-}
-
 /* The form's "token" (and "new_password" when pw is not NULL): false when
  * the body has other fields (the reply is set, 422). Absent reads "". */
 static bool form_fields(struct gh_req *r, const char **tok, size_t *tok_len, const char **pw,
@@ -296,7 +284,7 @@ void link_pages_magic(struct gh_req *r, const struct store_ops *ops, struct stor
     struct store_audit base;
     struct accounts_result res;
     enum gh_err rc =
-        links_magic_verify(ops, c, request_of(r, &in, &base, true), tok, tok_len, &res);
+        links_magic_verify(ops, c, accounts_http_request(r, &in, &base, true), tok, tok_len, &res);
     if (rc)
         gh_reply_fail(r, rc);
     else if (res.outcome == ACCOUNTS_SIGNED_IN)
@@ -316,8 +304,8 @@ void link_pages_reset(struct gh_req *r, const struct store_ops *ops, struct stor
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc = links_password_reset(ops, c, request_of(r, &in, &base, false), tok, tok_len,
-                                          pw, pw_len, &res);
+    enum gh_err rc = links_password_reset(ops, c, accounts_http_request(r, &in, &base, false), tok,
+                                          tok_len, pw, pw_len, &res);
     if (rc) {
         gh_reply_fail(r, rc);
     } else if (res.outcome == ACCOUNTS_DONE) {
@@ -359,7 +347,7 @@ void link_pages_verify(struct gh_req *r, const struct store_ops *ops, struct sto
     struct store_audit base;
     struct accounts_result res;
     enum gh_err rc =
-        links_email_verify(ops, c, request_of(r, &in, &base, false), tok, tok_len, &res);
+        links_email_verify(ops, c, accounts_http_request(r, &in, &base, false), tok, tok_len, &res);
     if (rc) {
         gh_reply_fail(r, rc);
     } else if (res.outcome == ACCOUNTS_DONE) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "accounts/accounts.h"
+#include "accounts/accounts_http.h"
 #include "accounts/email.h"
 #include "accounts/link_mail.h"
 #include "accounts/signin.h"
@@ -92,19 +93,6 @@ static bool cookie_mode_missing(struct gh_req *r)
     pages_send(r, 400, "Sign-in is not available here", PAGES_ERROR, v, 5);
     r->error_code = "cookie_mode_unavailable";
     return true;
-}
-
-/* What the logic needs to know about r, in cookie mode (accounts.h). */
-static const struct accounts_req *request_of(struct gh_req *r, struct accounts_req *in,
-                                             struct store_audit *base)
-{
-    *in = (struct accounts_req){.ip = r->ip,
-                                .user_agent = r->user_agent,
-                                .audit = gh_audit_event(r, base, NULL, NULL, NULL, NULL),
-                                .cookie = true,
-                                .presented = r->token,
-                                .presented_len = r->token_len};
-    return in;
 }
 
 /* The "signed in" path's reply on a page: the session cookie (and its
@@ -216,8 +204,8 @@ void signin_pages_signin(struct gh_req *r, const struct store_ops *ops, struct s
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc =
-        signin_password(ops, c, request_of(r, &in, &base), email, email_len, pw, pw_len, &res);
+    enum gh_err rc = signin_password(ops, c, accounts_http_request(r, &in, &base, true), email,
+                                     email_len, pw, pw_len, &res);
     if (rc) {
         gh_reply_fail(r, rc);
     } else if (res.outcome == ACCOUNTS_SIGNED_IN) {
@@ -300,7 +288,7 @@ void signin_pages_mfa(struct gh_req *r, const struct store_ops *ops, struct stor
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc = signin_mfa(ops, c, request_of(r, &in, &base), r->mfa_cookie,
+    enum gh_err rc = signin_mfa(ops, c, accounts_http_request(r, &in, &base, true), r->mfa_cookie,
                                 strlen(r->mfa_cookie), code, code_len, &res);
     if (rc) {
         gh_reply_fail(r, rc);
@@ -413,8 +401,8 @@ void signin_pages_signup(struct gh_req *r, const struct store_ops *ops, struct s
     struct accounts_req in;
     struct store_audit base;
     struct accounts_result res;
-    enum gh_err rc =
-        signup_password(ops, c, request_of(r, &in, &base), email, email_len, pw, pw_len, &res);
+    enum gh_err rc = signup_password(ops, c, accounts_http_request(r, &in, &base, true), email,
+                                     email_len, pw, pw_len, &res);
     if (rc) {
         gh_reply_fail(r, rc);
     } else if (res.outcome == ACCOUNTS_SIGNED_IN) {
