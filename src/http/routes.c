@@ -1,5 +1,7 @@
 #include "http/routes.h"
 
+#include <string.h>
+
 #include "accounts/accounts_http.h"
 #include "accounts/audit_http.h"
 #include "accounts/email_change_http.h"
@@ -134,3 +136,32 @@ const struct gh_route gh_routes[] = {
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];
+
+/* A path segment a route's "*" may stand for: never empty, never "." or
+ * "..", no "/", no escapes. */
+static bool segment_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > GH_PARAM_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+bool gh_route_path_match(const char *pattern, const char *path, char param[GH_PARAM_MAX + 1])
+{
+    const char *star = strchr(pattern, '*');
+    if (!star) return strcmp(pattern, path) == 0;
+    size_t pre = (size_t)(star - pattern);
+    const char *suffix = star + 1;
+    if (strchr(suffix, '*') || strncmp(path, pattern, pre) != 0) return false;
+    const char *seg = path + pre;
+    size_t n = strcspn(seg, "/");
+    if (!segment_ok(seg, n) || strcmp(seg + n, suffix) != 0) return false;
+    memcpy(param, seg, n);
+    param[n] = '\0';
+    return true;
+}

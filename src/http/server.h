@@ -71,7 +71,7 @@ enum gh_profile {
 
 struct gh_route {
     int method;
-    const char *path; /* exact, or ending in "*" for one trailing segment */
+    const char *path; /* exact, or with one "*" for one whole segment (gh_route_path_match) */
     const char *name; /* for logs; NULL = path */
     unsigned flags;
     gh_handler_fn fn;
