@@ -162,6 +162,12 @@ static void reply_refused(struct gh_req *r, const struct accounts_result *res)
     case ACCOUNTS_LINK_USED:
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link was already used.");
         break;
+    case ACCOUNTS_LINK_REQUIRED:
+        gh_fail(r, GH_E_LINK_REQUIRED);
+        break;
+    case ACCOUNTS_SIGNUP_CLOSED:
+        gh_fail(r, GH_E_SIGNUP_CLOSED);
+        break;
     default: /* not a refusal: answer() handles the others */
         gh_reply_fail(r, GH_ERR_INTERNAL);
         break;
@@ -189,6 +195,12 @@ static void answer(struct gh_req *r, enum gh_err rc, struct accounts_result *res
         reply_refused(r, res);
     }
     accounts_result_clear(res);
+}
+
+void accounts_http_answer(struct gh_req *r, enum gh_err rc, struct accounts_result *res,
+                          int signed_in_status, bool cookie)
+{
+    answer(r, rc, res, signed_in_status, cookie);
 }
 
 /* Sign-up and sign-in take the same body {email, password[, mode]}. */

@@ -49,6 +49,8 @@
     X(ORIGIN_NOT_ALLOWED, "origin_not_allowed", 403,                                               \
       "This origin is not in GATEHOUSE_CORS_ORIGINS.")                                             \
     X(FORBIDDEN, "forbidden", 403, "Not allowed.")                                                 \
+    X(SIGNUP_CLOSED, "signup_closed", 403,                                                         \
+      "New accounts cannot be created here; sign in to an existing account.")                      \
     X(UNTRUSTED_PROXY, "untrusted_proxy", 403,                                                     \
       "Only a proxy in GATEHOUSE_TRUSTED_PROXIES may ask /v1/verify.")                             \
     X(NOT_FOUND, "not_found", 404, "No such endpoint.")                                            \
@@ -60,6 +62,10 @@
       "Start with POST /v1/mfa/totp; there is nothing to confirm.")                                \
     X(MFA_NOT_ENABLED, "mfa_not_enabled", 409,                                                     \
       "This account has no second factor to confirm; set one up first (POST /v1/mfa/totp).")       \
+    X(LINK_REQUIRED, "link_required", 409,                                                         \
+      "Sign in to your account once to link this provider to it.")                                 \
+    X(LAST_SIGN_IN_METHOD, "last_sign_in_method", 409,                                             \
+      "This is the last way to sign in to the account; add another before removing it.")           \
     X(IDEMPOTENCY_IN_PROGRESS, "idempotency_in_progress", 409,                                     \
       "A request with this Idempotency-Key is still running; retry shortly.")                      \
     X(BODY_TOO_LARGE, "body_too_large", 413, "The request body is too large.")                     \

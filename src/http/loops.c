@@ -63,6 +63,7 @@ static void req_clear(struct gh_req *r)
         gh_wipe(r->set_cookie[i], sizeof r->set_cookie[i]);
     gh_wipe(r->form_cookie, sizeof r->form_cookie);
     gh_wipe(r->mfa_cookie, sizeof r->mfa_cookie);
+    gh_wipe(r->link_cookie, sizeof r->link_cookie);
 }
 
 void http_req_free(struct gh_req *r)

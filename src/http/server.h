@@ -110,6 +110,9 @@ const struct gh_profile_info *gh_profile_of(int profile);
 /* The mfa_token a page sign-in keeps in a cookie (MFA_TOKEN_LEN, mfa/mfa.h;
  * pages/signin_pages.h checks that they agree). */
 #define GH_MFA_COOKIE_LEN 43
+/* A page cookie longer than a token: the sealed pending link
+ * (federation/pending_link.h), at most this many characters. */
+#define GH_LINK_COOKIE_MAX 1400
 
 #define GH_PARAM_MAX 64
 #define GH_FORM_ORIGIN_MAX 256 /* scheme://host:port of a return URL */
@@ -150,6 +153,9 @@ struct gh_req {
     /* R_PAGE routes: a sign-in's mfa_token from its cookie, the same way
      * (pages/signin_pages.h); wiped at the end. */
     char mfa_cookie[GH_MFA_COOKIE_LEN + 1];
+    /* R_PAGE routes: the pending link of a federated sign-in from its
+     * cookie, sealed ("" if absent, sent twice or not so shaped). */
+    char link_cookie[GH_LINK_COOKIE_MAX + 1];
 
     /* Reply. */
     int status;
@@ -223,8 +229,8 @@ enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *valu
  *  HttpOnly; SameSite=Lax (cookie_format; never a Domain: name must start
  *  "__Host-" when cookies are Secure, and is then kept to this host).
  *  name: [A-Za-z0-9_-] after the prefix, never the session or CSRF
- *  cookie's (set_session / clear_cookies set those); value: up to 200
- *  characters of [A-Za-z0-9_-]; max_age 0 with value "" deletes. Kept on
+ *  cookie's (set_session / clear_cookies set those); value: up to
+ *  GH_LINK_COOKIE_MAX characters of [A-Za-z0-9_-]; max_age 0 with value "" deletes. Kept on
  *  an error reply. GH_ERR_INVALID (nothing added) when refused or full. */
 enum gh_err gh_reply_cookie(struct gh_req *r, const char *name, const char *value,
                             int64_t max_age) GH_WUR;

@@ -20,9 +20,9 @@
 
 #include "core/err.h"
 
-#define COOKIE_CSRF_LEN 43    /* base64url of 32 bytes */
-#define COOKIE_ORIGIN_MAX 300 /* scheme://host[:port] */
-#define COOKIE_HEADER_MAX 512 /* one Set-Cookie value */
+#define COOKIE_CSRF_LEN 43     /* base64url of 32 bytes */
+#define COOKIE_ORIGIN_MAX 300  /* scheme://host[:port] */
+#define COOKIE_HEADER_MAX 1600 /* one Set-Cookie value (a sealed pending link: 1400) */
 
 /** Derives the CSRF key (vault_derive: call after the vault is loaded) and
  *  works out the cookie configuration from GATEHOUSE_PUBLIC_URL and
