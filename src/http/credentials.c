@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "federation/state_cookie.h"
 #include "http/internal.h"
 #include "http/reqparse.h"
 #include "federation/pending_link.h"
@@ -332,6 +333,8 @@ void http_page_cookies(struct gh_req *r, struct evkeyvalq *in)
     page_cookie_upto(in, fed_pending_cookie_name(), r->link_cookie, sizeof r->link_cookie);
     page_cookie(in, pages_form_cookie_name(), r->form_cookie, sizeof r->form_cookie);
     page_cookie(in, pages_mfa_cookie_name(), r->mfa_cookie, sizeof r->mfa_cookie);
+    if (r->route->flags & R_NET)
+        page_cookie_upto(in, state_cookie_name(), r->oauth_cookie, sizeof r->oauth_cookie);
 }
 
 bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

@@ -178,7 +178,8 @@ static void admitted(struct gh_req *r, bool ok)
         r->route->fn(r, store_ops, NULL);
         goto reply;
     }
-    if (pool_submit((flags & R_HASH) ? POOL_HASH : POOL_DB, work, r) == GH_OK) return;
+    enum pool_lane lane = (flags & R_HASH) ? POOL_HASH : (flags & R_NET) ? POOL_NET : POOL_DB;
+    if (pool_submit(lane, work, r) == GH_OK) return;
     gh_reply_fail(r, GH_ERR_BUSY);
 reply:
     http_finish(r);

@@ -86,5 +86,9 @@ bool cookie_csrf_valid(const char *session_id, const char *presented, size_t len
  *  refuses with a Domain). max_age 0 with value "" deletes it. */
 void cookie_format(char *out, size_t cap, const char *name, const char *value, int64_t max_age,
                    bool http_only);
+/** cookie_format with SameSite=None instead of Lax when cross_site (the
+ *  caller makes sure cookies are Secure: browsers drop it otherwise). */
+void cookie_format_site(char *out, size_t cap, const char *name, const char *value,
+                        int64_t max_age, bool http_only, bool cross_site);
 
 #endif
