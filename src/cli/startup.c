@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "federation/providers.h"
 #include "gate/gate_config.h"
 #include "guard/guard_config.h"
 #include "guard/limit.h"
@@ -35,8 +36,9 @@ int cli_die(const char *msg)
 /* Each module's settings, read after core's (in this order: the first
  * bad setting is the one named). */
 static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
-    sessions_config_load, accounts_config_load, guard_config_load, audit_config_load,
-    mail_config_load,     vault_config_load,    gate_config_load,  pages_config_load,
+    sessions_config_load, accounts_config_load, guard_config_load,
+    audit_config_load,    mail_config_load,     vault_config_load,
+    gate_config_load,     pages_config_load,    fed_config_load,
 };
 
 enum gh_err cli_config_read(char *err, size_t errlen)
@@ -153,5 +155,6 @@ void cli_teardown(void)
     jwt_shutdown();
     vault_shutdown();
     guard_config_free();
+    fed_config_free();
     config_free();
 }

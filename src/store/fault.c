@@ -194,7 +194,31 @@
       (struct store_conn * c, int64_t after, struct store_event * out, size_t max, size_t * n),    \
       (c, after, out, max, n), (void)0)                                                            \
     X(events_max_seq, events.max_seq, (struct store_conn * c, int64_t * seq), (c, seq), (void)0)   \
-    X(events_prune, events.prune, (struct store_conn * c, int64_t before), (c, before), (void)0)
+    X(events_prune, events.prune, (struct store_conn * c, int64_t before), (c, before), (void)0)   \
+    X(identity_link, identities.link,                                                              \
+      (struct store_conn * c, const struct store_identity *id, const struct store_audit *ev),      \
+      (c, id, ev), (void)0)                                                                        \
+    X(identity_by_subject, identities.by_subject,                                                  \
+      (struct store_conn * c, const char *provider, const char *subject,                           \
+       struct store_identity *out),                                                                \
+      (c, provider, subject, out), (void)0)                                                        \
+    X(identity_list, identities.list,                                                              \
+      (struct store_conn * c, const char *user_id, struct store_identity *out, size_t max,         \
+       size_t *n),                                                                                 \
+      (c, user_id, out, max, n), (void)0)                                                          \
+    X(identity_unlink, identities.unlink,                                                          \
+      (struct store_conn * c, const char *user_id, const char *provider, const char *subject,      \
+       const struct store_audit *ev),                                                              \
+      (c, user_id, provider, subject, ev), (void)0)                                                \
+    X(identity_touch, identities.touch,                                                            \
+      (struct store_conn * c, const char *provider, const char *subject, int64_t now),             \
+      (c, provider, subject, now), (void)0)                                                        \
+    X(nonce_create, oauth_nonces.create,                                                           \
+      (struct store_conn * c, const uint8_t hash[32], const char *provider, int64_t expires_at),   \
+      (c, hash, provider, expires_at), (void)0)                                                    \
+    X(nonce_consume, oauth_nonces.consume,                                                         \
+      (struct store_conn * c, const uint8_t hash[32], const char *provider, int64_t now),          \
+      (c, hash, provider, now), (void)0)
 
 /* The fields the list does not name: name, open, close, migrate. Every
  * other field must be in the list (checked below), so a new operation

@@ -75,6 +75,14 @@ struct store_migration {
     " origin TEXT NOT NULL,"                                                                       \
     " created_at BIGINT NOT NULL);"                                                                \
     "CREATE INDEX change_events_created ON change_events(created_at);"
+/* Single-use nonces of the native-app sign-in flow, stored by SHA-256. */
+#define GH_MIG18_NONCES(BIN)                                                                       \
+    "CREATE TABLE oauth_nonces ("                                                                  \
+    " nonce_hash " BIN " PRIMARY KEY,"                                                             \
+    " provider TEXT NOT NULL,"                                                                     \
+    " expires_at BIGINT NOT NULL,"                                                                 \
+    " used_at BIGINT);"                                                                            \
+    "CREATE INDEX oauth_nonces_expires ON oauth_nonces(expires_at);"
 
 static const struct store_migration store_migrations[] = {
     {1, "accounts and sessions",
@@ -193,6 +201,20 @@ static const struct store_migration store_migrations[] = {
      * (docs/decisions/0033-email-email-change.md). '' for other links. */
     {17, "email change links",
      "ALTER TABLE magic_links ADD COLUMN new_email TEXT NOT NULL DEFAULT '';", NULL, NULL},
+    /* An account's identities at OpenID providers, keyed by (provider,
+     * sub), never by address; email: what the provider said at link time
+     * (docs/decisions/0035-identities-federated-accounts.md). */
+    {18, "federated identities and oauth nonces",
+     "CREATE TABLE identities ("
+     " provider TEXT NOT NULL,"
+     " subject TEXT NOT NULL,"
+     " user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,"
+     " email TEXT NOT NULL DEFAULT '',"
+     " created_at BIGINT NOT NULL,"
+     " last_used_at BIGINT NOT NULL,"
+     " PRIMARY KEY (provider, subject));"
+     "CREATE INDEX identities_user ON identities(user_id, created_at);",
+     GH_MIG18_NONCES("BLOB"), GH_MIG18_NONCES("BYTEA")},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

@@ -391,4 +391,11 @@ const struct store_ops store_sqlite = {
     .events.since = sq_events_since,
     .events.max_seq = sq_events_max_seq,
     .events.prune = sq_events_prune,
+    .identities.link = sq_identity_link,
+    .identities.by_subject = sq_identity_by_subject,
+    .identities.list = sq_identity_list,
+    .identities.unlink = sq_identity_unlink,
+    .identities.touch = sq_identity_touch,
+    .oauth_nonces.create = sq_nonce_create,
+    .oauth_nonces.consume = sq_nonce_consume,
 };

@@ -19,6 +19,7 @@ enum gh_err sq_prune(struct store_conn *c, int64_t before)
     if ((rc = SQ_RUN(c, S_PRUNE_MAIL, "prune mail", SQ_INT(before)))) return rc;
     if ((rc = SQ_RUN(c, S_PRUNE_MAGIC, "prune magic links", SQ_INT(before)))) return rc;
     if ((rc = SQ_RUN(c, S_PRUNE_CHALLENGES, "prune mfa challenges", SQ_INT(before)))) return rc;
+    if ((rc = SQ_RUN(c, S_PRUNE_NONCES, "prune oauth nonces", SQ_INT(before)))) return rc;
     /* kept 24 h: before is a day ago */
     return SQ_RUN(c, S_PRUNE_IDEM, "prune idempotency", SQ_INT(before));
 }

@@ -104,6 +104,14 @@ enum stmt_id {
     S_EVENT_SINCE,
     S_EVENT_MAX,
     S_EVENT_PRUNE,
+    S_IDENT_INSERT,
+    S_IDENT_BY_SUBJECT,
+    S_IDENT_LIST,
+    S_IDENT_DELETE,
+    S_IDENT_TOUCH,
+    S_NONCE_INSERT,
+    S_NONCE_CONSUME,
+    S_PRUNE_NONCES,
     S_COUNT
 };
 
@@ -316,5 +324,21 @@ enum gh_err sq_idem_claim(struct store_conn *c, const char *id, const uint8_t ma
                           struct store_idem *out);
 enum gh_err sq_idem_complete(struct store_conn *c, const char *id, int status, const char *sealed);
 enum gh_err sq_idem_release(struct store_conn *c, const char *id);
+
+/* ---- sqlite_identities.c ---- */
+enum gh_err sq_identity_link(struct store_conn *c, const struct store_identity *id,
+                             const struct store_audit *ev);
+enum gh_err sq_identity_by_subject(struct store_conn *c, const char *provider, const char *subject,
+                                   struct store_identity *out);
+enum gh_err sq_identity_list(struct store_conn *c, const char *user_id, struct store_identity *out,
+                             size_t max, size_t *n);
+enum gh_err sq_identity_unlink(struct store_conn *c, const char *user_id, const char *provider,
+                               const char *subject, const struct store_audit *ev);
+enum gh_err sq_identity_touch(struct store_conn *c, const char *provider, const char *subject,
+                              int64_t now);
+enum gh_err sq_nonce_create(struct store_conn *c, const uint8_t hash[32], const char *provider,
+                            int64_t expires_at);
+enum gh_err sq_nonce_consume(struct store_conn *c, const uint8_t hash[32], const char *provider,
+                             int64_t now);
 
 #endif

@@ -176,4 +176,20 @@ const char *const stmt_sql[S_COUNT] = {
                       " created_at FROM change_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [S_EVENT_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM change_events",
     [S_EVENT_PRUNE] = "DELETE FROM change_events WHERE created_at < ?1",
+    [S_IDENT_INSERT] = "INSERT INTO identities (provider, subject, user_id, email, created_at,"
+                       " last_used_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [S_IDENT_BY_SUBJECT] = "SELECT provider, subject, user_id, email, created_at, last_used_at"
+                           " FROM identities WHERE provider = ?1 AND subject = ?2",
+    [S_IDENT_LIST] = "SELECT provider, subject, user_id, email, created_at, last_used_at"
+                     " FROM identities WHERE user_id = ?1 ORDER BY created_at, provider, subject"
+                     " LIMIT ?2",
+    [S_IDENT_DELETE] = "DELETE FROM identities WHERE user_id = ?1 AND provider = ?2"
+                       " AND subject = ?3",
+    [S_IDENT_TOUCH] = "UPDATE identities SET last_used_at = ?3 WHERE provider = ?1"
+                      " AND subject = ?2",
+    [S_NONCE_INSERT] = "INSERT INTO oauth_nonces (nonce_hash, provider, expires_at)"
+                       " VALUES (?1, ?2, ?3)",
+    [S_NONCE_CONSUME] = "UPDATE oauth_nonces SET used_at = ?3 WHERE nonce_hash = ?1"
+                        " AND provider = ?2 AND used_at IS NULL AND expires_at > ?3",
+    [S_PRUNE_NONCES] = "DELETE FROM oauth_nonces WHERE expires_at < ?1",
 };

@@ -234,6 +234,17 @@ enum store_event_kind store_event_kind_parse(const char *name);
  *  cache right after their commit. */
 const char *store_origin(void);
 
+/* An account's identity at an OpenID provider (federation/federated.h). */
+#define STORE_PROVIDER_MAX 32 /* provider name: [a-z0-9_], 1..32 */
+#define STORE_SUBJECT_MAX 255 /* the provider's `sub` */
+struct store_identity {
+    char provider[STORE_PROVIDER_MAX + 1];
+    char subject[STORE_SUBJECT_MAX + 1];
+    char user_id[STORE_ID_LEN + 1];
+    char email[STORE_EMAIL_MAX + 1]; /* as the provider said at link time ("" none) */
+    int64_t created_at, last_used_at;
+};
+
 struct store_conn;
 
 /* The table a backend fills. Members are grouped by capability, one nested
@@ -518,9 +529,41 @@ struct store_ops {
         enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
     } events;
 
+    /* Identities at OpenID providers linked to accounts. */
+    struct {
+        /** Links (provider, subject) to user_id with ev, in its own transaction or the
+         *  caller's. GH_ERR_CONFLICT if (provider, subject) is linked already. */
+        enum gh_err (*link)(struct store_conn *c, const struct store_identity *id,
+                            const struct store_audit *ev) GH_WUR;
+        /** GH_ERR_NOT_FOUND if not linked. */
+        enum gh_err (*by_subject)(struct store_conn *c, const char *provider, const char *subject,
+                                  struct store_identity *out) GH_WUR;
+        /** A user's identities, oldest first, at most max; *n the count. */
+        enum gh_err (*list)(struct store_conn *c, const char *user_id, struct store_identity *out,
+                            size_t max, size_t *n) GH_WUR;
+        /** Removes one of user_id's identities with ev. GH_ERR_NOT_FOUND if none. */
+        enum gh_err (*unlink)(struct store_conn *c, const char *user_id, const char *provider,
+                              const char *subject, const struct store_audit *ev) GH_WUR;
+        /** Sets last_used_at (a sign-in with it). GH_ERR_NOT_FOUND if not linked. */
+        enum gh_err (*touch)(struct store_conn *c, const char *provider, const char *subject,
+                             int64_t now) GH_WUR;
+    } identities;
+
+    /* Single-use nonces for the native-app flow, stored by SHA-256. */
+    struct {
+        /** GH_ERR_CONFLICT if hash exists (never, for a random nonce). */
+        enum gh_err (*create)(struct store_conn *c, const uint8_t hash[32], const char *provider,
+                              int64_t expires_at) GH_WUR;
+        /** Spends a live nonce of provider: GH_OK once; GH_ERR_DENIED if unknown, of
+         *  another provider, expired or spent. */
+        enum gh_err (*consume)(struct store_conn *c, const uint8_t hash[32], const char *provider,
+                               int64_t now) GH_WUR;
+    } oauth_nonces;
+
     struct {
         /** Deletes refresh tokens, sessions, links and sign-in challenges that
-         *  expired before `before`, idempotency records older, and old mail. */
+         *  expired before `before`, idempotency records older, and old mail;
+         *  and native-flow nonces expired before `before`. */
         enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
     } upkeep;
 
