@@ -31,6 +31,10 @@ struct accounts_req {
      * none): its session is ended when the new one starts. */
     const char *presented;
     size_t presented_len;
+    /* Extra members for the signin.success row, a compact JSON object
+     * ('{"provider":"google"}'; NULL: none): joined after method and
+     * session_id (sessions_start). */
+    const char *signin_details;
 };
 
 enum accounts_outcome {
@@ -54,6 +58,8 @@ enum accounts_outcome {
     ACCOUNTS_LINK_EXPIRED,    /* a real link, expired (audited) */
     ACCOUNTS_LINK_GONE,       /* the link's account is gone */
     ACCOUNTS_LINK_USED,       /* a parallel request spent the reset link */
+    ACCOUNTS_LINK_REQUIRED,   /* a provider's identity: sign in to link it (federated.h) */
+    ACCOUNTS_SIGNUP_CLOSED,   /* GATEHOUSE_SIGNUP=closed: no new account */
 };
 
 /* The outcome and what its reply needs. Holds secrets (a password hash,

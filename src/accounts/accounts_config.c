@@ -51,6 +51,15 @@ enum gh_err accounts_config_load(char *err, size_t errlen)
         snprintf(err, errlen, "GATEHOUSE_MAGIC_LINK_SIGNUP must be on or off");
         return GH_ERR_CONFIG;
     }
-    gh_cfg.magic_link_signup = ms && strcmp(ms, "on") == 0;
+    const char *su = config_env("GATEHOUSE_SIGNUP");
+    if (su && strcmp(su, "open") != 0 && strcmp(su, "closed") != 0) {
+        snprintf(err, errlen, "GATEHOUSE_SIGNUP must be open or closed");
+        return GH_ERR_CONFIG;
+    }
+    gh_cfg.signup_closed = su && strcmp(su, "closed") == 0;
+    /* Closed sign-up closes magic-link sign-up too: a link to an address
+     * without an account is then never sent, so the request still answers
+     * the same whether or not the address has one. */
+    gh_cfg.magic_link_signup = ms && strcmp(ms, "on") == 0 && !gh_cfg.signup_closed;
     return GH_OK;
 }

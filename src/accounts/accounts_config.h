@@ -1,7 +1,8 @@
 /* The accounts' settings, parsed and checked into gh_cfg (core/config.h)
  * after core's config_load: second factors (GATEHOUSE_MFA_REQUIRED,
  * GATEHOUSE_REAUTH_WINDOW) and the emailed links (GATEHOUSE_MAGIC_LINK_TTL,
- * GATEHOUSE_EMAIL_VERIFICATION, GATEHOUSE_MAGIC_LINK_SIGNUP). */
+ * GATEHOUSE_EMAIL_VERIFICATION, GATEHOUSE_MAGIC_LINK_SIGNUP) and whether
+ * accounts may be created at all (GATEHOUSE_SIGNUP=open|closed). */
 #ifndef GH_ACCOUNTS_ACCOUNTS_CONFIG_H
 #define GH_ACCOUNTS_ACCOUNTS_CONFIG_H
 

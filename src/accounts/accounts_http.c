@@ -9,6 +9,7 @@
 #include "accounts/links.h"
 #include "accounts/password_change.h"
 #include "accounts/signin.h"
+#include "accounts/signin_reply.h"
 #include "accounts/signup.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -18,96 +19,11 @@
 #include "sessions/cookie.h"
 #include "sessions/sessions.h"
 
-static json_t *user_json(const char *id, const char *email, int64_t created_at)
-{
-    char ts[GH_RFC3339_LEN + 1];
-    gh_rfc3339(ts, created_at);
-    return json_pack("{s:s,s:s,s:s}", "id", id, "email", email, "created_at", ts);
-}
-
-/* The "mode" field of the sign-in routes: 0 bearer (the default), 1
- * cookie, -1 refused (the reply is set). Checked before any work. A
- * cookie sign-in must come from our origin or an allowlisted one, like a
- * cookie mutation: nobody can sign a browser into their own account from
- * another site (login CSRF). */
-static int signin_mode(struct gh_req *r, const char *mode)
-{
-    if (!mode || strcmp(mode, "bearer") == 0) return 0;
-    if (strcmp(mode, "cookie") != 0) {
-        gh_fail_msg(r, GH_E_INVALID_FIELD, "Field 'mode' must be bearer or cookie.");
-        return -1;
-    }
-    if (!cookie_available()) {
-        gh_fail(r, GH_E_COOKIE_MODE_UNAVAILABLE);
-        return -1;
-    }
-    if (!r->origin_ok) {
-        gh_log(GH_LOG_WARN, "request %s: cookie sign-in from a refused origin", r->request_id);
-        gh_count_csrf_failed();
-        gh_fail_msg(r, GH_E_CSRF_FAILED,
-                    "A cookie sign-in must come from an allowed origin (Origin or "
-                    "Sec-Fetch-Site).");
-        return -1;
-    }
-    return 1;
-}
-
 /* What the logic needs to know about r (accounts/accounts.h). */
 const struct accounts_req *accounts_http_request(struct gh_req *r, struct accounts_req *in,
                                                  struct store_audit *base, bool cookie)
 {
-    *in = (struct accounts_req){.ip = r->ip,
-                                .user_agent = r->user_agent,
-                                .audit = gh_audit_event(r, base, NULL, NULL, NULL, NULL),
-                                .cookie = cookie,
-                                .presented = r->token,
-                                .presented_len = r->token_len};
-    return in;
-}
-
-/* The reply of the one "signed in" path (accounts/signin.h,
- * signin_session_start): 200/201 with {user, access_token, refresh_token,
- * token_type, expires_in}; in cookie mode {user, mode, csrf_token,
- * expires_in} and the cookies. */
-static void reply_signed_in(struct gh_req *r, int status, const struct accounts_result *res,
-                            bool cookie)
-{
-    const struct store_user *u = &res->u;
-    const struct sessions_pair *p = &res->pair;
-    json_t *body = json_object();
-    json_t *user = user_json(u->id, u->email, u->created_at);
-    json_t *pair = NULL;
-    char csrf[COOKIE_CSRF_LEN + 1] = "";
-    if (cookie) {
-        if (cookie_csrf_token(p->session_id, csrf) == GH_OK)
-            pair = json_pack("{s:s,s:s,s:I}", "mode", "cookie", "csrf_token", csrf, "expires_in",
-                             (json_int_t)gh_cfg.refresh_ttl);
-    } else {
-        pair = sessions_pair_json(p);
-    }
-    gh_wipe(csrf, sizeof csrf); /* jansson holds its own copy */
-    if (cookie) {               /* the session it replaced has ended (signin_session_start) */
-        gh_wipe(r->token, sizeof r->token);
-        r->token_len = 0;
-    }
-    if (!body || !user || !pair || json_object_set(body, "user", user) != 0 ||
-        json_object_update(body, pair) != 0) {
-        json_decref(body);
-        json_decref(user);
-        json_decref(pair);
-        gh_reply_fail(r, GH_ERR_NOMEM);
-        return;
-    }
-    json_decref(pair);
-    json_decref(user);
-    if (res->restricted) json_object_set_new(body, "mfa_enrolment_required", json_true());
-    r->authed = true; /* for the log line */
-    snprintf(r->ident.user_id, sizeof r->ident.user_id, "%s", u->id);
-    if (cookie) { /* finish() sets the cookies */
-        memcpy(r->ident.session_id, p->session_id, sizeof r->ident.session_id);
-        memcpy(r->set_session, p->refresh, sizeof r->set_session);
-    }
-    gh_reply(r, status, body);
+    return accounts_request_of(r, in, base, cookie);
 }
 
 /* The refusals of the sign-in, sign-up and link routes, one reply each. */
@@ -162,6 +78,12 @@ static void reply_refused(struct gh_req *r, const struct accounts_result *res)
     case ACCOUNTS_LINK_USED:
         gh_fail_msg(r, GH_E_INVALID_TOKEN, "This link was already used.");
         break;
+    case ACCOUNTS_LINK_REQUIRED:
+        gh_fail(r, GH_E_LINK_REQUIRED);
+        break;
+    case ACCOUNTS_SIGNUP_CLOSED:
+        gh_fail(r, GH_E_SIGNUP_CLOSED);
+        break;
     default: /* not a refusal: answer() handles the others */
         gh_reply_fail(r, GH_ERR_INTERNAL);
         break;
@@ -176,11 +98,9 @@ static void answer(struct gh_req *r, enum gh_err rc, struct accounts_result *res
     if (rc) {
         gh_reply_fail(r, rc);
     } else if (res->outcome == ACCOUNTS_SIGNED_IN) {
-        reply_signed_in(r, signed_in_status, res, cookie);
+        accounts_reply_signed_in(r, signed_in_status, res, cookie);
     } else if (res->outcome == ACCOUNTS_MFA_REQUIRED) {
-        gh_reply(r, 200,
-                 json_pack("{s:b,s:s,s:i}", "mfa_required", 1, "mfa_token", res->mfa_token,
-                           "expires_in", MFA_CHALLENGE_TTL));
+        accounts_reply_mfa_required(r, res);
     } else if (res->outcome == ACCOUNTS_VERIFY_PENDING) {
         gh_reply(r, 202, json_pack("{s:b}", "email_verification_required", 1));
     } else if (res->outcome == ACCOUNTS_DONE) {
@@ -189,6 +109,12 @@ static void answer(struct gh_req *r, enum gh_err rc, struct accounts_result *res
         reply_refused(r, res);
     }
     accounts_result_clear(res);
+}
+
+void accounts_http_answer(struct gh_req *r, enum gh_err rc, struct accounts_result *res,
+                          int signed_in_status, bool cookie)
+{
+    answer(r, rc, res, signed_in_status, cookie);
 }
 
 /* Sign-up and sign-in take the same body {email, password[, mode]}. */
@@ -207,7 +133,7 @@ static void email_password(struct gh_req *r, const struct store_ops *ops, struct
                                  {"password", true, &pw, &pw_len},
                                  {"mode", false, &mode_in, NULL}};
     if (gh_body_fields(r, f, 3)) return;
-    int cookie = signin_mode(r, mode_in);
+    int cookie = accounts_signin_mode(r, mode_in);
     if (cookie < 0) return;
     struct accounts_req in;
     struct store_audit base;
@@ -237,7 +163,7 @@ void accounts_http_signin_mfa(struct gh_req *r, const struct store_ops *ops, str
                                  {"code", true, &code, &code_len},
                                  {"mode", false, &mode_in, NULL}};
     if (gh_body_fields(r, f, 3)) return;
-    int cookie = signin_mode(r, mode_in);
+    int cookie = accounts_signin_mode(r, mode_in);
     if (cookie < 0) return;
     struct accounts_req in;
     struct store_audit base;
@@ -259,7 +185,7 @@ void accounts_http_password(struct gh_req *r, const struct store_ops *ops, struc
 
 void accounts_http_me(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    json_t *u = user_json(r->ident.user_id, r->ident.email, r->ident.created_at);
+    json_t *u = accounts_user_json(r->ident.user_id, r->ident.email, r->ident.created_at);
     /* From the auth cache: a role changed by the CLI shows within a second. */
     if (u && json_object_set_new(u, "role", json_string(r->ident.role)) != 0) {
         json_decref(u);
@@ -318,7 +244,7 @@ void accounts_http_magic_verify(struct gh_req *r, const struct store_ops *ops, s
     const char *mode_in;
     const struct gh_field f[] = {{"token", true, &tok, &tok_len}, {"mode", false, &mode_in, NULL}};
     if (gh_body_fields(r, f, 2)) return;
-    int cookie = signin_mode(r, mode_in); /* before the link is spent */
+    int cookie = accounts_signin_mode(r, mode_in); /* before the link is spent */
     if (cookie < 0) return;
     struct accounts_req in;
     struct store_audit base;

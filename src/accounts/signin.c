@@ -53,8 +53,9 @@ enum gh_err signin_session_start(const struct store_ops *ops, struct store_conn 
     const struct store_user *u = &res->u;
     enum gh_err rc = sessions_start(
         ops, c, u, in->ip, in->user_agent,
-        audit ? audit_event(in->audit, &ev, "signin.success", u->id, u->id, NULL) : NULL, method,
-        res->restricted, in->cookie, &res->pair);
+        audit ? audit_event(in->audit, &ev, "signin.success", u->id, u->id, in->signin_details)
+              : NULL,
+        method, res->restricted, in->cookie, &res->pair);
     if (rc) return rc;
     if (cache_gen) authcache_put_user(u, *cache_gen);
     if (in->cookie) signin_end_presented(ops, c, in);

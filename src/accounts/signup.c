@@ -98,6 +98,10 @@ enum gh_err signup_password(const struct store_ops *ops, struct store_conn *c,
 {
     accounts_result_init(res);
     struct store_user *u = &res->u;
+    if (gh_cfg.signup_closed) { /* before any work: the same for every address */
+        res->outcome = ACCOUNTS_SIGNUP_CLOSED;
+        return GH_OK;
+    }
     if (email_normalize(email_in, email_len, u->email, u->email_key)) {
         res->outcome = ACCOUNTS_INVALID_EMAIL;
         return GH_OK;

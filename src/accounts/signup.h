@@ -25,7 +25,8 @@ enum gh_err signup_unconfirmed(const struct store_ops *ops, struct store_conn *c
                                const struct store_audit *base, const struct store_user *u,
                                bool *created) GH_WUR;
 
-/** Checks the address (INVALID_EMAIL) and the password policy
+/** SIGNUP_CLOSED under GATEHOUSE_SIGNUP=closed (nothing else done).
+ *  Checks the address (INVALID_EMAIL) and the password policy
  *  (WEAK_PASSWORD), hashes the password, and creates the account. Under
  *  verification "required": signup_unconfirmed, the confirmation link
  *  queued for a new account, VERIFY_PENDING either way. Otherwise

@@ -79,7 +79,10 @@ struct gh_config {
     /* GATEHOUSE_SESSION_MAX_AGE: seconds from sign-in after which refresh is
      * refused; 0 = no limit. */
     int64_t session_max_age;
-    bool magic_link_signup;
+    bool magic_link_signup; /* false under GATEHOUSE_SIGNUP=closed */
+    /* GATEHOUSE_SIGNUP=closed: no path creates an account (password
+     * sign-up, magic-link sign-up, federation); accounts_config.c. */
+    bool signup_closed;
     char template_dir[1024]; /* "": built-in email texts */
     int email_verification;  /* 0 off, 1 on (mail a link), 2 required before sign-in */
     /* Cookie mode over plain HTTP (GATEHOUSE_INSECURE_DEV_COOKIES=on):

@@ -63,6 +63,9 @@ const char *fed_ca_file(void)
 bool fed_url_allowed(const char *url, bool allow_loopback_http)
 {
     if (!url) return false;
+    const char *auth = strstr(url, "://");
+    /* No userinfo: "http://localhost:80@evil.example/" is evil.example. */
+    if (!auth || memchr(auth + 3, '@', strcspn(auth + 3, "/?#"))) return false;
     if (strncmp(url, "https://", 8) == 0) return url[8] != '\0' && url[8] != '/';
     if (!allow_loopback_http || strncmp(url, "http://", 7) != 0) return false;
     const char *h = url + 7;

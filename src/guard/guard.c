@@ -111,6 +111,9 @@ static int route_rules(const struct guard_request *q, struct subjects *s, enum l
     case GUARD_VERIFY:
         rules[n] = LIMIT_VERIFY_IP, subjects[n++] = s->ip;
         break;
+    case GUARD_OAUTH:
+        rules[n] = LIMIT_SIGNIN_IP, subjects[n++] = s->ip;
+        break;
     default:
         break;
     }

@@ -24,7 +24,9 @@ enum guard_class {
     GUARD_LINK,    /* per IP: redeeming an emailed link (made-up tokens cost a row) */
     GUARD_MFA,     /* per IP: the second sign-in step (per account on the worker) */
     GUARD_REFRESH, /* per IP: refresh (per session on the worker) */
-    GUARD_VERIFY   /* per IP: a gate check not answered from memory as signed in */
+    GUARD_VERIFY,  /* per IP: a gate check not answered from memory as signed in */
+    GUARD_OAUTH    /* per IP, the sign-in's per-IP rule: a provider sign-in's start, callback,
+                    * native nonce and token (no address is known before the provider answers) */
 };
 
 /** The guard's answer. Refused: rule and res are the rule that refused

@@ -16,8 +16,10 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "federation/state_cookie.h"
 #include "http/internal.h"
 #include "http/reqparse.h"
+#include "federation/pending_link.h"
 #include "pages/form_token.h"
 #include "pages/signin_pages.h"
 #include "sessions/sessions.h"
@@ -310,10 +312,29 @@ static void page_cookie(struct evkeyvalq *in, const char *name, char *out, size_
     out[len] = '\0';
 }
 
+/* The same for a cookie of 1 to cap - 1 token characters. */
+static void page_cookie_upto(struct evkeyvalq *in, const char *name, char *out, size_t cap)
+{
+    struct reqparse_cookies s = {0};
+    const char *val;
+    size_t len;
+    out[0] = '\0';
+    for (struct evkeyval *kv = in->tqh_first; kv; kv = kv->next.tqe_next)
+        if (strcasecmp(kv->key, "Cookie") == 0) reqparse_cookies_add(&s, kv->value, name);
+    if (s.found != 1 || s.len == 0 || s.len >= cap ||
+        reqparse_cookies_result(&s, s.len, &val, &len) != 1)
+        return;
+    memcpy(out, val, len);
+    out[len] = '\0';
+}
+
 void http_page_cookies(struct gh_req *r, struct evkeyvalq *in)
 {
+    page_cookie_upto(in, fed_pending_cookie_name(), r->link_cookie, sizeof r->link_cookie);
     page_cookie(in, pages_form_cookie_name(), r->form_cookie, sizeof r->form_cookie);
     page_cookie(in, pages_mfa_cookie_name(), r->mfa_cookie, sizeof r->mfa_cookie);
+    if (r->route->flags & R_NET)
+        page_cookie_upto(in, state_cookie_name(), r->oauth_cookie, sizeof r->oauth_cookie);
 }
 
 bool http_credentials_settle(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)

@@ -27,7 +27,13 @@
       "or X-Original-Method and X-Original-URL.")                                                  \
     X(ORIGINAL_REQUEST_INVALID, "original_request_invalid", 400,                                   \
       "The original request cannot be read one way only (see docs/api.md, The gate).")             \
+    X(OAUTH_STATE_INVALID, "oauth_state_invalid", 400,                                             \
+      "This sign-in with a provider is unknown, expired or was already used; start again.")        \
+    X(OAUTH_FAILED, "oauth_failed", 400,                                                           \
+      "The provider did not sign you in (refused, or its answer failed a check); start again.")    \
     X(INVALID_CREDENTIALS, "invalid_credentials", 401, "Email or password is incorrect.")          \
+    X(INVALID_ID_TOKEN, "invalid_id_token", 401,                                                   \
+      "The ID token failed a check (signature, issuer, audience, expiry or nonce).")               \
     X(INVALID_CODE, "invalid_code", 401, "The code is not valid.")                                 \
     X(INVALID_TOKEN, "invalid_token", 401, "The access token is missing or invalid.")              \
     X(TOKEN_EXPIRED, "token_expired", 401, "This link has expired; ask for a new one.")            \
@@ -49,17 +55,25 @@
     X(ORIGIN_NOT_ALLOWED, "origin_not_allowed", 403,                                               \
       "This origin is not in GATEHOUSE_CORS_ORIGINS.")                                             \
     X(FORBIDDEN, "forbidden", 403, "Not allowed.")                                                 \
+    X(SIGNUP_CLOSED, "signup_closed", 403,                                                         \
+      "New accounts cannot be created here; sign in to an existing account.")                      \
     X(UNTRUSTED_PROXY, "untrusted_proxy", 403,                                                     \
       "Only a proxy in GATEHOUSE_TRUSTED_PROXIES may ask /v1/verify.")                             \
     X(NOT_FOUND, "not_found", 404, "No such endpoint.")                                            \
     X(METHOD_NOT_ALLOWED, "method_not_allowed", 405, "Method not allowed here.")                   \
     X(EMAIL_TAKEN, "email_taken", 409, "An account with this email already exists.")               \
+    X(IDENTITY_IN_USE, "identity_in_use", 409,                                                     \
+      "This provider account is linked to another account here.")                                  \
     X(MFA_ALREADY_ENABLED, "mfa_already_enabled", 409,                                             \
       "An authenticator app is already set up; remove it first.")                                  \
     X(NO_PENDING_ENROLMENT, "no_pending_enrolment", 409,                                           \
       "Start with POST /v1/mfa/totp; there is nothing to confirm.")                                \
     X(MFA_NOT_ENABLED, "mfa_not_enabled", 409,                                                     \
       "This account has no second factor to confirm; set one up first (POST /v1/mfa/totp).")       \
+    X(LINK_REQUIRED, "link_required", 409,                                                         \
+      "Sign in to your account once to link this provider to it.")                                 \
+    X(LAST_SIGN_IN_METHOD, "last_sign_in_method", 409,                                             \
+      "This is the last way to sign in to the account; add another before removing it.")           \
     X(IDEMPOTENCY_IN_PROGRESS, "idempotency_in_progress", 409,                                     \
       "A request with this Idempotency-Key is still running; retry shortly.")                      \
     X(BODY_TOO_LARGE, "body_too_large", 413, "The request body is too large.")                     \
@@ -76,6 +90,8 @@
     X(RATE_LIMITED, "rate_limited", 429, "Too many attempts; try again later.")                    \
     X(HEADERS_TOO_LARGE, "headers_too_large", 431, "The request headers are too large.")           \
     X(INTERNAL_ERROR, "internal_error", 500, "Internal error; nothing was changed.")               \
+    X(PROVIDER_UNAVAILABLE, "provider_unavailable", 502,                                           \
+      "The identity provider cannot be reached; try again later.")                                 \
     X(OVERLOADED, "overloaded", 503, "The server is busy; try again shortly.")                     \
     X(SHUTTING_DOWN, "shutting_down", 503, "The server is restarting; try again.")                 \
     X(RATE_LIMITER_UNAVAILABLE, "rate_limiter_unavailable", 503,                                   \

@@ -20,6 +20,7 @@
 #include "http/internal.h"
 #include "http/pool.h"
 #include "http/reqparse.h"
+#include "http/routes.h"
 #include "pages/pages_http.h"
 #include "sessions/cookie.h"
 
@@ -68,38 +69,15 @@ bool gh_request_id_sane(const char *s)
     return n > 0;
 }
 
-static bool segment_ok(const char *s, size_t n)
-{
-    if (n == 0 || n > GH_PARAM_MAX) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
-
 /* Matches path against routes; sets *param. Returns the route, or NULL
  * with *path_known telling 405 from 404. */
 static const struct gh_route *match(const char *path, int method, char *param, bool *path_known)
 {
     *path_known = false;
-    size_t pl = strlen(path);
     for (size_t i = 0; i < nroutes; i++) {
         const struct gh_route *rt = &routes[i];
-        size_t rl = strlen(rt->path);
-        bool hit = false;
-        if (rl >= 2 && rt->path[rl - 1] == '*') {
-            size_t pre = rl - 1;
-            if (pl > pre && strncmp(path, rt->path, pre) == 0 && segment_ok(path + pre, pl - pre)) {
-                hit = true;
-                memcpy(param, path + pre, pl - pre);
-                param[pl - pre] = '\0';
-            }
-        } else {
-            hit = strcmp(path, rt->path) == 0;
-        }
+        bool hit = strchr(rt->path, '*') ? gh_route_path_match(rt->path, path, param)
+                                         : strcmp(path, rt->path) == 0;
         if (!hit) continue;
         *path_known = true;
         if ((rt->method & method) || (rt->flags & R_GATE)) return rt; /* the gate: any method */
@@ -200,7 +178,8 @@ static void admitted(struct gh_req *r, bool ok)
         r->route->fn(r, store_ops, NULL);
         goto reply;
     }
-    if (pool_submit((flags & R_HASH) ? POOL_HASH : POOL_DB, work, r) == GH_OK) return;
+    enum pool_lane lane = (flags & R_HASH) ? POOL_HASH : (flags & R_NET) ? POOL_NET : POOL_DB;
+    if (pool_submit(lane, work, r) == GH_OK) return;
     gh_reply_fail(r, GH_ERR_BUSY);
 reply:
     http_finish(r);

@@ -63,6 +63,8 @@ static void req_clear(struct gh_req *r)
         gh_wipe(r->set_cookie[i], sizeof r->set_cookie[i]);
     gh_wipe(r->form_cookie, sizeof r->form_cookie);
     gh_wipe(r->mfa_cookie, sizeof r->mfa_cookie);
+    gh_wipe(r->link_cookie, sizeof r->link_cookie);
+    gh_wipe(r->oauth_cookie, sizeof r->oauth_cookie);
 }
 
 void http_req_free(struct gh_req *r)
@@ -367,9 +369,11 @@ enum gh_err server_run(const struct gh_route *rts, size_t nrts)
     if (evthread_use_pthreads() != 0) return GH_ERR_INTERNAL;
     signal(SIGPIPE, SIG_IGN);
 
-    int lanes[POOL_LANES] = {[POOL_DB] = gh_cfg.workers, [POOL_HASH] = gh_cfg.hash_workers};
-    enum gh_err rc =
-        conn_init(gh_cfg.max_connections, gh_cfg.loops, gh_cfg.workers + gh_cfg.hash_workers);
+    int lanes[POOL_LANES] = {[POOL_DB] = gh_cfg.workers,
+                             [POOL_HASH] = gh_cfg.hash_workers,
+                             [POOL_NET] = POOL_NET_WORKERS};
+    enum gh_err rc = conn_init(gh_cfg.max_connections, gh_cfg.loops,
+                               gh_cfg.workers + gh_cfg.hash_workers + POOL_NET_WORKERS);
     if (rc == GH_OK) rc = pool_start(lanes, store_ops, gh_cfg.db_path);
     nloops = gh_cfg.loops;
     loops = calloc((size_t)nloops, sizeof *loops);

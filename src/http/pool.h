@@ -4,10 +4,13 @@
  * responsible for posting its result back to the loop that submitted it
  * (http/intake.c does that with gh_req).
  *
- * Two lanes with their own queue and workers: POOL_HASH for requests that
- * run Argon2id (sign-up, sign-in, password change) and POOL_DB for the rest.
- * A flood of sign-ins then cannot queue ahead of a sign-out or a session
- * revocation. */
+ * Three lanes with their own queue and workers: POOL_HASH for requests that
+ * run Argon2id (sign-up, sign-in, password change), POOL_NET for requests
+ * that call an identity provider over the network (route flag R_NET: the
+ * OAuth start, callbacks and native token; POOL_NET_WORKERS of them, each
+ * call bounded by libcurl's timeouts) and POOL_DB for the rest. A flood of
+ * sign-ins, or a provider that hangs, then cannot queue ahead of a
+ * sign-out or a session revocation (decision 0035-oidc-flow). */
 #ifndef GH_HTTP_POOL_H
 #define GH_HTTP_POOL_H
 
@@ -16,7 +19,10 @@
 #include "core/err.h"
 #include "store/store.h"
 
-enum pool_lane { POOL_DB, POOL_HASH, POOL_LANES };
+enum pool_lane { POOL_DB, POOL_HASH, POOL_NET, POOL_LANES };
+
+/* Workers of POOL_NET: few, since they mostly wait on a provider. */
+#define POOL_NET_WORKERS 4
 
 typedef void (*pool_fn)(void *arg, const struct store_ops *ops, struct store_conn *c);
 

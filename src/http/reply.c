@@ -157,14 +157,20 @@ static bool cookie_chars_ok(const char *s, size_t min, size_t max)
 
 enum gh_err gh_reply_cookie(struct gh_req *r, const char *name, const char *value, int64_t max_age)
 {
+    return gh_reply_cookie_ex(r, name, value, max_age, false);
+}
+
+enum gh_err gh_reply_cookie_ex(struct gh_req *r, const char *name, const char *value,
+                               int64_t max_age, bool cross_site)
+{
     bool host = strncmp(name, "__Host-", 7) == 0;
     if (r->set_cookie_n >= GH_SET_COOKIES_MAX || host != cookie_secure() ||
-        !cookie_chars_ok(name + (host ? 7 : 0), 1, 64) || !cookie_chars_ok(value, 0, 200) ||
-        max_age < 0 || strcmp(name, cookie_session_name()) == 0 ||
-        strcmp(name, cookie_csrf_name()) == 0)
+        !cookie_chars_ok(name + (host ? 7 : 0), 1, 64) ||
+        !cookie_chars_ok(value, 0, GH_LINK_COOKIE_MAX) || max_age < 0 ||
+        strcmp(name, cookie_session_name()) == 0 || strcmp(name, cookie_csrf_name()) == 0)
         return GH_ERR_INVALID;
-    cookie_format(r->set_cookie[r->set_cookie_n], sizeof r->set_cookie[0], name, value, max_age,
-                  true);
+    cookie_format_site(r->set_cookie[r->set_cookie_n], sizeof r->set_cookie[0], name, value,
+                       max_age, true, cross_site && cookie_secure());
     r->set_cookie_n++;
     return GH_OK;
 }

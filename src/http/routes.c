@@ -1,8 +1,12 @@
 #include "http/routes.h"
 
+#include <string.h>
+
 #include "accounts/accounts_http.h"
 #include "accounts/audit_http.h"
 #include "accounts/email_change_http.h"
+#include "federation/native_http.h"
+#include "federation/oauth_http.h"
 #include "gate/gate_http.h"
 #include "guard/guard.h"
 #include "http/health.h"
@@ -56,6 +60,21 @@ const struct gh_route gh_routes[] = {
     {GH_POST, "/v1/sessions/revoke-others", NULL, R_AUTH, sessions_http_revoke_others, GUARD_NONE},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
     {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},
+    /* Sign-in with an identity provider (docs/api.md "Sign-in with a provider"):
+     * the browser's flow runs on the network lane (R_NET: a provider may be
+     * slow) and reads the session cookie (R_SIGNIN: a callback's sign-in ends
+     * it; link=1 needs it); the form_post callback has no R_FORM, its state
+     * is its CSRF defence (decision 0035-oidc-flow). The native app's nonce
+     * and token. All on the per-IP sign-in budget (GUARD_OAUTH). */
+    {GH_GET, "/v1/oauth/*/start", "/v1/oauth/{provider}/start", R_PAGE | R_NET | R_SIGNIN,
+     oauth_http_start, GUARD_OAUTH},
+    {GH_GET, "/v1/oauth/*/callback", "/v1/oauth/{provider}/callback", R_PAGE | R_NET | R_SIGNIN,
+     oauth_http_callback, GUARD_OAUTH},
+    {GH_POST, "/v1/oauth/*/callback", "/v1/oauth/{provider}/callback",
+     R_PAGE | R_NET | R_SIGNIN | R_BODY, oauth_http_callback, GUARD_OAUTH},
+    {GH_POST, "/v1/oauth/*/nonce", "/v1/oauth/{provider}/nonce", 0, native_http_nonce, GUARD_OAUTH},
+    {GH_POST, "/v1/oauth/*/token", "/v1/oauth/{provider}/token", R_BODY | R_NET | R_SIGNIN,
+     native_http_token, GUARD_OAUTH},
     /* Pages (R_PAGE: HTML, forms, the page CSP): docs/api.md "Pages". */
     {GH_GET, "/assets/gatehouse.css", NULL, R_LOOP | R_CACHEABLE | R_PAGE, pages_http_stylesheet,
      GUARD_NONE},
@@ -134,3 +153,32 @@ const struct gh_route gh_routes[] = {
 };
 
 const size_t gh_routes_count = sizeof gh_routes / sizeof gh_routes[0];
+
+/* A path segment a route's "*" may stand for: never empty, never "." or
+ * "..", no "/", no escapes. */
+static bool segment_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > GH_PARAM_MAX) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+bool gh_route_path_match(const char *pattern, const char *path, char param[GH_PARAM_MAX + 1])
+{
+    const char *star = strchr(pattern, '*');
+    if (!star) return strcmp(pattern, path) == 0;
+    size_t pre = (size_t)(star - pattern);
+    const char *suffix = star + 1;
+    if (strchr(suffix, '*') || strncmp(path, pattern, pre) != 0) return false;
+    const char *seg = path + pre;
+    size_t n = strcspn(seg, "/");
+    if (!segment_ok(seg, n) || strcmp(seg + n, suffix) != 0) return false;
+    memcpy(param, seg, n);
+    param[n] = '\0';
+    return true;
+}

@@ -50,6 +50,8 @@ enum gh_route_flags {
                        * (pages/form_token.h) in field "csrf" and a good Origin, else
                        * 403 csrf_failed; set with R_PAGE | R_BODY */
     R_ASSET = 1024,   /* an image of ours (the logo): profile GH_PROFILE_ASSET */
+    R_NET = 2048,     /* calls an identity provider: the network lane of the pool (POOL_NET);
+                       * on an R_PAGE route the OAuth state cookie is read (r->oauth_cookie) */
 };
 
 struct gh_req;
@@ -71,7 +73,7 @@ enum gh_profile {
 
 struct gh_route {
     int method;
-    const char *path; /* exact, or ending in "*" for one trailing segment */
+    const char *path; /* exact, or with one "*" for one whole segment (gh_route_path_match) */
     const char *name; /* for logs; NULL = path */
     unsigned flags;
     gh_handler_fn fn;
@@ -110,6 +112,12 @@ const struct gh_profile_info *gh_profile_of(int profile);
 /* The mfa_token a page sign-in keeps in a cookie (MFA_TOKEN_LEN, mfa/mfa.h;
  * pages/signin_pages.h checks that they agree). */
 #define GH_MFA_COOKIE_LEN 43
+/* A page cookie longer than a token: the sealed pending link
+ * (federation/pending_link.h), at most this many characters. */
+#define GH_LINK_COOKIE_MAX 1400
+/* The OAuth state cookie read on R_NET pages (STATE_COOKIE_VALUE_MAX,
+ * federation/state_cookie.h, which must fit). */
+#define GH_OAUTH_COOKIE_MAX 1024
 
 #define GH_PARAM_MAX 64
 #define GH_FORM_ORIGIN_MAX 256 /* scheme://host:port of a return URL */
@@ -130,7 +138,8 @@ struct gh_req {
     char ip[STORE_IP_MAX + 1];
     char user_agent[STORE_UA_MAX + 1];
     char request_id[GH_REQUEST_ID_MAX + 1];
-    char query[512]; /* raw query string ("" if none; longer ones are cut) */
+    char query[2048]; /* raw query string ("" if none; longer ones are cut): a provider's
+                       * callback carries code, state, scope, iss... */
     /* A page whose form leads (by a 303 after its POST) to a checked return
      * URL on another origin: that origin, added to the page CSP's
      * form-action, which browsers apply to the redirects after a form's
@@ -150,6 +159,13 @@ struct gh_req {
     /* R_PAGE routes: a sign-in's mfa_token from its cookie, the same way
      * (pages/signin_pages.h); wiped at the end. */
     char mfa_cookie[GH_MFA_COOKIE_LEN + 1];
+    /* R_PAGE routes: the pending link of a federated sign-in from its
+     * cookie, sealed ("" if absent, sent twice or not so shaped). */
+    char link_cookie[GH_LINK_COOKIE_MAX + 1];
+    /* R_PAGE | R_NET routes: the OAuth state cookie as sent ("" if absent,
+     * sent twice, longer than GH_OAUTH_COOKIE_MAX or not [A-Za-z0-9_-]);
+     * wiped at the end. */
+    char oauth_cookie[GH_OAUTH_COOKIE_MAX + 1];
 
     /* Reply. */
     int status;
@@ -223,11 +239,17 @@ enum gh_err gh_reply_header(struct gh_req *r, const char *name, const char *valu
  *  HttpOnly; SameSite=Lax (cookie_format; never a Domain: name must start
  *  "__Host-" when cookies are Secure, and is then kept to this host).
  *  name: [A-Za-z0-9_-] after the prefix, never the session or CSRF
- *  cookie's (set_session / clear_cookies set those); value: up to 200
- *  characters of [A-Za-z0-9_-]; max_age 0 with value "" deletes. Kept on
+ *  cookie's (set_session / clear_cookies set those); value: up to
+ *  GH_LINK_COOKIE_MAX characters of [A-Za-z0-9_-]; max_age 0 with value "" deletes. Kept on
  *  an error reply. GH_ERR_INVALID (nothing added) when refused or full. */
 enum gh_err gh_reply_cookie(struct gh_req *r, const char *name, const char *value,
                             int64_t max_age) GH_WUR;
+/** gh_reply_cookie with SameSite=None when cross_site and cookies are
+ *  Secure (a cookie that must go along with a cross-site POST: the OAuth
+ *  state of a form_post provider). Browsers drop a SameSite=None cookie
+ *  without Secure, so insecure development cookies keep Lax. */
+enum gh_err gh_reply_cookie_ex(struct gh_req *r, const char *name, const char *value,
+                               int64_t max_age, bool cross_site) GH_WUR;
 /** Requests answered so far by status class (1..5 for 1xx..5xx). */
 uint64_t gh_requests_total(int cls);
 /** Counts a request refused with 403 csrf_failed (for /metrics). */

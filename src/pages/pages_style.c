@@ -90,6 +90,7 @@ static const char SHEET[] =
     ".divider{display:flex;align-items:center;gap:.75rem;margin:1.5rem 0;color:var(--muted);"
     "font-size:.875rem}\n"
     ".divider::before,.divider::after{content:\"\";flex:1;border-top:1px solid var(--line)}\n"
+    ".providers{display:flex;flex-direction:column;gap:.5rem}\n"
     "section{margin:1.5rem 0 0;padding:1.5rem 0 0;border-top:1px solid var(--line)}\n"
     "section>:last-child{margin-bottom:0}\n"
     ".alert,.notice{padding:.7rem .9rem;border-radius:.5rem;border:1px solid;"

@@ -11,6 +11,7 @@
 #include "accounts/signup.h"
 #include "core/config.h"
 #include "core/util.h"
+#include "federation/providers.h"
 #include "mfa/mfa.h"
 #include "pages/form_token.h"
 #include "pages/pages.h"
@@ -132,6 +133,27 @@ static bool form_fields(struct gh_req *r, const char **email, size_t *email_len,
     return gh_body_fields(r, f, 3) == GH_OK;
 }
 
+/* The buttons of the configured identity providers, each a link to
+ * /v1/oauth/<name>/start keeping the checked rd, rendered row by row from
+ * PAGES_PROVIDER_BUTTON (heap, free(); NULL: none configured, or out of
+ * memory: the page goes without them). */
+static char *provider_buttons(const char *rd)
+{
+    struct page_buf b = {0};
+    for (size_t i = 0; i < fed_provider_count(); i++) {
+        const struct fed_provider *p = fed_provider_at(i);
+        char path[64], href[2048];
+        snprintf(path, sizeof path, "/v1/oauth/%s/start", p->name);
+        pages_url_rd(href, sizeof href, path, rd);
+        const struct page_var v[] = {{"href", href}, {"display", p->display}};
+        if (page_fill(&b, PAGES_PROVIDER_BUTTON, v, 2) != GH_OK) {
+            page_buf_free(&b);
+            return NULL;
+        }
+    }
+    return b.data;
+}
+
 /* ---- sign in ---- */
 
 /* The sign-in page with its notice, error (on the password form) or
@@ -143,6 +165,7 @@ static void signin_page(struct gh_req *r, int status, const char *code, const ch
     char csrf[PAGES_FORM_TOKEN_LEN + 1], rdq[3 * REDIRECT_OUT_MAX];
     if (!pages_form_token(r, csrf)) return;
     rd_query(rdq, rd);
+    char *providers = provider_buttons(rd);
     const struct page_var v[] = {{"notice", notice},
                                  {"error", error},
                                  {"email", email},
@@ -150,8 +173,9 @@ static void signin_page(struct gh_req *r, int status, const char *code, const ch
                                  {"rd", rd},
                                  {"rdq", rdq},
                                  {"magic_error", magic_error},
-                                 {"providers", ""}};
+                                 {"providers", providers}};
     pages_send(r, status, "Sign in", PAGES_SIGN_IN, v, sizeof v / sizeof v[0]);
+    free(providers);
     gh_wipe(csrf, sizeof csrf);
     if (code) r->error_code = code;
 }
@@ -189,6 +213,19 @@ static bool mfa_cookie(struct gh_req *r, const char *tok)
     return rc == GH_OK;
 }
 
+bool signin_pages_signed_in(struct gh_req *r, const struct accounts_result *res, const char *rd)
+{
+    if (res->outcome == ACCOUNTS_SIGNED_IN) {
+        signed_in(r, res, rd);
+        return true;
+    }
+    if (res->outcome != ACCOUNTS_MFA_REQUIRED) return false;
+    char to[REDIRECT_OUT_MAX];
+    page_url_rd(to, "/signin/mfa", rd);
+    if (mfa_cookie(r, res->mfa_token)) pages_see_other(r, to);
+    return true;
+}
+
 void signin_pages_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
     const char *email, *pw;
@@ -208,12 +245,8 @@ void signin_pages_signin(struct gh_req *r, const struct store_ops *ops, struct s
                                      email_len, pw, pw_len, &res);
     if (rc) {
         gh_reply_fail(r, rc);
-    } else if (res.outcome == ACCOUNTS_SIGNED_IN) {
-        signed_in(r, &res, rd);
-    } else if (res.outcome == ACCOUNTS_MFA_REQUIRED) {
-        char to[REDIRECT_OUT_MAX];
-        page_url_rd(to, "/signin/mfa", rd);
-        if (mfa_cookie(r, res.mfa_token)) pages_see_other(r, to);
+    } else if (signin_pages_signed_in(r, &res, rd)) {
+        /* in, or on to the second step */
     } else if (res.outcome == ACCOUNTS_BAD_CREDENTIALS) { /* unknown address alike */
         signin_page(r, 401, "invalid_credentials", "", "Incorrect email or password.", "", shown,
                     rd);
@@ -360,14 +393,17 @@ static void signup_page(struct gh_req *r, int status, const char *code, const ch
     char csrf[PAGES_FORM_TOKEN_LEN + 1], rdq[3 * REDIRECT_OUT_MAX];
     if (!pages_form_token(r, csrf)) return;
     rd_query(rdq, rd);
+    char *providers = provider_buttons(rd);
     const struct page_var v[] = {{"email_error", email_error},
                                  {"taken", taken},
                                  {"password_error", password_error},
                                  {"email", email},
                                  {"csrf", csrf},
                                  {"rd", rd},
-                                 {"rdq", rdq}};
+                                 {"rdq", rdq},
+                                 {"providers", providers}};
     pages_send(r, status, "Create your account", PAGES_SIGN_UP, v, sizeof v / sizeof v[0]);
+    free(providers);
     gh_wipe(csrf, sizeof csrf);
     if (code) r->error_code = code;
 }

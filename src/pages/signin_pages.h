@@ -20,19 +20,29 @@
 #ifndef GH_PAGES_SIGNIN_PAGES_H
 #define GH_PAGES_SIGNIN_PAGES_H
 
+#include "accounts/accounts.h"
 #include "http/server.h"
 
 /* The body templates (variables in each comment; pages.h adds the layout's). */
-extern const char PAGES_SIGN_IN[];     /* notice, error, email, csrf, rd, rdq, magic_error,
-                                        * providers */
-extern const char PAGES_SIGN_IN_MFA[]; /* error, csrf, rd, rdq */
-extern const char PAGES_SIGN_UP[];     /* email_error, taken, password_error, email, csrf, rd,
-                                        * rdq */
-extern const char PAGES_CHECK_EMAIL[]; /* message, back */
+extern const char PAGES_SIGN_IN[];         /* notice, error, email, csrf, rd, rdq, magic_error,
+                                            * providers */
+extern const char PAGES_SIGN_IN_MFA[];     /* error, csrf, rd, rdq */
+extern const char PAGES_SIGN_UP[];         /* email_error, taken, password_error, email, csrf, rd,
+                                            * rdq, providers */
+extern const char PAGES_CHECK_EMAIL[];     /* message, back */
+extern const char PAGES_PROVIDER_BUTTON[]; /* href, display: one row of {{{providers}}} */
 
 /** The name of the cookie holding a sign-in's mfa_token: "__Host-gh_mfa",
  *  or "gh_mfa" when cookies are not Secure. Static. */
 const char *pages_mfa_cookie_name(void);
+
+/** The page reply of a sign-in that got through its first step, shared by
+ *  every page that signs in (the password form, a provider's callback):
+ *  SIGNED_IN: the session cookie and 303 to rd (checked) or /account
+ *  (/account/totp for a session restricted to enrolling a factor);
+ *  MFA_REQUIRED: the mfa cookie and 303 /signin/mfa?rd=. false, nothing
+ *  set, for any other outcome. */
+bool signin_pages_signed_in(struct gh_req *r, const struct accounts_result *res, const char *rd);
 
 /** GET /signin?rd=&reset=done: the sign-in page (password form, the
  *  magic-link form, provider buttons). */

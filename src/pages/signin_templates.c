@@ -3,6 +3,13 @@
  * (docs/api.md "Pages"); no inline style, no script. */
 #include "pages/signin_pages.h"
 
+/* The provider buttons under a divider "or" ({{{providers}}}: rows that
+ * page_fill rendered from PAGES_PROVIDER_BUTTON; none configured, none shown). */
+#define PROVIDERS_SECTION                                                                          \
+    "{{#providers}}<p class=\"divider\">or</p>\n"                                                  \
+    "<div class=\"providers\" role=\"group\" aria-label=\"Other ways to sign in\">\n"              \
+    "{{{providers}}}</div>\n{{/providers}}"
+
 const char PAGES_SIGN_IN[] =
     "<h1>Sign in</h1>\n"
     "{{#notice}}<p class=\"notice\" role=\"status\">{{notice}}</p>\n{{/notice}}"
@@ -39,11 +46,8 @@ const char PAGES_SIGN_IN[] =
     "</div>\n"
     "<button type=\"submit\" class=\"secondary\">Email me a sign-in link</button>\n"
     "</form>\n"
-    /* Sign-in buttons of the identity providers (issue 13); none yet. */
-    "{{#providers}}<section class=\"providers\" aria-labelledby=\"providers-h\">\n"
-    "<h2 id=\"providers-h\">Other ways to sign in</h2>\n"
-    "{{providers}}\n"
-    "</section>\n{{/providers}}";
+    /* Sign-in buttons of the identity providers (rows of PAGES_PROVIDER_BUTTON) */
+    PROVIDERS_SECTION;
 
 const char PAGES_SIGN_IN_MFA[] =
     "<h1>Two-step verification</h1>\n"
@@ -95,7 +99,10 @@ const char PAGES_SIGN_UP[] =
     "<button type=\"submit\">Create account</button>\n"
     "</form>\n"
     "<p class=\"muted\">Already have an account? <a href=\"{{base}}/signin{{#rdq}}?rd={{rdq}}"
-    "{{/rdq}}\">Sign in</a></p>\n";
+    "{{/rdq}}\">Sign in</a></p>\n" PROVIDERS_SECTION;
+
+const char PAGES_PROVIDER_BUTTON[] =
+    "<a class=\"button secondary provider\" href=\"{{href}}\">Continue with {{display}}</a>\n";
 
 const char PAGES_CHECK_EMAIL[] =
     "<h1>Check your email</h1>\n"

@@ -20,9 +20,9 @@
 
 #include "core/err.h"
 
-#define COOKIE_CSRF_LEN 43    /* base64url of 32 bytes */
-#define COOKIE_ORIGIN_MAX 300 /* scheme://host[:port] */
-#define COOKIE_HEADER_MAX 512 /* one Set-Cookie value */
+#define COOKIE_CSRF_LEN 43     /* base64url of 32 bytes */
+#define COOKIE_ORIGIN_MAX 300  /* scheme://host[:port] */
+#define COOKIE_HEADER_MAX 1600 /* one Set-Cookie value (a sealed pending link: 1400) */
 
 /** Derives the CSRF key (vault_derive: call after the vault is loaded) and
  *  works out the cookie configuration from GATEHOUSE_PUBLIC_URL and
@@ -86,5 +86,9 @@ bool cookie_csrf_valid(const char *session_id, const char *presented, size_t len
  *  refuses with a Domain). max_age 0 with value "" deletes it. */
 void cookie_format(char *out, size_t cap, const char *name, const char *value, int64_t max_age,
                    bool http_only);
+/** cookie_format with SameSite=None instead of Lax when cross_site (the
+ *  caller makes sure cookies are Secure: browsers drop it otherwise). */
+void cookie_format_site(char *out, size_t cap, const char *name, const char *value,
+                        int64_t max_age, bool http_only, bool cross_site);
 
 #endif

@@ -124,11 +124,18 @@ enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
     if (rc) goto fail;
     uint64_t gen = authcache_generation();
     struct store_audit sev;
-    char details[96];
-    if (ev) { /* the row names the session it created */
+    char details[320];
+    if (ev) { /* the row names the session it created, then ev's own members */
         sev = *ev;
-        snprintf(details, sizeof details, "{\"method\":\"%s\",\"session_id\":\"%s\"}",
-                 method ? method : "password", s.id);
+        const char *more =
+            ev->details && ev->details[0] == '{' && ev->details[1] && ev->details[1] != '}'
+                ? ev->details + 1
+                : NULL;
+        int n = snprintf(details, sizeof details, "{\"method\":\"%s\",\"session_id\":\"%s\"%s%s",
+                         method ? method : "password", s.id, more ? "," : "}", more ? more : "");
+        if (n < 0 || (size_t)n >= sizeof details) /* never half a JSON object */
+            snprintf(details, sizeof details, "{\"method\":\"%s\",\"session_id\":\"%s\"}",
+                     method ? method : "password", s.id);
         sev.details = details;
     }
     /* Refused if the password changed since the caller verified it. */

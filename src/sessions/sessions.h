@@ -36,7 +36,9 @@ void sessions_new_id(char out[STORE_ID_LEN + 1]);
  *  that the sign-in passed a second factor (store_session.mfa_at). A restricted session
  *  may only enrol a second factor (GATEHOUSE_MFA_REQUIRED). A cookie
  *  session gets no access token: its refresh token is the session cookie
- *  (sessions/cookie.h), and it is never accepted by /v1/token. */
+ *  (sessions/cookie.h), and it is never accepted by /v1/token. The audit
+ *  row ev's details are {method, session_id} followed by the members of
+ *  ev->details when it is a JSON object ({"provider":"google"}). */
 enum gh_err sessions_start(const struct store_ops *ops, struct store_conn *c,
                            const struct store_user *u, const char *ip, const char *user_agent,
                            const struct store_audit *ev, const char *method, bool restricted,

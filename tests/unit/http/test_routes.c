@@ -131,12 +131,57 @@ static void test_link_pages(void **state)
     }
 }
 
+/* A "*" stands for one whole segment, at the end or in the middle. */
+static void test_path_match(void **state)
+{
+    (void)state;
+    char param[GH_PARAM_MAX + 1] = "before";
+    static const struct {
+        const char *pattern, *path, *param; /* param NULL: no match */
+    } cases[] = {
+        {"/v1/sessions/*", "/v1/sessions/abc-1_2", "abc-1_2"},
+        {"/v1/sessions/*", "/v1/sessions/", NULL},
+        {"/v1/sessions/*", "/v1/sessions/a/b", NULL},
+        {"/v1/sessions/*", "/v1/sessions/..", NULL},
+        {"/v1/sessions/*", "/v1/sessions/%2e", NULL},
+        {"/v1/sessions/*", "/v1/sessionsx/a", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth/google/start", "google"},
+        {"/v1/oauth/*/start", "/v1/oauth/google/start/", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth/google/startx", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth//start", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth/a/b/start", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth/../start", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth/goo.gle/start", NULL},
+        {"/v1/oauth/*/start", "/v1/oauth/google", NULL},
+        {"/v1/oauth/*/callback", "/v1/oauth/apple/callback", "apple"},
+        {"/v1/oauth/*/start", "/v1/oauth/apple/callback", NULL},
+        {"/exact", "/exact", "before"},
+        {"/exact", "/exact/", NULL},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(param, sizeof param, "before");
+        bool hit = gh_route_path_match(cases[k].pattern, cases[k].path, param);
+        assert_int_equal(hit, cases[k].param != NULL);
+        assert_string_equal(param, cases[k].param ? cases[k].param : "before");
+    }
+    /* one character over the cap */
+    char path[GH_PARAM_MAX + 32] = "/v1/oauth/";
+    memset(path + 10, 'a', GH_PARAM_MAX + 1);
+    memcpy(path + 10 + GH_PARAM_MAX + 1, "/start", 7);
+    assert_false(gh_route_path_match("/v1/oauth/*/start", path, param));
+    path[10 + GH_PARAM_MAX] = '/';
+    memcpy(path + 10 + GH_PARAM_MAX + 1, "start", 6);
+    assert_true(gh_route_path_match("/v1/oauth/*/start", path, param));
+    assert_int_equal(strlen(param), GH_PARAM_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_open_route_has_a_budget),
         cmocka_unit_test(test_named_routes),
         cmocka_unit_test(test_link_pages),
+        cmocka_unit_test(test_path_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
