@@ -305,6 +305,11 @@ static bool intake_credentials(struct gh_req *r, struct evkeyvalq *in)
 static bool intake_body(struct gh_req *r, struct evkeyvalq *in)
 {
     if (!(r->route->flags & R_BODY)) return !http_form_token_denied(r); /* no field: refused */
+    /* A DELETE's body is optional (DELETE /v1/identities/{provider}):
+     * none at all reads as an empty object. */
+    if (r->method == GH_DELETE && !evhttp_find_header(in, "Content-Type") &&
+        evbuffer_get_length(evhttp_request_get_input_buffer(r->ev)) == 0)
+        return true;
     const struct gh_profile_info *prof = gh_profile_of(gh_route_profile(r->route));
     if (!reqparse_content_type_is(evhttp_find_header(in, "Content-Type"), prof->body_type)) {
         gh_fail_msg(r, GH_E_UNSUPPORTED_MEDIA_TYPE, prof->body_type_message);

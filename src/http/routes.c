@@ -11,7 +11,9 @@
 #include "guard/guard.h"
 #include "http/health.h"
 #include "mfa/mfa_http.h"
+#include "federation/identities_http.h"
 #include "pages/account_pages.h"
+#include "pages/identity_pages.h"
 #include "pages/factor_pages.h"
 #include "pages/email_pages.h"
 #include "pages/forgot_pages.h"
@@ -59,6 +61,9 @@ const struct gh_route gh_routes[] = {
     {GH_GET, "/v1/sessions", NULL, R_AUTH, sessions_http_list, GUARD_NONE},
     {GH_POST, "/v1/sessions/revoke-others", NULL, R_AUTH, sessions_http_revoke_others, GUARD_NONE},
     {GH_DELETE, "/v1/sessions/*", "/v1/sessions/{id}", R_AUTH, sessions_http_revoke, GUARD_NONE},
+    {GH_GET, "/v1/identities", NULL, R_AUTH, identities_http_list, GUARD_NONE},
+    {GH_DELETE, "/v1/identities/*", "/v1/identities/{provider}", R_AUTH | R_BODY,
+     identities_http_delete, GUARD_NONE},
     {GH_POST, "/v1/password", NULL, R_AUTH | R_BODY | R_HASH, accounts_http_password, GUARD_NONE},
     /* Sign-in with an identity provider (docs/api.md "Sign-in with a provider"):
      * the browser's flow runs on the network lane (R_NET: a provider may be
@@ -120,6 +125,11 @@ const struct gh_route gh_routes[] = {
      GUARD_NONE},
     /* The signed-in account (docs/api.md "Pages"): each calls its JSON twin's logic. */
     {GH_GET, "/account", NULL, R_AUTH | R_MFA_SETUP | R_PAGE, account_pages_show, GUARD_NONE},
+    {GH_GET, "/signin/link", NULL, R_LOOP | R_PAGE, identity_pages_signin_link, GUARD_NONE},
+    {GH_GET, "/account/link", NULL, R_AUTH | R_PAGE, identity_pages_link_form, GUARD_NONE},
+    {GH_POST, "/account/link", NULL, R_AUTH | R_BODY | R_PAGE, identity_pages_link, GUARD_NONE},
+    {GH_POST, "/account/identities/remove", NULL, R_AUTH | R_BODY | R_PAGE, identity_pages_remove,
+     GUARD_NONE},
     {GH_POST, "/account/password", NULL, R_AUTH | R_BODY | R_HASH | R_PAGE, account_pages_password,
      GUARD_NONE},
     {GH_POST, "/account/resend-confirmation", NULL, R_AUTH | R_BODY | R_MFA_SETUP | R_PAGE,

@@ -6,6 +6,7 @@
 #include "accounts/password_change.h"
 #include "core/util.h"
 #include "mfa/mfa.h"
+#include "pages/identity_pages.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
 
@@ -97,6 +98,7 @@ const char ACCOUNT_PAGE[] =
     "{{/verified}}<p class=\"actions\"><a class=\"button\" href=\"{{base}}/account/totp\">Set up "
     "authenticator app</a></p>\n"
     "{{/mfa_on}}</section>\n"
+    "{{{methods}}}"
     "<section aria-labelledby=\"sessions-heading\">\n"
     "<h2 id=\"sessions-heading\">Sessions</h2>\n"
     "<p><a href=\"{{base}}/account/sessions\">Sessions and devices</a></p>\n"
@@ -148,6 +150,14 @@ void account_pages_render(struct gh_req *r, const struct store_ops *ops, struct 
     }
     char csrf[COOKIE_CSRF_LEN + 1];
     if (!pages_session_csrf(r, csrf)) return;
+    struct page_buf methods = {0}; /* the "Sign-in methods" section (identity_pages.h) */
+    if ((rc =
+             identity_pages_section(r, ops, c, has_pw, u.email_verified_at != 0, csrf, &methods))) {
+        page_buf_free(&methods);
+        gh_wipe(csrf, sizeof csrf);
+        gh_reply_fail(r, rc);
+        return;
+    }
     const char *set = "1";
     const struct page_var vars[] = {
         {"email", u.email},
@@ -161,9 +171,12 @@ void account_pages_render(struct gh_req *r, const struct store_ops *ops, struct 
         {"codes_error", v->codes_error},
         {"remove_error", v->remove_error},
         {"has_pw", has_pw ? set : ""},
+        {"methods", methods.data ? methods.data : ""},
     };
     pages_send_width(r, status, PAGES_WIDE, "Your account", ACCOUNT_PAGE, vars,
                      sizeof vars / sizeof vars[0]);
+    if (methods.data) gh_wipe(methods.data, methods.len);
+    page_buf_free(&methods);
     gh_wipe(csrf, sizeof csrf);
 }
 
@@ -175,7 +188,10 @@ void account_pages_show(struct gh_req *r, const struct store_ops *ops, struct st
         pages_see_other(r, url);
         return;
     }
-    const struct account_view v = {.notice = notice_of(r)};
+    char words[160];
+    const char *notice = notice_of(r);
+    if (!notice) notice = identity_pages_notice(r, ops, c, words, sizeof words);
+    const struct account_view v = {.notice = notice};
     account_pages_render(r, ops, c, 200, &v);
 }
 

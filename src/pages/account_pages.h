@@ -23,7 +23,8 @@
 
 /* Body templates (the layout adds title, brand, base, wide). */
 extern const char ACCOUNT_PAGE[]; /* email, verified, notice, csrf, pw_error, cur_bad, new_bad,
-                                   * mfa_on, codes_error, remove_error, has_pw */
+                                   * mfa_on, codes_error, remove_error, has_pw,
+                                   * methods (identity_pages.h) */
 
 /** GET /account: the email (confirmed or not, with the resend button),
  *  password, email, two-step verification and sessions sections. A

@@ -216,6 +216,8 @@ static const char *error_heading(const char *code, int status, const char **mess
          "first."},
         {"reauth_required", "Sign in again", "For your safety, sign in again to do this."},
         {"forbidden", "You don't have access", "Your account may not open this page."},
+        {"signup_closed", "Sign-up is closed",
+         "New accounts cannot be created here. If you already have an account, sign in."},
         {"not_found", "Page not found",
          "There is no page at this address. Check the link, or go back."},
         {"rate_limited", "Too many attempts", "You have tried this too many times."},

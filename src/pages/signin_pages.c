@@ -14,6 +14,7 @@
 #include "federation/providers.h"
 #include "mfa/mfa.h"
 #include "pages/form_token.h"
+#include "pages/identity_pages.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
 #include "sessions/cookie.h"
@@ -412,7 +413,7 @@ void signin_pages_signup_form(struct gh_req *r, const struct store_ops *ops, str
 {
     (void)ops;
     (void)c;
-    if (cookie_mode_missing(r)) return;
+    if (cookie_mode_missing(r) || identity_pages_signup_closed(r)) return;
     char rd[REDIRECT_OUT_MAX];
     pages_rd(r, rd);
     signup_page(r, 200, NULL, "", "", "", "", rd);
@@ -422,7 +423,9 @@ void signin_pages_signup(struct gh_req *r, const struct store_ops *ops, struct s
 {
     const char *email, *pw;
     size_t email_len, pw_len;
-    if (cookie_mode_missing(r) || !form_fields(r, &email, &email_len, &pw, &pw_len)) return;
+    if (cookie_mode_missing(r) || identity_pages_signup_closed(r) ||
+        !form_fields(r, &email, &email_len, &pw, &pw_len))
+        return;
     char rd[REDIRECT_OUT_MAX];
     pages_rd(r, rd);
     const char *shown = email && email_len <= STORE_EMAIL_MAX ? email : "";

@@ -18,10 +18,12 @@
 #include "core/util.h"
 #include "credentials/password.h"
 #include "federation/federated.h"
+#include "federation/pending_link.h"
 #include "guard/limit.h"
 #include "sessions/authcache.h"
 #include "sessions/sessions.h"
 #include "store/store.h"
+#include "vault/vault.h"
 
 static const struct store_ops *ops = &store_sqlite;
 static char dir[512], path[600];
@@ -29,6 +31,7 @@ static char dir[512], path[600];
 static int group_setup(void **state)
 {
     (void)state;
+    if (sodium_init() < 0) return -1; /* main() does this; sodium_malloc needs it */
     test_config();
     gh_cfg.audit_failure_rows = 100;
     gh_cfg.audit_failure_window = 60;
@@ -380,6 +383,72 @@ static void test_unlink_last_method(void **state)
     assert_int_equal(IDENTITIES(), 1);
 }
 
+/* The pending link's cookie value: opens to what was sealed while live;
+ * expired, altered, cut or foreign values read as none; the largest
+ * claims still fit the cookie. */
+static void test_pending_link_value(void **state)
+{
+    struct store_conn *c = *state;
+    uint8_t master[VAULT_KEYBYTES];
+    randombytes_buf(master, sizeof master);
+    assert_int_equal(vault_init(master), GH_OK);
+    assert_int_equal(vault_load(ops, c, true), GH_OK);
+    struct fed_claims cl = claims("g-sub-1", "who@example.com", true), got;
+    snprintf(cl.name, sizeof cl.name, "Who \"Q\" Person");
+    cl.mfa = true;
+    char v[GH_LINK_COOKIE_MAX + 1], p[FED_NAME_MAX + 1];
+    int64_t now = gh_now_s();
+    assert_int_equal(fed_pending_encode("google", &cl, now + 600, v, sizeof v), GH_OK);
+    for (const char *q = v; *q; q++) /* cookie characters only */
+        assert_non_null(
+            strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", *q));
+    assert_true(fed_pending_decode(v, now, p, &got));
+    assert_string_equal(p, "google");
+    assert_string_equal(got.sub, "g-sub-1");
+    assert_string_equal(got.email, "who@example.com");
+    assert_string_equal(got.name, "Who \"Q\" Person");
+    assert_true(got.email_verified);
+    assert_true(got.mfa);
+    assert_int_equal(got.iat, cl.iat);
+    /* Expired. */
+    assert_false(fed_pending_decode(v, now + 600, p, &got));
+    assert_string_equal(p, "");
+    assert_string_equal(got.sub, "");
+    /* One character changed anywhere in the middle, or cut: none. */
+    size_t n = strlen(v);
+    for (size_t i = 0; i < n; i += n / 16 + 1) {
+        char w[GH_LINK_COOKIE_MAX + 1];
+        memcpy(w, v, n + 1);
+        w[i] = w[i] == 'A' ? 'B' : 'A';
+        assert_false(fed_pending_decode(w, now, p, &got));
+    }
+    v[n / 2] = '\0';
+    assert_false(fed_pending_decode(v, now, p, &got));
+    assert_false(fed_pending_decode("", now, p, &got));
+    assert_false(fed_pending_decode("not-a-sealed-value", now, p, &got));
+    /* The largest claims fit. */
+    memset(cl.sub, 'x', STORE_SUBJECT_MAX);
+    cl.sub[STORE_SUBJECT_MAX] = '\0';
+    memset(cl.email, 'e', STORE_EMAIL_MAX);
+    cl.email[STORE_EMAIL_MAX] = '\0';
+    memset(cl.name, 'n', sizeof cl.name - 1);
+    cl.name[sizeof cl.name - 1] = '\0';
+    assert_int_equal(
+        fed_pending_encode("a_provider_name_of_32_characters", &cl, now + 600, v, sizeof v), GH_OK);
+    assert_true(fed_pending_decode(v, now, p, &got));
+    assert_string_equal(got.sub, cl.sub);
+    /* The parser alone refuses a bad provider name and a missing member. */
+    const char *bad[] = {
+        "{\"p\":\"Goo gle\",\"s\":\"x\",\"e\":\"\",\"v\":true,\"n\":\"\",\"m\":false,"
+        "\"i\":1,\"x\":99999999999}",
+        "{\"p\":\"google\",\"e\":\"\",\"v\":true,\"n\":\"\",\"m\":false,\"i\":1,"
+        "\"x\":99999999999}",
+        "[]", "{"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(fed_pending_parse((const uint8_t *)bad[i], strlen(bad[i]), now, p, &got));
+    vault_shutdown();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_signup_closed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unlink_last_method, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pending_link_value, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

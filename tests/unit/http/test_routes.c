@@ -38,6 +38,8 @@ static const struct {
     {GH_GET, "/signup/check-email"},
     {GH_GET, "/account/email/sent"},
     {GH_GET, "/email-change/done"},
+    /* the pending-link page: a template and one AES-GCM open of its cookie */
+    {GH_GET, "/signin/link"},
 };
 
 static bool exempt(const struct gh_route *r)
