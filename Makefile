@@ -93,6 +93,8 @@ proxy: build-asan
 BROWSER_SHOTS := $(CURDIR)/build/browser-shots
 browser: build-asan
 	@./scripts/deps.sh --browser
+	@# the federation tests start tests/api's OpenID provider (oidc-provider)
+	cd tests/api && npm ci --no-audit --no-fund --silent
 	cd tests/browser && npm ci --no-audit --no-fund --silent
 	@rm -rf $(BROWSER_SHOTS)
 	cd tests/browser && GH_BROWSER_SHOTS=$(BROWSER_SHOTS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \

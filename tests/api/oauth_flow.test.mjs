@@ -1,328 +1,460 @@
-// The HTTP surface of sign-in with a provider that needs no real provider
-// (docs/api.md "Sign-in with a provider"; decision 0035-oidc-flow): the
-// routes and their budget, the start's redirect and state cookie (a
-// loopback discovery document stands in for the provider's), refused
-// callbacks (missing, wrong, replayed state; another provider's cookie; a
-// provider that cannot be reached) that change nothing, the buttons, and
-// the native nonce. The whole flow against a real OpenID provider is in
-// the oidc-tests files.
+// Federated sign-in end to end (docs/api.md "Federated sign-in"): the real
+// ASan server against a real, independent OpenID provider on loopback
+// (oidc-provider, tests/api/lib/oidc_op.mjs) in a Google shape (code + PKCE,
+// query) and an Apple shape (form_post, the ES256 client-secret JWT, the
+// name only on the first sign-in). A first sign-in creates the account and
+// signs in; the next is keyed by (provider, sub), not by the address; a
+// provider claiming an existing account's address never links by itself
+// (the /signin/link page, then /account/link once the person signed in);
+// a second factor is still asked; the native-app API takes an ID token for a
+// native client id with a single-use nonce of ours.
+
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { startServer, sql, signup, freePort, uniqueEmail, strongPassword, sleep } from './lib/harness.mjs';
-import { req, cookiesOf } from './lib/browser.mjs';
+import crypto from 'node:crypto';
+import { api, signup, sql, markVerified, uniqueEmail, rand, assertError, startServer } from './lib/harness.mjs';
+import { req, cookiesOf, totpCode } from './lib/browser.mjs';
+import { startWithOp, startOp } from './lib/oidc_op.mjs';
+import {
+  start, callback, browserSignin, snapshot, identityOf, meByCookie, cookieHeader, setValue,
+  OAUTH, SESSION, CSRF, MFA, LINK, FORM,
+} from './lib/oidc_flow.mjs';
 
-const PUBLIC = 'https://auth.example.test';
-const STATE = '__Host-gh_oauth';
-const SESSION = '__Host-gh_session';
-const count = (srv, q) => Number(sql(srv.dbPath, q).trim());
+const NATIVE = 'com.example.gatehouse.ios';
+const csrfOf = (html) => /name="csrf" value="([^"]*)"/.exec(html)?.[1];
+const userByEmail = (srv, email) => sql(srv.dbPath, `SELECT id FROM users WHERE email = '${email}';`);
+const audits = (srv, action, target) => Number(sql(srv.dbPath,
+  `SELECT count(*) FROM audit_log WHERE action = '${action}'${target ? ` AND target = '${target}'` : ''};`));
+const lastAudit = (srv, action) => {
+  const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = '${action}' ORDER BY id DESC LIMIT 1;`);
+  return row ? JSON.parse(row) : null;
+};
 
-/** A loopback "provider" that only serves its discovery document (the
- *  start needs nothing more); every request is recorded. */
-async function fakeIssuer() {
-  const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
-  const seen = [];
-  const server = http.createServer((rq, rs) => {
-    seen.push(rq.url);
-    if (rq.url === '/.well-known/openid-configuration') {
-      rs.writeHead(200, { 'Content-Type': 'application/json' });
-      rs.end(JSON.stringify({
-        issuer,
-        authorization_endpoint: `${issuer}/authorize`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/jwks`,
-        response_types_supported: ['code'],
-        subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-        code_challenge_methods_supported: ['S256'],
-      }));
-    } else {
-      rs.writeHead(404);
-      rs.end();
-    }
-  });
-  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { issuer, seen, close: () => new Promise((resolve) => server.close(resolve)) };
+/** The name an account holds (the column identities chose), or null. */
+function nameOf(srv, uid) {
+  const cols = sql(srv.dbPath, 'PRAGMA table_info(users);').split('\n').map((l) => l.split('|')[1]);
+  const col = ['name', 'display_name'].find((c) => cols.includes(c));
+  assert.ok(col, `the users table keeps a name: ${cols.join(',')}`);
+  const v = sql(srv.dbPath, `SELECT ${col} FROM users WHERE id = '${uid}';`);
+  return v === '' ? null : v;
 }
 
-function providerEnv(name, issuer, extra = {}) {
-  const up = name.toUpperCase();
-  return {
-    [`GATEHOUSE_OIDC_${up}_ISSUER`]: issuer,
-    [`GATEHOUSE_OIDC_${up}_CLIENT_ID`]: `${name}-client`,
-    [`GATEHOUSE_OIDC_${up}_CLIENT_SECRET`]: 'test-secret-not-real',
-    ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [`GATEHOUSE_OIDC_${up}_${k}`, v])),
-  };
-}
-
-/** s with its last character changed. */
-const flip = (s) => s.slice(0, -1) + (s.endsWith('A') ? 'E' : 'A');
-
-/** What a refused callback must leave behind: nothing new. */
-function snapshot(srv) {
-  return {
-    users: count(srv, 'SELECT COUNT(*) FROM users;'),
-    sessions: count(srv, 'SELECT COUNT(*) FROM sessions;'),
-    identities: count(srv, 'SELECT COUNT(*) FROM identities;'),
-    successes: count(srv, "SELECT COUNT(*) FROM audit_log WHERE action = 'signin.success';"),
-  };
-}
-
-function assertRefusedPage(res, status, display, what) {
-  assert.equal(res.status, status, `${what}: ${res.status} ${res.text.slice(0, 300)}`);
-  assert.match(res.headers['content-type'], /^text\/html/, what);
-  assert.ok(res.text.includes(`<h1>Sign-in with ${display} didn&#39;t work</h1>`) ||
-            res.text.includes(`<h1>Sign-in with ${display} didn't work</h1>`), `${what}: the heading`);
-  assert.match(res.text, />Back to sign in<\/a>/, what);
-  assert.equal(cookiesOf(res)[SESSION], undefined, `${what}: no session cookie`);
-}
-
-/** Whether a log line matching f appears within 3 s (lines are batched). */
-async function logged(srv, f) {
-  for (let i = 0; i < 60; i++) {
-    if (srv.stderrLines().some(f)) return true;
-    await sleep(50);
+/** Cookie sign-in through the JSON API, with a backup code when asked. */
+async function cookieSignin(srv, email, password, code) {
+  const SAME = { Origin: srv.url };
+  const r = await req(srv, 'POST', '/v1/signin', { json: { email, password, mode: 'cookie' }, headers: SAME });
+  assert.equal(r.status, 200, r.text);
+  let res = r;
+  if (r.json.mfa_required) {
+    res = await req(srv, 'POST', '/v1/signin/mfa', { json: { mfa_token: r.json.mfa_token, code, mode: 'cookie' }, headers: SAME });
+    assert.equal(res.status, 200, res.text);
   }
-  return false;
+  const c = cookiesOf(res);
+  return { session: c[SESSION].value, csrf: c[CSRF].value, cookie: cookieHeader({ [SESSION]: c[SESSION].value, [CSRF]: c[CSRF].value }) };
 }
 
-function errorLogged(srv, code) {
-  return logged(srv, (l) => l.includes('"route":"/v1/oauth/{provider}/callback"') && l.includes(`"error":"${code}"`));
+/** A password account with TOTP on: {email, password, uid, backup: [codes]}. */
+async function accountWithTotp(srv) {
+  const a = await signup(srv);
+  markVerified(srv, a.user.id);
+  const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });
+  assert.equal(b.status, 200, b.text);
+  const conf = await api(srv.url, 'POST', '/v1/mfa/totp/confirm', { token: a.access, json: { code: await totpCode(b.json.secret) } });
+  assert.equal(conf.status, 200, conf.text);
+  return { email: a.email, password: a.password, uid: a.user.id, backup: [...conf.json.backup_codes] };
 }
 
-describe('sign-in with a provider: the HTTP surface', () => {
-  let srv, op, down;
+/** Finishes a federated sign-in's second factor on /signin/mfa with a code. */
+async function finishMfa(srv, mfaCookie, code) {
+  const page = await req(srv, 'GET', '/signin/mfa', { cookie: cookieHeader({ [MFA]: mfaCookie }) });
+  assert.equal(page.status, 200, page.text.slice(0, 300));
+  assert.match(page.text, /<h1>Two-step verification<\/h1>/);
+  const form = setValue(page, FORM);
+  const cookie = cookieHeader({ [MFA]: mfaCookie, [FORM]: form });
+  return req(srv, 'POST', '/signin/mfa', {
+    form: { csrf: csrfOf(page.text), code, rd: '' }, cookie, headers: { Origin: srv.url, 'Sec-Fetch-Site': 'same-origin' },
+  });
+}
+
+describe('federated sign-in: Google shape', () => {
+  let env, srv, op;
   before(async () => {
-    op = await fakeIssuer();
-    const closed = await freePort(); // nothing listens there
-    srv = await startServer({
-      env: {
-        GATEHOUSE_PUBLIC_URL: PUBLIC,
-        ...providerEnv('testop', op.issuer, { DISPLAY_NAME: 'Test OP', NATIVE_CLIENT_IDS: 'app.one,app.two' }),
-        ...providerEnv('formop', op.issuer, { RESPONSE_MODE: 'form_post' }),
-        ...providerEnv('downop', `http://127.0.0.1:${closed}`),
-      },
-    });
-    down = closed;
+    env = await startWithOp(['google', 'apple'], { nativeClients: [NATIVE] });
+    ({ srv } = env);
+    op = env.ops.google;
   });
-  after(async () => { await srv?.stop(); await op?.close(); });
+  after(async () => { await env?.stop(); });
 
-  test('an unknown provider is 404 on every route; nothing is fetched', async () => {
-    for (const [m, p] of [['GET', '/v1/oauth/nosuch/start'], ['GET', '/v1/oauth/nosuch/callback?code=a&state=b'],
-      ['POST', '/v1/oauth/nosuch/nonce'], ['POST', '/v1/oauth/nosuch/token']]) {
-      const res = m === 'POST' && p.endsWith('token')
-        ? await req(srv, m, p, { json: { id_token: 'x', nonce: 'y' } })
-        : await req(srv, m, p);
-      assert.equal(res.status, 404, `${m} ${p}: ${res.status} ${res.text.slice(0, 200)}`);
-    }
-    const res = await req(srv, 'POST', '/v1/oauth/nosuch/callback', { form: { code: 'a', state: 'b' } });
-    assert.equal(res.status, 404);
-    // a segment that is not a name never reaches a handler
-    for (const p of ['/v1/oauth/../start', '/v1/oauth/a.b/start', '/v1/oauth/a/b/start', '/v1/oauth//start']) {
-      const r = await req(srv, 'GET', p);
-      assert.equal(r.status, 404, p);
-    }
+  test('the sign-in page has one button per provider, under "or", keeping rd', async () => {
+    const r = await req(srv, 'GET', '/signin');
+    assert.equal(r.status, 200);
+    const providers = r.text.slice(r.text.lastIndexOf('<p class="divider">or</p>'));
+    assert.ok(providers.includes(`<a class="button secondary provider" href="${srv.url}/v1/oauth/google/start">Continue with Google</a>`), r.text);
+    assert.ok(providers.includes(`<a class="button secondary provider" href="${srv.url}/v1/oauth/apple/start">Continue with Apple</a>`));
+    const w = await req(srv, 'GET', '/signin?rd=%2Fapp%3Fx%3D1');
+    const rd = encodeURIComponent(`${srv.url}/app?x=1`);
+    assert.ok(w.text.includes(`href="${srv.url}/v1/oauth/google/start?rd=${rd}">Continue with Google</a>`), w.text);
+    const evil = await req(srv, 'GET', `/signin?rd=${encodeURIComponent('https://evil.example/')}`);
+    assert.ok(!evil.text.includes('evil.example'), 'a hostile rd is not passed on');
   });
 
-  test('start: 303 to the authorization endpoint with code, S256 PKCE, state, nonce and our redirect URI; the sealed state cookie', async () => {
-    const res = await req(srv, 'GET', `/v1/oauth/testop/start?rd=${encodeURIComponent(PUBLIC + '/account/sessions')}`);
-    assert.equal(res.status, 303, res.text.slice(0, 300));
-    const loc = new URL(res.headers.location);
-    assert.equal(`${loc.origin}${loc.pathname}`, `${op.issuer}/authorize`);
-    const q = loc.searchParams;
+  test('start: 303 to the provider with PKCE S256, state, nonce; the sealed gh_oauth cookie', async () => {
+    const s = await start(srv, 'google', { rd: `${srv.url}/app` });
+    const q = s.location.searchParams;
+    assert.equal(`${s.location.origin}${s.location.pathname}`, `${op.issuer}/auth`);
+    assert.equal(q.get('client_id'), op.clientId);
+    assert.equal(q.get('redirect_uri'), `${srv.url}/v1/oauth/google/callback`);
     assert.equal(q.get('response_type'), 'code');
-    assert.equal(q.get('client_id'), 'testop-client');
-    assert.equal(q.get('redirect_uri'), `${PUBLIC}/v1/oauth/testop/callback`);
     assert.equal(q.get('code_challenge_method'), 'S256');
     assert.match(q.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
-    assert.match(q.get('state'), /^[A-Za-z0-9_-]{43}$/);
-    assert.match(q.get('nonce'), /^[A-Za-z0-9_-]{43}$/);
-    assert.notEqual(q.get('state'), q.get('nonce'));
-    assert.ok(q.get('scope').split(' ').includes('openid'));
-    assert.equal(q.get('response_mode'), null, 'query mode: no response_mode');
-    const c = cookiesOf(res)[STATE];
-    assert.ok(c, 'the state cookie is set');
-    for (const a of ['Path=/', 'Max-Age=600', 'Secure', 'HttpOnly', 'SameSite=Lax']) assert.ok(c.attrs.includes(a), `${a} in ${c.line}`);
-    assert.ok(!c.line.includes('Domain'), 'never a Domain');
-    assert.match(c.value, /^[A-Za-z0-9_-]{100,1024}$/);
-    for (const secret of [q.get('state'), q.get('nonce'), 'testop', 'account']) assert.ok(!c.value.includes(secret), 'sealed: nothing in the clear');
-    // a second start gets fresh values
-    const res2 = await req(srv, 'GET', '/v1/oauth/testop/start');
-    assert.notEqual(new URL(res2.headers.location).searchParams.get('state'), q.get('state'));
+    assert.ok(q.get('scope').split(' ').includes('openid') && q.get('scope').split(' ').includes('email'));
+    assert.ok(s.state.length >= 22 && s.nonce.length >= 22, 'state and nonce of 128 bits at least');
+    assert.notEqual(s.state, s.nonce);
+    const c = cookiesOf(s.res)[OAUTH];
+    for (const a of ['HttpOnly', 'Path=/', 'SameSite=Lax']) assert.ok(c.attrs.includes(a), `${a} in ${c.line}`);
+    const maxAge = Number(/Max-Age=(\d+)/.exec(c.line)?.[1]);
+    assert.ok(maxAge > 0 && maxAge <= 600, c.line);
+    for (const secret of [s.state, s.nonce]) assert.ok(!c.value.includes(secret), 'the cookie is sealed');
+    const again = await start(srv, 'google', {});
+    assert.notEqual(again.state, s.state, 'a new state each time');
   });
 
-  test('start of a form_post provider: response_mode=form_post and a SameSite=None; Secure cookie', async () => {
-    const res = await req(srv, 'GET', '/v1/oauth/formop/start');
-    assert.equal(res.status, 303, res.text.slice(0, 300));
-    assert.equal(new URL(res.headers.location).searchParams.get('response_mode'), 'form_post');
-    const c = cookiesOf(res)[STATE];
-    for (const a of ['Secure', 'HttpOnly', 'SameSite=None', 'Max-Age=600']) assert.ok(c.attrs.includes(a), `${a} in ${c.line}`);
-  });
-
-  test('an rd to another host is dropped at the start (never an open redirect); link=1 without a session is refused', async () => {
-    const res = await req(srv, 'GET', `/v1/oauth/testop/start?rd=${encodeURIComponent('https://evil.example/steal')}`);
-    assert.equal(res.status, 303);
-    assert.ok(!res.headers.location.includes('evil'), res.headers.location);
-    const link = await req(srv, 'GET', '/v1/oauth/testop/start?link=1');
-    assert.equal(link.status, 401, link.text.slice(0, 200));
-    assert.equal(cookiesOf(link)[STATE], undefined, 'no state cookie');
-  });
-
-  test('a provider that cannot be reached: 502 provider_unavailable page, no cookie', async () => {
-    const res = await req(srv, 'GET', '/v1/oauth/downop/start');
-    assert.equal(res.status, 502, res.text.slice(0, 300));
-    assert.match(res.text, /<h1>Sign-in with Downop didn/);
-    assert.equal(cookiesOf(res)[STATE], undefined);
-    assert.ok(await logged(srv, (l) => l.includes('"route":"/v1/oauth/{provider}/start"') && l.includes('"status":502') &&
-      l.includes('"error":"provider_unavailable"')), 'logged with its code');
-    assert.ok(down > 0);
-  });
-
-  test('callbacks without the state cookie, with a wrong state, another provider\'s cookie, or replayed: 400 oauth_state_invalid, cookie expired, nothing changes', async () => {
-    const start = await req(srv, 'GET', '/v1/oauth/testop/start');
-    const state = new URL(start.headers.location).searchParams.get('state');
-    const cookie = `${STATE}=${cookiesOf(start)[STATE].value}`;
-    const fstart = await req(srv, 'GET', '/v1/oauth/formop/start');
-    const fcookie = `${STATE}=${cookiesOf(fstart)[STATE].value}`;
-    const fstate = new URL(fstart.headers.location).searchParams.get('state');
-    const before = snapshot(srv);
-    const failuresBefore = count(srv, "SELECT COUNT(*) FROM audit_log WHERE action = 'signin.failure' AND details LIKE '%state_invalid%';");
-    const cases = [
-      ['no cookie', `/v1/oauth/testop/callback?code=c&state=${state}`, undefined],
-      ['no state', '/v1/oauth/testop/callback?code=c', cookie],
-      ['wrong state', `/v1/oauth/testop/callback?code=c&state=${flip(state)}`, cookie],
-      ['short state', `/v1/oauth/testop/callback?code=c&state=${state.slice(0, 20)}`, cookie],
-      ['another provider\'s cookie', `/v1/oauth/testop/callback?code=c&state=${fstate}`, fcookie],
-      ['altered cookie', `/v1/oauth/testop/callback?code=c&state=${state}`, cookie.slice(0, -2) + (cookie.endsWith('A') ? 'BB' : 'AA')],
-      ['sent twice', `/v1/oauth/testop/callback?code=c&state=${state}`, `${cookie}; ${cookie}`],
-    ];
-    for (const [what, p, c] of cases) {
-      const res = await req(srv, 'GET', p, { cookie: c });
-      assertRefusedPage(res, 400, 'Test OP', what);
-      const gone = cookiesOf(res)[STATE];
-      assert.ok(gone && gone.value === '' && gone.attrs.includes('Max-Age=0'), `${what}: the state cookie is expired`);
-    }
-    // form_post: the POST carries no Origin of ours and is not refused for it, only for its state
-    const post = await req(srv, 'POST', '/v1/oauth/formop/callback', {
-      form: { code: 'c', state: flip(fstate) }, cookie: fcookie,
-      headers: { Origin: 'https://appleid.apple.com', 'Sec-Fetch-Site': 'cross-site' },
-    });
-    assertRefusedPage(post, 400, 'Formop', 'form_post with a wrong state');
-    assert.ok(!post.text.includes('Please try again'), 'not the CSRF page');
-    assert.deepEqual(snapshot(srv), before, 'nothing changed');
-    const failures = count(srv, "SELECT COUNT(*) FROM audit_log WHERE action = 'signin.failure' AND details LIKE '%state_invalid%';");
-    assert.equal(failures - failuresBefore, cases.length + 1, 'each refusal audited');
-    const row = sql(srv.dbPath, "SELECT details FROM audit_log WHERE action = 'signin.failure' ORDER BY id DESC LIMIT 1;").trim();
-    assert.deepEqual(JSON.parse(row), { method: 'oidc', provider: 'formop', reason: 'state_invalid' });
-    assert.ok(await errorLogged(srv, 'oauth_state_invalid'));
-  });
-
-  test('the right state is spent once: a second callback with the same cookie and state is refused (replayed), and a provider error is a calm page', async () => {
-    const start = await req(srv, 'GET', '/v1/oauth/testop/start');
-    const state = new URL(start.headers.location).searchParams.get('state');
-    const cookie = `${STATE}=${cookiesOf(start)[STATE].value}`;
-    const before = snapshot(srv);
-    // the person cancels at the provider
-    const denied = await req(srv, 'GET', `/v1/oauth/testop/callback?error=access_denied&state=${state}`, { cookie });
-    assertRefusedPage(denied, 400, 'Test OP', 'access_denied');
-    assert.match(denied.text, /You cancelled/);
-    assert.ok(cookiesOf(denied)[STATE].attrs.includes('Max-Age=0'));
-    // the same cookie and state again (a copied cookie, a replayed callback)
-    const again = await req(srv, 'GET', `/v1/oauth/testop/callback?code=c&state=${state}`, { cookie });
-    assertRefusedPage(again, 400, 'Test OP', 'replayed');
-    assert.match(again.text, /already used/);
-    assert.equal(count(srv, "SELECT COUNT(*) FROM audit_log WHERE action = 'signin.failure' AND details LIKE '%state_replayed%';"), 1);
-    assert.deepEqual(snapshot(srv), before, 'nothing changed');
-    // the code is never exchanged for a refused state: only discovery was fetched
-    assert.ok(op.seen.every((u) => u === '/.well-known/openid-configuration'), op.seen.join(','));
-  });
-
-  test('the sign-in and sign-up pages show one button per provider, keeping rd', async () => {
-    const rd = `${PUBLIC}/account/sessions`;
-    for (const page of ['/signin', '/signup']) {
-      const res = await req(srv, 'GET', `${page}?rd=${encodeURIComponent(rd)}`);
-      assert.equal(res.status, 200);
-      for (const [name, display] of [['testop', 'Test OP'], ['formop', 'Formop'], ['downop', 'Downop']]) {
-        const href = `${PUBLIC}/v1/oauth/${name}/start?rd=${encodeURIComponent(rd)}`.replaceAll('&', '&amp;');
-        assert.ok(res.text.includes(`<a class="button secondary provider" href="${href}">Continue with ${display}</a>`),
-          `${page}: the ${display} button\n${res.text.slice(res.text.indexOf('providers') - 200)}`);
-      }
-      assert.match(res.text, /<p class="divider">or<\/p>\n<div class="providers"/);
-    }
-  });
-
-  test('native: a nonce is 201 {nonce, expires_in: 600}, stored only hashed; an unknown nonce or a garbage token is 401 invalid_id_token and changes nothing', async () => {
-    const res = await req(srv, 'POST', '/v1/oauth/testop/nonce');
-    assert.equal(res.status, 201, res.text);
-    assert.match(res.json.nonce, /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(res.json.expires_in, 600);
-    const stored = sql(srv.dbPath, 'SELECT hex(nonce_hash) FROM oauth_nonces;');
-    assert.ok(!stored.includes(Buffer.from(res.json.nonce).toString('hex').toUpperCase()), 'not stored in the clear');
-    // providers without native client ids take no native sign-in
-    assert.equal((await req(srv, 'POST', '/v1/oauth/formop/nonce')).status, 404);
-    const before = snapshot(srv);
-    const unknown = await req(srv, 'POST', '/v1/oauth/testop/token', { json: { id_token: 'a.b.c', nonce: 'A'.repeat(43) } });
-    assert.equal(unknown.status, 401, unknown.text);
-    assert.equal(unknown.json.error.code, 'invalid_id_token');
-    const missing = await req(srv, 'POST', '/v1/oauth/testop/token', { json: { nonce: res.json.nonce } });
-    assert.equal(missing.status, 422);
-    // the real nonce with a token that is not one: spent all the same (one attempt per nonce)
-    const bad = await req(srv, 'POST', '/v1/oauth/testop/token', { json: { id_token: 'not.a.token', nonce: res.json.nonce } });
-    assert.ok([401, 502].includes(bad.status), bad.text);
-    const spent = count(srv, 'SELECT COUNT(*) FROM oauth_nonces WHERE used_at IS NOT NULL;');
-    assert.ok(spent >= 1, 'the nonce was spent');
-    const again = await req(srv, 'POST', '/v1/oauth/testop/token', { json: { id_token: 'not.a.token', nonce: res.json.nonce } });
-    assert.equal(again.status, 401);
-    assert.deepEqual(snapshot(srv), before, 'nothing changed');
-  });
-});
-
-describe('sign-in with a provider: the budget', () => {
-  let srv, op;
-  before(async () => {
-    op = await fakeIssuer();
-    srv = await startServer({
-      env: {
-        GATEHOUSE_PUBLIC_URL: PUBLIC,
-        GATEHOUSE_LIMIT_SIGNIN_IP: '3/900',
-        ...providerEnv('testop', op.issuer, { NATIVE_CLIENT_IDS: 'app.one' }),
-      },
-    });
-  });
-  after(async () => { await srv?.stop(); await op?.close(); });
-
-  test('nonce, start and callback spend the per-IP sign-in budget: the fourth is 429', async () => {
-    for (let i = 0; i < 3; i++) assert.equal((await req(srv, 'POST', '/v1/oauth/testop/nonce')).status, 201);
-    const res = await req(srv, 'POST', '/v1/oauth/testop/nonce');
-    assert.equal(res.status, 429, res.text);
-    assert.equal(res.json.error.code, 'rate_limited');
-    assert.equal((await req(srv, 'GET', '/v1/oauth/testop/start')).status, 429);
-    assert.equal((await req(srv, 'GET', '/v1/oauth/testop/callback?code=a&state=b')).status, 429);
-    assert.equal(count(srv, 'SELECT COUNT(*) FROM oauth_nonces;'), 3);
-  });
-});
-
-describe('sign-in with a provider: linking needs a session', () => {
-  let srv, op;
-  before(async () => {
-    op = await fakeIssuer();
-    srv = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, ...providerEnv('testop', op.issuer) } });
-  });
-  after(async () => { await srv?.stop(); await op?.close(); });
-
-  test('start with link=1 and a live session cookie: 303 to the provider with a state cookie', async () => {
+  test('first sign-in creates the account and signs in by cookie; the next, with another address at the provider, is the same account (keyed by sub)', async () => {
+    const sub = `g-${rand(6)}`;
     const email = uniqueEmail();
-    const password = strongPassword();
-    await signup(srv, email, password);
-    const si = await req(srv, 'POST', '/v1/signin', {
-      json: { email, password, mode: 'cookie' }, headers: { Origin: PUBLIC, 'Sec-Fetch-Site': 'same-origin' },
+    op.addUser({ sub, email, email_verified: true, name: 'Ada Lovelace' });
+    const before = snapshot(srv);
+    const r = await browserSignin(srv, op, 'google', sub, { rd: `${srv.url}/app?x=1` });
+    assert.equal(r.res.status, 303, r.res.text.slice(0, 400));
+    assert.equal(r.res.headers.location, `${srv.url}/app?x=1`);
+    assert.ok(r.session && r.csrf, 'the session cookies');
+    assert.ok(cookiesOf(r.res)[SESSION].attrs.includes('HttpOnly'));
+    const me = await meByCookie(srv, r.cookie);
+    assert.equal(me.status, 200, me.text);
+    assert.equal(me.json.email, email);
+    const uid = me.json.id;
+    assert.equal(userByEmail(srv, email), uid);
+    assert.equal(sql(srv.dbPath, `SELECT password_hash FROM users WHERE id = '${uid}';`), '!', 'no password');
+    assert.notEqual(sql(srv.dbPath, `SELECT email_verified_at FROM users WHERE id = '${uid}';`), '', 'the provider proved the address');
+    assert.deepEqual(identityOf(srv, 'google', sub), { userId: uid, email });
+    const after1 = snapshot(srv);
+    assert.equal(after1.users, before.users + 1);
+    assert.equal(after1.identities, before.identities + 1);
+    assert.equal(audits(srv, 'identity.linked', uid), 1);
+    assert.equal(audits(srv, 'signin.success', uid), 1);
+    const d = lastAudit(srv, 'signin.success');
+    assert.equal(d.method, 'oidc');
+    assert.equal(d.provider, 'google');
+
+    op.updateUser(sub, { email: uniqueEmail(), name: 'Ada King' });
+    const r2 = await browserSignin(srv, op, 'google', sub);
+    assert.equal(r2.res.status, 303, r2.res.text.slice(0, 400));
+    assert.equal(r2.res.headers.location, `${srv.url}/account`);
+    const me2 = await meByCookie(srv, r2.cookie);
+    assert.equal(me2.json.id, uid, 'the same account');
+    assert.equal(me2.json.email, email, 'the address at the provider changes nothing here');
+    const after2 = snapshot(srv);
+    assert.equal(after2.users, after1.users, 'no new account');
+    assert.equal(after2.identities, after1.identities, 'no new identity');
+    assert.equal(audits(srv, 'signin.success', uid), 2);
+    assert.equal(audits(srv, 'identity.linked', uid), 1);
+  });
+
+  test('the callback expires the state cookie', async () => {
+    const sub = `g-${rand(6)}`;
+    op.addUser({ sub, email: uniqueEmail(), email_verified: true });
+    const r = await browserSignin(srv, op, 'google', sub);
+    assert.equal(r.res.status, 303);
+    assert.ok(cookiesOf(r.res)[OAUTH]?.attrs.includes('Max-Age=0'), 'the state cookie is deleted');
+  });
+
+  test('an address taken by a password account, email_verified false: not linked, no session, /signin/link (the same as for a free address)', async () => {
+    const a = await signup(srv);
+    const sub = `g-${rand(6)}`;
+    op.addUser({ sub, email: a.email, email_verified: false, name: 'Mallory' });
+    const before = snapshot(srv);
+    const r = await browserSignin(srv, op, 'google', sub);
+    assert.equal(r.res.status, 303, r.res.text.slice(0, 400));
+    assert.equal(new URL(r.res.headers.location, srv.url).pathname, '/signin/link');
+    assert.equal(r.session, undefined, 'no session');
+    const link = cookiesOf(r.res)[LINK];
+    assert.ok(link && link.attrs.includes('HttpOnly'), `the pending link cookie: ${r.res.setCookie}`);
+    assert.ok(!link.value.includes(a.email) && !link.value.includes(sub), 'sealed');
+    assert.deepEqual(snapshot(srv), before, 'nothing changed');
+    assert.equal(identityOf(srv, 'google', sub), null);
+
+    const page = await req(srv, 'GET', '/signin/link', { cookie: cookieHeader({ [LINK]: link.value }) });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /<h1>Sign in to link your Google account<\/h1>/);
+    assert.ok(page.text.includes('To use Google here, sign in to your account once to link it. If you have no account yet, your Google email address must be verified.'), page.text);
+    assert.match(page.text, /<a[^>]*href="[^"]*\/signin\?rd=[^"]*account%2Flink[^"]*"[^>]*>Sign in<\/a>/);
+    assert.ok(!page.text.includes(a.email), 'the page does not say which address');
+
+    // a free address, unverified: the same answer and the same page
+    const sub2 = `g-${rand(6)}`;
+    op.addUser({ sub: sub2, email: uniqueEmail(), email_verified: false });
+    const r2 = await browserSignin(srv, op, 'google', sub2);
+    assert.equal(r2.res.status, r.res.status);
+    assert.equal(r2.res.headers.location, r.res.headers.location);
+    const page2 = await req(srv, 'GET', '/signin/link', { cookie: cookieHeader({ [LINK]: setValue(r2.res, LINK) }) });
+    assert.equal(page2.text.replace(/value="[^"]*"/g, ''), page.text.replace(/value="[^"]*"/g, ''), 'the same page');
+    assert.deepEqual(snapshot(srv), before, 'no account either');
+
+    // signing in with the password and confirming: refused, the address is unproved
+    const s = await cookieSignin(srv, a.email, a.password);
+    const before2 = snapshot(srv);
+    const post = await req(srv, 'POST', '/account/link', {
+      form: { csrf: s.csrf }, cookie: `${s.cookie}; ${LINK}=${link.value}`, headers: { Origin: srv.url, 'Sec-Fetch-Site': 'same-origin' },
     });
-    assert.equal(si.status, 200, si.text);
-    const session = cookiesOf(si)[SESSION].value;
-    const res = await req(srv, 'GET', '/v1/oauth/testop/start?link=1&rd=/account', { cookie: `${SESSION}=${session}` });
-    assert.equal(res.status, 303, res.text.slice(0, 300));
-    assert.ok(cookiesOf(res)[STATE], 'the state cookie');
-    assert.equal(cookiesOf(res)[SESSION], undefined, 'the session is left alone');
+    assert.notEqual(post.status, 303, `an unverified address is never linked: ${post.status} ${post.headers.location}`);
+    assert.ok(post.status >= 400 && post.status < 500, `${post.status}`);
+    assert.equal(identityOf(srv, 'google', sub), null, 'not linked');
+    assert.equal(snapshot(srv).identities, before2.identities);
+  });
+
+  test('an address taken by a password account, email_verified true: still not linked until the person signs in and confirms at /account/link', async () => {
+    const a = await signup(srv);
+    const sub = `g-${rand(6)}`;
+    op.addUser({ sub, email: a.email, email_verified: true, name: 'Owner' });
+    const before = snapshot(srv);
+    const r = await browserSignin(srv, op, 'google', sub);
+    assert.equal(r.res.status, 303);
+    assert.equal(new URL(r.res.headers.location, srv.url).pathname, '/signin/link');
+    assert.equal(r.session, undefined);
+    assert.deepEqual(snapshot(srv), before, 'no silent takeover');
+    const link = setValue(r.res, LINK);
+
+    // /account/link without a session: not shown, nothing linked
+    const anon = await req(srv, 'GET', '/account/link', { cookie: cookieHeader({ [LINK]: link }) });
+    assert.notEqual(anon.status, 200);
+    assert.equal(identityOf(srv, 'google', sub), null);
+
+    const s = await cookieSignin(srv, a.email, a.password);
+    const cookie = `${s.cookie}; ${LINK}=${link}`;
+    const page = await req(srv, 'GET', '/account/link', { cookie });
+    assert.equal(page.status, 200, page.text.slice(0, 300));
+    assert.match(page.text, /<h1>Link Google\?<\/h1>/);
+    assert.ok(page.text.includes(a.email), "the provider's address is shown");
+    assert.ok(page.text.includes('>Link account</button>'));
+    assert.equal(identityOf(srv, 'google', sub), null, 'a GET links nothing');
+
+    const cross = await req(srv, 'POST', '/account/link', { form: { csrf: s.csrf }, cookie, headers: { Origin: 'https://evil.example', 'Sec-Fetch-Site': 'cross-site' } });
+    assert.equal(cross.status, 403, 'cross-site POST refused');
+    assert.equal(identityOf(srv, 'google', sub), null);
+
+    const post = await req(srv, 'POST', '/account/link', { form: { csrf: csrfOf(page.text) ?? s.csrf }, cookie, headers: { Origin: srv.url, 'Sec-Fetch-Site': 'same-origin' } });
+    assert.equal(post.status, 303, post.text.slice(0, 300));
+    assert.equal(new URL(post.headers.location, srv.url).pathname + new URL(post.headers.location, srv.url).search, '/account?linked=1');
+    assert.deepEqual(identityOf(srv, 'google', sub)?.userId, a.user.id, 'linked to the account that proved itself');
+    assert.equal(audits(srv, 'identity.linked', a.user.id), 1);
+    const acct = await req(srv, 'GET', '/account?linked=1', { cookie: s.cookie });
+    assert.ok(acct.text.includes('Your Google account is linked.'), 'the notice');
+
+    const again = await browserSignin(srv, op, 'google', sub);
+    assert.equal(again.res.status, 303);
+    assert.equal((await meByCookie(srv, again.cookie)).json.id, a.user.id, 'Google now signs in to that account');
+  });
+
+  test('a linked account with a second factor: a federated sign-in still asks for it', async () => {
+    const a = await accountWithTotp(srv);
+    const s = await cookieSignin(srv, a.email, a.password, a.backup.shift());
+    const sub = `g-${rand(6)}`;
+    op.addUser({ sub, email: a.email, email_verified: true, amr: ['pwd', 'mfa'] });
+    const l = await browserSignin(srv, op, 'google', sub, { link: true, rd: '/account', cookie: s.cookie });
+    assert.equal(l.res.status, 303, l.res.text.slice(0, 300));
+    assert.equal(new URL(l.res.headers.location, srv.url).pathname, '/account');
+    assert.equal(identityOf(srv, 'google', sub)?.userId, a.uid, 'linked with link=1 while signed in');
+
+    const before = snapshot(srv);
+    const r = await browserSignin(srv, op, 'google', sub, { rd: `${srv.url}/app` });
+    assert.equal(r.res.status, 303, r.res.text.slice(0, 300));
+    assert.equal(new URL(r.res.headers.location, srv.url).pathname, '/signin/mfa');
+    assert.equal(r.session, undefined, 'not signed in yet');
+    const mfa = setValue(r.res, MFA);
+    assert.ok(mfa, 'the second-factor step cookie');
+    assert.equal(snapshot(srv).sessions, before.sessions, 'no session yet');
+    const wrong = await finishMfa(srv, mfa, '000000');
+    assert.equal(wrong.status, 401);
+    const ok = await finishMfa(srv, mfa, a.backup.shift());
+    assert.equal(ok.status, 303, ok.text.slice(0, 300));
+    const session = setValue(ok, SESSION);
+    assert.ok(session);
+    assert.equal((await meByCookie(srv, cookieHeader({ [SESSION]: session }))).json.id, a.uid);
+  });
+
+  test('rd to another host is ignored: the sign-in lands on /account', async () => {
+    for (const rd of ['https://evil.example/x', '//evil.example/x', 'javascript:alert(1)', `${srv.url}.evil.example/`]) {
+      const sub = `g-${rand(6)}`;
+      op.addUser({ sub, email: uniqueEmail(), email_verified: true });
+      const r = await browserSignin(srv, op, 'google', sub, { rd });
+      assert.equal(r.res.status, 303, `${rd}: ${r.res.status}`);
+      assert.equal(r.res.headers.location, `${srv.url}/account`, rd);
+      assert.ok(!r.s.res.headers.location.includes('evil.example'), 'the provider never sees it either');
+    }
+  });
+
+  test('native: a nonce of ours and an ID token for a native client id sign in; the nonce is single use; the web client id is refused', async () => {
+    const sub = `n-${rand(6)}`;
+    const email = uniqueEmail();
+    const nonce = async (p = 'google') => {
+      const r = await api(srv.url, 'POST', `/v1/oauth/${p}/nonce`, { json: {} });
+      assert.equal(r.status, 201, r.text);
+      assert.equal(r.json.expires_in, 600);
+      assert.match(r.json.nonce, /^[A-Za-z0-9_-]{22,}$/);
+      return r.json.nonce;
+    };
+    const token = (n, claims = {}) => op.signIdToken({ sub, aud: NATIVE, nonce: n, email, email_verified: true, ...claims });
+    const n1 = await nonce();
+    const r = await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(n1), nonce: n1 } });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.json.access_token && r.json.refresh_token);
+    const me = await api(srv.url, 'GET', '/v1/me', { token: r.json.access_token });
+    assert.equal(me.json.email, email);
+    assert.equal(identityOf(srv, 'google', sub)?.userId, me.json.id);
+
+    const before = snapshot(srv);
+    assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(n1), nonce: n1 } }), 401, 'invalid_id_token', 'a replayed nonce');
+    const n2 = await nonce();
+    assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(n2, { aud: op.clientId }), nonce: n2 } }), 401, 'invalid_id_token', 'the web client id');
+    const n3 = await nonce();
+    assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(crypto.randomBytes(16).toString('base64url')), nonce: n3 } }), 401, 'invalid_id_token', 'the token holds another nonce');
+    const forged = crypto.randomBytes(16).toString('base64url');
+    assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(forged), nonce: forged } }), 401, 'invalid_id_token', 'a nonce we never issued');
+    const n4 = await nonce('apple');
+    assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(n4), nonce: n4 } }), 401, 'invalid_id_token', "another provider's nonce");
+    assert.deepEqual(snapshot(srv), before, 'nothing changed');
+
+    // the same token with n3 (spent by the refusal above? then refused too): a fresh nonce works once more
+    const n5 = await nonce();
+    const ok = await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: await token(n5), nonce: n5, mode: 'cookie' }, headers: { Origin: srv.url } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.ok(ok.headers.get('set-cookie')?.includes(`${SESSION}=`), 'mode cookie sets the session cookie');
+  });
+
+  test('native: an address taken by an account -> 409 link_required, nothing changed', async () => {
+    const a = await signup(srv);
+    const n = (await api(srv.url, 'POST', '/v1/oauth/google/nonce', { json: {} })).json.nonce;
+    const before = snapshot(srv);
+    const t = await op.signIdToken({ sub: `n-${rand(6)}`, aud: NATIVE, nonce: n, email: a.email, email_verified: true });
+    assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: t, nonce: n } }), 409, 'link_required');
+    assert.deepEqual(snapshot(srv), before);
+  });
+});
+
+describe('federated sign-in: Apple shape (form_post)', () => {
+  let env, srv, op;
+  before(async () => {
+    env = await startWithOp('apple', { nativeClients: [NATIVE] });
+    ({ srv } = env);
+    op = env.ops.apple;
+  });
+  after(async () => { await env?.stop(); });
+
+  test('start asks for form_post; in development over http the state cookie is Lax (None needs Secure)', async () => {
+    const s = await start(srv, 'apple', {});
+    assert.equal(s.location.searchParams.get('response_mode'), 'form_post');
+    assert.equal(s.location.searchParams.get('redirect_uri'), `${srv.url}/v1/oauth/apple/callback`);
+    const c = cookiesOf(s.res)[OAUTH];
+    assert.ok(c.attrs.includes('SameSite=Lax') && c.attrs.includes('HttpOnly'), c.line);
+  });
+
+  test('with https (real cookies) the state cookie of a form_post provider is __Host-, Secure, SameSite=None', async () => {
+    const PUBLIC = 'https://auth.example.test';
+    const other = await startOp('apple', { redirectUri: `${PUBLIC}/v1/oauth/apple/callback` });
+    const s2 = await startServer({ env: { GATEHOUSE_PUBLIC_URL: PUBLIC, ...other.gatehouseEnv('APPLE') } });
+    try {
+      const r = await req(s2, 'GET', '/v1/oauth/apple/start');
+      assert.equal(r.status, 303, r.text);
+      assert.equal(new URL(r.headers.location).searchParams.get('redirect_uri'), `${PUBLIC}/v1/oauth/apple/callback`);
+      const c = cookiesOf(r)['__Host-gh_oauth'];
+      assert.ok(c, r.setCookie.join('\n'));
+      for (const a of ['Path=/', 'Secure', 'HttpOnly', 'SameSite=None']) assert.ok(c.attrs.includes(a), `${a} in ${c.line}`);
+      assert.ok(!c.line.includes('Domain'));
+    } finally { await s2.stop(); await other.stop(); }
+  });
+
+  test('the first sign-in creates the account with the name from `user`; the second has no name and keeps it', async () => {
+    const sub = `001${rand(6)}.apple`;
+    const email = `${rand(6)}@privaterelay.appleid.com`;
+    op.addUser({ sub, email, email_verified: true, is_private_email: true, name: 'Grace Hopper' });
+    const r = await browserSignin(srv, op, 'apple', sub, { rd: `${srv.url}/app` });
+    assert.equal(r.cb.method, 'POST');
+    assert.ok(r.cb.form.user, 'the provider sent the name');
+    assert.equal(r.res.status, 303, r.res.text.slice(0, 400));
+    assert.equal(r.res.headers.location, `${srv.url}/app`);
+    assert.equal(op.clientAuths.at(-1)?.ok, true, `Gatehouse's ES256 client secret is accepted: ${op.clientAuths.at(-1)?.reason}`);
+    assert.equal(op.clientAuths.at(-1).header.alg, 'ES256');
+    assert.equal(op.clientAuths.at(-1).header.kid, op.team.keyId);
+    const me = await meByCookie(srv, r.cookie);
+    assert.equal(me.status, 200);
+    assert.equal(me.json.email, email);
+    assert.equal(identityOf(srv, 'apple', sub)?.userId, me.json.id);
+
+    const r2 = await browserSignin(srv, op, 'apple', sub);
+    assert.equal(r2.cb.form.user, undefined, 'no name the second time');
+    assert.equal(r2.res.status, 303);
+    assert.equal((await meByCookie(srv, r2.cookie)).json.id, me.json.id);
+  });
+
+  // The contract says "name kept when given": the callback reads Apple's
+  // `user` field into the claims (oauth_http.c apple_name), but an account
+  // has no name to keep it in yet (no users column, not in /v1/me).
+  test('the name from `user` is kept on the account', { todo: 'accounts have no name field yet: the name Apple sends once is dropped' }, async () => {
+    const sub = `001${rand(6)}.apple`;
+    op.addUser({ sub, email: uniqueEmail(), email_verified: true, name: 'Katherine Johnson' });
+    const r = await browserSignin(srv, op, 'apple', sub);
+    assert.equal(r.res.status, 303);
+    const me = await meByCookie(srv, r.cookie);
+    assert.equal(me.json.name ?? nameOf(srv, me.json.id), 'Katherine Johnson');
+  });
+
+  test('native: Apple hashes the nonce (hex SHA-256) in the token', async () => {
+    const n = (await api(srv.url, 'POST', '/v1/oauth/apple/nonce', { json: {} })).json.nonce;
+    const hashed = crypto.createHash('sha256').update(n).digest('hex');
+    const t = await op.signIdToken({ sub: `001${rand(6)}.apple`, aud: NATIVE, nonce: hashed, email: uniqueEmail(), email_verified: 'true' });
+    const r = await api(srv.url, 'POST', '/v1/oauth/apple/token', { json: { id_token: t, nonce: n } });
+    assert.equal(r.status, 200, r.text);
+  });
+});
+
+describe('federated sign-in: settings', () => {
+  test('GATEHOUSE_SIGNUP=closed: no account is created by a provider (403 signup_closed, page and native API), nothing changed', async () => {
+    const env = await startWithOp('google', { env: { GATEHOUSE_SIGNUP: 'closed' }, nativeClients: [NATIVE] });
+    try {
+      const { srv, op } = env;
+      const sub = `g-${rand(6)}`;
+      op.addUser({ sub, email: uniqueEmail(), email_verified: true });
+      const before = snapshot(srv);
+      const r = await browserSignin(srv, op, 'google', sub);
+      assert.equal(r.res.status, 403, r.res.text.slice(0, 300));
+      assert.match(r.res.headers['content-type'], /^text\/html/);
+      assert.equal(r.session, undefined);
+      assert.deepEqual(snapshot(srv), before);
+      const n = (await api(srv.url, 'POST', '/v1/oauth/google/nonce', { json: {} })).json.nonce;
+      const t = await op.signIdToken({ sub, aud: NATIVE, nonce: n, email: uniqueEmail(), email_verified: true });
+      assertError(await api(srv.url, 'POST', '/v1/oauth/google/token', { json: { id_token: t, nonce: n } }), 403, 'signup_closed');
+      assert.deepEqual(snapshot(srv), before);
+    } finally { await env.stop(); }
+  });
+
+  test('trust_provider_mfa on: an amr with a second factor counts; without it the second factor is asked', async () => {
+    const env = await startWithOp('google', { env: { GATEHOUSE_OIDC_GOOGLE_TRUST_PROVIDER_MFA: 'on' } });
+    try {
+      const { srv, op } = env;
+      const a = await accountWithTotp(srv);
+      const s = await cookieSignin(srv, a.email, a.password, a.backup.shift());
+      const sub = `g-${rand(6)}`;
+      op.addUser({ sub, email: a.email, email_verified: true, amr: ['pwd', 'mfa'] });
+      const l = await browserSignin(srv, op, 'google', sub, { link: true, rd: '/account', cookie: s.cookie });
+      assert.equal(l.res.status, 303);
+      assert.equal(identityOf(srv, 'google', sub)?.userId, a.uid);
+      const r = await browserSignin(srv, op, 'google', sub);
+      assert.equal(r.res.status, 303);
+      assert.ok(r.session, `the provider's second factor counts: ${r.res.headers.location}`);
+      op.updateUser(sub, { amr: ['pwd'] });
+      const r2 = await browserSignin(srv, op, 'google', sub);
+      assert.equal(new URL(r2.res.headers.location, srv.url).pathname, '/signin/mfa');
+      assert.equal(r2.session, undefined);
+    } finally { await env.stop(); }
   });
 });

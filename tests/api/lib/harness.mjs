@@ -141,12 +141,14 @@ export function buildEnv(overrides = {}) {
  * @param {object} [opts.env]      extra/overriding environment (null value = unset)
  * @param {string} [opts.dataDir]  reuse an existing data dir (e.g. for restarts)
  * @param {number} [opts.readyTimeoutMs]
+ * @param {number} [opts.port]     listen on this port (default: a free one), for
+ *                                 a test that must know the URL before the start
  */
-export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000 } = {}) {
+export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, port } = {}) {
   if (!fs.existsSync(BIN)) {
     throw new Error(`server binary not found at ${BIN} (build it with 'make build-asan' or set GATEHOUSE_BIN)`);
   }
-  const port = await freePort();
+  port = port || await freePort();
   dataDir = dataDir || mkTempDir();
   const listen = `127.0.0.1:${port}`;
   const childEnv = buildEnv({ GATEHOUSE_LISTEN: listen, GATEHOUSE_DATA_DIR: dataDir, ...env });
