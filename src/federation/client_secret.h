@@ -17,4 +17,9 @@
 /** GH_OK when pem is a usable EC P-256 private key. */
 enum gh_err fed_client_secret_check_key(const char *pem) GH_WUR;
 
+/** Signs a client secret for p (Apple preset) at time now. *out is a heap
+ *  string (a credential: gh_free_secret_str). GH_ERR_CONFIG when p has no
+ *  usable key; GH_ERR_NOMEM/INTERNAL. */
+enum gh_err fed_client_secret_make(const struct fed_provider *p, int64_t now, char **out) GH_WUR;
+
 #endif

@@ -63,6 +63,9 @@ const char *fed_ca_file(void)
 bool fed_url_allowed(const char *url, bool allow_loopback_http)
 {
     if (!url) return false;
+    const char *auth = strstr(url, "://");
+    /* No userinfo: "http://localhost:80@evil.example/" is evil.example. */
+    if (!auth || memchr(auth + 3, '@', strcspn(auth + 3, "/?#"))) return false;
     if (strncmp(url, "https://", 8) == 0) return url[8] != '\0' && url[8] != '/';
     if (!allow_loopback_http || strncmp(url, "http://", 7) != 0) return false;
     const char *h = url + 7;
@@ -366,6 +369,7 @@ static enum gh_err check_unknown(char names[][FED_NAME_MAX + 1], size_t n, char 
         if (strncmp(*e, PREFIX, PREFIX_LEN) != 0) continue;
         const char *rest = *e + PREFIX_LEN, *eq = strchr(rest, '=');
         size_t len = eq ? (size_t)(eq - rest) : strlen(rest);
+        if (eq && !eq[1]) continue; /* empty: as if unset (config_env) */
         if ((len == 10 && strncmp(rest, "CLOCK_SKEW", 10) == 0) ||
             (len == 7 && strncmp(rest, "CA_FILE", 7) == 0))
             continue;
