@@ -82,15 +82,42 @@ void identity_pages_signin_link(struct gh_req *r, const struct store_ops *ops, s
     pages_send(r, 200, title, IDENTITY_SIGNIN_LINK_PAGE, v, 2);
 }
 
+/* Linking proves the account by a recent sign-in: the session must have
+ * started within GATEHOUSE_REAUTH_WINDOW (the person just signed in on
+ * /signin?rd=/account/link), as enrolling a factor without a password.
+ * 1 recent, 0 not (r's reply: the "sign in to link" page, status), -1 r's
+ * reply is set (a failure). */
+static int recent_signin(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                         const char *provider, int status)
+{
+    struct store_session s;
+    enum gh_err rc = ops->sessions.get(c, r->ident.session_id, &s);
+    if (rc) {
+        gh_reply_fail(r, rc == GH_ERR_NOT_FOUND ? GH_ERR_INTERNAL : rc);
+        return -1;
+    }
+    if (gh_now_s() - s.created_at <= gh_cfg.reauth_window) return 1;
+    char here[REDIRECT_OUT_MAX], signin[4 * REDIRECT_OUT_MAX], title[128];
+    pages_url(here, "/account/link");
+    pages_url_rd(signin, sizeof signin, "/signin", here);
+    const struct page_var v[] = {{"display", display_of(provider)}, {"signin", signin}};
+    snprintf(title, sizeof title, "Sign in to link your %s account", display_of(provider));
+    pages_send(r, status, title, IDENTITY_SIGNIN_LINK_PAGE, v, 2);
+    if (status != 200) r->error_code = "reauth_required";
+    return 0;
+}
+
 void identity_pages_link_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c)
 {
-    (void)ops;
-    (void)c;
     char provider[FED_NAME_MAX + 1], to[REDIRECT_OUT_MAX], csrf[COOKIE_CSRF_LEN + 1];
     struct fed_claims cl;
     if (!fed_pending_get(r, provider, &cl)) {
         pages_url(to, "/account");
         pages_see_other(r, to);
+        return;
+    }
+    if (recent_signin(r, ops, c, provider, 200) != 1) {
+        gh_wipe(&cl, sizeof cl);
         return;
     }
     if (pages_session_csrf(r, csrf)) {
@@ -129,6 +156,10 @@ void identity_pages_link(struct gh_req *r, const struct store_ops *ops, struct s
     if (!fed_pending_get(r, provider, &cl)) { /* expired meanwhile: nothing to link */
         pages_url(to, "/account");
         pages_see_other(r, to);
+        return;
+    }
+    if (recent_signin(r, ops, c, provider, 403) != 1) { /* the pending link stays */
+        gh_wipe(&cl, sizeof cl);
         return;
     }
     struct accounts_req in;

@@ -34,7 +34,9 @@ void identity_pages_signin_link(struct gh_req *r, const struct store_ops *ops,
                                 struct store_conn *c);
 /** GET /account/link (signed in): "Link <Display>?" with the provider's
  *  address and the "Link account" button; without a pending link, 303
- *  /account. */
+ *  /account. A session older than GATEHOUSE_REAUTH_WINDOW gets the "Sign
+ *  in to link" page instead (linking needs a fresh sign-in; POST: 403
+ *  reauth_required, the same page). */
 void identity_pages_link_form(struct gh_req *r, const struct store_ops *ops, struct store_conn *c);
 /** POST /account/link: federated_link for the signed-in account, the
  *  pending cookie expired; 303 /account?linked=1, or an error page (403

@@ -299,12 +299,11 @@ void cookie_format(char *out, size_t cap, const char *name, const char *value, i
     cookie_format_site(out, cap, name, value, max_age, http_only, false);
 }
 
-void cookie_format_site(char *out, size_t cap, const char *name, const char *value,
-                        int64_t max_age, bool http_only, bool cross_site)
+void cookie_format_site(char *out, size_t cap, const char *name, const char *value, int64_t max_age,
+                        bool http_only, bool cross_site)
 {
     bool domain = domain_set() && strncmp(name, "__Host-", 7) != 0;
     snprintf(out, cap, "%s=%s; Path=/; Max-Age=%lld%s%s%s%s; SameSite=%s", name, value,
              (long long)max_age, domain ? "; Domain=" : "", domain ? gh_cfg.cookie_domain : "",
-             secure ? "; Secure" : "", http_only ? "; HttpOnly" : "",
-             cross_site ? "None" : "Lax");
+             secure ? "; Secure" : "", http_only ? "; HttpOnly" : "", cross_site ? "None" : "Lax");
 }

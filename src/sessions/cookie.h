@@ -88,7 +88,7 @@ void cookie_format(char *out, size_t cap, const char *name, const char *value, i
                    bool http_only);
 /** cookie_format with SameSite=None instead of Lax when cross_site (the
  *  caller makes sure cookies are Secure: browsers drop it otherwise). */
-void cookie_format_site(char *out, size_t cap, const char *name, const char *value,
-                        int64_t max_age, bool http_only, bool cross_site);
+void cookie_format_site(char *out, size_t cap, const char *name, const char *value, int64_t max_age,
+                        bool http_only, bool cross_site);
 
 #endif

@@ -12,10 +12,42 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import fs from 'node:fs';
+import crypto from 'node:crypto';
 import { startServer, api, sql, assertError, signup, uniqueEmail, strongPassword, sleep } from './lib/harness.mjs';
 import { req, cookiesOf } from './lib/browser.mjs';
 
 const db = (srv) => path.join(srv.dataDir, 'gatehouse.db');
+const b64u = (b) => Buffer.from(b).toString('base64url');
+
+/* The pending-link cookie as the provider callback sets it
+ * (federation/pending_link.c), made here with the development master key
+ * of the server's data directory, the way the vault seals (AES-256-GCM,
+ * AAD "gatehouse-vault-v1" NUL table NUL column NUL row NUL kid): the test
+ * stands in for oidc-flow's callback. */
+function vaultSeal(srv, table, column, row, plaintext) {
+  const master = Buffer.from(fs.readFileSync(path.join(srv.dataDir, 'master.key'), 'utf8').trim(), 'base64url');
+  const [kid, wrapped] = sql(db(srv), 'SELECT kid, wrapped FROM vault_keys ORDER BY created_at DESC LIMIT 1;').split('|');
+  const open = (key, sealed, aad) => {
+    const [, , n, c] = sealed.split('.');
+    const ct = Buffer.from(c, 'base64url');
+    const d = crypto.createDecipheriv('aes-256-gcm', key, Buffer.from(n, 'base64url'));
+    d.setAAD(aad);
+    d.setAuthTag(ct.subarray(ct.length - 16));
+    return Buffer.concat([d.update(ct.subarray(0, ct.length - 16)), d.final()]);
+  };
+  const aad = (t, c, r, k) => Buffer.from(['gatehouse-vault-v1', t, c, r, k].join('\0'));
+  const dataKey = open(master, wrapped, aad('vault_keys', 'wrapped', kid, 'master'));
+  const nonce = crypto.randomBytes(12);
+  const e = crypto.createCipheriv('aes-256-gcm', dataKey, nonce);
+  e.setAAD(aad(table, column, row, kid));
+  const ct = Buffer.concat([e.update(Buffer.from(plaintext)), e.final(), e.getAuthTag()]);
+  return `v1.${kid}.${b64u(nonce)}.${b64u(ct)}`;
+}
+function pendingCookie(srv, { provider = 'google', sub, email, verified = true, expires = nowS() + 600 }) {
+  const pt = JSON.stringify({ p: provider, s: sub, e: email, v: verified, n: '', m: false, i: nowS(), x: expires });
+  return `gh_link=${b64u(vaultSeal(srv, 'cookie', 'pending_link', 'v1', pt))}`;
+}
 const nowS = () => Math.floor(Date.now() / 1000);
 const q = (s) => s.replace(/'/g, "''");
 
@@ -149,6 +181,71 @@ describe('identity pages', () => {
     r = await req(srv, 'GET', '/account?unlinked=1', { cookie: s.cookie });
     assert.match(r.text, /The sign-in method was removed\./);
     assert.ok(!/<li>Password<\/li>/.test(r.text), 'no password any more');
+  });
+
+  test('a pending link: the "sign in to link" page, then the signed-in owner links it (audited)', async () => {
+    const sub = `g-link-${crypto.randomUUID()}`;
+    const link = pendingCookie(srv, { sub, email: 'owner@gmail.example' });
+    let r = await req(srv, 'GET', '/signin/link', { cookie: link });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.match(r.text, /<h1>Sign in to link your google account<\/h1>/);
+    assert.match(r.text, /To use google here, sign in to your account once to link it\. If you have no account yet, your google email address must be verified\./);
+    const signin = r.text.match(/<a class="button" href="([^"]+)">Sign in<\/a>/);
+    assert.ok(signin, 'a Sign in link');
+    assert.equal(new URL(signin[1].replace(/&amp;/g, '&')).searchParams.get('rd'), `${srv.url}/account/link`);
+    const s = await cookieSignup();
+    r = await req(srv, 'GET', '/account/link', { cookie: `${s.cookie}; ${link}` });
+    assert.equal(r.status, 200, r.text.slice(0, 300));
+    assert.match(r.text, /<h1>Link google\?<\/h1>/);
+    assert.match(r.text, /owner@gmail\.example/);
+    assert.match(r.text, /<button type="submit">Link account<\/button>/);
+    // Cross-site: refused, nothing linked.
+    r = await req(srv, 'POST', '/account/link', { form: { csrf: s.csrf }, cookie: `${s.cookie}; ${link}`, headers: { Origin: 'https://evil.example' } });
+    assert.equal(r.status, 403);
+    assert.deepEqual(identities(srv, s.uid), []);
+    r = await req(srv, 'POST', '/account/link', { form: { csrf: s.csrf }, cookie: `${s.cookie}; ${link}`, headers: SAME });
+    assert.equal(r.status, 303, r.text.slice(0, 300));
+    assert.equal(loc(r), '/account?linked=1');
+    assert.match(cookiesOf(r).gh_link.line, /Max-Age=0/, 'the pending link ends');
+    assert.equal(sql(db(srv), `SELECT user_id || ' ' || email FROM identities WHERE provider = 'google' AND subject = '${sub}';`), `${s.uid} owner@gmail.example`);
+    assert.equal(audited(srv, 'identity.linked', s.uid), 1);
+    r = await req(srv, 'GET', '/account?linked=1', { cookie: s.cookie });
+    assert.match(r.text, /Your google account is linked\./);
+    // The same identity for another account: refused, it stays the first one's.
+    const other = await cookieSignup();
+    r = await req(srv, 'POST', '/account/link', { form: { csrf: other.csrf }, cookie: `${other.cookie}; ${link}`, headers: SAME });
+    assert.equal(r.status, 403, r.text.slice(0, 300));
+    assert.match(r.text, /already linked to another account/);
+    assert.deepEqual(identities(srv, other.uid), []);
+    assert.equal(sql(db(srv), `SELECT user_id FROM identities WHERE subject = '${sub}';`), s.uid);
+  });
+
+  test('an unverified address is never linked; an old session must sign in again; an expired link is none', async () => {
+    const s = await cookieSignup();
+    const unverified = pendingCookie(srv, { sub: `g-unv-${crypto.randomUUID()}`, email: 'victim@example.com', verified: false });
+    let r = await req(srv, 'GET', '/account/link', { cookie: `${s.cookie}; ${unverified}` });
+    assert.equal(r.status, 403);
+    assert.match(r.text, /has not verified the address/);
+    assert.ok(!/Link account<\/button>/.test(r.text), 'no button');
+    r = await req(srv, 'POST', '/account/link', { form: { csrf: s.csrf }, cookie: `${s.cookie}; ${unverified}`, headers: SAME });
+    assert.equal(r.status, 403);
+    assert.deepEqual(identities(srv, s.uid), []);
+    assert.equal(audited(srv, 'identity.linked', s.uid), 0);
+    // A session that began long ago: the "sign in to link" page, nothing linked.
+    const good = pendingCookie(srv, { sub: `g-old-${crypto.randomUUID()}`, email: 'me@gmail.example' });
+    sql(db(srv), `UPDATE sessions SET created_at = created_at - 3600 WHERE user_id = '${s.uid}';`);
+    r = await req(srv, 'GET', '/account/link', { cookie: `${s.cookie}; ${good}` });
+    assert.equal(r.status, 200);
+    assert.match(r.text, /<h1>Sign in to link your google account<\/h1>/);
+    r = await req(srv, 'POST', '/account/link', { form: { csrf: s.csrf }, cookie: `${s.cookie}; ${good}`, headers: SAME });
+    assert.equal(r.status, 403);
+    assert.match(r.text, /Sign in to link your google account/);
+    assert.deepEqual(identities(srv, s.uid), []);
+    // Expired: read as none.
+    const expired = pendingCookie(srv, { sub: 'g-exp', email: 'me@gmail.example', expires: nowS() - 1 });
+    r = await req(srv, 'GET', '/signin/link', { cookie: expired });
+    assert.equal(r.status, 303);
+    assert.equal(loc(r), '/signin');
   });
 
   test('no pending link (or a forged one): /signin/link and /account/link send back; nothing is linked', async () => {

@@ -22,6 +22,7 @@
 #include "guard/limit.h"
 #include "sessions/authcache.h"
 #include "sessions/sessions.h"
+#include "store/fault.h"
 #include "store/store.h"
 #include "vault/vault.h"
 
@@ -143,6 +144,16 @@ static int64_t count(const char *sql)
     sqlite3_finalize(s);
     sqlite3_close(db);
     return n;
+}
+
+/* Runs sql on the test database; 0 on success. */
+static int sqlite3_exec_count(const char *sql)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK) return -1;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    sqlite3_close(db);
+    return rc;
 }
 
 #define USERS() count("SELECT COUNT(*) FROM users")
@@ -383,6 +394,40 @@ static void test_unlink_last_method(void **state)
     assert_int_equal(IDENTITIES(), 1);
 }
 
+/* Under a failing store (store/fault.h), each store call of a first
+ * federated sign-in failing in turn: never SIGNED_IN, and never half an
+ * account: either nothing (no user, identity or session) or, when only
+ * ending the old cookie's session failed after the commit, all of it. */
+static void test_create_all_or_nothing(void **state)
+{
+    struct store_conn *c = *state;
+    const struct store_ops *f = store_fault_wrap(ops);
+    struct accounts_req in;
+    struct store_audit base;
+    struct accounts_result res;
+    req(&in, &base);
+    struct fed_claims cl = claims("g-fault", "fault@example.com", true);
+    assert_int_equal(federated_signin(f, c, &in, "google", &cl, false, &res), GH_OK);
+    assert_int_equal(res.outcome, ACCOUNTS_SIGNED_IN);
+    accounts_result_clear(&res);
+    unsigned n = store_fault_calls();
+    assert_true(n >= 5);
+    for (unsigned i = 1; i <= n; i++) {
+        assert_int_equal(sqlite3_exec_count("PRAGMA foreign_keys=ON; DELETE FROM users"), 0);
+        store_fault_fail_nth(i);
+        enum gh_err rc = federated_signin(f, c, &in, "google", &cl, false, &res);
+        const char *op = store_fault_call_name(i);
+        if (rc == GH_OK) fail_msg("call %u (%s) failed but the sign-in answered GH_OK", i, op);
+        assert_int_not_equal(res.outcome, ACCOUNTS_SIGNED_IN);
+        int64_t u = USERS(), id = IDENTITIES(), s = SESSIONS();
+        if (!(u == 0 && id == 0 && s == 0))
+            fail_msg("call %u (%s): %lld users, %lld identities, %lld sessions", i, op,
+                     (long long)u, (long long)id, (long long)s);
+        accounts_result_clear(&res);
+    }
+    store_fault_reset();
+}
+
 /* The pending link's cookie value: opens to what was sealed while live;
  * expired, altered, cut or foreign values read as none; the largest
  * claims still fit the cookie. */
@@ -461,6 +506,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_link, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unlink_last_method, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_link_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_all_or_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
