@@ -197,22 +197,23 @@ enum gh_err fed_verify_with_keys(const struct fed_provider *p, const char *token
                                  const struct fed_verify *v, struct fed_claims *out, char *why,
                                  size_t whylen)
 {
-    struct fed_jwks *keys = NULL;
-    bool unknown = false, refreshed = false;
+    struct fed_jwks *keys = NULL, *fresh = NULL;
+    bool unknown = false;
     enum gh_err rc = fed_jwks_get(p, false, &keys, NULL, why, whylen);
     if (rc) return rc;
     rc = fed_id_token_verify(token, len, keys, v, out, &unknown, why, whylen);
-    fed_jwks_release(p, keys);
-    if (rc != GH_ERR_DENIED || !unknown) return rc;
-    /* A key the provider may have just rotated in: one refresh (rate-limited
-     * per provider, so forged kids cannot make us fetch), then deny. */
-    keys = NULL;
-    char why2[160];
-    if (fed_jwks_get(p, true, &keys, &refreshed, why2, sizeof why2) != GH_OK || !refreshed) {
+    if (rc != GH_ERR_DENIED || !unknown) {
         fed_jwks_release(p, keys);
-        return GH_ERR_DENIED;
+        return rc;
     }
-    rc = fed_id_token_verify(token, len, keys, v, out, &unknown, why, whylen);
+    /* A key the provider may have just rotated in: one refresh (rate-limited
+     * per provider, so forged kids cannot make us fetch), then deny. The
+     * first set is held until the comparison, so a new set is never
+     * mistaken for it; a set another thread fetched meanwhile counts. */
+    char why2[160];
+    if (fed_jwks_get(p, true, &fresh, NULL, why2, sizeof why2) == GH_OK && fresh != keys)
+        rc = fed_id_token_verify(token, len, fresh, v, out, &unknown, why, whylen);
+    fed_jwks_release(p, fresh);
     fed_jwks_release(p, keys);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/util.h"
 #include "federation/providers.h"
 
@@ -77,6 +78,8 @@ static void ca_build(void)
     if (sys_path && config_read_file(sys_path, 8 * 1024 * 1024, &sys) != GH_OK) sys = NULL;
     if (h) curl_easy_cleanup(h);
     if (config_read_file(extra, 1024 * 1024, &add) != GH_OK) {
+        gh_log(GH_LOG_WARN, "GATEHOUSE_OIDC_CA_FILE %s cannot be read; using the system's CAs",
+               extra);
         free(sys);
         return;
     }

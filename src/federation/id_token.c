@@ -17,6 +17,14 @@ static enum gh_err deny(char *why, size_t whylen, const char *what)
     return GH_ERR_DENIED;
 }
 
+/* v is a JSON string equal to s, byte for byte (an embedded NUL does not
+ * end the comparison early). */
+static bool jstr_is(const json_t *v, const char *s)
+{
+    return json_is_string(v) && s && json_string_length(v) == strlen(s) &&
+           memcmp(json_string_value(v), s, strlen(s)) == 0;
+}
+
 /* The key type and curve an alg needs. */
 static bool key_fits(const struct fed_jwk *k, const char *alg)
 {
@@ -99,17 +107,17 @@ static bool amr_mfa(const json_t *amr)
 static bool aud_ok(const json_t *j, const struct fed_verify *v)
 {
     const json_t *aud = json_object_get(j, "aud");
-    const char *list[FED_MAX_AUDS];
+    const json_t *list[FED_MAX_AUDS];
     size_t n = 0;
     if (json_is_string(aud))
-        list[n++] = json_string_value(aud);
+        list[n++] = aud;
     else if (json_is_array(aud) && json_array_size(aud) <= FED_MAX_AUDS) {
         size_t i;
         const json_t *a;
         json_array_foreach(aud, i, a)
         {
             if (!json_is_string(a)) return false;
-            list[n++] = json_string_value(a);
+            list[n++] = a;
         }
     } else
         return false;
@@ -117,12 +125,12 @@ static bool aud_ok(const json_t *j, const struct fed_verify *v)
     if (azp && !json_is_string(azp)) return false;
     for (size_t i = 0; i < n; i++)
         for (size_t k = 0; k < v->n_auds; k++) {
-            if (!v->auds[k] || !v->auds[k][0] || strcmp(list[i], v->auds[k]) != 0) continue;
+            if (!v->auds[k] || !v->auds[k][0] || !jstr_is(list[i], v->auds[k])) continue;
             /* Several audiences: the party the token was issued to must be us.
              * One audience: azp may name another client of the same project
              * (Google's Android tokens carry aud = the server's client id and
              * azp = the app's), which OIDC Core leaves to the client. */
-            if (n > 1 && (!azp || strcmp(json_string_value(azp), v->auds[k]) != 0)) return false;
+            if (n > 1 && !jstr_is(azp, v->auds[k])) return false;
             return true;
         }
     return false;
@@ -175,9 +183,8 @@ static const char *times_fail(const json_t *j, const struct fed_verify *v, int64
 /* The reason the claims fail a check, or NULL (c->iat and c->sub set). */
 static const char *claims_fail(const json_t *j, const struct fed_verify *v, struct fed_claims *c)
 {
-    const char *iss = json_string_value(json_object_get(j, "iss"));
     if (!json_is_object(j)) return "claims are not a JSON object";
-    if (!iss || !v->issuer || strcmp(iss, v->issuer) != 0) return "wrong issuer";
+    if (!jstr_is(json_object_get(j, "iss"), v->issuer)) return "wrong issuer";
     if (!aud_ok(j, v)) return "wrong audience";
     const char *t = times_fail(j, v, &c->iat);
     if (t) return t;
@@ -201,8 +208,7 @@ enum gh_err fed_id_token_claims(const char *payload, size_t len, const struct fe
             email_normalize(json_string_value(em), json_string_length(em), addr, key) == GH_OK) {
             memcpy(c.email, addr, strlen(addr) + 1);
             /* JSON true, or Apple's string "true"; nothing else. */
-            c.email_verified = json_is_true(ev) ||
-                               (json_is_string(ev) && strcmp(json_string_value(ev), "true") == 0);
+            c.email_verified = json_is_true(ev) || jstr_is(ev, "true");
         }
         take_name(j, &c);
         c.mfa = amr_mfa(json_object_get(j, "amr"));

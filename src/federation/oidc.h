@@ -41,8 +41,10 @@ struct fed_claims {
 
 /** The provider's authorization URL for a browser (fetches discovery if needed).
  *  GH_ERR_UNAVAILABLE-like failures are GH_ERR_BUSY: the provider cannot be reached.
- *  state, nonce and code_challenge_s256 are base64url; out (cap bytes) gets
- *  the whole URL or GH_ERR_INVALID when it does not fit. */
+ *  state and nonce are base64url of 16..256 characters, code_challenge_s256
+ *  the 43 characters of a SHA-256; redirect_uri printable ASCII up to 1024.
+ *  out (cap bytes) gets the whole URL; GH_ERR_INVALID for arguments that
+ *  do not fit these or a URL longer than cap. */
 enum gh_err fed_authorize_url(const struct fed_provider *p, const char *redirect_uri,
                               const char *state, const char *nonce, const char *code_challenge_s256,
                               char *out, size_t cap) GH_WUR;

@@ -369,6 +369,7 @@ static enum gh_err check_unknown(char names[][FED_NAME_MAX + 1], size_t n, char 
         if (strncmp(*e, PREFIX, PREFIX_LEN) != 0) continue;
         const char *rest = *e + PREFIX_LEN, *eq = strchr(rest, '=');
         size_t len = eq ? (size_t)(eq - rest) : strlen(rest);
+        if (eq && !eq[1]) continue; /* empty: as if unset (config_env) */
         if ((len == 10 && strncmp(rest, "CLOCK_SKEW", 10) == 0) ||
             (len == 7 && strncmp(rest, "CA_FILE", 7) == 0))
             continue;

@@ -214,6 +214,13 @@ static void t_issuer_exact(void **st)
     json_t *c = claims();
     json_object_del(c, "iss");
     assert_denied(ft_sign(rsa1, "RS256", "r1", c), &v);
+    /* An embedded NUL neither ends the comparison nor parses (iss, aud). */
+    c = claims();
+    json_object_set_new(c, "iss", json_stringn(ISS "\0.evil", strlen(ISS) + 6));
+    assert_denied(ft_sign(rsa1, "RS256", "r1", c), &v);
+    c = claims();
+    json_object_set_new(c, "aud", json_stringn(CID "\0x", strlen(CID) + 2));
+    assert_denied(ft_sign(rsa1, "RS256", "r1", c), &v);
 }
 
 static void t_audience(void **st)
@@ -346,6 +353,10 @@ static void t_email_verified_forms(void **st)
         assert_int_equal(check(ft_sign(rsa1, "RS256", "r1", c), &v, &out, NULL), GH_OK);
         assert_int_equal(out.email_verified, cases[i].want);
     }
+    /* "true" and a NUL: claims with \u0000 are refused whole (jansson). */
+    json_t *n = claims();
+    json_object_set_new(n, "email_verified", json_stringn("true\0", 5));
+    assert_denied(ft_sign(rsa1, "RS256", "r1", n), &v);
     /* Not an address: no email, so never verified. */
     json_t *c = claims();
     json_object_set_new(c, "email", json_string("not an address"));
