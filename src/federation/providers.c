@@ -412,7 +412,7 @@ enum gh_err fed_config_load(char *err, size_t errlen)
         return rc;
     for (size_t i = 0; i < n; i++) {
         struct fed_provider *p = &providers[n_providers++];
-        snprintf(p->name, sizeof p->name, "%s", names[i]);
+        memcpy(p->name, names[i], sizeof p->name); /* both FED_NAME_MAX + 1, NUL-ended */
         char upper[FED_NAME_MAX + 1];
         upper_of(upper, sizeof upper, names[i]);
         if ((rc = read_provider(p, upper, err, errlen))) {
