@@ -332,6 +332,7 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
   let hang = false; // relay accepts and never answers
   let rotated = null; // {privateKey, kid, publicJwk}: a key the relay adds to the JWKS
   let jwksFetches = 0;
+  const secretsSeen = []; // per token request: code, code_verifier, client_secret, access_token, id_token
 
   async function tamperIdToken(idToken, kind) {
     const [h, p, s] = idToken.split('.');
@@ -382,6 +383,7 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
     const isToken = req.method === 'POST' && url.pathname === '/token';
     if (isToken) {
       const params = Object.fromEntries(new URLSearchParams(body));
+      secretsSeen.push({ code: params.code, code_verifier: params.code_verifier, client_secret: params.client_secret });
       delete params.client_secret;
       delete params.code_verifier;
       tokenRequests.push({ params, basic: /^basic /i.test(req.headers.authorization || '') });
@@ -398,6 +400,10 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
         j.keys.push(rotated.publicJwk);
         text = JSON.stringify(j);
       }
+    }
+    if (isToken && up.status === 200) {
+      const j = JSON.parse(text);
+      Object.assign(secretsSeen.at(-1), { access_token: j.access_token, id_token: j.id_token });
     }
     if (isToken && armed && up.status === 200) {
       const j = JSON.parse(text);
@@ -485,6 +491,8 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
     users,
     clientAuths,
     tokenRequests,
+    /** The secrets each token request carried and got (for tests that look for them in logs). */
+    secretsSeen,
     tampered,
     Jar,
     /** Adds or replaces an account: {sub, email, email_verified, name, amr, is_private_email}. */
