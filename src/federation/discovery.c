@@ -129,8 +129,28 @@ static bool copy_short(char *dst, size_t cap, const json_t *v)
     return true;
 }
 
+/* cjose's base64url decoder asserts (aborts the process) on some inputs,
+ * a '=' inside or a length of 4n + 1 among them: only strict base64url
+ * reaches it. Every member cjose decodes, when present, must be so. */
+static bool b64_members_ok(const json_t *key)
+{
+    static const char *const members[] = {"n", "e", "x", "y", "d", "p", "q", "dp", "dq", "qi", "k"};
+    for (size_t m = 0; m < sizeof members / sizeof members[0]; m++) {
+        const json_t *v = json_object_get(key, members[m]);
+        if (!v) continue;
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (!s || n == 0 || n > 4096 || n % 4 == 1) return false;
+        for (size_t i = 0; i < n; i++)
+            if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z') ||
+                  (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+                return false;
+    }
+    return true;
+}
+
 /* One key of the set, or false to skip it (not for signatures, private,
- * malformed, or an RSA key under 2048 bits). */
+ * malformed (not strict base64url), or an RSA key under 2048 bits). */
 static bool jwk_take(const json_t *key, struct fed_jwk *k)
 {
     memset(k, 0, sizeof *k);
@@ -148,6 +168,7 @@ static bool jwk_take(const json_t *key, struct fed_jwk *k)
     if (strcmp(k->kty, "EC") == 0 &&
         !copy_short(k->crv, sizeof k->crv, json_object_get(key, "crv")))
         return false;
+    if (!b64_members_ok(key)) return false;
     k->json = json_dumps(key, JSON_COMPACT);
     if (!k->json) return false;
     cjose_err cerr;

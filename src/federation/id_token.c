@@ -37,6 +37,24 @@ static bool key_fits(const struct fed_jwk *k, const char *alg)
     return false;
 }
 
+/* ECDSA signatures have one length per curve (r || s); cjose alone would
+ * take a longer one, so a token could be re-encoded without the key. */
+static bool es_sig_len_ok(const char *token, size_t len, const char *alg)
+{
+    size_t want = strcmp(alg, "ES256") == 0   ? 64
+                  : strcmp(alg, "ES384") == 0 ? 96
+                  : strcmp(alg, "ES512") == 0 ? 132
+                                              : 0;
+    if (!want) return true;
+    const char *sig = memrchr(token, '.', len);
+    uint8_t buf[140];
+    size_t got = 0;
+    return sig &&
+           gh_b64url_decode(buf, sizeof buf, &got, sig + 1, len - (size_t)(sig + 1 - token)) ==
+               GH_OK &&
+           got == want;
+}
+
 static bool sig_ok(cjose_jws_t *jws, const struct fed_jwk *k)
 {
     cjose_err cerr;
@@ -266,6 +284,10 @@ enum gh_err fed_id_token_verify(const char *token, size_t len, const struct fed_
     const json_t *hj = (const json_t *)hdr, *hk = json_object_get(hj, "kid");
     if (json_object_get(hj, "crit") || (hk && !json_is_string(hk))) {
         deny(why, whylen, "unsupported header");
+        goto out;
+    }
+    if (!es_sig_len_ok(token, len, alg)) {
+        deny(why, whylen, "bad signature");
         goto out;
     }
     n = pick_keys(keys, kid, alg, cand, &known);

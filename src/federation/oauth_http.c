@@ -76,8 +76,8 @@ static void refuse(struct gh_req *r, const struct store_ops *ops, struct store_c
              "{\"method\":\"oidc\",\"provider\":\"%s\",\"reason\":\"%s\"%s}", p->name, reason,
              link ? ",\"link\":true" : "");
     const struct store_audit *b = gh_audit_event(r, &base, NULL, NULL, NULL, NULL);
-    const struct store_audit *evp =
-        audit_event(b, &ev, "signin.failure", link ? r->ident.user_id : "anonymous", "", details);
+    const char *actor = link && r->ident.user_id[0] ? r->ident.user_id : "anonymous";
+    const struct store_audit *evp = audit_event(b, &ev, "signin.failure", actor, "", details);
     if (evp && audit_failure_append(ops, c, evp) != GH_OK)
         gh_log(GH_LOG_WARN, "request %s: the refused callback's audit row failed", r->request_id);
     error_page(r, p, status, e, message, rd, link);

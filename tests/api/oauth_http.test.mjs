@@ -326,3 +326,40 @@ describe('sign-in with a provider: linking needs a session', () => {
     assert.equal(cookiesOf(res)[SESSION], undefined, 'the session is left alone');
   });
 });
+
+describe('sign-in with a provider: a provider that hangs holds up only the network lane', () => {
+  let srv, hang, sockets = [];
+  before(async () => {
+    // accepts connections and never answers
+    const port = await freePort();
+    hang = http.createServer(() => {});
+    hang.on('connection', (s) => sockets.push(s));
+    await new Promise((resolve) => hang.listen(port, '127.0.0.1', resolve));
+    srv = await startServer({
+      env: {
+        GATEHOUSE_PUBLIC_URL: PUBLIC,
+        GATEHOUSE_WORKERS: '2', // fewer database workers than hanging starts
+        ...providerEnv('hangop', `http://127.0.0.1:${port}`),
+      },
+    });
+  });
+  after(async () => {
+    await srv?.stop();
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => hang.close(resolve));
+  });
+
+  test('six starts wait on the provider while a database request is answered at once; then each start is a 502 page', async () => {
+    const t0 = Date.now();
+    const starts = Array.from({ length: 6 }, () => req(srv, 'GET', '/v1/oauth/hangop/start'));
+    await sleep(300);
+    const t1 = Date.now();
+    const other = await req(srv, 'POST', '/v1/magic-link', { json: { email: uniqueEmail() } });
+    const took = Date.now() - t1;
+    assert.equal(other.status, 202, other.text);
+    assert.ok(took < 1500, `a database-lane request took ${took} ms while the provider hung`);
+    const results = await Promise.all(starts);
+    for (const r of results) assert.equal(r.status, 502, r.text.slice(0, 200));
+    assert.ok(Date.now() - t0 >= 3000, 'the starts did wait on the provider');
+  });
+});

@@ -483,6 +483,13 @@ static void t_discovery_and_jwks_parse(void **st)
     assert_int_equal(fed_jwks_parse(ks, strlen(ks), &s, why, sizeof why), GH_OK);
     assert_int_equal(s->n, 0); /* the HMAC key and the broken RSA key are skipped */
     fed_jwks_free(s);
+    /* Found by fuzz_oidc_jwks: cjose's base64 decoder aborts the process on
+     * a '=' inside a member (or a length of 4n + 1); such keys never reach it. */
+    const char *bad = "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"vdHB=-X3_Act11nUh5pV\",\"e\":\"AQAB\"},"
+                      "{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"AAAAA\",\"y\":\"AAAA\"}]}";
+    assert_int_equal(fed_jwks_parse(bad, strlen(bad), &s, why, sizeof why), GH_OK);
+    assert_int_equal(s->n, 0);
+    fed_jwks_free(s);
     assert_int_equal(fed_jwks_parse("{\"keys\":{}}", 11, &s, why, sizeof why), GH_ERR_INVALID);
     assert_null(s);
 }

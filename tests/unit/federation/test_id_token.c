@@ -179,6 +179,14 @@ static void t_wrong_key_and_unknown_kid(void **st)
     assert_int_equal(check(ft_sign(other, "RS256", "nope", claims()), &v, &c, &unknown),
                      GH_ERR_DENIED);
     assert_true(unknown);
+    /* An ES256 signature with a byte appended: same r || s, not the token. */
+    char *es = ft_sign(ec1, "ES256", "e1", claims());
+    size_t el = strlen(es);
+    char *longer = malloc(el + 5);
+    memcpy(longer, es, el);
+    memcpy(longer + el, "AAAA", 5); /* 86 + 4 characters: 67 bytes */
+    free(es);
+    assert_denied(longer, &v);
     /* A tampered payload fails the signature. */
     char *t = ft_sign(rsa1, "RS256", "r1", claims());
     char *dot = strchr(t, '.');

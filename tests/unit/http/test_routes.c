@@ -133,6 +133,39 @@ static void test_link_pages(void **state)
     }
 }
 
+/* Sign-in with a provider (decision 0035-oidc-flow): every route on the
+ * per-IP budget; those that call a provider on the network lane; the
+ * form_post callback without the form token (a cross-site POST: its state
+ * is its CSRF defence) and never behind a session. */
+static void test_oauth_routes(void **state)
+{
+    (void)state;
+    static const struct {
+        int method;
+        const char *path;
+        unsigned must, must_not;
+    } want[] = {
+        {GH_GET, "/v1/oauth/*/start", R_PAGE | R_NET, R_AUTH | R_FORM | R_LOOP},
+        {GH_GET, "/v1/oauth/*/callback", R_PAGE | R_NET | R_SIGNIN, R_AUTH | R_FORM | R_LOOP},
+        {GH_POST, "/v1/oauth/*/callback", R_PAGE | R_NET | R_SIGNIN | R_BODY,
+         R_AUTH | R_FORM | R_LOOP},
+        {GH_POST, "/v1/oauth/*/nonce", 0, R_AUTH | R_LOOP | R_PAGE},
+        {GH_POST, "/v1/oauth/*/token", R_NET | R_BODY | R_SIGNIN, R_AUTH | R_LOOP | R_PAGE},
+    };
+    for (size_t k = 0; k < sizeof want / sizeof want[0]; k++) {
+        bool found = false;
+        for (size_t i = 0; i < gh_routes_count; i++) {
+            const struct gh_route *r = &gh_routes[i];
+            if (r->method != want[k].method || strcmp(r->path, want[k].path) != 0) continue;
+            assert_int_equal(r->guard, GUARD_OAUTH);
+            assert_int_equal(r->flags & want[k].must, want[k].must);
+            assert_int_equal(r->flags & want[k].must_not, 0);
+            found = true;
+        }
+        assert_true(found);
+    }
+}
+
 /* A "*" stands for one whole segment, at the end or in the middle. */
 static void test_path_match(void **state)
 {
@@ -184,6 +217,7 @@ int main(void)
         cmocka_unit_test(test_named_routes),
         cmocka_unit_test(test_link_pages),
         cmocka_unit_test(test_path_match),
+        cmocka_unit_test(test_oauth_routes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
