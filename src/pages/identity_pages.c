@@ -36,7 +36,7 @@ const char IDENTITY_LINK_PAGE[] =
 const char IDENTITY_METHODS_SECTION[] =
     "<section aria-labelledby=\"methods-heading\">\n"
     "<h2 id=\"methods-heading\">Sign-in methods</h2>\n"
-    "<ul class=\"methods\">\n"
+    "<ul>\n"
     "{{#has_pw}}<li>Password</li>\n{{/has_pw}}"
     "{{#email_links}}<li>Links emailed to your address</li>\n{{/email_links}}"
     "{{{rows}}}</ul>\n"

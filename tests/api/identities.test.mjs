@@ -315,6 +315,35 @@ describe('GATEHOUSE_SIGNUP=closed', () => {
   });
 });
 
+test('a sign-in link sent to an unknown address while sign-up was open makes no account once it is closed', async () => {
+  const open = await startServer({ env: { GATEHOUSE_MAGIC_LINK_SIGNUP: 'on' } });
+  const stranger = uniqueEmail();
+  let token;
+  try {
+    const r = await api(open.url, 'POST', '/v1/magic-link', { json: { email: stranger } });
+    assert.equal(r.status, 202);
+    const dir = path.join(open.dataDir, 'outbox');
+    for (let i = 0; i < 100 && !token; i++) {
+      for (const f of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+        const m = /magic-link\?token=([A-Za-z0-9_-]{43})/.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
+        if (m) token = m[1];
+      }
+      if (!token) await sleep(100);
+    }
+    assert.ok(token, 'the link was mailed while sign-up was open');
+  } finally {
+    await open.stop();
+  }
+  const closed = await startServer({ dataDir: open.dataDir, env: { GATEHOUSE_MAGIC_LINK_SIGNUP: 'on', GATEHOUSE_SIGNUP: 'closed' } });
+  try {
+    const r = await api(closed.url, 'POST', '/v1/magic-link/verify', { json: { token } });
+    assertError(r, 401, 'invalid_token');
+    assert.equal(sql(db(closed), `SELECT COUNT(*) FROM users WHERE email_key = '${stranger}';`), '0');
+  } finally {
+    await closed.stop();
+  }
+});
+
 test('GATEHOUSE_SIGNUP must be open or closed', async () => {
   await assert.rejects(startServer({ env: { GATEHOUSE_SIGNUP: 'maybe' }, readyTimeoutMs: 5000 }), /GATEHOUSE_SIGNUP must be open or closed/);
 });
