@@ -34,6 +34,7 @@ describe('attacks on the callback (Google shape)', () => {
   });
   after(async () => { await env?.stop(); });
 
+  const WHY_RE = /provider google: the code or ID token was refused \(([^)]*)\)/g;
   /** A person at the provider with a fresh sub and address. */
   function person(extra = {}) {
     const sub = `g-${rand(6)}`;
@@ -45,6 +46,7 @@ describe('attacks on the callback (Google shape)', () => {
   async function refused(what, sub, run, { status = 400 } = {}) {
     const before = snapshot(srv);
     const f0 = failures(srv);
+    const whys0 = [...srv.stderr().matchAll(WHY_RE)].length;
     const t0 = Date.now();
     const res = await run();
     const ms = Date.now() - t0;
@@ -54,8 +56,12 @@ describe('attacks on the callback (Google shape)', () => {
     const d = JSON.parse(sql(srv.dbPath, "SELECT details FROM audit_log WHERE action = 'signin.failure' ORDER BY id DESC LIMIT 1;"));
     assert.equal(d.provider, 'google', `${what}: ${JSON.stringify(d)}`);
     assert.ok(typeof d.reason === 'string' && d.reason.length > 0, `${what}: a reason`);
-    results.push({ what, status: res.status, result: `refused (${d.reason}), nothing changed, ${ms} ms` });
-    return res;
+    // the log's reason (fed_exchange_code's `why`) for a refused code or token
+    await sleep(50);
+    const whys = [...srv.stderr().matchAll(WHY_RE)];
+    const why = whys.length > whys0 ? whys.at(-1)[1] : undefined;
+    results.push({ what, status: res.status, result: `refused (${d.reason}${why ? `; log: ${why}` : ''}), nothing changed, ${ms} ms` });
+    return { res, why };
   }
 
   test('wrong state: refused', async () => {
@@ -125,7 +131,8 @@ describe('attacks on the callback (Google shape)', () => {
     const u = new URL(r.cb.url);
     u.searchParams.set('state', s.state);
     const tokenCalls = op.tokenRequests.length;
-    await refused('a replayed authorization code', null, () => callback(srv, { method: 'GET', url: u.href }, { cookie: s.cookie }));
+    const { why } = await refused('a replayed authorization code', null, () => callback(srv, { method: 'GET', url: u.href }, { cookie: s.cookie }));
+    assert.match(why ?? '', /invalid_grant/, 'the provider refused the spent code');
     assert.equal(op.tokenRequests.length, tokenCalls + 1, 'Gatehouse tried it at the token endpoint');
   });
 
@@ -136,7 +143,8 @@ describe('attacks on the callback (Google shape)', () => {
     const mine = await start(srv, 'google', {});
     const u = new URL(cb.url);
     u.searchParams.set('state', mine.state);
-    await refused("another flow's code with my state", sub, () => callback(srv, { method: 'GET', url: u.href }, { cookie: mine.cookie }));
+    const { why } = await refused("another flow's code with my state", sub, () => callback(srv, { method: 'GET', url: u.href }, { cookie: mine.cookie }));
+    assert.match(why ?? '', /invalid_grant/, 'the provider refused the PKCE verifier');
   });
 
   test("the provider's error (the person cancelled): refused", async () => {
@@ -147,26 +155,28 @@ describe('attacks on the callback (Google shape)', () => {
     await refused('error=access_denied from the provider', null, () => callback(srv, { method: 'GET', url: u.href }, { cookie: s.cookie }));
   });
 
+  // each refused for its own reason (the log's), not by a check further on
   const tokenAttacks = [
-    ['alg_none', 'ID token with alg none'],
-    ['unknown_key', 'ID token signed by an unknown key (kid not in the JWKS)'],
-    ['unknown_key_same_kid', "ID token signed by another key under the provider's kid"],
-    ['hs256_public_key', "ID token HS256 with the provider's public key as secret"],
-    ['bad_signature', 'ID token with a flipped signature byte'],
-    ['other_audience', 'ID token for another audience'],
-    ['expired', 'expired ID token'],
-    ['other_issuer', 'ID token from another issuer'],
-    ['wrong_nonce', 'ID token with a wrong nonce'],
-    ['missing_nonce', 'ID token without a nonce'],
+    ['alg_none', 'ID token with alg none', /alg/],
+    ['unknown_key', 'ID token signed by an unknown key (kid not in the JWKS)', /unknown key/],
+    ['unknown_key_same_kid', "ID token signed by another key under the provider's kid", /signature/],
+    ['hs256_public_key', "ID token HS256 with the provider's public key as secret", /alg/],
+    ['bad_signature', 'ID token with a flipped signature byte', /signature/],
+    ['other_audience', 'ID token for another audience', /audience/],
+    ['expired', 'expired ID token', /expired/],
+    ['other_issuer', 'ID token from another issuer', /issuer/],
+    ['wrong_nonce', 'ID token with a wrong nonce', /nonce/],
+    ['missing_nonce', 'ID token without a nonce', /nonce/],
   ];
-  for (const [kind, what] of tokenAttacks) {
+  for (const [kind, what, reason] of tokenAttacks) {
     test(`${what}: refused`, async () => {
       const sub = person();
       const s = await start(srv, 'google', {});
       const cb = await op.login(s.location.href, { sub });
       op.tamper(kind);
       const n = op.tampered.length;
-      await refused(what, sub, () => callback(srv, cb, { cookie: s.cookie }));
+      const { why } = await refused(what, sub, () => callback(srv, cb, { cookie: s.cookie }));
+      assert.match(why ?? '(no reason logged)', reason, what);
       assert.equal(op.tampered.length, n + 1, `${what}: the relay rewrote the token`);
       assert.equal(op.tampered.at(-1).kind, kind);
     });

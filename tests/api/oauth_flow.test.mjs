@@ -12,7 +12,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { api, signup, sql, markVerified, uniqueEmail, rand, assertError, startServer } from './lib/harness.mjs';
+import fs from 'node:fs';
+import { api, signup, sql, markVerified, uniqueEmail, rand, assertError, startServer, assertNotInDb } from './lib/harness.mjs';
 import { req, cookiesOf, totpCode } from './lib/browser.mjs';
 import { startWithOp, startOp } from './lib/oidc_op.mjs';
 import {
@@ -158,6 +159,32 @@ describe('federated sign-in: Google shape', () => {
     assert.equal(after2.identities, after1.identities, 'no new identity');
     assert.equal(audits(srv, 'signin.success', uid), 2);
     assert.equal(audits(srv, 'identity.linked', uid), 1);
+  });
+
+  test('no secret of the flow is logged or stored in clear: client secret, state, nonce, code, PKCE verifier, tokens', async () => {
+    const sub = `g-${rand(6)}`;
+    op.addUser({ sub, email: uniqueEmail(), email_verified: true });
+    const r = await browserSignin(srv, op, 'google', sub);
+    assert.equal(r.res.status, 303);
+    const seen = op.secretsSeen.at(-1);
+    const secrets = {
+      client_secret: op.clientSecret,
+      state: r.s.state,
+      nonce: r.s.nonce,
+      code: new URL(r.cb.url).searchParams.get('code'),
+      code_verifier: seen.code_verifier,
+      provider_access_token: seen.access_token,
+      id_token_signature: seen.id_token.split('.')[2],
+      state_cookie: r.s.oauth,
+    };
+    assert.equal(seen.code, secrets.code, 'the relay saw this flow');
+    await new Promise((res) => setTimeout(res, 100)); // the request log follows the reply
+    const log = srv.stderr();
+    for (const [name, v] of Object.entries(secrets)) {
+      assert.ok(typeof v === 'string' && v.length >= 16, `${name}: ${v}`);
+      assert.ok(!log.includes(v), `${name} is in the server's log`);
+    }
+    assertNotInDb(srv.dbPath, secrets);
   });
 
   test('the callback expires the state cookie', async () => {
@@ -373,7 +400,7 @@ describe('federated sign-in: Apple shape (form_post)', () => {
     } finally { await s2.stop(); await other.stop(); }
   });
 
-  test('the first sign-in creates the account with the name from `user`; the second has no name and keeps it', async () => {
+  test('the first sign-in (the provider sends `user`) creates the account; the second (no `user`) is the same account', async () => {
     const sub = `001${rand(6)}.apple`;
     const email = `${rand(6)}@privaterelay.appleid.com`;
     op.addUser({ sub, email, email_verified: true, is_private_email: true, name: 'Grace Hopper' });
@@ -406,6 +433,21 @@ describe('federated sign-in: Apple shape (form_post)', () => {
     assert.equal(r.res.status, 303);
     const me = await meByCookie(srv, r.cookie);
     assert.equal(me.json.name ?? nameOf(srv, me.json.id), 'Katherine Johnson');
+  });
+
+  test("Apple's client-secret JWT and the team key never reach the log or the database", async () => {
+    const sub = `001${rand(6)}.apple`;
+    op.addUser({ sub, email: uniqueEmail(), email_verified: true });
+    const r = await browserSignin(srv, op, 'apple', sub);
+    assert.equal(r.res.status, 303);
+    const seen = op.secretsSeen.at(-1);
+    assert.ok(seen.client_secret?.split('.').length === 3, 'a JWT client secret was sent');
+    const pem = fs.readFileSync(op.team.keyFile, 'utf8');
+    const keyBody = pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+    const secrets = { client_secret_jwt: seen.client_secret, client_secret_sig: seen.client_secret.split('.')[2], team_key: keyBody.slice(0, 40), code: r.cb.form.code };
+    await new Promise((res) => setTimeout(res, 100));
+    for (const [name, v] of Object.entries(secrets)) assert.ok(!srv.stderr().includes(v), `${name} is in the log`);
+    assertNotInDb(srv.dbPath, secrets);
   });
 
   test('native: Apple hashes the nonce (hex SHA-256) in the token', async () => {

@@ -133,6 +133,7 @@ describe('oidc_op: Google shape', () => {
       other_issuer: /"iss" claim/,
       bad_signature: /signature verification failed/i,
     };
+    const rkid = await op.rotateKey();
     for (const kind of TAMPER_KINDS) {
       const pkce = pkcePair();
       const a = authorizeUrl(op, { pkce });
@@ -146,8 +147,9 @@ describe('oidc_op: Google shape', () => {
         await assert.rejects(verify(op, t.json.id_token), expect[kind], kind);
         continue;
       }
-      const { payload } = await verify(op, t.json.id_token);
-      if (kind === 'wrong_nonce') assert.notEqual(payload.nonce, a.nonce);
+      const { payload, protectedHeader } = await verify(op, t.json.id_token);
+      if (kind === 'rotated_key') assert.equal(protectedHeader.kid, rkid);
+      else if (kind === 'wrong_nonce') assert.notEqual(payload.nonce, a.nonce);
       else if (kind === 'missing_nonce') assert.equal(payload.nonce, undefined);
       else if (kind === 'email_unverified') assert.equal(payload.email_verified, false);
       else assert.fail(`no expectation for ${kind}`);

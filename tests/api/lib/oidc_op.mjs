@@ -56,6 +56,7 @@ export const TAMPER_KINDS = Object.freeze([
   'missing_nonce', // no nonce claim, re-signed
   'email_unverified', // email_verified false, re-signed
   'bad_signature', // the real token with one signature byte flipped
+  'rotated_key', // signed by the key of op.rotateKey() (a new kid the JWKS now serves): valid
 ]);
 
 function b64json(o) {
@@ -329,6 +330,9 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
   const tampered = []; // {kind, before, after}: what the relay did
   let down = false; // relay refuses connections (stopped listening)
   let hang = false; // relay accepts and never answers
+  let rotated = null; // {privateKey, kid, publicJwk}: a key the relay adds to the JWKS
+  let jwksFetches = 0;
+  const secretsSeen = []; // per token request: code, code_verifier, client_secret, access_token, id_token
 
   async function tamperIdToken(idToken, kind) {
     const [h, p, s] = idToken.split('.');
@@ -359,6 +363,10 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
       case 'wrong_nonce': return resign({ ...payload, nonce: crypto.randomBytes(16).toString('base64url') });
       case 'missing_nonce': { const { nonce, ...rest } = payload; return resign(rest); }
       case 'email_unverified': return resign({ ...payload, email_verified: apple ? 'false' : false });
+      case 'rotated_key': {
+        if (!rotated) throw new Error('oidc_op: rotated_key needs op.rotateKey() first');
+        return resign(payload, { ...header, kid: rotated.kid }, rotated.privateKey);
+      }
       case 'bad_signature': {
         const sig = Buffer.from(s, 'base64url');
         sig[sig.length >> 1] ^= 1;
@@ -375,6 +383,7 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
     const isToken = req.method === 'POST' && url.pathname === '/token';
     if (isToken) {
       const params = Object.fromEntries(new URLSearchParams(body));
+      secretsSeen.push({ code: params.code, code_verifier: params.code_verifier, client_secret: params.client_secret });
       delete params.client_secret;
       delete params.code_verifier;
       tokenRequests.push({ params, basic: /^basic /i.test(req.headers.authorization || '') });
@@ -384,6 +393,18 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
     const up = await httpReq(`http://127.0.0.1:${opPort}${req.url}`, { method: req.method, headers, body: req.method === 'GET' || req.method === 'HEAD' ? undefined : body })
       .catch((e) => ({ status: 502, headers: { 'content-type': 'text/plain' }, text: e.message }));
     let text = up.text;
+    if (req.method === 'GET' && url.pathname === '/jwks') {
+      jwksFetches++;
+      if (rotated && up.status === 200) {
+        const j = JSON.parse(text);
+        j.keys.push(rotated.publicJwk);
+        text = JSON.stringify(j);
+      }
+    }
+    if (isToken && up.status === 200) {
+      const j = JSON.parse(text);
+      Object.assign(secretsSeen.at(-1), { access_token: j.access_token, id_token: j.id_token });
+    }
     if (isToken && armed && up.status === 200) {
       const j = JSON.parse(text);
       const kind = armed.kind;
@@ -470,6 +491,8 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
     users,
     clientAuths,
     tokenRequests,
+    /** The secrets each token request carried and got (for tests that look for them in logs). */
+    secretsSeen,
     tampered,
     Jar,
     /** Adds or replaces an account: {sub, email, email_verified, name, amr, is_private_email}. */
@@ -487,6 +510,16 @@ export async function startOp(shape, { redirectUri, clientId, extraClients = [] 
       armed = { kind, once };
     },
     disarm() { armed = null; },
+    /** The provider publishes a new signing key (a new kid) beside the old one;
+     *  tamper('rotated_key') then signs a token with it. */
+    async rotateKey() {
+      const k = await jose.generateKeyPair('RS256', { extractable: true });
+      const rkid = `op-rotated-${crypto.randomBytes(4).toString('hex')}`;
+      rotated = { privateKey: k.privateKey, kid: rkid, publicJwk: { ...(await jose.exportJWK(k.publicKey)), kid: rkid, alg: 'RS256', use: 'sig' } };
+      return rkid;
+    },
+    /** How many times the JWKS was fetched through the relay. */
+    jwksFetches: () => jwksFetches,
     /** Signs an ID token with the provider's real key (native-flow tests). */
     async signIdToken(claims, { key = privateKey, header = { alg: 'RS256', kid, typ: 'JWT' } } = {}) {
       const now = Math.floor(Date.now() / 1000);
