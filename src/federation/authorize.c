@@ -22,6 +22,14 @@ static enum gh_err say(char *why, size_t whylen, enum gh_err rc, const char *wha
     return rc;
 }
 
+/* Google documents that its ID tokens' iss is "https://accounts.google.com"
+ * or "accounts.google.com" (older and Android tokens): both, for Google's
+ * issuer only. */
+static const char *issuer_alt(const struct fed_provider *p)
+{
+    return strcmp(p->issuer, "https://accounts.google.com") == 0 ? "accounts.google.com" : NULL;
+}
+
 /* 1..max bytes of base64url (state, nonce, PKCE values). */
 static bool b64url_word(const char *s, size_t min, size_t max)
 {
@@ -251,6 +259,7 @@ enum gh_err fed_exchange_code(const struct fed_provider *p, const char *code, co
     if (rc) return rc;
     const char *auds[1] = {p->client_id};
     struct fed_verify v = {.issuer = p->issuer,
+                           .issuer_alt = issuer_alt(p),
                            .auds = auds,
                            .n_auds = 1,
                            .nonce = nonce,
@@ -277,6 +286,7 @@ enum gh_err fed_verify_native(const struct fed_provider *p, const char *id_token
     for (size_t i = 0; i < p->n_native; i++)
         auds[i] = p->native_client_ids[i];
     struct fed_verify v = {.issuer = p->issuer,
+                           .issuer_alt = issuer_alt(p),
                            .auds = auds,
                            .n_auds = p->n_native,
                            .nonce = nonce,

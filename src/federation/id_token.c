@@ -202,7 +202,9 @@ static const char *times_fail(const json_t *j, const struct fed_verify *v, int64
 static const char *claims_fail(const json_t *j, const struct fed_verify *v, struct fed_claims *c)
 {
     if (!json_is_object(j)) return "claims are not a JSON object";
-    if (!jstr_is(json_object_get(j, "iss"), v->issuer)) return "wrong issuer";
+    const json_t *iss = json_object_get(j, "iss");
+    if (!jstr_is(iss, v->issuer) && !(v->issuer_alt && jstr_is(iss, v->issuer_alt)))
+        return "wrong issuer";
     if (!aud_ok(j, v)) return "wrong audience";
     const char *t = times_fail(j, v, &c->iat);
     if (t) return t;

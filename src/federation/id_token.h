@@ -28,6 +28,7 @@
 
 struct fed_verify {
     const char *issuer;
+    const char *issuer_alt;  /* also accepted (Google's bare "accounts.google.com"); NULL none */
     const char *const *auds; /* accepted audiences (the client id, or the native ids) */
     size_t n_auds;
     const char *nonce;    /* what the token's nonce must be */

@@ -62,6 +62,17 @@ const struct fed_provider *fed_provider_at(size_t i); /* configuration order */
 /** The provider named name (exact, lower case); NULL: not configured. */
 const struct fed_provider *fed_provider_find(const char *name); /* NULL: not configured */
 
+/* Private (federation/ only): the table providers.c serves and
+ * providers_config.c fills at start, before any thread, and empties at
+ * exit. Everyone else reads it through the functions above. */
+struct fed_state {
+    struct fed_provider providers[FED_MAX_PROVIDERS];
+    size_t n;
+    int64_t clock_skew; /* GATEHOUSE_OIDC_CLOCK_SKEW */
+    char ca_file[1024]; /* GATEHOUSE_OIDC_CA_FILE ("" unset) */
+};
+extern struct fed_state fed_state;
+
 /** GATEHOUSE_OIDC_CLOCK_SKEW (seconds, default 60). */
 int64_t fed_clock_skew(void);
 /** GATEHOUSE_OIDC_CA_FILE ("" when unset: the system's CAs only). */

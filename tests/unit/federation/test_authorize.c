@@ -6,6 +6,7 @@
  * client secret. */
 #include "fedtest.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <openssl/bn.h>
@@ -38,11 +39,11 @@ static enum gh_err fake(const struct fed_http_req *rq, struct fed_http_resp *out
 {
     const char *body = NULL;
     if (strstr(rq->url, "/.well-known/openid-configuration")) {
-        op.n_discovery++;
+        __atomic_add_fetch(&op.n_discovery, 1, __ATOMIC_SEQ_CST);
         body = op.discovery;
         out->status = op.discovery_status;
     } else if (strstr(rq->url, "/jwks")) {
-        op.n_jwks++;
+        __atomic_add_fetch(&op.n_jwks, 1, __ATOMIC_SEQ_CST);
         body = op.jwks;
         out->status = 200;
     } else if (strstr(rq->url, "/token")) {
@@ -407,6 +408,49 @@ static cjose_jwk_t *apple_pub(void)
     return j;
 }
 
+/* Verifiers on several threads while others force JWKS refreshes (an
+ * unknown kid after the interval): the key sets are swapped under the
+ * verifiers, which must neither crash (ASan: no use after free) nor see
+ * a wrong answer. */
+static char *tok_good, *tok_forged;
+
+static void *verifier_thread(void *arg)
+{
+    bool forger = (intptr_t)arg == 0;
+    for (int i = 0; i < 60; i++) {
+        struct fed_claims c;
+        char why[160];
+        const char *t = forger ? tok_forged : tok_good;
+        enum gh_err rc = fed_verify_native(acme(), t, strlen(t), NONCE, &c, why, sizeof why);
+        if (forger) {
+            if (rc != GH_ERR_DENIED) return (void *)1;
+            fed_cache_age(acme(), FED_JWKS_MIN_REFRESH_S);
+        } else if (rc != GH_OK || strcmp(c.sub, "user-42") != 0) {
+            return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+static void t_concurrent_refresh(void **st)
+{
+    tok_good = ft_sign(k1, "RS256", "k1", claims("ios-app", NONCE));
+    tok_forged = ft_sign(k2, "ES256", "forged", claims("ios-app", NONCE));
+    pthread_t th[6];
+    for (intptr_t i = 0; i < 6; i++)
+        pthread_create(&th[i], NULL, verifier_thread, (void *)i);
+    for (int i = 0; i < 6; i++) {
+        void *bad = NULL;
+        pthread_join(th[i], &bad);
+        assert_null(bad);
+    }
+    /* The forger refreshed (at most once per interval each time it aged the
+     * cache), the others never caused a fetch of their own. */
+    assert_true(op.n_jwks >= 2 && op.n_jwks <= 61);
+    free(tok_good);
+    free(tok_forged);
+}
+
 static void t_apple_client_secret(void **st)
 {
     const struct fed_provider *p = fed_provider_find("apple");
@@ -505,6 +549,7 @@ int main(void)
         cmocka_unit_test_setup(t_unknown_kid_one_refresh, setup_each),
         cmocka_unit_test_setup(t_native, setup_each),
         cmocka_unit_test_setup(t_apple_client_secret, setup_each),
+        cmocka_unit_test_setup(t_concurrent_refresh, setup_each),
         cmocka_unit_test(t_token_response_parse),
         cmocka_unit_test(t_discovery_and_jwks_parse),
     };

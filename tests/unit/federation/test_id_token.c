@@ -222,6 +222,19 @@ static void t_issuer_exact(void **st)
     json_t *c = claims();
     json_object_del(c, "iss");
     assert_denied(ft_sign(rsa1, "RS256", "r1", c), &v);
+    /* The alternative form is accepted only when given (Google's bare host). */
+    v.issuer_alt = "accounts.example.com";
+    c = claims();
+    json_object_set_new(c, "iss", json_string("accounts.example.com"));
+    struct fed_claims out;
+    assert_int_equal(check(ft_sign(rsa1, "RS256", "r1", c), &v, &out, NULL), GH_OK);
+    c = claims();
+    json_object_set_new(c, "iss", json_string("accounts.example.co"));
+    assert_denied(ft_sign(rsa1, "RS256", "r1", c), &v);
+    v.issuer_alt = NULL;
+    c = claims();
+    json_object_set_new(c, "iss", json_string("accounts.example.com"));
+    assert_denied(ft_sign(rsa1, "RS256", "r1", c), &v);
     /* An embedded NUL neither ends the comparison nor parses (iss, aud). */
     c = claims();
     json_object_set_new(c, "iss", json_stringn(ISS "\0.evil", strlen(ISS) + 6));
