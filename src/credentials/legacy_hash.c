@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "core/util.h"
+#include "store/store.h"
 #include "credentials/legacy_parse.h"
 #include "vault/vault.h"
 
@@ -190,28 +191,31 @@ static enum gh_err parse_pbkdf2(const char *s, struct legacy_parsed *o, char *rs
     return GH_OK;
 }
 
-static bool sealed_chars(const char *s)
+static bool sealed_char(char c)
 {
-    if (!*s) return false;
-    for (; *s; s++)
-        if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-              *s == '-' || *s == '_' || *s == '.'))
-            return false;
-    return true;
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
 static enum gh_err parse_firebase(const char *s, struct legacy_parsed *o, char *rs, size_t rl)
 {
     const char *p = s + strlen(PFX_FIREBASE);
+    size_t sl = strcspn(p, "$");
+    if (sl == 0 || sl > STORE_SEALED_MAX || p[sl] != '$')
+        return bad(rs, rl, "firebase_scrypt has no sealed signer key");
+    for (size_t i = 0; i < sl; i++)
+        if (!sealed_char(p[i])) return bad(rs, rl, "firebase_scrypt sealed key is malformed");
+    o->sealed = p;
+    o->sealed_len = sl;
+    p += sl + 1;
     if (!take_lit(&p, "r=") || !take_u32(&p, 64, &o->r) || !take_lit(&p, ",m=") ||
         !take_u32(&p, 63, &o->cost) || !take_lit(&p, "$") || !scrypt_mem_ok(o->cost, o->r))
         return bad(rs, rl, "firebase_scrypt rounds 1..64 and mem_cost 1..24 (256 MiB at most)");
     o->p = 1;
     if (!take_b64(&p, o->sep, 0, sizeof o->sep, &o->sep_len) || !take_lit(&p, "$") ||
         !take_b64(&p, o->salt, 1, sizeof o->salt, &o->salt_len) || !take_lit(&p, "$") ||
-        !take_b64(&p, o->dk, 1, sizeof o->dk, &o->dk_len) || !take_lit(&p, "$") || !sealed_chars(p))
+        !take_b64(&p, o->dk, 1, sizeof o->dk, &o->dk_len) || *p)
         return bad(rs, rl, "firebase_scrypt fields are not base64");
-    o->sealed = p;
     return GH_OK;
 }
 
@@ -330,13 +334,13 @@ static enum gh_err import_firebase(const char *hash, const json_t *f, const char
         if (rs && rl) snprintf(rs, rl, "the vault could not seal the signer key");
         return GH_ERR_INTERNAL;
     }
-    int w = snprintf(out, LEGACY_HASH_MAX + 1, PFX_FIREBASE "r=%u,m=%u$", rounds, mem);
+    int w = snprintf(out, LEGACY_HASH_MAX + 1, PFX_FIREBASE "%s$r=%u,m=%u$", sealed, rounds, mem);
     size_t used = w > 0 ? (size_t)w : 0;
-    bool ok = w > 0 && b64_append(out, LEGACY_HASH_MAX + 1, &used, sep, sep_len) &&
+    bool ok = w > 0 && used < LEGACY_HASH_MAX &&
+              b64_append(out, LEGACY_HASH_MAX + 1, &used, sep, sep_len) &&
               b64_append(out, LEGACY_HASH_MAX + 1, &used, salt, salt_len) &&
-              b64_append(out, LEGACY_HASH_MAX + 1, &used, dk, dk_len) &&
-              used + strlen(sealed) <= LEGACY_HASH_MAX;
-    if (ok) memcpy(out + used, sealed, strlen(sealed) + 1);
+              b64_append(out, LEGACY_HASH_MAX + 1, &used, dk, dk_len);
+    if (ok) out[used - 1] = '\0'; /* the last '$' */
     free(sealed);
     return ok ? GH_OK : bad(rs, rl, "firebase_scrypt hash too long");
 }

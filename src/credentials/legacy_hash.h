@@ -11,9 +11,10 @@
  *   "{bcrypt_sha256_hex}$2b$..."         bcrypt over hex(SHA-256(password))
  *   "{bcrypt_sha256_base64}$2b$..."      bcrypt over base64(SHA-256(password))
  *   "$scrypt$ln=..,r=..,p=..$salt$hash"  scrypt, PHC form (passlib), as given
- *   "{firebase_scrypt}r=8,m=14$<salt separator>$<salt>$<hash>$<sealed signer key>"
+ *   "{firebase_scrypt}<sealed signer key>$r=8,m=14$<salt separator>$<salt>$<hash>"
  *       Firebase's modified scrypt; base64 fields; the signer key sealed by the
- *       vault to (users, password_hash, user id)
+ *       vault to (users, password_hash, user id), first so that key rotation
+ *       (vault/rotate.c, STORE_SEALED_PASSWORD_KEY) can re-seal it in SQL
  *   "pbkdf2_sha256$iterations$salt$hash" Django's PBKDF2-SHA256, as given
  *   "!"                                  no password (never matches)
  * The "{name}" prefixes are ours: the strings after them alone are ambiguous. */

@@ -29,7 +29,8 @@ struct legacy_parsed {
     uint8_t dk[LEGACY_DK_MAX]; /* the stored derived bytes */
     size_t dk_len;
     const char *inner;  /* bcrypt: the "$2b$..." string; argon2: the PHC string */
-    const char *sealed; /* Firebase: the sealed signer key */
+    const char *sealed; /* Firebase: the sealed signer key (sealed_len bytes, not NUL-ended) */
+    size_t sealed_len;
 };
 
 /** Takes a stored hash apart and checks every field and cap. GH_ERR_INVALID

@@ -100,8 +100,11 @@ static enum gh_err firebase_check(const struct legacy_parsed *p, const char *use
     if (rc) goto out;
     /* The key is opened after the work, so a key that does not open costs
      * the same time as a wrong password. */
-    rc = user_id ? vault_open("users", "password_hash", user_id, p->sealed, &key, &key_len)
-                 : GH_ERR_DENIED;
+    char *sealed = strndup(p->sealed, p->sealed_len);
+    rc = !sealed   ? GH_ERR_NOMEM
+         : user_id ? vault_open("users", "password_hash", user_id, sealed, &key, &key_len)
+                   : GH_ERR_DENIED;
+    free(sealed);
     if (rc) {
         gh_log(GH_LOG_WARN, "a firebase_scrypt signer key does not open for this row (%s)",
                gh_err_name(rc));

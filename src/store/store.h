@@ -103,6 +103,8 @@ enum store_sealed_field {
     STORE_SEALED_TOTP,
     STORE_SEALED_MAIL,
     STORE_SEALED_IDEMPOTENCY,
+    STORE_SEALED_PASSWORD_KEY, /* users.password_hash: the sealed part of a
+                                * "{firebase_scrypt}<sealed>$..." hash */
     STORE_SEALED_COUNT
 };
 

@@ -21,6 +21,7 @@
 #include "credentials/legacy_parse.h"
 #include "credentials/password.h"
 #include "store/store.h"
+#include "vault/rotate.h"
 #include "vault/vault.h"
 
 #define PW "Tr0ub4dor&3 horse"
@@ -234,7 +235,8 @@ static void firebase_sample(void **state)
     json_t *f = fb_format("base64_signer_key");
     assert_int_equal(legacy_hash_import(FB_HASH, f, UID, out, why, sizeof why), GH_OK);
     json_decref(f);
-    assert_int_equal(strncmp(out, "{firebase_scrypt}r=8,m=14$Bw==$42xEC+ixf3L2lw==$", 46), 0);
+    assert_int_equal(strncmp(out, "{firebase_scrypt}v1.", 20), 0);
+    assert_non_null(strstr(out, "$r=8,m=14$Bw==$42xEC+ixf3L2lw==$" FB_HASH));
     assert_null(strstr(out, "jxspr8Ki0RYycVU8")); /* the key is not in the clear */
     assert_int_equal(legacy_hash_kind(out), LEGACY_FIREBASE_SCRYPT);
     assert_int_equal(legacy_verify(out, UID, "user1password", 13), GH_OK);
@@ -300,6 +302,40 @@ static void no_password_and_padding(void **state)
     assert_true(gh_mono_us() - t0 < target); /* a right password is not */
 }
 
+/* Data-key rotation re-seals the signer key inside the stored hash (and
+ * then retires the old key): the user still signs in afterwards. */
+static void firebase_survives_rotation(void **state)
+{
+    (void)state;
+    const char *uid = "33333333-3333-4333-8333-333333333333";
+    struct store_user u, back;
+    memset(&u, 0, sizeof u);
+    snprintf(u.id, sizeof u.id, "%s", uid);
+    snprintf(u.email, sizeof u.email, "fb@example.com");
+    snprintf(u.email_key, sizeof u.email_key, "fb@example.com");
+    json_t *f = fb_format("signer_key");
+    assert_int_equal(legacy_hash_import(FB_HASH, f, uid, u.password_hash, NULL, 0), GH_OK);
+    json_decref(f);
+    assert_int_equal(ops->users.create(conn, &u, NULL), GH_OK);
+    struct vault_rotation r;
+    assert_int_equal(vault_rotate(ops, conn, &r), GH_OK);
+    assert_true(r.resealed >= 1);
+    assert_true(r.retired >= 1);
+    assert_int_equal(ops->users.by_id(conn, uid, &back), GH_OK);
+    assert_string_not_equal(back.password_hash, u.password_hash);
+    const char *tail = strchr(u.password_hash, '$');
+    assert_string_equal(strchr(back.password_hash, '$'), tail); /* only the key part changed */
+    assert_int_equal(password_verify_user(uid, back.password_hash, "user1password", 13), GH_OK);
+    /* re-sealed under the new data key */
+    char kid[VAULT_KID_LEN + 1], cur[VAULT_KID_LEN + 1];
+    char *sealed = strndup(back.password_hash + 17, strcspn(back.password_hash + 17, "$"));
+    assert_non_null(sealed);
+    assert_int_equal(vault_sealed_kid(sealed, kid), GH_OK);
+    free(sealed);
+    vault_current_kid(cur);
+    assert_string_equal(kid, cur);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +344,7 @@ int main(void)
         cmocka_unit_test(import_refusals),
         cmocka_unit_test(firebase_sample),
         cmocka_unit_test(no_password_and_padding),
+        cmocka_unit_test(firebase_survives_rotation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
