@@ -8,7 +8,6 @@
 
 #include "core/util.h"
 #include "store/store.h"
-#include "credentials/legacy_parse.h"
 #include "vault/vault.h"
 
 #define PFX_BCS_HEX "{bcrypt_sha256_hex}"

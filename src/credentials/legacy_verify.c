@@ -13,7 +13,6 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "credentials/legacy_parse.h"
 #include "vault/vault.h"
 
 /* bcrypt through libcrypt (crypt_rn: no static buffer, thread-safe). The

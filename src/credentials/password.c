@@ -76,8 +76,29 @@ enum gh_err password_init(void)
 static pthread_mutex_t pad_mu = PTHREAD_MUTEX_INITIALIZER;
 static char pad_hash[LEGACY_HASH_MAX + 1]; /* "": the Argon2id dummy is the slowest */
 static char pad_user[STORE_ID_LEN + 1];
-static char pad_family[96] = "argon2id (configured)";
-static int64_t pad_us; /* 0 until measured: no sleep */
+static char pad_family[96] = "argon2id (configured)"; /* a legacy_hash_family name */
+static int64_t pad_us;                                /* 0 until measured: no sleep */
+
+/* The target follows load: each check of the slowest family (an unknown
+ * address's dummy work, or a real user of that family) moves it 1/8 of the
+ * way to what that check just took, so a padded fast-format denial keeps
+ * pace with the real work an unknown address does on a busy server. */
+static void pad_observe(int64_t took_us)
+{
+    pthread_mutex_lock(&pad_mu);
+    if (pad_us > 0) pad_us += (took_us - pad_us) / 8;
+    pthread_mutex_unlock(&pad_mu);
+}
+
+static bool is_pad_family(const char *hash)
+{
+    char fam[96];
+    if (legacy_hash_family(hash, fam, sizeof fam) != GH_OK) return false;
+    pthread_mutex_lock(&pad_mu);
+    bool same = strcmp(fam, pad_family) == 0;
+    pthread_mutex_unlock(&pad_mu);
+    return same;
+}
 
 /* Sleeps until start_us + the padding target (monotonic clock). */
 static void pad_sleep(int64_t start_us)
@@ -103,6 +124,7 @@ enum gh_err password_verify_user(const char *user_id, const char *hash, const ch
     slot_take();
     enum gh_err rc = legacy_verify(hash, user_id, pw, len);
     slot_give();
+    if (rc != GH_ERR_INTERNAL && is_pad_family(hash)) pad_observe(gh_mono_us() - t0);
     if (rc == GH_ERR_DENIED) pad_sleep(t0);
     return rc;
 }
@@ -128,6 +150,7 @@ void password_verify_dummy(const char *pw, size_t len)
         dummy_hash[0] ^= 0;
     }
     slot_give();
+    pad_observe(gh_mono_us() - t0);
     pad_sleep(t0);
 }
 
@@ -243,7 +266,8 @@ void password_pad_refresh(const struct store_ops *ops, struct store_conn *c)
         snprintf(pad_family, sizeof pad_family, "%s", fam[slowest].name);
     } else {
         pad_hash[0] = pad_user[0] = '\0';
-        snprintf(pad_family, sizeof pad_family, "argon2id (configured)");
+        snprintf(pad_family, sizeof pad_family, "argon2id:%s", keep + 15); /* m=..,t=..,p=1$ */
+        pad_family[strcspn(pad_family, "$")] = '\0';
     }
     pthread_mutex_unlock(&pad_mu);
     gh_log(GH_LOG_INFO, "sign-in padding: %zu other hash families; denials take %lld ms (%s)", nfam,

@@ -7,7 +7,8 @@
  *
  * Timing: a denial (unknown account, "!", a wrong password) takes at least
  * as long as a check of the slowest hash family present in the database
- * (measured by password_pad_refresh at start and hourly): an unknown address
+ * (measured by password_pad_refresh at start and hourly, then following
+ * each check of that family, so it keeps pace with load): an unknown address
  * works against that family's hash, and a faster hash's denial sleeps the
  * rest (docs/password-formats.md, "Timing"). */
 #ifndef GH_CREDENTIALS_PASSWORD_H

@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "credentials/legacy_hash.h"
-#include "credentials/legacy_parse.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
