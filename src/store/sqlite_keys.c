@@ -112,6 +112,9 @@ static int sealed_stmt(enum store_sealed_field f, bool replace, enum stmt_id *ou
     case STORE_SEALED_IDEMPOTENCY:
         *out = replace ? S_SEALED_IDEM_REPLACE : S_SEALED_IDEM_LIST;
         return 0;
+    case STORE_SEALED_PASSWORD_KEY:
+        *out = replace ? S_SEALED_PWKEY_REPLACE : S_SEALED_PWKEY_LIST;
+        return 0;
     case STORE_SEALED_COUNT:
         break;
     }

@@ -20,7 +20,12 @@ const char *const stmt_sql[S_COUNT] = {
                       " WHERE id = ?1",
     [S_USER_SET_EMAIL] = "UPDATE users SET email = ?2, email_key = ?3, email_verified_at = ?4,"
                          " updated_at = ?4 WHERE id = ?1",
-    [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+    [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1"
+                      " AND password_hash = ?4",
+    [S_USER_OTHER_HASHES] =
+        "SELECT id, password_hash FROM users WHERE id > ?2"
+        " AND password_hash <> '!' AND substr(password_hash, 1, length(?1)) <> ?1"
+        " ORDER BY id LIMIT ?3",
     [S_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2, tokens_invalidated_at = ?3,"
                             " updated_at = ?4 WHERE id = ?1",
     [S_SESS_REVOKE_OTHERS] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1"
@@ -157,6 +162,16 @@ const char *const stmt_sql[S_COUNT] = {
     [S_IDEM_GET] = "SELECT body_mac, status, response_sealed FROM idempotency WHERE id = ?1",
     [S_IDEM_COMPLETE] = "UPDATE idempotency SET status = ?2, response_sealed = ?3 WHERE id = ?1",
     [S_IDEM_DELETE] = "DELETE FROM idempotency WHERE id = ?1",
+    /* The sealed signer key of an imported Firebase hash sits between the
+     * 17-character prefix and the first '$' (credentials/legacy_hash.h). */
+    [S_SEALED_PWKEY_LIST] = "SELECT id, substr(password_hash, 18, instr(password_hash, '$') - 18)"
+                            " FROM users WHERE id > ?1"
+                            " AND substr(password_hash, 1, 17) = '{firebase_scrypt}'"
+                            " AND instr(password_hash, '$') > 18 ORDER BY id LIMIT ?2",
+    [S_SEALED_PWKEY_REPLACE] = "UPDATE users SET password_hash = '{firebase_scrypt}' || ?3"
+                               " || substr(password_hash, 18 + length(?2)) WHERE id = ?1"
+                               " AND substr(password_hash, 1, 18 + length(?2))"
+                               " = '{firebase_scrypt}' || ?2 || '$'",
     [S_SEALED_IDEM_LIST] = "SELECT id, response_sealed FROM idempotency WHERE id > ?1"
                            " AND response_sealed IS NOT NULL ORDER BY id LIMIT ?2",
     [S_SEALED_IDEM_REPLACE] = "UPDATE idempotency SET response_sealed = ?3 WHERE id = ?1"

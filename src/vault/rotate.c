@@ -19,6 +19,7 @@ static const struct {
     {STORE_SEALED_TOTP, "mfa_totp", "secret_sealed"},
     {STORE_SEALED_MAIL, "mail_queue", "message_sealed"},
     {STORE_SEALED_IDEMPOTENCY, "idempotency", "response_sealed"},
+    {STORE_SEALED_PASSWORD_KEY, "users", "password_hash"}, /* imported Firebase hashes */
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
