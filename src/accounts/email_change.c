@@ -61,7 +61,7 @@ static enum gh_err check_proof(struct gh_req *r, const struct store_ops *ops, st
     }
     enum gh_err rc = pw_len > PASSWORD_MAX_BYTES
                          ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
-                         : password_verify(u->password_hash, pw, pw_len);
+                         : password_verify_user(u->id, u->password_hash, pw, pw_len);
     if (rc == GH_ERR_DENIED) {
         struct store_audit base;
         rc = password_guard_failed(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),

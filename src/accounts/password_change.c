@@ -27,7 +27,7 @@ void password_change(struct gh_req *r, const struct store_ops *ops, struct store
      * hash: a stolen access token guesses no faster than the sign-in form. */
     if (!password_guard_admit(r, u.email_key)) goto out;
     rc = cur_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(cur, cur_len), GH_ERR_DENIED)
-                                      : password_verify(u.password_hash, cur, cur_len);
+                                      : password_verify_user(u.id, u.password_hash, cur, cur_len);
     if (rc == GH_ERR_DENIED) {
         if ((rc = password_guard_failed(ops, c, gh_audit_event(r, &base, NULL, NULL, NULL, NULL),
                                         "password.change_failure", u.id, r->ident.session_id,

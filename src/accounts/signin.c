@@ -91,16 +91,32 @@ static enum gh_err signin_failed(const struct store_ops *ops, struct store_conn 
     return rc;
 }
 
-/* The password was right: stored again at current parameters when they
- * changed. Best effort: the old hash still works. */
+/* The password was right: stored again as Argon2id at current parameters
+ * when it is an imported format or older parameters, audited
+ * password.rehashed in the same transaction. Best effort: the old hash
+ * still works, and a password changed meanwhile is left alone. */
 static void rehash_if_needed(const struct store_ops *ops, struct store_conn *c,
-                             const struct store_user *u, const char *pw, size_t pw_len)
+                             const struct accounts_req *in, struct store_user *u, const char *pw,
+                             size_t pw_len)
 {
     if (!password_needs_rehash(u->password_hash)) return;
-    char h[PASSWORD_HASH_MAX];
-    if (password_hash(h, pw, pw_len) == GH_OK &&
-        ops->users.rehash(c, u->id, h, gh_now_s()) == GH_OK)
-        gh_log(GH_LOG_INFO, "password rehashed at current parameters for user %s", u->id);
+    char h[PASSWORD_HASH_MAX], details[96];
+    struct store_audit ev;
+    snprintf(details, sizeof details, "{\"from\":\"%s\",\"to\":\"argon2id\"}",
+             password_hash_format(u->password_hash));
+    enum gh_err rc = password_hash(h, pw, pw_len);
+    if (rc == GH_OK)
+        rc = ops->users.rehash(
+            c, u->id, u->password_hash, h, gh_now_s(),
+            audit_event(in->audit, &ev, "password.rehashed", u->id, u->id, details));
+    if (rc == GH_OK) {
+        gh_log(GH_LOG_INFO, "password rehashed to Argon2id at current parameters for user %s",
+               u->id);
+        snprintf(u->password_hash, sizeof u->password_hash, "%s", h);
+    } else if (rc != GH_ERR_CONFLICT) {
+        gh_log(GH_LOG_WARN, "could not rehash the password of user %s (%s)", u->id,
+               gh_err_name(rc));
+    }
     gh_wipe(h, sizeof h);
 }
 
@@ -133,11 +149,11 @@ enum gh_err signin_password(const struct store_ops *ops, struct store_conn *c,
     /* Over-long passwords cannot be ours (sign-up caps them) but still cost
      * the same as a check, so length tells nothing either. */
     rc = pw_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
-                                     : password_verify(u->password_hash, pw, pw_len);
+                                     : password_verify_user(u->id, u->password_hash, pw, pw_len);
     if (rc == GH_ERR_DENIED) return signin_failed(ops, c, in, u->email_key, u, res);
     if (rc) return rc;
     limit_lockout_clear(key);
-    rehash_if_needed(ops, c, u, pw, pw_len);
+    rehash_if_needed(ops, c, in, u, pw, pw_len);
     authcache_put_user(u, gen);
     if (gh_cfg.email_verification == 2 && !u->email_verified_at) {
         /* Only said after a correct password: it reveals nothing to others. */

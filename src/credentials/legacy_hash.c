@@ -358,6 +358,9 @@ enum gh_err legacy_hash_import(const char *hash, const json_t *format, const cha
     }
     enum legacy_kind given = legacy_hash_kind(hash);
     enum legacy_kind want = given;
+    if (given == LEGACY_BCRYPT_SHA256_HEX || given == LEGACY_BCRYPT_SHA256_BASE64 ||
+        given == LEGACY_FIREBASE_SCRYPT) /* our own forms: never taken from a source */
+        given = want = LEGACY_UNKNOWN;
     if (format) {
         const char *name = format_name(format);
         if (!name) {

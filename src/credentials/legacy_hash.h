@@ -73,4 +73,13 @@ enum gh_err legacy_hash_import(const char *hash, const json_t *format, const cha
                                char out[LEGACY_HASH_MAX + 1], char *reason,
                                size_t reasonlen) GH_WUR;
 
+/** Checks pw against a stored hash of any kind above (CPU-heavy: worker
+ *  threads only; password.c calls it and holds the hashing slots). GH_OK on
+ *  a match; GH_ERR_DENIED on a mismatch, for "!", for an unknown or
+ *  malformed string, and for a Firebase signer key that does not open for
+ *  user_id (NULL: never opens); GH_ERR_INTERNAL when the check itself failed
+ *  (out of memory, libcrypto): never report that as a wrong password. */
+enum gh_err legacy_verify(const char *stored, const char *user_id, const char *pw,
+                          size_t len) GH_WUR;
+
 #endif

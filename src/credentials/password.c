@@ -1,6 +1,8 @@
 #include "credentials/password.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <time.h>
 #include <math.h>
 #include <semaphore.h>
 #include <unistd.h>
@@ -13,7 +15,9 @@
 #include <zxcvbn.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/util.h"
+#include "credentials/legacy_hash.h"
 
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
@@ -67,34 +71,186 @@ enum gh_err password_init(void)
     return rc;
 }
 
-enum gh_err password_verify(const char *hash, const char *pw, size_t len)
+/* ---- denial padding (see password.h) ---- */
+
+static pthread_mutex_t pad_mu = PTHREAD_MUTEX_INITIALIZER;
+static char pad_hash[LEGACY_HASH_MAX + 1]; /* "": the Argon2id dummy is the slowest */
+static char pad_user[STORE_ID_LEN + 1];
+static char pad_family[96] = "argon2id (configured)";
+static int64_t pad_us; /* 0 until measured: no sleep */
+
+/* Sleeps until start_us + the padding target (monotonic clock). */
+static void pad_sleep(int64_t start_us)
 {
-    if (!hash || strncmp(hash, "$argon2id$", 10) != 0) {
+    pthread_mutex_lock(&pad_mu);
+    int64_t target = pad_us;
+    pthread_mutex_unlock(&pad_mu);
+    int64_t left = start_us + target - gh_mono_us();
+    if (left <= 0) return;
+    struct timespec ts = {.tv_sec = left / 1000000, .tv_nsec = (left % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+enum gh_err password_verify_user(const char *user_id, const char *hash, const char *pw, size_t len)
+{
+    int64_t t0 = gh_mono_us();
+    enum legacy_kind k = legacy_hash_kind(hash);
+    if (k == LEGACY_UNKNOWN || k == LEGACY_NONE) {
         password_verify_dummy(pw, len); /* same time as a real check */
         return GH_ERR_DENIED;
     }
     slot_take();
-    errno = 0;
-    int r = crypto_pwhash_str_verify(hash, pw, len);
-    int e = errno;
+    enum gh_err rc = legacy_verify(hash, user_id, pw, len);
     slot_give();
-    if (r == 0) return GH_OK;
-    /* No memory for the Argon2 block is our failure, not the user's wrong
-     * password; a mismatch (EINVAL) or an undecodable hash is a denial. */
-    return e == ENOMEM ? GH_ERR_INTERNAL : GH_ERR_DENIED;
+    if (rc == GH_ERR_DENIED) pad_sleep(t0);
+    return rc;
+}
+
+enum gh_err password_verify(const char *hash, const char *pw, size_t len)
+{
+    return password_verify_user(NULL, hash, pw, len);
 }
 
 void password_verify_dummy(const char *pw, size_t len)
 {
+    int64_t t0 = gh_mono_us();
+    char h[LEGACY_HASH_MAX + 1], uid[STORE_ID_LEN + 1];
+    pthread_mutex_lock(&pad_mu);
+    memcpy(h, pad_hash, sizeof h);
+    memcpy(uid, pad_user, sizeof uid);
+    pthread_mutex_unlock(&pad_mu);
     /* The result is meaningless; only the work matters. */
     slot_take();
-    if (crypto_pwhash_str_verify(dummy_hash, pw, len) == 0) dummy_hash[0] ^= 0;
+    if (h[0]) {
+        if (legacy_verify(h, uid, pw, len) == GH_OK) h[0] ^= 0;
+    } else if (crypto_pwhash_str_verify(dummy_hash, pw, len) == 0) {
+        dummy_hash[0] ^= 0;
+    }
     slot_give();
+    pad_sleep(t0);
 }
 
 bool password_needs_rehash(const char *hash)
 {
+    enum legacy_kind k = legacy_hash_kind(hash);
+    if (k == LEGACY_NONE) return false;
+    if (k != LEGACY_ARGON2ID) return true; /* imported, or malformed (never verifies) */
     return crypto_pwhash_str_needs_rehash(hash, gh_cfg.argon2_iterations, memlimit()) != 0;
+}
+
+const char *password_hash_format(const char *hash)
+{
+    return legacy_kind_name(legacy_hash_kind(hash));
+}
+
+int64_t password_pad_target_us(char *family, size_t cap)
+{
+    pthread_mutex_lock(&pad_mu);
+    int64_t t = pad_us;
+    if (family && cap) snprintf(family, cap, "%s", pad_family);
+    pthread_mutex_unlock(&pad_mu);
+    return t;
+}
+
+#define PAD_FAMILIES 32
+#define PAD_BATCH 64
+
+struct pad_family {
+    char name[96];
+    char id[STORE_ID_LEN + 1];
+    char hash[LEGACY_HASH_MAX + 1];
+};
+
+/* The quicker of two checks of hash against a random password, in us. */
+static int64_t time_check(const char *hash, const char *uid)
+{
+    uint8_t raw[24];
+    char pw[49];
+    int64_t best = INT64_MAX;
+    for (int i = 0; i < 2; i++) {
+        gh_random(raw, sizeof raw);
+        gh_hex(pw, raw, sizeof raw);
+        int64_t t0 = gh_mono_us();
+        slot_take();
+        if (hash) {
+            if (legacy_verify(hash, uid, pw, strlen(pw)) == GH_OK) pw[0] ^= 0;
+        } else if (crypto_pwhash_str_verify(dummy_hash, pw, strlen(pw)) == 0) {
+            pw[0] ^= 0;
+        }
+        slot_give();
+        int64_t t = gh_mono_us() - t0;
+        if (t < best) best = t;
+    }
+    gh_wipe(pw, sizeof pw);
+    return best;
+}
+
+/* Adds the family of each row not seen yet (at most PAD_FAMILIES). */
+static void pad_collect(const struct store_hash_row *rows, size_t n, struct pad_family *fam,
+                        size_t *nfam)
+{
+    for (size_t i = 0; i < n; i++) {
+        char name[96];
+        if (legacy_hash_family(rows[i].hash, name, sizeof name) != GH_OK) continue;
+        size_t j = 0;
+        while (j < *nfam && strcmp(fam[j].name, name) != 0)
+            j++;
+        if (j < *nfam || *nfam == PAD_FAMILIES) continue;
+        snprintf(fam[j].name, sizeof fam[j].name, "%s", name);
+        snprintf(fam[j].id, sizeof fam[j].id, "%s", rows[i].id);
+        snprintf(fam[j].hash, sizeof fam[j].hash, "%s", rows[i].hash);
+        (*nfam)++;
+    }
+}
+
+void password_pad_refresh(const struct store_ops *ops, struct store_conn *c)
+{
+    char keep[80], after[STORE_ID_LEN + 1] = "";
+    snprintf(keep, sizeof keep, "$argon2id$v=19$m=%llu,t=%llu,p=1$",
+             (unsigned long long)gh_cfg.argon2_memory_kib,
+             (unsigned long long)gh_cfg.argon2_iterations);
+    struct store_hash_row *rows = calloc(PAD_BATCH, sizeof *rows);
+    struct pad_family *fam = calloc(PAD_FAMILIES, sizeof *fam);
+    size_t nfam = 0, n = 0;
+    enum gh_err rc = rows && fam ? GH_OK : GH_ERR_NOMEM;
+    while (rc == GH_OK) {
+        rc = ops->users.other_hashes(c, keep, after, rows, PAD_BATCH, &n);
+        if (rc || n == 0) break;
+        pad_collect(rows, n, fam, &nfam);
+        snprintf(after, sizeof after, "%s", rows[n - 1].id);
+        if (n < PAD_BATCH) break;
+    }
+    if (rc) {
+        gh_log(GH_LOG_WARN, "sign-in padding: cannot list stored hashes (%s); kept as it was",
+               gh_err_name(rc));
+        goto out;
+    }
+    int64_t best = time_check(NULL, NULL);
+    size_t slowest = PAD_FAMILIES;
+    for (size_t i = 0; i < nfam; i++) {
+        int64_t t = time_check(fam[i].hash, fam[i].id);
+        if (t > best) {
+            best = t;
+            slowest = i;
+        }
+    }
+    pthread_mutex_lock(&pad_mu);
+    pad_us = best;
+    if (slowest < nfam) {
+        memcpy(pad_hash, fam[slowest].hash, sizeof pad_hash);
+        memcpy(pad_user, fam[slowest].id, sizeof pad_user);
+        snprintf(pad_family, sizeof pad_family, "%s", fam[slowest].name);
+    } else {
+        pad_hash[0] = pad_user[0] = '\0';
+        snprintf(pad_family, sizeof pad_family, "argon2id (configured)");
+    }
+    pthread_mutex_unlock(&pad_mu);
+    gh_log(GH_LOG_INFO, "sign-in padding: %zu other hash families; denials take %lld ms (%s)", nfam,
+           (long long)(best / 1000), slowest < nfam ? fam[slowest].name : "argon2id");
+out:
+    free(rows);
+    free(fam);
 }
 
 /* zxcvbn's guesses thresholds for scores 1..4 (10^3, 10^6, 10^8, 10^10),

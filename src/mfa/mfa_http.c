@@ -91,8 +91,9 @@ static int proof_check(struct gh_req *r, const struct store_ops *ops, struct sto
             return -1; /* the MFA unit stays spent: a request was made */
         }
         if (rc == GH_OK)
-            rc = pw_len > PASSWORD_MAX_BYTES ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
-                                             : password_verify(u.password_hash, pw, pw_len);
+            rc = pw_len > PASSWORD_MAX_BYTES
+                     ? (password_verify_dummy(pw, pw_len), GH_ERR_DENIED)
+                     : password_verify_user(u.id, u.password_hash, pw, pw_len);
         gh_wipe(u.password_hash, sizeof u.password_hash);
         if (rc == GH_ERR_DENIED) {
             if ((rc = password_guard_failed(

@@ -7,6 +7,7 @@
 #include "audit/audit.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "credentials/password.h"
 #include "core/util.h"
 #include "sessions/authcache.h"
 #include "sessions/jwt.h"
@@ -34,6 +35,9 @@ void sessions_job_prune(const struct store_ops *ops, struct store_conn *c)
             snprintf(details, sizeof details, "{\"kind\":\"signing\",\"kid\":\"%s\"}", kids[i]);
             audit_system(c, "keys.deleted", details);
         }
+    /* Imported hash formats come and go (imports, rehashes at sign-in):
+     * denials are padded to the slowest present (credentials/password.h). */
+    password_pad_refresh(ops, c);
 }
 
 /* Picks up keys added by `gatehouse keys rotate` (or another replica).

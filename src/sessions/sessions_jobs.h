@@ -9,7 +9,8 @@
 /** Hourly (and at start): drops sessions and refresh tokens a day after
  *  they expired, change events a day old, the sealed successor pairs of
  *  tokens spent longer ago than the reuse grace, and signing keys no token
- *  can still need (audited as keys.deleted). Failures are logged; the next
+ *  can still need (audited as keys.deleted); then re-times the stored hash
+ *  families for sign-in padding (password_pad_refresh). Failures are logged; the next
  *  run tries again. */
 void sessions_job_prune(const struct store_ops *ops, struct store_conn *c);
 

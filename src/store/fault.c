@@ -34,8 +34,9 @@
        const struct store_audit *ev),                                                              \
       (c, id, tia, now, ev), (void)0)                                                              \
     X(user_rehash, users.rehash,                                                                   \
-      (struct store_conn * c, const char *id, const char *hash, int64_t now), (c, id, hash, now),  \
-      (void)0)                                                                                     \
+      (struct store_conn * c, const char *id, const char *old_hash, const char *hash, int64_t now, \
+       const struct store_audit *ev),                                                              \
+      (c, id, old_hash, hash, now, ev), (void)0)                                                   \
     X(user_set_password, users.set_password,                                                       \
       (struct store_conn * c, const char *id, const char *hash, int64_t tia, const char *keep_sid, \
        int64_t now, const struct store_audit *ev),                                                 \
@@ -44,6 +45,10 @@
       (struct store_conn * c, const char *id, const char *email, const char *key, int64_t now,     \
        const struct store_audit *ev),                                                              \
       (c, id, email, key, now, ev), (void)0)                                                       \
+    X(user_other_hashes, users.other_hashes,                                                       \
+      (struct store_conn * c, const char *keep_prefix, const char *after,                          \
+       struct store_hash_row *out, size_t max, size_t *n),                                         \
+      (c, keep_prefix, after, out, max, n), (void)0)                                               \
     X(session_create, sessions.create,                                                             \
       (struct store_conn * c, const struct store_session *s, const uint8_t token_hash[32],         \
        int64_t expect_tia, const struct store_audit *ev),                                          \

@@ -331,6 +331,7 @@ const struct store_ops store_sqlite = {
     .users.by_email_key = sq_user_by_email_key,
     .users.by_id = sq_user_by_id,
     .users.rehash = sq_user_rehash,
+    .users.other_hashes = sq_user_other_hashes,
     .users.verify_email = sq_user_verify_email,
     .users.set_role = sq_user_set_role,
     .users.reclaim = sq_user_reclaim,

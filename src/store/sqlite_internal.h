@@ -25,6 +25,7 @@ enum stmt_id {
     S_USER_BY_EMAIL,
     S_USER_BY_ID,
     S_USER_REHASH,
+    S_USER_OTHER_HASHES,
     S_USER_VERIFY,
     S_USER_SET_ROLE,
     S_USER_SET_PASSWORD,
@@ -207,7 +208,10 @@ enum gh_err sq_user_by_email_key(struct store_conn *c, const char *key, struct s
 enum gh_err sq_user_by_id(struct store_conn *c, const char *id, struct store_user *out);
 enum gh_err sq_user_verify_email(struct store_conn *c, const char *id, int64_t now,
                                  const struct store_audit *ev);
-enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *hash, int64_t now);
+enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *old_hash,
+                           const char *hash, int64_t now, const struct store_audit *ev);
+enum gh_err sq_user_other_hashes(struct store_conn *c, const char *keep_prefix, const char *after,
+                                 struct store_hash_row *out, size_t max, size_t *n);
 enum gh_err sq_user_set_password(struct store_conn *c, const char *id, const char *hash,
                                  int64_t tia, const char *keep_sid, int64_t now,
                                  const struct store_audit *ev);

@@ -20,7 +20,12 @@ const char *const stmt_sql[S_COUNT] = {
                       " WHERE id = ?1",
     [S_USER_SET_EMAIL] = "UPDATE users SET email = ?2, email_key = ?3, email_verified_at = ?4,"
                          " updated_at = ?4 WHERE id = ?1",
-    [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1",
+    [S_USER_REHASH] = "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1"
+                      " AND password_hash = ?4",
+    [S_USER_OTHER_HASHES] =
+        "SELECT id, password_hash FROM users WHERE id > ?2"
+        " AND password_hash <> '!' AND substr(password_hash, 1, length(?1)) <> ?1"
+        " ORDER BY id LIMIT ?3",
     [S_USER_SET_PASSWORD] = "UPDATE users SET password_hash = ?2, tokens_invalidated_at = ?3,"
                             " updated_at = ?4 WHERE id = ?1",
     [S_SESS_REVOKE_OTHERS] = "UPDATE sessions SET revoked_at = ?3 WHERE user_id = ?1"

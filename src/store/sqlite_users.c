@@ -97,9 +97,47 @@ enum gh_err sq_user_verify_email(struct store_conn *c, const char *id, int64_t n
     return sq_in_tx(c, ev, user_verify_fn, &a);
 }
 
-enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *hash, int64_t now)
+struct rehash_args {
+    const char *id, *old_hash, *hash;
+    int64_t now;
+};
+
+static enum gh_err user_rehash_fn(struct store_conn *c, const void *arg)
 {
-    return SQ_RUN(c, S_USER_REHASH, "user rehash", SQ_TEXT(id), SQ_TEXT(hash), SQ_INT(now));
+    const struct rehash_args *a = arg;
+    enum gh_err rc = SQ_RUN(c, S_USER_REHASH, "user rehash", SQ_TEXT(a->id), SQ_TEXT(a->hash),
+                            SQ_INT(a->now), SQ_TEXT(a->old_hash));
+    if (rc) return rc;
+    return sqlite3_changes(c->db) == 1 ? GH_OK : GH_ERR_CONFLICT;
+}
+
+enum gh_err sq_user_rehash(struct store_conn *c, const char *id, const char *old_hash,
+                           const char *hash, int64_t now, const struct store_audit *ev)
+{
+    struct rehash_args a = {id, old_hash, hash, now};
+    return sq_in_tx(c, ev, user_rehash_fn, &a);
+}
+
+enum gh_err sq_user_other_hashes(struct store_conn *c, const char *keep_prefix, const char *after,
+                                 struct store_hash_row *out, size_t max, size_t *n)
+{
+    sqlite3_stmt *s = SQ_QUERY(c, S_USER_OTHER_HASHES, SQ_TEXT(keep_prefix), SQ_TEXT(after),
+                               SQ_INT((sqlite3_int64)max));
+    if (!s) return GH_ERR_INTERNAL;
+    size_t i = 0;
+    int r = SQLITE_DONE;
+    while (i < max && (r = sqlite3_step(s)) == SQLITE_ROW) {
+        col_text(s, 0, out[i].id, sizeof out[i].id);
+        col_text(s, 1, out[i].hash, sizeof out[i].hash);
+        i++;
+    }
+    if (i < max && r != SQLITE_DONE) {
+        done(s);
+        return sq_fail(c, "user other hashes");
+    }
+    done(s);
+    *n = i;
+    return GH_OK;
 }
 
 struct set_password_args {

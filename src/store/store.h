@@ -22,12 +22,18 @@
 
 #define STORE_ID_LEN 36 /* canonical UUID text (random, not secret) */
 #define STORE_EMAIL_MAX 254
-#define STORE_HASH_MAX 128 /* crypto_pwhash_STRBYTES */
+#define STORE_HASH_MAX 1024 /* LEGACY_HASH_MAX: imported hashes (credentials/legacy_hash.h) */
 #define STORE_IP_MAX 46
 #define STORE_UA_MAX 256
 #define STORE_BOX_MAX 4096 /* sealed successor pair, see sessions/refresh.h */
 
 #define STORE_ROLE_MAX 15
+
+/* A user's id and stored hash (users.other_hashes). */
+struct store_hash_row {
+    char id[STORE_ID_LEN + 1];
+    char hash[STORE_HASH_MAX + 1];
+};
 
 struct store_user {
     char id[STORE_ID_LEN + 1];
@@ -295,9 +301,13 @@ struct store_ops {
          *  it still guards the account against whoever holds the mailbox. */
         enum gh_err (*reclaim)(struct store_conn *c, const char *id, int64_t tia, int64_t now,
                                const struct store_audit *ev) GH_WUR;
-        /** Replaces the hash only (rehash on sign-in with raised parameters). */
-        enum gh_err (*rehash)(struct store_conn *c, const char *id, const char *hash,
-                              int64_t now) GH_WUR;
+        /** Replaces the hash only (rehash on sign-in: raised parameters or an
+         *  imported format) and appends ev, in one transaction (or the
+         *  caller's), if the stored hash still equals old_hash: otherwise
+         *  GH_ERR_CONFLICT and nothing changes (the password changed while
+         *  it was being checked). */
+        enum gh_err (*rehash)(struct store_conn *c, const char *id, const char *old_hash,
+                              const char *hash, int64_t now, const struct store_audit *ev) GH_WUR;
         /** Password change, in one transaction: sets the hash and
          *  tokens_invalidated_at, and revokes every session of the user except
          *  keep_sid (NULL keeps none). */
@@ -311,6 +321,13 @@ struct store_ops {
          *  has key (nothing changes); GH_ERR_NOT_FOUND if no such user. */
         enum gh_err (*set_email)(struct store_conn *c, const char *id, const char *email,
                                  const char *key, int64_t now, const struct store_audit *ev) GH_WUR;
+        /** Up to max users (id and hash) whose password_hash is neither "!"
+         *  nor starts with keep_prefix (the current Argon2id parameters), with
+         *  id > after ("" from the start), in id order; *n the count. For
+         *  timing the imported formats present (credentials/password.h). */
+        enum gh_err (*other_hashes)(struct store_conn *c, const char *keep_prefix,
+                                    const char *after, struct store_hash_row *out, size_t max,
+                                    size_t *n) GH_WUR;
     } users;
 
     struct {

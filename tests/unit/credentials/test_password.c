@@ -100,13 +100,14 @@ static void malformed_hash_denied(void **state)
     /* the original still verifies */
     assert_int_equal(password_verify(h, pw, strlen(pw)), GH_OK);
 
-    /* a genuine argon2i hash of the right password: only Argon2id is accepted */
+    /* a genuine argon2i hash of the right password: imported Argon2i verifies (issue 13) */
     char h2i[crypto_pwhash_argon2i_STRBYTES];
     assert_int_equal(crypto_pwhash_argon2i_str(h2i, pw, strlen(pw),
                                                crypto_pwhash_argon2i_OPSLIMIT_MIN, 8192 * 1024),
                      0);
     assert_int_equal(crypto_pwhash_str_verify(h2i, pw, strlen(pw)), 0); /* libsodium would */
-    assert_int_equal(password_verify(h2i, pw, strlen(pw)), GH_ERR_DENIED);
+    assert_int_equal(password_verify(h2i, pw, strlen(pw)), GH_OK);
+    assert_true(password_needs_rehash(h2i));
 }
 
 static void needs_rehash(void **state)

@@ -64,6 +64,13 @@ static int teardown(void **state)
 
 /* ---- builders ---- */
 
+static int count_rows(void *arg, const struct store_audit_row *row)
+{
+    (void)row;
+    ++*(int64_t *)arg;
+    return 0;
+}
+
 static struct store_user mk_user(const char *id, const char *email, int64_t now)
 {
     struct store_user u;
@@ -201,13 +208,49 @@ static void users(void **state)
     /* the second user was not created by the failed inserts */
     assert_int_equal(ops->users.by_email_key(f->c, "carol@example.com", &out), GH_ERR_NOT_FOUND);
 
-    /* rehash replaces the hash only */
-    assert_int_equal(ops->users.rehash(f->c, U1, "$argon2id$v=19$m=19456,t=2,p=1$new", f->now + 5),
+    /* rehash replaces the hash only, with its audit row, and only while the
+     * hash is still the one that was checked */
+    struct store_audit ev = {.actor = U1,
+                             .action = "password.rehashed",
+                             .target = U1,
+                             .details = "{\"from\":\"bcrypt\",\"to\":\"argon2id\"}"};
+    int64_t rows0 = 0, rows1 = 0;
+    assert_int_equal(ops->audit.scan(f->c, 0, 0, count_rows, &rows0), GH_OK);
+    assert_int_equal(ops->users.rehash(f->c, U1, "$2b$10$stale", "$argon2id$v=19$m=19456,t=2,p=1$x",
+                                       f->now + 5, &ev),
+                     GH_ERR_CONFLICT);
+    assert_int_equal(ops->users.rehash(f->c, U1, u.password_hash,
+                                       "$argon2id$v=19$m=19456,t=2,p=1$new", f->now + 5, &ev),
                      GH_OK);
+    assert_int_equal(ops->audit.scan(f->c, 0, 0, count_rows, &rows1), GH_OK);
+    assert_int_equal(rows1, rows0 + 1); /* one row: the conflict wrote none */
     assert_int_equal(ops->users.by_id(f->c, U1, &out), GH_OK);
     assert_string_equal(out.password_hash, "$argon2id$v=19$m=19456,t=2,p=1$new");
     assert_int_equal(out.updated_at, f->now + 5);
     assert_int_equal(out.tokens_invalidated_at, 0);
+
+    /* other_hashes: every hash but "!" and the kept prefix, by id, paged */
+    struct store_user b = mk_user(U2, "bob@example.com", f->now);
+    snprintf(b.password_hash, sizeof b.password_hash, "$2b$10$%053d", 0);
+    assert_int_equal(ops->users.create(f->c, &b, NULL), GH_OK);
+    struct store_user n = mk_user("00000000-0000-4000-8000-000000000009", "n@example.com", f->now);
+    snprintf(n.password_hash, sizeof n.password_hash, "!");
+    assert_int_equal(ops->users.create(f->c, &n, NULL), GH_OK);
+    struct store_hash_row rows[4];
+    size_t nr = 9;
+    assert_int_equal(
+        ops->users.other_hashes(f->c, "$argon2id$v=19$m=19456,t=2,p=1$", "", rows, 4, &nr), GH_OK);
+    assert_int_equal(nr, 1);
+    assert_string_equal(rows[0].id, U2);
+    assert_string_equal(rows[0].hash, b.password_hash);
+    assert_int_equal(ops->users.other_hashes(f->c, "$argon2id$v=19$m=1,", "", rows, 1, &nr), GH_OK);
+    assert_int_equal(nr, 1);
+    assert_string_equal(rows[0].id, U1); /* ids in order, one at a time */
+    assert_int_equal(ops->users.other_hashes(f->c, "$argon2id$v=19$m=1,", U1, rows, 4, &nr), GH_OK);
+    assert_int_equal(nr, 1);
+    assert_string_equal(rows[0].id, U2);
+    assert_int_equal(ops->users.other_hashes(f->c, "$argon2id$v=19$m=1,", U2, rows, 4, &nr), GH_OK);
+    assert_int_equal(nr, 0);
 }
 
 /* ---- sessions and refresh tokens ---- */
