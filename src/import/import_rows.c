@@ -42,14 +42,9 @@ static enum gh_err slurp(FILE *f, struct import_rows *r, char *why, size_t whyle
     return GH_OK;
 }
 
-enum gh_err import_rows_open(struct import_rows *r, const char *path, char *why, size_t whylen)
+/* A JSON array is parsed whole; JSON lines are parsed a line at a time. */
+static enum gh_err rows_parse(struct import_rows *r, char *why, size_t whylen)
 {
-    memset(r, 0, sizeof *r);
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f) return fail(why, whylen, "the file cannot be opened");
-    enum gh_err rc = slurp(f, r, why, whylen);
-    if (f != stdin) fclose(f);
-    if (rc) return rc;
     size_t lead = strspn(r->buf, " \t\r\n");
     if (r->buf[lead] == '[') {
         json_error_t jerr;
@@ -62,6 +57,28 @@ enum gh_err import_rows_open(struct import_rows *r, const char *path, char *why,
         }
     }
     return GH_OK;
+}
+
+enum gh_err import_rows_open(struct import_rows *r, const char *path, char *why, size_t whylen)
+{
+    memset(r, 0, sizeof *r);
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) return fail(why, whylen, "the file cannot be opened");
+    enum gh_err rc = slurp(f, r, why, whylen);
+    if (f != stdin) fclose(f);
+    return rc ? rc : rows_parse(r, why, whylen);
+}
+
+enum gh_err import_rows_from(struct import_rows *r, const void *data, size_t len, char *why,
+                             size_t whylen)
+{
+    memset(r, 0, sizeof *r);
+    if (len > IMPORT_FILE_MAX) return fail(why, whylen, "the file is larger than 1 GiB");
+    if (!(r->buf = malloc(len + 1))) return fail(why, whylen, "out of memory");
+    if (len) memcpy(r->buf, data, len);
+    r->buf[len] = '\0';
+    r->len = len;
+    return rows_parse(r, why, whylen);
 }
 
 bool import_rows_line(struct import_rows *r, const char **p, size_t *len, size_t *line)

@@ -28,6 +28,10 @@ struct import_rows {
 enum gh_err import_rows_open(struct import_rows *r, const char *path, char *why,
                              size_t whylen) GH_WUR;
 
+/** The same from len bytes at data (copied; tests and the fuzz target). */
+enum gh_err import_rows_from(struct import_rows *r, const void *data, size_t len, char *why,
+                             size_t whylen) GH_WUR;
+
 /** The next line as bytes (no newline, a trailing CR dropped), skipping
  *  lines of only spaces; *line its 1-based number. false at the end. */
 bool import_rows_line(struct import_rows *r, const char **p, size_t *len, size_t *line);

@@ -12,6 +12,8 @@
 #include "sessions/sessions.h"
 #include "vault/vault.h"
 
+_Static_assert(STORE_HASH_MAX >= LEGACY_HASH_MAX, "an imported hash must fit users.password_hash");
+
 /* One skipped or refused line of the report. */
 struct report_line {
     size_t line;
@@ -136,12 +138,7 @@ static enum gh_err build(const struct import_record *rec, struct store_user *u, 
         char out[LEGACY_HASH_MAX + 1], reason[IMPORT_REASON_MAX - 32];
         enum gh_err rc = legacy_hash_import(rec->password_hash, rec->hash_format, u->id, out,
                                             reason, sizeof reason);
-        size_t n = rc == GH_OK ? strlen(out) : 0;
-        if (rc == GH_OK && n >= sizeof u->password_hash) { /* until the column grows */
-            snprintf(reason, sizeof reason, "longer than this version stores");
-            rc = GH_ERR_INVALID;
-        }
-        if (rc == GH_OK) memcpy(u->password_hash, out, n + 1);
+        if (rc == GH_OK) memcpy(u->password_hash, out, strlen(out) + 1);
         gh_wipe(out, sizeof out);
         if (rc == GH_ERR_INVALID) {
             snprintf(why, whylen, "password_hash: %s", reason[0] ? reason : "not accepted");

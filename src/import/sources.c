@@ -34,15 +34,14 @@ static void refuse(struct import_item *it, const char *why)
     snprintf(it->why, sizeof it->why, "%s", why);
 }
 
-/* The identities of the accounts file into s->links. */
-static enum gh_err authjs_links(struct rows_src *s, const char *path, char *why, size_t whylen)
+/* The identities of Auth.js's accounts rows into links. */
+static enum gh_err authjs_links(struct import_rows *rows, json_t *links, char *why, size_t whylen)
 {
-    struct import_rows r;
-    enum gh_err rc = import_rows_open(&r, path, why, whylen);
+    enum gh_err rc = GH_OK;
     json_t *row;
     size_t n;
     int got;
-    while (rc == GH_OK && (got = import_rows_next(&r, &row, &n, why, whylen)) != 0) {
+    while (rc == GH_OK && (got = import_rows_next(rows, &row, &n, why, whylen)) != 0) {
         char b1[32], m[IMPORT_REASON_MAX];
         if (got < 0) {
             snprintf(m, sizeof m, "accounts row %zu: %s", n, why);
@@ -59,15 +58,14 @@ static enum gh_err authjs_links(struct rows_src *s, const char *path, char *why,
         if (oauth && (!uid || !json_is_string(prov) || !json_is_string(sub))) {
             snprintf(why, whylen, "accounts row %zu: no userId, provider or providerAccountId", n);
             rc = GH_ERR_INVALID;
-        } else if (oauth && !import_links_add(s->links, uid, json_string_value(prov),
-                                              json_string_value(sub))) {
+        } else if (oauth &&
+                   !import_links_add(links, uid, json_string_value(prov), json_string_value(sub))) {
             snprintf(why, whylen, "out of memory");
             rc = GH_ERR_INTERNAL;
         }
         gh_json_wipe(row); /* its access and refresh tokens */
         json_decref(row);
     }
-    import_rows_close(&r);
     return rc;
 }
 
@@ -79,7 +77,7 @@ static void put_time(json_t *o, const char *key, int64_t t)
 }
 
 /* An Auth.js user row as the generic line's object; NULL and why if refused. */
-static json_t *authjs_object(const struct rows_src *s, const json_t *row, char *why, size_t whylen)
+static json_t *authjs_object(const json_t *links, const json_t *row, char *why, size_t whylen)
 {
     char b[32];
     const char *id = import_rows_text(row, "id", b, sizeof b);
@@ -99,14 +97,14 @@ static json_t *authjs_object(const struct rows_src *s, const json_t *row, char *
     if (!o) return NULL;
     import_name_copy(o, json_object_get(row, "name"));
     if (c == 1) put_time(o, "created_at", created);
-    json_t *ids = id ? json_object_get(s->links, id) : NULL;
+    json_t *ids = id ? json_object_get(links, id) : NULL;
     if (ids) json_object_set(o, "identities", ids);
     return o;
 }
 
 /* A Supabase auth.users row; NULL with why, and *skip when it is left out
  * on purpose (deleted). */
-static json_t *supabase_object(const struct rows_src *s, const json_t *row, bool *skip, char *why,
+static json_t *supabase_object(const json_t *links, const json_t *row, bool *skip, char *why,
                                size_t whylen)
 {
     char b[64];
@@ -144,7 +142,7 @@ static json_t *supabase_object(const struct rows_src *s, const json_t *row, bool
         import_name_copy(o, nm ? nm : json_object_get(meta, "name"));
     }
     if (c == 1) put_time(o, "created_at", created);
-    json_t *ids = id ? json_object_get(s->links, id) : NULL;
+    json_t *ids = id ? json_object_get(links, id) : NULL;
     if (ids) json_object_set(o, "identities", ids);
     return o;
 }
@@ -161,8 +159,7 @@ static int rows_next(void *arg, struct import_item *it)
     }
     char why[IMPORT_REASON_MAX] = "";
     bool skip = false;
-    json_t *o = s->supabase ? supabase_object(s, row, &skip, why, sizeof why)
-                            : authjs_object(s, row, why, sizeof why);
+    json_t *o = import_row_object(s->supabase, s->links, row, &skip, why, sizeof why);
     if (!o) {
         refuse(it, why[0] ? why : "out of memory");
         if (skip) it->kind = IMPORT_ITEM_SKIPPED;
@@ -178,15 +175,14 @@ static int rows_next(void *arg, struct import_item *it)
     return 1;
 }
 
-/* Supabase's auth.identities rows into s->links. */
-static enum gh_err supabase_links(struct rows_src *s, const char *path, char *why, size_t whylen)
+/* Supabase's auth.identities rows into links. */
+static enum gh_err supabase_links(struct import_rows *rows, json_t *links, char *why, size_t whylen)
 {
-    struct import_rows r;
-    enum gh_err rc = import_rows_open(&r, path, why, whylen);
+    enum gh_err rc = GH_OK;
     json_t *row;
     size_t n;
     int got;
-    while (rc == GH_OK && (got = import_rows_next(&r, &row, &n, why, whylen)) != 0) {
+    while (rc == GH_OK && (got = import_rows_next(rows, &row, &n, why, whylen)) != 0) {
         if (got < 0) {
             char m[IMPORT_REASON_MAX];
             snprintf(m, sizeof m, "identities row %zu: %s", n, why);
@@ -206,15 +202,30 @@ static enum gh_err supabase_links(struct rows_src *s, const char *path, char *wh
         } else if (!uid || !p || !json_is_string(sub)) {
             snprintf(why, whylen, "identities row %zu: no user_id, provider or provider_id", n);
             rc = GH_ERR_INVALID;
-        } else if (!import_links_add(s->links, uid, p, json_string_value(sub))) {
+        } else if (!import_links_add(links, uid, p, json_string_value(sub))) {
             snprintf(why, whylen, "out of memory");
             rc = GH_ERR_INTERNAL;
         }
         gh_json_wipe(row);
         json_decref(row);
     }
-    import_rows_close(&r);
     return rc;
+}
+
+json_t *import_row_object(bool supabase, const json_t *links, const json_t *row, bool *skip,
+                          char *why, size_t whylen)
+{
+    *skip = false;
+    why[0] = '\0';
+    return supabase ? supabase_object(links, row, skip, why, whylen)
+                    : authjs_object(links, row, why, whylen);
+}
+
+enum gh_err import_links_read(bool supabase, struct import_rows *rows, json_t *links, char *why,
+                              size_t whylen)
+{
+    return supabase ? supabase_links(rows, links, why, whylen)
+                    : authjs_links(rows, links, why, whylen);
 }
 
 static enum gh_err rows_open(bool supabase, const char *users, const char *links,
@@ -230,8 +241,12 @@ static enum gh_err rows_open(bool supabase, const char *users, const char *links
     s->supabase = supabase;
     *src = (struct import_source){supabase ? "supabase" : "authjs", "row", rows_next, s};
     enum gh_err rc = GH_OK;
-    if (links)
-        rc = supabase ? supabase_links(s, links, why, whylen) : authjs_links(s, links, why, whylen);
+    if (links) {
+        struct import_rows r;
+        rc = import_rows_open(&r, links, why, whylen);
+        if (rc == GH_OK) rc = import_links_read(supabase, &r, s->links, why, whylen);
+        import_rows_close(&r);
+    }
     if (rc == GH_OK) rc = import_rows_open(&s->users, users, why, whylen);
     if (rc) import_source_close(src);
     return rc;

@@ -4,7 +4,10 @@
 #ifndef GH_IMPORT_SOURCES_H
 #define GH_IMPORT_SOURCES_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <jansson.h>
 
 #include "import/import_run.h"
 
@@ -27,6 +30,20 @@ enum gh_err authjs_open(const char *users, const char *accounts, struct import_s
  *  with deleted_at is skipped. */
 enum gh_err supabase_open(const char *users, const char *identities, struct import_source *src,
                           char *why, size_t whylen) GH_WUR;
+
+struct import_rows;
+
+/** The links file's rows (Auth.js accounts, Supabase identities) into
+ *  links (user id -> identities). GH_ERR_INVALID with why (naming the
+ *  row) when a row is not an object or lacks its columns. */
+enum gh_err import_links_read(bool supabase, struct import_rows *rows, json_t *links, char *why,
+                              size_t whylen) GH_WUR;
+
+/** One user row as the generic line's object (a new reference: wipe and
+ *  release it), with its identities from links; NULL with why when the row
+ *  is refused, or skipped (*skip: a deleted Supabase user). */
+json_t *import_row_object(bool supabase, const json_t *links, const json_t *row, bool *skip,
+                          char *why, size_t whylen);
 
 /** Frees what an *_open made. */
 void import_source_close(struct import_source *src);

@@ -94,10 +94,7 @@ describe('gatehouse import', () => {
     assert.ok(!sql(srv.dbPath, 'SELECT group_concat(details) FROM audit_log').includes(hash.slice(7)));
   });
 
-  // Verifying imported hashes is the hashes helper's part (credentials/).
-  const VERIFY = { todo: 'sign-in with an imported bcrypt hash: pending the hashes branch' };
-
-  test('users: the htpasswd user signs in with the original password, is rehashed to Argon2id, signs in again', VERIFY, async () => {
+  test('users: the htpasswd user signs in with the original password, is rehashed to Argon2id, signs in again', async () => {
     const pw = 'correct horse battery staple 42';
     // The original password signs in; a wrong one does not.
     assertError(await signin('bcrypt@example.com', pw + 'x'), 401, 'invalid_credentials');
@@ -270,11 +267,13 @@ INSERT INTO accounts VALUES (3, 2, 'email', 'email', 'ned@example.com', NULL, NU
     supabasePw = pw;
   });
 
-  test('supabase: the $2a$ password signs in', VERIFY, async () => {
+  test('supabase: the $2a$ password signs in, and is rehashed', async () => {
     const pw = supabasePw;
     const ok = await signin('supa@example.com', pw);
     assert.equal(ok.status, 200, ok.text);
     assertError(await signin('supa@example.com', pw + '!'), 401, 'invalid_credentials');
+    assert.match(sql(srv.dbPath, "SELECT password_hash FROM users WHERE email = 'supa@example.com'"), /^\$argon2id\$/);
+    assert.equal((await signin('supa@example.com', pw)).status, 200);
   });
 
   test('usage errors and unreadable input exit 2 and write nothing', async () => {
