@@ -178,7 +178,7 @@ static enum gh_err write_account(struct run *r, const struct import_record *rec,
         snprintf(id.provider, sizeof id.provider, "%s", rec->identities[i].provider);
         snprintf(id.subject, sizeof id.subject, "%s", rec->identities[i].subject);
         snprintf(id.user_id, sizeof id.user_id, "%s", u->id);
-        snprintf(id.email, sizeof id.email, "%s", rec->email);
+        /* id.email stays "": no provider said an address (it says one at sign-in) */
         id.created_at = gh_now_s();
         rc = r->ops->identities.link(r->c, &id, NULL);
     }
