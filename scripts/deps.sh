@@ -11,6 +11,7 @@ PKGS="build-essential cmake pkg-config
 libevent-dev libjansson-dev libssl-dev libsodium-dev libcjose-dev
 libsqlite3-dev sqlite3 libzxcvbn-dev libcmocka-dev libcrypt-dev libyaml-dev
 liboath-dev libqrencode-dev oathtool libcurl4-openssl-dev python3-aiosmtpd openssl
+apache2-utils
 python3-jwt python3-cryptography
 apache2-utils python3-passlib python3-bcrypt python3-argon2
 libhiredis-dev redis-server

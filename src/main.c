@@ -16,6 +16,7 @@
 #include "core/cli_help.h"
 #include "core/log.h"
 #include "gate/rules_cli.h"
+#include "import/import_cli.h"
 #include "http/serve.h"
 #include "sessions/keys_cli.h"
 #include "store/store_cli.h"
@@ -57,6 +58,11 @@ static const struct command {
      "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
      "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
      "                           end, leaving a checkpoint row\n"},
+    {"import", import_cli, true,
+     "  import users FILE [--dry-run]  import accounts from JSON lines (docs/import.md)\n"
+     "  import authjs --users FILE [--accounts FILE] [--dry-run]  from an Auth.js database\n"
+     "  import supabase --users FILE [--identities FILE] [--dry-run]  from Supabase's auth\n"
+     "                           (exit 1 when a line was refused; the rest is imported)\n"},
     {"rules", rules_cli, true,
      "  rules test <url> [--user <email>] [--method M]  which access rule of\n"
      "                           GATEHOUSE_ACCESS_RULES matches, and the gate's answer\n"},

@@ -223,7 +223,11 @@
       (c, hash, provider, expires_at), (void)0)                                                    \
     X(nonce_consume, oauth_nonces.consume,                                                         \
       (struct store_conn * c, const uint8_t hash[32], const char *provider, int64_t now),          \
-      (c, hash, provider, now), (void)0)
+      (c, hash, provider, now), (void)0)                                                           \
+    X(import_user, import.user,                                                                    \
+      (struct store_conn * c, const struct store_user *u, const char *name,                        \
+       const char *totp_sealed, const struct store_audit *ev),                                     \
+      (c, u, name, totp_sealed, ev), (void)0)
 
 /* The fields the list does not name: name, open, close, migrate. Every
  * other field must be in the list (checked below), so a new operation

@@ -215,6 +215,9 @@ static const struct store_migration store_migrations[] = {
      " PRIMARY KEY (provider, subject));"
      "CREATE INDEX identities_user ON identities(user_id, created_at);",
      GH_MIG18_NONCES("BLOB"), GH_MIG18_NONCES("BYTEA")},
+    /* A display name ('' none): brought by an import (gatehouse import) or
+     * given by an OpenID provider (docs/decisions/0035-import-accounts.md). */
+    {19, "user names", "ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';", NULL, NULL},
 };
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])

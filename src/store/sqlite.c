@@ -399,4 +399,5 @@ const struct store_ops store_sqlite = {
     .identities.touch = sq_identity_touch,
     .oauth_nonces.create = sq_nonce_create,
     .oauth_nonces.consume = sq_nonce_consume,
+    .import.user = sq_import_user,
 };

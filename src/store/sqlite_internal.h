@@ -115,6 +115,8 @@ enum stmt_id {
     S_NONCE_INSERT,
     S_NONCE_CONSUME,
     S_PRUNE_NONCES,
+    S_IMPORT_USER,
+    S_IMPORT_TOTP,
     S_COUNT
 };
 
@@ -322,6 +324,10 @@ enum gh_err sq_events_since(struct store_conn *c, int64_t after, struct store_ev
                             size_t max, size_t *n);
 enum gh_err sq_events_max_seq(struct store_conn *c, int64_t *seq);
 enum gh_err sq_events_prune(struct store_conn *c, int64_t before);
+
+/* sqlite_import.c */
+enum gh_err sq_import_user(struct store_conn *c, const struct store_user *u, const char *name,
+                           const char *totp_sealed, const struct store_audit *ev);
 
 /* ---- sqlite_idem.c ---- */
 enum gh_err sq_health_probe(struct store_conn *c, int64_t now);

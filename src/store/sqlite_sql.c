@@ -207,4 +207,9 @@ const char *const stmt_sql[S_COUNT] = {
     [S_NONCE_CONSUME] = "UPDATE oauth_nonces SET used_at = ?3 WHERE nonce_hash = ?1"
                         " AND provider = ?2 AND used_at IS NULL AND expires_at > ?3",
     [S_PRUNE_NONCES] = "DELETE FROM oauth_nonces WHERE expires_at < ?1",
+    [S_IMPORT_USER] = "INSERT INTO users (id, email, email_key, password_hash, created_at,"
+                      " updated_at, tokens_invalidated_at, email_verified_at, role, name)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?5, 0, NULLIF(?6, 0), ?7, ?8)",
+    [S_IMPORT_TOTP] = "INSERT INTO mfa_totp (user_id, secret_sealed, created_at, confirmed_at,"
+                      " last_step) VALUES (?1, ?2, ?3, ?3, -1)",
 };

@@ -590,6 +590,19 @@ struct store_ops {
         /** One small real write that reaches the disk (store/health.h). */
         enum gh_err (*probe)(struct store_conn *c, int64_t now) GH_WUR;
     } health;
+
+    /* Accounts brought from another system (gatehouse import, import/). */
+    struct {
+        /** Inserts an imported account as it was: u's id, email, email_key,
+         *  password_hash ("!": none), created_at (also its updated_at),
+         *  email_verified_at (0: not verified) and role, with its display
+         *  name (users.name, "" none) and, when totp_sealed is not NULL, a
+         *  confirmed TOTP factor (sealed for u->id; no backup codes), and
+         *  ev, in its own transaction or the caller's. GH_ERR_CONFLICT if
+         *  email_key exists (nothing is written). */
+        enum gh_err (*user)(struct store_conn *c, const struct store_user *u, const char *name,
+                            const char *totp_sealed, const struct store_audit *ev) GH_WUR;
+    } import;
 };
 
 /** The SQLite backend. */

@@ -15,7 +15,7 @@ const HELP_ARGS = [
   ['keys', 'rotate', '--signing', '--help'], ['keys', 'retire', 'abc', '-h'], ['users', '--help'],
   ['users', 'role', 'a@example.com', 'admin', '--help'], ['audit', '--help'], ['audit', 'verify', '--help'],
   ['audit', 'prune', '--before', '2020-01-01T00:00:00Z', '--help'], ['version', '--help'], ['help', 'serve'],
-  ['help', 'keys'], ['help'], ['--help'], ['-h'],
+  ['help', 'keys'], ['help'], ['--help'], ['-h'], ['import', '--help'], ['import', 'users', 'f.jsonl', '--help'],
 ];
 
 describe('--help on every command (item 19)', () => {
