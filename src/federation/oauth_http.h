@@ -1,5 +1,5 @@
 /* The browser's sign-in with an identity provider (issue 13; docs/api.md
- * "Sign-in with a provider"; decision 0035-oidc-flow): the authorization
+ * "Sign-in with a provider"; decision 0036): the authorization
  * code flow with PKCE (S256), state and nonce bound to the browser by the
  * sealed state cookie (federation/state_cookie.h).
  *

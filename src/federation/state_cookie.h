@@ -1,5 +1,5 @@
 /* The OAuth state cookie of a browser sign-in with a provider
- * (docs/decisions/0035-oidc-flow-state-cookie-and-lanes.md): what
+ * (docs/decisions/0036-oidc-flow-state-cookie-and-lanes.md): what
  * GET /v1/oauth/{provider}/start must remember until the provider sends
  * the browser back to the callback, kept in the browser that started it
  * and nowhere else.

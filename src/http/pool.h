@@ -10,7 +10,7 @@
  * OAuth start, callbacks and native token; POOL_NET_WORKERS of them, each
  * call bounded by libcurl's timeouts) and POOL_DB for the rest. A flood of
  * sign-ins, or a provider that hangs, then cannot queue ahead of a
- * sign-out or a session revocation (decision 0035-oidc-flow). */
+ * sign-out or a session revocation (decision 0036). */
 #ifndef GH_HTTP_POOL_H
 #define GH_HTTP_POOL_H
 

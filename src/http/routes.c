@@ -69,7 +69,7 @@ const struct gh_route gh_routes[] = {
      * the browser's flow runs on the network lane (R_NET: a provider may be
      * slow) and reads the session cookie (R_SIGNIN: a callback's sign-in ends
      * it; link=1 needs it); the form_post callback has no R_FORM, its state
-     * is its CSRF defence (decision 0035-oidc-flow). The native app's nonce
+     * is its CSRF defence (decision 0036). The native app's nonce
      * and token. All on the per-IP sign-in budget (GUARD_OAUTH). */
     {GH_GET, "/v1/oauth/*/start", "/v1/oauth/{provider}/start", R_PAGE | R_NET | R_SIGNIN,
      oauth_http_start, GUARD_OAUTH},

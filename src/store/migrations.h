@@ -203,7 +203,7 @@ static const struct store_migration store_migrations[] = {
      "ALTER TABLE magic_links ADD COLUMN new_email TEXT NOT NULL DEFAULT '';", NULL, NULL},
     /* An account's identities at OpenID providers, keyed by (provider,
      * sub), never by address; email: what the provider said at link time
-     * (docs/decisions/0035-identities-federated-accounts.md). */
+     * (docs/decisions/0037-identities-federated-accounts.md). */
     {18, "federated identities and oauth nonces",
      "CREATE TABLE identities ("
      " provider TEXT NOT NULL,"
@@ -216,7 +216,7 @@ static const struct store_migration store_migrations[] = {
      "CREATE INDEX identities_user ON identities(user_id, created_at);",
      GH_MIG18_NONCES("BLOB"), GH_MIG18_NONCES("BYTEA")},
     /* A display name ('' none): brought by an import (gatehouse import) or
-     * given by an OpenID provider (docs/decisions/0035-import-accounts.md). */
+     * given by an OpenID provider (docs/decisions/0039-import-accounts.md). */
     {19, "user names", "ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';", NULL, NULL},
 };
 

@@ -1,5 +1,5 @@
 // The HTTP surface of sign-in with a provider that needs no real provider
-// (docs/api.md "Sign-in with a provider"; decision 0035-oidc-flow): the
+// (docs/api.md "Sign-in with a provider"; decision 0036): the
 // routes and their budget, the start's redirect and state cookie (a
 // loopback discovery document stands in for the provider's), refused
 // callbacks (missing, wrong, replayed state; another provider's cookie; a

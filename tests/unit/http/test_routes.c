@@ -133,7 +133,7 @@ static void test_link_pages(void **state)
     }
 }
 
-/* Sign-in with a provider (decision 0035-oidc-flow): every route on the
+/* Sign-in with a provider (decision 0036): every route on the
  * per-IP budget; those that call a provider on the network lane; the
  * form_post callback without the form token (a cross-site POST: its state
  * is its CSRF defence) and never behind a session. */
