@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "accounts/accounts_http.h"
+#include "accounts/signin_reply.h"
 #include "core/util.h"
 #include "federation/federated.h"
 
@@ -48,7 +48,7 @@ void identities_http_unlink(struct gh_req *r, const struct store_ops *ops, struc
     struct store_audit base;
     enum federated_unlink_outcome o;
     struct store_identity gone;
-    enum gh_err rc = federated_unlink(ops, c, accounts_http_request(r, &in, &base, false),
+    enum gh_err rc = federated_unlink(ops, c, accounts_request_of(r, &in, &base, false),
                                       r->ident.user_id, provider, subject, &o, &gone);
     if (rc) {
         gh_reply_fail(r, rc);

@@ -10,7 +10,6 @@
 #include "federation/identities_http.h"
 #include "federation/pending_link.h"
 #include "federation/providers.h"
-#include "pages/account_pages.h"
 #include "pages/pages.h"
 #include "pages/pages_reply.h"
 
