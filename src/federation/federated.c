@@ -101,7 +101,10 @@ static enum gh_err create_account(const struct store_ops *ops, struct store_conn
     struct store_audit ev, lev, vev;
     enum gh_err rc = ops->tx.begin_write(c);
     if (rc) return rc;
-    rc = ops->users.create(c, u, audit_event(in->audit, &ev, "signup", u->id, u->id, details));
+    /* import.user: users.create plus the display name (users.name), which
+     * the provider may give only now (Apple: on the first sign-in only). */
+    rc = ops->import.user(c, u, cl->name, NULL,
+                          audit_event(in->audit, &ev, "signup", u->id, u->id, details));
     if (rc == GH_ERR_CONFLICT) { /* an account took the address meanwhile */
         ops->tx.rollback(c);
         return refused(ops, c, in, provider, "address_taken", u->email_key, ACCOUNTS_LINK_REQUIRED,

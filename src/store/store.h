@@ -591,7 +591,8 @@ struct store_ops {
         enum gh_err (*probe)(struct store_conn *c, int64_t now) GH_WUR;
     } health;
 
-    /* Accounts brought from another system (gatehouse import, import/). */
+    /* Accounts brought from another system (gatehouse import, import/), and
+     * a provider's first sign-in (federation/federated.c: the name it gave). */
     struct {
         /** Inserts an imported account as it was: u's id, email, email_key,
          *  password_hash ("!": none), created_at (also its updated_at),

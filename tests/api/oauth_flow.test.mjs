@@ -423,10 +423,9 @@ describe('federated sign-in: Apple shape (form_post)', () => {
     assert.equal((await meByCookie(srv, r2.cookie)).json.id, me.json.id);
   });
 
-  // The contract says "name kept when given": the callback reads Apple's
-  // `user` field into the claims (oauth_http.c apple_name), but an account
-  // has no name to keep it in yet (no users column, not in /v1/me).
-  test('the name from `user` is kept on the account', { todo: 'accounts have no name field yet: the name Apple sends once is dropped' }, async () => {
+  // The callback reads Apple's `user` field into the claims (oauth_http.c
+  // apple_name); the new account keeps it in users.name.
+  test('the name from `user` is kept on the account', async () => {
     const sub = `001${rand(6)}.apple`;
     op.addUser({ sub, email: uniqueEmail(), email_verified: true, name: 'Katherine Johnson' });
     const r = await browserSignin(srv, op, 'apple', sub);
