@@ -150,6 +150,7 @@ void password_verify_dummy(const char *pw, size_t len)
         dummy_hash[0] ^= 0;
     }
     slot_give();
+    gh_wipe(h, sizeof h); /* a real user's hash (the slowest family's) */
     pad_observe(gh_mono_us() - t0);
     pad_sleep(t0);
 }
@@ -272,7 +273,9 @@ void password_pad_refresh(const struct store_ops *ops, struct store_conn *c)
     pthread_mutex_unlock(&pad_mu);
     gh_log(GH_LOG_INFO, "sign-in padding: %zu other hash families; denials take %lld ms (%s)", nfam,
            (long long)(best / 1000), slowest < nfam ? fam[slowest].name : "argon2id");
-out:
+out: /* real users' hashes: wiped before they go back to the allocator */
+    if (rows) gh_wipe(rows, PAD_BATCH * sizeof *rows);
+    if (fam) gh_wipe(fam, PAD_FAMILIES * sizeof *fam);
     free(rows);
     free(fam);
 }

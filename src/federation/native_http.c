@@ -124,6 +124,8 @@ void native_http_token(struct gh_req *r, const struct store_ops *ops, struct sto
             gh_fail(r, GH_E_LINK_REQUIRED);
         else if (res.outcome == ACCOUNTS_SIGNUP_CLOSED)
             gh_fail(r, GH_E_SIGNUP_CLOSED);
+        else if (res.outcome == ACCOUNTS_NOT_VERIFIED) /* verification "required" */
+            gh_fail(r, GH_E_EMAIL_NOT_VERIFIED);
         else
             gh_reply_fail(r, GH_ERR_INTERNAL); /* never "in" by mistake */
         accounts_result_clear(&res);

@@ -9,6 +9,7 @@
 #include "accounts/signin_reply.h"
 #include "audit/audit.h"
 #include "audit/failures.h"
+#include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "federation/federated.h"
@@ -107,6 +108,28 @@ static bool session_user(struct gh_req *r, const struct store_ops *ops, struct s
     return true;
 }
 
+/* Linking adds a way into the account that outlives a password change and
+ * the revocation of every session: it needs a recent sign-in, as the
+ * pending-link page does (GATEHOUSE_REAUTH_WINDOW). A stale or stolen
+ * session cookie alone cannot link a provider identity. 1 recent, 0 not,
+ * -1 a failure in *rc. */
+static int session_recent(struct gh_req *r, const struct store_ops *ops, struct store_conn *c,
+                          enum gh_err *rc)
+{
+    struct authcache_identity id;
+    struct store_session s;
+    bool found = false;
+    memset(&id, 0, sizeof id);
+    *rc = sessions_cookie_peek(ops, c, r->token, r->token_len, &found, &id);
+    if (*rc == GH_OK && !found) return 0;
+    if (*rc == GH_OK) *rc = ops->sessions.get(c, id.session_id, &s);
+    if (*rc == GH_ERR_NOT_FOUND)
+        *rc = GH_OK;
+    else if (*rc == GH_OK)
+        return gh_now_s() - s.created_at <= gh_cfg.reauth_window;
+    return *rc ? -1 : 0;
+}
+
 /* The row that makes a state single use on the server too (a copied
  * cookie replayed with its state finds it spent): SHA-256 of a label and
  * the state in the store's oauth_nonces, under a label no native nonce's
@@ -138,6 +161,18 @@ void oauth_http_start(struct gh_req *r, const struct store_ops *ops, struct stor
             gh_reply_fail(r, rc);
         else
             gh_fail_msg(r, GH_E_INVALID_TOKEN, "Sign in first to link an account.");
+        return;
+    }
+    int recent = want_link ? session_recent(r, ops, c, &rc) : 1;
+    if (recent < 0) {
+        gh_reply_fail(r, rc);
+        return;
+    }
+    if (recent == 0) { /* sign in again, then link from the account page */
+        char here[REDIRECT_OUT_MAX], signin[4 * REDIRECT_OUT_MAX];
+        pages_url(here, "/account");
+        pages_url_rd(signin, sizeof signin, "/signin", here);
+        pages_see_other(r, signin);
         return;
     }
     struct state_cookie sc;
@@ -247,6 +282,11 @@ static void signed_in_reply(struct gh_req *r, const struct store_ops *ops, struc
     } else if (res->outcome == ACCOUNTS_SIGNUP_CLOSED) {
         refuse(r, ops, c, p, 403, GH_E_SIGNUP_CLOSED, "signup_closed",
                "There is no account for you here, and new accounts cannot be created.", rd, false);
+    } else if (res->outcome == ACCOUNTS_NOT_VERIFIED) { /* verification "required" */
+        refuse(r, ops, c, p, 403, GH_E_EMAIL_NOT_VERIFIED, "email_not_verified",
+               "Your account's email address is not confirmed yet. Follow the link we emailed "
+               "you, then sign in again.",
+               rd, false);
     } else {
         gh_reply_fail(r, GH_ERR_INTERNAL); /* no other outcome: never "in" by mistake */
     }

@@ -118,6 +118,15 @@ static json_t *supabase_object(const json_t *links, const json_t *row, bool *ski
         snprintf(why, whylen, "deleted in Supabase (deleted_at is set)");
         return NULL;
     }
+    int64_t banned = 0; /* a ban must not end by moving to Gatehouse */
+    int bn = import_rows_time(row, "banned_until", &banned);
+    if (bn < 0 || (bn == 1 && banned > gh_now_s())) {
+        *skip = bn == 1;
+        snprintf(why, whylen, "%s",
+                 bn < 0 ? "banned_until: not a time"
+                        : "banned in Supabase (banned_until is in the future)");
+        return NULL;
+    }
     if (!json_is_string(email) || !json_string_length(email)) {
         snprintf(why, whylen, "no email address (a phone-only or anonymous user)");
         return NULL;

@@ -200,6 +200,7 @@ const char *const stmt_sql[S_COUNT] = {
                      " LIMIT ?2",
     [S_IDENT_DELETE] = "DELETE FROM identities WHERE user_id = ?1 AND provider = ?2"
                        " AND subject = ?3",
+    [S_IDENT_DELETE_USER] = "DELETE FROM identities WHERE user_id = ?1",
     [S_IDENT_TOUCH] = "UPDATE identities SET last_used_at = ?3 WHERE provider = ?1"
                       " AND subject = ?2",
     [S_NONCE_INSERT] = "INSERT INTO oauth_nonces (nonce_hash, provider, expires_at)"

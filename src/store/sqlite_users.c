@@ -180,6 +180,10 @@ static enum gh_err user_reclaim_fn(struct store_conn *c, const void *arg)
     rc = SQ_RUN(c, S_USER_SET_PASSWORD, "reclaim: password", SQ_TEXT(a->id), SQ_TEXT("!"),
                 SQ_INT(a->tia), SQ_INT(a->now));
     if (rc) return rc;
+    /* Whoever held the account before the address was proved may have
+     * linked their own provider identity: it goes with their password. */
+    rc = SQ_RUN(c, S_IDENT_DELETE_USER, "reclaim: identities", SQ_TEXT(a->id));
+    if (rc) return rc;
     if ((rc = sq_event_add(c, STORE_EV_TOKENS_INVALIDATED, a->id, NULL, NULL, a->tia))) return rc;
     struct revoke_args r = {NULL, a->id, a->now};
     return sq_revoke_user_fn(c, &r);

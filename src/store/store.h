@@ -298,7 +298,9 @@ struct store_ops {
                                     const struct store_audit *ev) GH_WUR;
         /** The owner of the address of a never-verified account just proved it
          *  (an emailed link): marks it verified, removes the password anyone
-         *  may have set before, and revokes every session (new
+         *  may have set before and every provider identity linked to it
+         *  (federation: linked by whoever held the account), and revokes
+         *  every session (new
          *  tokens_invalidated_at), in one transaction. A second factor stays:
          *  it still guards the account against whoever holds the mailbox. */
         enum gh_err (*reclaim)(struct store_conn *c, const char *id, int64_t tia, int64_t now,

@@ -58,8 +58,10 @@ describe('discovery document and start line', () => {
     for (const [k, url] of Object.entries(d.gatehouse_endpoints)) {
       const [method, p] = k.split(' ');
       assert.ok(url.startsWith(srv.url));
-      const res = await api(srv.url, method, p.replace('{id}', crypto.randomUUID()));
-      assert.notEqual(res.status, 404, `${k} exists`);
+      const res = await api(srv.url, method, p.replace('{id}', crypto.randomUUID()).replace('{provider}', 'google'));
+      // No provider is configured here: a provider's routes answer 404 for
+      // it (oauth_http.test.mjs checks they exist once one is).
+      if (!p.startsWith('/v1/oauth/')) assert.notEqual(res.status, 404, `${k} exists`);
     }
     assert.ok(d.gatehouse_endpoints['POST /v1/signin']);
     // the JWKS it names verifies the tokens the issuer signs

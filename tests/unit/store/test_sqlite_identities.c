@@ -211,6 +211,19 @@ static void test_cascade(void **state)
     assert_int_equal(ops->identities.by_subject(c, "google", "g1", &got), GH_ERR_NOT_FOUND);
 }
 
+/* The owner of a never-proved address reclaims the account: whatever
+ * provider identity its previous holder linked goes with the password
+ * (a squatter's Google link must not outlive the reclaim). */
+static void test_reclaim_unlinks(void **state)
+{
+    struct store_conn *c = *state;
+    struct store_identity a = ident("google", "squatter", UID, 1000), got;
+    assert_int_equal(ops->identities.link(c, &a, NULL), GH_OK);
+    assert_int_equal(ops->users.reclaim(c, UID, 5000, 5000, NULL), GH_OK);
+    assert_int_equal(ops->identities.by_subject(c, "google", "squatter", &got), GH_ERR_NOT_FOUND);
+    assert_int_equal(count(c, "SELECT COUNT(*) FROM identities"), 0);
+}
+
 /* A link to an account that does not exist is refused by the foreign key. */
 static void test_link_unknown_user(void **state)
 {
@@ -294,6 +307,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unlink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_touch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cascade, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reclaim_unlinks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_unknown_user, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fault_wrap, setup, teardown),
