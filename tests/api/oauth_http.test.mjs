@@ -327,6 +327,39 @@ describe('sign-in with a provider: linking needs a session', () => {
   });
 });
 
+describe('sign-in with a provider: linking needs a recent sign-in', () => {
+  let srv, op;
+  before(async () => {
+    op = await fakeIssuer();
+    srv = await startServer({
+      env: { GATEHOUSE_PUBLIC_URL: PUBLIC, GATEHOUSE_REAUTH_WINDOW: '0', ...providerEnv('testop', op.issuer) },
+    });
+  });
+  after(async () => { await srv?.stop(); await op?.close(); });
+
+  // A stale (or stolen) session cookie alone must not add a way into the
+  // account: the start sends the person to sign in again, and sets no state.
+  test('start with link=1 and a session older than GATEHOUSE_REAUTH_WINDOW: 303 to /signin, no state cookie', async () => {
+    const email = uniqueEmail();
+    const password = strongPassword();
+    await signup(srv, email, password);
+    const si = await req(srv, 'POST', '/v1/signin', {
+      json: { email, password, mode: 'cookie' }, headers: { Origin: PUBLIC, 'Sec-Fetch-Site': 'same-origin' },
+    });
+    assert.equal(si.status, 200, si.text);
+    const session = cookiesOf(si)[SESSION].value;
+    await sleep(1100);
+    const before = count(srv, 'SELECT COUNT(*) FROM oauth_nonces;');
+    const res = await req(srv, 'GET', '/v1/oauth/testop/start?link=1&rd=/account', { cookie: `${SESSION}=${session}` });
+    assert.equal(res.status, 303, res.text.slice(0, 300));
+    const to = new URL(res.headers.location);
+    assert.equal(to.origin + to.pathname, `${PUBLIC}/signin`);
+    assert.equal(to.searchParams.get('rd'), `${PUBLIC}/account`);
+    assert.equal(cookiesOf(res)[STATE], undefined, 'no state cookie');
+    assert.equal(count(srv, 'SELECT COUNT(*) FROM oauth_nonces;'), before, 'no state recorded');
+  });
+});
+
 describe('sign-in with a provider: a provider that hangs holds up only the network lane', () => {
   let srv, hang, sockets = [];
   before(async () => {
