@@ -47,9 +47,16 @@ static const char SQL_AUDIT_HASH_OF[] = "SELECT hash FROM audit_log WHERE id = $
 
 enum gh_err pg_chain_head(struct store_conn *c, struct store_chain_head *out)
 {
-    /* The lock first, then the read in a statement of its own (a snapshot
-     * taken after the lock was granted). */
-    enum gh_err rc = pg_lock_xact(c, PG_LOCK_CHAIN);
+    /* One order for the two global locks, PG_LOCK_EVENTS then
+     * PG_LOCK_CHAIN: a transaction may append an audit row and then a
+     * change event (a federated sign-up verifies the address after its
+     * signup row) while another adds an event, then its row (a sign-out);
+     * taking them in opposite orders would deadlock. Both are held to the
+     * end of the transaction anyway, and taking one twice is a no-op.
+     * Then the read, in a statement of its own: a snapshot taken after the
+     * lock was granted. */
+    enum gh_err rc = pg_lock_xact(c, PG_LOCK_EVENTS);
+    if (rc == GH_OK) rc = pg_lock_xact(c, PG_LOCK_CHAIN);
     if (rc) return rc;
     PGresult *r = NULL;
     if ((rc = PG_QUERY(c, SQL_AUDIT_LAST, "audit last", &r))) return rc;
