@@ -119,7 +119,9 @@ export function assertNoSanitizerReport(stderr, what = 'server') {
 /**
  * Builds the child environment: the parent's environment without any
  * GATEHOUSE_* variables, the test defaults, then the overrides. An override
- * whose value is null/undefined removes that variable.
+ * whose value is null/undefined removes that variable. On PostgreSQL runs an
+ * override GATEHOUSE_DATA_DIR adds that directory's database variables
+ * (dbEnv), unless the overrides name a database variable themselves.
  */
 export function buildEnv(overrides = {}) {
   const env = {};
@@ -128,6 +130,8 @@ export function buildEnv(overrides = {}) {
   }
   delete env.GATEHOUSE_BIN;
   Object.assign(env, DEFAULT_ENV);
+  // on PostgreSQL, a data directory brings its database (withDbEnv)
+  overrides = withDbEnv(overrides, overrides.GATEHOUSE_DATA_DIR);
   for (const [k, v] of Object.entries(overrides)) {
     if (v === null || v === undefined) delete env[k];
     else env[k] = String(v);
@@ -174,22 +178,32 @@ export function pgUrl(db, user) {
   return u.toString();
 }
 
-/** Runs SQL through psql as the superuser in database db; returns trimmed stdout. */
+/**
+ * Runs SQL through psql as the superuser in database db; returns trimmed
+ * stdout. A field that is exactly 't' or 'f' (a boolean: `x IS NULL`,
+ * `a > b`) reads as '1' / '0', as SQLite prints them, so one expectation
+ * serves both backends (no column of the schema holds 't' or 'f' as text).
+ */
 function psql(db, query, timeoutMs = 20000) {
   const r = spawnSync('psql', ['-At', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgUrl(db), '-f', '-'],
     { input: query, encoding: 'utf8', timeout: timeoutMs });
   if (r.status !== 0) throw new Error(`psql failed (${r.status}): ${r.stderr || r.error}`);
-  return r.stdout.trim();
+  return r.stdout.trim().split('\n')
+    .map((l) => l.split('|').map((f) => (f === 't' ? '1' : f === 'f' ? '0' : f)).join('|')).join('\n');
 }
 
+// The roles as the docs create them (helper pgaudit's file; it exists from
+// the PostgreSQL backend's audit part on): run as it is, once per database.
+const ROLES_SQL = path.join(REPO_ROOT, 'docs', 'examples', 'postgresql-roles.sql');
+
 /**
- * The roles, until docs/examples/postgresql-roles.sql exists (helper
- * pgaudit): NOLOGIN group roles gatehouse_runtime and gatehouse_retention,
- * a login owner role and a login role in each group. Cluster-wide and shared
- * by every test database; concurrent test processes may race to create them,
- * hence the exception handlers.
+ * The cluster-wide roles, made race-free before the docs' file runs (two
+ * test processes may both find a role missing; the file's check-then-create
+ * would then fail in one of them): NOLOGIN group roles gatehouse_runtime and
+ * gatehouse_retention, a login owner role and a login role in each group.
+ * Without the docs' file this is the whole role setup.
  */
-function pgRolesInterim() {
+function pgRoles() {
   const role = (name, opts) => `DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') THEN CREATE ROLE ${name} ${opts}; END IF;
 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n`;
@@ -200,8 +214,21 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n`;
     role(PG_RETENTION, 'LOGIN IN ROLE gatehouse_retention'));
 }
 
-/** Interim grants in a new database, until the migrate step grants (pgaudit's pg_grant_roles). */
-function pgGrantsInterim(db) {
+/** Creates database db: with the docs' SQL when it exists, else the interim setup. */
+function pgCreateDatabase(db) {
+  if (fs.existsSync(ROLES_SQL)) {
+    // passwords only because the file asks for them: the test cluster trusts loopback
+    const v = (k, val) => ['-v', `${k}=${val}`];
+    const r = spawnSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgUrl('postgres'),
+      ...v('dbname', db), ...v('owner_role', PG_OWNER), ...v('app_role', PG_RUNTIME), ...v('prune_role', PG_RETENTION),
+      ...v('owner_password', rand(12)), ...v('app_password', rand(12)), ...v('prune_password', rand(12)),
+      '-f', ROLES_SQL], { encoding: 'utf8', timeout: 60000 });
+    if (r.status !== 0) throw new Error(`psql -f postgresql-roles.sql failed (${r.status}): ${r.stderr || r.error}`);
+    return;
+  }
+  // Interim, until the file (and the grants `gatehouse migrate` makes) exist:
+  // the runtime group gets the tables the owner will create.
+  psql('postgres', `CREATE DATABASE ${db} OWNER ${PG_OWNER};`, 60000);
   psql(db, `ALTER DEFAULT PRIVILEGES FOR ROLE ${PG_OWNER} IN SCHEMA public
   GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO gatehouse_runtime;
 ALTER DEFAULT PRIVILEGES FOR ROLE ${PG_OWNER} IN SCHEMA public
@@ -212,11 +239,10 @@ ALTER DEFAULT PRIVILEGES FOR ROLE ${PG_OWNER} IN SCHEMA public
 function pgDatabaseFor(dataDir) {
   let db = pgByDir.get(dataDir);
   if (db) return db;
-  if (!pgRolesReady) { pgRolesInterim(); pgRolesReady = true; }
+  if (!pgRolesReady) { pgRoles(); pgRolesReady = true; }
   db = `gh_${crypto.randomBytes(6).toString('hex')}`;
-  psql('postgres', `CREATE DATABASE ${db} OWNER ${PG_OWNER};`, 60000);
+  pgCreateDatabase(db);
   pgByDir.set(dataDir, db);
-  pgGrantsInterim(db);
   return db;
 }
 
@@ -240,6 +266,16 @@ export function dbEnv(dataDir) {
     GATEHOUSE_DATABASE_MIGRATE_URL: pgUrl(db, PG_OWNER),
     GATEHOUSE_DATABASE_RETENTION_URL: pgUrl(db, PG_RETENTION),
   };
+}
+
+/**
+ * srv.dbPath: dbOf(dataDir), or on PostgreSQL, when the test gives the
+ * server a database URL of its own, that database's marker.
+ */
+function dbPathFor(env, dataDir) {
+  const url = ON_PG && env.GATEHOUSE_DATABASE_URL;
+  if (url && /^postgres(ql)?:/.test(url)) return PG_MARK + decodeURIComponent(new URL(url).pathname.slice(1));
+  return dbOf(dataDir);
 }
 
 const DB_VARS = ['GATEHOUSE_DATABASE_URL', 'GATEHOUSE_DATABASE_URL_FILE', 'GATEHOUSE_DATABASE_MIGRATE_URL',
@@ -271,6 +307,95 @@ export function blobLen(col) {
   return ON_PG ? `octet_length(${col})` : `length(${col})`;
 }
 
+/**
+ * group_concat(expr, sep) of SQLite / string_agg on PostgreSQL (expr as
+ * text, in the order of the values: an UPDATE moves a PostgreSQL row, so
+ * scan order is not stable there as SQLite's rowid order is).
+ */
+export function groupConcat(expr, sep = ',') {
+  return ON_PG ? `string_agg(CAST(${expr} AS TEXT), '${sep}' ORDER BY CAST(${expr} AS TEXT))` : `group_concat(${expr}, '${sep}')`;
+}
+
+/** expr as text, NULL as '-' (SQLite's ifnull(x, '-') for a column of any type). */
+export function orDash(expr) {
+  return `coalesce(CAST(${expr} AS TEXT), '-')`;
+}
+
+/** The SQL type name of a BLOB column's values as each backend reports it ('blob' / 'bytea'). */
+export const BLOB_TYPE = ON_PG ? 'bytea' : 'blob';
+
+/**
+ * Like sql() but never throws: {code, stdout, stderr} (a refused statement's
+ * message is in stderr). opts.as = 'runtime' runs it on PostgreSQL as the
+ * runtime role `serve` uses instead of the superuser (SQLite has no roles).
+ */
+export function sqlTry(dbPath, query, opts = {}) {
+  const role = opts.as === 'runtime' ? PG_RUNTIME : undefined;
+  const r = isPgMarker(dbPath)
+    ? spawnSync('psql', ['-At', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgUrl(pgNameOf(dbPath), role), '-f', '-'],
+      { input: query, encoding: 'utf8', timeout: 20000 })
+    : spawnSync('sqlite3', ['-batch', '-noheader', '-cmd', '.timeout 5000', dbPath, query], { encoding: 'utf8', timeout: 10000 });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+/** Runs one SELECT and returns its rows as objects (integers as numbers), as sqlite3 -json gives them. */
+export function sqlJson(dbPath, query) {
+  if (isPgMarker(dbPath)) {
+    const q = query.trim().replace(/;$/, '');
+    const out = psql(pgNameOf(dbPath), `SELECT coalesce(json_agg(t), '[]') FROM (${q}) t;`);
+    // booleans as SQLite gives them (1/0)
+    return JSON.parse(out, (k, v) => (v === true ? 1 : v === false ? 0 : v));
+  }
+  const r = spawnSync('sqlite3', ['-batch', '-noheader', '-json', '-cmd', '.timeout 5000', dbPath, query], { encoding: 'utf8', timeout: 10000 });
+  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
+  return r.stdout.trim() ? JSON.parse(r.stdout) : [];
+}
+
+/** The column names of a table, in order. */
+export function columnsOf(dbPath, table) {
+  if (isPgMarker(dbPath)) {
+    return sql(dbPath, `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '${table}' ORDER BY ordinal_position;`).split('\n').filter(Boolean);
+  }
+  return sql(dbPath, `PRAGMA table_info(${table});`).split('\n').filter(Boolean).map((l) => l.split('|')[1]);
+}
+
+/** The names of the tables, sorted. */
+export function tablesOf(dbPath) {
+  const q = isPgMarker(dbPath)
+    ? "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1;"
+    : "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name;";
+  return sql(dbPath, q).split('\n').filter(Boolean);
+}
+
+/**
+ * A copy of a stopped server's data directory (to tamper with): the files,
+ * and on PostgreSQL a copy of its database (CREATE DATABASE ... TEMPLATE,
+ * which needs no one connected to the source) that the copy's servers and
+ * CLI runs then use.
+ */
+export function copyDataDir(src, prefix = 'gatehouse-copy-') {
+  const dst = mkTempDir(prefix);
+  fs.cpSync(src, dst, { recursive: true });
+  if (ON_PG) {
+    const from = pgDatabaseFor(src);
+    const db = `gh_${crypto.randomBytes(6).toString('hex')}`;
+    psql('postgres', `CREATE DATABASE ${db} TEMPLATE ${from} OWNER ${PG_OWNER};`, 60000);
+    pgByDir.set(dst, db);
+  }
+  return dst;
+}
+
+/**
+ * Lifts the database's own guard on audit_log (SQLite: drops the
+ * append-only triggers; PostgreSQL: disables the table's triggers, the
+ * superuser bypassing the grants anyway), so a test can tamper as an
+ * attacker with the file or the superuser could.
+ */
+export function dropAuditGuards(dbPath) {
+  if (isPgMarker(dbPath)) sql(dbPath, 'ALTER TABLE audit_log DISABLE TRIGGER USER;');
+  else sql(dbPath, 'DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+}
+
 /** Skip reason for a test about SQLite's files (use as { skip: sqliteOnly('why') }). */
 export function sqliteOnly(why) {
   return ON_PG ? `SQLite only on PostgreSQL runs: ${why}` : false;
@@ -292,8 +417,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
   port = port || await freePort();
   dataDir = dataDir || mkTempDir();
   const listen = `127.0.0.1:${port}`;
-  const base = { GATEHOUSE_LISTEN: listen, GATEHOUSE_DATA_DIR: dataDir, ...env };
-  const childEnv = buildEnv(withDbEnv(base, base.GATEHOUSE_DATA_DIR));
+  const childEnv = buildEnv({ GATEHOUSE_LISTEN: listen, GATEHOUSE_DATA_DIR: dataDir, ...env });
   const child = spawn(BIN, ['serve'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
@@ -331,7 +455,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
     port,
     listen,
     dataDir,
-    dbPath: dbOf(dataDir),
+    dbPath: dbPathFor(env, dataDir),
     child,
     stderr: () => stderr,
     stderrLines: () => stderr.split('\n').filter((l) => l.length > 0),
@@ -363,8 +487,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
 
 /** Runs the binary with the given args (not a server); returns {code, signal, stdout, stderr}. */
 export function runCli(args, { env = {}, timeoutMs = 15000 } = {}) {
-  // on PostgreSQL, a data directory given brings its database (withDbEnv)
-  const r = spawnSync(BIN, args, { env: buildEnv(withDbEnv(env, env.GATEHOUSE_DATA_DIR)), encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(BIN, args, { env: buildEnv(env), encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 }
 
@@ -509,6 +632,16 @@ function clearForms(secret) {
   return forms;
 }
 
+/** The whole database as SQL text (sqlite3 .dump / pg_dump; BLOBs as hex). */
+export function dumpDb(dbPath) {
+  const r = isPgMarker(dbPath)
+    ? spawnSync('pg_dump', ['--no-owner', '--no-privileges', '-d', pgUrl(pgNameOf(dbPath))],
+      { encoding: 'utf8', timeout: 30000, maxBuffer: 256 << 20 })
+    : spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
+  if (r.status !== 0) throw new Error(`dump failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
 /**
  * Asserts that no secret appears in clear anywhere in the database.
  * SQLite: not in the raw bytes of the .db, -wal and -shm files (every page,
@@ -526,18 +659,13 @@ export function assertNotInDb(dbPath, secrets) {
   let raw = [];
   let dump;
   if (isPgMarker(dbPath)) {
-    const r = spawnSync('pg_dump', ['--no-owner', '--no-privileges', '-d', pgUrl(pgNameOf(dbPath))],
-      { encoding: 'utf8', timeout: 30000, maxBuffer: 256 << 20 });
-    if (r.status !== 0) throw new Error(`pg_dump failed (${r.status}): ${r.stderr}`);
-    dump = r.stdout.toLowerCase();
+    dump = dumpDb(dbPath).toLowerCase();
     assert.ok(dump.includes('create table public.users'), 'the dump holds the schema');
   } else {
     const files = ['', '-wal', '-shm'].map((s) => dbPath + s).filter((f) => fs.existsSync(f));
     assert.ok(files.length >= 1, `no database at ${dbPath}`);
     raw = files.map((f) => [f, fs.readFileSync(f)]);
-    const r = spawnSync('sqlite3', ['-batch', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
-    if (r.status !== 0) throw new Error(`sqlite3 .dump failed (${r.status}): ${r.stderr}`);
-    dump = r.stdout.toLowerCase();
+    dump = dumpDb(dbPath).toLowerCase();
     assert.ok(dump.includes('create table users'), 'the dump holds the schema');
   }
   for (const [name, secret] of Object.entries(secrets)) {
