@@ -137,7 +137,7 @@ static void *appender(void *arg)
 static void test_concurrent_chain(void **state)
 {
     struct store_conn *c = *state;
-    static char names[THREADS][16];
+    static char names[THREADS][24];
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++) {
         snprintf(names[i], sizeof names[i], "actor-%d", i);
