@@ -51,7 +51,6 @@ static bool normalize_before(const char *t, char out[64])
 
 int audit_cli(int argc, char **argv)
 {
-    const struct store_ops *ops = store_backend();
     const char *sub = argc > 2 ? argv[2] : "";
     int verify = !strcmp(sub, "verify") && argc == 3;
     int prune_cmd = !strcmp(sub, "prune") && argc == 5 && !strcmp(argv[3], "--before");
@@ -67,6 +66,7 @@ int audit_cli(int argc, char **argv)
     /* The audit commands need the database only: no keys are loaded or
      * created, so verify is read-only and runs on a copied file too. */
     int rc = cli_load_config();
+    const struct store_ops *ops = store_backend(); /* known once configured */
     struct store_conn *c = NULL;
     int pending = 0;
     if (!rc && ops->open(gh_cfg.db_path, &c) != GH_OK) rc = cli_die("cannot open the database");

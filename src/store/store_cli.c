@@ -8,6 +8,7 @@
 #include "core/util.h"
 #include "store/health.h"
 #include "store/migrations.h"
+#include "store/pg.h"
 #include "store/schema.h"
 #include "store/store.h"
 
@@ -47,7 +48,8 @@ static int migrate_status(void)
     enum gh_err rc = ops->schema_read(c, &s);
     ops->close(c);
     if (rc) return cli_die(store_start_error("cannot read schema_migrations"));
-    printf("database (%s): ", ops->name);
+    printf("database %s (%s): ", store_pg_selected() ? store_pg_target() : gh_cfg.db_path,
+           ops->name);
     int pending = store_schema_pending_count(&s);
     char list[256];
     store_schema_unknown_list(&s, false, list, sizeof list);
@@ -82,7 +84,10 @@ int store_cli_migrate(int argc, char **argv)
     if (!rc) rc = cli_open_keys(1, &c);
     if (!rc) {
         store_backend()->close(c);
-        printf("database %s is up to date\n", gh_cfg.db_path);
+        if (store_pg_selected())
+            printf("database %s is up to date\n", store_pg_target());
+        else
+            printf("database %s is up to date\n", gh_cfg.db_path);
     }
     cli_teardown();
     return rc;
