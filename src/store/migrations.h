@@ -241,10 +241,10 @@ static const struct store_migration store_migrations[] = {
  * table (a unit test compares them). From this version on a backend
  * records the flag with each migration it applies. Older releases read
  * schema_migrations by version only. */
+#define GH_MIG20_FLAGS "6, 9, 10, 11, 14, 15, 17, 19"
 #define GH_MIG20(ADD)                                                                              \
     ADD " compatible INTEGER NOT NULL DEFAULT 0;"                                                  \
-        "UPDATE schema_migrations SET compatible = 1 WHERE version IN (6, 9, 10, 11, 14, 15, 17, " \
-        "19);"
+        "UPDATE schema_migrations SET compatible = 1 WHERE version IN (" GH_MIG20_FLAGS ");"
     {20, "compatible flags", NULL, GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN"),
      GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS"), .compatible = 1},
 };
