@@ -47,7 +47,7 @@ function migrateStatus(dataDir) {
 function previousCommit(newest) {
   if (!git(['rev-parse', '--git-dir'])) return { skip: 'not a git checkout: no history to build the previous release from' };
   // The oldest commit whose diff adds or removes the entry line ({N, "...).
-  const log = git(['log', '--format=%H', '-G', `^ *\\{${newest}, "`, '--', 'src/store/migrations.h']);
+  const log = git(['log', '--topo-order', '--format=%H', '-G', `^ *\\{${newest}, "`, '--', 'src/store/migrations.h']);
   const added = log ? log.split('\n').filter(Boolean).at(-1) : null;
   // Not committed yet (a migration being written): the previous release is HEAD.
   const prev = added ? git(['rev-parse', '--verify', '--quiet', `${added}^`]) : git(['rev-parse', 'HEAD']);
