@@ -19,6 +19,7 @@
 #include "import/import_cli.h"
 #include "http/serve.h"
 #include "sessions/keys_cli.h"
+#include "store/schema.h"
 #include "store/store_cli.h"
 
 static int version_cmd(int argc, char **argv)
@@ -26,6 +27,8 @@ static int version_cmd(int argc, char **argv)
     (void)argc;
     (void)argv;
     printf("gatehouse %s (commit %s)\n", GH_VERSION, gh_build_commit);
+    /* Which schemas it runs on: docs/upgrades.md. */
+    printf("schema: migrations 1-%d\n", store_schema_newest_known());
     return 0;
 }
 
@@ -39,8 +42,10 @@ static const struct command {
 } commands[] = {
     {"serve", serve_cmd, false,
      "  serve                    run the HTTP server (migrates first in development mode)\n"},
-    {"migrate", store_cli_migrate, false,
-     "  migrate                  apply pending database migrations and exit\n"},
+    {"migrate", store_cli_migrate, true,
+     "  migrate                  apply pending database migrations and exit\n"
+     "  migrate --status         list the applied migrations and their compatible flags\n"
+     "                           (exit 1 when this release refuses the schema as too new)\n"},
     {"keys", keys_cli, true,
      "  keys list                list encryption and signing keys\n"
      "  keys rotate --encryption add a data key and re-encrypt every sealed value with it\n"

@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/util.h"
 #include "store/pg.h"
+#include "store/schema.h"
 #include "store/store.h"
 
 /* --before: an RFC 3339 UTC time ("2026-11-24T05:22:04Z", optional
@@ -79,7 +80,10 @@ int audit_cli(int argc, char **argv)
             rc = cli_die("GATEHOUSE_DATABASE_RETENTION_URL cannot be used");
     }
     if (!rc && ops->open(gh_cfg.db_path, &c) != GH_OK) rc = cli_die("cannot open the database");
-    if (!rc && (ops->pending_migrations(c, &pending) != GH_OK || pending))
+    enum gh_err prc = rc ? GH_OK : ops->pending_migrations(c, &pending);
+    if (prc == GH_ERR_CONFLICT)
+        rc = cli_die(STORE_SCHEMA_NEWER_MSG);
+    else if (!rc && (prc != GH_OK || pending))
         rc = cli_die("the database schema is out of date: run `gatehouse migrate` first");
     if (rc) {
         if (c) ops->close(c);

@@ -25,6 +25,7 @@
 #include "store/health.h"
 #include "store/migrations.h"
 #include "store/pg.h"
+#include "store/schema.h"
 #include "vault/vault.h"
 #include "vault/vault_config.h"
 
@@ -106,7 +107,12 @@ int cli_open_keys(int apply_migrations, struct store_conn **out)
     if (ops->open(gh_cfg.db_path, &c) != GH_OK)
         return cli_die(store_start_error("cannot open the database"));
     int pending = 0;
-    if (ops->pending_migrations(c, &pending) != GH_OK) goto fail_db;
+    rc = ops->pending_migrations(c, &pending);
+    if (rc == GH_ERR_CONFLICT) { /* logged with the versions */
+        ops->close(c);
+        return cli_die(STORE_SCHEMA_NEWER_MSG);
+    }
+    if (rc) goto fail_db;
     /* Migration 2 made vault_keys: if it is applied, test the key first. */
     if ((int)STORE_MIGRATION_COUNT - pending >= 2) {
         rc = vault_load(ops, c, 0);

@@ -15,6 +15,8 @@
  * struct store_ops means editing this list only. */
 #define STORE_FAULT_OPS(X, V)                                                                      \
     X(pending_migrations, pending_migrations, (struct store_conn * c, int *n), (c, n), (void)0)    \
+    X(schema_read, schema_read, (struct store_conn * c, struct store_schema * out), (c, out),      \
+      (void)0)                                                                                     \
     X(user_create, users.create,                                                                   \
       (struct store_conn * c, const struct store_user *u, const struct store_audit *ev),           \
       (c, u, ev), (void)0)                                                                         \

@@ -15,6 +15,15 @@ struct store_migration {
     /* Backend-specific parts, run after the common one (NULL: none). */
     const char *sqlite_sql;
     const char *pg_sql;
+    /* 1: the release before it keeps working, correctly and safely,
+     * against the schema with it applied and rows the newer release
+     * writes (an expand: a table, a nullable or defaulted column, an
+     * index, and nothing the older code would misread, such as a new
+     * column that restricts what a row grants). A replica refuses a schema
+     * with an applied migration it does not know unless it is marked 1
+     * (store/schema.h). Recorded in schema_migrations.compatible. Each
+     * migration's flag and why: docs/upgrades.md. */
+    int compatible;
 };
 
 /* The tables with binary columns; BIN is the backend's binary type. */
@@ -99,6 +108,10 @@ struct store_migration {
     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
     " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
 
+/* An entry without .compatible is 0, not compatible: the safe default
+ * for a migration nobody judged. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 static const struct store_migration store_migrations[] = {
     {1, "accounts and sessions",
      "CREATE TABLE users ("
@@ -186,18 +199,19 @@ static const struct store_migration store_migrations[] = {
      " sent_at BIGINT,"
      " last_error TEXT NOT NULL DEFAULT '');"
      "CREATE INDEX mail_queue_due ON mail_queue(sent_at, next_attempt_at);",
-     GH_MIG6_LINKS("BLOB"), GH_MIG6_LINKS("BYTEA")},
+     GH_MIG6_LINKS("BLOB"), GH_MIG6_LINKS("BYTEA"), .compatible = 1},
     {7, "link purposes",
      "ALTER TABLE magic_links ADD COLUMN purpose TEXT NOT NULL DEFAULT 'signin';", NULL, NULL},
     {8, "email verification", "ALTER TABLE users ADD COLUMN email_verified_at BIGINT;", NULL, NULL},
     {9, "links by account",
-     "CREATE INDEX magic_links_account ON magic_links (email_key, purpose, used_at);", NULL, NULL},
+     "CREATE INDEX magic_links_account ON magic_links (email_key, purpose, used_at);", NULL, NULL,
+     .compatible = 1},
     {10, "first factor of a sign-in challenge",
      "ALTER TABLE mfa_challenges ADD COLUMN first_factor TEXT NOT NULL DEFAULT 'password';", NULL,
-     NULL},
+     NULL, .compatible = 1},
     /* id: HMAC of (user, route, key); the response is sealed (it may hold
      * backup codes or a TOTP secret); status 0 while the first request runs. */
-    {11, "idempotency keys", NULL, GH_MIG11_IDEM("BLOB"), GH_MIG11_IDEM("BYTEA")},
+    {11, "idempotency keys", NULL, GH_MIG11_IDEM("BLOB"), GH_MIG11_IDEM("BYTEA"), .compatible = 1},
     /* Roles: "admin" matters to GATEHOUSE_MFA_REQUIRED=admins; set by the CLI. */
     {12, "user roles", "ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';", NULL,
      NULL},
@@ -208,10 +222,11 @@ static const struct store_migration store_migrations[] = {
     /* When the session's sign-in passed a second factor (0: it did not):
      * a passwordless account's recent proof for changing its factor. */
     {14, "second factor at sign-in",
-     "ALTER TABLE sessions ADD COLUMN mfa_at BIGINT NOT NULL DEFAULT 0;", NULL, NULL},
+     "ALTER TABLE sessions ADD COLUMN mfa_at BIGINT NOT NULL DEFAULT 0;", NULL, NULL,
+     .compatible = 1},
     /* One row, rewritten by the readiness probe while writes fail
      * (store/health.h): a real write, not one rolled back. */
-    {15, "health probe", NULL, GH_MIG15_PROBE("BLOB"), GH_MIG15_PROBE("BYTEA")},
+    {15, "health probe", NULL, GH_MIG15_PROBE("BLOB"), GH_MIG15_PROBE("BYTEA"), .compatible = 1},
     /* What changed the auth cache's state, appended in the same transaction
      * as the change: a running server applies what the CLI (and later other
      * replicas) did (docs/decisions/0025-feed-change-events.md). */
@@ -222,7 +237,8 @@ static const struct store_migration store_migrations[] = {
      * magic_links.email: it becomes users.email once confirmed
      * (docs/decisions/0033-email-email-change.md). '' for other links. */
     {17, "email change links",
-     "ALTER TABLE magic_links ADD COLUMN new_email TEXT NOT NULL DEFAULT '';", NULL, NULL},
+     "ALTER TABLE magic_links ADD COLUMN new_email TEXT NOT NULL DEFAULT '';", NULL, NULL,
+     .compatible = 1},
     /* An account's identities at OpenID providers, keyed by (provider,
      * sub), never by address; email: what the provider said at link time
      * (docs/decisions/0037-identities-federated-accounts.md). */
@@ -239,9 +255,25 @@ static const struct store_migration store_migrations[] = {
      GH_MIG18_NONCES("BLOB"), GH_MIG18_NONCES("BYTEA")},
     /* A display name ('' none): brought by an import (gatehouse import) or
      * given by an OpenID provider (docs/decisions/0039-import-accounts.md). */
-    {19, "user names", "ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';", NULL, NULL},
+    {19, "user names", "ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT '';", NULL, NULL,
+     .compatible = 1},
+/* Each migration's flag, recorded (docs/upgrades.md): the column (which
+ * PostgreSQL's schema_migrations has from the start, hence IF NOT
+ * EXISTS), then the flags of those applied before it, copied from this
+ * table (a unit test compares them). From this version on a backend
+ * records the flag with each migration it applies. Older releases read
+ * schema_migrations by version only. */
+#define GH_MIG20_FLAGS "6, 9, 10, 11, 14, 15, 17, 19"
+#define GH_MIG20(ADD)                                                                              \
+    ADD " compatible INTEGER NOT NULL DEFAULT 0;"                                                  \
+        "UPDATE schema_migrations SET compatible = 1 WHERE version IN (" GH_MIG20_FLAGS ");"
+    {20, "compatible flags", NULL, GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN"),
+     GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS"), .compatible = 1},
 };
+#pragma GCC diagnostic pop
 
 #define STORE_MIGRATION_COUNT (sizeof store_migrations / sizeof store_migrations[0])
+/* schema_migrations has the compatible column once this one is applied. */
+#define STORE_MIGRATION_COMPAT_COLUMN 20
 
 #endif

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "store/migrations.h"
+#include "store/schema.h"
 
 static const char SQL_BEGIN[] = "BEGIN ISOLATION LEVEL READ COMMITTED";
 static const char SQL_COMMIT[] = "COMMIT";
@@ -24,10 +25,11 @@ static const char SQL_MIG_TABLE[] = "CREATE TABLE IF NOT EXISTS schema_migration
                                     " applied_at BIGINT NOT NULL,"
                                     " compatible INTEGER NOT NULL DEFAULT 0)";
 static const char SQL_MIG_HAS_TABLE[] = "SELECT to_regclass('schema_migrations') IS NOT NULL";
-static const char SQL_MIG_MAX[] = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+static const char SQL_MIG_ROWS[] = "SELECT version, compatible, applied_at FROM schema_migrations"
+                                   " ORDER BY version";
 static const char SQL_MIG_APPLIED[] = "SELECT 1 FROM schema_migrations WHERE version = $1";
-static const char SQL_MIG_RECORD[] = "INSERT INTO schema_migrations (version, name, applied_at)"
-                                     " VALUES ($1, $2, $3)";
+static const char SQL_MIG_RECORD[] = "INSERT INTO schema_migrations (version, name, applied_at,"
+                                     " compatible) VALUES ($1, $2, $3, $4)";
 
 static enum gh_err pg_open(const char *path, struct store_conn **out)
 {
@@ -147,7 +149,7 @@ static enum gh_err apply_one(struct store_conn *c, const struct store_migration 
         if (rc == GH_OK && m->pg_sql) rc = pg_exec_script(c, m->pg_sql, m->name);
         if (rc == GH_OK)
             rc = PG_RUN(c, SQL_MIG_RECORD, "migration record", PG_INT(m->version), PG_TEXT(m->name),
-                        PG_INT(gh_now_s()));
+                        PG_INT(gh_now_s()), PG_INT(m->compatible));
     }
     if (rc || applied) {
         tx_rollback(c);
@@ -185,23 +187,26 @@ static enum gh_err pg_migrate(struct store_conn *c)
     return rc;
 }
 
-static enum gh_err pg_pending_migrations(struct store_conn *c, int *n)
+/* schema_migrations has the compatible column from the start here (the
+ * table above); rows this release does not know are only read. */
+static enum gh_err pg_schema_read(struct store_conn *c, struct store_schema *out)
 {
-    *n = 0;
     PGresult *r = NULL;
     enum gh_err rc = pg_exec(c, SQL_MIG_HAS_TABLE, "schema_migrations", NULL, 0, &r, NULL);
     bool has = rc == GH_OK && strcmp(pg_str(r, 0, 0), "t") == 0;
     PQclear(r);
-    if (rc) return rc;
-    int64_t maxv = 0;
-    if (has) { /* a fresh database has no table: everything is pending */
-        if ((rc = pg_exec(c, SQL_MIG_MAX, "schema version", NULL, 0, &r, NULL))) return rc;
-        maxv = pg_int(r, 0, 0);
-        PQclear(r);
-    }
-    for (size_t i = 0; i < STORE_MIGRATION_COUNT; i++)
-        if (store_migrations[i].version > maxv) (*n)++;
+    if (rc || !has) return rc; /* a fresh database: everything is pending */
+    if ((rc = pg_exec(c, SQL_MIG_ROWS, "schema_migrations read", NULL, 0, &r, NULL))) return rc;
+    out->table = true;
+    for (int i = 0; i < pg_rows(r); i++)
+        store_schema_add(out, (int)pg_int(r, i, 0), (int)pg_int(r, i, 1), pg_int(r, i, 2));
+    PQclear(r);
     return GH_OK;
+}
+
+static enum gh_err pg_pending_migrations(struct store_conn *c, int *n)
+{
+    return store_schema_pending(&store_pg, c, n);
 }
 
 const struct store_ops store_pg = {
@@ -210,6 +215,7 @@ const struct store_ops store_pg = {
     .close = pg_close,
     .migrate = pg_migrate,
     .pending_migrations = pg_pending_migrations,
+    .schema_read = pg_schema_read,
     .users.create = pg_user_create,
     .users.by_email_key = pg_user_by_email_key,
     .users.by_id = pg_user_by_id,

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "store/migrations.h"
+#include "store/schema.h"
 
 /* Disk-class errors also turn /readyz 503 (store/health.h); during such
  * an episode they are logged once there, not per failed statement. */
@@ -189,16 +190,20 @@ static enum gh_err sq_migrate(struct store_conn *c)
             sq_rollback(c);
             return e;
         }
-        if (sqlite3_prepare_v2(c->db,
-                               "INSERT INTO schema_migrations (version, name, applied_at)"
-                               " VALUES (?1, ?2, ?3)",
-                               -1, &q, NULL) != SQLITE_OK) {
+        /* The flag once the column exists (migration 20 backfilled those before it). */
+        const char *record = m->version >= STORE_MIGRATION_COMPAT_COLUMN
+                                 ? "INSERT INTO schema_migrations (version, name, applied_at,"
+                                   " compatible) VALUES (?1, ?2, ?3, ?4)"
+                                 : "INSERT INTO schema_migrations (version, name, applied_at)"
+                                   " VALUES (?1, ?2, ?3)";
+        if (sqlite3_prepare_v2(c->db, record, -1, &q, NULL) != SQLITE_OK) {
             sq_rollback(c);
             return sq_fail(c, "prepare migration record");
         }
         sqlite3_bind_int(q, 1, m->version);
         bind_text(q, 2, m->name);
         sqlite3_bind_int64(q, 3, gh_now_s());
+        if (m->version >= STORE_MIGRATION_COMPAT_COLUMN) sqlite3_bind_int(q, 4, m->compatible);
         r = sqlite3_step(q);
         sqlite3_finalize(q);
         if (r != SQLITE_DONE) {
@@ -214,20 +219,45 @@ static enum gh_err sq_migrate(struct store_conn *c)
     return GH_OK;
 }
 
-static enum gh_err sq_pending_migrations(struct store_conn *c, int *n)
+/* Rows it does not know are only read: migrate never touches them. */
+static enum gh_err sq_schema_read(struct store_conn *c, struct store_schema *out)
 {
     sqlite3_stmt *q = NULL;
-    int maxv = 0;
-    /* A fresh file has no schema_migrations table: everything is pending. */
-    if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", -1, &q,
-                           NULL) == SQLITE_OK &&
-        sqlite3_step(q) == SQLITE_ROW)
-        maxv = sqlite3_column_int(q, 0);
+    int table = 0, column = 0;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT (SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'"
+                           " AND name = 'schema_migrations'),"
+                           " (SELECT COUNT(*) FROM pragma_table_info('schema_migrations')"
+                           " WHERE name = 'compatible')",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW) {
+        sqlite3_finalize(q);
+        return sq_fail(c, "schema_migrations lookup");
+    }
+    table = sqlite3_column_int(q, 0);
+    column = sqlite3_column_int(q, 1);
     sqlite3_finalize(q);
-    *n = 0;
-    for (size_t i = 0; i < STORE_MIGRATION_COUNT; i++)
-        if (store_migrations[i].version > maxv) (*n)++;
-    return GH_OK;
+    if (!table) return GH_OK; /* a new file: everything is pending */
+    /* Before migration 20 there is no flag: an unknown row counts as not compatible. */
+    if (sqlite3_prepare_v2(c->db,
+                           column ? "SELECT version, compatible, applied_at FROM schema_migrations"
+                                    " ORDER BY version"
+                                  : "SELECT version, 0, applied_at FROM schema_migrations"
+                                    " ORDER BY version",
+                           -1, &q, NULL) != SQLITE_OK)
+        return sq_fail(c, "prepare schema_migrations read");
+    int r;
+    out->table = true;
+    while ((r = sqlite3_step(q)) == SQLITE_ROW)
+        store_schema_add(out, sqlite3_column_int(q, 0), sqlite3_column_int(q, 1),
+                         sqlite3_column_int64(q, 2));
+    sqlite3_finalize(q);
+    return r == SQLITE_DONE ? GH_OK : sq_fail(c, "schema_migrations read");
+}
+
+static enum gh_err sq_pending_migrations(struct store_conn *c, int *n)
+{
+    return store_schema_pending(&store_sqlite, c, n);
 }
 
 static bool sq_tx_open(struct store_conn *c)
@@ -327,6 +357,7 @@ const struct store_ops store_sqlite = {
     .close = sq_close,
     .migrate = sq_migrate,
     .pending_migrations = sq_pending_migrations,
+    .schema_read = sq_schema_read,
     .users.create = sq_user_create,
     .users.by_email_key = sq_user_by_email_key,
     .users.by_id = sq_user_by_id,

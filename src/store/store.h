@@ -254,6 +254,7 @@ struct store_identity {
 };
 
 struct store_conn;
+struct store_schema; /* store/schema.h */
 
 /* The table a backend fills. Members are grouped by capability, one nested
  * struct of plain function pointers per group, so a new capability adds a
@@ -266,8 +267,15 @@ struct store_ops {
     void (*close)(struct store_conn *c);
     /** Applies pending numbered migrations; idempotent. */
     enum gh_err (*migrate)(struct store_conn *c) GH_WUR;
-    /** Number of known migrations not yet applied (0 = up to date). */
+    /** Number of known migrations not yet applied (0 = up to date).
+     *  GH_ERR_CONFLICT (logged, naming the versions) when a migration this
+     *  release does not know is applied and not marked compatible: the
+     *  schema is newer than this release, which must not run on it
+     *  (store/schema.h; every backend: store_schema_pending). */
     enum gh_err (*pending_migrations)(struct store_conn *c, int *n) GH_WUR;
+    /** Every row of schema_migrations into out (store_schema_add), which
+     *  the caller initialised; a database without the table adds none. */
+    enum gh_err (*schema_read)(struct store_conn *c, struct store_schema *out) GH_WUR;
 
     /* A write transaction the caller groups several writes in. Each write
      * function below runs in its own transaction unless one is open. */

@@ -61,7 +61,7 @@ describe('shutdown and version (item 19)', () => {
   test('gatehouse version prints the commit it was built from', () => {
     const r = runCli(['version']);
     assert.equal(r.code, 0);
-    const m = /^gatehouse \d+\.\d+\.\d+ \(commit ([^)]+)\)\n$/.exec(r.stdout);
+    const m = /^gatehouse \d+\.\d+\.\d+ \(commit ([^)]+)\)\nschema: migrations 1-\d+\n$/.exec(r.stdout);
     assert.ok(m, r.stdout);
     const git = spawnSync('git', ['-C', REPO_ROOT, 'rev-parse', '--short=12', 'HEAD'], { encoding: 'utf8' });
     if (git.status !== 0) {
