@@ -67,7 +67,9 @@ static const struct command {
     {"restore", restore_cli, true,
      "  restore FILE [--keep-sessions]  put a backup back into the stopped data directory\n"
      "                           (the old database is moved aside); revokes every session\n"
-     "                           unless --keep-sessions (docs/backups.md)\n"},
+     "                           unless --keep-sessions (docs/backups.md)\n"
+     "  restore --in-place [--keep-sessions]  the same for a database put back by other\n"
+     "                           means (PostgreSQL: pg_restore, point-in-time recovery)\n"},
     {"import", import_cli, true,
      "  import users FILE [--dry-run]  import accounts from JSON lines (docs/import.md)\n"
      "  import authjs --users FILE [--accounts FILE] [--dry-run]  from an Auth.js database\n"

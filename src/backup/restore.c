@@ -23,7 +23,8 @@
 #include "store/store.h"
 #include "vault/vault.h"
 
-#define USAGE "usage: gatehouse restore FILE [--keep-sessions]"
+#define USAGE                                                                                      \
+    "usage: gatehouse restore FILE [--keep-sessions] | restore --in-place [--keep-sessions]"
 
 /* Refused (exit 1): nothing was changed. */
 static int refuse(const char *tmp, const char *why)
@@ -70,12 +71,14 @@ static int check_key(const struct store_ops *ops, struct store_conn *c)
 static char *details_json(const char *name, const struct backup_info *from, bool keep,
                           int64_t revoked)
 {
-    json_t *d = json_pack("{s:s, s:s, s:I, s:s, s:I}", "file", name, "head_hash", from->head_hash,
-                          "rows", (json_int_t)from->rows, "sessions", keep ? "kept" : "revoked",
-                          "revoked", (json_int_t)revoked);
+    const char *source = name ? "file" : "in_place";
+    json_t *d =
+        json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "source", source, "file", name ? name : "",
+                  "head_hash", from->head_hash, "rows", (json_int_t)from->rows, "sessions",
+                  keep ? "kept" : "revoked", "revoked", (json_int_t)revoked);
     if (!d)
-        d = json_pack("{s:s, s:s, s:I, s:s, s:I}", "file", "(not UTF-8)", "head_hash",
-                      from->head_hash, "rows", (json_int_t)from->rows, "sessions",
+        d = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "source", source, "file", "(not UTF-8)",
+                      "head_hash", from->head_hash, "rows", (json_int_t)from->rows, "sessions",
                       keep ? "kept" : "revoked", "revoked", (json_int_t)revoked);
     char *s = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
@@ -103,6 +106,25 @@ static enum gh_err record(const struct store_ops *ops, struct store_conn *c, con
     return ops->tx.commit(c);
 }
 
+/* audit.head names the old log's head: kept as audit.head.pre-restore-<stamp>. */
+static int move_head_aside(const char *stamp)
+{
+    char from[1300], to[1400];
+    snprintf(from, sizeof from, "%s/audit.head", gh_cfg.data_dir);
+    snprintf(to, sizeof to, "%s/audit.head.pre-restore-%s", gh_cfg.data_dir, stamp);
+    if (access(from, F_OK) == 0 && rename(from, to) != 0)
+        return cli_die("cannot move the old audit.head aside");
+    return 0;
+}
+
+/* "20261204T103512Z": the time the moved-aside files are named after. */
+static void now_stamp(char out[32])
+{
+    char name[64];
+    backup_file_name(gh_now_s(), 1, name, sizeof name); /* gatehouse-<stamp>.db */
+    snprintf(out, 32, "%.*s", (int)strlen(name) - 13, name + 10);
+}
+
 /* The old database, its -wal and -shm, and audit.head, renamed
  * <name>.pre-restore-<stamp>[-wal|-shm]: SQLite finds the moved WAL
  * beside the moved file, so the old database still opens. */
@@ -118,28 +140,31 @@ static int move_aside(const char *stamp, char *moved, size_t cap)
         if (rename(from, to) != 0) return cli_die("cannot move the old database aside");
         if (i == 0) snprintf(moved, cap, "%s", to);
     }
-    snprintf(from, sizeof from, "%s/audit.head", gh_cfg.data_dir);
-    snprintf(to, sizeof to, "%s/audit.head.pre-restore-%s", gh_cfg.data_dir, stamp);
-    if (access(from, F_OK) == 0 && rename(from, to) != 0)
-        return cli_die("cannot move the old audit.head aside");
-    return 0;
+    return move_head_aside(stamp);
 }
 
 /* The new database's head becomes the recorded one (no head is loaded:
  * the verification starts from nothing and records what it finds). */
-static int reset_head(const struct store_ops *ops, struct audit_verify_result *res)
+static int reset_head(const struct store_ops *ops, struct store_conn *c,
+                      struct audit_verify_result *res)
 {
-    struct store_conn *c = NULL;
-    if (ops->open(gh_cfg.db_path, &c) != GH_OK) return cli_die("cannot open the restored database");
     enum gh_err rc = audit_verify_with_head(ops, c, 1, res);
     int pending = 0;
     if (rc == GH_OK && ops->pending_migrations(c, &pending) == GH_OK && pending)
         printf("its schema is %d migration(s) behind: run `gatehouse migrate` (a development "
                "server migrates at start)\n",
                pending);
-    ops->close(c);
     if (rc || !res->ok) return cli_die("the restored database's audit chain does not verify");
     return 0;
+}
+
+static void print_sessions(bool keep, int64_t revoked)
+{
+    if (keep)
+        printf("sessions: kept (--keep-sessions)\n");
+    else
+        printf("sessions: %lld revoked; every access token issued before now is refused\n",
+               (long long)revoked);
 }
 
 static int restore(const char *file, bool keep)
@@ -179,9 +204,8 @@ static int restore(const char *file, bool keep)
     if (!rc && backup_check_file(tmp, &now_info, err, sizeof err) != GH_OK) rc = cli_die(err);
     if (!rc && store_sqlite_seal(tmp, err, sizeof err) != GH_OK) rc = cli_die(err);
     char stamp[32], moved[1400];
-    backup_file_name(gh_now_s(), 1, stamp, sizeof stamp); /* gatehouse-<stamp>.db */
-    stamp[strlen(stamp) - 3] = '\0';
-    if (!rc) rc = move_aside(stamp + 10, moved, sizeof moved);
+    now_stamp(stamp);
+    if (!rc) rc = move_aside(stamp, moved, sizeof moved);
     if (rc) {
         backup_remove_db_files(tmp);
         return rc;
@@ -189,16 +213,55 @@ static int restore(const char *file, bool keep)
     if (rename(tmp, gh_cfg.db_path) != 0 || backup_sync_dir(gh_cfg.data_dir) != GH_OK)
         return cli_die("cannot move the restored database into place");
     struct audit_verify_result res;
-    if ((rc = reset_head(ops, &res))) return rc;
+    if (ops->open(gh_cfg.db_path, &c) != GH_OK) return cli_die("cannot open the restored database");
+    rc = reset_head(ops, c, &res);
+    ops->close(c);
+    if (rc) return rc;
     printf("restored %s (%lld audit rows, head %lld %s)\n", file, (long long)from.rows,
            (long long)from.head_id, from.head_id ? from.head_hash : "-");
     printf("database: %s\n", gh_cfg.db_path);
     if (moved[0]) printf("the previous database was moved to %s\n", moved);
-    if (keep)
-        printf("sessions: kept (--keep-sessions)\n");
-    else
-        printf("sessions: %lld revoked; every access token issued before now is refused\n",
-               (long long)revoked);
+    print_sessions(keep, revoked);
+    printf("audit head: %lld %s (backup.restored recorded)\n", (long long)res.head_id,
+           res.head_hash);
+    return 0;
+}
+
+/* --in-place: the database was put back by other means (PostgreSQL:
+ * pg_restore or point-in-time recovery; docs/backups.md). The same checks
+ * and steps as from a file, on the configured database as it is: its
+ * chain must verify, the master key must open it, then the revocations,
+ * the backup.restored row and the head. */
+static int restore_in_place(bool keep)
+{
+    const struct store_ops *ops = store_backend();
+    struct store_conn *c = NULL;
+    int rc = cli_open_keys(0, &c);
+    if (rc) return rc;
+    struct audit_verify_result res = {.rows = 0};
+    struct backup_info from = {.size = 0};
+    if (audit_verify(ops, c, 0, NULL, &res) != GH_OK) {
+        rc = cli_die("cannot read the audit log");
+    } else if (!res.ok) {
+        char why[400];
+        snprintf(why, sizeof why, "the database's audit chain does not verify: %s", res.reason);
+        rc = refuse(NULL, why);
+    }
+    from.rows = res.rows;
+    from.head_id = res.head_id;
+    snprintf(from.head_hash, sizeof from.head_hash, "%s", res.head_id ? res.head_hash : "");
+    int64_t revoked = 0;
+    if (!rc && record(ops, c, NULL, &from, keep, &revoked) != GH_OK)
+        rc = cli_die("cannot record the restore");
+    char stamp[32];
+    now_stamp(stamp);
+    if (!rc) rc = move_head_aside(stamp);
+    if (!rc) rc = reset_head(ops, c, &res);
+    ops->close(c);
+    if (rc) return rc;
+    printf("recorded the restore of the database (%lld audit rows, head %lld %s)\n",
+           (long long)from.rows, (long long)from.head_id, from.head_id ? from.head_hash : "-");
+    print_sessions(keep, revoked);
     printf("audit head: %lld %s (backup.restored recorded)\n", (long long)res.head_id,
            res.head_hash);
     return 0;
@@ -207,27 +270,31 @@ static int restore(const char *file, bool keep)
 int restore_cli(int argc, char **argv)
 {
     const char *file = NULL;
-    bool keep = false;
+    bool keep = false, in_place = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--keep-sessions") == 0 && !keep)
             keep = true;
+        else if (strcmp(argv[i], "--in-place") == 0 && !in_place)
+            in_place = true;
         else if (argv[i][0] != '-' && !file)
             file = argv[i];
         else
             return cli_die(USAGE);
     }
-    if (!file) return cli_die(USAGE);
+    if (!file == !in_place) return cli_die(USAGE);
     int rc = cli_load_config();
     char err[1400];
-    if (!rc && backup_backend_check(err, sizeof err) != GH_OK) rc = cli_die(err);
+    bool sqlite = store_backend() == &store_sqlite;
+    if (!rc && file && backup_backend_check(err, sizeof err) != GH_OK) rc = cli_die(err);
     /* The server's own lock, held until this process exits: no server
-     * runs on the directory now, and none starts during the restore. */
-    enum gh_err lrc = rc ? GH_OK : instance_lock(gh_cfg.listen_host, 0, gh_cfg.db_path);
+     * runs on the directory now, and none starts during the restore.
+     * (PostgreSQL has no such lock: docs/backups.md says to stop them.) */
+    enum gh_err lrc = rc || !sqlite ? GH_OK : instance_lock(gh_cfg.listen_host, 0, gh_cfg.db_path);
     if (lrc == GH_ERR_CONFIG)
         rc = cli_die("a gatehouse server is running on this data directory; stop it first");
     else if (lrc)
         rc = cli_die("cannot lock the database; see the log");
-    if (!rc) rc = restore(file, keep);
+    if (!rc) rc = in_place ? restore_in_place(keep) : restore(file, keep);
     cli_teardown();
     return rc;
 }

@@ -11,7 +11,13 @@
  * audit.head) moved aside under a name printed, the copy renamed into
  * place, and the recorded audit head reset to the restored chain's head
  * (audit/audit_head.h: the old head would call the restored log
- * truncated). */
+ * truncated).
+ *
+ * `gatehouse restore --in-place [--keep-sessions]` does the same steps on
+ * the configured database as it stands, put back by other means (on
+ * PostgreSQL: pg_restore or point-in-time recovery, docs/backups.md): its
+ * chain must verify and the master key open it; nothing is copied or
+ * moved but audit.head. */
 #ifndef GH_BACKUP_RESTORE_H
 #define GH_BACKUP_RESTORE_H
 

@@ -249,6 +249,40 @@ describe('backup and restore (SQLite)', { skip: SQLITE_ONLY }, () => {
     assert.equal(cli(['audit', 'verify'], dir).code, 0);
   });
 
+  test('restore --in-place records a database put back by hand: sessions revoked, backup.restored, head reset', async () => {
+    const dirA = mkTempDir();
+    const srv = await startServer({ dataDir: dirA, env: KEYED });
+    const u = await signup(srv);
+    const file = backupOf(dirA, mkTempDir('gatehouse-backups-'));
+    await srv.stop();
+    const dirB = mkTempDir();
+    fs.copyFileSync(file, path.join(dirB, 'gatehouse.db'));
+    fs.writeFileSync(path.join(dirB, 'audit.head'), `99 ${'0'.repeat(64)}\n`); // a head the copy never had
+    await sleep(1100);
+    const r = cli(['restore', '--in-place'], dirB);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /sessions: 1 revoked/);
+    const d = JSON.parse(sqlite(path.join(dirB, 'gatehouse.db'), "SELECT details FROM audit_log WHERE action = 'backup.restored'"));
+    assert.equal(d.source, 'in_place');
+    assert.equal(d.sessions, 'revoked');
+    assert.ok(fs.readdirSync(dirB).some((f) => f.startsWith('audit.head.pre-restore-')));
+    assert.equal(cli(['audit', 'verify'], dirB).code, 0);
+    const srvB = await startServer({ dataDir: dirB, env: KEYED });
+    try {
+      assert.equal((await refresh(srvB, u.refresh)).status, 401);
+      assert.equal((await me(srvB, u.access)).status, 401);
+    } finally {
+      await srvB.stop();
+    }
+    // a database whose chain is broken is refused
+    const s2 = path.join(dirB, 'gatehouse.db');
+    sqlite(s2, "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET action = 'x' WHERE id = 1;");
+    const bad = cli(['restore', '--in-place'], dirB);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /audit chain does not verify/);
+    assert.equal(cli(['restore', file, '--in-place'], dirB).code, 2, 'FILE or --in-place, not both');
+  });
+
   test('scheduled backups: GATEHOUSE_BACKUP_INTERVAL writes verified backups and retention deletes old ones (never the newest)', async () => {
     const bdir = mkTempDir('gatehouse-backups-');
     const day = 86400 * 1000;
@@ -329,11 +363,29 @@ describe('backup and restore (SQLite)', { skip: SQLITE_ONLY }, () => {
 describe('backup on PostgreSQL', { skip: ON_PG ? false : 'needs GATEHOUSE_TEST_PG' }, () => {
   test('gatehouse backup, gatehouse restore and GATEHOUSE_BACKUP_* refuse clearly, pointing to docs/backups.md', () => {
     const dir = mkTempDir();
-    for (const [args, env] of [[['backup'], {}], [['restore', '/tmp/x.db'], {}],
+    for (const [args, env] of [[['backup'], {}], [['restore', '/tmp/x.db'], {}], [['backup'], { GATEHOUSE_BACKUP_DIR: dir }],
       [['migrate'], { GATEHOUSE_BACKUP_INTERVAL: '24h' }]]) {
       const r = cli(args, dir, env);
       assert.equal(r.code, 2, `${args}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, /pg_dump or point-in-time recovery \(docs\/backups\.md\)/);
+    }
+  });
+
+  test('restore --in-place after a pg_restore revokes every session and resets the head', async () => {
+    const srv = await startServer({ env: KEYED });
+    const u = await signup(srv);
+    await srv.stop();
+    await sleep(1100);
+    const r = cli(['restore', '--in-place'], srv.dataDir);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /sessions: 1 revoked/);
+    assert.equal(cli(['audit', 'verify'], srv.dataDir).code, 0);
+    const srv2 = await startServer({ dataDir: srv.dataDir, env: KEYED });
+    try {
+      assert.equal((await refresh(srv2, u.refresh)).status, 401);
+      await signin(srv2, u.email, u.password);
+    } finally {
+      await srv2.stop();
     }
   });
 });
