@@ -109,9 +109,16 @@ int backup_prune(const char *dir, int64_t now, int64_t keep_days)
 {
     DIR *d = opendir(dir);
     if (!d) return -1;
-    static _Thread_local char names[PRUNE_MAX][64];
-    static _Thread_local int64_t when[PRUNE_MAX];
-    static _Thread_local bool del[PRUNE_MAX];
+    char(*names)[64] = calloc(PRUNE_MAX, sizeof *names);
+    int64_t *when = calloc(PRUNE_MAX, sizeof *when);
+    bool *del = calloc(PRUNE_MAX, sizeof *del);
+    if (!names || !when || !del) {
+        free(names);
+        free(when);
+        free(del);
+        closedir(d);
+        return -1;
+    }
     size_t n = 0;
     struct dirent *e;
     while (n < PRUNE_MAX && (e = readdir(d)) != NULL) {
@@ -134,6 +141,9 @@ int backup_prune(const char *dir, int64_t now, int64_t keep_days)
         }
     }
     closedir(d);
+    free(names);
+    free(when);
+    free(del);
     return deleted;
 }
 
