@@ -25,6 +25,7 @@
 #include "sessions/sessions_config.h"
 #include "store/health.h"
 #include "store/migrations.h"
+#include "store/pg.h"
 #include "vault/vault.h"
 #include "vault/vault_config.h"
 
@@ -37,9 +38,9 @@ int cli_die(const char *msg)
 /* Each module's settings, read after core's (in this order: the first
  * bad setting is the one named). */
 static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
-    sessions_config_load, accounts_config_load, guard_config_load, audit_config_load,
-    mail_config_load,     vault_config_load,    gate_config_load,  pages_config_load,
-    fed_config_load,      backup_config_load,
+    sessions_config_load, accounts_config_load, guard_config_load,  audit_config_load,
+    mail_config_load,     vault_config_load,    gate_config_load,   pages_config_load,
+    fed_config_load,      store_pg_config_load, backup_config_load, /* after the backend is known */
 };
 
 enum gh_err cli_config_read(char *err, size_t errlen)
@@ -64,6 +65,25 @@ int cli_load_config(void)
         gh_log(GH_LOG_WARN, "GATEHOUSE_DATA_DIR %s is readable by other users; chmod 700 it",
                gh_cfg.data_dir);
     return 0;
+}
+
+/* Applies pending migrations. On PostgreSQL with
+ * GATEHOUSE_DATABASE_MIGRATE_URL they run as the owner role on a
+ * connection of their own (under the advisory lock, pg.c), and *c is
+ * reopened as the runtime role after. */
+static enum gh_err migrate_now(const struct store_ops *ops, struct store_conn **c)
+{
+    if (!store_pg_selected() || !store_pg_cfg.migrate_url) return ops->migrate(*c);
+    ops->close(*c);
+    *c = NULL;
+    struct store_conn *owner = NULL;
+    enum gh_err rc = store_pg_use(store_pg_cfg.migrate_url, 1);
+    if (rc == GH_OK) rc = ops->open(gh_cfg.db_path, &owner);
+    if (rc == GH_OK) rc = ops->migrate(owner);
+    ops->close(owner);
+    enum gh_err back = store_pg_use(store_pg_cfg.url, store_pg_cfg.pool);
+    if (back == GH_OK) back = ops->open(gh_cfg.db_path, c);
+    return rc ? rc : back;
 }
 
 int cli_open_keys(int apply_migrations, struct store_conn **out)
@@ -98,11 +118,15 @@ int cli_open_keys(int apply_migrations, struct store_conn **out)
         }
         if (rc) goto fail_db;
     }
-    if (apply_migrations) {
-        if (ops->migrate(c) != GH_OK) goto fail_db;
+    if (apply_migrations && pending) {
+        if (migrate_now(ops, &c) != GH_OK) goto fail_db;
     } else if (pending) {
         ops->close(c);
-        return cli_die("the database schema is out of date: run `gatehouse migrate` first");
+        return cli_die(store_pg_selected()
+                           ? "the database schema is out of date: run `gatehouse migrate` first "
+                             "(or set GATEHOUSE_DATABASE_MIGRATE_URL, the owner role, for serve "
+                             "to apply it)"
+                           : "the database schema is out of date: run `gatehouse migrate` first");
     }
     if (vault_load(ops, c, 1) != GH_OK) goto fail_db;
     if (audit_init(gh_cfg.audit) != GH_OK) goto fail_db;
@@ -157,5 +181,6 @@ void cli_teardown(void)
     vault_shutdown();
     guard_config_free();
     fed_config_free();
+    store_pg_config_free();
     config_free();
 }

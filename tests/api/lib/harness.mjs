@@ -3,6 +3,8 @@
 // startServer() spawns the server binary on a free loopback port with a fresh
 // temporary data directory, waits for /healthz, and returns a handle whose
 // stop() asserts a clean shutdown (exit code 0, no ASan/UBSan report).
+// Database access (SQLite or PostgreSQL: GATEHOUSE_TEST_PG) is in db.mjs,
+// re-exported here.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,6 +16,9 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { dbPathFor, withDbEnv } from './db.mjs';
+
+export * from './db.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..', '..');
@@ -119,7 +124,9 @@ export function assertNoSanitizerReport(stderr, what = 'server') {
 /**
  * Builds the child environment: the parent's environment without any
  * GATEHOUSE_* variables, the test defaults, then the overrides. An override
- * whose value is null/undefined removes that variable.
+ * whose value is null/undefined removes that variable. On PostgreSQL runs an
+ * override GATEHOUSE_DATA_DIR adds that directory's database variables
+ * (dbEnv), unless the overrides name a database variable themselves.
  */
 export function buildEnv(overrides = {}) {
   const env = {};
@@ -128,6 +135,8 @@ export function buildEnv(overrides = {}) {
   }
   delete env.GATEHOUSE_BIN;
   Object.assign(env, DEFAULT_ENV);
+  // on PostgreSQL, a data directory brings its database (withDbEnv)
+  overrides = withDbEnv(overrides, overrides.GATEHOUSE_DATA_DIR);
   for (const [k, v] of Object.entries(overrides)) {
     if (v === null || v === undefined) delete env[k];
     else env[k] = String(v);
@@ -189,7 +198,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
     port,
     listen,
     dataDir,
-    dbPath: path.join(dataDir, 'gatehouse.db'),
+    dbPath: dbPathFor(env, dataDir),
     child,
     stderr: () => stderr,
     stderrLines: () => stderr.split('\n').filter((l) => l.length > 0),
@@ -327,17 +336,6 @@ export async function me(srv, token) {
   return api(srv.url, 'GET', '/v1/me', { token });
 }
 
-/** Runs a query with the sqlite3 CLI against the server's DB; returns trimmed stdout. */
-export function sql(dbPath, query) {
-  const r = spawnSync('sqlite3', ['-batch', '-noheader', '-cmd', '.timeout 5000', dbPath, query], { encoding: 'utf8', timeout: 10000 });
-  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-export function countRows(dbPath, table) {
-  return Number(sql(dbPath, `SELECT count(*) FROM ${table};`));
-}
-
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -351,53 +349,4 @@ export function decodePart(token, i) {
 /** SHA-256 of a string's UTF-8 bytes, as upper-case hex (what sqlite3's hex() prints for a BLOB). */
 export function sha256Hex(s) {
   return crypto.createHash('sha256').update(s, 'utf8').digest('hex').toUpperCase();
-}
-
-/**
- * The byte strings under which a secret would be "in clear" in a database:
- * its UTF-8 text, and for a base64url token also the raw bytes it encodes.
- */
-function clearForms(secret) {
-  const forms = [Buffer.from(secret, 'utf8')];
-  if (/^[A-Za-z0-9_-]{22,}$/.test(secret)) forms.push(Buffer.from(secret, 'base64url'));
-  return forms;
-}
-
-/**
- * Asserts that no secret appears in clear anywhere in the database: not in
- * the raw bytes of the .db, -wal and -shm files (every page, free ones
- * included), and not in any table or column as dumped by sqlite3 (BLOBs
- * show there as hex, so the hex of each form is looked for too).
- * @param {string} dbPath
- * @param {Record<string,string>} secrets  name -> secret value
- */
-export function assertNotInDb(dbPath, secrets) {
-  const files = ['', '-wal', '-shm'].map((s) => dbPath + s).filter((f) => fs.existsSync(f));
-  assert.ok(files.length >= 1, `no database at ${dbPath}`);
-  const raw = files.map((f) => [f, fs.readFileSync(f)]);
-  const r = spawnSync('sqlite3', ['-batch', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
-  if (r.status !== 0) throw new Error(`sqlite3 .dump failed (${r.status}): ${r.stderr}`);
-  const dump = r.stdout.toLowerCase();
-  assert.ok(dump.includes('create table users'), 'the dump holds the schema');
-  for (const [name, secret] of Object.entries(secrets)) {
-    assert.ok(typeof secret === 'string' && secret.length >= 8, `secret ${name} is a real value: ${secret}`);
-    for (const form of clearForms(secret)) {
-      for (const [f, bytes] of raw) {
-        assert.equal(bytes.indexOf(form), -1, `${name} is in clear in ${path.basename(f)}`);
-      }
-      assert.ok(!dump.includes(form.toString('hex')), `${name} is in the dump as a BLOB`);
-    }
-    assert.ok(!dump.includes(secret.toLowerCase()), `${name} is in the dump`);
-  }
-}
-
-/**
- * Marks an account's address as proved, as following its confirmation link
- * would (a second factor can only be enrolled then: issue 9). userId is the
- * `user.id` from sign-up.
- */
-export function markVerified(srv, userId) {
-  const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', srv.dbPath,
-    `UPDATE users SET email_verified_at = strftime('%s','now') WHERE id = '${userId}';`], { encoding: 'utf8', timeout: 10000 });
-  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
 }
