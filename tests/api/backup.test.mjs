@@ -13,10 +13,10 @@ import crypto from 'node:crypto';
 import { spawn, spawnSync } from 'node:child_process';
 import {
   BIN, startServer, runCli, buildEnv, api, signup, signin, refresh, me, mkTempDir, sleep,
-  uniqueEmail, strongPassword, assertNoSanitizerReport,
+  uniqueEmail, strongPassword, assertNoSanitizerReport, withDbEnv,
 } from './lib/harness.mjs';
 
-const ON_PG = !!process.env.GATEHOUSE_TEST_PG;
+const ON_PG = !!process.env.GATEHOUSE_TEST_PG; // as lib/db.mjs
 const SQLITE_ONLY = ON_PG ? 'backup and restore of the SQLite file (PostgreSQL: pg_dump, docs/backups.md)' : false;
 
 // One master key for every directory: it is never in a backup, so the
@@ -38,7 +38,7 @@ function runAsync(args, env) {
 }
 
 function cli(args, dataDir, env = {}) {
-  const r = runCli(args, { env: { GATEHOUSE_DATA_DIR: dataDir, ...KEYED, ...env }, timeoutMs: 120000 });
+  const r = runCli(args, { env: withDbEnv({ GATEHOUSE_DATA_DIR: dataDir, ...KEYED, ...env }, dataDir), timeoutMs: 120000 });
   assertNoSanitizerReport(r.stderr, `gatehouse ${args.join(' ')}`);
   return r;
 }
