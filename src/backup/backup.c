@@ -18,7 +18,10 @@
 #include "store/sqlite_backup.h"
 #include "store/store.h"
 
-enum gh_err backup_check_file(const char *path, struct backup_info *info, char *err, size_t errlen)
+/* anchor_id/anchor_hash (0/NULL: none): a head recorded earlier, which the
+ * copy's chain must still hold (audit_verify). */
+static enum gh_err check_file(const char *path, int64_t anchor_id, const char *anchor_hash,
+                              struct backup_info *info, char *err, size_t errlen)
 {
     enum gh_err rc = store_sqlite_integrity(path, err, errlen);
     if (rc) return rc;
@@ -30,7 +33,7 @@ enum gh_err backup_check_file(const char *path, struct backup_info *info, char *
     }
     ops->audit.tune_for_scan(c);
     struct audit_verify_result res;
-    rc = audit_verify(ops, c, 0, NULL, &res);
+    rc = audit_verify(ops, c, anchor_id, anchor_hash, &res);
     ops->close(c);
     if (rc) {
         snprintf(err, errlen, "cannot read the audit log of %s", path);
@@ -47,6 +50,30 @@ enum gh_err backup_check_file(const char *path, struct backup_info *info, char *
     struct stat st;
     info->size = stat(path, &st) == 0 ? (int64_t)st.st_size : 0;
     return GH_OK;
+}
+
+enum gh_err backup_check_file(const char *path, struct backup_info *info, char *err, size_t errlen)
+{
+    return check_file(path, 0, NULL, info, err, errlen);
+}
+
+/* The head the server or `audit verify` recorded beside db_path
+ * (audit/audit_head.h), read from the file: a scheduled backup runs beside
+ * the server's own verification, whose in-memory head is not shared. 0 when
+ * there is none. */
+static int64_t recorded_head(const char *db_path, char hash[AUDIT_HASH_HEX + 1])
+{
+    char path[1300];
+    const char *slash = strrchr(db_path, '/');
+    snprintf(path, sizeof path, "%.*s/audit.head", slash ? (int)(slash - db_path) : 1,
+             slash ? db_path : ".");
+    FILE *f = fopen(path, "r");
+    long long id = 0;
+    char h[AUDIT_HASH_HEX + 1] = "";
+    if (f && (fscanf(f, "%lld %64s", &id, h) != 2 || strlen(h) != AUDIT_HASH_HEX)) id = 0;
+    if (f) fclose(f);
+    snprintf(hash, AUDIT_HASH_HEX + 1, "%s", id > 0 ? h : "");
+    return id > 0 ? (int64_t)id : 0;
 }
 
 void backup_file_name(int64_t t, int seq, char *out, size_t cap)
@@ -230,9 +257,13 @@ enum gh_err backup_make(const char *db_path, const char *dir, int64_t now, struc
         snprintf(err, errlen, "the backup directory's path is too long");
         return GH_ERR_CONFIG;
     }
+    /* Read before the copy begins: that head is in the copy's snapshot, so
+     * a live log cut short since it was recorded is not backed up as whole. */
+    char head[AUDIT_HASH_HEX + 1];
+    int64_t head_id = recorded_head(db_path, head);
     enum gh_err rc = store_sqlite_copy(db_path, tmp, err, errlen);
     if (rc) return rc; /* the copy removed what it began */
-    rc = backup_check_file(tmp, info, err, errlen);
+    rc = check_file(tmp, head_id, head_id ? head : NULL, info, err, errlen);
     if (!rc) rc = store_sqlite_seal(tmp, err, errlen);
     if (!rc && (rc = publish(dir, tmp, now, info->path, sizeof info->path)))
         snprintf(err, errlen, "cannot rename the backup into place in %s: %s", dir,

@@ -36,7 +36,9 @@ enum gh_err backup_check_file(const char *path, struct backup_info *info, char *
 
 /** Makes a backup of the database db_path in dir (created 0700 if
  *  missing): an online copy into a temporary file in dir, checked
- *  (backup_check_file), sealed into one file and fsynced, then renamed to
+ *  (backup_check_file, and against the head recorded in audit.head beside
+ *  db_path, if any: a log whose tail was cut is not backed up as whole),
+ *  sealed into one file and fsynced, then renamed to
  *  backup_file_name(now) (0600) and the directory fsynced. A copy that
  *  does not verify is removed: GH_ERR_INVALID and nothing counts. */
 enum gh_err backup_make(const char *db_path, const char *dir, int64_t now, struct backup_info *info,

@@ -207,6 +207,23 @@ static void test_make_and_check(void **state)
     assert_int_equal(backup_check_file(bad, &chk, err, sizeof err), GH_ERR_INVALID);
     assert_non_null(strstr(err, "row 7"));
     test_rm_db(bad);
+    /* A recorded head past the log's end (its tail was cut): no backup. */
+    char head[700];
+    snprintf(head, sizeof head, "%s/audit.head", dir);
+    FILE *f = fopen(head, "w");
+    assert_non_null(f);
+    fprintf(f, "60 %s\n", info.head_hash);
+    fclose(f);
+    struct backup_info none;
+    assert_int_equal(backup_make(path, bdir, now, &none, err, sizeof err), GH_ERR_INVALID);
+    assert_non_null(strstr(err, "row 60"));
+    f = fopen(head, "w"); /* the real head: fine */
+    assert_non_null(f);
+    fprintf(f, "50 %s\n", info.head_hash);
+    fclose(f);
+    assert_int_equal(backup_make(path, bdir, now + 1, &none, err, sizeof err), GH_OK);
+    backup_remove_db_files(none.path);
+    unlink(head);
     /* The copy never overwrites: dst exists. */
     assert_int_not_equal(store_sqlite_copy(path, info.path, err, sizeof err), GH_OK);
     assert_int_equal(store_sqlite_copy("/nonexistent/x.db", bad, err, sizeof err),
