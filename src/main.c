@@ -12,6 +12,8 @@
 
 #include "accounts/users_cli.h"
 #include "audit/audit_cli.h"
+#include "backup/backup_cli.h"
+#include "backup/restore.h"
 #include "cli/startup.h"
 #include "core/cli_help.h"
 #include "core/log.h"
@@ -63,6 +65,16 @@ static const struct command {
      "  audit verify             check the audit log's hash chain (exit 1 on a break)\n"
      "  audit prune --before T   retention: drop rows older than T (RFC 3339) from the oldest\n"
      "                           end, leaving a checkpoint row\n"},
+    {"backup", backup_cli, true,
+     "  backup [DIR]             an online copy of the SQLite database, verified (integrity and\n"
+     "                           audit chain) before it counts, into DIR or "
+     "GATEHOUSE_BACKUP_DIR\n"},
+    {"restore", restore_cli, true,
+     "  restore FILE [--keep-sessions]  put a backup back into the stopped data directory\n"
+     "                           (the old database is moved aside); revokes every session\n"
+     "                           unless --keep-sessions (docs/backups.md)\n"
+     "  restore --in-place [--keep-sessions]  the same for a database put back by other\n"
+     "                           means (PostgreSQL: pg_restore, point-in-time recovery)\n"},
     {"import", import_cli, true,
      "  import users FILE [--dry-run]  import accounts from JSON lines (docs/import.md)\n"
      "  import authjs --users FILE [--accounts FILE] [--dry-run]  from an Auth.js database\n"

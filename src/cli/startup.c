@@ -8,6 +8,7 @@
 #include "accounts/accounts_config.h"
 #include "audit/audit.h"
 #include "audit/audit_config.h"
+#include "backup/backup_config.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -38,9 +39,9 @@ int cli_die(const char *msg)
 /* Each module's settings, read after core's (in this order: the first
  * bad setting is the one named). */
 static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
-    sessions_config_load, accounts_config_load, guard_config_load, audit_config_load,
-    mail_config_load,     vault_config_load,    gate_config_load,  pages_config_load,
-    fed_config_load,      store_pg_config_load,
+    sessions_config_load, accounts_config_load, guard_config_load,  audit_config_load,
+    mail_config_load,     vault_config_load,    gate_config_load,   pages_config_load,
+    fed_config_load,      store_pg_config_load, backup_config_load, /* after the backend is known */
 };
 
 enum gh_err cli_config_read(char *err, size_t errlen)

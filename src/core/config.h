@@ -60,8 +60,14 @@ struct gh_config {
     int mfa_required;              /* 0 off, 1 admins, 2 all (GATEHOUSE_MFA_REQUIRED) */
     bool audit;                    /* GATEHOUSE_AUDIT=off only outside production */
     int64_t audit_verify_interval; /* seconds; 0 = never re-verify while serving */
-    int64_t reauth_window;         /* seconds after sign-in a session may add a factor unasked */
-    int64_t clock_skew;            /* seconds of tolerated clock difference (iat, key retirement) */
+    /* Backups (backup/backup_config.c): GATEHOUSE_BACKUP_DIR ("": <data
+     * dir>/backups), GATEHOUSE_BACKUP_INTERVAL (seconds; 0 = no schedule)
+     * and GATEHOUSE_BACKUP_KEEP_DAYS. */
+    char backup_dir[1024];
+    int64_t backup_interval;
+    int64_t backup_keep_days;
+    int64_t reauth_window; /* seconds after sign-in a session may add a factor unasked */
+    int64_t clock_skew;    /* seconds of tolerated clock difference (iat, key retirement) */
     int64_t signing_activation_delay; /* seconds before a rotated-in key signs */
     /* PEM of an ES256 signing key to import (optional), and the master key
      * text (required in production; generated in dev mode). Heap, wiped and

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "audit/audit.h"
+#include "backup/backup_job.h"
 #include "core/config.h"
 #include "guard/guard.h"
 #include "guard/proxy.h"
@@ -14,7 +15,7 @@
 /* Every module's metric lines, in the order /metrics shows them. */
 static const gh_metrics_fn metric_sources[] = {
     audit_metrics,        http_requests_metrics, guard_metrics,     http_csrf_metrics,
-    store_health_metrics, conn_metrics,          authcache_metrics,
+    store_health_metrics, conn_metrics,          authcache_metrics, backup_metrics,
 };
 
 #define METRICS_MAX 8192

@@ -174,7 +174,7 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-#define MAX_PERIODIC 8
+#define MAX_PERIODIC 12
 static struct periodic {
     gh_periodic_fn fn;
     int interval;

@@ -5,6 +5,7 @@
 
 #include "audit/audit_head.h"
 #include "audit/failures.h"
+#include "backup/backup_job.h"
 #include "cli/startup.h"
 #include "core/config.h"
 #include "core/instance_lock.h"
@@ -145,6 +146,12 @@ int serve_cmd(int argc, char **argv)
     server_add_periodic(store_health_probe, 2, false);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
     server_add_periodic(audit_failures_flush, gh_cfg.audit_failure_window < 10 ? 1 : 5, false);
+    if (gh_cfg.backup_interval > 0) { /* on a worker: a backup takes seconds */
+        server_add_periodic(backup_job, (int)gh_cfg.backup_interval, false);
+        gh_log(GH_LOG_INFO, "scheduled backups every %lld s into %s, kept %lld days",
+               (long long)gh_cfg.backup_interval, gh_cfg.backup_dir,
+               (long long)gh_cfg.backup_keep_days);
+    }
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = cli_die("server failed; see log");
     audit_failures_flush_all(); /* summaries of windows still open */
     gh_log(rc ? GH_LOG_ERROR : GH_LOG_INFO, "gatehouse stopped%s", rc ? " after an error" : "");

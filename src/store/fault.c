@@ -76,6 +76,9 @@
     X(sessions_revoke_others, sessions.revoke_others,                                              \
       (struct store_conn * c, const char *user_id, const char *keep_sid, int64_t now, size_t *n),  \
       (c, user_id, keep_sid, now, n), (void)0)                                                     \
+    X(sessions_revoke_all, sessions.revoke_all,                                                    \
+      (struct store_conn * c, int64_t tia, int64_t now, const struct store_audit *ev, int64_t *n), \
+      (c, tia, now, ev, n), (void)0)                                                               \
     X(refresh_get, refresh.get,                                                                    \
       (struct store_conn * c, const uint8_t token_hash[32], struct store_refresh *out),            \
       (c, token_hash, out), (void)0)                                                               \

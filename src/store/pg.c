@@ -232,6 +232,7 @@ const struct store_ops store_pg = {
     .sessions.revoke = pg_session_revoke,
     .sessions.revoke_user = pg_sessions_revoke_user,
     .sessions.revoke_others = pg_sessions_revoke_others,
+    .sessions.revoke_all = pg_sessions_revoke_all,
     .sessions.unrestrict = pg_session_unrestrict,
     .sessions.set_mfa_at = pg_session_set_mfa_at,
     .refresh.get = pg_refresh_get,

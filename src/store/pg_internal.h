@@ -194,6 +194,9 @@ enum gh_err pg_sessions_revoke_user(struct store_conn *c, const char *uid, int64
                                     const struct store_audit *ev);
 enum gh_err pg_sessions_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,
                                       int64_t now, size_t *n);
+/* pg_revoke_all.c: every session of everyone (gatehouse restore --in-place) */
+enum gh_err pg_sessions_revoke_all(struct store_conn *c, int64_t tia, int64_t now,
+                                   const struct store_audit *ev, int64_t *n) GH_WUR;
 /** Revokes every live session of uid but keep_sid (NULL: none), with its
  *  change event; inside an open write transaction (users, mfa use it). */
 enum gh_err pg_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,

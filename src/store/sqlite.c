@@ -374,6 +374,7 @@ const struct store_ops store_sqlite = {
     .sessions.revoke = sq_session_revoke,
     .sessions.revoke_user = sq_sessions_revoke_user,
     .sessions.revoke_others = sq_sessions_revoke_others,
+    .sessions.revoke_all = sq_sessions_revoke_all,
     .sessions.unrestrict = sq_session_unrestrict,
     .sessions.set_mfa_at = sq_session_set_mfa_at,
     .refresh.get = sq_refresh_get,

@@ -37,6 +37,9 @@ enum stmt_id {
     S_SESS_LIST,
     S_SESS_REVOKE,
     S_SESS_REVOKE_USER,
+    S_SESS_REVOKE_ALL,
+    S_USER_INVALIDATE_ALL,
+    S_EVENT_EVERY_USER,
     S_SESS_UNRESTRICT,
     S_SESS_SET_MFA_AT,
     S_RT_GET,
@@ -237,6 +240,8 @@ enum gh_err sq_session_set_mfa_at(struct store_conn *c, const char *id, int64_t 
                                   const struct store_audit *ev);
 enum gh_err sq_sessions_revoke_user(struct store_conn *c, const char *uid, int64_t now,
                                     const struct store_audit *ev);
+enum gh_err sq_sessions_revoke_all(struct store_conn *c, int64_t tia, int64_t now,
+                                   const struct store_audit *ev, int64_t *n);
 enum gh_err sq_sessions_revoke_others(struct store_conn *c, const char *uid, const char *keep_sid,
                                       int64_t now, size_t *n);
 enum gh_err sq_refresh_get(struct store_conn *c, const uint8_t hash[32], struct store_refresh *o);

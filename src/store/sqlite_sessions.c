@@ -278,3 +278,35 @@ out:
     if (rc) sq_rollback(c);
     return rc;
 }
+
+struct revoke_all_args {
+    int64_t tia, now;
+    int64_t *n;
+};
+
+static enum gh_err revoke_all_fn(struct store_conn *c, const void *arg)
+{
+    const struct revoke_all_args *a = arg;
+    enum gh_err rc = SQ_RUN(c, S_SESS_REVOKE_ALL, "revoke every session", SQ_INT(a->now));
+    if (rc) return rc;
+    *a->n = sqlite3_changes64(c->db);
+    if ((rc = SQ_RUN(c, S_USER_INVALIDATE_ALL, "invalidate every token", SQ_INT(a->tia))))
+        return rc;
+    /* The feed other processes follow: each account's cached sessions and
+     * tokens go, as after a password change. */
+    if ((rc = SQ_RUN(c, S_EVENT_EVERY_USER, "change events",
+                     SQ_TEXT(store_event_kind_name(STORE_EV_USER_SESSIONS_REVOKED)), SQ_INT(0),
+                     SQ_TEXT(store_origin()), SQ_INT(a->now))))
+        return rc;
+    return SQ_RUN(c, S_EVENT_EVERY_USER, "change events",
+                  SQ_TEXT(store_event_kind_name(STORE_EV_TOKENS_INVALIDATED)), SQ_INT(a->tia),
+                  SQ_TEXT(store_origin()), SQ_INT(a->now));
+}
+
+enum gh_err sq_sessions_revoke_all(struct store_conn *c, int64_t tia, int64_t now,
+                                   const struct store_audit *ev, int64_t *n)
+{
+    struct revoke_all_args a = {tia, now, n};
+    *n = 0;
+    return sq_in_tx(c, ev, revoke_all_fn, &a);
+}

@@ -51,6 +51,13 @@ const char *const stmt_sql[S_COUNT] = {
     [S_SESS_SET_MFA_AT] = "UPDATE sessions SET mfa_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
     [S_SESS_REVOKE_USER] = "UPDATE sessions SET revoked_at = ?2 WHERE user_id = ?1"
                            " AND revoked_at IS NULL",
+    [S_SESS_REVOKE_ALL] = "UPDATE sessions SET revoked_at = ?1 WHERE revoked_at IS NULL",
+    [S_USER_INVALIDATE_ALL] = "UPDATE users SET tokens_invalidated_at = ?1"
+                              " WHERE tokens_invalidated_at < ?1",
+    /* One change event of kind ?1 per account (sessions.revoke_all). */
+    [S_EVENT_EVERY_USER] = "INSERT INTO change_events (kind, user_id, session_id, text_value,"
+                           " int_value, origin, created_at) SELECT ?1, id, '', '', ?2, ?3, ?4"
+                           " FROM users",
     [S_RT_GET] = "SELECT r.session_id, s.user_id, r.expires_at, COALESCE(r.rotated_at_us, 0),"
                  " (s.revoked_at IS NULL AND s.expires_at > ?2), u.tokens_invalidated_at,"
                  " r.successor_box, s.restricted, r.created_at, s.mode, s.created_at"

@@ -374,6 +374,14 @@ struct store_ops {
          *  the count). *n: how many were revoked (0 is not an error). */
         enum gh_err (*revoke_others)(struct store_conn *c, const char *user_id,
                                      const char *keep_sid, int64_t now, size_t *n) GH_WUR;
+        /** Every account at once (gatehouse restore): revokes every live
+         *  session, raises every user's tokens_invalidated_at to tia (access
+         *  tokens issued before stop working) and appends, per user, a
+         *  STORE_EV_USER_SESSIONS_REVOKED and a STORE_EV_TOKENS_INVALIDATED
+         *  event (value tia) and ev, in one transaction (or the caller's).
+         *  *n: how many sessions were revoked. */
+        enum gh_err (*revoke_all)(struct store_conn *c, int64_t tia, int64_t now,
+                                  const struct store_audit *ev, int64_t *n) GH_WUR;
     } sessions;
 
     struct {

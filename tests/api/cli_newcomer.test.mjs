@@ -16,6 +16,7 @@ const HELP_ARGS = [
   ['users', 'role', 'a@example.com', 'admin', '--help'], ['audit', '--help'], ['audit', 'verify', '--help'],
   ['audit', 'prune', '--before', '2020-01-01T00:00:00Z', '--help'], ['version', '--help'], ['help', 'serve'],
   ['help', 'keys'], ['help'], ['--help'], ['-h'], ['import', '--help'], ['import', 'users', 'f.jsonl', '--help'],
+  ['backup', '--help'], ['backup', '/tmp/x', '-h'], ['restore', '--help'], ['restore', 'f.db', '--keep-sessions', '--help'],
 ];
 
 describe('--help on every command (item 19)', () => {

@@ -383,6 +383,53 @@ static void test_write_event_rolls_back(void **state)
     assert_string_equal(u.role, "user");
 }
 
+/* sessions.revoke_all (gatehouse restore): every live session revoked,
+ * every account's tokens_invalidated_at raised (never lowered), one
+ * sessions-revoked and one tokens-invalidated event per account, and the
+ * audit row, in one transaction. */
+static void test_revoke_all(void **state)
+{
+    struct store_conn *c = *state;
+    const char *UID2 = "00000000-0000-4000-8000-000000000002";
+    const char *SID3 = "00000000-0000-4000-8000-0000000000a3";
+    mk_user(c, UID, "ada@example.com");
+    mk_user(c, UID2, "bob@example.com");
+    mk_session(c, SID, UID);
+    mk_session(c, SID2, UID);
+    mk_session(c, SID3, UID2);
+    assert_int_equal(ops->sessions.revoke(c, SID2, UID, gh_now_s(), NULL), GH_OK);
+    int64_t after = max_seq(c), tia = gh_now_s() + 5, n = -1;
+    struct store_audit ev = {.actor = "system", .action = "backup.restored", .details = "{}"};
+    int64_t rows0 = 0, rows1 = 0, lo, hi;
+    assert_int_equal(ops->audit.bounds(c, &lo, &hi, &rows0), GH_OK);
+    assert_int_equal(ops->sessions.revoke_all(c, tia, gh_now_s(), &ev, &n), GH_OK);
+    assert_int_equal(n, 2); /* SID2 was already revoked */
+    assert_int_equal(ops->audit.bounds(c, &lo, &hi, &rows1), GH_OK);
+    assert_int_equal(rows1, rows0 + 1);
+    struct store_session s;
+    assert_int_equal(ops->sessions.get(c, SID, &s), GH_OK);
+    assert_true(s.revoked_at > 0);
+    assert_int_equal(ops->sessions.get(c, SID3, &s), GH_OK);
+    assert_true(s.revoked_at > 0);
+    struct store_user u;
+    assert_int_equal(ops->users.by_id(c, UID2, &u), GH_OK);
+    assert_int_equal(u.tokens_invalidated_at, tia);
+    struct store_event out[64];
+    assert_int_equal(all_since(c, after, out), 4);
+    int revoked = 0, invalidated = 0;
+    for (int i = 0; i < 4; i++) {
+        if (out[i].kind == STORE_EV_USER_SESSIONS_REVOKED) revoked++;
+        if (out[i].kind == STORE_EV_TOKENS_INVALIDATED && out[i].value == tia) invalidated++;
+    }
+    assert_int_equal(revoked, 2);
+    assert_int_equal(invalidated, 2);
+    /* An older tia lowers nothing. */
+    assert_int_equal(ops->sessions.revoke_all(c, tia - 100, gh_now_s(), NULL, &n), GH_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(ops->users.by_id(c, UID, &u), GH_OK);
+    assert_int_equal(u.tokens_invalidated_at, tia);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_set_email, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signing_keys_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_event_rolls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_all, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
