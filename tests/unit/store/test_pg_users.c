@@ -85,7 +85,7 @@ static void users_rehash_and_hashes(void **state)
         assert_true(nr <= 3);
         for (size_t i = 0; i < nr; i++) {
             assert_true(strcmp(rows[i].id, after) > 0); /* in id order */
-            snprintf(after, sizeof after, "%s", rows[i].id);
+            snprintf(after, sizeof after, "%.36s", rows[i].id);
             saw_b |= strcmp(rows[i].id, b.id) == 0;
             saw_n |= strcmp(rows[i].id, n.id) == 0;
             saw_u |= strcmp(rows[i].id, u.id) == 0;
