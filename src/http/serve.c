@@ -58,6 +58,14 @@ int serve_cmd(int argc, char **argv)
      * together migrate once, under an advisory lock); else refused. */
     bool migrate = !gh_cfg.production || (store_pg_selected() && store_pg_cfg.migrate_url);
     if ((rc = cli_open_keys(migrate, &c))) goto out;
+    /* On PostgreSQL, never as a role that could rewrite the audit log
+     * (the owner, a superuser: docs/postgresql.md, "Roles"). */
+    char role_err[512];
+    if (store_pg_selected() && store_pg_check_runtime_role(c, role_err, sizeof role_err)) {
+        store_backend()->close(c);
+        rc = cli_die(role_err);
+        goto out;
+    }
     /* The change feed's position before anything is cached: no change made
      * from now on by another process is missed. */
     enum gh_err frc = changes_init(store_backend(), c);

@@ -296,7 +296,7 @@ static void test_race_mail_due(void **state)
 {
     struct store_conn *c = *state;
     q_run("DELETE FROM mail_queue", NULL, NULL);
-    char id[24];
+    char id[32];
     for (int i = 0; i < 40; i++) {
         snprintf(id, sizeof id, "race-%d", i);
         assert_int_equal(ops->mail.insert(c, id, "r@example.com", "sealed", 900 + i), GH_OK);
