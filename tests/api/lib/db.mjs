@@ -310,9 +310,8 @@ export function dumpDb(dbPath) {
       { encoding: 'utf8', timeout: 30000, maxBuffer: 256 << 20 })
     : spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
   if (r.status !== 0) throw new Error(`dump failed (${r.status}): ${r.stderr}`);
-  // pg_dump (15.14 and later) fences its output with \restrict KEY and
-  // \unrestrict KEY lines, KEY random on every run: not the database's content.
-  return r.stdout.replace(/^\\(un)?restrict \S+$/gm, '');
+  // pg_dump (15.14 on) fences its output with \restrict KEY / \unrestrict KEY, KEY random per run
+  return r.stdout.replace(/^\\(un)?restrict .*\n/gm, '');
 }
 
 /**
