@@ -9,7 +9,7 @@ API_ERRORS := $(CURDIR)/build/api-errors
 # tests/tsan.supp lists only uninstrumented system libraries, each with why.
 TSAN_ENV := TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp"
 
-.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api proxy browser tsan fuzz bench fmt clean
+.PHONY: run test deps check-format check-docs lint-layout api-coverage build-release build-asan build-tsan unit api api-pg proxy browser tsan fuzz bench fmt clean
 
 # Development on this machine: the pages sign in over plain http on
 # loopback only with GATEHOUSE_INSECURE_DEV_COOKIES=on (the server refuses
@@ -22,7 +22,7 @@ run: deps build-release
 # The release build is part of the test: -O2 and _FORTIFY_SOURCE find
 # warnings the sanitizer build (-O1) does not, and `make run` needs it.
 # check-format first: it takes seconds and fails before a long build.
-test: deps check-format check-docs build-asan build-release unit api proxy browser api-coverage tsan lint-layout
+test: deps check-format check-docs build-asan build-release unit api api-pg proxy browser api-coverage tsan lint-layout
 
 deps:
 	@./scripts/deps.sh
@@ -68,6 +68,16 @@ api: build-asan
 	cd tests/api && GH_API_ERRORS_DIR=$(API_ERRORS) GATEHOUSE_BIN=$(CURDIR)/$(ASAN)/gatehouse node --test \
 	  $$(node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a>20||(a==20&&b>=10)) console.log("--test-concurrency=$(JOBS)")') \
 	  $$(ls *.test.mjs)
+
+# The same suite and the store's unit tests against a real PostgreSQL
+# (scripts/api_pg.sh): a throwaway cluster from Debian's postgresql on a free
+# loopback port, one database per test server (tests/api/lib/harness.mjs,
+# GATEHOUSE_TEST_PG), stopped and removed afterwards whatever the outcome.
+# Its servers' error codes count for api-coverage too. PG_TESTS="a.test.mjs
+# b.test.mjs" runs only those files.
+api-pg: build-asan
+	@./scripts/deps.sh
+	./scripts/api_pg.sh $(ASAN) $(API_ERRORS) $(JOBS) $(PG_TESTS)
 
 # The gate through the real proxies (tests/proxy/): nginx and Caddy from
 # Debian's packages, started as the current user on free loopback ports

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages Gatehouse needs to build, run and test.
 # Used by both `make run` and `make test`; does nothing when all are present.
+# postgresql: `make api-pg` runs the suite on a throwaway cluster (scripts/pg_cluster.sh).
 # --proxy adds nginx and caddy for the proxy tests (tests/proxy/, `make
 # proxy`), which start their own instances on loopback as the current user.
 # --browser adds Debian's Chromium and a font for the browser tests
@@ -15,6 +16,7 @@ apache2-utils
 python3-jwt python3-cryptography
 apache2-utils python3-passlib python3-bcrypt python3-argon2
 libhiredis-dev redis-server
+postgresql
 nodejs curl jq clang-format"
 case "${1:-}" in
 --bench) PKGS="$PKGS wrk nginx-light" ;;
