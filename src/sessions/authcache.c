@@ -511,8 +511,12 @@ size_t authcache_metrics(char *buf, size_t cap)
                          "# HELP gatehouse_authcache_budget_bytes Its ceiling "
                          "(GATEHOUSE_AUTH_CACHE_MB).\n"
                          "# TYPE gatehouse_authcache_budget_bytes gauge\n"
-                         "gatehouse_authcache_budget_bytes %zu\n",
-                         st.bytes, st.budget);
+                         "gatehouse_authcache_budget_bytes %zu\n"
+                         "# HELP gatehouse_authcache_trusted 1 while hits answer, 0 while the "
+                         "change feed cannot vouch for them and every check reads the database.\n"
+                         "# TYPE gatehouse_authcache_trusted gauge\n"
+                         "gatehouse_authcache_trusted %d\n",
+                         st.bytes, st.budget, authcache_trusted() ? 1 : 0);
         o = n < 0 || (size_t)n >= cap - o ? cap - 1 : o + (size_t)n;
     }
     buf[o < cap ? o : cap - 1] = '\0';
