@@ -16,7 +16,7 @@ apache2-utils
 python3-jwt python3-cryptography
 apache2-utils python3-passlib python3-bcrypt python3-argon2
 libhiredis-dev redis-server
-postgresql
+libpq-dev postgresql
 nodejs curl jq clang-format"
 case "${1:-}" in
 --bench) PKGS="$PKGS wrk nginx-light" ;;

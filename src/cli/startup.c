@@ -24,6 +24,7 @@
 #include "sessions/sessions_config.h"
 #include "store/health.h"
 #include "store/migrations.h"
+#include "store/pg.h"
 #include "vault/vault.h"
 #include "vault/vault_config.h"
 
@@ -36,9 +37,9 @@ int cli_die(const char *msg)
 /* Each module's settings, read after core's (in this order: the first
  * bad setting is the one named). */
 static enum gh_err (*const module_config[])(char *err, size_t errlen) = {
-    sessions_config_load, accounts_config_load, guard_config_load,
-    audit_config_load,    mail_config_load,     vault_config_load,
-    gate_config_load,     pages_config_load,    fed_config_load,
+    sessions_config_load, accounts_config_load, guard_config_load, audit_config_load,
+    mail_config_load,     vault_config_load,    gate_config_load,  pages_config_load,
+    fed_config_load,      store_pg_config_load,
 };
 
 enum gh_err cli_config_read(char *err, size_t errlen)
@@ -156,5 +157,6 @@ void cli_teardown(void)
     vault_shutdown();
     guard_config_free();
     fed_config_free();
+    store_pg_config_free();
     config_free();
 }

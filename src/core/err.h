@@ -15,6 +15,9 @@ enum gh_err {
     GH_ERR_DENIED,    /* a check failed: wrong secret, revoked, expired */
     GH_ERR_CONFIG,    /* configuration or secret missing / unusable */
     GH_ERR_BUSY,      /* a bounded queue is full: answer 503 overloaded, retry later */
+    /* the database cannot be reached, or its connection pool stays
+     * exhausted: answer 503 database_unavailable, never a guess */
+    GH_ERR_UNAVAILABLE,
 };
 
 #define GH_WUR __attribute__((warn_unused_result))

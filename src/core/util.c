@@ -29,6 +29,8 @@ const char *gh_err_name(enum gh_err e)
         return "config";
     case GH_ERR_BUSY:
         return "busy";
+    case GH_ERR_UNAVAILABLE:
+        return "unavailable";
     }
     return "unknown";
 }

@@ -93,6 +93,8 @@
     X(PROVIDER_UNAVAILABLE, "provider_unavailable", 502,                                           \
       "The identity provider cannot be reached; try again later.")                                 \
     X(OVERLOADED, "overloaded", 503, "The server is busy; try again shortly.")                     \
+    X(DATABASE_UNAVAILABLE, "database_unavailable", 503,                                           \
+      "The database cannot be reached; try again shortly.")                                        \
     X(SHUTTING_DOWN, "shutting_down", 503, "The server is restarting; try again.")                 \
     X(RATE_LIMITER_UNAVAILABLE, "rate_limiter_unavailable", 503,                                   \
       "The rate limiter cannot be reached, so this was not attempted; try again shortly.")

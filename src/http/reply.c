@@ -423,6 +423,9 @@ void http_finish(struct gh_req *r)
     if (r->idem_replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
     if (gate && r->status == 200) {
         /* a pass: the RateLimit fields are for clients, not the proxy */
+    } else if (r->error_code && r->error_code == gh_error_row(GH_E_DATABASE_UNAVAILABLE)->code) {
+        /* the pool retries a lost database within a second or so */
+        evhttp_add_header(h, "Retry-After", "1");
     } else if (r->rl_name && r->rl.unavailable) { /* no budget is known: Retry-After alone */
         char v[32];
         snprintf(v, sizeof v, "%lld", (long long)r->rl.retry_after_s);
@@ -526,6 +529,10 @@ void gh_reply_fail(struct gh_req *r, enum gh_err e)
 {
     if (e == GH_ERR_BUSY) {
         gh_fail(r, GH_E_OVERLOADED);
+        return;
+    }
+    if (e == GH_ERR_UNAVAILABLE) { /* logged once per outage by the store */
+        gh_fail(r, GH_E_DATABASE_UNAVAILABLE);
         return;
     }
     gh_log(GH_LOG_ERROR, "request %s failed: %s", r->request_id, gh_err_name(e));

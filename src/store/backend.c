@@ -1,6 +1,6 @@
 /* What every backend shares (backend.h): the write-transaction rule, the
  * audit-chain append, freeing the rows the store hands out, and the names
- * and origin of change events. */
+ * and origin of change events. store_backend() is in select.c. */
 #include "store/backend.h"
 
 #include <pthread.h>
@@ -116,9 +116,4 @@ const char *store_origin(void)
 {
     pthread_once(&origin_once, origin_make);
     return origin;
-}
-
-const struct store_ops *store_backend(void)
-{
-    return &store_sqlite;
 }

@@ -101,6 +101,25 @@ enum gh_err pg_append_audit(struct store_conn *c, const struct store_audit *ev) 
 /** pg_advisory_xact_lock(key) inside the open transaction. */
 enum gh_err pg_lock_xact(struct store_conn *c, int64_t key) GH_WUR;
 
+/* ---- pg_pool.c, for pg.c (and tests) ---- */
+/** Borrows a link for c until pg_release (a transaction, or migrate's
+ *  session lock); holds nest: a link already held is held once more.
+ *  GH_ERR_UNAVAILABLE as pg_exec. */
+enum gh_err pg_hold(struct store_conn *c) GH_WUR;
+/** Releases one hold; the last gives c's link back to the pool (a link
+ *  left inside a transaction is closed instead of reused). */
+void pg_release(struct store_conn *c);
+/** Runs static multi-statement text without parameters (PQexec) on the
+ *  link c holds: migration scripts only. Errors as pg_exec. */
+enum gh_err pg_exec_script(struct store_conn *c, const char *sql, const char *what) GH_WUR;
+/** The first error of the transaction c holds (a failed statement aborts
+ *  a PostgreSQL transaction: its COMMIT would silently roll back). */
+enum gh_err pg_tx_error(const struct store_conn *c);
+/** A new connection outside the pool, to the current URL with the pool's
+ *  settings (the LISTEN connection): PQfinish it. NULL with why set (no
+ *  secret in it) when it cannot connect. */
+PGconn *pg_connect_new(char *why, size_t whylen);
+
 /* Who and when, for the revoking steps run inside a write transaction. */
 struct pg_revoke_args {
     const char *id, *uid;

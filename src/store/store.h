@@ -610,8 +610,11 @@ struct store_ops {
 
 /** The SQLite backend. */
 extern const struct store_ops store_sqlite;
+/** The PostgreSQL backend (store/pg.h). */
+extern const struct store_ops store_pg;
 
-/** The backend chosen by configuration (SQLite for now). */
+/** The backend chosen by configuration: PostgreSQL when
+ *  GATEHOUSE_DATABASE_URL is set (store/pg.h), else SQLite. */
 const struct store_ops *store_backend(void);
 
 #endif
