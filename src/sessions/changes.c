@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "sessions/authcache.h"
 #include "sessions/sessions_jobs.h"
+#include "store/listen.h"
 
 /* Written by changes_init (before the loops start) and then only by a
  * read of the feed, under poll_mu (the 1-s job on a worker and the
@@ -195,4 +196,31 @@ bool changes_fanout(void)
     bool on = fanout;
     pthread_mutex_unlock(&link_mu);
     return on;
+}
+
+static void on_listen(enum store_listen_news what, const struct store_ops *ops,
+                      struct store_conn *c, void *arg)
+{
+    (void)arg;
+    if (what == STORE_LISTEN_WAKE)
+        changes_wake(ops, c);
+    else
+        changes_link(what == STORE_LISTEN_UP, ops, c);
+}
+
+enum gh_err changes_listen_start(void)
+{
+    if (!store_listen_available()) return GH_OK;
+    pthread_mutex_lock(&link_mu);
+    fanout = true; /* untrusted until the listener is up and the feed caught up */
+    link_up = false;
+    link_epoch++;
+    authcache_set_trusted(false);
+    pthread_mutex_unlock(&link_mu);
+    return store_listen_start(on_listen, NULL);
+}
+
+void changes_listen_stop(void)
+{
+    store_listen_stop();
 }

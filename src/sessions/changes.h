@@ -57,6 +57,15 @@ int64_t changes_position(void);
  * CLI's writes arrive through the 1-s poll) none of this runs and the
  * cache is always trusted, as before. */
 
+/** Starts the listener when the backend has one (PostgreSQL): the cache is
+ *  untrusted from here until the first catch-up. GH_OK, also when the
+ *  backend has no channel (nothing started); GH_ERR_NOMEM or
+ *  GH_ERR_INTERNAL when the thread cannot start (serve stops). */
+enum gh_err changes_listen_start(void) GH_WUR;
+/** Stops and joins the listener (serve, after the loops stopped; before
+ *  the store and the cache are torn down). Safe when none was started. */
+void changes_listen_stop(void);
+
 /** The listener's news (its own thread; public for the unit tests, which
  *  play the listener): up after each successful LISTEN, down when its
  *  connection is lost. Down withdraws the trust; up reads the feed
