@@ -18,13 +18,14 @@
  * account's next sign-in. */
 int users_cli(int argc, char **argv)
 {
-    const struct store_ops *ops = store_backend();
+    /* The backend is known once the configuration is read. */
+    const struct store_ops *ops = NULL;
     struct mfa_cli_reset mr;
     int mrc = argc > 2 && !strcmp(argv[2], "mfa-reset") ? mfa_cli_reset_parse(argc, argv, &mr) : -2;
     if (mrc >= 0) return mrc;
     if (mrc == -1) { /* logic in mfa/mfa_cli.c */
         struct store_conn *c = NULL;
-        if (!(mrc = cli_load_config()) && !(mrc = cli_open_keys(0, &c)))
+        if (!(mrc = cli_load_config()) && (ops = store_backend()) && !(mrc = cli_open_keys(0, &c)))
             mrc = mfa_cli_reset_run(ops, c, &mr);
         if (c) ops->close(c);
         cli_teardown();
@@ -42,6 +43,7 @@ int users_cli(int argc, char **argv)
     if (email_normalize(argv[3], strlen(argv[3]), email, key) != GH_OK)
         return cli_die("that is not an email address");
     int rc = cli_load_config();
+    ops = store_backend();
     struct store_conn *c = NULL;
     if (!rc) rc = cli_open_keys(0, &c); /* and the audit log's keys */
     struct store_user u;

@@ -10,6 +10,7 @@
 #include "cli/startup.h"
 #include "core/config.h"
 #include "core/util.h"
+#include "store/pg.h"
 #include "store/store.h"
 
 /* --before: an RFC 3339 UTC time ("2026-11-24T05:22:04Z", optional
@@ -50,7 +51,6 @@ static bool normalize_before(const char *t, char out[64])
 
 int audit_cli(int argc, char **argv)
 {
-    const struct store_ops *ops = store_backend();
     const char *sub = argc > 2 ? argv[2] : "";
     int verify = !strcmp(sub, "verify") && argc == 3;
     int prune_cmd = !strcmp(sub, "prune") && argc == 5 && !strcmp(argv[3], "--before");
@@ -66,8 +66,18 @@ int audit_cli(int argc, char **argv)
     /* The audit commands need the database only: no keys are loaded or
      * created, so verify is read-only and runs on a copied file too. */
     int rc = cli_load_config();
+    const struct store_ops *ops = store_backend(); /* known once configured */
     struct store_conn *c = NULL;
     int pending = 0;
+    /* On PostgreSQL only the retention role may delete audit rows (through
+     * the gate): prune connects as it, never as the runtime role. */
+    if (!rc && prune_cmd && store_pg_selected()) {
+        if (!store_pg_cfg.retention_url)
+            rc = cli_die("audit prune on PostgreSQL connects as the retention role: set "
+                         "GATEHOUSE_DATABASE_RETENTION_URL (or _FILE), see docs/postgresql.md");
+        else if (store_pg_use(store_pg_cfg.retention_url, 1) != GH_OK)
+            rc = cli_die("GATEHOUSE_DATABASE_RETENTION_URL cannot be used");
+    }
     if (!rc && ops->open(gh_cfg.db_path, &c) != GH_OK) rc = cli_die("cannot open the database");
     if (!rc && (ops->pending_migrations(c, &pending) != GH_OK || pending))
         rc = cli_die("the database schema is out of date: run `gatehouse migrate` first");

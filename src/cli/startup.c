@@ -66,6 +66,25 @@ int cli_load_config(void)
     return 0;
 }
 
+/* Applies pending migrations. On PostgreSQL with
+ * GATEHOUSE_DATABASE_MIGRATE_URL they run as the owner role on a
+ * connection of their own (under the advisory lock, pg.c), and *c is
+ * reopened as the runtime role after. */
+static enum gh_err migrate_now(const struct store_ops *ops, struct store_conn **c)
+{
+    if (!store_pg_selected() || !store_pg_cfg.migrate_url) return ops->migrate(*c);
+    ops->close(*c);
+    *c = NULL;
+    struct store_conn *owner = NULL;
+    enum gh_err rc = store_pg_use(store_pg_cfg.migrate_url, 1);
+    if (rc == GH_OK) rc = ops->open(gh_cfg.db_path, &owner);
+    if (rc == GH_OK) rc = ops->migrate(owner);
+    ops->close(owner);
+    enum gh_err back = store_pg_use(store_pg_cfg.url, store_pg_cfg.pool);
+    if (back == GH_OK) back = ops->open(gh_cfg.db_path, c);
+    return rc ? rc : back;
+}
+
 int cli_open_keys(int apply_migrations, struct store_conn **out)
 {
     char err[512];
@@ -98,11 +117,15 @@ int cli_open_keys(int apply_migrations, struct store_conn **out)
         }
         if (rc) goto fail_db;
     }
-    if (apply_migrations) {
-        if (ops->migrate(c) != GH_OK) goto fail_db;
+    if (apply_migrations && pending) {
+        if (migrate_now(ops, &c) != GH_OK) goto fail_db;
     } else if (pending) {
         ops->close(c);
-        return cli_die("the database schema is out of date: run `gatehouse migrate` first");
+        return cli_die(store_pg_selected()
+                           ? "the database schema is out of date: run `gatehouse migrate` first "
+                             "(or set GATEHOUSE_DATABASE_MIGRATE_URL, the owner role, for serve "
+                             "to apply it)"
+                           : "the database schema is out of date: run `gatehouse migrate` first");
     }
     if (vault_load(ops, c, 1) != GH_OK) goto fail_db;
     if (audit_init(gh_cfg.audit) != GH_OK) goto fail_db;

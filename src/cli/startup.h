@@ -24,7 +24,8 @@ int cli_load_config(void);
 
 /** Opens the database, checks the master key against the keys already
  *  sealed in it (before anything is written), migrates (apply_migrations)
- *  or checks that no migration is pending, and loads the vault, the audit
+ *  (on PostgreSQL as GATEHOUSE_DATABASE_MIGRATE_URL's owner role when it is
+ *  set) or checks that no migration is pending, and loads the vault, the audit
  *  key and the signing keys (creating the first one). 0 with *out an open
  *  connection the caller closes, or the exit code after printing why. */
 int cli_open_keys(int apply_migrations, struct store_conn **out);

@@ -26,6 +26,7 @@
 #include "sessions/discovery.h"
 #include "sessions/sessions_jobs.h"
 #include "store/health.h"
+#include "store/pg.h"
 #include "store/store.h"
 
 int serve_cmd(int argc, char **argv)
@@ -44,12 +45,27 @@ int serve_cmd(int argc, char **argv)
     /* The database's lock before anything touches it. One that cannot be
      * taken for a reason of its own (a read-only or full disk) waits for
      * the database's open, whose error names the file and the cause. */
-    lrc = instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path);
+    /* PostgreSQL is shared by design: replicas serve it together. */
+    lrc = store_pg_selected()
+              ? GH_OK
+              : instance_lock(gh_cfg.listen_host, gh_cfg.listen_port, gh_cfg.db_path);
     if (lrc == GH_ERR_CONFIG) {
         rc = cli_die("another gatehouse serves this database; see the log");
         goto out;
     }
-    if ((rc = cli_open_keys(!gh_cfg.production, &c))) goto out;
+    /* Pending migrations: applied in development, and in production on
+     * PostgreSQL when the owner role's URL is given (replicas starting
+     * together migrate once, under an advisory lock); else refused. */
+    bool migrate = !gh_cfg.production || (store_pg_selected() && store_pg_cfg.migrate_url);
+    if ((rc = cli_open_keys(migrate, &c))) goto out;
+    /* On PostgreSQL, never as a role that could rewrite the audit log
+     * (the owner, a superuser: docs/postgresql.md, "Roles"). */
+    char role_err[512];
+    if (store_pg_selected() && store_pg_check_runtime_role(c, role_err, sizeof role_err)) {
+        store_backend()->close(c);
+        rc = cli_die(role_err);
+        goto out;
+    }
     /* The change feed's position before anything is cached: no change made
      * from now on by another process is missed. */
     enum gh_err frc = changes_init(store_backend(), c);

@@ -72,12 +72,12 @@ int import_cli(int argc, char **argv)
         fprintf(stderr, "gatehouse: %s; nothing was imported\n", why);
         return 2;
     }
-    const struct store_ops *ops = store_backend();
     struct store_conn *c = NULL;
+    /* The backend is known once the configuration is read. */
     if (!(rc = cli_load_config()) && !(rc = cli_open_keys(0, &c)))
-        rc = import_run(ops, c, &src, a.dry_run, stdout);
+        rc = import_run(store_backend(), c, &src, a.dry_run, stdout);
     import_source_close(&src);
-    if (c) ops->close(c);
+    if (c) store_backend()->close(c);
     cli_teardown();
     return rc;
 }

@@ -119,7 +119,6 @@ static int list_keys(const struct store_ops *ops, struct store_conn *c)
 
 int keys_cli(int argc, char **argv)
 {
-    const struct store_ops *ops = store_backend();
     const char *sub = argc > 2 ? argv[2] : "";
     const char *opt = argc > 3 ? argv[3] : "";
     int rotate_enc = !strcmp(sub, "rotate") && !strcmp(opt, "--encryption") && argc == 4;
@@ -135,6 +134,7 @@ int keys_cli(int argc, char **argv)
         return 2;
     }
     int rc = cli_load_config();
+    const struct store_ops *ops = store_backend(); /* known once configured */
     struct store_conn *c = NULL;
     if (!rc) rc = cli_open_keys(0, &c);
     if (rc) {

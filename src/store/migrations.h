@@ -14,9 +14,6 @@ struct store_migration {
     const char *sql; /* common part (NULL: none) */
     /* Backend-specific parts, run after the common one (NULL: none). */
     const char *sqlite_sql;
-    /* Only SQLite runs today. Where the PostgreSQL text is not obvious
-     * (the audit triggers) it is NULL with a note: issue 14 (the
-     * PostgreSQL backend) fills it. */
     const char *pg_sql;
 };
 
@@ -84,6 +81,24 @@ struct store_migration {
     " used_at BIGINT);"                                                                            \
     "CREATE INDEX oauth_nonces_expires ON oauth_nonces(expires_at);"
 
+/* Migration 3's PostgreSQL part: the append-only rules of audit_log. */
+#define GH_MIG3_PG_TRIGGERS                                                                        \
+    "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$"             \
+    " DECLARE gate INTEGER;"                                                                       \
+    " BEGIN"                                                                                       \
+    "  IF TG_OP = 'DELETE' THEN"                                                                   \
+    "   EXECUTE format('SELECT open FROM %I.audit_gate WHERE id = 1', TG_TABLE_SCHEMA) INTO gate;" \
+    "   IF gate = 1 THEN RETURN NULL; END IF;"                                                     \
+    "  END IF;"                                                                                    \
+    "  RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';"       \
+    " END $fn$;"                                                                                   \
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+
 static const struct store_migration store_migrations[] = {
     {1, "accounts and sessions",
      "CREATE TABLE users ("
@@ -141,8 +156,15 @@ static const struct store_migration store_migrations[] = {
      "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
      " WHEN (SELECT open FROM audit_gate WHERE id = 1) IS NOT 1"
      " BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;",
-     /* Issue 14: the same two rules as PL/pgSQL trigger functions. */
-     NULL},
+     /* The same rules as PL/pgSQL trigger functions, stricter: statement
+      * triggers, so an UPDATE or DELETE is refused even when it matches no
+      * row, and TRUNCATE (which fires no DELETE trigger) is refused too.
+      * The gate is read in the table's own schema, never through the
+      * search path (a temporary table named audit_gate cannot stand in).
+      * This text was written by issue 14 before any PostgreSQL database
+      * existed: no applied migration was edited
+      * (docs/decisions/0040-pgaudit-roles-and-chain-lock.md). */
+     GH_MIG3_PG_TRIGGERS},
     {4, "totp and backup codes",
      "CREATE TABLE mfa_totp ("
      " user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,"

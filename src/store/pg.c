@@ -177,6 +177,8 @@ static enum gh_err pg_migrate(struct store_conn *c)
         if (rc == GH_OK && done)
             gh_log(GH_LOG_INFO, "migration %d applied: %s", m->version, m->name);
     }
+    /* The group roles' privileges on the tables, every run (pg_roles.c). */
+    if (rc == GH_OK) rc = pg_grant_roles(c);
     if (c->link && PG_RUN(c, SQL_UNLOCK, "migrate unlock", PG_INT(PG_LOCK_MIGRATE)) != GH_OK)
         gh_log(GH_LOG_WARN, "postgres: the migration lock is released when the link closes");
     pg_release(c);

@@ -51,6 +51,14 @@ enum gh_err store_pg_use(const char *url, int pool) GH_WUR;
  *  logs and messages; "" when none. Static storage, set by store_pg_use. */
 const char *store_pg_target(void);
 
+struct store_conn;
+/** Whether the role c connects as may serve: GH_ERR_CONFIG, with err naming
+ *  the role and why, when it is a superuser, owns Gatehouse's tables or is
+ *  a member of their owner, has CREATEROLE, or may UPDATE, DELETE or
+ *  TRUNCATE audit_log or write audit_gate (pg_roles.c, docs/postgresql.md
+ *  "Roles"); also when the tables are not there. Run after migrations. */
+enum gh_err store_pg_check_runtime_role(struct store_conn *c, char *err, size_t errlen) GH_WUR;
+
 /** Closes every pooled connection and wipes the URL. */
 void store_pg_shutdown(void);
 

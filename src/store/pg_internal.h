@@ -220,6 +220,14 @@ enum gh_err pg_audit_bounds(struct store_conn *c, int64_t *min, int64_t *max, in
 enum gh_err pg_audit_prune(struct store_conn *c, const char *before, const struct store_audit *ev,
                            int64_t *deleted);
 
+/* ---- pg_roles.c ---- */
+/** The privileges of the group roles gatehouse_runtime and
+ *  gatehouse_retention on every table (docs/postgresql.md, "Roles"): static
+ *  REVOKE/GRANT statements, idempotent, run by migrate after the migrations
+ *  as the owner. A group role that does not exist is skipped with a
+ *  warning. */
+enum gh_err pg_grant_roles(struct store_conn *c) GH_WUR;
+
 /* ---- pg_mfa.c ---- */
 enum gh_err pg_totp_get(struct store_conn *c, const char *uid, struct store_totp *o);
 enum gh_err pg_totp_begin(struct store_conn *c, const char *uid, const char *sealed, int64_t now);

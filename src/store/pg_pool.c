@@ -39,6 +39,7 @@ struct pg_link {
     int fails;           /* connection failures in a row */
     int64_t retry_at_ms; /* backing off until then (monotonic) */
     enum gh_err tx_err;  /* the first error of the open transaction */
+    bool doomed;         /* the server said FATAL while the link was idle */
     const char **stmts;  /* prepared on conn: slot i is "g<i>" */
     size_t nstmts, capstmts;
 };
@@ -208,6 +209,17 @@ PGconn *pg_connect_new(char *why, size_t whylen)
     return conn;
 }
 
+/* Notices are not printed (libpq's default writes them to stderr). A
+ * FATAL arriving outside a query (pg_terminate_backend, a shutdown) comes
+ * this way before the socket closes: the link is dead even though libpq
+ * has not seen the end of the stream yet. */
+static void on_notice(void *arg, const PGresult *r)
+{
+    struct pg_link *L = arg;
+    const char *sev = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (sev && (strcmp(sev, "FATAL") == 0 || strcmp(sev, "PANIC") == 0)) L->doomed = true;
+}
+
 static void report(const char *why)
 {
     if (!store_health_failed(why)) gh_log(GH_LOG_ERROR, "%s", why);
@@ -231,7 +243,7 @@ static void link_lost(struct pg_link *L, const char *why)
  * so a request does not fail on a link that was dead before it came. */
 static bool link_alive(struct pg_link *L)
 {
-    if (PQstatus(L->conn) != CONNECTION_OK) return false;
+    if (L->doomed || PQstatus(L->conn) != CONNECTION_OK) return false;
     struct pollfd p = {.fd = PQsocket(L->conn), .events = POLLIN};
     if (p.fd < 0) return false;
     if (poll(&p, 1, 0) == 0) return true;
@@ -239,7 +251,7 @@ static bool link_alive(struct pg_link *L)
     PGnotify *nt;
     while ((nt = PQnotifies(L->conn)))
         PQfreemem(nt);
-    return PQstatus(L->conn) == CONNECTION_OK;
+    return !L->doomed && PQstatus(L->conn) == CONNECTION_OK;
 }
 
 /* Connects L (borrowed) if it is not: GH_ERR_UNAVAILABLE on failure. */
@@ -259,6 +271,8 @@ static enum gh_err link_ready(struct pg_link *L)
         return GH_ERR_UNAVAILABLE;
     }
     L->fails = 0;
+    L->doomed = false;
+    PQsetNoticeReceiver(L->conn, on_notice, L);
     return GH_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include "cli/startup.h"
 #include "core/config.h"
+#include "store/pg.h"
 #include "store/store.h"
 
 int store_cli_migrate(int argc, char **argv)
@@ -15,7 +16,10 @@ int store_cli_migrate(int argc, char **argv)
     if (!rc) rc = cli_open_keys(1, &c);
     if (!rc) {
         store_backend()->close(c);
-        printf("database %s is up to date\n", gh_cfg.db_path);
+        if (store_pg_selected())
+            printf("database %s is up to date\n", store_pg_target());
+        else
+            printf("database %s is up to date\n", gh_cfg.db_path);
     }
     cli_teardown();
     return rc;

@@ -8,7 +8,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { startServer, api, sql, assertError, markVerified, uniqueEmail, strongPassword, sleep } from './lib/harness.mjs';
+import { startServer, api, sql, assertError, markVerified, uniqueEmail, strongPassword, sleep, hexOf, groupConcat } from './lib/harness.mjs';
 import { req, cookiesOf, totpCode } from './lib/browser.mjs';
 
 const HTML_TYPE = 'text/html; charset=utf-8';
@@ -43,7 +43,7 @@ describe('account pages', () => {
   });
   after(async () => { await srv?.stop(); });
 
-  const sidOf = (s) => sql(srv.dbPath, `SELECT session_id FROM refresh_tokens WHERE hex(token_hash) = upper('${crypto.createHash('sha256').update(s.session).digest('hex')}');`).trim();
+  const sidOf = (s) => sql(srv.dbPath, `SELECT session_id FROM refresh_tokens WHERE ${hexOf('token_hash')} = upper('${crypto.createHash('sha256').update(s.session).digest('hex')}');`).trim();
 
   /** Signs up by cookie: { email, password, uid, session, csrf, cookie, sid }. */
   async function cookieSignup(email = uniqueEmail()) {
@@ -259,7 +259,7 @@ describe('account pages', () => {
     assert.match(start.text, /Two-step verification is already on/);
 
     // new backup codes: wrong password shown at its form, nothing changes
-    const hashes = () => sql(srv.dbPath, `SELECT group_concat(hex(code_hash)) FROM mfa_backup_codes WHERE user_id = '${u.uid}';`);
+    const hashes = () => sql(srv.dbPath, `SELECT ${groupConcat(hexOf('code_hash'))} FROM mfa_backup_codes WHERE user_id = '${u.uid}';`);
     const h0 = hashes();
     const wrong = await post(u, '/account/backup-codes', { code: codes[1], password: 'nope-' + strongPassword() });
     assertPage(wrong, 403, 'backup codes with a wrong password');

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import http from 'node:http';
 import {
-  startServer, api, signup, sql, sleep, runCli, assertError,
+  startServer, api, signup, sql, sleep, runCli, assertError, sqlJson,
 } from './lib/harness.mjs';
 
 const fakeToken = () => crypto.randomBytes(32).toString('base64url');
@@ -21,9 +21,16 @@ const LINK_ROUTES = [
   ['/v1/email/verify', () => ({ token: fakeToken() })],
   ['/v1/password/reset', () => ({ token: fakeToken(), new_password: 'correct horse battery staple x' })],
 ];
-const rows = (srv, where = '1') => Number(sql(srv.dbPath, `SELECT count(*) FROM audit_log WHERE ${where};`));
-const summaries = (srv) => sql(srv.dbPath, "SELECT json_object('actor', actor, 'ip', ip, 'details', json(details)) FROM audit_log WHERE action = 'audit.suppressed' ORDER BY id;")
-  .split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const rows = (srv, where = '1 = 1') => Number(sql(srv.dbPath, `SELECT count(*) FROM audit_log WHERE ${where};`));
+/** Audit rows as objects of the given columns, details parsed (on both backends). */
+const auditObjects = (srv, cols, where) => sqlJson(srv.dbPath, `SELECT ${cols.join(', ')} FROM audit_log WHERE ${where} ORDER BY id;`)
+  .map((r) => ({ ...r, details: JSON.parse(r.details) }));
+const onlyAudit = (srv, cols, where) => {
+  const rs = auditObjects(srv, cols, where);
+  assert.equal(rs.length, 1, `one row where ${where}`);
+  return rs[0];
+};
+const summaries = (srv) => auditObjects(srv, ['actor', 'ip', 'details'], "action = 'audit.suppressed'");
 const verifyChain = (srv) => {
   const r = runCli(['audit', 'verify'], { env: { GATEHOUSE_DATA_DIR: srv.dataDir } });
   assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -148,7 +155,7 @@ describe('refused authorisation attempts are audited (within the same bounds)', 
       const bid = list.json.sessions[0].id;
       const r = await api(srv.url, 'DELETE', `/v1/sessions/${bid}`, { token: a.access });
       assertError(r, 404, 'not_found');
-      const row = JSON.parse(sql(srv.dbPath, "SELECT json_object('actor', actor, 'target', target, 'ip', ip, 'details', json(details)) FROM audit_log WHERE action = 'authz.denied';"));
+      const row = onlyAudit(srv, ['actor', 'target', 'ip', 'details'], "action = 'authz.denied'");
       assert.deepEqual(row, { actor: a.user.id, target: b.user.id, ip: '127.0.0.1', details: { param: bid, reason: 'not_owner', route: 'DELETE /v1/sessions/{id}' } });
       assert.equal((await api(srv.url, 'GET', '/v1/me', { token: b.access })).status, 200, "B's session is untouched");
       // an unknown id (or one's own ended session) is a plain 404, no row
@@ -190,7 +197,7 @@ describe('refused authorisation attempts are audited (within the same bounds)', 
       const r = await post({ Origin: PUBLIC });
       assert.equal(r.status, 403);
       assert.equal(r.json.error.code, 'csrf_failed');
-      const row = JSON.parse(sql(srv.dbPath, "SELECT json_object('actor', actor, 'details', json(details)) FROM audit_log WHERE action = 'authz.denied';"));
+      const row = onlyAudit(srv, ['actor', 'details'], "action = 'authz.denied'");
       assert.deepEqual(row, { actor: a.user.id, details: { reason: 'csrf_failed', route: 'POST /v1/signout' } });
       assert.equal(Number(sql(srv.dbPath, `SELECT count(*) FROM sessions WHERE user_id = '${a.user.id}' AND revoked_at IS NULL;`)), 2, 'nothing signed out');
     } finally {

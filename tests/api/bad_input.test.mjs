@@ -7,7 +7,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, signin, me, refresh, assertError, uniqueEmail, strongPassword, countRows, sql, sleep,
-  markVerified,
+  markVerified, groupConcat, orDash, hexOf,
 } from './lib/harness.mjs';
 
 const TABLES = ['users', 'sessions', 'refresh_tokens', 'magic_links', 'mail_queue', 'mfa_totp',
@@ -15,10 +15,10 @@ const TABLES = ['users', 'sessions', 'refresh_tokens', 'magic_links', 'mail_queu
 // State a refused request must not change in place either (no new rows).
 const STATE = {
   used_links: 'SELECT count(*) FROM magic_links WHERE used_at IS NOT NULL',
-  totp: "SELECT group_concat(user_id || ':' || ifnull(confirmed_at, '-') || ':' || last_step, ',') FROM mfa_totp",
-  backup_codes: "SELECT group_concat(hex(code_hash) || ':' || ifnull(used_at, '-'), ',') FROM mfa_backup_codes",
-  challenges: "SELECT group_concat(attempts || ':' || ifnull(used_at, '-'), ',') FROM mfa_challenges",
-  passwords: "SELECT group_concat(ifnull(password_hash, '-') || ':' || ifnull(email_verified_at, '-'), ',') FROM users",
+  totp: `SELECT ${groupConcat(`user_id || ':' || ${orDash('confirmed_at')} || ':' || CAST(last_step AS TEXT)`)} FROM mfa_totp`,
+  backup_codes: `SELECT ${groupConcat(`${hexOf('code_hash')} || ':' || ${orDash('used_at')}`)} FROM mfa_backup_codes`,
+  challenges: `SELECT ${groupConcat(`CAST(attempts AS TEXT) || ':' || ${orDash('used_at')}`)} FROM mfa_challenges`,
+  passwords: `SELECT ${groupConcat(`${orDash('password_hash')} || ':' || ${orDash('email_verified_at')}`)} FROM users`,
 };
 const counts = (srv) => {
   const qs = [...TABLES.map((t) => `(SELECT count(*) FROM ${t})`), ...Object.values(STATE).map((q) => `(${q})`)];
@@ -306,7 +306,7 @@ describe('bad input is refused without side effects', () => {
       async verify(ctx) {
         const r = await api(srv.url, 'POST', '/v1/email/verify', { json: ctx.v });
         assert.ok(r.status >= 200 && r.status < 300, r.text);
-        assert.notEqual(sql(srv.dbPath, `SELECT ifnull(email_verified_at, 0) FROM users WHERE id = '${ctx.a.user.id}';`).trim(), '0');
+        assert.notEqual(sql(srv.dbPath, `SELECT coalesce(email_verified_at, 0) FROM users WHERE id = '${ctx.a.user.id}';`).trim(), '0');
       },
     },
     {

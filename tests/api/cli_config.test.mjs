@@ -7,7 +7,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { jwtVerify, createRemoteJWKSet } from 'jose';
 import {
   BIN, startServer, runCli, buildEnv, api, signup, signin, me, mkTempDir, sql, freePort,
-  assertNoSanitizerReport, assertError,
+  assertNoSanitizerReport, assertError, dbOf, ON_PG, tablesOf, columnsOf,
 } from './lib/harness.mjs';
 
 const HASH_RE = /^\$argon2id\$v=19\$m=(\d+),t=(\d+),p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
@@ -68,11 +68,11 @@ describe('CLI', () => {
     const r = runCli(['migrate'], { env });
     assertNoSanitizerReport(r.stderr, 'gatehouse migrate');
     assert.equal(r.code, 0, r.stderr);
-    const db = path.join(dir, 'gatehouse.db');
-    assert.ok(fs.existsSync(db), 'gatehouse.db created');
-    const tables = sql(db, "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name;").split('\n');
+    const db = dbOf(dir);
+    if (!ON_PG) assert.ok(fs.existsSync(db), 'gatehouse.db created');
+    const tables = tablesOf(db);
     for (const t of ['users', 'sessions', 'refresh_tokens']) assert.ok(tables.includes(t), `table ${t}: ${tables}`);
-    const cols = sql(db, "SELECT name FROM pragma_table_info('users');").split('\n');
+    const cols = columnsOf(db, 'users');
     for (const c of ['id', 'email', 'email_key', 'password_hash', 'created_at', 'updated_at', 'tokens_invalidated_at']) {
       assert.ok(cols.includes(c), `users.${c}`);
     }

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, signin, assertError, sql, sleep, runCli, freePort, mkTempDir,
   uniqueEmail, strongPassword,
-  markVerified,
+  markVerified, hexOf, dumpDb,
 } from './lib/harness.mjs';
 
 const PUBLIC = 'https://auth.example.test';
@@ -107,8 +107,8 @@ describe('cookie mode (Secure configuration: https public URL)', () => {
     assert.equal(s.res.headers['cache-control'], 'no-store');
     // stored only as SHA-256
     const h = crypto.createHash('sha256').update(s.session).digest('hex').toUpperCase();
-    assert.equal(sql(srv.dbPath, `SELECT COUNT(*) FROM refresh_tokens WHERE hex(token_hash) = '${h}';`).trim(), '1');
-    assert.ok(!sql(srv.dbPath, '.dump').includes(s.session), 'the token itself is nowhere in the database');
+    assert.equal(sql(srv.dbPath, `SELECT COUNT(*) FROM refresh_tokens WHERE ${hexOf('token_hash')} = '${h}';`).trim(), '1');
+    assert.ok(!dumpDb(srv.dbPath).includes(s.session), 'the token itself is nowhere in the database');
     // two sign-ins: different tokens, and different CSRF tokens (bound to the session)
     const s2 = await cookieSignin(srv, a.email, a.password);
     assert.notEqual(s2.session, s.session);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startServer, api, signup, me, sql, sleep, assertError, uniqueEmail, runCli, mkTempDir,
+  startServer, api, signup, me, sql, sleep, assertError, uniqueEmail, runCli, mkTempDir, dbOf,
 } from './lib/harness.mjs';
 
 // The real defaults for the named rules (the harness raises them).
@@ -23,7 +23,7 @@ describe('sign-in budgets', () => {
   let srv; let db;
   before(async () => {
     srv = await startServer({ env: { ...defaults('SIGNIN_IP_ACCOUNT', 'SIGNIN_IP'), GATEHOUSE_TRUSTED_PROXIES: '127.0.0.1' } });
-    db = path.join(srv.dataDir, 'gatehouse.db');
+    db = dbOf(srv.dataDir);
   });
   after(async () => { await srv?.stop(); });
 
@@ -84,7 +84,7 @@ describe('client IP and forwarding headers', () => {
         res.push((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: 'wrong password here' }, headers: { 'X-Forwarded-For': `203.0.113.${i}`, Forwarded: `for=203.0.113.${i}` } })).status);
       }
       assert.deepEqual(res, [401, 401, 401, 401, 401, 429], 'a forged hop per request buys nothing');
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.deepEqual([...new Set(sql(db, "SELECT ip FROM audit_log WHERE action = 'signin.failure';").trim().split('\n'))], ['127.0.0.1']);
     } finally {
       await srv.stop();
@@ -95,7 +95,7 @@ describe('client IP and forwarding headers', () => {
     const srv = await startServer({ env: { ...defaults('SIGNIN_IP_ACCOUNT'), GATEHOUSE_TRUSTED_PROXIES: '127.0.0.0/8, 10.0.0.0/8' } });
     try {
       const a = await signup(srv);
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       // the client forged "1.1.1.1"; the proxy appended the real address; a second trusted proxy follows
       const h = { 'X-Forwarded-For': '1.1.1.1, 192.0.2.44, 10.1.2.3' };
       for (let i = 0; i < 5; i++) await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: 'wrong password here' }, headers: h });
@@ -131,7 +131,7 @@ describe('other budgets', () => {
     try {
       const ip = ipn();
       for (let i = 0; i < 5; i++) await signup(srv, uniqueEmail(), undefined, from(ip));
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const users = sql(db, 'SELECT count(*) FROM users;').trim();
       const email = uniqueEmail();
       assertError(await api(srv.url, 'POST', '/v1/signup', { json: { email, password: 'correct horse battery staple 77' }, headers: from(ip) }), 429, 'rate_limited');
@@ -188,7 +188,7 @@ describe('other budgets', () => {
       assertError(r, 429, 'rate_limited');
       assert.equal(r.headers.get('ratelimit-policy'), '"refresh_session";q=3;w=60');
       // the refused refresh spent nothing: the token is still current, not reused
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.equal(sql(db, "SELECT count(*) FROM audit_log WHERE action = 'token.reuse_detected';").trim(), '0');
       // per user, across that user's sessions
       const b = await signup(srv);
@@ -236,7 +236,7 @@ describe('lockout after consecutive failed sign-ins', () => {
     const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '3', GATEHOUSE_LOCKOUT_MAX_DELAY: '60' } });
     try {
       const a = await signup(srv);
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const wrong = () => api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: 'wrong password here' } });
       const right = () => api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } });
       for (let i = 0; i < 3; i++) assertError(await wrong(), 401, 'invalid_credentials');

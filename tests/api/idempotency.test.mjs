@@ -2,13 +2,13 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startServer, api, signup, signin, me, sql, assertError, decodePart, markVerified } from './lib/harness.mjs';
+import { startServer, api, signup, signin, me, sql, assertError, decodePart, markVerified, dbOf, hexOf } from './lib/harness.mjs';
 
 describe('Idempotency-Key', () => {
   let srv; let db;
   before(async () => {
     srv = await startServer();
-    db = path.join(srv.dataDir, 'gatehouse.db');
+    db = dbOf(srv.dataDir);
   });
   after(async () => { await srv?.stop(); });
 
@@ -43,7 +43,7 @@ describe('Idempotency-Key', () => {
     // the change ends the token it was sent with: a retry must refresh first
     assertError(await changePw(a, 'pw-1', next), 401, 'invalid_token');
     assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'password.changed';`).trim(), '1');
-    const rows = sql(db, 'SELECT hex(body_mac), response_sealed FROM idempotency;');
+    const rows = sql(db, `SELECT ${hexOf('body_mac')}, response_sealed FROM idempotency;`);
     assert.ok(!rows.includes(next) && !rows.includes(a.password));
   });
 
@@ -83,8 +83,12 @@ describe('Idempotency-Key', () => {
   test('a claim left running by a crash holds its key for 5 minutes, then a retry runs', async () => {
     const a = await signup(srv);
     const other = await signin(srv, a.email, a.password);
+    const ids = () => sql(db, 'SELECT id FROM idempotency;').split('\n').filter(Boolean);
+    const before0 = new Set(ids());
     assert.equal((await revoke(a, sidOf(other.access), 'crash-1')).status, 204);
-    const id = sql(db, 'SELECT id FROM idempotency ORDER BY created_at DESC, rowid DESC LIMIT 1;');
+    const made = ids().filter((x) => !before0.has(x));
+    assert.equal(made.length, 1, 'the request claimed one key');
+    const [id] = made;
     // what a crash between the claim and the stored reply leaves behind
     sql(db, `UPDATE idempotency SET status = 0, response_sealed = NULL, created_at = created_at - 200 WHERE id = '${id}';`);
     assertError(await revoke(a, sidOf(other.access), 'crash-1'), 409, 'idempotency_in_progress');

@@ -14,10 +14,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { startServer, api, sql, assertError, signup, uniqueEmail, strongPassword, sleep } from './lib/harness.mjs';
+import { startServer, api, sql, assertError, signup, uniqueEmail, strongPassword, sleep, dbOf } from './lib/harness.mjs';
 import { req, cookiesOf } from './lib/browser.mjs';
 
-const db = (srv) => path.join(srv.dataDir, 'gatehouse.db');
+const db = (srv) => dbOf(srv.dataDir);
 const b64u = (b) => Buffer.from(b).toString('base64url');
 
 /* The pending-link cookie as the provider callback sets it

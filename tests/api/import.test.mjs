@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import {
-  startServer, runCli, api, sql, signup, assertError, mkTempDir, strongPassword,
+  startServer, runCli, api, sql, signup, assertError, mkTempDir, strongPassword, dumpDb, groupConcat,
 } from './lib/harness.mjs';
 
 // A bcrypt hash from Apache's htpasswd (cost 5 keeps the test quick).
@@ -27,11 +27,7 @@ function oathtool(secret, offset = 0) {
   return execFileSync('oathtool', ['--totp', '-b', secret, '-N', `@${at}`], { encoding: 'utf8' }).trim();
 }
 
-function dump(dbPath) {
-  const r = spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', dbPath, '.dump'], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return r.stdout;
-}
+const dump = dumpDb;
 
 describe('gatehouse import', () => {
   let srv;
@@ -91,7 +87,7 @@ describe('gatehouse import', () => {
       'Bea Crypt|1|1577934245|user');
     const details = sql(srv.dbPath, "SELECT details FROM audit_log WHERE action = 'user.imported'");
     assert.equal(details, '{"source":"users","format":"bcrypt"}');
-    assert.ok(!sql(srv.dbPath, 'SELECT group_concat(details) FROM audit_log').includes(hash.slice(7)));
+    assert.ok(!sql(srv.dbPath, `SELECT ${groupConcat('details')} FROM audit_log`).includes(hash.slice(7)));
   });
 
   test('users: the htpasswd user signs in with the original password, is rehashed to Argon2id, signs in again', async () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { startServer, runCli, api, signup, signin, me, refresh, sql, sleep, decodePart, assertError } from './lib/harness.mjs';
+import { startServer, runCli, api, signup, signin, me, refresh, sql, sleep, decodePart, assertError, ON_PG } from './lib/harness.mjs';
 
 async function until(fn, ms = 20000) {
   for (const end = Date.now() + ms; ;) {
@@ -76,8 +76,11 @@ test('keys rotated within one second: the newest signs, not whichever kid sorts 
       assert.equal(r.code, 0, r.stderr);
       newest = /signing key (\S+) published/.exec(r.stdout)[1];
     }
-    const made = sql(srv.dbPath, 'SELECT created_at FROM signing_keys ORDER BY rowid;').split('\n').map(Number);
+    // in insertion order (PostgreSQL has no rowid: by created_at, so there
+    // the check is that no two are equal and the newest key is the last)
+    const made = sql(srv.dbPath, `SELECT created_at FROM signing_keys ORDER BY ${ON_PG ? 'created_at' : 'rowid'};`).split('\n').map(Number);
     for (let i = 1; i < made.length; i++) assert.ok(made[i] > made[i - 1], `created_at strictly increasing: ${made}`);
+    assert.equal(Number(sql(srv.dbPath, `SELECT created_at FROM signing_keys WHERE kid = '${newest}';`)), made.at(-1), 'the newest key was made last');
     await until(async () => decodePart((await signin(srv, a.email, a.password)).access, 0).kid === newest, 20000);
   } finally {
     await srv.stop();

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, api, signup, sql, sleep, uniqueEmail, sha256Hex, markVerified, errorsFromLog,
+  startServer, api, signup, sql, sleep, uniqueEmail, sha256Hex, markVerified, errorsFromLog, hexOf,
 } from './lib/harness.mjs';
 import { req, cookiesOf } from './lib/browser.mjs';
 
@@ -68,7 +68,7 @@ function submit(srv, p, page, fields = {}) {
   return req(srv, 'POST', p, { form, cookie: page.cookie || undefined, headers: { Origin: srv.url, 'Sec-Fetch-Site': 'same-origin' } });
 }
 
-const linkRow = (srv, token) => sql(srv.dbPath, `SELECT purpose, used_at IS NOT NULL FROM magic_links WHERE hex(token_hash) = '${sha256Hex(token).toUpperCase()}';`).trim();
+const linkRow = (srv, token) => sql(srv.dbPath, `SELECT purpose, used_at IS NOT NULL FROM magic_links WHERE ${hexOf('token_hash')} = '${sha256Hex(token).toUpperCase()}';`).trim();
 const liveSessions = (srv, uid) => Number(sql(srv.dbPath, `SELECT COUNT(*) FROM sessions WHERE user_id = '${uid}' AND revoked_at IS NULL;`).trim());
 const requestLines = (srv) => srv.stderrLines().filter((l) => l.startsWith('{') && l.includes('"route"'));
 
@@ -149,7 +149,7 @@ describe('link pages', () => {
     const token = await nextLink(srv, 'signin', a.email);
     const g = await openPage(srv, `/magic-link?token=${token}`);
     assert.equal(g.res.status, 200);
-    sql(srv.dbPath, `UPDATE magic_links SET expires_at = 1 WHERE hex(token_hash) = '${sha256Hex(token).toUpperCase()}';`);
+    sql(srv.dbPath, `UPDATE magic_links SET expires_at = 1 WHERE ${hexOf('token_hash')} = '${sha256Hex(token).toUpperCase()}';`);
     const g2 = await openPage(srv, `/magic-link?token=${token}`, g.cookie);
     assertExpiredPage(g2.res, 'token_expired', 'expired GET');
     assert.match(g2.res.text, /works once, and for \d+ minutes/);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import {
   startServer, api, signup, me, mkTempDir, freePort, sql, sleep, assertError, uniqueEmail, runCli,
   sha256Hex, assertNotInDb,
-  markVerified,
+  markVerified, dbOf, hexOf,
 } from './lib/harness.mjs';
 
 // A real SMTP server writing every message to a Maildir.
@@ -77,9 +77,9 @@ describe('magic links over SMTP', () => {
     await sleep(1500);
     assert.equal(smtp.messages().length, 1, 'nothing sent for the unknown address');
     const token = linkIn(msg);
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     // stored as the SHA-256 of the token (the only link so far), and the token itself nowhere
-    assert.equal(sql(db, "SELECT hex(token_hash) FROM magic_links WHERE purpose = 'signin';"), sha256Hex(token), 'stored as SHA-256');
+    assert.equal(sql(db, `SELECT ${hexOf('token_hash')} FROM magic_links WHERE purpose = 'signin';`), sha256Hex(token), 'stored as SHA-256');
     assert.match(sql(db, 'SELECT message_sealed FROM mail_queue;'), /^v1\./, 'queued mail is sealed by the vault');
     assertNotInDb(db, { 'magic-link token': token });
     const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token } });
@@ -129,7 +129,7 @@ describe('magic links: expiry, sign-up, development outbox', () => {
       await api(srv.url, 'POST', '/v1/magic-link', { json: { email } });
       const second = await waitFor(() => fs.readdirSync(outbox).length === 2 && fs.readdirSync(outbox).find((f) => f !== file));
       const t2 = linkIn(fs.readFileSync(path.join(outbox, second), 'utf8'));
-      sql(path.join(srv.dataDir, 'gatehouse.db'), 'UPDATE magic_links SET expires_at = 1 WHERE used_at IS NULL;');
+      sql(dbOf(srv.dataDir), 'UPDATE magic_links SET expires_at = 1 WHERE used_at IS NULL;');
       assertError(await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: t2 } }), 401, 'token_expired');
     } finally {
       await srv.stop();
@@ -157,7 +157,7 @@ describe('magic links: expiry, sign-up, development outbox', () => {
       const next = execFileSync('oathtool', ['--totp', '-b', b.json.secret, '-N', `@${Math.floor(Date.now() / 1000) + 30}`], { encoding: 'utf8' }).trim();
       const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: v.json.mfa_token, code: next } });
       assert.equal(ok.status, 200, ok.text);
-      assert.match(sql(path.join(srv.dataDir, 'gatehouse.db'), `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success' ORDER BY id DESC LIMIT 1;`),
+      assert.match(sql(dbOf(srv.dataDir), `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success' ORDER BY id DESC LIMIT 1;`),
         /"method":"magic_link\+totp"/, 'the audit row names both factors');
     } finally {
       await srv.stop();
@@ -211,7 +211,7 @@ describe('password reset by email', () => {
       const s2 = await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: third } });
       assert.equal(s2.json.mfa_required, true, 'the reset did not skip TOTP');
       assert.equal(s2.json.access_token, undefined);
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.match(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'password.reset';`).trim(), /^2$/);
     } finally {
       await srv.stop();
@@ -300,7 +300,7 @@ describe('mail settings refuse unknown values', () => {
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email } })).status, 202);
       await sleep(1200);
       assert.ok(!fs.existsSync(path.join(srv.dataDir, 'outbox')), 'no link for an unknown address');
-      assert.equal(sql(path.join(srv.dataDir, 'gatehouse.db'), 'SELECT count(*) FROM users;'), '0');
+      assert.equal(sql(dbOf(srv.dataDir), 'SELECT count(*) FROM users;'), '0');
     } finally {
       await srv.stop();
     }
@@ -380,7 +380,7 @@ describe('mail queue', () => {
     const srv = await startServer({ env });
     const a = await signup(srv);
     await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1', 5000);
     assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), /\S/, 'the failure is recorded');
     await srv.stop();
@@ -409,7 +409,7 @@ describe('mail retries', () => {
   test('failed deliveries back off 5·n² s (5, 20, 45, ... 245) and the message is given up after 8 attempts', async () => {
     const port = await freePort(); // nothing listens there: every attempt is refused at once
     const srv = await startServer({ env: { GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${port}`, GATEHOUSE_SMTP_STARTTLS: 'off' } });
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     const row = () => {
       const [attempts, next, unsent] = sql(db, 'SELECT attempts, next_attempt_at, sent_at IS NULL FROM mail_queue;').split('|');
       return { attempts: Number(attempts), next: BigInt(next), unsent: unsent === '1' };
@@ -511,7 +511,7 @@ describe('SMTP with STARTTLS and AUTH', () => {
       try {
         const a = await signup(srv);
         await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
-        const db = path.join(srv.dataDir, 'gatehouse.db');
+        const db = dbOf(srv.dataDir);
         assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1'), 'one attempt made');
         assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
         assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
@@ -546,7 +546,7 @@ describe('SMTP over implicit TLS (smtps://) with AUTH', () => {
       assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } })).status, 202);
       const msg = await waitFor(() => delivered(a.email));
       assert.ok(msg, 'delivered over implicit TLS + AUTH');
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.equal(sql(db, 'SELECT attempts, sent_at IS NOT NULL FROM mail_queue;').trim(), '1|1');
       const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: linkIn(msg) } });
       assert.equal(v.status, 200, v.text);
@@ -567,7 +567,7 @@ describe('SMTP over implicit TLS (smtps://) with AUTH', () => {
       try {
         const a = await signup(srv);
         await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
-        const db = path.join(srv.dataDir, 'gatehouse.db');
+        const db = dbOf(srv.dataDir);
         assert.ok(await waitFor(() => sql(db, 'SELECT attempts FROM mail_queue;').trim() === '1', 15000), 'one attempt made');
         assert.match(sql(db, 'SELECT last_error FROM mail_queue;'), reason);
         assert.equal(sql(db, 'SELECT sent_at IS NULL FROM mail_queue;').trim(), '1');
@@ -598,7 +598,7 @@ describe('mail and shutdown', () => {
       for (const s of sockets) s.destroy();
       silent.close();
     }
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     assert.equal(sql(db, 'SELECT attempts, sent_at IS NULL FROM mail_queue;').trim(), '0|1', 'not counted as an attempt, still queued');
   });
 });
@@ -626,7 +626,7 @@ describe('account pre-hijacking', () => {
       assert.equal((await me(srv, attacker.access)).status, 401, "the earlier session is gone");
       assertError(await api(srv.url, 'POST', '/v1/token', { json: { grant_type: 'refresh_token', refresh_token: attacker.refresh } }), 401);
       assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: attacker.email, password: attacker.password } }), 401, 'invalid_credentials');
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${attacker.user.id}' AND action = 'email.verified';`), /"unverified_password":"removed"/);
       // once verified, later links leave the (owner's) password and sessions alone
       const reset = await api(srv.url, 'POST', '/v1/password', { token: v.json.access_token, json: { current_password: attacker.password, new_password: 'x' } });
@@ -671,7 +671,7 @@ describe('link lifecycle', () => {
     const srv = await startServer();
     try {
       const a = await signup(srv);
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
       assert.ok(await waitFor(() => linksIn(srv, 'magic-link').length === 1));
       await api(srv.url, 'POST', '/v1/magic-link', { json: { email: a.email } });
@@ -723,13 +723,13 @@ describe('password-reset and email-verification links: expiry and parallel use',
   test('a reset link past its expiry answers token_expired and changes nothing; the same link un-aged works', async () => {
     const srv = await startServer();
     try {
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const a = await signup(srv);
       assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: a.email } })).status, 202);
       const token = await outboxLink(srv, 'reset-password', a.email);
-      const row = sql(db, `SELECT expires_at - created_at FROM magic_links WHERE hex(token_hash) = '${sha256Hex(token)}' AND purpose = 'reset';`);
+      const row = sql(db, `SELECT expires_at - created_at FROM magic_links WHERE ${hexOf('token_hash')} = '${sha256Hex(token)}' AND purpose = 'reset';`);
       assert.equal(row, '600', 'a reset link lives GATEHOUSE_MAGIC_LINK_TTL (600 s, ASVS 6.5.5) by default');
-      sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE hex(token_hash) = '${sha256Hex(token)}';`);
+      sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE ${hexOf('token_hash')} = '${sha256Hex(token)}';`);
       const newPw = 'an expired link sets nothing 42';
       assertError(await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: newPw } }), 401, 'token_expired');
       assert.equal((await me(srv, a.access)).status, 200, 'no session was revoked');
@@ -737,7 +737,7 @@ describe('password-reset and email-verification links: expiry and parallel use',
       assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: a.password } })).status, 200, 'the old password still works');
       assert.match(sql(db, "SELECT details FROM audit_log WHERE action = 'password.reset_failure' ORDER BY id DESC LIMIT 1;"), /"reason":"expired"/);
       // the expiry alone refused it: back inside its lifetime the same link resets
-      sql(db, `UPDATE magic_links SET expires_at = ${nowS() + 600} WHERE hex(token_hash) = '${sha256Hex(token)}';`);
+      sql(db, `UPDATE magic_links SET expires_at = ${nowS() + 600} WHERE ${hexOf('token_hash')} = '${sha256Hex(token)}';`);
       assert.equal((await api(srv.url, 'POST', '/v1/password/reset', { json: { token, new_password: newPw } })).status, 204);
       assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: newPw } })).status, 200);
     } finally {
@@ -748,12 +748,12 @@ describe('password-reset and email-verification links: expiry and parallel use',
   test('an email-verification link past its expiry answers token_expired and leaves the address unverified', async () => {
     const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'required' } });
     try {
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const password = 'correct horse battery staple 56';
       const [e1, e2] = [uniqueEmail(), uniqueEmail()];
       for (const email of [e1, e2]) assert.equal((await api(srv.url, 'POST', '/v1/signup', { json: { email, password } })).status, 202);
       const [t1, t2] = [await outboxLink(srv, 'verify-email', e1), await outboxLink(srv, 'verify-email', e2)];
-      sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE hex(token_hash) = '${sha256Hex(t1)}';`);
+      sql(db, `UPDATE magic_links SET expires_at = ${nowS() - 1} WHERE ${hexOf('token_hash')} = '${sha256Hex(t1)}';`);
       assertError(await api(srv.url, 'POST', '/v1/email/verify', { json: { token: t1 } }), 401, 'token_expired');
       assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: e1, password } }), 403, 'email_not_verified');
       assert.equal(sql(db, `SELECT email_verified_at IS NULL FROM users WHERE email = '${e1}';`), '1');
@@ -778,9 +778,9 @@ describe('password-reset and email-verification links: expiry and parallel use',
     } finally {
       await srv.stop();
     }
-    const db = path.join(dataDir, 'gatehouse.db');
+    const db = dbOf(dataDir);
     for (const t of [reset, signinTok]) {
-      assert.equal(sql(db, `SELECT expires_at - created_at FROM magic_links WHERE hex(token_hash) = '${sha256Hex(t)}';`), '1800');
+      assert.equal(sql(db, `SELECT expires_at - created_at FROM magic_links WHERE ${hexOf('token_hash')} = '${sha256Hex(t)}';`), '1800');
     }
     // as if both were sent 700 s ago: past the new 600 s, inside their own 1800 s
     sql(db, 'UPDATE magic_links SET created_at = created_at - 700, expires_at = expires_at - 700;');
@@ -813,7 +813,7 @@ describe('password-reset and email-verification links: expiry and parallel use',
       assert.equal((await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: winner } })).status, 200);
       const loser = pws[res.findIndex((r) => r.status !== 204)];
       assertError(await api(srv.url, 'POST', '/v1/signin', { json: { email: a.email, password: loser } }), 401, 'invalid_credentials');
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'password.reset';`), '1');
     } finally {
       await srv.stop();
@@ -828,7 +828,7 @@ describe('password-reset and email-verification links: expiry and parallel use',
       const res = await Promise.all(Array.from({ length: 20 }, () => api(srv.url, 'POST', '/v1/email/verify', { json: { token } })));
       assert.equal(res.filter((r) => r.status === 204).length, 1, res.map((r) => r.status).join(','));
       for (const r of res) if (r.status !== 204) assertError(r, 401, 'invalid_token');
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'email.verified';`), '1');
     } finally {
       await srv.stop();

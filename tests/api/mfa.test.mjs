@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import {
   startServer, api, signup, me, runCli, sql, assertError, assertNotInDb, sha256Hex, uniqueEmail, strongPassword,
-  markVerified,
+  markVerified, dbOf, hexOf, ON_PG, blobLen, BLOB_TYPE,
 } from './lib/harness.mjs';
 import { jwtVerify, createRemoteJWKSet, decodeJwt } from 'jose';
 
@@ -46,7 +46,7 @@ describe('TOTP', () => {
     assert.equal(b.json.otpauth_uri,
       `otpauth://totp/Gatehouse:${pct(a.email)}?secret=${b.json.secret}&issuer=Gatehouse&algorithm=SHA1&digits=6&period=30`);
     assert.match(b.json.qr_svg, /^<svg[^>]*viewBox="0 0 \d+ \d+"[\s\S]*<\/svg>\s*$/);
-    const sealed = sql(path.join(srv.dataDir, 'gatehouse.db'), `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
+    const sealed = sql(dbOf(srv.dataDir), `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
     assert.match(sealed, /^v1\./, 'the seed is sealed by the vault');
     assert.ok(!sealed.includes(b.json.secret));
     // not active before confirmation: sign-in still gives tokens
@@ -85,7 +85,7 @@ describe('TOTP', () => {
     // and the code too, on a fresh challenge
     const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     assertError(await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code: oathtool(secret, 1) } }), 401, 'invalid_code');
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     const methods = sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.success';`);
     assert.match(methods, /password\+totp/);
     assert.match(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.enrolled';`).trim(), /^1$/);
@@ -146,14 +146,14 @@ describe('TOTP', () => {
     assertError(await api(srv.url, 'DELETE', '/v1/mfa/totp', { token: tok, json: { code: backup[1], password: a.password } }), 404, 'not_found');
     const s3 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     assert.ok(s3.json.access_token, 'no challenge any more');
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     assert.match(sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.removed';`), /"proof":"backup_code\+password"/);
   });
 
   test('encryption-key rotation re-seals TOTP seeds and they keep working', async () => {
     const a = await signup(srv);
     const { secret } = await enrol(srv, a);
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     const before = sql(db, `SELECT secret_sealed FROM mfa_totp WHERE user_id = '${a.user.id}';`).trim();
     const r = runCli(['keys', 'rotate', '--encryption'], { env: { GATEHOUSE_DATA_DIR: srv.dataDir }, timeoutMs: 30000 });
     assert.equal(r.code, 0, r.stderr);
@@ -191,14 +191,14 @@ describe('TOTP: what is kept and for how long', () => {
   // The forms a backup code is accepted in: as shown, any case, dashes or spaces or neither.
   const forms = (code) => [code, code.toUpperCase(), code.replace(/-/g, ''), code.replace(/-/g, '').toUpperCase(), code.replace(/-/g, ' ')];
   const canon = (code) => code.replace(/[- ]/g, '').toLowerCase();
-  const storedHashes = (userId) => sql(srv.dbPath, `SELECT hex(code_hash) FROM mfa_backup_codes WHERE user_id = '${userId}' AND used_at IS NULL ORDER BY 1;`).split('\n').filter(Boolean);
+  const storedHashes = (userId) => sql(srv.dbPath, `SELECT ${hexOf('code_hash')} FROM mfa_backup_codes WHERE user_id = '${userId}' AND used_at IS NULL ORDER BY 1;`).split('\n').filter(Boolean);
 
   test('backup codes are stored only as the SHA-256 of their canonical form (docs/api.md), never in clear', async () => {
     const a = await signup(srv);
     const { backup } = await enrol(srv, a);
     const expected = backup.map((c) => sha256Hex(canon(c))).sort();
     assert.deepEqual(storedHashes(a.user.id), expected, 'one SHA-256 per code, of its lower-case form without dashes');
-    assert.equal(sql(srv.dbPath, `SELECT DISTINCT typeof(code_hash) || ':' || length(code_hash) FROM mfa_backup_codes WHERE user_id = '${a.user.id}';`), 'blob:32');
+    assert.equal(sql(srv.dbPath, `SELECT DISTINCT ${ON_PG ? 'pg_typeof(code_hash)' : 'typeof(code_hash)'} || ':' || ${blobLen('code_hash')} FROM mfa_backup_codes WHERE user_id = '${a.user.id}';`), `${BLOB_TYPE}:32`);
     const secrets = {};
     backup.forEach((c, i) => forms(c).forEach((f, k) => { secrets[`code ${i} form ${k}`] = f; }));
     assertNotInDb(srv.dbPath, secrets);
@@ -222,7 +222,7 @@ describe('TOTP: what is kept and for how long', () => {
     const s = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     const t1 = Math.floor(Date.now() / 1000);
     assert.equal(s.json.mfa_required, true);
-    const where = `WHERE hex(token_hash) = '${sha256Hex(s.json.mfa_token)}'`;
+    const where = `WHERE ${hexOf('token_hash')} = '${sha256Hex(s.json.mfa_token)}'`;
     const exp = Number(sql(srv.dbPath, `SELECT expires_at FROM mfa_challenges ${where};`));
     assert.ok(exp >= t0 + 300 && exp <= t1 + 300, `expires_at ${exp} is 300 s after ${t0}..${t1}`);
     sql(srv.dbPath, `UPDATE mfa_challenges SET expires_at = ${Math.floor(Date.now() / 1000) - 1} ${where};`);
@@ -230,7 +230,7 @@ describe('TOTP: what is kept and for how long', () => {
     const r = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s.json.mfa_token, code } });
     assertError(r, 401, 'invalid_token');
     assert.equal(r.json.access_token, undefined);
-    assert.equal(sql(srv.dbPath, `SELECT attempts || '|' || (used_at IS NULL) FROM mfa_challenges ${where};`), '0|1', 'not counted, not spent');
+    assert.equal(sql(srv.dbPath, `SELECT attempts, used_at IS NULL FROM mfa_challenges ${where};`), '0|1', 'not counted, not spent');
     // the code itself was good (and is still unspent): a live challenge takes it
     const s2 = await api(srv.url, 'POST', '/v1/signin', { json: pw(a) });
     const ok = await api(srv.url, 'POST', '/v1/signin/mfa', { json: { mfa_token: s2.json.mfa_token, code } });
@@ -287,7 +287,7 @@ describe('guessing second-factor codes', () => {
     assert.ok(retry >= 1 && retry <= 60, `Retry-After ${retry}: one attempt back after 60 s`);
     assert.match(r.headers.get('ratelimit-policy'), /^"mfa";q=5;w=300$/);
     assert.match(r.headers.get('ratelimit'), /^"mfa";r=0;t=\d+$/);
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     const rows = sql(db, `SELECT details FROM audit_log WHERE target = '${a.user.id}' AND action = 'signin.failure' ORDER BY id;`).trim().split('\n');
     assert.equal(rows.length, 5, 'one row per wrong code, none for the refused attempt');
     assert.match(rows[4], /"rate_limited":true/, 'the failure that spent the budget is marked');
@@ -310,7 +310,7 @@ describe('guessing second-factor codes', () => {
       assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: wrong }), 403, 'proof_failed');
     }
     assertError(await api(srv.url, 'POST', '/v1/mfa/backup-codes', { token: a.access, json: { code: oathtool(secret, 1), password: a.password } }), 429, 'rate_limited');
-    const db = path.join(srv.dataDir, 'gatehouse.db');
+    const db = dbOf(srv.dataDir);
     assert.equal(sql(db, `SELECT count(*) FROM audit_log WHERE target = '${a.user.id}' AND action = 'mfa.proof_failed';`).trim(), '5');
   });
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  startServer, api, signup, signin, me, refresh, sql, sleep, assertError, decodePart, markVerified,
+  startServer, api, signup, signin, me, refresh, sql, sleep, assertError, decodePart, markVerified, hexOf, groupConcat,
 } from './lib/harness.mjs';
 
 const oathtool = (secret, offset = 0) => execFileSync('oathtool',
@@ -83,8 +83,8 @@ describe('changing a factor needs a code and the password (ASVS 7.5.1)', () => {
     assert.equal(owner.status, 200, owner.text);
     return { a, secret, backup, owner: owner.json };
   }
-  const state = (a) => sql(srv.dbPath, `SELECT (SELECT count(*) FROM mfa_totp WHERE user_id = '${a.user.id}' AND confirmed_at IS NOT NULL) || '|' ||`
-    + ` (SELECT group_concat(hex(code_hash), ',') FROM (SELECT code_hash FROM mfa_backup_codes WHERE user_id = '${a.user.id}' ORDER BY 1))`);
+  const state = (a) => sql(srv.dbPath, `SELECT (SELECT count(*) FROM mfa_totp WHERE user_id = '${a.user.id}' AND confirmed_at IS NOT NULL),`
+    + ` (SELECT ${groupConcat('h')} FROM (SELECT ${hexOf('code_hash')} AS h FROM mfa_backup_codes WHERE user_id = '${a.user.id}' ORDER BY 1) t);`);
 
   for (const [method, p] of [['DELETE', '/v1/mfa/totp'], ['POST', '/v1/mfa/backup-codes']]) {
     test(`${method} ${p}: a stolen access token with a phished password but no code is refused, and nothing changes`, async () => {

@@ -4,7 +4,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, runCli, mkTempDir, api, signup, sql, assertError, decodePart, markVerified } from './lib/harness.mjs';
+import { startServer, runCli, mkTempDir, api, signup, sql, assertError, decodePart, markVerified, dbOf } from './lib/harness.mjs';
 
 const oathtool = (secret, offset = 0) => execFileSync('oathtool',
   ['--totp', '-b', secret, '-N', `@${Math.floor(Date.now() / 1000) + offset * 30}`], { encoding: 'utf8' }).trim();
@@ -13,7 +13,7 @@ describe('TOTP enrolment and re-authentication', () => {
   let srv; let db;
   before(async () => {
     srv = await startServer({ env: { GATEHOUSE_REAUTH_WINDOW: '600' } });
-    db = path.join(srv.dataDir, 'gatehouse.db');
+    db = dbOf(srv.dataDir);
   });
   after(async () => { await srv?.stop(); });
 

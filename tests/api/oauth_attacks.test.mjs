@@ -11,7 +11,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { sql, uniqueEmail, rand, signup, sleep } from './lib/harness.mjs';
+import { sql, uniqueEmail, rand, signup, sleep, columnsOf } from './lib/harness.mjs';
 import { req, cookiesOf } from './lib/browser.mjs';
 import { startWithOp } from './lib/oidc_op.mjs';
 import {
@@ -280,7 +280,7 @@ describe('attacks on the form_post callback (Apple shape)', () => {
     const r = await browserSignin(srv, op, 'apple', sub);
     assert.equal(r.res.status, 303);
     const uid = identityOf(srv, 'apple', sub).userId;
-    const cols = sql(srv.dbPath, 'PRAGMA table_info(users);').split('\n').map((l) => l.split('|')[1]);
+    const cols = columnsOf(srv.dbPath, 'users');
     const col = ['name', 'display_name'].find((c) => cols.includes(c));
     const name0 = col ? sql(srv.dbPath, `SELECT ${col} FROM users WHERE id = '${uid}';`) : null;
     const r2 = await browserSignin(srv, op, 'apple', sub, {

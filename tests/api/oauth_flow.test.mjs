@@ -13,7 +13,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { api, signup, sql, markVerified, uniqueEmail, rand, assertError, startServer, assertNotInDb } from './lib/harness.mjs';
+import { api, signup, sql, markVerified, uniqueEmail, rand, assertError, startServer, assertNotInDb, columnsOf } from './lib/harness.mjs';
 import { req, cookiesOf, totpCode } from './lib/browser.mjs';
 import { startWithOp, startOp } from './lib/oidc_op.mjs';
 import {
@@ -33,7 +33,7 @@ const lastAudit = (srv, action) => {
 
 /** The name an account holds (the column identities chose), or null. */
 function nameOf(srv, uid) {
-  const cols = sql(srv.dbPath, 'PRAGMA table_info(users);').split('\n').map((l) => l.split('|')[1]);
+  const cols = columnsOf(srv.dbPath, 'users');
   const col = ['name', 'display_name'].find((c) => cols.includes(c));
   assert.ok(col, `the users table keeps a name: ${cols.join(',')}`);
   const v = sql(srv.dbPath, `SELECT ${col} FROM users WHERE id = '${uid}';`);

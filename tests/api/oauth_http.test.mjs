@@ -9,7 +9,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startServer, sql, signup, freePort, uniqueEmail, strongPassword, sleep } from './lib/harness.mjs';
+import { startServer, sql, signup, freePort, uniqueEmail, strongPassword, sleep, hexOf } from './lib/harness.mjs';
 import { req, cookiesOf } from './lib/browser.mjs';
 
 const PUBLIC = 'https://auth.example.test';
@@ -257,7 +257,7 @@ describe('sign-in with a provider: the HTTP surface', () => {
     assert.equal(res.status, 201, res.text);
     assert.match(res.json.nonce, /^[A-Za-z0-9_-]{43}$/);
     assert.equal(res.json.expires_in, 600);
-    const stored = sql(srv.dbPath, 'SELECT hex(nonce_hash) FROM oauth_nonces;');
+    const stored = sql(srv.dbPath, `SELECT ${hexOf('nonce_hash')} FROM oauth_nonces;`);
     assert.ok(!stored.includes(Buffer.from(res.json.nonce).toString('hex').toUpperCase()), 'not stored in the clear');
     // providers without native client ids take no native sign-in
     assert.equal((await req(srv, 'POST', '/v1/oauth/formop/nonce')).status, 404);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { startServer, api, signup, sql, sleep, assertError, markVerified } from './lib/harness.mjs';
+import { startServer, api, signup, sql, sleep, assertError, markVerified, dbOf } from './lib/harness.mjs';
 
 const change = (srv, a, current_password, new_password = 'a brand new passphrase 77 q') =>
   api(srv.url, 'POST', '/v1/password', { json: { current_password, new_password }, token: a.access });
@@ -18,7 +18,7 @@ describe('password change: wrong current passwords are guesses', () => {
     // 3 per 3 s: one back every second.
     const srv = await startServer({ env: { GATEHOUSE_LIMIT_SIGNIN_IP_ACCOUNT: '3/3' } });
     try {
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const a = await signup(srv);
       for (let i = 0; i < 3; i++) assertError(await change(srv, a, `wrong guess number ${i} x`), 403, 'proof_failed');
       let r = await change(srv, a, a.password);
@@ -54,7 +54,7 @@ describe('password change: wrong current passwords are guesses', () => {
   test('wrong current passwords lock the address: the password change and sign-in get the lockout 429, the owner is told', async () => {
     const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '3', GATEHOUSE_LOCKOUT_MAX_DELAY: '60' } });
     try {
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const a = await signup(srv);
       for (let i = 0; i < 3; i++) assertError(await change(srv, a, `wrong guess number ${i} x`), 403, 'proof_failed');
       let r = await change(srv, a, a.password);
@@ -91,7 +91,7 @@ describe('second-factor proofs: a wrong password is a sign-in guess', () => {
     test(`${method} ${p}: wrong passwords count toward the address's lockout, which then stops sign-in; audited`, async () => {
       const srv = await startServer({ env: { GATEHOUSE_LOCKOUT_THRESHOLD: '3', GATEHOUSE_LOCKOUT_MAX_DELAY: '60', GATEHOUSE_LIMIT_MFA_ACCOUNT: '50/300' } });
       try {
-        const db = path.join(srv.dataDir, 'gatehouse.db');
+        const db = dbOf(srv.dataDir);
         const a = await signup(srv);
         markVerified(srv, a.user.id);
         const b = await api(srv.url, 'POST', '/v1/mfa/totp', { token: a.access });

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
   startServer, api, signup, me, sql, sleep, assertError, uniqueEmail, mkTempDir, freePort, runCli,
-  assertNoSanitizerReport,
+  assertNoSanitizerReport, dbOf,
 } from './lib/harness.mjs';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
@@ -219,7 +219,7 @@ describe('Redis outage', () => {
     const redis = await startRedis();
     const srv = await startServer({ env: sharedEnv(redis, defaults('SIGNIN_IP_ACCOUNT')) });
     try {
-      const db = path.join(srv.dataDir, 'gatehouse.db');
+      const db = dbOf(srv.dataDir);
       const up = async () => Number(/^gatehouse_redis_up (-?\d+)$/m.exec((await api(srv.url, 'GET', '/metrics')).text)[1]);
       const u = await signup(srv, uniqueEmail(), undefined, from(ipn()));
       assert.equal((await me(srv, u.access)).status, 200);

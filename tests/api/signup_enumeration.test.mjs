@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  startServer, api, signup, sql, sleep, assertError, uniqueEmail, strongPassword, median,
+  startServer, api, signup, sql, sleep, assertError, uniqueEmail, strongPassword, median, ON_PG,
 } from './lib/harness.mjs';
 
 const outbox = (srv) => {
@@ -44,7 +44,8 @@ describe('sign-up under GATEHOUSE_EMAIL_VERIFICATION=required', () => {
     const srv = await startServer({ env: { GATEHOUSE_EMAIL_VERIFICATION: 'required' } });
     try {
       const a = await confirmedAccount(srv);
-      const snapshot = () => sql(srv.dbPath, `SELECT quote(email), quote(password_hash), updated_at, tokens_invalidated_at, email_verified_at, role FROM users WHERE id = '${a.id}';`)
+      const quote = ON_PG ? 'quote_nullable' : 'quote';
+      const snapshot = () => sql(srv.dbPath, `SELECT ${quote}(email), ${quote}(password_hash), updated_at, tokens_invalidated_at, email_verified_at, role FROM users WHERE id = '${a.id}';`)
         + '|' + sql(srv.dbPath, `SELECT count(*), max(expires_at) FROM sessions WHERE user_id = '${a.id}';`)
         + '|' + sql(srv.dbPath, `SELECT count(*) FROM magic_links WHERE email_key = '${a.email}';`);
       const before = snapshot();

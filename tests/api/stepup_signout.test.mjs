@@ -5,7 +5,7 @@
 // Secure and __Host- on loopback, as behind a TLS proxy.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, api, signup, sql, assertError, markVerified } from './lib/harness.mjs';
+import { startServer, api, signup, sql, assertError, markVerified, hexOf } from './lib/harness.mjs';
 import { req, cookiesOf, totpCode } from './lib/browser.mjs';
 
 const PUBLIC = 'https://auth.example.test';
@@ -35,7 +35,7 @@ async function cookieSession(srv, u, backupIndex) {
   const c = cookiesOf(s2);
   const session = c[SESSION].value;
   const csrf = c[CSRF].value;
-  const sid = sql(srv.dbPath, `SELECT s.id FROM sessions s JOIN refresh_tokens r ON r.session_id = s.id WHERE hex(r.token_hash) = upper('${(await import('node:crypto')).createHash('sha256').update(session).digest('hex')}');`).trim();
+  const sid = sql(srv.dbPath, `SELECT s.id FROM sessions s JOIN refresh_tokens r ON r.session_id = s.id WHERE ${hexOf('r.token_hash')} = upper('${(await import('node:crypto')).createHash('sha256').update(session).digest('hex')}');`).trim();
   return { session, csrf, cookie: `${SESSION}=${session}; ${CSRF}=${csrf}`, sid };
 }
 
@@ -168,7 +168,7 @@ describe('pages: /step-up and /signout', () => {
     const c = cookiesOf(s2);
     return { session: c[NEW].value, csrf: c[NEW_CSRF].value, cookie: `${NEW}=${c[NEW].value}` };
   }
-  const sidOf = async (s) => sql(srv.dbPath, `SELECT session_id FROM refresh_tokens WHERE hex(token_hash) = upper('${(await import('node:crypto')).createHash('sha256').update(s.session).digest('hex')}');`).trim();
+  const sidOf = async (s) => sql(srv.dbPath, `SELECT session_id FROM refresh_tokens WHERE ${hexOf('token_hash')} = upper('${(await import('node:crypto')).createHash('sha256').update(s.session).digest('hex')}');`).trim();
 
   test('not signed in: a page saying so, with a link to GATEHOUSE_SIGNIN_URL carrying the checked rd', async () => {
     const r = await req(srv, 'GET', `/step-up?rd=${encodeURIComponent('https://app.example.test/admin?x=1')}`);
@@ -314,7 +314,7 @@ describe('pages: /step-up and /signout', () => {
     for (const n of [NEW, NEW_CSRF, SESSION, CSRF]) assert.equal(c[n]?.value, '', `${n} expired: ${p.setCookie}`);
     assert.ok(c[NEW].attrs.includes('Domain=example.test'));
     assert.ok(Number(sql(srv.dbPath, `SELECT COUNT(*) FROM sessions WHERE id = '${sid}' AND revoked_at IS NOT NULL;`)) === 1, 'revoked');
-    const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = 'signout' AND target = '${a.a.user.id}' ORDER BY rowid DESC LIMIT 1;`).trim();
+    const row = sql(srv.dbPath, `SELECT details FROM audit_log WHERE action = 'signout' AND target = '${a.a.user.id}' ORDER BY id DESC LIMIT 1;`).trim();
     assert.deepEqual(JSON.parse(row), { session_id: sid }, 'the same audit row as POST /v1/signout');
     assert.equal((await req(srv, 'GET', '/v1/me', { cookie: s.cookie, headers: { Host: 'app.example.test' } })).status, 401, 'ended on the next request');
     const done = await req(srv, 'GET', '/signout/done');

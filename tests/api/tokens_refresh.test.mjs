@@ -2,7 +2,7 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, api, signup, signin, me, refresh, assertError, sleep, decodePart, countRows, sql,
-  sha256Hex, assertNotInDb,
+  sha256Hex, assertNotInDb, hexOf,
 } from './lib/harness.mjs';
 
 function assertPair(r) {
@@ -73,7 +73,7 @@ describe('refresh tokens (default config, 10 s reuse grace)', () => {
     assertPair(r);
     const t1 = Math.floor(Date.now() / 1000);
     for (const [what, tok] of [['from sign-up', a.refresh], ['from a rotation', r.json.refresh_token]]) {
-      const row = sql(srv.dbPath, `SELECT created_at, expires_at FROM refresh_tokens WHERE hex(token_hash) = '${sha256Hex(tok)}';`);
+      const row = sql(srv.dbPath, `SELECT created_at, expires_at FROM refresh_tokens WHERE ${hexOf('token_hash')} = '${sha256Hex(tok)}';`);
       assert.match(row, /^\d+\|\d+$/, `${what}: one row, found by the SHA-256 of the token`);
       const [created, expires] = row.split('|').map(Number);
       assert.equal(expires - created, 604800, `${what}: expires_at - created_at`);

@@ -8,11 +8,11 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import {
   BIN, startServer, runCli, buildEnv, api, signup, signin, me, refresh, mkTempDir, sql, sleep,
   assertNoSanitizerReport, assertError, decodePart, freePort,
-  markVerified,
+  markVerified, dbOf,
 } from './lib/harness.mjs';
 
 const newMaster = () => crypto.randomBytes(32).toString('base64');
-const db = (dir) => path.join(dir, 'gatehouse.db');
+const db = (dir) => dbOf(dir);
 
 // Starts `gatehouse serve` expecting it to exit by itself; returns {code, stderr}.
 function serveExpectExit(env) {

@@ -3,6 +3,8 @@
 // startServer() spawns the server binary on a free loopback port with a fresh
 // temporary data directory, waits for /healthz, and returns a handle whose
 // stop() asserts a clean shutdown (exit code 0, no ASan/UBSan report).
+// Database access (SQLite or PostgreSQL: GATEHOUSE_TEST_PG) is in db.mjs,
+// re-exported here.
 
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
@@ -14,6 +16,9 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { dbPathFor, withDbEnv } from './db.mjs';
+
+export * from './db.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(here, '..', '..', '..');
@@ -119,7 +124,9 @@ export function assertNoSanitizerReport(stderr, what = 'server') {
 /**
  * Builds the child environment: the parent's environment without any
  * GATEHOUSE_* variables, the test defaults, then the overrides. An override
- * whose value is null/undefined removes that variable.
+ * whose value is null/undefined removes that variable. On PostgreSQL runs an
+ * override GATEHOUSE_DATA_DIR adds that directory's database variables
+ * (dbEnv), unless the overrides name a database variable themselves.
  */
 export function buildEnv(overrides = {}) {
   const env = {};
@@ -128,152 +135,13 @@ export function buildEnv(overrides = {}) {
   }
   delete env.GATEHOUSE_BIN;
   Object.assign(env, DEFAULT_ENV);
+  // on PostgreSQL, a data directory brings its database (withDbEnv)
+  overrides = withDbEnv(overrides, overrides.GATEHOUSE_DATA_DIR);
   for (const [k, v] of Object.entries(overrides)) {
     if (v === null || v === undefined) delete env[k];
     else env[k] = String(v);
   }
   return env;
-}
-
-// ---------------------------------------------------------------------------
-// PostgreSQL. With GATEHOUSE_TEST_PG=<superuser URL> (postgres://postgres@
-// 127.0.0.1:PORT/postgres, from scripts/pg_cluster.sh; `make api-pg` sets it)
-// every data directory a test uses gets its own database gh_<random>, created
-// on first use (startServer, or runCli with GATEHOUSE_DATA_DIR), owned by the
-// owner role; the server and the CLI get GATEHOUSE_DATABASE_URL (the runtime
-// role), _MIGRATE_URL (the owner) and _RETENTION_URL (the retention role).
-// A restart on the same data directory finds the same database. srv.dbPath
-// (and dbOf(dir)) is then "pg:<name>", which sql(), countRows(),
-// assertNotInDb() and markVerified() recognise; they read and write it as the
-// superuser through psql. The databases are dropped when the test process
-// exits (best effort: a test may restart a server on its data directory after
-// stop(), so stop() cannot drop it). Without the variable nothing changes.
-// ---------------------------------------------------------------------------
-export const TEST_PG = process.env.GATEHOUSE_TEST_PG || '';
-/** True when this run's servers use PostgreSQL (GATEHOUSE_TEST_PG). */
-export const ON_PG = TEST_PG !== '';
-const PG_MARK = 'pg:';
-const PG_OWNER = 'gh_test_owner';
-const PG_RUNTIME = 'gh_test_app';
-const PG_RETENTION = 'gh_test_prune';
-const pgByDir = new Map(); // data dir -> database name
-let pgRolesReady = false;
-
-function isPgMarker(dbPath) {
-  return typeof dbPath === 'string' && dbPath.startsWith(PG_MARK);
-}
-function pgNameOf(marker) {
-  return marker.slice(PG_MARK.length);
-}
-
-/** The URL of database db as role user (default: the superuser of GATEHOUSE_TEST_PG). */
-export function pgUrl(db, user) {
-  const u = new URL(TEST_PG);
-  u.pathname = '/' + db;
-  if (user) { u.username = user; u.password = ''; }
-  return u.toString();
-}
-
-/** Runs SQL through psql as the superuser in database db; returns trimmed stdout. */
-function psql(db, query, timeoutMs = 20000) {
-  const r = spawnSync('psql', ['-At', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pgUrl(db), '-f', '-'],
-    { input: query, encoding: 'utf8', timeout: timeoutMs });
-  if (r.status !== 0) throw new Error(`psql failed (${r.status}): ${r.stderr || r.error}`);
-  return r.stdout.trim();
-}
-
-/**
- * The roles, until docs/examples/postgresql-roles.sql exists (helper
- * pgaudit): NOLOGIN group roles gatehouse_runtime and gatehouse_retention,
- * a login owner role and a login role in each group. Cluster-wide and shared
- * by every test database; concurrent test processes may race to create them,
- * hence the exception handlers.
- */
-function pgRolesInterim() {
-  const role = (name, opts) => `DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${name}') THEN CREATE ROLE ${name} ${opts}; END IF;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;\n`;
-  psql('postgres',
-    role('gatehouse_runtime', 'NOLOGIN') + role('gatehouse_retention', 'NOLOGIN') +
-    role(PG_OWNER, 'LOGIN') +
-    role(PG_RUNTIME, 'LOGIN IN ROLE gatehouse_runtime') +
-    role(PG_RETENTION, 'LOGIN IN ROLE gatehouse_retention'));
-}
-
-/** Interim grants in a new database, until the migrate step grants (pgaudit's pg_grant_roles). */
-function pgGrantsInterim(db) {
-  psql(db, `ALTER DEFAULT PRIVILEGES FOR ROLE ${PG_OWNER} IN SCHEMA public
-  GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO gatehouse_runtime;
-ALTER DEFAULT PRIVILEGES FOR ROLE ${PG_OWNER} IN SCHEMA public
-  GRANT USAGE, SELECT ON SEQUENCES TO gatehouse_runtime;`);
-}
-
-/** The database of a data directory: created (with the roles) on first use. */
-function pgDatabaseFor(dataDir) {
-  let db = pgByDir.get(dataDir);
-  if (db) return db;
-  if (!pgRolesReady) { pgRolesInterim(); pgRolesReady = true; }
-  db = `gh_${crypto.randomBytes(6).toString('hex')}`;
-  psql('postgres', `CREATE DATABASE ${db} OWNER ${PG_OWNER};`, 60000);
-  pgByDir.set(dataDir, db);
-  pgGrantsInterim(db);
-  return db;
-}
-
-process.on('exit', () => {
-  if (!pgByDir.size) return;
-  const drops = [...pgByDir.values()].map((db) => `DROP DATABASE IF EXISTS ${db} WITH (FORCE);`).join('\n');
-  spawnSync('psql', ['-X', '-q', '-d', pgUrl('postgres'), '-f', '-'], { input: drops, timeout: 60000 });
-});
-
-/** What tests hand to sql()/countRows()/assertNotInDb() for a data directory. */
-export function dbOf(dataDir) {
-  return ON_PG ? PG_MARK + pgDatabaseFor(dataDir) : path.join(dataDir, 'gatehouse.db');
-}
-
-/** The database variables for a data directory's server or CLI ({} on SQLite). */
-export function dbEnv(dataDir) {
-  if (!ON_PG) return {};
-  const db = pgDatabaseFor(dataDir);
-  return {
-    GATEHOUSE_DATABASE_URL: pgUrl(db, PG_RUNTIME),
-    GATEHOUSE_DATABASE_MIGRATE_URL: pgUrl(db, PG_OWNER),
-    GATEHOUSE_DATABASE_RETENTION_URL: pgUrl(db, PG_RETENTION),
-  };
-}
-
-const DB_VARS = ['GATEHOUSE_DATABASE_URL', 'GATEHOUSE_DATABASE_URL_FILE', 'GATEHOUSE_DATABASE_MIGRATE_URL',
-  'GATEHOUSE_DATABASE_MIGRATE_URL_FILE', 'GATEHOUSE_DATABASE_RETENTION_URL', 'GATEHOUSE_DATABASE_RETENTION_URL_FILE'];
-
-/** env with dbEnv(its data dir) under it, unless the test sets a database variable itself. */
-function withDbEnv(env, dataDir) {
-  if (!ON_PG || !dataDir || DB_VARS.some((k) => k in env)) return env;
-  return { ...dbEnv(dataDir), ...env };
-}
-
-/** The current time in seconds, as SQL of the backend (strftime('%s','now') on SQLite). */
-export function nowSql() {
-  return ON_PG ? 'CAST(extract(epoch FROM now()) AS BIGINT)' : "CAST(strftime('%s','now') AS INTEGER)";
-}
-
-/** A BLOB/BYTEA column as upper-case hex, as sqlite3's hex() prints it. */
-export function hexOf(col) {
-  return ON_PG ? `upper(encode(${col}, 'hex'))` : `hex(${col})`;
-}
-
-/** A BLOB/BYTEA literal from hex. */
-export function blobLit(hex) {
-  return ON_PG ? `'\\x${hex}'::bytea` : `x'${hex}'`;
-}
-
-/** Length in bytes of a BLOB/BYTEA column. */
-export function blobLen(col) {
-  return ON_PG ? `octet_length(${col})` : `length(${col})`;
-}
-
-/** Skip reason for a test about SQLite's files (use as { skip: sqliteOnly('why') }). */
-export function sqliteOnly(why) {
-  return ON_PG ? `SQLite only on PostgreSQL runs: ${why}` : false;
 }
 
 /**
@@ -292,8 +160,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
   port = port || await freePort();
   dataDir = dataDir || mkTempDir();
   const listen = `127.0.0.1:${port}`;
-  const base = { GATEHOUSE_LISTEN: listen, GATEHOUSE_DATA_DIR: dataDir, ...env };
-  const childEnv = buildEnv(withDbEnv(base, base.GATEHOUSE_DATA_DIR));
+  const childEnv = buildEnv({ GATEHOUSE_LISTEN: listen, GATEHOUSE_DATA_DIR: dataDir, ...env });
   const child = spawn(BIN, ['serve'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let stdout = '';
@@ -331,7 +198,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
     port,
     listen,
     dataDir,
-    dbPath: dbOf(dataDir),
+    dbPath: dbPathFor(env, dataDir),
     child,
     stderr: () => stderr,
     stderrLines: () => stderr.split('\n').filter((l) => l.length > 0),
@@ -363,8 +230,7 @@ export async function startServer({ env = {}, dataDir, readyTimeoutMs = 15000, p
 
 /** Runs the binary with the given args (not a server); returns {code, signal, stdout, stderr}. */
 export function runCli(args, { env = {}, timeoutMs = 15000 } = {}) {
-  // on PostgreSQL, a data directory given brings its database (withDbEnv)
-  const r = spawnSync(BIN, args, { env: buildEnv(withDbEnv(env, env.GATEHOUSE_DATA_DIR)), encoding: 'utf8', timeout: timeoutMs });
+  const r = spawnSync(BIN, args, { env: buildEnv(env), encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 }
 
@@ -470,20 +336,6 @@ export async function me(srv, token) {
   return api(srv.url, 'GET', '/v1/me', { token });
 }
 
-/** Runs a query against the server's database (see dbOf: an SQLite file, or
- *  a "pg:<name>" marker on PostgreSQL); returns the trimmed output, one row
- *  a line, columns separated by '|' (sqlite3's list mode and psql -At agree). */
-export function sql(dbPath, query) {
-  if (isPgMarker(dbPath)) return psql(pgNameOf(dbPath), query);
-  const r = spawnSync('sqlite3', ['-batch', '-noheader', '-cmd', '.timeout 5000', dbPath, query], { encoding: 'utf8', timeout: 10000 });
-  if (r.status !== 0) throw new Error(`sqlite3 failed (${r.status}): ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-export function countRows(dbPath, table) {
-  return Number(sql(dbPath, `SELECT count(*) FROM ${table};`));
-}
-
 export function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -497,66 +349,4 @@ export function decodePart(token, i) {
 /** SHA-256 of a string's UTF-8 bytes, as upper-case hex (what sqlite3's hex() prints for a BLOB). */
 export function sha256Hex(s) {
   return crypto.createHash('sha256').update(s, 'utf8').digest('hex').toUpperCase();
-}
-
-/**
- * The byte strings under which a secret would be "in clear" in a database:
- * its UTF-8 text, and for a base64url token also the raw bytes it encodes.
- */
-function clearForms(secret) {
-  const forms = [Buffer.from(secret, 'utf8')];
-  if (/^[A-Za-z0-9_-]{22,}$/.test(secret)) forms.push(Buffer.from(secret, 'base64url'));
-  return forms;
-}
-
-/**
- * Asserts that no secret appears in clear anywhere in the database.
- * SQLite: not in the raw bytes of the .db, -wal and -shm files (every page,
- * free ones included), and not in any table or column as dumped by sqlite3
- * (BLOBs show there as hex, so the hex of each form is looked for too).
- * PostgreSQL: scanning the cluster's data files (shared by every test
- * database, holding dead tuples and WAL of other tests) is not practical, so
- * the database is dumped as text (pg_dump, schema and data; bytea shows as
- * hex) and the dump is searched for each form and its hex: what the rows
- * hold, not what free space still holds.
- * @param {string} dbPath  dbOf(dataDir) / srv.dbPath
- * @param {Record<string,string>} secrets  name -> secret value
- */
-export function assertNotInDb(dbPath, secrets) {
-  let raw = [];
-  let dump;
-  if (isPgMarker(dbPath)) {
-    const r = spawnSync('pg_dump', ['--no-owner', '--no-privileges', '-d', pgUrl(pgNameOf(dbPath))],
-      { encoding: 'utf8', timeout: 30000, maxBuffer: 256 << 20 });
-    if (r.status !== 0) throw new Error(`pg_dump failed (${r.status}): ${r.stderr}`);
-    dump = r.stdout.toLowerCase();
-    assert.ok(dump.includes('create table public.users'), 'the dump holds the schema');
-  } else {
-    const files = ['', '-wal', '-shm'].map((s) => dbPath + s).filter((f) => fs.existsSync(f));
-    assert.ok(files.length >= 1, `no database at ${dbPath}`);
-    raw = files.map((f) => [f, fs.readFileSync(f)]);
-    const r = spawnSync('sqlite3', ['-batch', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
-    if (r.status !== 0) throw new Error(`sqlite3 .dump failed (${r.status}): ${r.stderr}`);
-    dump = r.stdout.toLowerCase();
-    assert.ok(dump.includes('create table users'), 'the dump holds the schema');
-  }
-  for (const [name, secret] of Object.entries(secrets)) {
-    assert.ok(typeof secret === 'string' && secret.length >= 8, `secret ${name} is a real value: ${secret}`);
-    for (const form of clearForms(secret)) {
-      for (const [f, bytes] of raw) {
-        assert.equal(bytes.indexOf(form), -1, `${name} is in clear in ${path.basename(f)}`);
-      }
-      assert.ok(!dump.includes(form.toString('hex')), `${name} is in the dump as a BLOB`);
-    }
-    assert.ok(!dump.includes(secret.toLowerCase()), `${name} is in the dump`);
-  }
-}
-
-/**
- * Marks an account's address as proved, as following its confirmation link
- * would (a second factor can only be enrolled then: issue 9). userId is the
- * `user.id` from sign-up.
- */
-export function markVerified(srv, userId) {
-  sql(srv.dbPath, `UPDATE users SET email_verified_at = ${nowSql()} WHERE id = '${userId}';`);
 }

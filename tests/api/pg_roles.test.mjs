@@ -1,0 +1,153 @@
+// The three PostgreSQL roles (docs/postgresql.md, "Roles"): the database
+// and roles are made by docs/examples/postgresql-roles.sql as the docs say;
+// `gatehouse migrate` (the owner) grants; the runtime role can append to
+// the audit log and nothing more, the owner cannot rewrite it either (the
+// triggers), only the retention role prunes, through the gate; `serve`
+// refuses the owner and a superuser. Needs GATEHOUSE_TEST_PG.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  startServer, runCli, signup, api, mkTempDir, freePort, assertNoSanitizerReport,
+} from './lib/harness.mjs';
+import {
+  PG_SUPER, OWNER, APP, createGatehouseDatabase, dropGatehouseDatabase, psqlAt,
+} from './lib/pg_roles.mjs';
+
+const skip = PG_SUPER ? false : 'GATEHOUSE_TEST_PG is not set';
+
+describe('postgres roles', { skip }, () => {
+  let d; // the database's URLs
+  let dataDir;
+  let env; // the runtime role's configuration
+  let srv;
+  let rows0 = 0;
+
+  const cli = (args, extra = {}) => {
+    const r = runCli(args, { env: { ...env, ...extra }, timeoutMs: 60000 });
+    assertNoSanitizerReport(r.stderr, args.join(' '));
+    return r;
+  };
+  const count = () => Number(psqlAt(d.superuser, 'SELECT count(*) FROM audit_log;').stdout);
+  /** Runs sql as url and asserts it fails with a message matching re. */
+  const refused = (url, sql, re) => {
+    const r = psqlAt(url, sql);
+    assert.notEqual(r.code, 0, `${sql} must fail: ${r.stdout}`);
+    assert.match(r.stderr, re, `${sql}: ${r.stderr}`);
+  };
+
+  before(async () => {
+    d = createGatehouseDatabase();
+    dataDir = mkTempDir();
+    env = { GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_DATABASE_URL: d.app };
+    const m = cli(['migrate'], { GATEHOUSE_DATABASE_MIGRATE_URL: d.owner });
+    assert.equal(m.code, 0, `migrate as the owner: ${m.stdout} ${m.stderr}`);
+    srv = await startServer({ dataDir, env });
+    // rows appended as the runtime role, by a command and by the server
+    const f = cli(['audit', 'fill', '5']);
+    assert.equal(f.code, 0, `audit fill as the runtime role: ${f.stdout} ${f.stderr}`);
+    const u = await signup(srv);
+    assert.equal((await api(srv.url, 'POST', '/v1/signout', { token: u.access })).status, 204);
+    rows0 = count();
+    assert.equal(rows0, 7, 'five rows, a signup and a signout');
+  });
+
+  after(async () => {
+    await srv?.stop();
+    if (d) dropGatehouseDatabase(d.db);
+  });
+
+  test('the tables belong to the owner; the runtime role reads and appends', () => {
+    const own = psqlAt(d.superuser,
+      "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r';");
+    assert.equal(own.stdout, OWNER);
+    const r = psqlAt(d.app, 'SELECT count(*) FROM audit_log; SELECT open FROM audit_gate;');
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(r.stdout.split('\n'), [String(rows0), '0']);
+  });
+
+  test('as the runtime role every statement that could change the audit log fails', () => {
+    const denied = /permission denied for table audit_log/;
+    const notOwner = /must be owner of (table|relation) audit_log/;
+    refused(d.app, "UPDATE audit_log SET actor = 'x';", denied);
+    refused(d.app, "UPDATE audit_log SET details = '{}' WHERE id = 1;", denied);
+    refused(d.app, 'DELETE FROM audit_log;', denied);
+    refused(d.app, 'DELETE FROM audit_log WHERE id = 1;', denied);
+    refused(d.app, 'TRUNCATE audit_log;', denied);
+    refused(d.app, 'DROP TRIGGER audit_log_no_update ON audit_log;', notOwner);
+    refused(d.app, 'DROP TRIGGER audit_log_no_delete ON audit_log;', notOwner);
+    refused(d.app, 'ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_delete;', notOwner);
+    refused(d.app, 'ALTER TABLE audit_log DISABLE TRIGGER ALL;', notOwner);
+    refused(d.app, 'DROP TABLE audit_log;', notOwner);
+    refused(d.app, 'DROP FUNCTION audit_log_append_only() CASCADE;', /must be owner of function/);
+    refused(d.app, 'UPDATE audit_gate SET open = 1;', /permission denied for table audit_gate/);
+    refused(d.app, 'DELETE FROM audit_gate;', /permission denied for table audit_gate/);
+    refused(d.app, 'SET session_replication_role = replica;', /permission denied to set parameter/);
+    refused(d.app, 'DELETE FROM schema_migrations;', /permission denied for table schema_migrations/);
+    refused(d.app, 'CREATE TABLE audit_gate_x (id int);', /permission denied for schema public/);
+    refused(d.app, 'CREATE TEMP TABLE audit_gate (id int, open int);', /permission denied to create temporary tables/);
+    refused(d.app, `GRANT ${OWNER} TO ${APP};`, /permission denied to grant role|must have admin option/);
+    assert.equal(count(), rows0, 'no row changed');
+  });
+
+  test('the owner cannot rewrite, delete or truncate audit rows either (the triggers)', () => {
+    refused(d.owner, "UPDATE audit_log SET actor = 'x' WHERE id = 1;", /audit_log is append-only/);
+    refused(d.owner, 'UPDATE audit_log SET actor = actor WHERE false;', /audit_log is append-only/);
+    refused(d.owner, 'DELETE FROM audit_log WHERE id = 1;', /audit_log is append-only/);
+    refused(d.owner, 'TRUNCATE audit_log;', /audit_log is append-only/);
+    assert.equal(count(), rows0);
+  });
+
+  test('the retention role cannot delete outside the gate, nor update rows', () => {
+    refused(d.prune, 'DELETE FROM audit_log WHERE id = 1;', /audit_log is append-only/);
+    refused(d.prune, "UPDATE audit_log SET actor = 'x';", /permission denied for table audit_log/);
+    refused(d.prune, 'TRUNCATE audit_log;', /permission denied for table audit_log/);
+    refused(d.prune, 'SELECT count(*) FROM users;', /permission denied for table users/);
+    assert.equal(count(), rows0);
+  });
+
+  test('serve refuses the owner role and a superuser, naming the role', async () => {
+    for (const [url, who, re] of [[d.owner, OWNER, /owns Gatehouse's tables/], [d.superuser, 'postgres', /superuser/]]) {
+      const port = await freePort();
+      const r = cli(['serve'], { GATEHOUSE_DATABASE_URL: url, GATEHOUSE_LISTEN: `127.0.0.1:${port}` });
+      assert.equal(r.signal, null, `serve as ${who} must exit by itself: ${r.stderr.slice(-2000)}`);
+      assert.notEqual(r.code, 0, `serve as ${who} must refuse`);
+      assert.match(r.stderr, new RegExp(`"${who}"`), r.stderr);
+      assert.match(r.stderr, re, r.stderr);
+      assert.match(r.stderr, /gatehouse_runtime/, r.stderr);
+      assert.doesNotMatch(r.stderr, /placeholder|postgres:\/\//, 'the URL is never printed');
+    }
+  });
+
+  test('audit prune needs GATEHOUSE_DATABASE_RETENTION_URL; with it, it prunes and the chain verifies', async () => {
+    const no = cli(['audit', 'prune', '--before', '2999-01-01T00:00:00Z']);
+    assert.equal(no.code, 2, `${no.stdout} ${no.stderr}`);
+    assert.match(no.stderr, /GATEHOUSE_DATABASE_RETENTION_URL/);
+    assert.equal(count(), rows0, 'nothing pruned without the retention role');
+
+    // the runtime role in the retention slot is refused by the database
+    const wrong = cli(['audit', 'prune', '--before', '2999-01-01T00:00:00Z'],
+      { GATEHOUSE_DATABASE_RETENTION_URL: d.app });
+    assert.notEqual(wrong.code, 0, `${wrong.stdout} ${wrong.stderr}`);
+    assert.equal(count(), rows0);
+
+    const total = count();
+    const p = cli(['audit', 'prune', '--before', '2999-01-01T00:00:00Z'],
+      { GATEHOUSE_DATABASE_RETENTION_URL: d.prune });
+    assert.equal(p.code, 0, `${p.stdout} ${p.stderr}`);
+    assert.match(p.stdout, new RegExp(`^${total - 1} row\\(s\\) older than .* removed; checkpoint recorded`));
+    const left = psqlAt(d.superuser, 'SELECT id, action FROM audit_log ORDER BY id;').stdout.split('\n');
+    assert.deepEqual(left, [`${total}|signout`, `${total + 1}|audit.checkpoint`]);
+    assert.equal(psqlAt(d.superuser, 'SELECT open FROM audit_gate;').stdout, '0', 'the gate is closed again');
+
+    const v = cli(['audit', 'verify']);
+    assert.equal(v.code, 0, `${v.stdout} ${v.stderr}`);
+    assert.match(v.stdout, /^ok 2 rows/);
+
+    // the server keeps appending after the prune, and the chain still verifies
+    const u = await signup(srv);
+    assert.ok(u.access);
+    const v2 = cli(['audit', 'verify']);
+    assert.equal(v2.code, 0, `${v2.stdout} ${v2.stderr}`);
+    assert.match(v2.stdout, /^ok 3 rows/);
+  });
+});

@@ -1,0 +1,359 @@
+/* The PostgreSQL audit log (src/store/pg_audit.c) on a fresh database made
+ * from GATEHOUSE_TEST_PG (a superuser URL), dropped at the end; skipped
+ * (77) without it. One chain under concurrent appenders on their own
+ * connections, list, a scan across pages, bounds, prune through the gate
+ * (also two prunes at once), and the triggers of migration 3. */
+#include "testutil.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+
+#include "audit/audit.h"
+#include "core/util.h"
+#include "store/pg.h"
+#include "store/store.h"
+
+static const struct store_ops *ops = &store_pg;
+static char admin_url[1024], db_url[1200], db_name[64];
+static PGconn *db; /* the test's own look at the rows (superuser) */
+
+#define THREADS 6
+#define PER_THREAD 60
+
+/* The superuser URL with its database name replaced by name. */
+static int url_with_db(const char *url, const char *name, char *out, size_t cap)
+{
+    const char *host = strstr(url, "://");
+    if (!host) return -1;
+    const char *slash = strchr(host + 3, '/');
+    const char *query = strchr(host + 3, '?');
+    size_t head = slash && (!query || slash < query) ? (size_t)(slash - url)
+                  : query                            ? (size_t)(query - url)
+                                                     : strlen(url);
+    int n = snprintf(out, cap, "%.*s/%s%s", (int)head, url, name, query ? query : "");
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int admin_exec(const char *sql)
+{
+    PGconn *a = PQconnectdb(admin_url);
+    int ok = PQstatus(a) == CONNECTION_OK;
+    PGresult *r = ok ? PQexec(a, sql) : NULL;
+    ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "test_pg_audit: %s: %s\n", sql, PQerrorMessage(a));
+    PQclear(r);
+    PQfinish(a);
+    return ok ? 0 : -1;
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    test_config();
+    if (sodium_init() < 0) return -1;
+    snprintf(admin_url, sizeof admin_url, "%s", getenv("GATEHOUSE_TEST_PG"));
+    snprintf(db_name, sizeof db_name, "gh_unit_pg_audit_%d", (int)getpid());
+    char sql[200];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
+    if (admin_exec(sql)) return -1;
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
+    if (admin_exec(sql)) return -1;
+    if (url_with_db(admin_url, db_name, db_url, sizeof db_url)) return -1;
+    if (store_pg_use(db_url, THREADS + 2) != GH_OK) return -1;
+    struct store_conn *c = NULL;
+    if (ops->open("", &c) != GH_OK) return -1;
+    enum gh_err rc = ops->migrate(c);
+    ops->close(c);
+    if (rc) return -1;
+    db = PQconnectdb(db_url);
+    return PQstatus(db) == CONNECTION_OK ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    PQfinish(db);
+    char sql[200];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
+    return admin_exec(sql);
+}
+
+static int setup(void **state)
+{
+    struct store_conn *c = NULL;
+    if (ops->open("", &c) != GH_OK) return -1;
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    ops->close(*state);
+    return 0;
+}
+
+/* The one value the query returns, as an integer (-1: no row). */
+static int64_t q_int(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    int64_t v = PQntuples(r) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return v;
+}
+
+/* The statement fails with `audit_log is append-only`. */
+static void refused(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    assert_non_null(strstr(PQerrorMessage(db), "audit_log is append-only"));
+    PQclear(r);
+}
+
+/* The chain as the verifier sees it: ok, with rows rows. */
+static void chain_ok(struct store_conn *c, int64_t rows)
+{
+    struct audit_verify_result res;
+    assert_int_equal(audit_verify(ops, c, 0, NULL, &res), GH_OK);
+    if (!res.ok) fail_msg("chain broken at %lld: %s", (long long)res.bad_id, res.reason);
+    assert_int_equal(res.rows, rows);
+}
+
+static void *appender(void *arg)
+{
+    const char *who = arg;
+    struct store_conn *c = NULL;
+    if (ops->open("", &c) != GH_OK) return (void *)1;
+    struct store_audit ev = {.actor = who, .action = "test.append", .target = who};
+    intptr_t bad = 0;
+    for (int i = 0; i < PER_THREAD && !bad; i++)
+        bad = ops->audit.append(c, &ev) != GH_OK;
+    ops->close(c);
+    return (void *)bad;
+}
+
+/* Appenders on their own connections at once: one chain, ids 1..N. */
+static void test_concurrent_chain(void **state)
+{
+    struct store_conn *c = *state;
+    static char names[THREADS][24];
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        snprintf(names[i], sizeof names[i], "actor-%d", i);
+        assert_int_equal(pthread_create(&t[i], NULL, appender, names[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        void *bad = NULL;
+        assert_int_equal(pthread_join(t[i], &bad), 0);
+        assert_null(bad);
+    }
+    int64_t n = THREADS * PER_THREAD;
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log"), n);
+    assert_int_equal(q_int("SELECT MAX(id) FROM audit_log"), n);
+    assert_int_equal(q_int("SELECT COUNT(DISTINCT prev_hash) FROM audit_log"), n);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log a JOIN audit_log b ON b.id = a.id + 1"
+                           " WHERE b.prev_hash <> a.hash"),
+                     0);
+    chain_ok(c, n);
+    int64_t min = 0, max = 0, count = 0;
+    assert_int_equal(ops->audit.bounds(c, &min, &max, &count), GH_OK);
+    assert_int_equal(min, 1);
+    assert_int_equal(max, n);
+    assert_int_equal(count, n);
+}
+
+static void test_list(void **state)
+{
+    struct store_conn *c = *state;
+    struct store_audit mine = {.actor = "someone",
+                               .action = "test.list",
+                               .target = "subject-1",
+                               .ip = "192.0.2.1",
+                               .user_agent = "ua",
+                               .request_id = "rq",
+                               .details = "{\"k\":1}"};
+    struct store_audit by = {.actor = "subject-1", .action = "test.list2"};
+    assert_int_equal(ops->audit.append(c, &mine), GH_OK);
+    assert_int_equal(ops->audit.append(c, &by), GH_OK);
+    struct store_audit_row rows[4];
+    size_t n = 0;
+    assert_int_equal(ops->audit.list(c, "subject-1", 0, rows, 4, &n), GH_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(rows[0].action, "test.list2"); /* newest first */
+    assert_string_equal(rows[1].action, "test.list");
+    assert_string_equal(rows[1].ip, "192.0.2.1");
+    assert_string_equal(rows[1].user_agent, "ua");
+    assert_string_equal(rows[1].request_id, "rq");
+    assert_string_equal(rows[1].details, "{\"k\":1}");
+    assert_string_equal(rows[0].prev_hash, rows[1].hash);
+    assert_int_equal(strlen(rows[1].occurred_at), 27);
+    int64_t newest = rows[0].id;
+    for (size_t i = 0; i < n; i++)
+        store_audit_row_clear(&rows[i]);
+    assert_int_equal(ops->audit.list(c, "subject-1", newest, rows, 4, &n), GH_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].action, "test.list");
+    store_audit_row_clear(&rows[0]);
+    assert_int_equal(ops->audit.list(c, "subject-1", 0, rows, 1, &n), GH_OK);
+    assert_int_equal(n, 1);
+    store_audit_row_clear(&rows[0]);
+    assert_int_equal(ops->audit.list(c, "nobody", 0, rows, 4, &n), GH_OK);
+    assert_int_equal(n, 0);
+}
+
+struct walk {
+    int64_t rows, last, stop_at;
+    bool ordered;
+};
+
+static int walk_row(void *arg, const struct store_audit_row *row)
+{
+    struct walk *w = arg;
+    if (row->id <= w->last) w->ordered = false;
+    w->last = row->id;
+    w->rows++;
+    return w->stop_at && w->rows >= w->stop_at;
+}
+
+/* More rows than a page (2000): the scan goes on across pages, in order,
+ * within (after, upto], and stops when told to in the middle of a page. */
+static void test_scan_pages(void **state)
+{
+    struct store_conn *c = *state;
+    struct store_audit ev = {.actor = "system", .action = "test.fill"};
+    assert_int_equal(ops->tx.begin_write(c), GH_OK);
+    for (int i = 0; i < 4500; i++)
+        assert_int_equal(ops->audit.append(c, &ev), GH_OK);
+    assert_int_equal(ops->tx.commit(c), GH_OK);
+    int64_t min = 0, max = 0, count = 0;
+    assert_int_equal(ops->audit.bounds(c, &min, &max, &count), GH_OK);
+    assert_true(count > 4500);
+
+    struct walk w = {.ordered = true};
+    assert_int_equal(ops->audit.scan(c, 0, 0, walk_row, &w), GH_OK);
+    assert_int_equal(w.rows, count);
+    assert_int_equal(w.last, max);
+    assert_true(w.ordered);
+
+    w = (struct walk){.ordered = true, .last = 10};
+    assert_int_equal(ops->audit.scan(c, 10, 4010, walk_row, &w), GH_OK);
+    assert_int_equal(w.rows, 4000);
+    assert_int_equal(w.last, 4010);
+    assert_true(w.ordered);
+
+    w = (struct walk){.ordered = true, .stop_at = 2500};
+    assert_int_equal(ops->audit.scan(c, 0, 0, walk_row, &w), GH_OK);
+    assert_int_equal(w.rows, 2500);
+    assert_int_equal(w.last, 2500);
+
+    ops->audit.tune_for_scan(c);
+    chain_ok(c, count);
+}
+
+/* Migration 3: UPDATE, TRUNCATE and DELETE fail even for the superuser
+ * that owns the tables; DELETE passes only while the gate is open. */
+static void test_triggers(void **state)
+{
+    (void)state;
+    refused("UPDATE audit_log SET actor = 'x' WHERE id = 1");
+    refused("UPDATE audit_log SET actor = actor WHERE false");
+    refused("DELETE FROM audit_log WHERE id = 1");
+    refused("TRUNCATE audit_log");
+    /* A temporary table named audit_gate does not open the gate. */
+    PGresult *r = PQexec(db, "CREATE TEMP TABLE audit_gate (id INTEGER, open INTEGER);"
+                             "INSERT INTO audit_gate VALUES (1, 1)");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    refused("DELETE FROM audit_log WHERE id = 1");
+    r = PQexec(db, "DROP TABLE pg_temp.audit_gate");
+    PQclear(r);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log WHERE id = 1"), 1);
+}
+
+struct pruner {
+    const char *before;
+    int64_t deleted;
+    enum gh_err rc;
+};
+
+static void *pruner(void *arg)
+{
+    struct pruner *p = arg;
+    struct store_conn *c = NULL;
+    if ((p->rc = ops->open("", &c))) return NULL;
+    struct store_audit ev = {.actor = "system", .action = "audit.checkpoint"};
+    p->rc = ops->audit.prune(c, p->before, &ev, &p->deleted);
+    ops->close(c);
+    return NULL;
+}
+
+/* Retention: everything but the newest row goes, a checkpoint follows,
+ * the chain still verifies; two prunes at once run one after the other. */
+static void test_prune(void **state)
+{
+    struct store_conn *c = *state;
+    int64_t min = 0, max = 0, count = 0;
+    assert_int_equal(ops->audit.bounds(c, &min, &max, &count), GH_OK);
+    struct store_audit ev = {.actor = "system", .action = "audit.checkpoint"};
+    int64_t deleted = -1;
+    assert_int_equal(ops->audit.prune(c, "2000-01-01T00:00:00.000000Z", &ev, &deleted), GH_OK);
+    assert_int_equal(deleted, 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log"), count);
+
+    char hash_of_last_gone[80];
+    PGresult *r = PQexec(db, "SELECT hash FROM audit_log ORDER BY id DESC OFFSET 1 LIMIT 1");
+    assert_int_equal(PQntuples(r), 1);
+    snprintf(hash_of_last_gone, sizeof hash_of_last_gone, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+
+    struct pruner p[2] = {{.before = "2999-01-01T00:00:00.000000Z"},
+                          {.before = "2999-01-01T00:00:00.000000Z"}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, pruner, &p[i]), 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(p[0].rc, GH_OK);
+    assert_int_equal(p[1].rc, GH_OK);
+    /* The first removes all but the newest row and appends its
+     * checkpoint; the second then removes that newest row (its checkpoint
+     * is newer still). */
+    int64_t first = p[0].deleted > p[1].deleted ? p[0].deleted : p[1].deleted;
+    int64_t second = p[0].deleted > p[1].deleted ? p[1].deleted : p[0].deleted;
+    assert_int_equal(first, count - 1);
+    assert_int_equal(second, 1);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log"), 2);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log WHERE action = 'audit.checkpoint'"), 2);
+    assert_int_equal(q_int("SELECT MIN(id) FROM audit_log"), max + 1);
+    assert_int_equal(q_int("SELECT open FROM audit_gate"), 0);
+    r = PQexec(db, "SELECT details FROM audit_log ORDER BY id LIMIT 1");
+    char want[256];
+    snprintf(want, sizeof want,
+             "{\"continues_from\":\"%s\",\"first_kept_id\":%lld,\"deleted\":%lld}",
+             hash_of_last_gone, (long long)max, (long long)(count - 1));
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+    chain_ok(c, 2);
+
+    /* Appending goes on from the checkpoint. */
+    struct store_audit more = {.actor = "system", .action = "test.after"};
+    assert_int_equal(ops->audit.append(c, &more), GH_OK);
+    chain_ok(c, 3);
+}
+
+int main(void)
+{
+    if (!getenv("GATEHOUSE_TEST_PG") || !*getenv("GATEHOUSE_TEST_PG")) {
+        fprintf(stderr, "test_pg_audit: GATEHOUSE_TEST_PG is not set: skipped\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_concurrent_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scan_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_triggers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
