@@ -8,33 +8,32 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import {
   startServer, runCli, api, mkTempDir, uniqueEmail, strongPassword, assertNoSanitizerReport,
+  ON_PG, dbEnv, dbOf, sql,
 } from './lib/harness.mjs';
-import { PG_SUPER, createGatehouseDatabase, dropGatehouseDatabase, psqlAt } from './lib/pg_roles.mjs';
 
-const skip = PG_SUPER ? false : 'GATEHOUSE_TEST_PG is not set';
+const skip = ON_PG ? false : 'GATEHOUSE_TEST_PG is not set';
 const REPLICAS = 3;
 const PER_REPLICA = 16;
 
 describe('postgres: one audit chain from three replicas', { skip }, () => {
-  let d;
+  let db; // the shared database, as sql() names it
   let shared; // the configuration every replica shares
   const servers = [];
 
   before(async () => {
-    d = createGatehouseDatabase();
+    // the harness's database for the first replica's data directory (made
+    // by the docs' roles script), handed to all three: runtime role to
+    // serve, owner role to apply the migrations
+    const dir0 = mkTempDir();
+    db = dbOf(dir0);
     shared = {
-      GATEHOUSE_DATABASE_URL: d.app,
+      ...dbEnv(dir0),
       // same master key: the data and signing keys in the database are
       // sealed under it, and every replica opens them
       GATEHOUSE_MASTER_KEY: crypto.randomBytes(32).toString('base64'),
     };
-    const m = runCli(['migrate'], {
-      env: { ...shared, GATEHOUSE_DATA_DIR: mkTempDir(), GATEHOUSE_DATABASE_MIGRATE_URL: d.owner },
-      timeoutMs: 60000,
-    });
-    assert.equal(m.code, 0, `migrate: ${m.stdout} ${m.stderr}`);
-    // the first replica creates the first keys; the others find them
-    servers.push(await startServer({ env: shared }));
+    // the first replica migrates and creates the first keys; the others find them
+    servers.push(await startServer({ dataDir: dir0, env: shared }));
     const rest = await Promise.all(
       Array.from({ length: REPLICAS - 1 }, () => startServer({ env: shared })));
     servers.push(...rest);
@@ -42,7 +41,6 @@ describe('postgres: one audit chain from three replicas', { skip }, () => {
 
   after(async () => {
     for (const s of servers) await s.stop();
-    if (d) dropGatehouseDatabase(d.db);
   });
 
   test(`${REPLICAS} replicas x ${PER_REPLICA} concurrent sign-ups and sign-outs: one chain, ids 1..N, verify ok`, async () => {
@@ -58,8 +56,8 @@ describe('postgres: one audit chain from three replicas', { skip }, () => {
     const n = REPLICAS * PER_REPLICA;
     assert.equal(new Set(ids).size, n);
 
-    const rows = psqlAt(d.superuser, 'SELECT id, action, prev_hash, hash FROM audit_log ORDER BY id;')
-      .stdout.split('\n').map((l) => l.split('|'));
+    const rows = sql(db, 'SELECT id, action, prev_hash, hash FROM audit_log ORDER BY id;')
+      .split('\n').map((l) => l.split('|'));
     assert.equal(rows.length, 2 * n, 'one signup and one signout row per flow');
     rows.forEach(([id], i) => assert.equal(Number(id), i + 1, `ids are 1..N with no gap (row ${i + 1})`));
     for (let i = 1; i < rows.length; i++) {

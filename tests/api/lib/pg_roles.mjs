@@ -1,14 +1,16 @@
 // A Gatehouse database with its three roles, made by running
 // docs/examples/postgresql-roles.sql with psql exactly as docs/postgresql.md
 // tells an operator to (placeholder passwords: the test cluster trusts
-// loopback). Needs GATEHOUSE_TEST_PG=<superuser URL> (scripts/pg_cluster.sh).
+// loopback), with its default role names. The harness (lib/db.mjs) runs the
+// same file with its own names for every test database; this one is for
+// the test of the roles themselves. Needs GATEHOUSE_TEST_PG=<superuser URL>.
 
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { REPO_ROOT } from './harness.mjs';
+import { REPO_ROOT, TEST_PG, pgUrl } from './harness.mjs';
 
-export const PG_SUPER = process.env.GATEHOUSE_TEST_PG || '';
+export const PG_SUPER = TEST_PG;
 export const ROLES_SQL = path.join(REPO_ROOT, 'docs', 'examples', 'postgresql-roles.sql');
 /* The script's default login roles (docs/postgresql.md). */
 export const OWNER = 'gatehouse_owner';
@@ -16,12 +18,7 @@ export const APP = 'gatehouse_app';
 export const PRUNE = 'gatehouse_prune';
 
 /** The URL of database db as role user (the superuser when user is omitted). */
-export function pgUrlAs(db, user) {
-  const u = new URL(PG_SUPER);
-  u.pathname = '/' + db;
-  if (user) { u.username = user; u.password = ''; }
-  return u.toString();
-}
+export const pgUrlAs = pgUrl;
 
 /** Runs sql with psql at url; {code, stdout, stderr}. ON_ERROR_STOP: the first error fails. */
 export function psqlAt(url, sql, { timeoutMs = 30000 } = {}) {
