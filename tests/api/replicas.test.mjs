@@ -82,7 +82,8 @@ function replicaEnv(redis, shared, extra = {}) {
 
 async function metric(srv, name) {
   const r = await api(srv.url, 'GET', '/metrics');
-  const m = new RegExp(`^${name} (-?\\d+)$`, 'm').exec(r.text);
+  const esc = name.replace(/[{}"]/g, (ch) => `\\${ch}`);
+  const m = new RegExp(`^${esc} (-?\\d+)$`, 'm').exec(r.text);
   return m ? Number(m[1]) : NaN;
 }
 
@@ -112,7 +113,11 @@ describe('three replicas on one PostgreSQL and one Redis', { skip }, () => {
     const admitted = res.filter((r) => r.status === 201).length;
     assert.ok(admitted <= 10, `admitted ${admitted} > the budget of 10`);
     assert.equal(admitted, 10, res.map((r) => r.status).join(','));
-    assert.equal(res.filter((r) => r.status === 429).length, 50, res.map((r) => `${r.status}${r.status === 201 || r.status === 429 ? '' : ':' + r.text}`).join(','));
+    // the rest refused: 429, or 503 when a loaded machine makes Redis or the
+    // pool time out (refused too, never admitted)
+    const refused = res.filter((r) => r.status === 429 || r.status === 503);
+    assert.equal(refused.length, 50, res.map((r) => `${r.status}${r.status === 201 || r.status === 429 ? '' : ':' + r.text}`).join(','));
+    assert.ok(refused.filter((r) => r.status === 429).length >= 40, 'mostly the budget refusing');
   });
 
   // Decision 0040: events commit in seq order because pg_event_add takes
@@ -271,17 +276,23 @@ describe('the fan-out channel down', { skip }, () => {
     // No new connection to the database (the pools keep theirs): the
     // listeners cannot reconnect, so the window stays open.
     connections(false);
-    const [killed, revoked] = await Promise.all([
-      Promise.resolve().then(() => psqlAdmin(listeners())),
-      api(a.url, 'DELETE', `/v1/sessions/${sidOf(u.access)}`, { token: u.access }),
-    ]);
+    const killed = psqlAdmin(listeners());
     assert.ok(killed.split('\n').filter((l) => l === 't').length >= 2, `both listeners terminated: ${killed}`);
+    await until('B knows its listener is gone', async () => (await metric(b, 'gatehouse_authcache_trusted')) === 0, 3000, 5);
+    // Revoked on A while B hears nothing: the very next check on B reads the
+    // database (refused), and B's cache answers nothing meanwhile (its
+    // session hits do not move: a hit would have said "live" until B's 1-s
+    // poll came round).
+    const hits = 'gatehouse_authcache_hits_total{table="sessions"}';
+    const before = await metric(b, hits);
+    const revoked = await api(a.url, 'DELETE', `/v1/sessions/${sidOf(u.access)}`, { token: u.access });
     assert.equal(revoked.status, 204, revoked.text);
-    await until('B knows its listener is gone', async () => (await metric(b, 'gatehouse_authcache_trusted')) === 0, 3000, 10);
-    // the very next check on B reads the database: refused, not the cached "live"
     assertError(await me(b, u.access), 401, 'invalid_token');
+    assert.equal(await metric(b, hits), before, 'no session was answered from B\'s cache');
     const other = await signin(b, u.email, u.password); // B still serves from the database (200)
     assert.equal((await me(b, other.access)).status, 200);
+    assert.equal((await me(b, other.access)).status, 200);
+    assert.equal(await metric(b, hits), before, 'still no hit');
     assert.equal(await metric(b, 'gatehouse_authcache_trusted'), 0, 'still bypassed while the listener is down');
     connections(true);
     for (const s of [a, b]) await until('the listener is back and the feed caught up', async () => (await metric(s, 'gatehouse_authcache_trusted')) === 1, 10000, 50);
