@@ -59,6 +59,13 @@ struct store_conn;
  *  "Roles"); also when the tables are not there. Run after migrations. */
 enum gh_err store_pg_check_runtime_role(struct store_conn *c, char *err, size_t errlen) GH_WUR;
 
+/** Runs the grants of `gatehouse migrate` (pg_grant_roles) as the owner
+ *  role of GATEHOUSE_DATABASE_MIGRATE_URL on a connection of its own, then
+ *  points the backend back at GATEHOUSE_DATABASE_URL: `gatehouse migrate`
+ *  runs it every time, so roles created after the schema get their
+ *  privileges without a new migration. */
+enum gh_err store_pg_grant_roles(void) GH_WUR;
+
 /** Closes every pooled connection and wipes the URL. */
 void store_pg_shutdown(void);
 

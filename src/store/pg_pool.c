@@ -51,6 +51,7 @@ static struct {
     int n;
     char *url;
     char target[300];
+    int64_t said_busy_ms; /* when the pool last logged that it stayed busy */
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
@@ -322,11 +323,16 @@ static enum gh_err pool_borrow(struct pg_link **out)
             return GH_ERR_UNAVAILABLE;
         }
         if (now >= deadline) {
+            /* Once per 10 s at most: under overload every request says it. */
+            bool say = now - pool.said_busy_ms >= 10000;
+            if (say) pool.said_busy_ms = now;
+            int n = pool.n;
             pthread_mutex_unlock(&pool.mu);
-            gh_log(GH_LOG_WARN,
-                   "postgres: all %d pooled connections stayed busy for %d ms; raise "
-                   "GATEHOUSE_DATABASE_POOL or GATEHOUSE_WORKERS' balance",
-                   pool.n, PG_BORROW_WAIT_MS);
+            if (say)
+                gh_log(GH_LOG_WARN,
+                       "postgres: all %d pooled connections stayed busy for %d ms: requests "
+                       "answer 503; raise GATEHOUSE_DATABASE_POOL if the database has room",
+                       n, PG_BORROW_WAIT_MS);
             return GH_ERR_UNAVAILABLE;
         }
         struct timespec ts;

@@ -87,6 +87,18 @@ enum gh_err pg_grant_roles(struct store_conn *c)
     return GH_OK;
 }
 
+enum gh_err store_pg_grant_roles(void)
+{
+    if (!store_pg_cfg.migrate_url) return GH_ERR_CONFIG;
+    struct store_conn *c = NULL;
+    enum gh_err rc = store_pg_use(store_pg_cfg.migrate_url, 1);
+    if (rc == GH_OK) rc = store_pg.open("", &c);
+    if (rc == GH_OK) rc = pg_grant_roles(c);
+    if (c) store_pg.close(c);
+    enum gh_err back = store_pg_use(store_pg_cfg.url, store_pg_cfg.pool);
+    return rc ? rc : back;
+}
+
 enum gh_err store_pg_check_runtime_role(struct store_conn *c, char *err, size_t errlen)
 {
     PGresult *r = NULL;

@@ -7,7 +7,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, runCli, signup, api, mkTempDir, freePort, assertNoSanitizerReport,
+  startServer, runCli, signup, api, rawRequest, mkTempDir, freePort, assertNoSanitizerReport,
+  uniqueEmail, strongPassword,
 } from './lib/harness.mjs';
 import {
   PG_SUPER, OWNER, APP, createGatehouseDatabase, dropGatehouseDatabase, psqlAt,
@@ -118,6 +119,24 @@ describe('postgres roles', { skip }, () => {
     }
   });
 
+  test('a broader grant made by hand: serve refuses the runtime role; gatehouse migrate takes it back', async () => {
+    const g = psqlAt(d.owner, 'GRANT DELETE ON audit_log TO gatehouse_runtime;');
+    assert.equal(g.code, 0, g.stderr);
+    const port = await freePort();
+    const r = cli(['serve'], { GATEHOUSE_LISTEN: `127.0.0.1:${port}` });
+    assert.notEqual(r.code, 0, 'serve must refuse a runtime role that may delete audit rows');
+    assert.match(r.stderr, new RegExp(`"${APP}" may UPDATE, DELETE or TRUNCATE audit_log`), r.stderr);
+    // nothing is pending, and migrate grants again all the same
+    const m = cli(['migrate'], { GATEHOUSE_DATABASE_MIGRATE_URL: d.owner });
+    assert.equal(m.code, 0, `${m.stdout} ${m.stderr}`);
+    assert.doesNotMatch(m.stderr, /migration \d+ applied/);
+    const priv = psqlAt(d.superuser,
+      "SELECT has_table_privilege('gatehouse_runtime', 'audit_log', 'DELETE')::int;");
+    assert.equal(priv.stdout, '0');
+    const again = await startServer({ dataDir, env });
+    await again.stop();
+  });
+
   test('audit prune needs GATEHOUSE_DATABASE_RETENTION_URL; with it, it prunes and the chain verifies', async () => {
     const no = cli(['audit', 'prune', '--before', '2999-01-01T00:00:00Z']);
     assert.equal(no.code, 2, `${no.stdout} ${no.stderr}`);
@@ -144,8 +163,12 @@ describe('postgres roles', { skip }, () => {
     assert.match(v.stdout, /^ok 2 rows/);
 
     // the server keeps appending after the prune, and the chain still verifies
-    const u = await signup(srv);
-    assert.ok(u.access);
+    // (a new connection: the client's idle one may have been closed by now)
+    const up = await rawRequest(srv.port, {
+      method: 'POST', path: '/v1/signup', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: uniqueEmail(), password: strongPassword() }),
+    });
+    assert.equal(up.status, 201, up.text);
     const v2 = cli(['audit', 'verify']);
     assert.equal(v2.code, 0, `${v2.stdout} ${v2.stderr}`);
     assert.match(v2.stdout, /^ok 3 rows/);

@@ -24,7 +24,7 @@ function serveExpectExit(env) {
 
 // Everything key-related in the database, to prove a refused start changed nothing.
 const keyDump = (dir) => sql(db(dir),
-  "SELECT 'v', kid, wrapped, created_at FROM vault_keys UNION ALL SELECT 's', kid, private_sealed, activates_at FROM signing_keys UNION ALL SELECT 'm', version, name, applied_at FROM schema_migrations ORDER BY 1, 2;");
+  "SELECT 'v', kid, wrapped, created_at FROM vault_keys UNION ALL SELECT 's', kid, private_sealed, activates_at FROM signing_keys UNION ALL SELECT 'm', CAST(version AS TEXT), name, applied_at FROM schema_migrations ORDER BY 1, 2;");
 
 describe('vault: keys at rest', () => {
   test('dev mode generates master.key (0600); signing keys are stored sealed, never as PEM', async () => {
