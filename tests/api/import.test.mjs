@@ -83,7 +83,7 @@ describe('gatehouse import', () => {
     assert.ok(!r.stdout.includes(hash.slice(7)) && !r.stdout.includes(pw) && !r.stderr.includes(pw));
     // Nothing was written for a refused line.
     assert.equal(sql(srv.dbPath, "SELECT COUNT(*) FROM users WHERE email <> 'bcrypt@example.com'"), '0');
-    assert.equal(sql(srv.dbPath, "SELECT name || '|' || (email_verified_at IS NOT NULL) || '|' || created_at || '|' || role FROM users WHERE email = 'bcrypt@example.com'"),
+    assert.equal(sql(srv.dbPath, "SELECT name || '|' || (CASE WHEN email_verified_at IS NOT NULL THEN 1 ELSE 0 END) || '|' || created_at || '|' || role FROM users WHERE email = 'bcrypt@example.com'"),
       'Bea Crypt|1|1577934245|user');
     const details = sql(srv.dbPath, "SELECT details FROM audit_log WHERE action = 'user.imported'");
     assert.equal(details, '{"source":"users","format":"bcrypt"}');
@@ -191,10 +191,10 @@ INSERT INTO accounts VALUES (3, 2, 'email', 'email', 'ned@example.com', NULL, NU
     const r = imp(['authjs', '--users', users, '--accounts', accounts]);
     assert.equal(r.code, 1, r.stderr);
     assert.deepEqual(r.stdout.split('\n').slice(0, 4), ['imported: 3', 'skipped: 0', 'refused: 1', 'row 3: refused: no email address']);
-    assert.equal(sql(srv.dbPath, "SELECT u.email || '|' || u.name || '|' || (u.email_verified_at IS NOT NULL) || '|' || u.password_hash FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = 'google' AND i.subject = '109876543210987654321'"),
+    assert.equal(sql(srv.dbPath, "SELECT u.email || '|' || u.name || '|' || (CASE WHEN u.email_verified_at IS NOT NULL THEN 1 ELSE 0 END) || '|' || u.password_hash FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = 'google' AND i.subject = '109876543210987654321'"),
       'gina@example.com|Gina Google|1|!');
     assert.equal(sql(srv.dbPath, "SELECT subject FROM identities i JOIN users u ON u.id = i.user_id WHERE u.email = 'hub@example.com' AND i.provider = 'github'"), '4242');
-    assert.equal(sql(srv.dbPath, "SELECT (email_verified_at IS NULL) || '|' || (SELECT COUNT(*) FROM identities i WHERE i.user_id = users.id) FROM users WHERE email = 'ned@example.com'"), '1|0');
+    assert.equal(sql(srv.dbPath, "SELECT (CASE WHEN email_verified_at IS NULL THEN 1 ELSE 0 END) || '|' || (SELECT COUNT(*) FROM identities i WHERE i.user_id = users.id) FROM users WHERE email = 'ned@example.com'"), '1|0');
     assert.equal(sql(srv.dbPath, "SELECT details FROM audit_log WHERE action = 'user.imported' AND target = (SELECT id FROM users WHERE email = 'gina@example.com')"),
       '{"source":"authjs","format":"none"}');
     // The OAuth tokens are not imported anywhere.
@@ -254,7 +254,7 @@ INSERT INTO accounts VALUES (3, 2, 'email', 'email', 'ned@example.com', NULL, NU
       'row 3: refused: no email address (a phone-only or anonymous user)',
       'row 4: skipped: deleted in Supabase (deleted_at is set)',
     ]);
-    assert.equal(sql(srv.dbPath, "SELECT name || '|' || (email_verified_at IS NOT NULL) || '|' || created_at FROM users WHERE email = 'supa@example.com'"),
+    assert.equal(sql(srv.dbPath, "SELECT name || '|' || (CASE WHEN email_verified_at IS NOT NULL THEN 1 ELSE 0 END) || '|' || created_at FROM users WHERE email = 'supa@example.com'"),
       'Supa Base|1|1704164400');
     assert.equal(sql(srv.dbPath, "SELECT u.email || '|' || u.name || '|' || u.password_hash FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = 'google' AND i.subject = '555'"),
       'gsupa@example.com|G Supa|!');

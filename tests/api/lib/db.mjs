@@ -310,7 +310,9 @@ export function dumpDb(dbPath) {
       { encoding: 'utf8', timeout: 30000, maxBuffer: 256 << 20 })
     : spawnSync('sqlite3', ['-batch', '-cmd', '.timeout 5000', dbPath, '.dump'], { encoding: 'utf8', timeout: 20000, maxBuffer: 256 << 20 });
   if (r.status !== 0) throw new Error(`dump failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
+  // pg_dump (15.14 and later) fences its output with \restrict KEY and
+  // \unrestrict KEY lines, KEY random on every run: not the database's content.
+  return r.stdout.replace(/^\\(un)?restrict \S+$/gm, '');
 }
 
 /**

@@ -76,6 +76,7 @@ static inline int group_teardown(void **state)
 {
     (void)state;
     PQfinish(db);
+    store_pg_shutdown(); /* the pool's connections, before the drop */
     char sql[200];
     snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
     return admin_exec(sql);
