@@ -4,7 +4,9 @@
  * columns are BLOB in SQLite and BYTEA in PostgreSQL (those tables are
  * written once below, with the type as a parameter), and the audit log's
  * triggers. A backend runs the common part, then its own, in one
- * transaction. Never edit an applied migration; append a new one. */
+ * transaction. Never edit an applied migration; append a new one. A new
+ * table also goes into the PostgreSQL grants (pg_roles.c): until then the
+ * runtime role cannot use it. */
 #ifndef GH_STORE_MIGRATIONS_H
 #define GH_STORE_MIGRATIONS_H
 
