@@ -152,7 +152,14 @@ int serve_cmd(int argc, char **argv)
                (long long)gh_cfg.backup_interval, gh_cfg.backup_dir,
                (long long)gh_cfg.backup_keep_days);
     }
+    /* PostgreSQL: other replicas' changes are pushed (LISTEN/NOTIFY); the
+     * cache is bypassed until the listener is up and the feed caught up. */
+    if (changes_listen_start() != GH_OK) {
+        rc = cli_die("cannot start the change feed's listener");
+        goto out;
+    }
     if (server_run(gh_routes, gh_routes_count) != GH_OK) rc = cli_die("server failed; see log");
+    changes_listen_stop();      /* before the store and the cache go */
     audit_failures_flush_all(); /* summaries of windows still open */
     gh_log(rc ? GH_LOG_ERROR : GH_LOG_INFO, "gatehouse stopped%s", rc ? " after an error" : "");
     totp_shutdown();

@@ -43,6 +43,9 @@ static _Atomic uint64_t generation = 1;
 /* Moved by authcache_clear_tokens: a token verified under the old keys is
  * not inserted after the clear. */
 static _Atomic uint64_t token_epoch = 1;
+/* authcache_set_trusted: false while the change feed cannot vouch for
+ * what the tables hold (a miss then, whatever they hold). */
+static _Atomic bool trusted = true;
 
 static int hexval(char c)
 {
@@ -96,6 +99,16 @@ void authcache_shutdown(void)
 {
     actab_free(cache);
     cache = NULL;
+}
+
+void authcache_set_trusted(bool t)
+{
+    atomic_store(&trusted, t);
+}
+
+bool authcache_trusted(void)
+{
+    return atomic_load_explicit(&trusted, memory_order_acquire);
 }
 
 uint64_t authcache_generation(void)
@@ -305,7 +318,8 @@ enum authcache_result authcache_check_cookie(const uint8_t hash[32], int64_t now
                                              int64_t rotate_before, struct authcache_identity *out)
 {
     struct cookie_body c;
-    if (!cache || !actab_get(cache, ACTAB_COOKIE, hash, &c, sizeof c, NULL, 0, NULL))
+    if (!cache || !authcache_trusted() ||
+        !actab_get(cache, ACTAB_COOKIE, hash, &c, sizeof c, NULL, 0, NULL))
         return AUTHCACHE_MISS;
     /* Spent, expired or due for rotation: the worker decides (store.h).
      * Due means at or before rotate_before, the worker's own rule: an
@@ -329,7 +343,10 @@ static enum gh_err token_claims(const char *token, size_t len, int64_t now, bool
 {
     uint8_t th[32];
     if (len > JWT_MAX_LEN || gh_sha256(th, token, len)) return GH_ERR_DENIED;
-    if (cache && actab_get(cache, ACTAB_TOKEN, th, tb, sizeof *tb, NULL, 0, NULL)) {
+    /* Untrusted: the signature again, against the keys now (a key retired
+     * meanwhile must not keep its tokens good from memory). */
+    if (cache && authcache_trusted() &&
+        actab_get(cache, ACTAB_TOKEN, th, tb, sizeof *tb, NULL, 0, NULL)) {
         out->sub[0] = out->sid[0] = out->jti[0] = '\0';
         out->restricted = false;
         if (ids) {
@@ -371,6 +388,9 @@ enum authcache_result authcache_check(const char *token, size_t len, int64_t now
     struct jwt_claims c;
     struct tok_body tb;
     bool packed;
+    /* Untrusted: straight to the worker (no signature check on the loop
+     * that the worker would repeat). */
+    if (!authcache_trusted()) return AUTHCACHE_MISS;
     if (token_claims(token, len, now, false, &c, &tb, &packed)) return AUTHCACHE_DENY;
     if (!packed || !cache) return AUTHCACHE_MISS;
     enum authcache_result res = session_user(tb.sid, tb.sub, &c, out);
@@ -491,8 +511,12 @@ size_t authcache_metrics(char *buf, size_t cap)
                          "# HELP gatehouse_authcache_budget_bytes Its ceiling "
                          "(GATEHOUSE_AUTH_CACHE_MB).\n"
                          "# TYPE gatehouse_authcache_budget_bytes gauge\n"
-                         "gatehouse_authcache_budget_bytes %zu\n",
-                         st.bytes, st.budget);
+                         "gatehouse_authcache_budget_bytes %zu\n"
+                         "# HELP gatehouse_authcache_trusted 1 while hits answer, 0 while the "
+                         "change feed cannot vouch for them and every check reads the database.\n"
+                         "# TYPE gatehouse_authcache_trusted gauge\n"
+                         "gatehouse_authcache_trusted %d\n",
+                         st.bytes, st.budget, authcache_trusted() ? 1 : 0);
         o = n < 0 || (size_t)n >= cap - o ? cap - 1 : o + (size_t)n;
     }
     buf[o < cap ? o : cap - 1] = '\0';

@@ -89,6 +89,19 @@ void authcache_put_cookie(const uint8_t hash[32], const char *uid, const char *s
 /** The token was rotated: never answer OK for it from memory again. */
 void authcache_forget_cookie(const uint8_t hash[32]);
 
+/** Whether a hit may answer (true from init). False while the change
+ *  feed cannot vouch that this cache holds every other process's
+ *  revocation (the fan-out channel is down or the feed's reads fail:
+ *  sessions/changes.h, decision 0040): then authcache_check and
+ *  authcache_check_cookie answer MISS before looking anything up, and
+ *  authcache_check_store verifies the token's signature again instead of
+ *  reading its cached claims, so every request is settled from the store
+ *  on a worker (or gets its 503). Entries are still put and updated, so
+ *  the cache is warm when trust comes back. One atomic load on the
+ *  hot path. Any thread. */
+void authcache_set_trusted(bool trusted);
+bool authcache_trusted(void);
+
 /** Current generation; read it before a database read whose result you
  *  will put into the cache. */
 uint64_t authcache_generation(void);

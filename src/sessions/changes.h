@@ -14,6 +14,7 @@
 #ifndef GH_SESSIONS_CHANGES_H
 #define GH_SESSIONS_CHANGES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/err.h"
@@ -41,5 +42,38 @@ void changes_apply(const struct store_ops *ops, struct store_conn *c, const stru
 
 /** The seq of the last event applied (or skipped as this process's own). */
 int64_t changes_position(void);
+
+/* ---- fan-out (issue 14, docs/decisions/0040-fanout-listen-notify.md) ----
+ * With PostgreSQL, a listener (store/listen.h) wakes the feed as soon as
+ * another replica commits an event, so its revocations reach this cache
+ * within milliseconds rather than at the next 1-s poll. The cache is then
+ * trusted (authcache_set_trusted) only while the feed can vouch for it:
+ * the listener's LISTEN is in place, and a read of the feed that began
+ * after it was put in place reached the newest event without failing.
+ * A lost listening connection or a failed read withdraws the trust at
+ * once (every check then goes to the store); the listener reconnects, the
+ * feed reads everything after its position (since(), page after page),
+ * and only then is the cache trusted again. With SQLite (one process; the
+ * CLI's writes arrive through the 1-s poll) none of this runs and the
+ * cache is always trusted, as before. */
+
+/** Starts the listener when the backend has one (PostgreSQL): the cache is
+ *  untrusted from here until the first catch-up. GH_OK, also when the
+ *  backend has no channel (nothing started); GH_ERR_NOMEM or
+ *  GH_ERR_INTERNAL when the thread cannot start (serve stops). */
+enum gh_err changes_listen_start(void) GH_WUR;
+/** Stops and joins the listener (serve, after the loops stopped; before
+ *  the store and the cache are torn down). Safe when none was started. */
+void changes_listen_stop(void);
+
+/** The listener's news (its own thread; public for the unit tests, which
+ *  play the listener): up after each successful LISTEN, down when its
+ *  connection is lost. Down withdraws the trust; up reads the feed
+ *  (ops, c: a connection of the caller's thread) to give it back. */
+void changes_link(bool up, const struct store_ops *ops, struct store_conn *c);
+/** A notification arrived: read the feed now (the listener's thread). */
+void changes_wake(const struct store_ops *ops, struct store_conn *c);
+/** Whether fan-out is on (a listener was started, or a test played one). */
+bool changes_fanout(void);
 
 #endif

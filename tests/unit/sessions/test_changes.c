@@ -12,6 +12,7 @@
 #include "core/util.h"
 #include "sessions/authcache.h"
 #include "sessions/changes.h"
+#include "sessions/jwt.h"
 #include "store/fault.h"
 #include "store/store.h"
 
@@ -233,6 +234,183 @@ static void test_init_at_newest(void **state)
     store_fault_reset();
 }
 
+/* ---- fan-out: when the cache may answer (decision 0040) ----
+ * The tests play the listener through changes_link. */
+
+/* Down: no hit answers, whatever the cache holds; the 1-s poll alone
+ * applies what it reads but does not give the trust back. Up: the feed
+ * reads everything after its position, then the cache answers again, and
+ * a revocation committed while down is honoured from memory. */
+static void test_link_down_bypasses_then_catches_up(void **state)
+{
+    (void)state;
+    struct authcache_identity id;
+    assert_true(authcache_trusted());
+    assert_false(changes_fanout());
+    changes_link(true, ops, c);
+    assert_true(changes_fanout());
+    assert_true(authcache_trusted());
+    assert_int_equal(check(h1, &id), AUTHCACHE_OK);
+    changes_link(false, ops, c);
+    assert_false(authcache_trusted());
+    assert_int_equal(check(h1, &id), AUTHCACHE_MISS);
+    assert_int_equal(check(h2, &id), AUTHCACHE_MISS);
+    foreign("session_revoked", UID, SID, NULL, 0);
+    changes_job_poll(ops, c);
+    assert_int_equal(changes_position(), newest_seq());
+    assert_false(authcache_trusted());
+    assert_int_equal(check(h1, &id), AUTHCACHE_MISS);
+    foreign("user_sessions_revoked", UID, NULL, NULL, 0); /* missed: no poll before up */
+    changes_link(true, ops, c);
+    assert_int_equal(changes_position(), newest_seq());
+    assert_true(authcache_trusted());
+    assert_int_equal(check(h1, &id), AUTHCACHE_DENY);
+    assert_int_equal(check(h2, &id), AUTHCACHE_DENY);
+}
+
+/* Up, but the feed cannot be read: not trusted until a read succeeds;
+ * a failed read while trusted withdraws the trust at once. */
+static void test_failed_read_withdraws_trust(void **state)
+{
+    (void)state;
+    struct authcache_identity id;
+    const struct store_ops *f = store_fault_wrap(&store_sqlite);
+    store_fault_fail_name("events.since");
+    changes_link(true, f, c);
+    assert_false(authcache_trusted());
+    assert_int_equal(check(h1, &id), AUTHCACHE_MISS);
+    store_fault_reset();
+    changes_job_poll(f, c);
+    assert_true(authcache_trusted());
+    assert_int_equal(check(h1, &id), AUTHCACHE_OK);
+    store_fault_fail_name("events.since");
+    changes_job_poll(f, c);
+    assert_false(authcache_trusted());
+    store_fault_reset();
+    changes_wake(f, c); /* a notification: the same read */
+    assert_true(authcache_trusted());
+}
+
+/* A read that began before the link went down cannot give the trust back
+ * when it ends: what it read says nothing of what the lost LISTEN missed. */
+static struct store_ops racing;
+static enum gh_err since_then_down(struct store_conn *conn, int64_t after, struct store_event *out,
+                                   size_t max, size_t *n)
+{
+    enum gh_err rc = store_sqlite.events.since(conn, after, out, max, n);
+    changes_link(false, &racing, conn); /* the listener's thread, meanwhile */
+    return rc;
+}
+
+static void test_read_begun_before_down_keeps_distrust(void **state)
+{
+    (void)state;
+    changes_link(true, ops, c);
+    assert_true(authcache_trusted());
+    racing = store_sqlite;
+    racing.events.since = since_then_down;
+    foreign("role_changed", UID, NULL, "admin", 0);
+    changes_job_poll(&racing, c);
+    assert_int_equal(changes_position(), newest_seq());
+    assert_false(authcache_trusted());
+    changes_link(true, ops, c);
+    assert_true(authcache_trusted());
+}
+
+/* While untrusted the feed reads to the end at once (the cache is
+ * bypassed until then); trusted, a run reads CHANGES_MAX_PAGES pages. */
+static void test_untrusted_reads_past_page_cap(void **state)
+{
+    (void)state;
+    const int many = CHANGES_PAGE * CHANGES_MAX_PAGES + 40;
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                                        " FROM n WHERE i < ?1) INSERT INTO change_events (kind,"
+                                        " user_id, session_id, text_value, int_value, origin,"
+                                        " created_at) SELECT 'role_changed', ?2, '', 'admin', 0,"
+                                        " 'other', ?3 FROM n",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_int(s, 1, many);
+    sqlite3_bind_text(s, 2, UID, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now);
+    assert_int_equal(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    int64_t start = changes_position();
+    changes_job_poll(ops, c); /* trusted, no fan-out: capped */
+    assert_int_equal(changes_position(), start + CHANGES_PAGE * CHANGES_MAX_PAGES);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO change_events (kind, user_id, session_id,"
+                                  " text_value, int_value, origin, created_at) SELECT kind,"
+                                  " user_id, session_id, text_value, int_value, origin,"
+                                  " created_at FROM change_events WHERE origin = 'other'",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    changes_link(false, ops, c);
+    changes_link(true, ops, c);
+    assert_int_equal(changes_position(), newest_seq());
+    assert_true(authcache_trusted());
+}
+
+/* Bearer tokens: untrusted, a cached token is a MISS on the loop, and the
+ * worker's check verifies its signature against the keys now instead of
+ * reading its cached claims (a key retired while the feed was down). */
+static void test_untrusted_bearer_verified_again(void **state)
+{
+    (void)state;
+    char *pem = test_p256_pem(), *other = test_p256_pem();
+    assert_int_equal(jwt_init(pem), GH_OK);
+    struct store_user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.id, sizeof u.id, "%s", UID);
+    snprintf(u.email, sizeof u.email, "ada@example.com");
+    snprintf(u.email_key, sizeof u.email_key, "ada@example.com");
+    snprintf(u.password_hash, sizeof u.password_hash, "$argon2id$fake");
+    assert_int_equal(ops->users.create(c, &u, NULL), GH_OK);
+    struct store_session ss;
+    memset(&ss, 0, sizeof ss);
+    snprintf(ss.id, sizeof ss.id, "%s", SID);
+    snprintf(ss.user_id, sizeof ss.user_id, "%s", UID);
+    ss.created_at = ss.last_used_at = now;
+    ss.expires_at = now + 3600;
+    uint8_t th[32];
+    gh_random(th, sizeof th);
+    assert_int_equal(ops->sessions.create(c, &ss, th, -1, NULL), GH_OK);
+    struct jwt_claims cl;
+    memset(&cl, 0, sizeof cl);
+    cl.rev = -1;
+    snprintf(cl.sub, sizeof cl.sub, "%s", UID);
+    snprintf(cl.sid, sizeof cl.sid, "%s", SID);
+    assert_int_equal(gh_random_token(cl.jti, JWT_JTI_LEN + 1, 16), GH_OK);
+    cl.iat = now;
+    cl.exp = now + 600;
+    char *tok = NULL;
+    assert_int_equal(jwt_sign(&cl, &tok), GH_OK);
+    struct authcache_identity id;
+    size_t n = strlen(tok);
+    assert_int_equal(authcache_check_store(ops, c, tok, n, now, &id), GH_OK);
+    assert_int_equal(authcache_check(tok, n, now, &id), AUTHCACHE_OK);
+    changes_link(false, ops, c);
+    assert_int_equal(authcache_check(tok, n, now, &id), AUTHCACHE_MISS);
+    assert_int_equal(authcache_check_store(ops, c, tok, n, now, &id),
+                     GH_OK); /* the store says live */
+    /* The key that signed it is gone: trusted, the cached claims would
+     * still pass; untrusted, the signature is checked again and fails. */
+    jwt_shutdown();
+    assert_int_equal(jwt_init(other), GH_OK);
+    assert_int_equal(authcache_check_store(ops, c, tok, n, now, &id), GH_ERR_DENIED);
+    changes_link(true, ops, c);
+    assert_int_equal(authcache_check_store(ops, c, tok, n, now, &id), GH_OK);
+    jwt_shutdown();
+    free(tok);
+    free(pem);
+    free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +421,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unknown_and_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_read_retries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_init_at_newest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_down_bypasses_then_catches_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_read_withdraws_trust, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_begun_before_down_keeps_distrust, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_untrusted_reads_past_page_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untrusted_bearer_verified_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
