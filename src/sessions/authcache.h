@@ -92,7 +92,7 @@ void authcache_forget_cookie(const uint8_t hash[32]);
 /** Whether a hit may answer (true from init). False while the change
  *  feed cannot vouch that this cache holds every other process's
  *  revocation (the fan-out channel is down or the feed's reads fail:
- *  sessions/changes.h, decision 0040): then authcache_check and
+ *  sessions/changes.h, decision 0045): then authcache_check and
  *  authcache_check_cookie answer MISS before looking anything up, and
  *  authcache_check_store verifies the token's signature again instead of
  *  reading its cached claims, so every request is settled from the store

@@ -43,7 +43,7 @@ void changes_apply(const struct store_ops *ops, struct store_conn *c, const stru
 /** The seq of the last event applied (or skipped as this process's own). */
 int64_t changes_position(void);
 
-/* ---- fan-out (issue 14, docs/decisions/0040-fanout-listen-notify.md) ----
+/* ---- fan-out (issue 14, docs/decisions/0045-listen-notify.md) ----
  * With PostgreSQL, a listener (store/listen.h) wakes the feed as soon as
  * another replica commits an event, so its revocations reach this cache
  * within milliseconds rather than at the next 1-s poll. The cache is then

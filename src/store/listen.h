@@ -1,5 +1,5 @@
 /* Wake-ups from the database when another process commits a change event
- * (issue 14, docs/decisions/0040-fanout-listen-notify.md). PostgreSQL
+ * (issue 14, docs/decisions/0045-listen-notify.md). PostgreSQL
  * only: one thread per process holds a dedicated connection, outside the
  * pool, that runs `LISTEN gatehouse_changes`; the backend's event append
  * notifies that channel in the same transaction (store/pg_internal.h,

@@ -178,7 +178,7 @@ static const struct store_migration store_migrations[] = {
       * search path (a temporary table named audit_gate cannot stand in).
       * This text was written by issue 14 before any PostgreSQL database
       * existed: no applied migration was edited
-      * (docs/decisions/0040-pgaudit-roles-and-chain-lock.md). */
+      * (docs/decisions/0043-roles-and-chain-lock.md). */
      GH_MIG3_PG_TRIGGERS},
     {4, "totp and backup codes",
      "CREATE TABLE mfa_totp ("

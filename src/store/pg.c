@@ -3,7 +3,7 @@
  * supply the rest; the pool is pg_pool.c). Transactions are READ
  * COMMITTED: where several replicas may write the same rows, the
  * capability files use conditional updates or row locks, and a lost race
- * is GH_ERR_CONFLICT (docs/decisions/0040-pgcore-pool-and-connections.md). */
+ * is GH_ERR_CONFLICT (docs/decisions/0040-pool-and-connections.md). */
 #include "store/pg.h"
 #include "store/pg_internal.h"
 

@@ -1,4 +1,4 @@
-// Several replicas (issue 14, docs/scale-out.md "Replicas", decision 0040):
+// Several replicas (issue 14, docs/scale-out.md "Replicas", decision 0045):
 // three `gatehouse serve` processes on different ports against one
 // PostgreSQL database and one Redis, with one master key. Nothing is sticky:
 // whatever one replica does, the others honour. Runs only with
@@ -120,7 +120,7 @@ describe('three replicas on one PostgreSQL and one Redis', { skip }, () => {
     assert.ok(refused.filter((r) => r.status === 429).length >= 40, 'mostly the budget refusing');
   });
 
-  // Decision 0040: events commit in seq order because pg_event_add takes
+  // Decision 0045: events commit in seq order because pg_event_add takes
   // PG_LOCK_EVENTS before its INSERT; that holds only while the identity's
   // sequence hands out one value at a time (a per-session cache would not
   // follow the lock's order).
@@ -243,7 +243,7 @@ describe('three replicas on one PostgreSQL and one Redis', { skip }, () => {
   });
 });
 
-// The channel down (decision 0040): the listening connection of B is
+// The channel down (decision 0045): the listening connection of B is
 // terminated and cannot come back while a session is revoked on A; B must
 // not answer from its cache meanwhile, and must recover the listener.
 describe('the fan-out channel down', { skip }, () => {

@@ -234,7 +234,7 @@ static void test_init_at_newest(void **state)
     store_fault_reset();
 }
 
-/* ---- fan-out: when the cache may answer (decision 0040) ----
+/* ---- fan-out: when the cache may answer (decision 0045) ----
  * The tests play the listener through changes_link. */
 
 /* Down: no hit answers, whatever the cache holds; the 1-s poll alone
