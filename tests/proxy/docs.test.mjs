@@ -39,5 +39,11 @@ test('each quickstart shows its example files verbatim', () => {
       assert.ok(md.includes(v), `${q} mentions ${v}`);
     }
   }
-  for (const f of listFiles(EXAMPLES)) assert.ok(shown.has(path.resolve(f)), `${path.relative(REPO_ROOT, f)} is shown by a quickstart`);
+  // Examples that belong to no proxy quickstart: the PostgreSQL roles script
+  // (docs/postgresql.md links it; tests/api/pg_roles.test.mjs runs it as it is).
+  const notProxy = new Set(['docs/examples/postgresql-roles.sql']);
+  for (const f of listFiles(EXAMPLES)) {
+    if (notProxy.has(path.relative(REPO_ROOT, f))) continue;
+    assert.ok(shown.has(path.resolve(f)), `${path.relative(REPO_ROOT, f)} is shown by a quickstart`);
+  }
 });
