@@ -49,15 +49,26 @@ static const char SQL_GRANT_RETENTION[] =
     " GRANT SELECT ON schema_migrations TO gatehouse_retention;"
     " END $grants$";
 /* Who this connection is, and what it could do to the audit log. A role
- * that is a member of the owner (or a superuser) can drop the triggers; one
- * with CREATEROLE can make itself a member of anything but a superuser. */
+ * that is, or may SET ROLE to, a superuser or the owner of the tables, of
+ * their schema (it may drop them) or of the database (since PostgreSQL 15
+ * it owns the public schema) can drop the triggers; one with CREATEROLE
+ * (its own or a role it belongs to) can make itself a member of anything
+ * but a superuser. Memberships count, not only the role's own flags. */
 static const char SQL_WHOAMI[] =
-    "SELECT current_user, r.rolsuper::int, r.rolcreaterole::int,"
-    " pg_has_role(current_user, t.relowner, 'MEMBER')::int, pg_get_userbyid(t.relowner),"
+    "SELECT current_user,"
+    " EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolsuper"
+    "  AND pg_has_role(current_user, s.oid, 'MEMBER'))::int,"
+    " EXISTS (SELECT 1 FROM pg_roles s WHERE s.rolcreaterole"
+    "  AND pg_has_role(current_user, s.oid, 'MEMBER'))::int,"
+    " (pg_has_role(current_user, t.relowner, 'MEMBER')"
+    "  OR pg_has_role(current_user, n.nspowner, 'MEMBER')"
+    "  OR pg_has_role(current_user, d.datdba, 'MEMBER'))::int,"
+    " pg_get_userbyid(t.relowner),"
     " has_table_privilege(t.oid, 'UPDATE, DELETE, TRUNCATE')::int,"
     " has_table_privilege(g.oid, 'INSERT, UPDATE, DELETE, TRUNCATE')::int"
-    " FROM pg_roles r, pg_class t, pg_class g WHERE r.rolname = current_user"
-    " AND t.oid = to_regclass('audit_log') AND g.oid = to_regclass('audit_gate')";
+    " FROM pg_class t JOIN pg_namespace n ON n.oid = t.relnamespace, pg_class g, pg_database d"
+    " WHERE t.oid = to_regclass('audit_log') AND g.oid = to_regclass('audit_gate')"
+    " AND d.datname = current_database()";
 
 enum gh_err pg_grant_roles(struct store_conn *c)
 {
@@ -118,12 +129,14 @@ enum gh_err store_pg_check_runtime_role(struct store_conn *c, char *err, size_t 
     bool super = pg_int(r, 0, 1), createrole = pg_int(r, 0, 2), member = pg_int(r, 0, 3);
     bool rewrite = pg_int(r, 0, 5), gate = pg_int(r, 0, 6);
     PQclear(r);
-    const char *why = super        ? "is a superuser"
-                      : member     ? "owns Gatehouse's tables (it is or belongs to their owner)"
-                      : createrole ? "has CREATEROLE (it could grant itself the owner)"
-                      : rewrite    ? "may UPDATE, DELETE or TRUNCATE audit_log"
-                      : gate       ? "may change audit_gate (open the retention gate)"
-                                   : NULL;
+    const char *why =
+        super ? "is or belongs to a superuser"
+        : member
+            ? "owns Gatehouse's tables, their schema or the database (or belongs to their owner)"
+        : createrole ? "has CREATEROLE (it could grant itself the owner)"
+        : rewrite    ? "may UPDATE, DELETE or TRUNCATE audit_log"
+        : gate       ? "may change audit_gate (open the retention gate)"
+                     : NULL;
     if (!why) return GH_OK;
     if (member && !super)
         snprintf(err, errlen,

@@ -119,6 +119,27 @@ describe('postgres roles', { skip }, () => {
     }
   });
 
+  test('serve refuses a runtime role that owns the database or may SET ROLE to a superuser (the review)', async () => {
+    const db = psqlAt(d.app, 'SELECT current_database();').stdout;
+    for (const [grant, undo, re] of [
+      [`ALTER DATABASE "${db}" OWNER TO ${APP};`, `ALTER DATABASE "${db}" OWNER TO ${OWNER};`, /owns Gatehouse's tables/],
+      [`GRANT postgres TO ${APP};`, `REVOKE postgres FROM ${APP};`, /belongs to a superuser/],
+    ]) {
+      const g = psqlAt(d.superuser, grant);
+      assert.equal(g.code, 0, g.stderr);
+      try {
+        const port = await freePort();
+        const r = cli(['serve'], { GATEHOUSE_LISTEN: `127.0.0.1:${port}` });
+        assert.notEqual(r.code, 0, `serve must refuse after: ${grant}`);
+        assert.match(r.stderr, new RegExp(`"${APP}"`), r.stderr);
+        assert.match(r.stderr, re, r.stderr);
+      } finally {
+        const u = psqlAt(d.superuser, undo);
+        assert.equal(u.code, 0, u.stderr);
+      }
+    }
+  });
+
   test('a broader grant made by hand: serve refuses the runtime role; gatehouse migrate takes it back', async () => {
     const g = psqlAt(d.owner, 'GRANT DELETE ON audit_log TO gatehouse_runtime;');
     assert.equal(g.code, 0, g.stderr);
