@@ -74,6 +74,22 @@ static int64_t mono_ms(void)
 
 /* ---- the URL ---- */
 
+/* PQconninfoParse's values include the password: wiped before they go. */
+static void conninfo_free(PQconninfoOption *opts)
+{
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (o->val) gh_wipe(o->val, strlen(o->val));
+    PQconninfoFree(opts);
+}
+
+/* libpq ends the userinfo at the first '@': a password with a raw '@'
+ * leaves its tail in the host (or a database name). Such a URL is refused
+ * (store_pg_use), and never quoted here. */
+static bool has_at(const char *v)
+{
+    return v && strchr(v, '@');
+}
+
 static void target_of(const char *url, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -87,9 +103,24 @@ static void target_of(const char *url, char *out, size_t cap)
         if (strcmp(o->keyword, "port") == 0) port = o->val;
         if (strcmp(o->keyword, "dbname") == 0) db = o->val;
     }
-    snprintf(out, cap, "%.120s:%.16s/%.120s", host[0] ? host : "localhost", port[0] ? port : "5432",
-             db);
-    PQconninfoFree(opts);
+    if (has_at(host) || has_at(port) || has_at(db))
+        snprintf(out, cap, "(not shown: the URL's password has a raw '@')");
+    else
+        snprintf(out, cap, "%.120s:%.16s/%.120s", host[0] ? host : "localhost",
+                 port[0] ? port : "5432", db);
+    conninfo_free(opts);
+}
+
+/* GH_OK when url parses and no '@' of the userinfo spilled into a field. */
+static enum gh_err url_check(const char *url)
+{
+    PQconninfoOption *opts = PQconninfoParse(url, NULL);
+    if (!opts) return GH_ERR_INVALID; /* its message may quote the URL: not kept */
+    enum gh_err rc = GH_OK;
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val && strcmp(o->keyword, "password") != 0 && has_at(o->val)) rc = GH_ERR_INVALID;
+    conninfo_free(opts);
+    return rc;
 }
 
 static void link_forget(struct pg_link *L)
@@ -103,9 +134,7 @@ enum gh_err store_pg_use(const char *url, int size)
 {
     pthread_once(&cv_once, cv_init);
     if (!url || size < 1 || size > STORE_PG_POOL_MAX) return GH_ERR_INVALID;
-    PQconninfoOption *opts = PQconninfoParse(url, NULL);
-    if (!opts) return GH_ERR_INVALID; /* its message may quote the URL: not kept */
-    PQconninfoFree(opts);
+    if (url_check(url) != GH_OK) return GH_ERR_INVALID;
     char *copy = strdup(url);
     struct pg_link *links = calloc((size_t)size, sizeof *links);
     if (!copy || !links) {

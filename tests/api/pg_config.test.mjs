@@ -36,6 +36,15 @@ describe('GATEHOUSE_DATABASE_* settings', () => {
     assert.match(err, /GATEHOUSE_DATABASE_URL\(_FILE\) is not a URL libpq can read/);
   });
 
+  test("a password with a raw '@' (its tail would be read as the host) is refused without quoting it", () => {
+    for (const v of ['GATEHOUSE_DATABASE_URL', 'GATEHOUSE_DATABASE_MIGRATE_URL']) {
+      const env = { GATEHOUSE_DATABASE_URL: 'postgres://x@127.0.0.1/gh' };
+      env[v] = `postgres://u:pa@${SECRET}@127.0.0.1:5432/gh`;
+      const err = refused(env);
+      assert.match(err, new RegExp(v), err);
+    }
+  });
+
   test('the URL from a file (trailing newline dropped); not both forms', () => {
     const dir = mkTempDir();
     const file = path.join(dir, 'db.url');
