@@ -14,7 +14,7 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool failing, watching;
-static atomic_uint_fast64_t failures;
+static atomic_uint_fast64_t failures, statements;
 static int64_t since_s;
 static char reason[512];
 static _Thread_local char last_error[600];
@@ -116,6 +116,16 @@ const char *store_start_error(const char *msg)
     return buf;
 }
 
+void store_count_statement(void)
+{
+    atomic_fetch_add_explicit(&statements, 1, memory_order_relaxed);
+}
+
+uint64_t store_statements_total(void)
+{
+    return atomic_load_explicit(&statements, memory_order_relaxed);
+}
+
 size_t store_health_metrics(char *buf, size_t cap)
 {
     int n = snprintf(buf, cap,
@@ -126,8 +136,13 @@ size_t store_health_metrics(char *buf, size_t cap)
                      "# HELP gatehouse_store_disk_errors_total Database operations that failed for "
                      "a disk reason (full, read-only, I/O).\n"
                      "# TYPE gatehouse_store_disk_errors_total counter\n"
-                     "gatehouse_store_disk_errors_total %llu\n",
+                     "gatehouse_store_disk_errors_total %llu\n"
+                     "# HELP gatehouse_db_statements_total Database statements run (background "
+                     "jobs included).\n"
+                     "# TYPE gatehouse_db_statements_total counter\n"
+                     "gatehouse_db_statements_total %llu\n",
                      store_health_writes_ok() ? 1 : 0,
-                     (unsigned long long)store_health_failures_total());
+                     (unsigned long long)store_health_failures_total(),
+                     (unsigned long long)store_statements_total());
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }

@@ -27,6 +27,11 @@ bool store_health_writes_ok(void);
 void store_health_reason(char *out, size_t outlen);
 /** Disk-class failures since start (a /metrics counter). */
 uint64_t store_health_failures_total(void);
+/** One database statement run (SQLite: each statement start, via its
+ *  trace hook; PostgreSQL: each statement sent). A /metrics counter that
+ *  proves a cache hit reads nothing (bench/scale.sh). Any thread. */
+void store_count_statement(void);
+uint64_t store_statements_total(void);
 /** The store lines of /metrics (Prometheus text) into buf; returns the
  *  length written (< cap, NUL-terminated). Any thread. */
 size_t store_health_metrics(char *buf, size_t cap);

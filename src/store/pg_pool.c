@@ -513,6 +513,7 @@ static enum gh_err link_exec(struct pg_link *L, const char *sql, const char *wha
             break;
         }
     }
+    store_count_statement();
     PGresult *r = PQexecPrepared(L->conn, name, (int)n, values, lengths, formats, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -553,6 +554,7 @@ enum gh_err pg_exec_script(struct store_conn *c, const char *sql, const char *wh
     if (!c->link) return GH_ERR_INTERNAL;
     struct pg_link *L = c->link;
     if (!L->conn) return GH_ERR_UNAVAILABLE;
+    store_count_statement();
     PGresult *r = PQexec(L->conn, sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     enum gh_err rc = GH_OK;

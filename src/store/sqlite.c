@@ -118,6 +118,14 @@ void sq_rollback(struct store_conn *c)
     if (!sqlite3_get_autocommit(c->db)) (void)sq_tx(c, S_ROLLBACK);
 }
 
+/* Counts each statement as it starts (trigger programs count too). */
+static int sq_trace(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type, (void)ctx, (void)p, (void)x;
+    store_count_statement();
+    return 0;
+}
+
 static enum gh_err sq_open(const char *path, struct store_conn **out)
 {
     struct store_conn *c = calloc(1, sizeof *c);
@@ -133,6 +141,7 @@ static enum gh_err sq_open(const char *path, struct store_conn **out)
     }
     sqlite3_busy_timeout(c->db, 10000);
     sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_trace_v2(c->db, SQLITE_TRACE_STMT, sq_trace, NULL);
     /* Pragmas are fixed strings with no parameters. */
     const char *pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
                           " PRAGMA foreign_keys=ON; PRAGMA cache_size=-2048;";
