@@ -18,7 +18,9 @@
 # Results: stdout and bench/results/scale-<UTC>.txt.
 #
 # Env: RUNS=3, DURATION=10s, CONNS=64, THREADS=2 (wrk), SIGNIN_CONNS=8,
-#      NGINX_WORKERS=2, GATEHOUSE_BIN=build/release/gatehouse, NGINX.
+#      NGINX_WORKERS=2, GATEHOUSE_BIN=build/release/gatehouse, NGINX,
+#      SIZE_USERS=1000 (the row-size setup; 0 skips it),
+#      AUDIT_ROWS=200000 (the audit verify and prune timing; 0 skips it).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,7 +67,7 @@ cleanup() {
     local rc=$? s
     trap - EXIT INT TERM
     stop_pid "$NGX_PID"
-    for s in sqlite $REPLICAS; do stop_pid "${PID[$s]:-}"; done
+    for s in sqlite $REPLICAS setup; do stop_pid "${PID[$s]:-}"; done
     stop_pid "$REDIS_PID"
     "$ROOT/scripts/pg_cluster.sh" stop "$PG_DIR" 2>/dev/null || true
     if [ $rc -ne 0 ]; then
@@ -104,7 +106,7 @@ misses() { # auth cache misses, all tables
 }
 SECS=${DURATION%s}
 
-# ------------------------------------------------------------------ PostgreSQL, Redis
+# ---------------------------------------------------------------- PostgreSQL, Redis
 PG_PORT=$(free_port)
 PG_SUPER=$("$ROOT/scripts/pg_cluster.sh" start "$PG_DIR" "$PG_PORT") || die "scripts/pg_cluster.sh start failed"
 pw() { python3 -c 'import secrets; print(secrets.token_hex(16))'; }
@@ -128,7 +130,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 
-# ------------------------------------------------------------------ gatehouse: 1 SQLite, 3 PostgreSQL
+# ---------------------------------------------------------------- gatehouse: 1 SQLite, 3 PostgreSQL
 # Every server alike but for its database: development mode (a test key),
 # limits off (the budgets would refuse the load), the default Argon2id. The
 # replicas share the master key, issuer and audience, as docs/scale-out.md says.
@@ -181,7 +183,7 @@ for s in p2 p3; do
     [ "$code" = 200 ] || die "$s refused p1's token ($code)"
 done
 
-# ------------------------------------------------------------------ nginx: upstreams of 1, 2, 3 replicas
+# ---------------------------------------------------------------- nginx: upstreams of 1, 2, 3 replicas
 NGX="$TMP/nginx"
 mkdir -p "$NGX/tmp"
 declare -A NPORT
@@ -214,7 +216,7 @@ for n in 1 2 3; do
 done
 log "nginx pid $NGX_PID: upstreams of 1, 2, 3 replicas on ${NPORT[1]}, ${NPORT[2]}, ${NPORT[3]}"
 
-# ------------------------------------------------------------------ the background statement rate
+# ---------------------------------------------------------------- the background statement rate
 # What each server runs on its own (change-feed poll, upkeep) over one
 # DURATION with no requests: a cache hit's share is what a run adds to it.
 declare -A IDLE
@@ -223,7 +225,7 @@ log "idle window: $DURATION with no requests"
 sleep "$SECS"
 for s in sqlite $REPLICAS; do IDLE[$s]=$(($(stmts "$s") - IDLE[$s])); done
 
-# ------------------------------------------------------------------ runs
+# ---------------------------------------------------------------- runs
 check_wrk() { # check_wrk OUT NAME
     [ -n "$(wrk_rps "$1")" ] || die "could not parse wrk output $1: $(cat "$1")"
     local n
@@ -271,7 +273,72 @@ for r in $(seq "$RUNS"); do
     done
 done
 
-# ------------------------------------------------------------------ summary
+# ---------------------------------------------------------------- row sizes (docs/scale-out.md's sizing)
+# What a user, a session and its tokens cost on PostgreSQL: a fourth server
+# on the same database (cheapest Argon2id: the setup is not measured) makes
+# SIZE_USERS users with 3 sessions each and 2 refreshes per session through
+# the API (bench/tokens.py), then each table's size (heap, indexes, TOAST)
+# is divided by its rows. Audit rows per user action are counted as well.
+SIZE_USERS=${SIZE_USERS:-1000}
+if [ "$SIZE_USERS" -gt 0 ]; then
+    PORT[setup]=$(free_port)
+    mkdir -p "$TMP/data-setup"
+    # shellcheck disable=SC2046
+    env -u GATEHOUSE_DATABASE_URL -u GATEHOUSE_REDIS_URL $(common_env) GATEHOUSE_ARGON2_MEMORY_KIB=1024 \
+        GATEHOUSE_ARGON2_ITERATIONS=1 GATEHOUSE_LISTEN="127.0.0.1:${PORT[setup]}" \
+        GATEHOUSE_DATA_DIR="$TMP/data-setup" GATEHOUSE_DATABASE_URL="$PG_APP" "$BIN" serve >"$TMP/setup.log" 2>&1 &
+    PID[setup]=$!
+    wait_http "http://127.0.0.1:${PORT[setup]}/healthz" "${PID[setup]}"
+    AUDIT0=$(psql "$PG_OWNER" -XAtc 'SELECT count(*) FROM audit_log')
+    log "row sizes: $SIZE_USERS users x 3 sessions x 3 tokens through the API"
+    python3 "$ROOT/bench/tokens.py" "http://127.0.0.1:${PORT[setup]}" "$TMP/size-tokens.txt" --users "$SIZE_USERS" \
+        --sessions 3 --tokens 3 --concurrency 8 >"$TMP/size-setup.txt" 2>&1 || die "tokens.py: $(cat "$TMP/size-setup.txt")"
+    stop_pid "${PID[setup]}"
+    AUDIT1=$(psql "$PG_OWNER" -XAtc 'SELECT count(*) FROM audit_log')
+    psql "$PG_OWNER" -XqAtF ' ' -c 'VACUUM ANALYZE users, sessions, refresh_tokens, audit_log' -c "SELECT c.relname, c.n, pg_total_relation_size(c.relname::regclass)
+        FROM (SELECT 'users' relname, count(*) n FROM users UNION ALL SELECT 'sessions', count(*) FROM sessions
+        UNION ALL SELECT 'refresh_tokens', count(*) FROM refresh_tokens
+        UNION ALL SELECT 'audit_log', count(*) FROM audit_log) c" >"$TMP/sizes.txt" 2>&1 ||
+        die "size query: $(cat "$TMP/sizes.txt")"
+fi
+
+# ---------------------------------------------------------------- audit on PostgreSQL: verify and prune
+# The audit log is the table that grows without bound: how fast a check of
+# the chain and a retention prune go on PostgreSQL. `audit fill` appends
+# AUDIT_ROWS chained rows (development only) in two halves; `audit verify`
+# runs as the runtime role; `audit prune --before <between the halves>` as
+# the retention role removes the first half behind a checkpoint.
+AUDIT_ROWS=${AUDIT_ROWS:-200000}
+now_s() { date +%s.%N; }
+if [ "$AUDIT_ROWS" -gt 1 ]; then
+    PRUNE_PW=$(pw)
+    psql "$PG_SUPER" -XqAtc "ALTER ROLE gatehouse_prune PASSWORD '$PRUNE_PW'" >/dev/null || die "prune role"
+    PG_PRUNE="postgres://gatehouse_prune:$PRUNE_PW@127.0.0.1:$PG_PORT/gatehouse_bench"
+    # shellcheck disable=SC2046
+    acli() { env -u GATEHOUSE_DATABASE_URL $(common_env) GATEHOUSE_DATA_DIR="$TMP/data-p1" \
+        GATEHOUSE_DATABASE_URL="$PG_APP" "$@"; }
+    HALF=$((AUDIT_ROWS / 2))
+    log "audit: appending $AUDIT_ROWS rows on PostgreSQL"
+    t0=$(now_s)
+    acli "$BIN" audit fill "$HALF" >"$TMP/fill.log" 2>&1 || die "audit fill: $(cat "$TMP/fill.log")"
+    sleep 1
+    CUT=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    sleep 1
+    acli "$BIN" audit fill "$((AUDIT_ROWS - HALF))" >>"$TMP/fill.log" 2>&1 || die "audit fill: $(cat "$TMP/fill.log")"
+    FILL_S=$(calc "$(now_s) - $t0 - 2" .1f)
+    AROWS=$(psql "$PG_OWNER" -XAtc 'SELECT count(*) FROM audit_log')
+    t0=$(now_s)
+    acli "$BIN" audit verify >"$TMP/verify.log" 2>&1 || die "audit verify: $(cat "$TMP/verify.log")"
+    VERIFY_S=$(calc "$(now_s) - $t0" .2f)
+    t0=$(now_s)
+    acli env GATEHOUSE_DATABASE_RETENTION_URL="$PG_PRUNE" "$BIN" audit prune --before "$CUT" >"$TMP/prune.log" 2>"$TMP/prune.err" ||
+        die "audit prune: $(cat "$TMP/prune.log" "$TMP/prune.err")"
+    PRUNE_S=$(calc "$(now_s) - $t0" .2f)
+    PRUNED=$(awk '{print $1; exit}' "$TMP/prune.log")
+    acli "$BIN" audit verify >>"$TMP/verify.log" 2>&1 || die "audit verify after the prune: $(cat "$TMP/verify.log")"
+fi
+
+# ---------------------------------------------------------------- summary
 declare -A RPS P99 REQ ST MISS
 for t in $TARGETS; do
     RPS[$t]=$(for r in $(seq "$RUNS"); do wrk_rps "$TMP/${t}_$r.txt"; done | median)
@@ -327,6 +394,16 @@ OUT="$ROOT/bench/results/scale-$STAMP.txt"
     echo "VERDICT sign-in PostgreSQL vs SQLite: $SI_RATIO (target >= 0.9): $(mark "$SI_RATIO >= 0.9")"
     echo "VERDICT a cache hit issues no database statement (each /v1/me run within its servers' idle count): $([ $HIT_OK = 1 ] && echo ok || echo MISS)"
     echo "replicas behind nginx (vs 1): 2 $(calc "${RPS[nginx2]} / ${RPS[nginx1]}" .2f), 3 $(calc "${RPS[nginx3]} / ${RPS[nginx1]}" .2f) (on 2 cores: flat expected)"
+    if [ "$SIZE_USERS" -gt 0 ]; then
+        echo
+        echo "PostgreSQL row sizes after $SIZE_USERS sign-ups, $((SIZE_USERS * 2)) sign-ins, $((SIZE_USERS * 6)) refreshes (heap + indexes + TOAST, after VACUUM):"
+        awk '{printf "  %-15s %8d rows %10.1f KiB %7.0f bytes/row\n", $1, $2, $3 / 1024, $2 ? $3 / $2 : 0}' "$TMP/sizes.txt"
+        echo "  audit rows written: $((AUDIT1 - AUDIT0)) for $((SIZE_USERS * 9)) API calls ($(calc "($AUDIT1 - $AUDIT0) / ($SIZE_USERS * 3)" .2f) per sign-up or sign-in)"
+    fi
+    if [ "$AUDIT_ROWS" -gt 1 ]; then
+        echo
+        echo "Audit on PostgreSQL ($AROWS rows): audit fill $(calc "$AUDIT_ROWS / $FILL_S" .0f) rows/s (one transaction per 10,000); audit verify $VERIFY_S s ($(calc "$AROWS / $VERIFY_S" .0f) rows/s); audit prune of $PRUNED rows $PRUNE_S s ($(calc "$PRUNED / $PRUNE_S" .0f) rows/s), the chain verifies after it"
+    fi
     echo
     echo "Per round (req/s / p99 ms):"
     for r in $(seq "$RUNS"); do
