@@ -69,32 +69,37 @@ static int check_key(const struct store_ops *ops, struct store_conn *c)
 /* The details of the backup.restored row (the file name may hold any
  * byte: jansson escapes it, and one that is not UTF-8 is not named). */
 static char *details_json(const char *name, const struct backup_info *from, bool keep,
-                          int64_t revoked)
+                          int64_t revoked, const struct store_single_use_cleared *cl)
 {
     const char *source = name ? "file" : "in_place";
+    json_t *file = json_string(name ? name : ""); /* NULL when not UTF-8 */
+    if (!file) file = json_string("(not UTF-8)");
     json_t *d =
-        json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "source", source, "file", name ? name : "",
-                  "head_hash", from->head_hash, "rows", (json_int_t)from->rows, "sessions",
-                  keep ? "kept" : "revoked", "revoked", (json_int_t)revoked);
-    if (!d)
-        d = json_pack("{s:s, s:s, s:s, s:I, s:s, s:I}", "source", source, "file", "(not UTF-8)",
-                      "head_hash", from->head_hash, "rows", (json_int_t)from->rows, "sessions",
-                      keep ? "kept" : "revoked", "revoked", (json_int_t)revoked);
+        json_pack("{s:s, s:o, s:s, s:I, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "source", source,
+                  "file", file, "head_hash", from->head_hash, "rows", (json_int_t)from->rows,
+                  "sessions", keep ? "kept" : "revoked", "revoked", (json_int_t)revoked, "cleared",
+                  "links", (json_int_t)cl->links, "challenges", (json_int_t)cl->challenges,
+                  "nonces", (json_int_t)cl->nonces, "idempotency", (json_int_t)cl->idem,
+                  "unsent_mail", (json_int_t)cl->mail);
     char *s = d ? json_dumps(d, JSON_COMPACT) : NULL;
     json_decref(d);
     return s;
 }
 
-/* In the copy, in one transaction: the revocations and the audit row. */
+/* In the copy, in one transaction: the revocations, the clearing of the
+ * single-use items (one spent since the backup would work again: kept
+ * sessions or not) and the audit row that counts them. */
 static enum gh_err record(const struct store_ops *ops, struct store_conn *c, const char *name,
-                          const struct backup_info *from, bool keep, int64_t *revoked)
+                          const struct backup_info *from, bool keep, int64_t *revoked,
+                          struct store_single_use_cleared *cleared)
 {
     int64_t now = gh_now_s();
     *revoked = 0;
     enum gh_err rc = ops->tx.begin_write(c);
     if (rc) return rc;
     if (!keep) rc = ops->sessions.revoke_all(c, now, now, NULL, revoked);
-    char *details = rc ? NULL : details_json(name, from, keep, *revoked);
+    if (!rc) rc = ops->upkeep.clear_single_use(c, cleared);
+    char *details = rc ? NULL : details_json(name, from, keep, *revoked, cleared);
     if (!rc && !details) rc = GH_ERR_NOMEM;
     struct store_audit ev = {.actor = "system", .action = "backup.restored", .details = details};
     if (!rc) rc = ops->audit.append(c, &ev);
@@ -158,13 +163,17 @@ static int reset_head(const struct store_ops *ops, struct store_conn *c,
     return 0;
 }
 
-static void print_sessions(bool keep, int64_t revoked)
+static void print_sessions(bool keep, int64_t revoked, const struct store_single_use_cleared *cl)
 {
     if (keep)
         printf("sessions: kept (--keep-sessions)\n");
     else
         printf("sessions: %lld revoked; every access token issued before now is refused\n",
                (long long)revoked);
+    printf("single-use items cleared: %lld links, %lld sign-in challenges, %lld nonces, %lld "
+           "idempotency records, %lld unsent mails\n",
+           (long long)cl->links, (long long)cl->challenges, (long long)cl->nonces,
+           (long long)cl->idem, (long long)cl->mail);
 }
 
 static int restore(const char *file, bool keep)
@@ -198,7 +207,8 @@ static int restore(const char *file, bool keep)
     int rc = check_key(ops, c);
     const char *name = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
     int64_t revoked = 0;
-    if (!rc && record(ops, c, name, &from, keep, &revoked) != GH_OK)
+    struct store_single_use_cleared cleared = {0};
+    if (!rc && record(ops, c, name, &from, keep, &revoked, &cleared) != GH_OK)
         rc = cli_die("cannot record the restore in the copy");
     ops->close(c);
     if (!rc && backup_check_file(tmp, &now_info, err, sizeof err) != GH_OK) rc = cli_die(err);
@@ -221,7 +231,7 @@ static int restore(const char *file, bool keep)
            (long long)from.head_id, from.head_id ? from.head_hash : "-");
     printf("database: %s\n", gh_cfg.db_path);
     if (moved[0]) printf("the previous database was moved to %s\n", moved);
-    print_sessions(keep, revoked);
+    print_sessions(keep, revoked, &cleared);
     printf("audit head: %lld %s (backup.restored recorded)\n", (long long)res.head_id,
            res.head_hash);
     return 0;
@@ -251,7 +261,8 @@ static int restore_in_place(bool keep)
     from.head_id = res.head_id;
     snprintf(from.head_hash, sizeof from.head_hash, "%s", res.head_id ? res.head_hash : "");
     int64_t revoked = 0;
-    if (!rc && record(ops, c, NULL, &from, keep, &revoked) != GH_OK)
+    struct store_single_use_cleared cleared = {0};
+    if (!rc && record(ops, c, NULL, &from, keep, &revoked, &cleared) != GH_OK)
         rc = cli_die("cannot record the restore");
     char stamp[32];
     now_stamp(stamp);
@@ -261,7 +272,7 @@ static int restore_in_place(bool keep)
     if (rc) return rc;
     printf("recorded the restore of the database (%lld audit rows, head %lld %s)\n",
            (long long)from.rows, (long long)from.head_id, from.head_id ? from.head_hash : "-");
-    print_sessions(keep, revoked);
+    print_sessions(keep, revoked, &cleared);
     printf("audit head: %lld %s (backup.restored recorded)\n", (long long)res.head_id,
            res.head_hash);
     return 0;

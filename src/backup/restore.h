@@ -6,10 +6,13 @@
  * the master key must open the keys sealed in it, and, in the copy, every
  * session is revoked and every account's tokens_invalidated_at raised to
  * now (sessions ended and passwords changed after the backup would
- * otherwise come back) unless --keep-sessions, with a `backup.restored`
- * audit row. Only then is the old database (and its -wal, -shm and
- * audit.head) moved aside under a name printed, the copy renamed into
- * place, and the recorded audit head reset to the restored chain's head
+ * otherwise come back) unless --keep-sessions, every single-use item
+ * (links, sign-in challenges, nonces, idempotency records, unsent mail:
+ * one spent since the backup would work again) deleted either way, with a
+ * `backup.restored` audit row counting both, in one transaction. Only
+ * then is the old database (and its -wal, -shm and audit.head) moved
+ * aside under a name printed, the copy renamed into place, and the
+ * recorded audit head reset to the restored chain's head
  * (audit/audit_head.h: the old head would call the restored log
  * truncated).
  *

@@ -58,7 +58,12 @@ int serve_cmd(int argc, char **argv)
      * PostgreSQL when the owner role's URL is given (replicas starting
      * together migrate once, under an advisory lock); else refused. */
     bool migrate = !gh_cfg.production || (store_pg_selected() && store_pg_cfg.migrate_url);
-    if ((rc = cli_open_keys(migrate, &c))) goto out;
+    rc = cli_open_keys(migrate, &c);
+    /* The owner's URL served the migration just run; the retention role's
+     * is only for `gatehouse audit prune`: neither stays in a serving
+     * process's memory (nothing below reads them). */
+    store_pg_config_forget_role_urls();
+    if (rc) goto out;
     /* On PostgreSQL, never as a role that could rewrite the audit log
      * (the owner, a superuser: docs/postgresql.md, "Roles"). */
     char role_err[512];

@@ -197,6 +197,8 @@
       (c, id, status, response_sealed), (void)0)                                                   \
     X(idem_release, idem.release, (struct store_conn * c, const char *id), (c, id), (void)0)       \
     X(prune, upkeep.prune, (struct store_conn * c, int64_t before), (c, before), (void)0)          \
+    X(clear_single_use, upkeep.clear_single_use,                                                   \
+      (struct store_conn * c, struct store_single_use_cleared * out), (c, out), (void)0)           \
     X(health_probe, health.probe, (struct store_conn * c, int64_t now), (c, now), (void)0)         \
     X(event_append, events.append, (struct store_conn * c, const struct store_event *e), (c, e),   \
       (void)0)                                                                                     \

@@ -277,6 +277,7 @@ const struct store_ops store_pg = {
     .idem.complete = pg_idem_complete,
     .idem.release = pg_idem_release,
     .upkeep.prune = pg_prune,
+    .upkeep.clear_single_use = pg_clear_single_use,
     .health.probe = pg_health_probe,
     .events.append = pg_event_append,
     .events.since = pg_events_since,

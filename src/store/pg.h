@@ -38,6 +38,12 @@ enum gh_err store_pg_config_load(char *err, size_t errlen) GH_WUR;
 /** Wipes and frees the URLs and closes the pool (store_pg_shutdown). */
 void store_pg_config_free(void);
 
+/** Wipes and frees the owner's and the retention role's URLs (migrate_url,
+ *  retention_url; NULL after), keeping the runtime role's: serve calls it
+ *  once its start-up migration is done, so a process that serves for
+ *  months holds no password it does not need. Safe when they are unset. */
+void store_pg_config_forget_role_urls(void);
+
 /** True when GATEHOUSE_DATABASE_URL chose PostgreSQL. */
 bool store_pg_selected(void);
 

@@ -78,6 +78,13 @@ void store_pg_config_free(void)
     store_pg_shutdown();
 }
 
+void store_pg_config_forget_role_urls(void)
+{
+    gh_free_secret_str(store_pg_cfg.migrate_url);
+    gh_free_secret_str(store_pg_cfg.retention_url);
+    store_pg_cfg.migrate_url = store_pg_cfg.retention_url = NULL;
+}
+
 bool store_pg_selected(void)
 {
     return store_pg_cfg.url != NULL;

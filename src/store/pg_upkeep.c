@@ -1,5 +1,5 @@
-/* PostgreSQL backend: pruning expired rows, and the readiness probe's
- * write (store/health.h). */
+/* PostgreSQL backend: pruning expired rows, clearing the single-use ones
+ * (gatehouse restore), and the readiness probe's write (store/health.h). */
 #include "store/pg_internal.h"
 
 static const char SQL_PRUNE_RT[] = "DELETE FROM refresh_tokens WHERE expires_at < $1";
@@ -11,6 +11,12 @@ static const char SQL_PRUNE_MAGIC[] = "DELETE FROM magic_links WHERE expires_at 
 static const char SQL_PRUNE_CHALLENGES[] = "DELETE FROM mfa_challenges WHERE expires_at < $1";
 static const char SQL_PRUNE_NONCES[] = "DELETE FROM oauth_nonces WHERE expires_at < $1";
 static const char SQL_PRUNE_IDEM[] = "DELETE FROM idempotency WHERE created_at < $1";
+/* gatehouse restore: every single-use row, spent or not, and unsent mail. */
+static const char SQL_CLEAR_LINKS[] = "DELETE FROM magic_links";
+static const char SQL_CLEAR_CHALLENGES[] = "DELETE FROM mfa_challenges";
+static const char SQL_CLEAR_NONCES[] = "DELETE FROM oauth_nonces";
+static const char SQL_CLEAR_IDEM[] = "DELETE FROM idempotency";
+static const char SQL_CLEAR_MAIL[] = "DELETE FROM mail_queue WHERE sent_at IS NULL";
 /* A real committed write (WAL flushed at COMMIT), not one rolled back. */
 static const char SQL_HEALTH_PROBE[] =
     "INSERT INTO health_probe (id, written_at, pad) VALUES (1, $1, decode(md5(random()::text),"
@@ -33,4 +39,24 @@ enum gh_err pg_prune(struct store_conn *c, int64_t before)
     if ((rc = PG_RUN(c, SQL_PRUNE_NONCES, "prune oauth nonces", PG_INT(before)))) return rc;
     /* kept 24 h: before is a day ago */
     return PG_RUN(c, SQL_PRUNE_IDEM, "prune idempotency", PG_INT(before));
+}
+
+static enum gh_err clear_fn(struct store_conn *c, const void *arg)
+{
+    struct store_single_use_cleared *o = (struct store_single_use_cleared *)arg;
+    enum gh_err rc; /* no parameters: pg_exec itself, PG_VALS needs one */
+    if ((rc = pg_exec(c, SQL_CLEAR_LINKS, "clear links", NULL, 0, NULL, &o->links))) return rc;
+    if ((rc = pg_exec(c, SQL_CLEAR_CHALLENGES, "clear challenges", NULL, 0, NULL, &o->challenges)))
+        return rc;
+    if ((rc = pg_exec(c, SQL_CLEAR_NONCES, "clear nonces", NULL, 0, NULL, &o->nonces))) return rc;
+    if ((rc = pg_exec(c, SQL_CLEAR_IDEM, "clear idempotency", NULL, 0, NULL, &o->idem))) return rc;
+    return pg_exec(c, SQL_CLEAR_MAIL, "clear unsent mail", NULL, 0, NULL, &o->mail);
+}
+
+enum gh_err pg_clear_single_use(struct store_conn *c, struct store_single_use_cleared *out)
+{
+    *out = (struct store_single_use_cleared){0};
+    enum gh_err rc = pg_in_tx(c, NULL, clear_fn, out);
+    if (rc) *out = (struct store_single_use_cleared){0};
+    return rc;
 }

@@ -428,6 +428,7 @@ const struct store_ops store_sqlite = {
     .idem.complete = sq_idem_complete,
     .idem.release = sq_idem_release,
     .upkeep.prune = sq_prune,
+    .upkeep.clear_single_use = sq_clear_single_use,
     .health.probe = sq_health_probe,
     .events.append = sq_event_append,
     .events.since = sq_events_since,

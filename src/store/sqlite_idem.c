@@ -1,5 +1,5 @@
-/* SQLite backend: idempotent requests, pruning expired rows, and the
- * readiness probe's write. */
+/* SQLite backend: idempotent requests, pruning expired rows, clearing the
+ * single-use ones (gatehouse restore), and the readiness probe's write. */
 #include "store/sqlite_internal.h"
 
 #include <stdlib.h>
@@ -22,6 +22,33 @@ enum gh_err sq_prune(struct store_conn *c, int64_t before)
     if ((rc = SQ_RUN(c, S_PRUNE_NONCES, "prune oauth nonces", SQ_INT(before)))) return rc;
     /* kept 24 h: before is a day ago */
     return SQ_RUN(c, S_PRUNE_IDEM, "prune idempotency", SQ_INT(before));
+}
+
+/* One DELETE of the restore's clearing; *n: the rows it deleted. */
+static enum gh_err clear_one(struct store_conn *c, enum stmt_id id, const char *what, int64_t *n)
+{
+    enum gh_err rc = sq_run(c, id, what, NULL, 0);
+    *n = rc ? 0 : sqlite3_changes64(c->db);
+    return rc;
+}
+
+static enum gh_err clear_fn(struct store_conn *c, const void *arg)
+{
+    struct store_single_use_cleared *o = (struct store_single_use_cleared *)arg;
+    enum gh_err rc;
+    if ((rc = clear_one(c, S_CLEAR_LINKS, "clear links", &o->links))) return rc;
+    if ((rc = clear_one(c, S_CLEAR_CHALLENGES, "clear challenges", &o->challenges))) return rc;
+    if ((rc = clear_one(c, S_CLEAR_NONCES, "clear nonces", &o->nonces))) return rc;
+    if ((rc = clear_one(c, S_CLEAR_IDEM, "clear idempotency", &o->idem))) return rc;
+    return clear_one(c, S_CLEAR_MAIL, "clear unsent mail", &o->mail);
+}
+
+enum gh_err sq_clear_single_use(struct store_conn *c, struct store_single_use_cleared *out)
+{
+    *out = (struct store_single_use_cleared){0};
+    enum gh_err rc = sq_in_tx(c, NULL, clear_fn, out);
+    if (rc) *out = (struct store_single_use_cleared){0};
+    return rc;
 }
 
 enum gh_err sq_idem_claim(struct store_conn *c, const char *id, const uint8_t mac[32], int64_t now,

@@ -119,6 +119,11 @@ enum stmt_id {
     S_NONCE_INSERT,
     S_NONCE_CONSUME,
     S_PRUNE_NONCES,
+    S_CLEAR_LINKS,
+    S_CLEAR_CHALLENGES,
+    S_CLEAR_NONCES,
+    S_CLEAR_IDEM,
+    S_CLEAR_MAIL,
     S_IMPORT_USER,
     S_IMPORT_TOTP,
     S_COUNT
@@ -338,6 +343,7 @@ enum gh_err sq_import_user(struct store_conn *c, const struct store_user *u, con
 /* ---- sqlite_idem.c ---- */
 enum gh_err sq_health_probe(struct store_conn *c, int64_t now);
 enum gh_err sq_prune(struct store_conn *c, int64_t before);
+enum gh_err sq_clear_single_use(struct store_conn *c, struct store_single_use_cleared *out);
 enum gh_err sq_idem_claim(struct store_conn *c, const char *id, const uint8_t mac[32], int64_t now,
                           struct store_idem *out);
 enum gh_err sq_idem_complete(struct store_conn *c, const char *id, int status, const char *sealed);

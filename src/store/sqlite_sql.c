@@ -161,6 +161,12 @@ const char *const stmt_sql[S_COUNT] = {
     [S_PRUNE_MAGIC] = "DELETE FROM magic_links WHERE expires_at < ?1",
     [S_PRUNE_CHALLENGES] = "DELETE FROM mfa_challenges WHERE expires_at < ?1",
     [S_PRUNE_IDEM] = "DELETE FROM idempotency WHERE created_at < ?1",
+    /* gatehouse restore: every single-use row, spent or not, and unsent mail. */
+    [S_CLEAR_LINKS] = "DELETE FROM magic_links",
+    [S_CLEAR_CHALLENGES] = "DELETE FROM mfa_challenges",
+    [S_CLEAR_NONCES] = "DELETE FROM oauth_nonces",
+    [S_CLEAR_IDEM] = "DELETE FROM idempotency",
+    [S_CLEAR_MAIL] = "DELETE FROM mail_queue WHERE sent_at IS NULL",
     /* A claim left running by a crash is taken over after IDEM_STALE_S. */
     [S_IDEM_INSERT] = "INSERT INTO idempotency (id, body_mac, created_at) VALUES (?1, ?2, ?3)"
                       " ON CONFLICT (id) DO UPDATE SET body_mac = excluded.body_mac,"

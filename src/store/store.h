@@ -253,6 +253,15 @@ struct store_identity {
     int64_t created_at, last_used_at;
 };
 
+/* What upkeep.clear_single_use deleted, per kind of row. */
+struct store_single_use_cleared {
+    int64_t links;      /* magic_links: sign-in, verification, reset, change */
+    int64_t challenges; /* mfa_challenges */
+    int64_t nonces;     /* oauth_nonces */
+    int64_t idem;       /* idempotency */
+    int64_t mail;       /* mail_queue rows not yet sent */
+};
+
 struct store_conn;
 struct store_schema; /* store/schema.h */
 
@@ -602,6 +611,15 @@ struct store_ops {
          *  expired before `before`, idempotency records older, and old mail;
          *  and native-flow nonces expired before `before`. */
         enum gh_err (*prune)(struct store_conn *c, int64_t before) GH_WUR;
+        /** gatehouse restore: deletes every row of the short-lived
+         *  single-use items, spent or not (a restored copy would accept
+         *  again one spent since the backup): links of every purpose,
+         *  sign-in challenges, native-flow nonces, idempotency records, and
+         *  the mail not yet sent (it carries such links), in one
+         *  transaction (or the caller's). *out: how many of each. Backup
+         *  codes are kept (docs/backups.md). */
+        enum gh_err (*clear_single_use)(struct store_conn *c,
+                                        struct store_single_use_cleared *out) GH_WUR;
     } upkeep;
 
     struct {

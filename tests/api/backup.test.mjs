@@ -1,7 +1,8 @@
 // Backups (docs/backups.md): `gatehouse backup` under load, `gatehouse
 // restore` into a new data directory (every account acknowledged before the
 // backup began signs in; the chain verifies with its backup.restored row),
-// sessions revoked unless --keep-sessions, a tampered backup refused, no
+// sessions revoked unless --keep-sessions, single-use links cleared either
+// way, a tampered backup refused, no
 // restore while a server runs on the directory, the old database moved
 // aside, scheduled backups with retention, and the settings' checks. SQLite
 // only: on PostgreSQL (GATEHOUSE_TEST_PG) only the refusal is tested.
@@ -60,6 +61,22 @@ function backupOf(dataDir, dir) {
   const r = cli(['backup', dir], dataDir);
   assert.equal(r.code, 0, `backup failed: ${r.stderr}`);
   return writtenPath(r.stdout);
+}
+
+/** The newest <kind>?token=... link in the server's outbox not in seen. */
+async function outboxToken(dataDir, kind, seen) {
+  const outbox = path.join(dataDir, 'outbox');
+  const re = new RegExp(`${kind}\\?token=([A-Za-z0-9_-]{43})`);
+  for (let i = 0; i < 100; i++) {
+    if (fs.existsSync(outbox)) {
+      for (const f of fs.readdirSync(outbox)) {
+        const m = re.exec(fs.readFileSync(path.join(outbox, f), 'utf8'));
+        if (m && !seen.has(m[1])) { seen.add(m[1]); return m[1]; }
+      }
+    }
+    await sleep(100);
+  }
+  return assert.fail(`no new ${kind} link in ${outbox}`);
 }
 
 describe('backup and restore (SQLite)', { skip: SQLITE_ONLY }, () => {
@@ -176,6 +193,50 @@ describe('backup and restore (SQLite)', { skip: SQLITE_ONLY }, () => {
       assert.equal((await refresh(srvC, s2.refresh)).status, 200);
     } finally {
       await srvC.stop();
+    }
+  });
+
+  test('restore clears the single-use links: one spent after the backup, or still unspent, is refused (with --keep-sessions too)', async () => {
+    const dirA = mkTempDir();
+    const srv = await startServer({ dataDir: dirA, env: KEYED });
+    const seen = new Set();
+    let magic; let reset;
+    const u = await signup(srv);
+    try {
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: u.email } })).status, 202);
+      magic = await outboxToken(dirA, 'magic-link', seen);
+      assert.equal((await api(srv.url, 'POST', '/v1/password/forgot', { json: { email: u.email } })).status, 202);
+      reset = await outboxToken(dirA, 'reset-password', seen);
+    } finally {
+      if (!magic || !reset) await srv.stop();
+    }
+    const file = backupOf(dirA, mkTempDir('gatehouse-backups-'));
+    // spent after the backup was taken: the backup still holds it unspent
+    const v = await api(srv.url, 'POST', '/v1/magic-link/verify', { json: { token: magic } });
+    assert.equal(v.status, 200, v.text);
+    await srv.stop();
+
+    for (const flags of [[], ['--keep-sessions']]) {
+      const dirB = mkTempDir();
+      const r = cli(['restore', file, ...flags], dirB);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /single-use items cleared: [1-9]\d* links, \d+ sign-in challenges/);
+      const db = path.join(dirB, 'gatehouse.db');
+      assert.equal(sqlite(db, 'SELECT count(*) FROM magic_links'), '0');
+      const d = JSON.parse(sqlite(db, "SELECT details FROM audit_log WHERE action = 'backup.restored'"));
+      assert.ok(d.cleared.links >= 2, JSON.stringify(d));
+      for (const k of ['challenges', 'nonces', 'idempotency', 'unsent_mail']) assert.equal(typeof d.cleared[k], 'number');
+      const srvB = await startServer({ dataDir: dirB, env: KEYED });
+      try {
+        const again = await api(srvB.url, 'POST', '/v1/magic-link/verify', { json: { token: magic } });
+        assert.equal(again.status, 401, `a link spent after the backup, ${flags}: ${again.text}`);
+        const rs = await api(srvB.url, 'POST', '/v1/password/reset',
+          { json: { token: reset, new_password: 'a brand new long passphrase 77 zq' } });
+        assert.equal(rs.status, 401, `an unspent reset link from before the restore, ${flags}: ${rs.text}`);
+        await signin(srvB, u.email, u.password); // the password is unchanged
+      } finally {
+        await srvB.stop();
+      }
     }
   });
 
@@ -374,15 +435,24 @@ describe('backup on PostgreSQL', { skip: ON_PG ? false : 'needs GATEHOUSE_TEST_P
   test('restore --in-place after a pg_restore revokes every session and resets the head', async () => {
     const srv = await startServer({ env: KEYED });
     const u = await signup(srv);
-    await srv.stop();
+    let magic;
+    try {
+      assert.equal((await api(srv.url, 'POST', '/v1/magic-link', { json: { email: u.email } })).status, 202);
+      magic = await outboxToken(srv.dataDir, 'magic-link', new Set());
+    } finally {
+      await srv.stop();
+    }
     await sleep(1100);
     const r = cli(['restore', '--in-place'], srv.dataDir);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /sessions: 1 revoked/);
+    assert.match(r.stdout, /single-use items cleared: 1 links/);
     assert.equal(cli(['audit', 'verify'], srv.dataDir).code, 0);
     const srv2 = await startServer({ dataDir: srv.dataDir, env: KEYED });
     try {
       assert.equal((await refresh(srv2, u.refresh)).status, 401);
+      const v = await api(srv2.url, 'POST', '/v1/magic-link/verify', { json: { token: magic } });
+      assert.equal(v.status, 401, `a link from before the restore: ${v.text}`);
       await signin(srv2, u.email, u.password);
     } finally {
       await srv2.stop();

@@ -6,6 +6,8 @@
 // refuses the owner and a superuser. Needs GATEHOUSE_TEST_PG.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import {
   startServer, runCli, signup, api, rawRequest, mkTempDir, freePort, assertNoSanitizerReport,
   uniqueEmail, strongPassword,
@@ -15,6 +17,30 @@ import {
 } from './lib/pg_roles.mjs';
 
 const skip = PG_SUPER ? false : 'GATEHOUSE_TEST_PG is not set';
+
+/** Which of the strings are in the writable memory of process pid (our
+ *  child: /proc/<pid>/mem may be read). Mappings over 1 GiB are skipped
+ *  (the sanitizer's shadow: reserved, not data). */
+function inMemory(pid, strings) {
+  const found = new Set();
+  const fd = fs.openSync(`/proc/${pid}/mem`, 'r');
+  try {
+    for (const line of fs.readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line);
+      if (!m) continue;
+      const from = BigInt(`0x${m[1]}`);
+      const len = Number(BigInt(`0x${m[2]}`) - from);
+      if (len > 2 ** 30) continue;
+      const buf = Buffer.alloc(len);
+      let n = 0;
+      try { n = fs.readSync(fd, buf, 0, len, from); } catch { continue; } // a guard page
+      for (const str of strings) if (buf.subarray(0, n).indexOf(str) >= 0) found.add(str);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return found;
+}
 
 describe('postgres roles', { skip }, () => {
   let d; // the database's URLs
@@ -156,6 +182,45 @@ describe('postgres roles', { skip }, () => {
     assert.equal(priv.stdout, '0');
     const again = await startServer({ dataDir, env });
     await again.stop();
+  });
+
+  test("serve migrates as the owner, then holds neither the owner's nor the retention role's URL (the review)", async () => {
+    const fresh = createGatehouseDatabase(); // no tables: serve migrates at start
+    const mark = (who) => `${who}-${crypto.randomBytes(12).toString('hex')}`;
+    const pw = { app: mark('app'), owner: mark('owner'), prune: mark('prune') };
+    // The test cluster trusts loopback: the passwords are carried, not checked.
+    // From files: the sanitizer keeps a copy of the environment of its own.
+    const dir = mkTempDir();
+    const file = (name, url, p) => {
+      const u = new URL(url);
+      u.password = p;
+      const f = `${dir}/${name}.url`;
+      fs.writeFileSync(f, `${u}\n`, { mode: 0o600 });
+      return f;
+    };
+    const s = await startServer({
+      dataDir: dir,
+      env: {
+        GATEHOUSE_DATA_DIR: dir, GATEHOUSE_DATABASE_URL_FILE: file('app', fresh.app, pw.app),
+        GATEHOUSE_DATABASE_MIGRATE_URL_FILE: file('owner', fresh.owner, pw.owner),
+        GATEHOUSE_DATABASE_RETENTION_URL_FILE: file('prune', fresh.prune, pw.prune),
+      },
+    });
+    try {
+      assert.equal(psqlAt(fresh.superuser, "SELECT tableowner FROM pg_tables WHERE tablename = 'audit_log';").stdout, OWNER);
+      const u = await signup(s); // it serves, as the runtime role
+      assert.equal((await api(s.url, 'GET', '/v1/me', { token: u.access })).status, 200);
+      // A copy of a setting: the password with the '@' after it (libpq's
+      // parse splits its own copies at the '@': docs/postgresql.md says what
+      // that leaves).
+      const found = inMemory(s.child.pid, Object.values(pw).map((p) => `${p}@`));
+      assert.ok(found.has(`${pw.app}@`), 'the search reads the memory: the runtime URL it serves with is there');
+      assert.ok(!found.has(`${pw.owner}@`), "the owner's URL is not kept after the migration");
+      assert.ok(!found.has(`${pw.prune}@`), "the retention role's URL is not kept");
+    } finally {
+      await s.stop();
+      dropGatehouseDatabase(fresh.db);
+    }
   });
 
   test('audit prune needs GATEHOUSE_DATABASE_RETENTION_URL; with it, it prunes and the chain verifies', async () => {

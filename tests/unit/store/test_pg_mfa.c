@@ -291,6 +291,64 @@ static void test_idempotency(void **state)
     assert_memory_equal(o.body_mac, mac, 32);
 }
 
+/* upkeep.clear_single_use (gatehouse restore): every link, challenge,
+ * nonce, idempotency record and unsent mail goes, spent or not, counted;
+ * backup codes and sent mail stay. */
+static void test_clear_single_use(void **state)
+{
+    struct store_conn *c = *state;
+    char uid[STORE_ID_LEN + 1];
+    new_user(c, uid, NULL);
+    uint8_t h[32], h2[32], mac[32];
+    fill(h, 0xd1);
+    fill(h2, 0xd2);
+    fill(mac, 0xd3);
+    struct store_magic m = magic("clear@example.com", "reset", 900);
+    assert_int_equal(ops->links.create(c, h, &m, 100), GH_OK);
+    struct store_challenge ch;
+    memset(&ch, 0, sizeof ch);
+    memcpy(ch.user_id, uid, sizeof ch.user_id);
+    ch.expires_at = 1000;
+    assert_int_equal(ops->challenges.create(c, h, &ch), GH_OK);
+    assert_int_equal(ops->oauth_nonces.create(c, h2, "prov", 1000), GH_OK);
+    struct store_idem io;
+    assert_int_equal(ops->idem.claim(c, "idem-clear", mac, 1000, &io), GH_OK);
+    assert_int_equal(ops->mail.insert(c, "mail-unsent", "u@example.com", "sealed-u", 10), GH_OK);
+    assert_int_equal(ops->mail.insert(c, "mail-sent", "s@example.com", "sealed-s", 10), GH_OK);
+    assert_int_equal(ops->mail.result(c, "mail-sent", true, NULL, 0), GH_OK);
+    q_run("INSERT INTO mfa_backup_codes (user_id, code_hash) VALUES ($1, '\\x01')", uid, NULL);
+    int64_t links = q_int("SELECT COUNT(*) FROM magic_links", NULL),
+            chals = q_int("SELECT COUNT(*) FROM mfa_challenges", NULL),
+            nonces = q_int("SELECT COUNT(*) FROM oauth_nonces", NULL),
+            idem = q_int("SELECT COUNT(*) FROM idempotency", NULL),
+            unsent = q_int("SELECT COUNT(*) FROM mail_queue WHERE sent_at IS NULL", NULL),
+            sent = q_int("SELECT COUNT(*) FROM mail_queue WHERE sent_at IS NOT NULL", NULL),
+            codes = q_int("SELECT COUNT(*) FROM mfa_backup_codes", NULL);
+    assert_true(links >= 1 && chals >= 1 && nonces >= 1 && idem >= 1 && unsent >= 1 && sent >= 1);
+    struct store_single_use_cleared o;
+    memset(&o, 0xff, sizeof o);
+    assert_int_equal(ops->tx.begin_write(c), GH_OK); /* as restore does: the caller's */
+    assert_int_equal(ops->upkeep.clear_single_use(c, &o), GH_OK);
+    assert_int_equal(ops->tx.commit(c), GH_OK);
+    assert_int_equal(o.links, links);
+    assert_int_equal(o.challenges, chals);
+    assert_int_equal(o.nonces, nonces);
+    assert_int_equal(o.idem, idem);
+    assert_int_equal(o.mail, unsent);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM magic_links", NULL), 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM mfa_challenges", NULL), 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM oauth_nonces", NULL), 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM idempotency", NULL), 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM mail_queue WHERE sent_at IS NULL", NULL), 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM mail_queue", NULL), sent);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM mfa_backup_codes", NULL), codes);
+    struct store_magic lo;
+    assert_int_equal(ops->links.consume(c, h, "reset", 120, &lo), GH_ERR_DENIED);
+    /* Its own transaction when none is open; nothing left: zeros. */
+    assert_int_equal(ops->upkeep.clear_single_use(c, &o), GH_OK);
+    assert_int_equal(o.links + o.challenges + o.nonces + o.idem + o.mail, 0);
+}
+
 /* ---- identities, nonces, import ---- */
 
 static struct store_identity ident(const char *provider, const char *subject, const char *uid,
@@ -417,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_identities, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nonces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clear_single_use, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
