@@ -403,7 +403,7 @@ static void test_global_locks_last(void **state)
     for (int i = 0; i < STORE_BACKUP_CODES; i++)
         fill(codes[i], (uint8_t)(0xa0 + i));
 
-    PGconn *holder = PQconnectdb(db_url);
+    PGconn *holder = PQconnectdb(tdb.url);
     assert_int_equal(PQstatus(holder), CONNECTION_OK);
     const char *params[1] = {sid};
     PGresult *r = PQexec(holder, "BEGIN");
@@ -458,7 +458,7 @@ static void test_global_locks_last(void **state)
         cmocka_unit_test_setup_teardown(test_global_locks_last, setup, teardown)
 int main(void)
 {
-    pg_test_require("test_pg_mfa_races");
+    pg_testdb_require("test_pg_mfa_races");
     const struct CMUnitTest tests[] = {
         RACE_TESTS,
     };
