@@ -60,6 +60,7 @@ static enum gh_err tx_begin(struct store_conn *c)
 
 static void tx_rollback(struct store_conn *c)
 {
+    pg_tail_clear(c);
     if (!c->in_tx) return;
     c->in_tx = false;
     /* Nothing to do if it fails: the link is closed on release then. */
@@ -74,6 +75,8 @@ static enum gh_err tx_commit(struct store_conn *c)
 {
     if (!c->in_tx) return GH_ERR_INTERNAL;
     enum gh_err rc = pg_tx_error(c);
+    /* The global locks last, right before COMMIT (pg_tail.c). */
+    if (rc == GH_OK) rc = pg_tail_flush(c);
     if (rc) {
         tx_rollback(c);
         return rc;
@@ -110,15 +113,33 @@ static const struct store_prims pg_prims = {
     .chain_insert = pg_chain_insert,
 };
 
-enum gh_err pg_append_audit(struct store_conn *c, const struct store_audit *ev)
+enum gh_err pg_chain_append(struct store_conn *c, const struct store_audit *ev)
 {
     return store_chain_append(&pg_prims, c, ev);
+}
+
+struct in_tx_args {
+    store_write_fn fn;
+    const void *arg;
+    const struct store_audit *ev;
+};
+
+/* The step, then its audit row held back to the commit: store_write would
+ * append it at once, taking the global locks before a row lock the
+ * caller's transaction may still take (pg_tail.c). */
+static enum gh_err in_tx_step(struct store_conn *c, const void *arg)
+{
+    const struct in_tx_args *a = arg;
+    enum gh_err rc = a->fn ? a->fn(c, a->arg) : GH_OK;
+    if (rc == GH_OK && a->ev) rc = pg_append_audit(c, a->ev);
+    return rc;
 }
 
 enum gh_err pg_in_tx(struct store_conn *c, const struct store_audit *ev, store_write_fn fn,
                      const void *arg)
 {
-    return store_write(&pg_prims, c, ev, fn, arg);
+    struct in_tx_args a = {fn, arg, ev};
+    return store_write(&pg_prims, c, NULL, in_tx_step, &a);
 }
 
 enum gh_err pg_lock_xact(struct store_conn *c, int64_t key)

@@ -4,7 +4,9 @@
  *
  * One chain under concurrent writers: every transaction that appends takes
  * pg_advisory_xact_lock(PG_LOCK_CHAIN) before it reads the last row, and
- * holds it until it commits or rolls back. Under READ COMMITTED the read
+ * holds it until it commits or rolls back. The append itself is held back
+ * to right before COMMIT (pg_tail.c), after every row lock the transaction
+ * takes: a transaction holding the global lock never waits on a row. Under READ COMMITTED the read
  * that follows the lock is a new statement with a new snapshot, so it sees
  * the row the previous holder committed (PostgreSQL makes a commit visible
  * before it releases the transaction's locks): ids stay 1, 2, 3, ... with
@@ -52,7 +54,9 @@ enum gh_err pg_chain_head(struct store_conn *c, struct store_chain_head *out)
      * change event (a federated sign-up verifies the address after its
      * signup row) while another adds an event, then its row (a sign-out);
      * taking them in opposite orders would deadlock. Both are held to the
-     * end of the transaction anyway, and taking one twice is a no-op.
+     * end of the transaction anyway, and taking one twice is a no-op. Run
+     * from pg_tail_flush only, after every row lock of the transaction:
+     * these two are always its last locks.
      * Then the read, in a statement of its own: a snapshot taken after the
      * lock was granted. */
     enum gh_err rc = pg_lock_xact(c, PG_LOCK_EVENTS);

@@ -3,36 +3,18 @@
  * INSERT, not at COMMIT: without a lock, seq 8 could commit before seq 7
  * and a poller that read 8 would never see 7. PG_LOCK_EVENTS, held to the
  * end of the appending transaction, makes events commit in seq order. The
- * NOTIFY (delivered at commit, dropped on rollback) wakes the listeners
- * of every replica at once. */
+ * inserts, the lock and the NOTIFY (delivered at commit, dropped on
+ * rollback, waking every replica's listener) happen right before COMMIT:
+ * pg_event_add records the event and pg_tail.c writes it. */
 #include "store/pg_internal.h"
 
 #include <string.h>
 
-static const char SQL_EVENT_INSERT[] =
-    "INSERT INTO change_events (kind, user_id, session_id, text_value, int_value, origin,"
-    " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)";
-static const char SQL_EVENT_NOTIFY[] = "SELECT pg_notify('gatehouse_changes', '')";
 static const char SQL_EVENT_SINCE[] =
     "SELECT seq, kind, user_id, session_id, text_value, int_value, origin, created_at"
     " FROM change_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 static const char SQL_EVENT_MAX[] = "SELECT COALESCE(MAX(seq), 0) FROM change_events";
 static const char SQL_EVENT_PRUNE[] = "DELETE FROM change_events WHERE created_at < $1";
-
-enum gh_err pg_event_add(struct store_conn *c, enum store_event_kind kind, const char *uid,
-                         const char *sid, const char *text, int64_t value)
-{
-    /* Only inside the write it records: an event without its change (or
-     * the reverse) would make caches disagree with the database. */
-    if (!c->in_tx) return GH_ERR_INTERNAL;
-    enum gh_err rc = pg_lock_xact(c, PG_LOCK_EVENTS);
-    if (rc) return rc;
-    rc = PG_RUN(c, SQL_EVENT_INSERT, "change event", PG_TEXT(store_event_kind_name(kind)),
-                PG_TEXT(uid ? uid : ""), PG_TEXT(sid ? sid : ""), PG_TEXT(text ? text : ""),
-                PG_INT(value), PG_TEXT(store_origin()), PG_INT(gh_now_s()));
-    if (rc) return rc;
-    return pg_exec(c, SQL_EVENT_NOTIFY, "change notify", NULL, 0, NULL, NULL);
-}
 
 static enum gh_err event_append_fn(struct store_conn *c, const void *arg)
 {

@@ -30,13 +30,19 @@
 #include "store/store.h"
 
 struct pg_link; /* one pooled libpq connection (pg_pool.c) */
+struct pg_tail; /* a write held back to the commit (pg_tail.c) */
 
 struct store_conn {
     struct pg_link *link; /* held while a statement or a transaction runs */
     bool in_tx;           /* a transaction is open on link */
+    struct pg_tail *tail; /* the open transaction's held-back writes, owned */
+    size_t ntail, tail_cap;
 };
 
-/* Advisory lock keys (pg_advisory_xact_lock / pg_advisory_lock). */
+/* Advisory lock keys (pg_advisory_xact_lock / pg_advisory_lock).
+ * PG_LOCK_EVENTS and PG_LOCK_CHAIN are global: taken only by pg_tail_flush
+ * (and pg_chain_head under it) right before COMMIT, after every row lock
+ * of the transaction, never before one (pg_tail.c says why). */
 #define PG_LOCK_MIGRATE 0x67680001LL /* session lock around migrate */
 #define PG_LOCK_CHAIN 0x67680002LL   /* the audit chain head, per transaction */
 #define PG_LOCK_EVENTS 0x67680003LL  /* change events commit in seq order */
@@ -93,11 +99,13 @@ enum gh_err pg_bytea(const PGresult *r, int row, int col, uint8_t *out, size_t c
 
 /** Runs fn (may be NULL) in a write transaction, its own unless one is
  *  open, with ev (may be NULL) appended to the audit chain in the same
- *  transaction (store_write with this backend's primitives). */
+ *  transaction (store_write with this backend's primitives; the append is
+ *  held back to the commit, pg_append_audit). */
 enum gh_err pg_in_tx(struct store_conn *c, const struct store_audit *ev, store_write_fn fn,
                      const void *arg) GH_WUR;
-/** Appends ev inside the open write transaction. */
-enum gh_err pg_append_audit(struct store_conn *c, const struct store_audit *ev) GH_WUR;
+/** Appends ev to the chain now (store_chain_append): for pg_tail_flush
+ *  only, which holds PG_LOCK_EVENTS. */
+enum gh_err pg_chain_append(struct store_conn *c, const struct store_audit *ev) GH_WUR;
 /** pg_advisory_xact_lock(key) inside the open transaction. */
 enum gh_err pg_lock_xact(struct store_conn *c, int64_t key) GH_WUR;
 
@@ -126,12 +134,28 @@ struct pg_revoke_args {
     int64_t now;
 };
 
-/* ---- pg_events.c ---- */
-/** Appends a change event inside the open write transaction; takes
- *  PG_LOCK_EVENTS first so events commit in seq order, and notifies the
- *  channel "gatehouse_changes" (delivered at commit). */
+/* ---- pg_tail.c: writes held back to the commit ---- */
+/** Records ev (copied) to append to the audit chain at the commit of the
+ *  open write transaction. GH_ERR_INTERNAL outside one, GH_ERR_NOMEM. */
+enum gh_err pg_append_audit(struct store_conn *c, const struct store_audit *ev) GH_WUR;
+/** Records a change event (strings copied, NULL reads as "") to insert at
+ *  the commit of the open write transaction, under PG_LOCK_EVENTS so
+ *  events commit in seq order, with a notify on "gatehouse_changes".
+ *  Errors as pg_append_audit. */
 enum gh_err pg_event_add(struct store_conn *c, enum store_event_kind kind, const char *uid,
                          const char *sid, const char *text, int64_t value) GH_WUR;
+/** Records one change event of kind per account (value, created at now),
+ *  written at the commit like pg_event_add's. */
+enum gh_err pg_event_add_every_user(struct store_conn *c, enum store_event_kind kind, int64_t value,
+                                    int64_t now) GH_WUR;
+/** Takes PG_LOCK_EVENTS (and, for audit rows, PG_LOCK_CHAIN) and writes
+ *  the records in the order they were made; then forgets them. tx_commit
+ *  runs it right before COMMIT. Errors as pg_exec. */
+enum gh_err pg_tail_flush(struct store_conn *c) GH_WUR;
+/** Forgets the records (a rollback, or a handle closed). */
+void pg_tail_clear(struct store_conn *c);
+
+/* ---- pg_events.c ---- */
 enum gh_err pg_event_append(struct store_conn *c, const struct store_event *e);
 enum gh_err pg_events_since(struct store_conn *c, int64_t after, struct store_event *out,
                             size_t max, size_t *n);

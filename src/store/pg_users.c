@@ -179,10 +179,9 @@ struct set_password_args {
 /* The user row is updated first: a session being created for the old
  * password holds it FOR SHARE (pg_sessions.c), so either that session
  * commits first and is revoked below, or its check sees the new
- * tokens_invalidated_at and writes nothing. The change events come after
- * every row this step writes: pg_event_add holds PG_LOCK_EVENTS until the
- * commit, and waiting for a row lock while holding it would deadlock with
- * a writer that holds the row and waits for the events lock. */
+ * tokens_invalidated_at and writes nothing. The change events are
+ * written at the commit (pg_tail.c), after every row lock of the
+ * transaction: PG_LOCK_EVENTS is never held while waiting for a row. */
 static enum gh_err set_password_fn(struct store_conn *c, const void *arg)
 {
     const struct set_password_args *a = arg;

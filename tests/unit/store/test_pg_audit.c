@@ -1,5 +1,5 @@
-/* The PostgreSQL audit log (src/store/pg_audit.c) on a fresh database made
- * from GATEHOUSE_TEST_PG (a superuser URL), dropped at the end; skipped
+/* The PostgreSQL audit log (src/store/pg_audit.c) on a scratch database
+ * (pg_testdb.h) made from GATEHOUSE_TEST_PG, dropped at the end; skipped
  * (77) without it. One chain under concurrent appenders on their own
  * connections, list, a scan across pages, bounds, prune through the gate
  * (also two prunes at once), and the triggers of migration 3. */
@@ -11,61 +11,23 @@
 #include "audit/audit.h"
 #include "core/util.h"
 #include "store/pg.h"
+#include "store/pg_testdb.h"
 #include "store/store.h"
 
 static const struct store_ops *ops = &store_pg;
-static char admin_url[1024], db_url[1200], db_name[64];
-static PGconn *db; /* the test's own look at the rows (superuser) */
+static struct pg_testdb tdb; /* the scratch database (pg_testdb.h) */
+static PGconn *db;           /* the test's own look at the rows (superuser) */
 
 #define THREADS 6
 #define PER_THREAD 60
-
-/* The superuser URL with its database name replaced by name. */
-static int url_with_db(const char *url, const char *name, char *out, size_t cap)
-{
-    const char *host = strstr(url, "://");
-    if (!host) return -1;
-    const char *slash = strchr(host + 3, '/');
-    const char *query = strchr(host + 3, '?');
-    size_t head = slash && (!query || slash < query) ? (size_t)(slash - url)
-                  : query                            ? (size_t)(query - url)
-                                                     : strlen(url);
-    int n = snprintf(out, cap, "%.*s/%s%s", (int)head, url, name, query ? query : "");
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
-static int admin_exec(const char *sql)
-{
-    PGconn *a = PQconnectdb(admin_url);
-    int ok = PQstatus(a) == CONNECTION_OK;
-    PGresult *r = ok ? PQexec(a, sql) : NULL;
-    ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) fprintf(stderr, "test_pg_audit: %s: %s\n", sql, PQerrorMessage(a));
-    PQclear(r);
-    PQfinish(a);
-    return ok ? 0 : -1;
-}
 
 static int group_setup(void **state)
 {
     (void)state;
     test_config();
     if (sodium_init() < 0) return -1;
-    snprintf(admin_url, sizeof admin_url, "%s", getenv("GATEHOUSE_TEST_PG"));
-    snprintf(db_name, sizeof db_name, "gh_unit_pg_audit_%d", (int)getpid());
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
-    if (admin_exec(sql)) return -1;
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    if (admin_exec(sql)) return -1;
-    if (url_with_db(admin_url, db_name, db_url, sizeof db_url)) return -1;
-    if (store_pg_use(db_url, THREADS + 2) != GH_OK) return -1;
-    struct store_conn *c = NULL;
-    if (ops->open("", &c) != GH_OK) return -1;
-    enum gh_err rc = ops->migrate(c);
-    ops->close(c);
-    if (rc) return -1;
-    db = PQconnectdb(db_url);
+    if (pg_testdb_create(&tdb, "pg_audit", THREADS + 2, true)) return -1;
+    db = PQconnectdb(tdb.url);
     return PQstatus(db) == CONNECTION_OK ? 0 : -1;
 }
 
@@ -73,9 +35,7 @@ static int group_teardown(void **state)
 {
     (void)state;
     PQfinish(db);
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
-    return admin_exec(sql);
+    return pg_testdb_drop(&tdb);
 }
 
 static int setup(void **state)
@@ -392,10 +352,7 @@ static void test_grants(void **state)
 
 int main(void)
 {
-    if (!getenv("GATEHOUSE_TEST_PG") || !*getenv("GATEHOUSE_TEST_PG")) {
-        fprintf(stderr, "test_pg_audit: GATEHOUSE_TEST_PG is not set: skipped\n");
-        return 77;
-    }
+    pg_testdb_require("test_pg_audit");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_concurrent_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),

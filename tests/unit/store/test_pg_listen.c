@@ -11,19 +11,14 @@
 #include "store/listen.h"
 #include "store/pg.h"
 #include "store/pg_internal.h"
+#include "store/pg_testdb.h"
 
-static const char *admin_url;
-static char db_url[1024], db_name[64];
-static PGconn *admin;
+static struct pg_testdb tdb; /* the scratch database (pg_testdb.h) */
 static _Atomic int ups, downs, wakes;
 
 static void admin_exec(const char *sql)
 {
-    PGresult *r = PQexec(admin, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("admin SQL failed: %s", PQerrorMessage(admin));
-    PQclear(r);
+    if (pg_testdb_admin(&tdb, sql)) fail_msg("admin SQL failed: %s", sql);
 }
 
 static void on_news(enum store_listen_news what, const struct store_ops *ops, struct store_conn *c,
@@ -50,46 +45,22 @@ static bool reaches(_Atomic int *v, int want, int ms)
 static int setup(void **state)
 {
     (void)state;
-    admin_url = getenv("GATEHOUSE_TEST_PG");
-    if (!admin_url || !admin_url[0]) return 0;
-    snprintf(db_name, sizeof db_name, "gh_unit_listen_%d", (int)getpid());
-    admin = PQconnectdb(admin_url);
-    if (PQstatus(admin) != CONNECTION_OK) return -1;
-    char sql[200];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    admin_exec(sql);
-    const char *q = strchr(admin_url, '?');
-    size_t end = q ? (size_t)(q - admin_url) : strlen(admin_url);
-    size_t slash = end;
-    while (slash > 0 && admin_url[slash - 1] != '/')
-        slash--;
-    snprintf(db_url, sizeof db_url, "%.*s%s%s", (int)slash, admin_url, db_name, q ? q : "");
-    if (store_pg_use(db_url, 2) != GH_OK) return -1;
-    struct store_conn *c = NULL;
-    if (store_pg.open("", &c) != GH_OK) return -1;
-    enum gh_err rc = store_pg.migrate(c);
-    store_pg.close(c);
-    return rc == GH_OK ? 0 : -1;
+    if (!pg_testdb_wanted()) return 0;
+    return pg_testdb_create(&tdb, "listen", 2, true);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (!admin) return 0;
+    if (!tdb.admin) return 0;
     store_listen_stop();
-    store_pg_shutdown();
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db_name);
-    admin_exec(sql);
-    PQfinish(admin);
-    admin = NULL;
-    return 0;
+    return pg_testdb_drop(&tdb);
 }
 
 static void test_wake_down_up(void **state)
 {
     (void)state;
-    if (!admin) {
+    if (!tdb.admin) {
         print_message("GATEHOUSE_TEST_PG is not set: skipped\n");
         skip();
     }
@@ -116,12 +87,12 @@ static void test_wake_down_up(void **state)
     store_pg.close(c);
 
     /* The listening backend terminated: down, then up again by itself.
-     * (db_name is made above from the pid, never from input.) */
+     * (tdb.name is made by pg_testdb from the pid, never from input.) */
     char sql[300];
     snprintf(sql, sizeof sql,
              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'"
              " AND application_name = 'gatehouse listener'",
-             db_name);
+             tdb.name);
     admin_exec(sql);
     assert_true(reaches(&downs, 1, 4000));
     assert_true(reaches(&ups, 2, 5000));

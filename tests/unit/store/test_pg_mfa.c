@@ -463,7 +463,7 @@ static void test_import(void **state)
 
 int main(void)
 {
-    pg_test_require("test_pg_mfa");
+    pg_testdb_require("test_pg_mfa");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_totp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_totp_audit_same_tx, setup, teardown),

@@ -1,7 +1,7 @@
 /* Shared by the PostgreSQL store tests of pg_mfa.c, pg_links.c and
- * pg_identities.c (test_pg_mfa.c, test_pg_mfa_races.c): a fresh database
- * made from GATEHOUSE_TEST_PG (a superuser URL) and migrated, dropped at
- * the end; the test's own connection to read rows; accounts made with
+ * pg_identities.c (test_pg_mfa.c, test_pg_mfa_races.c): a scratch database
+ * (pg_testdb.h) made from GATEHOUSE_TEST_PG and migrated, dropped at the
+ * end; the test's own connection to read rows; accounts made with
  * import.user (a function of this group). */
 #ifndef GH_TESTS_UNIT_STORE_TEST_PG_MFA_H
 #define GH_TESTS_UNIT_STORE_TEST_PG_MFA_H
@@ -12,63 +12,25 @@
 
 #include "core/util.h"
 #include "store/pg.h"
+#include "store/pg_testdb.h"
 #include "store/store.h"
 
 static const struct store_ops *ops = &store_pg;
-static char admin_url[1024], db_url[1200], db_name[64];
-static PGconn *db; /* the test's own look at the rows */
+static struct pg_testdb tdb; /* the scratch database (pg_testdb.h) */
+static PGconn *db;           /* the test's own look at the rows */
 static int uid_seq;
 
 #define THREADS 8
 
 /* ---- the database ---- */
 
-/* The superuser URL with its database name replaced by name. */
-static inline int url_with_db(const char *url, const char *name, char *out, size_t cap)
-{
-    const char *host = strstr(url, "://");
-    if (!host) return -1;
-    const char *slash = strchr(host + 3, '/');
-    const char *query = strchr(host + 3, '?');
-    size_t head = slash && (!query || slash < query) ? (size_t)(slash - url)
-                  : query                            ? (size_t)(query - url)
-                                                     : strlen(url);
-    int n = snprintf(out, cap, "%.*s/%s%s", (int)head, url, name, query ? query : "");
-    return n > 0 && (size_t)n < cap ? 0 : -1;
-}
-
-static inline int admin_exec(const char *sql)
-{
-    PGconn *a = PQconnectdb(admin_url);
-    int ok = PQstatus(a) == CONNECTION_OK;
-    PGresult *r = ok ? PQexec(a, sql) : NULL;
-    ok = ok && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) fprintf(stderr, "test_pg_mfa: %s: %s\n", sql, PQerrorMessage(a));
-    PQclear(r);
-    PQfinish(a);
-    return ok ? 0 : -1;
-}
-
 static inline int group_setup(void **state)
 {
     (void)state;
     test_config();
     if (sodium_init() < 0) return -1;
-    snprintf(admin_url, sizeof admin_url, "%s", getenv("GATEHOUSE_TEST_PG"));
-    snprintf(db_name, sizeof db_name, "gh_unit_pg_mfa_%d", (int)getpid());
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", db_name);
-    if (admin_exec(sql)) return -1;
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    if (admin_exec(sql)) return -1;
-    if (url_with_db(admin_url, db_name, db_url, sizeof db_url)) return -1;
-    if (store_pg_use(db_url, THREADS + 2) != GH_OK) return -1;
-    struct store_conn *c = NULL;
-    if (ops->open("", &c) != GH_OK) return -1;
-    enum gh_err rc = ops->migrate(c);
-    ops->close(c);
-    if (rc) return -1;
-    db = PQconnectdb(db_url);
+    if (pg_testdb_create(&tdb, "pg_mfa", THREADS + 2, true)) return -1;
+    db = PQconnectdb(tdb.url);
     return PQstatus(db) == CONNECTION_OK ? 0 : -1;
 }
 
@@ -76,10 +38,7 @@ static inline int group_teardown(void **state)
 {
     (void)state;
     PQfinish(db);
-    store_pg_shutdown(); /* the pool's connections, before the drop */
-    char sql[200];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
-    return admin_exec(sql);
+    return pg_testdb_drop(&tdb);
 }
 
 static inline int setup(void **state)
@@ -153,15 +112,6 @@ static inline struct store_magic magic(const char *key, const char *purpose, int
     snprintf(m.purpose, sizeof m.purpose, "%s", purpose);
     m.expires_at = expires;
     return m;
-}
-
-/* Exit 77 (ctest: skipped) without a PostgreSQL to test against. */
-static inline void pg_test_require(const char *name)
-{
-    const char *url = getenv("GATEHOUSE_TEST_PG");
-    if (url && *url) return;
-    printf("%s: GATEHOUSE_TEST_PG is not set: skipped\n", name);
-    exit(77);
 }
 
 #endif

@@ -5,10 +5,14 @@
  * losers get the refusal store.h names (and an idempotency loser the
  * winner's row), concurrent links for one account leave one usable, a
  * challenge is never counted past its limit, and mail is handed out once.
+ * And a transaction waiting on a row lock holds no global advisory lock:
+ * another replica's audited write goes through meanwhile.
  * Skipped (exit 77) unless GATEHOUSE_TEST_PG is set. */
 #include "testutil.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "test_pg_mfa.h"
 
@@ -320,6 +324,128 @@ static void test_race_mail_due(void **state)
         assert_int_equal(r.handed[i], 1);
 }
 
+/* ---- the global locks are the last a transaction takes ---- */
+
+struct lock_order {
+    const char *uid, *sid;
+    uint8_t (*codes)[32];
+    enum gh_err rc;
+    _Atomic int done;
+};
+
+/* A TOTP confirm from a restricted session, as mfa_http.c groups it: the
+ * factor (audited), then the session's release, in one transaction. */
+static void *confirm_and_release(void *arg)
+{
+    struct lock_order *o = arg;
+    struct store_conn *c = NULL;
+    enum gh_err rc = ops->open("", &c);
+    if (rc == GH_OK) rc = ops->tx.begin_write(c);
+    if (rc == GH_OK) {
+        struct store_audit ev = {.actor = o->uid, .action = "mfa.enrolled", .target = o->uid};
+        rc = ops->totp.confirm(c, o->uid, 7, (const uint8_t(*)[32])o->codes, o->sid, 20, &ev);
+        if (rc == GH_OK) rc = ops->sessions.unrestrict(c, o->sid);
+        if (rc == GH_OK) rc = ops->tx.commit(c);
+        if (rc) ops->tx.rollback(c);
+    }
+    if (c) ops->close(c);
+    o->rc = rc;
+    atomic_store(&o->done, 1);
+    return NULL;
+}
+
+/* Another replica's audited write (a sign-out's audit row). */
+static void *audited_write(void *arg)
+{
+    struct lock_order *o = arg;
+    struct store_conn *c = NULL;
+    enum gh_err rc = ops->open("", &c);
+    struct store_audit ev = {.actor = "system", .action = "test.elsewhere", .target = "x"};
+    if (rc == GH_OK) rc = ops->audit.append(c, &ev);
+    if (c) ops->close(c);
+    o->rc = rc;
+    atomic_store(&o->done, 1);
+    return NULL;
+}
+
+/* Polls *flag for up to ms. */
+static bool done_within(_Atomic int *flag, int ms)
+{
+    for (int i = 0; i < ms / 10 && !atomic_load(flag); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    return atomic_load(flag);
+}
+
+/* Backends of the test database waiting on a lock. */
+static int64_t lock_waiters(void)
+{
+    return q_int("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                 " AND wait_event_type = 'Lock'",
+                 NULL);
+}
+
+/* One connection holds the session row (FOR UPDATE, transaction open);
+ * a confirm that must release that session waits for it. Meanwhile an
+ * audited write of another replica must go through: the waiting confirm
+ * must not hold PG_LOCK_EVENTS / PG_LOCK_CHAIN (they would serialize every
+ * replica's audit writes behind one row lock, and deadlock with a writer
+ * holding the row and waiting for them). Bounded: it fails, never hangs. */
+static void test_global_locks_last(void **state)
+{
+    struct store_conn *c = *state;
+    char uid[STORE_ID_LEN + 1];
+    new_user(c, uid, NULL);
+    const char *sid = "11111111-2222-4333-8444-555555555555";
+    add_session(uid, sid);
+    q_run("UPDATE sessions SET restricted = 1 WHERE id = $1", sid, NULL);
+    assert_int_equal(ops->totp.begin(c, uid, "s", 1), GH_OK);
+    static uint8_t codes[STORE_BACKUP_CODES][32];
+    for (int i = 0; i < STORE_BACKUP_CODES; i++)
+        fill(codes[i], (uint8_t)(0xa0 + i));
+
+    PGconn *holder = PQconnectdb(tdb.url);
+    assert_int_equal(PQstatus(holder), CONNECTION_OK);
+    const char *params[1] = {sid};
+    PGresult *r = PQexec(holder, "BEGIN");
+    PQclear(r);
+    r = PQexecParams(holder, "SELECT 1 FROM sessions WHERE id = $1 FOR UPDATE", 1, NULL, params,
+                     NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+
+    static struct lock_order confirm, other;
+    memset(&confirm, 0, sizeof confirm);
+    memset(&other, 0, sizeof other);
+    confirm.uid = uid, confirm.sid = sid, confirm.codes = codes;
+    pthread_t tc, tw;
+    assert_int_equal(pthread_create(&tc, NULL, confirm_and_release, &confirm), 0);
+    bool waiting = false;
+    for (int i = 0; i < 500 && !waiting && !atomic_load(&confirm.done); i++) {
+        waiting = lock_waiters() >= 1;
+        if (!waiting) nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+    bool other_done = false;
+    if (waiting) {
+        assert_int_equal(pthread_create(&tw, NULL, audited_write, &other), 0);
+        other_done = done_within(&other.done, 5000);
+    }
+    /* Let go of the row whatever happened, so nothing is left waiting. */
+    r = PQexec(holder, "ROLLBACK");
+    PQclear(r);
+    PQfinish(holder);
+    pthread_join(tc, NULL);
+    if (waiting) pthread_join(tw, NULL);
+    if (!waiting) fail_msg("the confirm never waited on the session row");
+    if (!other_done) fail_msg("an audited write waited for a transaction blocked on a row lock");
+    assert_int_equal(other.rc, GH_OK);
+    assert_int_equal(confirm.rc, GH_OK);
+    assert_int_equal(q_int("SELECT restricted FROM sessions WHERE id = $1", sid), 0);
+    assert_int_equal(q_int("SELECT count(*) FROM audit_log WHERE action = 'mfa.enrolled'"
+                           " AND actor = $1",
+                           uid),
+                     1);
+}
+
 #define RACE_TESTS                                                                                 \
     cmocka_unit_test_setup_teardown(test_race_magic_consume, setup, teardown),                     \
         cmocka_unit_test_setup_teardown(test_race_magic_create, setup, teardown),                  \
@@ -328,10 +454,11 @@ static void test_race_mail_due(void **state)
         cmocka_unit_test_setup_teardown(test_race_nonce, setup, teardown),                         \
         cmocka_unit_test_setup_teardown(test_race_idem_claim, setup, teardown),                    \
         cmocka_unit_test_setup_teardown(test_race_challenge_attempts, setup, teardown),            \
-        cmocka_unit_test_setup_teardown(test_race_mail_due, setup, teardown)
+        cmocka_unit_test_setup_teardown(test_race_mail_due, setup, teardown),                      \
+        cmocka_unit_test_setup_teardown(test_global_locks_last, setup, teardown)
 int main(void)
 {
-    pg_test_require("test_pg_mfa_races");
+    pg_testdb_require("test_pg_mfa_races");
     const struct CMUnitTest tests[] = {
         RACE_TESTS,
     };

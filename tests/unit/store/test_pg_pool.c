@@ -12,10 +12,9 @@
 #include "store/migrations.h"
 #include "store/pg.h"
 #include "store/pg_internal.h"
+#include "store/pg_testdb.h"
 
-static const char *admin_url;
-static char db_url[1024], db_name[64];
-static PGconn *admin;
+static struct pg_testdb tdb; /* a scratch database per test (pg_testdb.h) */
 
 static int64_t ms_now(void)
 {
@@ -27,53 +26,25 @@ static int64_t ms_now(void)
 /* Runs fixed admin SQL (identifiers made here, never from input). */
 static void admin_exec(const char *sql)
 {
-    PGresult *r = PQexec(admin, sql);
-    ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("admin SQL failed: %s", PQerrorMessage(admin));
-    PQclear(r);
+    if (pg_testdb_admin(&tdb, sql)) fail_msg("admin SQL failed: %s", sql);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    admin_url = getenv("GATEHOUSE_TEST_PG");
-    if (!admin_url || !admin_url[0]) return 0;
-    static int seq;
-    snprintf(db_name, sizeof db_name, "gh_unit_pool_%d_%d", (int)getpid(), ++seq);
-    admin = PQconnectdb(admin_url);
-    if (PQstatus(admin) != CONNECTION_OK) return -1;
-    char sql[200];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db_name);
-    admin_exec(sql);
-    /* The same server and role, the new database: replace the URL's path. */
-    const char *q = strchr(admin_url, '?');
-    size_t end = q ? (size_t)(q - admin_url) : strlen(admin_url);
-    size_t slash = end;
-    while (slash > 0 && admin_url[slash - 1] != '/')
-        slash--;
-    snprintf(db_url, sizeof db_url, "%.*s%s%s", (int)slash, admin_url, db_name, q ? q : "");
-    return store_pg_use(db_url, 2) == GH_OK ? 0 : -1;
+    if (!pg_testdb_wanted()) return 0;
+    return pg_testdb_create(&tdb, "pool", 2, false);
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    if (!admin) return 0;
-    store_pg_shutdown();
-    char sql[200];
-    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true", db_name);
-    admin_exec(sql);
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db_name);
-    admin_exec(sql);
-    PQfinish(admin);
-    admin = NULL;
-    return 0;
+    return pg_testdb_drop(&tdb); /* also lets connections in again */
 }
 
 #define NEED_PG()                                                                                  \
     do {                                                                                           \
-        if (!admin) {                                                                              \
+        if (!tdb.admin) {                                                                          \
             print_message("GATEHOUSE_TEST_PG is not set: skipped\n");                              \
             skip();                                                                                \
         }                                                                                          \
@@ -174,7 +145,7 @@ static void test_pool_exhaustion(void **state)
 {
     (void)state;
     NEED_PG();
-    assert_int_equal(store_pg_use(db_url, 1), GH_OK);
+    assert_int_equal(store_pg_use(tdb.url, 1), GH_OK);
     struct store_conn *a = conn(), *b = conn();
     assert_int_equal(store_pg.tx.begin_write(a), GH_OK);
     int64_t t0 = ms_now();
@@ -182,7 +153,7 @@ static void test_pool_exhaustion(void **state)
     int64_t waited = ms_now() - t0;
     assert_true(waited >= 4900 && waited < 8000);
     /* The pool cannot be repointed while a link is borrowed. */
-    assert_int_equal(store_pg_use(db_url, 1), GH_ERR_BUSY);
+    assert_int_equal(store_pg_use(tdb.url, 1), GH_ERR_BUSY);
     store_pg.tx.rollback(a);
     assert_int_equal(pg_exec(b, SQL_ONE, "one", NULL, 0, NULL, NULL), GH_OK);
     store_pg.close(a);
@@ -209,7 +180,7 @@ static void terminate(int64_t pid)
 static void allow_connections(bool yes)
 {
     char sql[200];
-    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS %s", db_name,
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS %s", tdb.name,
              yes ? "true" : "false");
     admin_exec(sql);
 }
@@ -222,7 +193,7 @@ static void test_lost_connection_backoff(void **state)
 {
     (void)state;
     NEED_PG();
-    assert_int_equal(store_pg_use(db_url, 1), GH_OK);
+    assert_int_equal(store_pg_use(tdb.url, 1), GH_OK);
     struct store_conn *c = conn();
     int64_t pid = backend_pid(c);
     terminate(pid);
@@ -248,7 +219,7 @@ static void test_lost_inside_transaction(void **state)
 {
     (void)state;
     NEED_PG();
-    assert_int_equal(store_pg_use(db_url, 1), GH_OK);
+    assert_int_equal(store_pg_use(tdb.url, 1), GH_OK);
     struct store_conn *c = conn();
     make_table(c);
     assert_int_equal(store_pg.tx.begin_write(c), GH_OK);
@@ -311,7 +282,7 @@ static void test_concurrent_migrate(void **state)
 {
     (void)state;
     NEED_PG();
-    assert_int_equal(store_pg_use(db_url, 4), GH_OK);
+    assert_int_equal(store_pg_use(tdb.url, 4), GH_OK);
     struct store_conn *c = conn();
     int pending = 0;
     assert_int_equal(store_pg.pending_migrations(c, &pending), GH_OK);

@@ -1,7 +1,7 @@
 /* Shared by the PostgreSQL store tests of pg_users.c and pg_sessions.c
- * (test_pg_users.c, test_pg_users_races.c): a fresh database made from
- * GATEHOUSE_TEST_PG (a superuser URL), migrated with store_pg and dropped at
- * the end; without GATEHOUSE_TEST_PG every test is skipped. Rows are read
+ * (test_pg_users.c, test_pg_users_races.c): a scratch database
+ * (pg_testdb.h) made from GATEHOUSE_TEST_PG, migrated and dropped at the
+ * end; without GATEHOUSE_TEST_PG every test is skipped. Rows are read
  * back through a separate libpq connection. */
 #ifndef GH_TESTS_UNIT_STORE_TEST_PG_USERS_H
 #define GH_TESTS_UNIT_STORE_TEST_PG_USERS_H
@@ -15,47 +15,20 @@
 
 #include "core/util.h"
 #include "store/pg.h"
+#include "store/pg_testdb.h"
 #include "store/store.h"
 
 static const struct store_ops *ops = &store_pg;
-static char admin_url[1024], test_url[1100], dbname[64];
+static struct pg_testdb tdb; /* the scratch database (pg_testdb.h) */
 static bool have_pg;
 static struct store_conn *c;
 static int64_t now;
-
-/* url with its database name replaced by db, into out. */
-static inline int url_with_db(const char *url, const char *db, char *out, size_t cap)
-{
-    const char *scheme = strstr(url, "://");
-    if (!scheme) return -1;
-    const char *path = strchr(scheme + 3, '/');
-    const char *query = strchr(scheme + 3, '?');
-    if (query && path && path > query) path = NULL;
-    size_t head = path ? (size_t)(path - url) : query ? (size_t)(query - url) : strlen(url);
-    int n = snprintf(out, cap, "%.*s/%s%s", (int)head, url, db, query ? query : "");
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
-/* One statement as the superuser on the admin database. */
-static inline int admin_exec(const char *sql)
-{
-    PGconn *pc = PQconnectdb(admin_url);
-    int ok = PQstatus(pc) == CONNECTION_OK;
-    if (ok) {
-        PGresult *r = PQexec(pc, sql);
-        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        if (!ok) fprintf(stderr, "test_pg_users: %s: %s", sql, PQerrorMessage(pc));
-        PQclear(r);
-    }
-    PQfinish(pc);
-    return ok ? 0 : -1;
-}
 
 /* A number from one row of a query on the test database (-1 on error);
  * p1 and p2 (when not NULL) bind $1 and $2. */
 static inline long long db_count2(const char *sql, const char *p1, const char *p2)
 {
-    PGconn *pc = PQconnectdb(test_url);
+    PGconn *pc = PQconnectdb(tdb.url);
     long long v = -1;
     if (PQstatus(pc) == CONNECTION_OK) {
         const char *params[2] = {p1, p2};
@@ -85,19 +58,9 @@ static inline int group_setup(void **state)
 {
     (void)state;
     test_config();
-    const char *u = getenv("GATEHOUSE_TEST_PG");
-    if (!u || !*u) return 0;
-    snprintf(admin_url, sizeof admin_url, "%s", u);
-    uint8_t rnd[6];
-    char hex[13];
-    gh_random(rnd, sizeof rnd);
-    gh_hex(hex, rnd, sizeof rnd);
-    snprintf(dbname, sizeof dbname, "gh_unit_users_%s", hex);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", dbname);
-    if (admin_exec(sql) || url_with_db(admin_url, dbname, test_url, sizeof test_url)) return -1;
-    if (store_pg_use(test_url, 12) != GH_OK) return -1;
-    if (ops->open("", &c) != GH_OK || ops->migrate(c) != GH_OK) return -1;
+    if (!pg_testdb_wanted()) return 0;
+    if (pg_testdb_create(&tdb, "users", 12, true)) return -1;
+    if (ops->open("", &c) != GH_OK) return -1;
     now = gh_now_s();
     have_pg = true;
     return 0;
@@ -108,10 +71,7 @@ static inline int group_teardown(void **state)
     (void)state;
     if (!have_pg) return 0;
     ops->close(c);
-    store_pg_shutdown();
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
-    return admin_exec(sql);
+    return pg_testdb_drop(&tdb);
 }
 
 #define NEED_PG()                                                                                  \
