@@ -53,14 +53,13 @@ enum gh_err pg_chain_head(struct store_conn *c, struct store_chain_head *out)
      * PG_LOCK_CHAIN: a transaction may append an audit row and then a
      * change event (a federated sign-up verifies the address after its
      * signup row) while another adds an event, then its row (a sign-out);
-     * taking them in opposite orders would deadlock. Both are held to the
-     * end of the transaction anyway, and taking one twice is a no-op. Run
-     * from pg_tail_flush only, after every row lock of the transaction:
-     * these two are always its last locks.
-     * Then the read, in a statement of its own: a snapshot taken after the
-     * lock was granted. */
-    enum gh_err rc = pg_lock_xact(c, PG_LOCK_EVENTS);
-    if (rc == GH_OK) rc = pg_lock_xact(c, PG_LOCK_CHAIN);
+     * taking them in opposite orders would deadlock. Run from
+     * pg_tail_flush only, after every row lock of the transaction, which
+     * takes PG_LOCK_EVENTS first when the transaction has events: so the
+     * chain's lock is always the last (an audit row alone, a sign-in,
+     * takes only this one). Then the read, in a statement of its own: a
+     * snapshot taken after the lock was granted. */
+    enum gh_err rc = pg_lock_xact(c, PG_LOCK_CHAIN);
     if (rc) return rc;
     PGresult *r = NULL;
     if ((rc = PG_QUERY(c, SQL_AUDIT_LAST, "audit last", &r))) return rc;
