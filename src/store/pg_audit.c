@@ -39,6 +39,9 @@ static const char SQL_AUDIT_PRUNE_LAST[] =
     "SELECT MAX(id), COUNT(*) FROM audit_log WHERE id < (SELECT COALESCE(MIN(id),"
     " 9223372036854775807) FROM audit_log WHERE occurred_at >= $1)"
     " AND id < (SELECT MAX(id) FROM audit_log)";
+/* Whole partitions first (migration 21: a DROP, no row by row delete,
+ * only while the gate is open), then the rest of the range. */
+static const char SQL_AUDIT_DROP_THROUGH[] = "SELECT audit_log_drop_through($1)";
 static const char SQL_AUDIT_PRUNE[] = "DELETE FROM audit_log WHERE id <= $1";
 static const char SQL_AUDIT_HASH_OF[] = "SELECT hash FROM audit_log WHERE id = $1";
 
@@ -197,7 +200,12 @@ static enum gh_err gate(struct store_conn *c, int open)
 }
 
 /* The retention transaction, as on SQLite: open the gate, delete from the
- * oldest end, close the gate, append the checkpoint (docs/audit.md). */
+ * oldest end, close the gate, append the checkpoint (docs/audit.md). Here
+ * the oldest end goes partition by partition where it can: dropping one
+ * locks the whole table (ACCESS EXCLUSIVE) until the commit, so the
+ * transaction first takes the chain locks, in the appenders' order
+ * (pg_chain_head): an appender holding them and waiting for the table
+ * while this prune holds the table and waits for them would deadlock. */
 static enum gh_err prune_step(struct store_conn *c, const void *arg)
 {
     const struct prune_args *a = arg;
@@ -211,6 +219,7 @@ static enum gh_err prune_step(struct store_conn *c, const void *arg)
     int64_t count = pg_rows(r) == 1 ? pg_int(r, 0, 1) : 0;
     PQclear(r);
     if (count <= 0) return GH_OK;
+    if ((rc = pg_lock_xact(c, PG_LOCK_EVENTS)) || (rc = pg_lock_xact(c, PG_LOCK_CHAIN))) return rc;
     char cont[AUDIT_HASH_HEX + 1] = "", details[256];
     if ((rc = PG_QUERY(c, SQL_AUDIT_HASH_OF, "audit hash of", &r, PG_INT(upto)))) return rc;
     if (pg_rows(r) == 1) pg_text(r, 0, 0, cont, sizeof cont);
@@ -222,12 +231,17 @@ static enum gh_err prune_step(struct store_conn *c, const void *arg)
              (long long)upto + 1, (long long)count);
     struct store_audit cp = *a->ev;
     cp.details = details;
-    int64_t gone = 0;
+    int64_t dropped = -1, gone = 0;
     if ((rc = gate(c, 1))) return rc;
+    if ((rc = PG_QUERY(c, SQL_AUDIT_DROP_THROUGH, "audit drop partitions", &r, PG_INT(upto))))
+        return rc;
+    if (pg_rows(r) == 1) dropped = pg_int(r, 0, 0);
+    PQclear(r);
+    if (dropped < 0) return GH_ERR_INTERNAL;
     if ((rc = PG_COUNT(c, SQL_AUDIT_PRUNE, "audit prune", &gone, PG_INT(upto)))) return rc;
     /* The gate row lock keeps other prunes out; anything else deleting
      * rows meanwhile (by hand) makes the checkpoint wrong: refuse it. */
-    if (gone != count) return GH_ERR_CONFLICT;
+    if (dropped + gone != count) return GH_ERR_CONFLICT;
     if ((rc = gate(c, 0))) return rc;
     if ((rc = pg_append_audit(c, &cp))) return rc;
     *a->deleted = count;

@@ -1,0 +1,287 @@
+/* The partitions of PostgreSQL's audit_log (migration 21,
+ * src/store/migrations.h; prune in src/store/pg_audit.c) on fresh
+ * databases made from GATEHOUSE_TEST_PG (a superuser URL), dropped at the
+ * end; skipped (77) without it. The conversion of a filled table, appends
+ * across partitions of a tiny block, the INSERT past the last partition
+ * (refused), audit.extend, a prune that drops whole partitions and deletes
+ * the rest, and the triggers and checks that keep the log append-only. */
+#include "testutil.h"
+
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "core/util.h"
+#include "store/migrations.h"
+#include "store/pg.h"
+#include "store/store.h"
+
+static const struct store_ops *ops = &store_pg;
+static char admin_url[1024], db_url[1200], db_name[64], conv_name[64];
+static PGconn *db; /* the test's own look at the rows (superuser) */
+
+/* The superuser URL with its database name replaced by name. */
+static int url_with_db(const char *url, const char *name, char *out, size_t cap)
+{
+    const char *host = strstr(url, "://");
+    if (!host) return -1;
+    const char *slash = strchr(host + 3, '/');
+    const char *query = strchr(host + 3, '?');
+    size_t head = slash && (!query || slash < query) ? (size_t)(slash - url)
+                  : query                            ? (size_t)(query - url)
+                                                     : strlen(url);
+    int n = snprintf(out, cap, "%.*s/%s%s", (int)head, url, name, query ? query : "");
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+/* Runs sql on url; 0 if it succeeded. */
+static int exec_on(const char *url, const char *sql)
+{
+    PGconn *a = PQconnectdb(url);
+    int ok = PQstatus(a) == CONNECTION_OK;
+    PGresult *r = ok ? PQexec(a, sql) : NULL;
+    ok = ok && (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK);
+    if (!ok) fprintf(stderr, "test_pg_audit_parts: %.200s: %s\n", sql, PQerrorMessage(a));
+    PQclear(r);
+    PQfinish(a);
+    return ok ? 0 : -1;
+}
+
+static int fresh_db(const char *name)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    if (exec_on(admin_url, sql)) return -1;
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    return exec_on(admin_url, sql);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    test_config();
+    if (sodium_init() < 0) return -1;
+    snprintf(admin_url, sizeof admin_url, "%s", getenv("GATEHOUSE_TEST_PG"));
+    snprintf(db_name, sizeof db_name, "gh_unit_pg_parts_%d", (int)getpid());
+    snprintf(conv_name, sizeof conv_name, "gh_unit_pg_parts_conv_%d", (int)getpid());
+    if (fresh_db(db_name) || url_with_db(admin_url, db_name, db_url, sizeof db_url)) return -1;
+    if (store_pg_use(db_url, 2) != GH_OK) return -1;
+    struct store_conn *c = NULL;
+    if (ops->open("", &c) != GH_OK) return -1;
+    enum gh_err rc = ops->migrate(c);
+    ops->close(c);
+    if (rc) return -1;
+    db = PQconnectdb(db_url);
+    return PQstatus(db) == CONNECTION_OK ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    PQfinish(db);
+    char sql[200];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db_name);
+    int a = exec_on(admin_url, sql);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", conv_name);
+    return exec_on(admin_url, sql) || a;
+}
+
+/* The one value the query returns on conn, as an integer (-1: no row). */
+static int64_t q_int_on(PGconn *conn, const char *sql)
+{
+    PGresult *r = PQexec(conn, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) fail_msg("%s: %s", sql, PQerrorMessage(conn));
+    int64_t v = PQntuples(r) && !PQgetisnull(r, 0, 0) ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : -1;
+    PQclear(r);
+    return v;
+}
+
+static int64_t q_int(const char *sql)
+{
+    return q_int_on(db, sql);
+}
+
+/* The statement fails with an error that says why. */
+static void refused(const char *sql, const char *why)
+{
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_FATAL_ERROR) fail_msg("not refused: %s", sql);
+    if (!strstr(PQerrorMessage(db), why)) fail_msg("%s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+}
+
+static void ok_sql(const char *sql)
+{
+    PGresult *r = PQexec(db, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(db));
+    PQclear(r);
+}
+
+static int64_t partition_exists(const char *name)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT COUNT(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+             " WHERE i.inhparent = 'audit_log'::regclass AND c.relname = '%s'",
+             name);
+    return q_int(sql);
+}
+
+static void append_n(struct store_conn *c, int n)
+{
+    struct store_audit ev = {.actor = "u1", .action = "test.append", .target = "u1"};
+    for (int i = 0; i < n; i++)
+        assert_int_equal(ops->audit.append(c, &ev), GH_OK);
+}
+
+/* Migration 21 on a table that already has rows: they stay, in the
+ * partition audit_log_p0 up to the block boundary past the newest id,
+ * with the triggers, and the next two blocks exist. */
+static void test_conversion(void **state)
+{
+    (void)state;
+    char url[1200];
+    assert_int_equal(fresh_db(conv_name), 0);
+    assert_int_equal(url_with_db(admin_url, conv_name, url, sizeof url), 0);
+    PGconn *k = PQconnectdb(url);
+    assert_int_equal(PQstatus(k), CONNECTION_OK);
+    const struct store_migration *m21 = NULL;
+    for (size_t i = 0; i < STORE_MIGRATION_COUNT; i++) {
+        const struct store_migration *m = &store_migrations[i];
+        if (m->version == 21) {
+            m21 = m;
+            continue;
+        }
+        if (m->version > 21) continue;
+        if (m->sql) assert_int_equal(exec_on(url, m->sql), 0);
+        /* 20 alters schema_migrations, which pg.c creates first */
+        if (m->version == 20)
+            assert_int_equal(exec_on(url, "CREATE TABLE schema_migrations"
+                                          " (version INTEGER PRIMARY KEY)"),
+                             0);
+        if (m->pg_sql) assert_int_equal(exec_on(url, m->pg_sql), 0);
+    }
+    assert_non_null(m21);
+    assert_int_equal(
+        exec_on(url, "INSERT INTO audit_log SELECT g, 't', 'a', 'x', 'b', '', '', '', '', '', ''"
+                     " FROM generate_series(1, 3) g UNION ALL SELECT 10000001, 't', 'a', 'x', 'b',"
+                     " '', '', '', '', '', ''"),
+        0);
+    assert_int_equal(exec_on(url, m21->pg_sql), 0);
+    assert_int_equal(q_int_on(k, "SELECT COUNT(*) FROM pg_partitioned_table"
+                                 " WHERE partrelid = 'audit_log'::regclass"),
+                     1);
+    assert_int_equal(q_int_on(k, "SELECT COUNT(*) FROM audit_log_p0"), 4);
+    /* p0 ends at the boundary past 10000001; then two blocks ahead */
+    PGresult *r = PQexec(k, "SELECT string_agg(c.relname || ' ' || pg_get_expr(c.relpartbound,"
+                            " c.oid), '; ' ORDER BY c.relname) FROM pg_inherits i JOIN pg_class c"
+                            " ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(r, 0, 0),
+                        "audit_log_p0 FOR VALUES FROM (MINVALUE) TO ('20000000'); "
+                        "audit_log_p20000000 FOR VALUES FROM ('20000000') TO ('30000000'); "
+                        "audit_log_p30000000 FOR VALUES FROM ('30000000') TO ('40000000')");
+    PQclear(r);
+    /* three statement triggers on the parent and on each partition */
+    assert_int_equal(q_int_on(k, "SELECT COUNT(*) FROM pg_trigger WHERE NOT tgisinternal"
+                                 " AND tgrelid::regclass::text LIKE 'audit_log%'"),
+                     12);
+    assert_int_equal(q_int_on(k, "SELECT audit_log_extend()"), 0);
+    PQfinish(k);
+}
+
+/* Blocks of 10 ids: appends cross partitions, the one past the last
+ * partition fails until audit.extend makes more, and a prune drops the
+ * old partitions whole and deletes the rest. */
+static void test_partitions(void **state)
+{
+    (void)state;
+    struct store_conn *c = NULL;
+    assert_int_equal(ops->open("", &c), GH_OK);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_partitioned_table"
+                           " WHERE partrelid = 'audit_log'::regclass"),
+                     1);
+    /* Start over with the tiny block (the log is empty). */
+    ok_sql("DROP TABLE audit_log_p10000000, audit_log_p20000000;"
+           "ALTER TABLE audit_log DETACH PARTITION audit_log_p0; DROP TABLE audit_log_p0;"
+           "UPDATE audit_partitioning SET block = 10");
+    assert_int_equal(q_int("SELECT audit_log_extend()"), 3); /* ids 0..29 */
+    append_n(c, 25);
+    usleep(3000); /* rows 1..25 are older than the rest */
+    append_n(c, 4);
+    assert_int_equal(q_int("SELECT MAX(id) FROM audit_log"), 29);
+    /* id 30 has no partition: the append fails, nothing is written */
+    struct store_audit ev = {.actor = "u1", .action = "test.append", .target = "u1"};
+    assert_int_not_equal(ops->audit.append(c, &ev), GH_OK);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log"), 29);
+    int created = -1;
+    assert_int_equal(ops->audit.extend(c, &created), GH_OK);
+    assert_int_equal(created, 2); /* 30..39, 40..49 */
+    assert_int_equal(ops->audit.extend(c, &created), GH_OK);
+    assert_int_equal(created, 0);
+    append_n(c, 6);
+    assert_int_equal(q_int("SELECT MAX(id) FROM audit_log"), 35);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log_p30"), 6);
+
+    /* The partitions are append-only like the parent. */
+    refused("DELETE FROM audit_log_p20", "append-only");
+    refused("TRUNCATE audit_log_p20", "append-only");
+    refused("UPDATE audit_log_p20 SET actor = 'x'", "append-only");
+    /* drop_through: only with the gate open, never the newest row */
+    refused("SELECT audit_log_drop_through(5)", "append-only");
+    ok_sql("BEGIN; UPDATE audit_gate SET open = 1");
+    refused("SELECT audit_log_drop_through(35)", "newest row");
+    ok_sql("ROLLBACK");
+    assert_int_equal(partition_exists("audit_log_p0"), 1);
+
+    /* Prune everything before row 26: p0 (ids 1..9) and p10 (10..19)
+     * dropped, 20..25 deleted from p20. */
+    PGresult *r = PQexec(db, "SELECT occurred_at FROM audit_log WHERE id = 26");
+    assert_int_equal(PQntuples(r), 1);
+    char before[64];
+    snprintf(before, sizeof before, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    r = PQexec(db, "SELECT hash FROM audit_log WHERE id = 25");
+    char last_gone[80];
+    snprintf(last_gone, sizeof last_gone, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    struct store_audit cp = {.actor = "system", .action = "audit.checkpoint"};
+    int64_t deleted = -1;
+    assert_int_equal(ops->audit.prune(c, before, &cp, &deleted), GH_OK);
+    assert_int_equal(deleted, 25);
+    assert_int_equal(partition_exists("audit_log_p0"), 0);
+    assert_int_equal(partition_exists("audit_log_p10"), 0);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_class WHERE relname IN ('audit_log_p0',"
+                           " 'audit_log_p10')"),
+                     0);
+    assert_int_equal(partition_exists("audit_log_p20"), 1);
+    assert_int_equal(q_int("SELECT MIN(id) FROM audit_log"), 26);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM audit_log"), 11); /* 26..35 and the checkpoint */
+    assert_int_equal(q_int("SELECT open FROM audit_gate"), 0);
+    r = PQexec(db, "SELECT details FROM audit_log WHERE action = 'audit.checkpoint'");
+    assert_int_equal(PQntuples(r), 1);
+    char want[256];
+    snprintf(want, sizeof want, "{\"continues_from\":\"%s\",\"first_kept_id\":26,\"deleted\":25}",
+             last_gone);
+    assert_string_equal(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+    struct audit_verify_result res;
+    assert_int_equal(audit_verify(ops, c, 0, NULL, &res), GH_OK);
+    if (!res.ok) fail_msg("chain broken at %lld: %s", (long long)res.bad_id, res.reason);
+    assert_int_equal(res.rows, 11);
+    ops->close(c);
+}
+
+int main(void)
+{
+    if (!getenv("GATEHOUSE_TEST_PG") || !*getenv("GATEHOUSE_TEST_PG")) {
+        fprintf(stderr, "test_pg_audit_parts: GATEHOUSE_TEST_PG is not set: skipped\n");
+        return 77;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conversion),
+        cmocka_unit_test(test_partitions),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
