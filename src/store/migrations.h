@@ -213,7 +213,8 @@ struct store_migration {
 #define GH_MIG21_DROP                                                                              \
     "CREATE FUNCTION audit_log_drop_through(upto BIGINT) RETURNS BIGINT LANGUAGE plpgsql"          \
     " SECURITY DEFINER SET lock_timeout = '5s' AS $fn$"                                            \
-    " DECLARE s TEXT; gate INTEGER; newest BIGINT; part RECORD; n BIGINT; total BIGINT := 0;"      \
+    " DECLARE s TEXT; gate INTEGER; newest BIGINT; parts TEXT[]; rel TEXT; n BIGINT;"              \
+    "  total BIGINT := 0;"                                                                         \
     " BEGIN" GH_MIG21_SCHEMA "  SELECT open INTO gate FROM audit_gate WHERE id = 1;"               \
     "  IF gate IS DISTINCT FROM 1 THEN"                                                            \
     "   RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';"      \
@@ -221,13 +222,16 @@ struct store_migration {
     "  SELECT MAX(id) INTO newest FROM audit_log;"                                                 \
     "  IF upto IS NULL OR newest IS NULL OR upto >= newest THEN"                                   \
     "   RAISE EXCEPTION 'audit_log keeps its newest row' USING ERRCODE = 'check_violation';"       \
-    "  END IF;"                                                                                    \
-    "  FOR part IN SELECT c.relname FROM" GH_MIG21_PARTS "   AND" GH_MIG21_UPPER                   \
-    " <= upto + 1 ORDER BY c.relname LOOP"                                                         \
-    "   EXECUTE format('SELECT COUNT(*) FROM %I.%I', s, part.relname) INTO n;"                     \
-    "   EXECUTE format('ALTER TABLE %I.audit_log DETACH PARTITION %I.%I', s, s, part.relname);"    \
-    "   EXECUTE format('DROP TABLE %I.%I', s, part.relname);"                                      \
+    "  END IF;" /* counted first: the parent is locked from the first DETACH on */                 \
+    "  SELECT COALESCE(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO parts"            \
+    "   FROM" GH_MIG21_PARTS " AND" GH_MIG21_UPPER " <= upto + 1;"                                 \
+    "  FOREACH rel IN ARRAY parts LOOP"                                                            \
+    "   EXECUTE format('SELECT COUNT(*) FROM %I.%I', s, rel) INTO n;"                              \
     "   total := total + n;"                                                                       \
+    "  END LOOP;"                                                                                  \
+    "  FOREACH rel IN ARRAY parts LOOP"                                                            \
+    "   EXECUTE format('ALTER TABLE %I.audit_log DETACH PARTITION %I.%I', s, s, rel);"             \
+    "   EXECUTE format('DROP TABLE %I.%I', s, rel);"                                               \
     "  END LOOP;"                                                                                  \
     "  RETURN total;"                                                                              \
     " END $fn$;"
