@@ -15,7 +15,8 @@
 --
 -- Running it again is safe: a role or database that exists is left as it
 -- is (its password is not changed); the database settings are applied again.
--- Tables get their privileges from `gatehouse migrate`, after it creates them.
+-- Tables (and the audit log's two functions) get their privileges from
+-- `gatehouse migrate`, after it creates them.
 -- tests/api/pg_roles.test.mjs runs this file as it is.
 
 \if :{?dbname}

@@ -1,5 +1,7 @@
 #include "audit/audit_head.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,24 @@ enum gh_err audit_verify_with_head(const struct store_ops *ops, struct store_con
         ops->close(extra[i]);
     if (rc == GH_OK && res->ok) head_save(res);
     return rc;
+}
+
+/* Partitions ahead of the log (store.h, audit.extend). Only an INSERT past
+ * the last one fails, two blocks (20 million ids) later: an error, not a
+ * reason to stop serving. */
+void audit_job_extend(const struct store_ops *ops, struct store_conn *c)
+{
+    static _Atomic bool failing;
+    int created = 0;
+    if (ops->audit.extend(c, &created) != GH_OK) {
+        if (!atomic_exchange(&failing, true))
+            gh_log(GH_LOG_ERROR, "audit: could not create the audit log's next partitions "
+                                 "(audit_log_extend); retrying every 10 minutes");
+        return;
+    }
+    if (atomic_exchange(&failing, false))
+        gh_log(GH_LOG_INFO, "audit: the audit log's partitions are ready again");
+    if (created > 0) gh_log(GH_LOG_INFO, "audit: %d audit log partitions created", created);
 }
 
 /* Re-walks the audit chain on a schedule; a break is critical. */

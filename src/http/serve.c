@@ -150,6 +150,7 @@ int serve_cmd(int argc, char **argv)
     store_health_watch();
     server_add_periodic(store_health_probe, 2, false);
     signal(SIGXFSZ, SIG_IGN); /* a file-size limit is a failed write (EFBIG), not death */
+    server_add_periodic(audit_job_extend, 600, true); /* partitions ahead (PostgreSQL) */
     server_add_periodic(audit_failures_flush, gh_cfg.audit_failure_window < 10 ? 1 : 5, false);
     if (gh_cfg.backup_interval > 0) { /* on a worker: a backup takes seconds */
         server_add_periodic(backup_job, (int)gh_cfg.backup_interval, false);

@@ -133,6 +133,7 @@
     X(audit_prune, audit.prune,                                                                    \
       (struct store_conn * c, const char *before, const struct store_audit *ev, int64_t *deleted), \
       (c, before, ev, deleted), (void)0)                                                           \
+    X(audit_extend, audit.extend, (struct store_conn * c, int *created), (c, created), (void)0)    \
     X(totp_get, totp.get, (struct store_conn * c, const char *user_id, struct store_totp *out),    \
       (c, user_id, out), (void)0)                                                                  \
     X(totp_begin, totp.begin,                                                                      \

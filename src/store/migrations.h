@@ -110,6 +110,145 @@ struct store_migration {
     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
     " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
 
+/* Migration 21's PostgreSQL part (docs/audit.md, "Retention on
+ * PostgreSQL"). audit_partitioning.block: ids per partition. The old table
+ * becomes the partition audit_log_p0 (attaching it scans it once to check
+ * its bound) and each partition is named after its first id. The three
+ * statement triggers go on the parent and on every partition: a
+ * statement that names a partition fires only that partition's triggers.
+ * Two functions run as the owner (SECURITY DEFINER), so that the runtime
+ * and retention roles never own a table; they take no name or SQL from
+ * the caller, and their search path is the tables' schema, set below
+ * once the schema is known:
+ *  - audit_log_extend() (gatehouse_runtime: serve's upkeep) creates the
+ *    partitions up to two blocks beyond the one holding the newest id;
+ *  - audit_log_drop_through(upto) (gatehouse_retention: prune) drops, while
+ *    the gate is open, the partitions whose ids are all <= upto, never the
+ *    newest row, and returns how many rows they held. */
+/* The three statement triggers on the partition named by the PL/pgSQL
+ * variable rel, in the schema s. */
+#define GH_MIG21_PART_TRIGGERS                                                                     \
+    "   EXECUTE format('CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON %I.%I"                 \
+    " FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_log_append_only()', s, rel, s);"                \
+    "   EXECUTE format('CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON %I.%I"                 \
+    " FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_log_append_only()', s, rel, s);"                \
+    "   EXECUTE format('CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON %I.%I"             \
+    " FOR EACH STATEMENT EXECUTE FUNCTION %I.audit_log_append_only()', s, rel, s);"
+/* The schema of audit_log, into s: DDL in the functions names it (their
+ * search path starts with pg_catalog, where CREATE would otherwise go). */
+#define GH_MIG21_SCHEMA                                                                            \
+    "  SELECT n.nspname INTO s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"      \
+    "   WHERE c.oid = 'audit_log'::regclass;"
+/* The partitions of audit_log as c, and the upper bound of c (its text
+ * reads FOR VALUES FROM (..) TO ('n')). */
+#define GH_MIG21_PARTS                                                                             \
+    " pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"                                         \
+    " WHERE i.inhparent = 'audit_log'::regclass"
+#define GH_MIG21_UPPER                                                                             \
+    " substring(pg_get_expr(c.relpartbound, c.oid) FROM 'TO \\(''?(-?[0-9]+)''?\\)')::bigint"
+#define GH_MIG21_TABLE                                                                             \
+    "CREATE TABLE audit_partitioning (id INTEGER PRIMARY KEY CHECK (id = 1),"                      \
+    " block BIGINT NOT NULL CHECK (block >= 2));"                                                  \
+    "INSERT INTO audit_partitioning (id, block) VALUES (1, 10000000);"                             \
+    "DROP TRIGGER audit_log_no_update ON audit_log;"                                               \
+    "DROP TRIGGER audit_log_no_delete ON audit_log;"                                               \
+    "DROP TRIGGER audit_log_no_truncate ON audit_log;"                                             \
+    "ALTER TABLE audit_log RENAME TO audit_log_p0;"                                                \
+    "ALTER INDEX audit_log_pkey RENAME TO audit_log_p0_pkey;"                                      \
+    "ALTER INDEX audit_log_actor RENAME TO audit_log_p0_actor;"                                    \
+    "ALTER INDEX audit_log_target RENAME TO audit_log_p0_target;"                                  \
+    "CREATE TABLE audit_log ("                                                                     \
+    " id BIGINT PRIMARY KEY,"                                                                      \
+    " occurred_at TEXT NOT NULL,"                                                                  \
+    " actor TEXT NOT NULL,"                                                                        \
+    " action TEXT NOT NULL,"                                                                       \
+    " target TEXT NOT NULL,"                                                                       \
+    " ip TEXT NOT NULL,"                                                                           \
+    " user_agent TEXT NOT NULL,"                                                                   \
+    " request_id TEXT NOT NULL,"                                                                   \
+    " details TEXT NOT NULL,"                                                                      \
+    " prev_hash TEXT NOT NULL,"                                                                    \
+    " hash TEXT NOT NULL) PARTITION BY RANGE (id);"                                                \
+    "CREATE INDEX audit_log_actor ON audit_log(actor, id);"                                        \
+    "CREATE INDEX audit_log_target ON audit_log(target, id);"                                      \
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+/* The old table, whole, up to the block boundary past its newest id. */
+#define GH_MIG21_ATTACH                                                                            \
+    "DO $mig$ DECLARE s TEXT; rel TEXT := 'audit_log_p0'; b BIGINT; newest BIGINT;"                \
+    " BEGIN" GH_MIG21_SCHEMA "  SELECT block INTO b FROM audit_partitioning WHERE id = 1;"         \
+    "  SELECT MAX(id) INTO newest FROM audit_log_p0;"                                              \
+    "  EXECUTE format('ALTER TABLE audit_log ATTACH PARTITION audit_log_p0"                        \
+    " FOR VALUES FROM (MINVALUE) TO (%s)',"                                                        \
+    "   (COALESCE(newest, 0) / b + 1) * b);" GH_MIG21_PART_TRIGGERS " END $mig$;"
+/* Two passes: a cheap look first; the second under the row lock of
+ * audit_partitioning (one extend at a time, replicas included). */
+#define GH_MIG21_EXTEND                                                                            \
+    "CREATE FUNCTION audit_log_extend() RETURNS INTEGER LANGUAGE plpgsql SECURITY DEFINER"         \
+    " SET lock_timeout = '5s' AS $fn$"                                                             \
+    " DECLARE s TEXT; b BIGINT; want BIGINT; top BIGINT; hi BIGINT; rel TEXT;"                     \
+    "  made INTEGER := 0;"                                                                         \
+    " BEGIN" GH_MIG21_SCHEMA "  FOR pass IN 1..2 LOOP"                                             \
+    "   IF pass = 2 THEN PERFORM 1 FROM audit_partitioning WHERE id = 1 FOR UPDATE; END IF;"       \
+    "   SELECT block INTO b FROM audit_partitioning WHERE id = 1;"                                 \
+    "   SELECT (COALESCE(MAX(id), 0) / b + 3) * b INTO want FROM audit_log;"                       \
+    "   SELECT COALESCE(MAX(" GH_MIG21_UPPER "), 0) INTO top FROM" GH_MIG21_PARTS ";"              \
+    "   IF top >= want THEN RETURN made; END IF;"                                                  \
+    "   EXIT WHEN pass = 2;"                                                                       \
+    "  END LOOP;"                                                                                  \
+    "  WHILE top < want LOOP"                                                                      \
+    "   hi := (top / b + 1) * b;"                                                                  \
+    "   rel := 'audit_log_p' || top;"                                                              \
+    "   EXECUTE format('CREATE TABLE %I.%I PARTITION OF %I.audit_log"                              \
+    " FOR VALUES FROM (%s) TO (%s)', s, rel, s, top, hi);" GH_MIG21_PART_TRIGGERS                  \
+    "   made := made + 1;"                                                                         \
+    "   top := hi;"                                                                                \
+    "  END LOOP;"                                                                                  \
+    "  RETURN made;"                                                                               \
+    " END $fn$;"
+#define GH_MIG21_DROP                                                                              \
+    "CREATE FUNCTION audit_log_drop_through(upto BIGINT) RETURNS BIGINT LANGUAGE plpgsql"          \
+    " SECURITY DEFINER SET lock_timeout = '5s' AS $fn$"                                            \
+    " DECLARE s TEXT; gate INTEGER; newest BIGINT; parts TEXT[]; rel TEXT; n BIGINT;"              \
+    "  total BIGINT := 0;"                                                                         \
+    " BEGIN" GH_MIG21_SCHEMA "  SELECT open INTO gate FROM audit_gate WHERE id = 1;"               \
+    "  IF gate IS DISTINCT FROM 1 THEN"                                                            \
+    "   RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';"      \
+    "  END IF;"                                                                                    \
+    "  SELECT MAX(id) INTO newest FROM audit_log;"                                                 \
+    "  IF upto IS NULL OR newest IS NULL OR upto >= newest THEN"                                   \
+    "   RAISE EXCEPTION 'audit_log keeps its newest row' USING ERRCODE = 'check_violation';"       \
+    "  END IF;" /* counted first: the parent is locked from the first DETACH on */                 \
+    "  SELECT COALESCE(array_agg(c.relname::text ORDER BY c.relname), '{}') INTO parts"            \
+    "   FROM" GH_MIG21_PARTS " AND" GH_MIG21_UPPER " <= upto + 1;"                                 \
+    "  FOREACH rel IN ARRAY parts LOOP"                                                            \
+    "   EXECUTE format('SELECT COUNT(*) FROM %I.%I', s, rel) INTO n;"                              \
+    "   total := total + n;"                                                                       \
+    "  END LOOP;"                                                                                  \
+    "  FOREACH rel IN ARRAY parts LOOP"                                                            \
+    "   EXECUTE format('ALTER TABLE %I.audit_log DETACH PARTITION %I.%I', s, s, rel);"             \
+    "   EXECUTE format('DROP TABLE %I.%I', s, rel);"                                               \
+    "  END LOOP;"                                                                                  \
+    "  RETURN total;"                                                                              \
+    " END $fn$;"
+/* The functions' search path: pg_catalog, then the tables' schema (known
+ * only now), pg_temp last (a temporary table cannot stand in). */
+#define GH_MIG21_PATHS                                                                             \
+    "DO $mig$ DECLARE s TEXT; BEGIN" GH_MIG21_SCHEMA                                               \
+    "  EXECUTE format('ALTER FUNCTION audit_log_extend() SET search_path = pg_catalog, %I,"        \
+    " pg_temp', s);"                                                                               \
+    "  EXECUTE format('ALTER FUNCTION audit_log_drop_through(BIGINT) SET search_path ="            \
+    " pg_catalog, %I, pg_temp', s);"                                                               \
+    " END $mig$;"                                                                                  \
+    "REVOKE ALL ON FUNCTION audit_log_extend(), audit_log_drop_through(BIGINT) FROM PUBLIC;"
+#define GH_MIG21_PG                                                                                \
+    GH_MIG21_TABLE GH_MIG21_ATTACH GH_MIG21_EXTEND GH_MIG21_DROP GH_MIG21_PATHS                    \
+        "SELECT audit_log_extend();"
+
 /* An entry without .compatible is 0, not compatible: the safe default
  * for a migration nobody judged. */
 #pragma GCC diagnostic push
@@ -271,6 +410,13 @@ static const struct store_migration store_migrations[] = {
         "UPDATE schema_migrations SET compatible = 1 WHERE version IN (" GH_MIG20_FLAGS ");"
     {20, "compatible flags", NULL, GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN"),
      GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS"), .compatible = 1},
+    /* PostgreSQL: audit_log becomes a table partitioned by ranges of id, so
+     * that retention drops whole old partitions instead of deleting rows
+     * one by one (docs/decisions/0048-part-audit-partitions.md). SQLite
+     * records the version only. Compatible: the release before inserts,
+     * reads and prunes (DELETE behind the gate) through the parent as
+     * before, and the partitions made here last it 20 million ids. */
+    {21, "audit_log partitioned in id blocks", NULL, NULL, GH_MIG21_PG, .compatible = 1},
 };
 #pragma GCC diagnostic pop
 

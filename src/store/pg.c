@@ -276,6 +276,7 @@ const struct store_ops store_pg = {
     .audit.scan = pg_audit_scan,
     .audit.bounds = pg_audit_bounds,
     .audit.tune_for_scan = pg_tune_for_scan,
+    .audit.extend = pg_audit_extend,
     .audit.prune = pg_audit_prune,
     .totp.get = pg_totp_get,
     .totp.begin = pg_totp_begin,

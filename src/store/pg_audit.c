@@ -41,7 +41,16 @@ static const char SQL_AUDIT_PRUNE_LAST[] =
     "SELECT MAX(id), COUNT(*) FROM audit_log WHERE id < (SELECT COALESCE(MIN(id),"
     " 9223372036854775807) FROM audit_log WHERE occurred_at >= $1)"
     " AND id < (SELECT MAX(id) FROM audit_log)";
-static const char SQL_AUDIT_PRUNE[] = "DELETE FROM audit_log WHERE id <= $1";
+/* Migration 21: the first id past the partitions that hold only ids <= $1
+ * (0: none; the catalog's text of a bound is FOR VALUES FROM (..) TO ('n')):
+ * those go whole (audit_log_drop_through, only while the gate is open: no
+ * row by row delete), the rest of the range row by row. */
+static const char SQL_AUDIT_DROP_BOUND[] =
+    "SELECT COALESCE(MAX(b), 0) FROM (SELECT substring(pg_get_expr(c.relpartbound, c.oid)"
+    " FROM 'TO \\(''?(-?[0-9]+)''?\\)')::bigint AS b FROM pg_inherits i JOIN pg_class c"
+    " ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass) p WHERE b <= $1 + 1";
+static const char SQL_AUDIT_DROP_THROUGH[] = "SELECT audit_log_drop_through($1)";
+static const char SQL_AUDIT_PRUNE[] = "DELETE FROM audit_log WHERE id >= $1 AND id <= $2";
 static const char SQL_AUDIT_HASH_OF[] = "SELECT hash FROM audit_log WHERE id = $1";
 
 /* Rows per page of a scan: about 1 MB of text at typical row sizes. */
@@ -200,7 +209,13 @@ static enum gh_err gate(struct store_conn *c, int open)
 }
 
 /* The retention transaction, as on SQLite: open the gate, delete from the
- * oldest end, close the gate, append the checkpoint (docs/audit.md). */
+ * oldest end, close the gate, append the checkpoint (docs/audit.md). Here
+ * whole partitions are dropped where they can be. Dropping one locks the
+ * whole table (ACCESS EXCLUSIVE) until the commit, so the row by row part
+ * goes first (beside appends), and the chain locks are taken before the
+ * drop, in the appenders' order (pg_chain_head): an appender holding them
+ * and waiting for the table while this prune holds the table and waits for
+ * them (its checkpoint) would deadlock. */
 static enum gh_err prune_step(struct store_conn *c, const void *arg)
 {
     const struct prune_args *a = arg;
@@ -225,12 +240,27 @@ static enum gh_err prune_step(struct store_conn *c, const void *arg)
              (long long)upto + 1, (long long)count);
     struct store_audit cp = *a->ev;
     cp.details = details;
-    int64_t gone = 0;
+    int64_t bound = -1, dropped = 0, gone = 0;
     if ((rc = gate(c, 1))) return rc;
-    if ((rc = PG_COUNT(c, SQL_AUDIT_PRUNE, "audit prune", &gone, PG_INT(upto)))) return rc;
+    if ((rc = PG_QUERY(c, SQL_AUDIT_DROP_BOUND, "audit partitions", &r, PG_INT(upto)))) return rc;
+    if (pg_rows(r) == 1) bound = pg_int(r, 0, 0);
+    PQclear(r);
+    if (bound < 0) return GH_ERR_INTERNAL;
+    if ((rc = PG_COUNT(c, SQL_AUDIT_PRUNE, "audit prune", &gone, PG_INT(bound), PG_INT(upto))))
+        return rc;
+    if (bound > 0) {
+        if ((rc = pg_lock_xact(c, PG_LOCK_EVENTS)) || (rc = pg_lock_xact(c, PG_LOCK_CHAIN)))
+            return rc;
+        dropped = -1;
+        if ((rc = PG_QUERY(c, SQL_AUDIT_DROP_THROUGH, "audit drop partitions", &r, PG_INT(upto))))
+            return rc;
+        if (pg_rows(r) == 1) dropped = pg_int(r, 0, 0);
+        PQclear(r);
+        if (dropped < 0) return GH_ERR_INTERNAL;
+    }
     /* The gate row lock keeps other prunes out; anything else deleting
      * rows meanwhile (by hand) makes the checkpoint wrong: refuse it. */
-    if (gone != count) return GH_ERR_CONFLICT;
+    if (dropped + gone != count) return GH_ERR_CONFLICT;
     if ((rc = gate(c, 0))) return rc;
     if ((rc = pg_append_audit(c, &cp))) return rc;
     *a->deleted = count;

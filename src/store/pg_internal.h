@@ -180,6 +180,7 @@ enum gh_err pg_sealed_replace(struct store_conn *c, enum store_sealed_field f, c
 /* ---- pg_upkeep.c ---- */
 enum gh_err pg_health_probe(struct store_conn *c, int64_t now);
 enum gh_err pg_prune(struct store_conn *c, int64_t before);
+enum gh_err pg_audit_extend(struct store_conn *c, int *created);
 enum gh_err pg_clear_single_use(struct store_conn *c, struct store_single_use_cleared *out);
 
 /* ---- pg_users.c ---- */

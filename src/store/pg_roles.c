@@ -7,10 +7,14 @@
  *  - gatehouse_runtime (serve and the other commands): read and write every
  *    table, but only SELECT and INSERT on audit_log and SELECT on
  *    audit_gate and schema_migrations: it appends audit rows and can never
- *    change, delete or truncate them, nor open the retention gate;
+ *    change, delete or truncate them, nor open the retention gate, and it
+ *    may execute audit_log_extend() (migration 21: the next partitions);
  *  - gatehouse_retention (`gatehouse audit prune` only): audit_log SELECT,
  *    INSERT (the checkpoint row), DELETE (only while the gate is open: the
- *    triggers of migration 3), audit_gate SELECT and UPDATE.
+ *    triggers of migration 3), audit_gate SELECT and UPDATE, and execute
+ *    audit_log_drop_through() (old partitions, also only while the gate is
+ *    open). Both functions run as the owner; the partitions themselves get
+ *    no grant (reached through audit_log only).
  * Dropping or disabling the triggers needs the owner, which serve refuses.
  *
  * The grants are static text: every table by name, revoked and granted
@@ -30,23 +34,31 @@ static const char SQL_GRANT_RUNTIME[] =
     "DO $grants$ BEGIN"
     " REVOKE ALL ON users, sessions, refresh_tokens, vault_keys, signing_keys, audit_log,"
     "  audit_gate, mfa_totp, mfa_backup_codes, mfa_challenges, mail_queue, magic_links,"
-    "  idempotency, health_probe, change_events, identities, oauth_nonces, schema_migrations"
+    "  idempotency, health_probe, change_events, identities, oauth_nonces, schema_migrations,"
+    "  audit_partitioning"
     "  FROM gatehouse_runtime;"
     " GRANT SELECT, INSERT, UPDATE, DELETE ON users, sessions, refresh_tokens, vault_keys,"
     "  signing_keys, mfa_totp, mfa_backup_codes, mfa_challenges, mail_queue, magic_links,"
     "  idempotency, health_probe, change_events, identities, oauth_nonces TO gatehouse_runtime;"
     " GRANT SELECT, INSERT ON audit_log TO gatehouse_runtime;"
-    " GRANT SELECT ON audit_gate, schema_migrations TO gatehouse_runtime;"
+    " GRANT SELECT ON audit_gate, schema_migrations, audit_partitioning TO gatehouse_runtime;"
+    " REVOKE ALL ON FUNCTION audit_log_extend(), audit_log_drop_through(BIGINT)"
+    "  FROM PUBLIC, gatehouse_runtime;"
+    " GRANT EXECUTE ON FUNCTION audit_log_extend() TO gatehouse_runtime;"
     " END $grants$";
 static const char SQL_GRANT_RETENTION[] =
     "DO $grants$ BEGIN"
     " REVOKE ALL ON users, sessions, refresh_tokens, vault_keys, signing_keys, audit_log,"
     "  audit_gate, mfa_totp, mfa_backup_codes, mfa_challenges, mail_queue, magic_links,"
-    "  idempotency, health_probe, change_events, identities, oauth_nonces, schema_migrations"
+    "  idempotency, health_probe, change_events, identities, oauth_nonces, schema_migrations,"
+    "  audit_partitioning"
     "  FROM gatehouse_retention;"
     " GRANT SELECT, INSERT, DELETE ON audit_log TO gatehouse_retention;"
     " GRANT SELECT, UPDATE ON audit_gate TO gatehouse_retention;"
     " GRANT SELECT ON schema_migrations TO gatehouse_retention;"
+    " REVOKE ALL ON FUNCTION audit_log_extend(), audit_log_drop_through(BIGINT)"
+    "  FROM PUBLIC, gatehouse_retention;"
+    " GRANT EXECUTE ON FUNCTION audit_log_drop_through(BIGINT) TO gatehouse_retention;"
     " END $grants$";
 /* Who this connection is, and what it could do to the audit log. A role
  * that is, or may SET ROLE to, a superuser or the owner of the tables, of

@@ -1,5 +1,6 @@
 /* PostgreSQL backend: pruning expired rows, clearing the single-use ones
- * (gatehouse restore), and the readiness probe's write (store/health.h). */
+ * (gatehouse restore), the readiness probe's write (store/health.h), and
+ * the audit log's partitions ahead of its newest row (migration 21). */
 #include "store/pg_internal.h"
 
 static const char SQL_PRUNE_RT[] = "DELETE FROM refresh_tokens WHERE expires_at < $1";
@@ -22,6 +23,21 @@ static const char SQL_HEALTH_PROBE[] =
     "INSERT INTO health_probe (id, written_at, pad) VALUES (1, $1, decode(md5(random()::text),"
     " 'hex')) ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at,"
     " pad = excluded.pad";
+
+/* Runs as the owner (SECURITY DEFINER, migration 21): the runtime role
+ * may execute it and owns nothing. */
+static const char SQL_AUDIT_EXTEND[] = "SELECT audit_log_extend()";
+
+enum gh_err pg_audit_extend(struct store_conn *c, int *created)
+{
+    PGresult *r = NULL;
+    *created = 0;
+    enum gh_err rc = pg_exec(c, SQL_AUDIT_EXTEND, "audit partitions", NULL, 0, &r, NULL);
+    if (rc) return rc;
+    if (pg_rows(r) == 1) *created = (int)pg_int(r, 0, 0);
+    PQclear(r);
+    return GH_OK;
+}
 
 enum gh_err pg_health_probe(struct store_conn *c, int64_t now)
 {

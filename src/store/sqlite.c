@@ -406,6 +406,7 @@ const struct store_ops store_sqlite = {
     .audit.scan = sq_audit_scan,
     .audit.bounds = sq_audit_bounds,
     .audit.tune_for_scan = sq_tune_for_scan,
+    .audit.extend = sq_audit_extend,
     .audit.prune = sq_audit_prune,
     .totp.get = sq_totp_get,
     .totp.begin = sq_totp_begin,

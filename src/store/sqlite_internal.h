@@ -285,6 +285,7 @@ enum gh_err sq_audit_list(struct store_conn *c, const char *subject, int64_t bef
 enum gh_err sq_audit_scan(struct store_conn *c, int64_t after, int64_t upto, store_audit_scan_fn fn,
                           void *arg);
 void sq_tune_for_scan(struct store_conn *c);
+enum gh_err sq_audit_extend(struct store_conn *c, int *created);
 enum gh_err sq_audit_bounds(struct store_conn *c, int64_t *min, int64_t *max, int64_t *count);
 enum gh_err sq_audit_prune(struct store_conn *c, const char *before, const struct store_audit *ev,
                            int64_t *deleted);

@@ -466,6 +466,13 @@ struct store_ops {
          *  *deleted gets the count. */
         enum gh_err (*prune)(struct store_conn *c, const char *before, const struct store_audit *ev,
                              int64_t *deleted) GH_WUR;
+        /** Makes sure the log can take the next rows: on PostgreSQL, creates
+         *  the partitions of audit_log up to two blocks of ids beyond the
+         *  newest row (audit_log_extend(), docs/audit.md); SQLite has nothing
+         *  to do. *created gets how many partitions were made. Fails when the
+         *  database does (an INSERT beyond the last partition then fails:
+         *  the audited action with it). */
+        enum gh_err (*extend)(struct store_conn *c, int *created) GH_WUR;
     } audit;
 
     struct {

@@ -85,7 +85,7 @@ describe('postgres roles', { skip }, () => {
 
   test('the tables belong to the owner; the runtime role reads and appends', () => {
     const own = psqlAt(d.superuser,
-      "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r';");
+      "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p');");
     assert.equal(own.stdout, OWNER);
     const r = psqlAt(d.app, 'SELECT count(*) FROM audit_log; SELECT open FROM audit_gate;');
     assert.equal(r.code, 0, r.stderr);
@@ -116,11 +116,38 @@ describe('postgres roles', { skip }, () => {
     assert.equal(count(), rows0, 'no row changed');
   });
 
+  test('as the runtime role the partitions of audit_log cannot be reached, dropped or detached', () => {
+    const parts = psqlAt(d.superuser,
+      "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_log'::regclass ORDER BY c.relname;");
+    assert.deepEqual(parts.stdout.split('\n'), ['audit_log_p0', 'audit_log_p10000000', 'audit_log_p20000000']);
+    refused(d.app, 'SELECT audit_log_drop_through(1);', /permission denied for function audit_log_drop_through/);
+    refused(d.app, 'DROP TABLE audit_log_p0;', /must be owner of (table|relation) audit_log_p0/);
+    refused(d.app, 'ALTER TABLE audit_log DETACH PARTITION audit_log_p0;', /must be owner of (table|relation) audit_log/);
+    refused(d.app, 'DELETE FROM audit_log_p0;', /permission denied for table audit_log_p0/);
+    refused(d.app, 'TRUNCATE audit_log_p10000000;', /permission denied for table audit_log_p10000000/);
+    refused(d.app, "UPDATE audit_log_p0 SET actor = 'x';", /permission denied for table audit_log_p0/);
+    refused(d.app, 'SELECT count(*) FROM audit_log_p0;', /permission denied for table audit_log_p0/);
+    refused(d.app, 'ALTER TABLE audit_log_p0 DISABLE TRIGGER ALL;', /must be owner of (table|relation) audit_log_p0/);
+    refused(d.app, 'CREATE TABLE audit_log_x PARTITION OF audit_log FOR VALUES FROM (90000000) TO (90000010);',
+      /permission denied for schema public|must be owner of (table|relation) audit_log/);
+    refused(d.app, 'UPDATE audit_partitioning SET block = 2;', /permission denied for table audit_partitioning/);
+    // what it may do: make the next partitions (none are due yet)
+    const ext = psqlAt(d.app, 'SELECT audit_log_extend();');
+    assert.equal(ext.code, 0, ext.stderr);
+    assert.equal(ext.stdout, '0');
+    assert.equal(count(), rows0, 'no row changed');
+  });
+
   test('the owner cannot rewrite, delete or truncate audit rows either (the triggers)', () => {
     refused(d.owner, "UPDATE audit_log SET actor = 'x' WHERE id = 1;", /audit_log is append-only/);
     refused(d.owner, 'UPDATE audit_log SET actor = actor WHERE false;', /audit_log is append-only/);
     refused(d.owner, 'DELETE FROM audit_log WHERE id = 1;', /audit_log is append-only/);
     refused(d.owner, 'TRUNCATE audit_log;', /audit_log is append-only/);
+    // a statement that names a partition fires that partition's triggers
+    refused(d.owner, 'DELETE FROM audit_log_p0 WHERE id = 1;', /audit_log is append-only/);
+    refused(d.owner, "UPDATE audit_log_p0 SET actor = 'x' WHERE id = 1;", /audit_log is append-only/);
+    refused(d.owner, 'TRUNCATE audit_log_p0;', /audit_log is append-only/);
+    refused(d.owner, 'SELECT audit_log_drop_through(1);', /audit_log is append-only/);
     assert.equal(count(), rows0);
   });
 
@@ -129,6 +156,17 @@ describe('postgres roles', { skip }, () => {
     refused(d.prune, "UPDATE audit_log SET actor = 'x';", /permission denied for table audit_log/);
     refused(d.prune, 'TRUNCATE audit_log;', /permission denied for table audit_log/);
     refused(d.prune, 'SELECT count(*) FROM users;', /permission denied for table users/);
+    // partitions: only through the function, only while the gate is open,
+    // never the newest row
+    refused(d.prune, 'SELECT audit_log_drop_through(1);', /audit_log is append-only/);
+    refused(d.prune, 'BEGIN; UPDATE audit_gate SET open = 1; SELECT audit_log_drop_through(max(id)) FROM audit_log;',
+      /audit_log keeps its newest row/);
+    refused(d.prune, 'SELECT audit_log_extend();', /permission denied for function audit_log_extend/);
+    refused(d.prune, 'DROP TABLE audit_log_p0;', /must be owner of (table|relation) audit_log_p0/);
+    refused(d.prune, 'ALTER TABLE audit_log DETACH PARTITION audit_log_p0;', /must be owner of (table|relation) audit_log/);
+    refused(d.prune, 'DELETE FROM audit_log_p0;', /permission denied for table audit_log_p0/);
+    refused(d.prune, 'TRUNCATE audit_log_p10000000;', /permission denied for table audit_log_p10000000/);
+    assert.equal(psqlAt(d.superuser, 'SELECT open FROM audit_gate;').stdout, '0');
     assert.equal(count(), rows0);
   });
 

@@ -319,19 +319,43 @@ static void test_grants(void **state)
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
     PQclear(r);
     assert_int_equal(ops->migrate(c), GH_OK); /* nothing pending: the grants again */
-    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_class WHERE relkind = 'r'"
-                           " AND relnamespace = 'public'::regnamespace"
+    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_class WHERE relkind IN ('r', 'p')"
+                           " AND NOT relispartition AND relnamespace = 'public'::regnamespace"
                            " AND NOT has_table_privilege('gatehouse_runtime', oid, 'SELECT')"),
                      0);
-    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_class WHERE relkind = 'r'"
-                           " AND relnamespace = 'public'::regnamespace"
-                           " AND relname NOT IN ('audit_log', 'audit_gate', 'schema_migrations')"
+    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_class WHERE relkind IN ('r', 'p')"
+                           " AND NOT relispartition AND relnamespace = 'public'::regnamespace"
+                           " AND relname NOT IN ('audit_log', 'audit_gate', 'schema_migrations',"
+                           " 'audit_partitioning')"
                            " AND NOT (has_table_privilege('gatehouse_runtime', oid, 'INSERT')"
                            " AND has_table_privilege('gatehouse_runtime', oid, 'UPDATE')"
                            " AND has_table_privilege('gatehouse_runtime', oid, 'DELETE'))"),
                      0);
-    assert_true(q_int("SELECT COUNT(*) FROM pg_class WHERE relkind = 'r'"
-                      " AND relnamespace = 'public'::regnamespace") >= 18);
+    assert_true(q_int("SELECT COUNT(*) FROM pg_class WHERE relkind IN ('r', 'p')"
+                      " AND NOT relispartition AND relnamespace = 'public'::regnamespace") >= 19);
+    /* The partitions of audit_log: no grant at all (reached through
+     * audit_log, whose triggers and grants apply). */
+    assert_true(q_int("SELECT COUNT(*) FROM pg_class WHERE relispartition"
+                      " AND relname LIKE 'audit_log_p%'") >= 3);
+    assert_int_equal(q_int("SELECT COUNT(*) FROM pg_class WHERE relispartition"
+                           " AND relname LIKE 'audit_log_p%' AND relacl IS NOT NULL"),
+                     0);
+    /* The two functions of migration 21, in this order: runtime may run
+     * extend, not drop_through; retention the other way round; PUBLIC
+     * (any role) neither. */
+    PGresult *f = PQexec(
+        db, "SELECT concat("
+            "has_function_privilege('gatehouse_runtime', 'audit_log_extend()', 'EXECUTE')::int,"
+            "has_function_privilege('gatehouse_runtime', 'audit_log_drop_through(bigint)',"
+            " 'EXECUTE')::int,"
+            "has_function_privilege('gatehouse_retention', 'audit_log_extend()', 'EXECUTE')::int,"
+            "has_function_privilege('gatehouse_retention', 'audit_log_drop_through(bigint)',"
+            " 'EXECUTE')::int,"
+            "(SELECT COUNT(*) FROM pg_proc, aclexplode(proacl) a WHERE proname IN"
+            " ('audit_log_extend', 'audit_log_drop_through') AND a.grantee = 0))");
+    assert_int_equal(PQresultStatus(f), PGRES_TUPLES_OK);
+    assert_string_equal(PQgetvalue(f, 0, 0), "10010");
+    PQclear(f);
     /* 1 = the privilege is held, in this order: runtime on audit_log
      * INSERT, UPDATE, DELETE, TRUNCATE; on audit_gate UPDATE; retention on
      * audit_log DELETE, UPDATE; on audit_gate UPDATE; on users SELECT. */
