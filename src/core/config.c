@@ -220,7 +220,9 @@ static enum gh_err load_resources(char *err, size_t errlen)
                              errlen)))
         return rc;
     gh_cfg.workers = (int)v;
-    if ((rc = config_env_int("GATEHOUSE_HASH_WORKERS", ncpu, 1, 256, &v, err, errlen))) return rc;
+    /* Twice the Argon2id slots (one per CPU, credentials/password.c): while
+     * one sign-in waits on the database, another hashes. */
+    if ((rc = config_env_int("GATEHOUSE_HASH_WORKERS", ncpu * 2, 1, 256, &v, err, errlen))) return rc;
     gh_cfg.hash_workers = (int)v;
     if ((rc = config_env_int("GATEHOUSE_MAX_CONNECTIONS", 0, 0, 1 << 20, &v, err, errlen)))
         return rc;
