@@ -222,7 +222,8 @@ static enum gh_err load_resources(char *err, size_t errlen)
     gh_cfg.workers = (int)v;
     /* Twice the Argon2id slots (one per CPU, credentials/password.c): while
      * one sign-in waits on the database, another hashes. */
-    if ((rc = config_env_int("GATEHOUSE_HASH_WORKERS", ncpu * 2, 1, 256, &v, err, errlen))) return rc;
+    if ((rc = config_env_int("GATEHOUSE_HASH_WORKERS", ncpu * 2, 1, 256, &v, err, errlen)))
+        return rc;
     gh_cfg.hash_workers = (int)v;
     if ((rc = config_env_int("GATEHOUSE_MAX_CONNECTIONS", 0, 0, 1 << 20, &v, err, errlen)))
         return rc;
