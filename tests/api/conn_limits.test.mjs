@@ -17,12 +17,17 @@ import {
 const NOFILE = 128;
 const FLOOD = 600; // idle connections opened by one client: far past the limit
 
+// The threads are fixed, whatever the machine's CPUs: the descriptors the
+// server keeps for them (6 per worker, 4 per loop) come off the cap, and
+// NOFILE must leave room for 20 connections.
+const THREADS = { GATEHOUSE_THREADS: '2', GATEHOUSE_WORKERS: '4', GATEHOUSE_HASH_WORKERS: '2' };
+
 // Starts `gatehouse serve` under `ulimit -n <nofile>` (soft and hard, so the
 // server cannot raise it). Resolves a handle once /healthz answers.
 async function startLimited(nofile, env = {}) {
   const port = await freePort();
   const dataDir = mkTempDir();
-  const childEnv = buildEnv({ GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, ...env });
+  const childEnv = buildEnv({ GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, ...THREADS, ...env });
   const child = spawn('sh', ['-c', `ulimit -n ${nofile} && exec "$0" serve`, BIN],
     { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -199,7 +204,7 @@ describe('GATEHOUSE_MAX_CONNECTIONS', () => {
     const dataDir = mkTempDir();
     const r = await new Promise((resolve) => {
       const child = spawn('sh', ['-c', `ulimit -n ${NOFILE} && exec "$0" serve`, BIN], {
-        env: buildEnv({ GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_MAX_CONNECTIONS: '1000' }),
+        env: buildEnv({ GATEHOUSE_LISTEN: `127.0.0.1:${port}`, GATEHOUSE_DATA_DIR: dataDir, ...THREADS, GATEHOUSE_MAX_CONNECTIONS: '1000' }),
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       let stderr = '';
