@@ -412,7 +412,7 @@ static const struct store_migration store_migrations[] = {
      GH_MIG20("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS"), .compatible = 1},
     /* PostgreSQL: audit_log becomes a table partitioned by ranges of id, so
      * that retention drops whole old partitions instead of deleting rows
-     * one by one (docs/decisions/0048-part-audit-partitions.md). SQLite
+     * one by one (docs/decisions/0048-audit-partitions.md). SQLite
      * records the version only. Compatible: the release before inserts,
      * reads and prunes (DELETE behind the gate) through the parent as
      * before, and the partitions made here last it 20 million ids. */
