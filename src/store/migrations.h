@@ -92,6 +92,16 @@ struct store_migration {
     " used_at BIGINT);"                                                                            \
     "CREATE INDEX oauth_nonces_expires ON oauth_nonces(expires_at);"
 
+/* The three statement triggers of the append-only rules on audit_log
+ * (migration 3, and again on the partitioned table of migration 21). */
+#define GH_AUDIT_PG_TRIGGERS                                                                       \
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
+    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
+    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+
 /* Migration 3's PostgreSQL part: the append-only rules of audit_log. */
 #define GH_MIG3_PG_TRIGGERS                                                                        \
     "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$"             \
@@ -102,13 +112,7 @@ struct store_migration {
     "   IF gate = 1 THEN RETURN NULL; END IF;"                                                     \
     "  END IF;"                                                                                    \
     "  RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';"       \
-    " END $fn$;"                                                                                   \
-    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
-    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
-    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+    " END $fn$;" GH_AUDIT_PG_TRIGGERS
 
 /* Migration 21's PostgreSQL part (docs/audit.md, "Retention on
  * PostgreSQL"). audit_partitioning.block: ids per partition. The old table
@@ -170,13 +174,7 @@ struct store_migration {
     " prev_hash TEXT NOT NULL,"                                                                    \
     " hash TEXT NOT NULL) PARTITION BY RANGE (id);"                                                \
     "CREATE INDEX audit_log_actor ON audit_log(actor, id);"                                        \
-    "CREATE INDEX audit_log_target ON audit_log(target, id);"                                      \
-    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"                                \
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
-    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"                                \
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"                                \
-    "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log"                            \
-    " FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();"
+    "CREATE INDEX audit_log_target ON audit_log(target, id);" GH_AUDIT_PG_TRIGGERS
 /* The old table, whole, up to the block boundary past its newest id. */
 #define GH_MIG21_ATTACH                                                                            \
     "DO $mig$ DECLARE s TEXT; rel TEXT := 'audit_log_p0'; b BIGINT; newest BIGINT;"                \
