@@ -32,20 +32,8 @@ static bool normalize_before(const char *t, char out[64])
         if (k == 0) return false;
     }
     if (strcmp(p, "Z") != 0) return false;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = sec};
-    time_t tt = timegm(&tm);
-    struct tm back;
-    /* timegm normalises 2024-13-45 into another date: refuse anything that
-     * does not come back unchanged. */
-    if (tt == (time_t)-1 || !gmtime_r(&tt, &back) || back.tm_year != y - 1900 ||
-        back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
-        back.tm_sec != sec)
-        return false;
+    int64_t when;
+    if (!gh_utc_time(y, mo, d, h, mi, sec, &when)) return false;
     snprintf(out, 64, "%04d-%02d-%02dT%02d:%02d:%02d.%sZ", y, mo, d, h, mi, sec, frac);
     return true;
 }

@@ -15,6 +15,7 @@
 
 #include "audit/audit.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "store/sqlite_backup.h"
 #include "store/store.h"
 
@@ -103,19 +104,7 @@ bool backup_name_time(const char *name, int64_t *t)
             rest++;
     }
     if (strcmp(rest, ".db") != 0) return false;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = s};
-    time_t tt = timegm(&tm);
-    struct tm back;
-    if (tt == (time_t)-1 || !gmtime_r(&tt, &back) || back.tm_mon != mo - 1 || back.tm_mday != d ||
-        back.tm_hour != h || back.tm_min != mi || back.tm_sec != s)
-        return false;
-    *t = (int64_t)tt;
-    return true;
+    return gh_utc_time(y, mo, d, h, mi, s, t);
 }
 
 size_t backup_retention_pick(const int64_t *t, size_t n, int64_t now, int64_t keep_days, bool *del)

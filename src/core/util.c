@@ -151,6 +151,26 @@ int64_t gh_now_s(void)
     return (int64_t)ts.tv_sec;
 }
 
+bool gh_utc_time(int y, int mo, int d, int h, int mi, int s, int64_t *out)
+{
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s};
+    time_t tt = timegm(&tm);
+    struct tm back;
+    /* timegm normalises 2024-13-45 into another date: refuse anything
+     * that does not come back unchanged. */
+    if (tt == (time_t)-1 || !gmtime_r(&tt, &back) || back.tm_year != y - 1900 ||
+        back.tm_mon != mo - 1 || back.tm_mday != d || back.tm_hour != h || back.tm_min != mi ||
+        back.tm_sec != s)
+        return false;
+    *out = (int64_t)tt;
+    return true;
+}
+
 int64_t gh_mono_us(void)
 {
     struct timespec ts;

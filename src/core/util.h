@@ -57,6 +57,9 @@ int64_t gh_now_s(void);
 int64_t gh_now_us(void);
 /** Monotonic clock in microseconds, for durations. */
 int64_t gh_mono_us(void);
+/** Whether y-mo-d h:mi:s names a real UTC time (2023-02-30 or hour 24 do
+ *  not: timegm would move them); if so *out gets its Unix seconds. */
+bool gh_utc_time(int y, int mo, int d, int h, int mi, int s, int64_t *out);
 
 /** RFC 3339 UTC timestamp with seconds and Z ("2026-11-24T04:13:42Z").
  *  out needs GH_RFC3339_LEN + 1 bytes. */

@@ -87,16 +87,9 @@ enum gh_err import_parse_time(const char *s, int64_t *out)
     if (!parse_offset(p, &off)) return GH_ERR_INVALID;
     if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
         return GH_ERR_INVALID;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    time_t t = timegm(&tm);
-    /* timegm turns 2023-02-30 into March: refuse a date that moved. */
-    if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != mo - 1) return GH_ERR_INVALID;
-    int64_t v = (int64_t)t - off;
+    int64_t t;
+    if (!gh_utc_time(y, mo, d, h, mi, se, &t)) return GH_ERR_INVALID;
+    int64_t v = t - off;
     if (v < 0 || v > IMPORT_TIME_MAX) return GH_ERR_INVALID;
     *out = v;
     return GH_OK;

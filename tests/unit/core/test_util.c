@@ -351,6 +351,26 @@ static void clocks(void **state)
     assert_true(m2 >= m1);
 }
 
+/* Real UTC times only: what timegm would move to another date is refused. */
+static void utc_time(void **state)
+{
+    (void)state;
+    int64_t t = -1;
+    assert_true(gh_utc_time(1970, 1, 1, 0, 0, 0, &t));
+    assert_int_equal(t, 0);
+    assert_true(gh_utc_time(2024, 2, 29, 23, 59, 59, &t));
+    assert_int_equal(t, 1709251199);
+    t = 7;
+    assert_false(gh_utc_time(2023, 2, 29, 0, 0, 0, &t)); /* not a leap year */
+    assert_false(gh_utc_time(2024, 13, 1, 0, 0, 0, &t));
+    assert_false(gh_utc_time(2024, 4, 31, 0, 0, 0, &t));
+    assert_false(gh_utc_time(2024, 1, 0, 0, 0, 0, &t));
+    assert_false(gh_utc_time(2024, 1, 1, 24, 0, 0, &t));
+    assert_false(gh_utc_time(2024, 1, 1, 0, 60, 0, &t));
+    assert_false(gh_utc_time(2024, 1, 1, 0, 0, 60, &t));
+    assert_int_equal(t, 7); /* left alone when refused */
+}
+
 static void err_names(void **state)
 {
     (void)state;
@@ -432,6 +452,7 @@ int main(void)
         cmocka_unit_test(rfc3339),
         cmocka_unit_test(rfc3339_always_terminated),
         cmocka_unit_test(clocks),
+        cmocka_unit_test(utc_time),
         cmocka_unit_test(err_names),
         cmocka_unit_test(pct_append),
     };
