@@ -30,6 +30,8 @@ MODES="off memory redis"
 
 die() { echo "guard.sh: FAIL: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
 [ -x "$BIN" ] || die "$BIN not found: run 'make build-release' first"
@@ -42,15 +44,6 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-bench-guard.XXXXXX")
 declare -A PID PORT TOKEN
 REDIS_PID=""
 
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$? m
     trap - EXIT INT TERM
@@ -68,19 +61,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; } # utime+stime of the whole process
-wait_http() { # wait_http URL PID
-    local code
-    for _ in $(seq 100); do
-        kill -0 "$2" 2>/dev/null || die "process $2 exited while starting (url $1)"
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)
-        [ "$code" = 200 ] && return 0
-        sleep 0.1
-    done
-    die "$1 did not answer 200 within 10 s (last: $code)"
-}
 
 # ---------------------------------------------------------------- redis
 REDIS_PORT=$(free_port)

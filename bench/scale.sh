@@ -37,6 +37,8 @@ REPLICAS="p1 p2 p3"
 
 die() { echo "scale.sh: FAIL: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer"
 [[ "$DURATION" =~ ^[1-9][0-9]*s$ ]] || die "DURATION must be whole seconds, like 10s"
@@ -54,15 +56,6 @@ chmod 0755 "$TMP"
 declare -A PID PORT
 REDIS_PID="" NGX_PID="" PG_DIR="$TMP/pg"
 
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 5 s, then SIGKILL
-    local pid=$1
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$? s
     trap - EXIT INT TERM
@@ -83,18 +76,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-wait_http() { # wait_http URL PID
-    local code
-    for _ in $(seq 150); do
-        kill -0 "$2" 2>/dev/null || die "process $2 exited while starting (url $1)"
-        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$1" || true)
-        [ "$code" = 200 ] && return 0
-        sleep 0.1
-    done
-    die "$1 did not answer 200 within 15 s (last: $code)"
-}
 metric() { # metric SERVER NAME: a counter's value from that server's /metrics
     curl -sS --max-time 5 "http://127.0.0.1:${PORT[$1]}/metrics" |
         awk -v n="$2" '$1==n{v=$2} END{if (v=="") exit 1; print v}' || die "$1: no $2 on /metrics"

@@ -67,6 +67,8 @@ WRK_SET=(-t"$WRK_THREADS" -c"$WRK_CONNS")
 ORIG_URL="http://app.example.test/bench/page?x=1" # what a proxy names as the original request
 
 die() { echo "verify.sh: FAIL: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 log() { echo "== $*" >&2; }
 
 for v in RUNS NGINX_WORKERS TOKEN_USERS TOKEN_SESSIONS TOKEN_PER_SESSION SETUP_CONCURRENCY ACCESS_TTL; do
@@ -87,15 +89,6 @@ GH_PID=""
 SETUP_PID=""
 NGX_PID=""
 
-stop_pid() { # stop_pid PID SIGNAL: signal, wait up to 5 s, then SIGKILL
-    local pid=$1 sig=$2
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$? f
     trap - EXIT INT TERM
@@ -116,8 +109,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # calc EXPR FORMAT in awk, not lib.sh's python3: the summary makes ~60 of these,
 # and on a loaded machine each python3 start costs a good part of a second.
 calc() { awk "BEGIN { printf \"%${2}\\n\", ($1) }"; }
